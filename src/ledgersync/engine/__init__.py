@@ -1,0 +1,1 @@
+"""ledgersync.engine."""

@@ -1,0 +1,258 @@
+"""Canonical records shared by the engine and every provider: contacts, items, invoices, payments, credit notes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+TWO_PLACES = Decimal("0.01")
+
+
+def money(value: Decimal | int | str) -> Decimal:
+    """Round an amount to cents the way accounting platforms do (half up, never banker's rounding)."""
+    return Decimal(value).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+# Decimals serialise as strings so a JSON round trip never passes through float.
+Amount = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
+
+
+class Entity(str, enum.Enum):
+    """The kinds of record that sync, in the order they must be pushed (dependencies first)."""
+
+    CONTACT = "contact"
+    ITEM = "item"
+    INVOICE = "invoice"
+    PAYMENT = "payment"
+    CREDIT_NOTE = "credit_note"
+
+    @classmethod
+    def push_order(cls) -> list[Entity]:
+        return [cls.CONTACT, cls.ITEM, cls.INVOICE, cls.PAYMENT, cls.CREDIT_NOTE]
+
+
+class Record(BaseModel):
+    """Base of every canonical record: `id` is the record's id in the namespace it is expressed in.
+
+    In the app's namespace that is the app's own id; a provider speaks in the platform's namespace, where
+    `id` and every reference (contact_id, invoice_id) are platform ids. The engine translates between the two
+    through its links, so providers never see app ids and the engine never sees platform ids in references.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    entity: ClassVar[Entity]
+    # Fields owned by the platform (computed there) that never go out and never count as an app-side edit.
+    remote_owned: ClassVar[frozenset[str]] = frozenset()
+
+    id: str
+
+    def hash_view(self) -> dict[str, Any]:
+        """What the app owns in this record: the fields a content hash covers."""
+        return self.model_dump(mode="json", exclude={"id", *self.remote_owned})
+
+    def content_hash(self) -> str:
+        """A stable hash of what the app owns in this record, used to see whether either side changed it."""
+        data = self.hash_view()
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class ContactStatus(str, enum.Enum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class Contact(Record):
+    """A customer or supplier. `parent_id` makes it a sub-customer (a job) where the platform supports it."""
+
+    entity: ClassVar[Entity] = Entity.CONTACT
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"status"})
+
+    name: str = Field(min_length=1, max_length=255)
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    tax_number: str | None = None
+    account_number: str | None = None
+    address: Address | None = None
+    parent_id: str | None = None
+    is_customer: bool = True
+    is_supplier: bool = False
+    currency: str | None = None
+    status: ContactStatus = ContactStatus.ACTIVE
+
+
+class Item(Record):
+    """A product or service the business sells or buys, identified on platforms by its code."""
+
+    entity: ClassVar[Entity] = Entity.ITEM
+
+    code: str = Field(min_length=1, max_length=30)
+    name: str = Field(min_length=1, max_length=50)
+    description: str | None = None
+    unit_price: Amount | None = None
+    account_code: str | None = None
+    tax_type: str | None = None
+    is_sold: bool = True
+    is_purchased: bool = False
+
+
+class Tracking(BaseModel):
+    """A tracking option on a line (Xero tracking category, QuickBooks class or location)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    category: str
+    option: str
+
+
+class LineAmountTypes(str, enum.Enum):
+    EXCLUSIVE = "exclusive"
+    INCLUSIVE = "inclusive"
+    NO_TAX = "no_tax"
+
+
+class InvoiceLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str
+    quantity: Amount = Decimal("1")
+    unit_amount: Amount = Decimal("0")
+    item_code: str | None = None
+    account_code: str | None = None
+    tax_type: str | None = None
+    discount_rate: Amount | None = None
+    tracking: list[Tracking] = Field(default_factory=list)
+
+    @property
+    def line_amount(self) -> Decimal:
+        gross = self.quantity * self.unit_amount
+        if self.discount_rate:
+            gross = gross * (Decimal(100) - self.discount_rate) / Decimal(100)
+        return money(gross)
+
+
+class InvoiceStatus(str, enum.Enum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    AUTHORISED = "authorised"
+    PAID = "paid"
+    VOIDED = "voided"
+    DELETED = "deleted"
+
+
+class Invoice(Record):
+    """A sales invoice. Totals, amount due and paid status are computed by the platform and flow back."""
+
+    entity: ClassVar[Entity] = Entity.INVOICE
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "total_tax", "amount_due", "amount_paid"})
+
+    contact_id: str
+    number: str | None = None
+    date: dt.date
+    due_date: dt.date | None = None
+    currency: str = "AUD"
+    line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
+    lines: list[InvoiceLine] = Field(default_factory=list)
+    status: InvoiceStatus = InvoiceStatus.AUTHORISED
+    reference: str | None = None
+    total: Amount | None = None
+    total_tax: Amount | None = None
+    amount_due: Amount | None = None
+    amount_paid: Amount | None = None
+
+    @property
+    def subtotal(self) -> Decimal:
+        return money(sum((line.line_amount for line in self.lines), Decimal(0)))
+
+    def hash_view(self) -> dict[str, Any]:
+        view = super().hash_view()
+        # PAID is reached by payments, not by editing the invoice; it must not read as an edit.
+        if view["status"] == InvoiceStatus.PAID.value:
+            view["status"] = InvoiceStatus.AUTHORISED.value
+        return view
+
+
+class Allocation(BaseModel):
+    """The part of a payment applied to one invoice."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    invoice_id: str
+    amount: Amount
+
+
+class PaymentStatus(str, enum.Enum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class Payment(Record):
+    """Money received against one or several invoices; any excess over what is due is customer credit."""
+
+    entity: ClassVar[Entity] = Entity.PAYMENT
+
+    contact_id: str | None = None
+    date: dt.date
+    amount: Amount
+    currency: str = "AUD"
+    reference: str | None = None
+    account_code: str | None = None
+    allocations: list[Allocation] = Field(default_factory=list)
+    status: PaymentStatus = PaymentStatus.ACTIVE
+
+    @property
+    def allocated(self) -> Decimal:
+        return money(sum((a.amount for a in self.allocations), Decimal(0)))
+
+    @property
+    def unapplied(self) -> Decimal:
+        return money(self.amount - self.allocated)
+
+
+class CreditNote(Record):
+    """A credit against a customer, optionally allocated to invoices or refunded."""
+
+    entity: ClassVar[Entity] = Entity.CREDIT_NOTE
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "remaining_credit"})
+
+    contact_id: str
+    number: str | None = None
+    date: dt.date
+    currency: str = "AUD"
+    line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
+    lines: list[InvoiceLine] = Field(default_factory=list)
+    status: InvoiceStatus = InvoiceStatus.AUTHORISED
+    allocations: list[Allocation] = Field(default_factory=list)
+    total: Amount | None = None
+    remaining_credit: Amount | None = None
+
+
+RECORD_TYPES: dict[Entity, type[Record]] = {
+    Entity.CONTACT: Contact,
+    Entity.ITEM: Item,
+    Entity.INVOICE: Invoice,
+    Entity.PAYMENT: Payment,
+    Entity.CREDIT_NOTE: CreditNote,
+}
+
+
+def record_from_json(entity: Entity, data: dict[str, Any]) -> Record:
+    return RECORD_TYPES[entity].model_validate(data)

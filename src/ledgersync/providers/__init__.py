@@ -1,0 +1,1 @@
+"""ledgersync.providers."""

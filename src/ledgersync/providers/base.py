@@ -1,0 +1,196 @@
+"""The Provider protocol: everything the engine may ask of an accounting platform, in canonical terms."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from ledgersync.model import Entity, Record, SyncError
+
+
+@dataclass(frozen=True)
+class RemoteRecord:
+    """A record as the platform holds it, mapped to the canonical model in the platform's namespace."""
+
+    entity: Entity
+    remote_id: str
+    version: str
+    record: Record
+    updated_at: dt.datetime | None = None
+    # A contact archived / made inactive on the platform, or a document deleted or voided there.
+    archived: bool = False
+    deleted: bool = False
+    # The document number a person knows the record by (invoice number; a payment's invoice number).
+    doc_number: str | None = None
+    # The app's id, where the platform keeps one for us (Xero ContactNumber): lets a lost link be found.
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Write:
+    """One record to create (remote_id None) or update on the platform.
+
+    `key` is the app's id and only correlates results; `record` is in the platform's namespace.
+    `idempotency_key` is derived from (connection, entity, app id, version) so a replay never duplicates.
+    """
+
+    key: str
+    record: Record
+    idempotency_key: str
+    remote_id: str | None = None
+    remote_version: str | None = None
+
+
+@dataclass
+class WriteResult:
+    key: str
+    remote: RemoteRecord | None = None
+    error: SyncError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.remote is not None
+
+
+@dataclass(frozen=True)
+class PullPage:
+    """One page of changed records and the cursor to save once the page has been stored."""
+
+    records: list[RemoteRecord]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do, as data: the engine reads this instead of branching on provider names."""
+
+    display_name: str
+    live_updates: bool = False
+    contacts_both_ways: bool = True
+    payments_both_ways: bool = True
+    purchase_orders_and_bills: bool = False
+    products: bool = True
+    classes_or_tracking: bool = False
+    sub_customers: bool = False
+    zero_invoices: bool = True
+    tax_groups: bool = False
+    overpayments: bool = False
+    split_payments: bool = False
+    one_payment_many_invoices: bool = False
+    moved_payments: bool = False
+    refunds: bool = False
+    void_and_delete: bool = True
+    initial_import_export: bool = True
+    batch_size: int = 1
+    page_size: int = 100
+    pull_entities: tuple[Entity, ...] = (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT)
+    push_entities: tuple[Entity, ...] = (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class OAuthToken:
+    access_token: str
+    refresh_token: str
+    expires_at: dt.datetime
+    scope: str = ""
+    token_type: str = "Bearer"
+
+    def expires_within(self, seconds: float, now: dt.datetime | None = None) -> bool:
+        now = now or dt.datetime.now(dt.UTC)
+        return (self.expires_at - now).total_seconds() <= seconds
+
+
+class TokenStore(Protocol):
+    """Where a connection's tokens live. Implemented by the store with encryption at rest."""
+
+    def load(self) -> OAuthToken:
+        """The current token; raises ProviderError(AUTH_REVOKED) when the connection needs reconnecting."""
+        ...
+
+    def refresh(self, stale: OAuthToken, do_refresh: Callable[[OAuthToken], OAuthToken]) -> OAuthToken:
+        """Single-flight refresh: under the connection's lock, reload; if someone else already replaced
+        `stale`, return theirs; otherwise call `do_refresh` and save its result atomically before returning."""
+        ...
+
+    def mark_needs_reconnect(self, reason: str) -> None:
+        ...
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A connection to one organisation on one platform. All records are in the platform's namespace."""
+
+    capabilities: Capabilities
+
+    def pull(self, entity: Entity, cursor: str | None) -> Iterator[PullPage]:
+        """Records changed since `cursor` (None: everything), oldest first, a page at a time."""
+        ...
+
+    def fetch(self, entity: Entity, remote_ids: Sequence[str]) -> list[RemoteRecord]:
+        """The named records, as they are now (missing ones are left out)."""
+        ...
+
+    def push(self, entity: Entity, writes: Sequence[Write]) -> list[WriteResult]:
+        """Create or update up to `capabilities.batch_size` records in one call; one result per write.
+
+        Raises ProviderError when the call as a whole fails; if its outcome is unknown (timeout, dropped
+        connection) the error code is UNKNOWN_OUTCOME and the engine reconciles with `find` before retrying."""
+        ...
+
+    def find(self, entity: Entity, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        """Look the records up by natural key (contact number/name, invoice number, payment on its invoice)
+        to learn whether an earlier write whose outcome was unknown took effect. Keyed by Write.key."""
+        ...
+
+    def remove(self, entity: Entity, write: Write) -> WriteResult:
+        """Take the record out of use the way the platform allows: void or delete a document, delete a
+        payment, archive a contact."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An organisation / company file a consent gave access to."""
+
+    id: str
+    name: str
+
+
+class OAuthFlow(Protocol):
+    """The connect flow of one platform app (client id, secret, redirect URI)."""
+
+    def authorization_url(self, state: str) -> str:
+        ...
+
+    def exchange(self, code: str) -> OAuthToken:
+        """Trade an authorization code for tokens (ProviderError on a bad or used code)."""
+        ...
+
+    def tenants(self, token: OAuthToken) -> list[Tenant]:
+        ...
+
+    def refresh(self, token: OAuthToken) -> OAuthToken:
+        """Use the refresh token; raises ProviderError(AUTH_REVOKED) when the platform refuses it."""
+        ...
+
+
+class ProviderSpec(Protocol):
+    """A platform as the engine sees it before connecting: name, capabilities, connect flow, factory.
+
+    `config` is the connection's platform settings (client id and secret, redirect URI, and optionally a
+    `base_url` that points every endpoint at a local sandbox)."""
+
+    name: str
+    capabilities: Capabilities
+
+    def oauth(self, config: dict[str, str]) -> OAuthFlow:
+        ...
+
+    def connect(self, config: dict[str, str], tenant_id: str, tokens: TokenStore) -> Provider:
+        ...
