@@ -1,6 +1,6 @@
 """Canonical model: the records and errors every part of ledgersync speaks (pydantic v2, no I/O)."""
 
-from ledgersync.model.errors import ACTIONS, Action, ErrorCode, ProviderError, SyncError
+from ledgersync.model.errors import ACTIONS, AUTH, TRANSIENT, Action, ErrorCode, ProviderError, SyncError
 from ledgersync.model.records import (
     RECORD_TYPES,
     Address,
@@ -24,6 +24,8 @@ from ledgersync.model.records import (
 
 __all__ = [
     "ACTIONS",
+    "AUTH",
+    "TRANSIENT",
     "RECORD_TYPES",
     "Action",
     "Address",

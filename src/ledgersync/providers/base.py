@@ -84,6 +84,8 @@ class Capabilities:
     void_and_delete: bool = True
     initial_import_export: bool = True
     batch_size: int = 1
+    # Whether a synced payment can be edited in place; if not, the engine deletes and re-enters it.
+    payments_editable: bool = False
     page_size: int = 100
     pull_entities: tuple[Entity, ...] = (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT)
     push_entities: tuple[Entity, ...] = (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT)
@@ -119,11 +121,25 @@ class TokenStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CallInfo:
+    """One HTTP call a provider made, for the event log and the calls-used figures."""
+
+    method: str
+    path: str
+    status: int | None
+    duration_ms: float
+    request_id: str | None = None
+    error: str | None = None
+
+
 @runtime_checkable
 class Provider(Protocol):
     """A connection to one organisation on one platform. All records are in the platform's namespace."""
 
     capabilities: Capabilities
+    # Set by the engine; the provider calls it after every HTTP call it makes (may be None).
+    on_call: Callable[[CallInfo], None] | None
 
     def pull(self, entity: Entity, cursor: str | None) -> Iterator[PullPage]:
         """Records changed since `cursor` (None: everything), oldest first, a page at a time."""

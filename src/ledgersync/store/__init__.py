@@ -1,1 +1,18 @@
-"""ledgersync.store."""
+"""Store: SQLAlchemy 2 tables, Alembic migrations and the repository (SQLite by default, PostgreSQL at scale)."""
+
+from ledgersync.store.crypto import SecretBox, load_keys
+from ledgersync.store.database import default_url, make_engine, migrate
+from ledgersync.store.repo import StoredRecord, Store, new_id
+from ledgersync.store.tokens import StoreTokenStore
+
+__all__ = [
+    "SecretBox",
+    "Store",
+    "StoreTokenStore",
+    "StoredRecord",
+    "default_url",
+    "load_keys",
+    "make_engine",
+    "migrate",
+    "new_id",
+]

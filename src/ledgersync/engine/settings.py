@@ -1,0 +1,23 @@
+"""Engine settings: conflict policy, which contacts sync, retry and lease timings, event retention."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class EngineSettings(BaseModel):
+    # Which side wins when both changed a contact since the last sync: the newer edit by default.
+    conflict_policy: Literal["newest", "app_wins", "platform_wins"] = "newest"
+    # "all" contacts, or only those with invoices or payments (keeps a platform free of leads).
+    contacts: Literal["all", "with_transactions"] = "all"
+    # Transient failures (429, 5xx, timeouts) retry with backoff; past this many attempts they show as Failed.
+    transient_failure_limit: int = Field(default=5, ge=1)
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    lease_seconds: float = 600.0
+    # A connection with no successful sync for this long is shown as stale.
+    stale_after_hours: float = 24.0
+    event_retention_days: int = 90
+    log_calls: bool = True

@@ -1,0 +1,800 @@
+"""The sync cycle for one connection: reconcile unknown writes, pull, match, apply, push, record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ledgersync.engine.settings import EngineSettings
+from ledgersync.engine.translate import Unresolved, translate
+from ledgersync.model import (
+    AUTH,
+    Contact,
+    ContactStatus,
+    Entity,
+    ErrorCode,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    ProviderError,
+    Record,
+    SyncError,
+)
+from ledgersync.providers.base import CallInfo, Provider, ProviderSpec, RemoteRecord, Write, WriteResult
+from ledgersync.store import Store, StoredRecord, StoreTokenStore
+from ledgersync.store.tables import Link, SyncState, utcnow
+
+log = logging.getLogger(__name__)
+
+# States a push leaves alone until a person acts (or, for failed, until the record is edited).
+HELD = frozenset({"skipped", "excluded", "needs_review"})
+
+
+@dataclass
+class CycleReport:
+    connection_id: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    pulled: dict[str, int] = field(default_factory=dict)
+    created_in_app: dict[str, int] = field(default_factory=dict)
+    pushed: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    reconciled: int = 0
+    calls: int = 0
+    status: str = "ok"
+    message: str | None = None
+
+    def bump(self, bucket: dict[str, int], entity: Entity, n: int = 1) -> None:
+        if n:
+            bucket[entity.value] = bucket.get(entity.value, 0) + n
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished_at or utcnow()
+        return (end - self.started_at).total_seconds()
+
+
+def idempotency_key(conn_id: str, entity: Entity, app_id: str, version: int) -> str:
+    digest = hashlib.sha256(f"{conn_id}|{entity.value}|{app_id}|{version}".encode()).hexdigest()
+    return f"ls-{digest[:48]}"
+
+
+class ConnectionBusy(Exception):
+    """Another worker holds this connection's sync lease."""
+
+
+class Cycle:
+    """One run of the cycle. Built per run; holds per-run caches of links so lookups do not hit the store
+    once per reference."""
+
+    def __init__(
+        self,
+        store: Store,
+        spec: ProviderSpec,
+        conn_id: str,
+        settings: EngineSettings,
+        provider: Provider | None = None,
+        progress: Callable[[str, int, int | None], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.spec = spec
+        self.settings = settings
+        self.conn = store.get_connection(conn_id)
+        self.conn_id = conn_id
+        self.org_id = self.conn.org_id
+        self.tokens = StoreTokenStore(store, conn_id)
+        self.provider = provider or spec.connect(dict(self.conn.config), self.conn.tenant_id or "", self.tokens)
+        self.provider.on_call = self._on_call
+        self.caps = self.provider.capabilities
+        self.report = CycleReport(connection_id=conn_id, started_at=utcnow())
+        self.progress = progress
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+        # (entity, app_id) -> remote_id and back, loaded lazily per entity.
+        self._to_remote: dict[Entity, dict[str, str]] = {}
+        self._to_app: dict[Entity, dict[str, str]] = {}
+        self._referenced_contacts: set[str] | None = None
+
+    # -- bookkeeping ---------------------------------------------------------------------------------
+    def _on_call(self, info: CallInfo) -> None:
+        with self._calls_lock:
+            self._calls += 1
+        if self.settings.log_calls:
+            self.store.log(
+                "call",
+                connection_id=self.conn_id,
+                org_id=self.org_id,
+                outcome="ok" if info.status and info.status < 400 else "error",
+                message=f"{info.method} {info.path} -> {info.status or info.error}",
+                details={
+                    "status": info.status,
+                    "ms": round(info.duration_ms, 1),
+                    "request_id": info.request_id,
+                    "error": info.error,
+                },
+            )
+
+    def _load_links(self, entity: Entity) -> None:
+        if entity in self._to_remote:
+            return
+        links = self.store.links(self.conn_id, entity)
+        self._to_remote[entity] = {a: link.remote_id for a, link in links.items() if not link.removed}
+        self._to_app[entity] = {link.remote_id: a for a, link in links.items()}
+
+    def _remember(self, entity: Entity, app_id: str, remote_id: str) -> None:
+        self._load_links(entity)
+        self._to_remote[entity][app_id] = remote_id
+        self._to_app[entity][remote_id] = app_id
+
+    def to_remote_id(self, entity: Entity, app_id: str) -> str | None:
+        self._load_links(entity)
+        return self._to_remote[entity].get(app_id)
+
+    def to_app_id(self, entity: Entity, remote_id: str) -> str | None:
+        self._load_links(entity)
+        return self._to_app[entity].get(remote_id)
+
+    # -- the cycle -----------------------------------------------------------------------------------
+    def run(self, entities: Iterable[Entity] | None = None) -> CycleReport:
+        wanted = set(entities) if entities else None
+        try:
+            self._check_connection()
+            for entity in Entity.push_order():
+                if (wanted is None or entity in wanted) and entity in self.caps.push_entities:
+                    self.reconcile(entity)
+            for entity in Entity.push_order():
+                if (wanted is None or entity in wanted) and entity in self.caps.pull_entities:
+                    self.pull(entity)
+            for entity in Entity.push_order():
+                if (wanted is None or entity in wanted) and entity in self.caps.push_entities:
+                    self.push(entity)
+            self.report.status = "ok"
+        except ProviderError as exc:
+            self._stop_on(exc.error)
+        finally:
+            self.report.finished_at = utcnow()
+            self.report.calls = self._calls
+            values: dict[str, Any] = {"last_sync_at": self.report.finished_at}
+            if self.report.status == "ok":
+                values["last_success_at"] = self.report.finished_at
+                conn = self.store.get_connection(self.conn_id)
+                if conn.status == "parked":
+                    values.update(status="connected", status_reason=None, parked_until=None)
+            self.store.update_connection(self.conn_id, **values)
+            self.store.add_calls(self.conn_id, self._calls)
+            self.store.log(
+                "sync",
+                connection_id=self.conn_id,
+                org_id=self.org_id,
+                outcome=self.report.status,
+                message=self.report.message or "sync finished",
+                details={
+                    "pulled": self.report.pulled,
+                    "pushed": self.report.pushed,
+                    "failed": self.report.failed,
+                    "created_in_app": self.report.created_in_app,
+                    "calls": self._calls,
+                    "seconds": round(self.report.seconds, 3),
+                },
+            )
+            self.provider.close()
+        return self.report
+
+    def _check_connection(self) -> None:
+        conn = self.store.get_connection(self.conn_id)
+        if conn.status == "needs_reconnect":
+            raise ProviderError(
+                SyncError(
+                    code=ErrorCode.AUTH_REVOKED,
+                    message=conn.status_reason or "The connection needs to be re-authorised.",
+                    hint="Use Refresh link to reconnect; links are kept and sync resumes where it stopped.",
+                )
+            )
+        if conn.status == "parked" and conn.parked_until and conn.parked_until > utcnow():
+            raise ProviderError(
+                SyncError(
+                    code=ErrorCode.DAILY_LIMIT,
+                    message=conn.status_reason or "Paused until the platform's daily call budget resets.",
+                    retry_after=(conn.parked_until - utcnow()).total_seconds(),
+                )
+            )
+
+    def _stop_on(self, error: SyncError) -> None:
+        self.report.message = error.message
+        if error.code in AUTH:
+            self.report.status = "needs_reconnect"
+            self.store.update_connection(self.conn_id, status="needs_reconnect", status_reason=error.message)
+        elif error.code is ErrorCode.DAILY_LIMIT:
+            self.report.status = "parked"
+            until = utcnow() + dt.timedelta(seconds=error.retry_after or 3600)
+            self.store.update_connection(
+                self.conn_id,
+                status="parked",
+                parked_until=until,
+                status_reason=f"Paused: the platform's daily API limit is used up; resumes at {until:%H:%M} UTC.",
+            )
+        else:
+            self.report.status = "error"
+
+    # -- reconcile writes whose outcome is unknown ---------------------------------------------------
+    def reconcile(self, entity: Entity) -> None:
+        rows = self.store.states(self.conn_id, entity, "syncing")
+        if not rows:
+            return
+        self._reconcile_rows(entity, rows)
+
+    def _reconcile_rows(self, entity: Entity, rows: Sequence[SyncState]) -> None:
+        writes: list[Write] = []
+        versions: dict[str, int | None] = {}
+        stored: dict[str, StoredRecord] = {}
+        for row in rows:
+            rec = self.store.get_record(self.org_id, entity, row.app_id)
+            if rec is None:
+                continue
+            stored[row.app_id] = rec
+            versions[row.app_id] = row.write_version
+            try:
+                remote_rec = translate(rec.record, self.to_remote_id(entity, rec.app_id) or rec.app_id,
+                                       self.to_remote_id)
+            except Unresolved:
+                continue
+            writes.append(
+                Write(
+                    key=rec.app_id,
+                    record=remote_rec,
+                    idempotency_key=row.write_key or idempotency_key(self.conn_id, entity, rec.app_id, rec.version),
+                    remote_id=self.to_remote_id(entity, rec.app_id),
+                )
+            )
+        found: dict[str, RemoteRecord] = {}
+        size = max(1, self.caps.batch_size)
+        for i in range(0, len(writes), size):
+            found.update(self.provider.find(entity, writes[i : i + size]))
+        with self.store.session() as s:
+            for row in rows:
+                rec = stored.get(row.app_id)
+                if rec is None:
+                    self.store.set_state(s, self.conn_id, entity, row.app_id, "not_synced")
+                    continue
+                remote = found.get(row.app_id)
+                if remote is None:
+                    # The write never landed: push it again (same idempotency key while the version holds).
+                    self.store.set_state(s, self.conn_id, entity, row.app_id, "pending",
+                                         doc_number=self._doc(rec.record))
+                    continue
+                same_version = versions.get(row.app_id) == rec.version
+                self._link_pushed(s, entity, rec, remote, app_hash=rec.hash if same_version else None)
+                self.report.reconciled += 1
+                self.store.log(
+                    "reconcile", connection_id=self.conn_id, org_id=self.org_id, entity=entity,
+                    app_id=rec.app_id, remote_id=remote.remote_id, doc_number=remote.doc_number or self._doc(rec.record),
+                    message="an earlier write whose outcome was unknown had landed; linked, not re-sent", s=s,
+                )
+
+    # -- pull ----------------------------------------------------------------------------------------
+    def pull(self, entity: Entity) -> None:
+        cursor = self.store.get_cursor(self.conn_id, entity)
+        for page in self.provider.pull(entity, cursor):
+            with self.store.session() as s:
+                links = self.store.remote_links(self.conn_id, entity, [r.remote_id for r in page.records], s)
+                for remote in page.records:
+                    self._apply_remote(s, entity, remote, links.get(remote.remote_id))
+                # The cursor moves in the same transaction that stored the page: never ahead of the data.
+                self.store.set_cursor(s, self.conn_id, entity, page.cursor)
+            self.report.bump(self.report.pulled, entity, len(page.records))
+            if self.progress:
+                self.progress(f"pull {entity.value}", len(page.records), None)
+
+    def _apply_remote(self, s: Session, entity: Entity, remote: RemoteRecord, link: Link | None) -> None:
+        if link is not None:
+            if link.remote_version == remote.version and not (remote.deleted and not link.removed):
+                return  # our own write coming back, or nothing new
+            self._apply_linked(s, entity, remote, link)
+            return
+        app_id = self._match(s, entity, remote)
+        if app_id == "":
+            return
+        if app_id is None:
+            self._create_in_app(s, entity, remote)
+            return
+        link_row = self.store.link_by_app(self.conn_id, entity, app_id, s)
+        if link_row is not None and link_row.remote_id != remote.remote_id:
+            return  # that app record is linked elsewhere already; leave this one alone
+        self._link_matched(s, entity, app_id, remote)
+
+    def _app_view(self, remote: RemoteRecord, app_id: str) -> Record | None:
+        try:
+            return translate(remote.record, app_id, self.to_app_id)
+        except Unresolved:
+            return None
+
+    def _apply_linked(self, s: Session, entity: Entity, remote: RemoteRecord, link: Link) -> None:
+        current = self.store.get_record(self.org_id, entity, link.app_id, s)
+        if current is None:
+            return
+        incoming = self._app_view(remote, link.app_id)
+        if incoming is None:
+            return
+        app_changed = link.app_hash is not None and current.hash != link.app_hash
+        merged = self._merge(entity, current, incoming, remote, app_changed)
+        if merged is None:
+            link.remote_version = remote.version
+            return
+        version, changed = self.store.upsert_record(self.org_id, merged, s=s)
+        new_hash = merged.content_hash()
+        if remote.deleted:
+            link.removed = True
+        link.remote_version = remote.version
+        link.remote_hash = incoming.content_hash()
+        if not app_changed:
+            link.app_hash = new_hash
+        if changed:
+            self.store.emit(s, self.org_id, f"{entity.value}.updated", entity, link.app_id, merged.to_json())
+            self.store.log(
+                "pull", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=link.app_id,
+                remote_id=remote.remote_id, doc_number=remote.doc_number or self._doc(merged),
+                message=f"updated in the app from {self.caps.display_name}", s=s,
+            )
+        self._remember(entity, link.app_id, remote.remote_id)
+
+    def _merge(
+        self, entity: Entity, current: StoredRecord, incoming: Record, remote: RemoteRecord, app_changed: bool
+    ) -> Record | None:
+        """What the app record becomes after a platform-side change, under the conflict policy."""
+        if isinstance(current.record, Invoice) and isinstance(incoming, Invoice):
+            # Invoices flow app -> platform: only what the platform computes comes back.
+            update: dict[str, Any] = {
+                f: getattr(incoming, f) for f in ("total", "total_tax", "amount_due", "amount_paid")
+            }
+            if current.record.number is None and incoming.number:
+                update["number"] = incoming.number
+            if incoming.status in (InvoiceStatus.PAID, InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
+                update["status"] = incoming.status
+            elif current.record.status is InvoiceStatus.PAID and incoming.status is InvoiceStatus.AUTHORISED:
+                update["status"] = InvoiceStatus.AUTHORISED  # a payment was removed on the platform
+            return current.record.model_copy(update=update)
+        if isinstance(current.record, Payment) and isinstance(incoming, Payment):
+            if remote.deleted:
+                return current.record.model_copy(update={"status": PaymentStatus.DELETED})
+            return None  # payments are not edited in place on the platform side
+        if isinstance(current.record, Contact) and isinstance(incoming, Contact):
+            status = ContactStatus.ARCHIVED if remote.archived else ContactStatus.ACTIVE
+            if app_changed and self._app_wins(current, remote):
+                return current.record.model_copy(update={"status": status})
+            # Keep what the platform does not carry (the app's own parent link) when the platform has none.
+            keep_parent = incoming.parent_id or current.record.parent_id
+            return incoming.model_copy(update={"status": status, "parent_id": keep_parent})
+        return incoming
+
+    def _app_wins(self, current: StoredRecord, remote: RemoteRecord) -> bool:
+        policy = self.settings.conflict_policy
+        if policy == "app_wins":
+            return True
+        if policy == "platform_wins":
+            return False
+        return remote.updated_at is None or current.updated_at >= remote.updated_at
+
+    def _match(self, s: Session, entity: Entity, remote: RemoteRecord) -> str | None:
+        """Find the app record a platform record without a link is. None: none, create one. '': ignore."""
+        if remote.external_id and self.store.get_record(self.org_id, entity, remote.external_id, s):
+            return remote.external_id
+        rec = remote.record
+        if isinstance(rec, Contact):
+            candidates = self.store.find_records(self.org_id, entity, name=rec.name, s=s)
+            unlinked = [c for c in candidates if self.to_remote_id(entity, c.app_id) is None]
+            if len(unlinked) == 1:
+                return unlinked[0].app_id
+            if len(unlinked) > 1:
+                for c in unlinked:
+                    self.store.set_state(
+                        s, self.conn_id, entity, c.app_id, "needs_review",
+                        error=SyncError(
+                            code=ErrorCode.CONFLICT,
+                            message=f"Several customers are named '{rec.name}'; which one is the "
+                            f"{self.caps.display_name} contact is not clear.",
+                            hint="Link the right customer to the platform contact, or rename the others.",
+                        ),
+                        doc_number=rec.name,
+                    )
+                return ""
+            return None
+        if isinstance(rec, Invoice):
+            if rec.number:
+                found = self.store.find_records(self.org_id, entity, number=rec.number, s=s)
+                if len(found) == 1 and self.to_remote_id(entity, found[0].app_id) is None:
+                    return found[0].app_id
+            return ""  # invoices are created in the app and flow out; platform-only invoices stay there
+        if isinstance(rec, Payment):
+            if remote.deleted or not rec.allocations:
+                return ""
+            app_invoices = [self.to_app_id(Entity.INVOICE, a.invoice_id) for a in rec.allocations]
+            if any(i is None for i in app_invoices):
+                return ""  # a payment on an invoice the app does not have
+            for cand in self._unlinked_payments_on(s, {i for i in app_invoices if i}):
+                p = cand.record
+                assert isinstance(p, Payment)
+                if p.amount == rec.amount and p.date == rec.date:
+                    return cand.app_id
+            return None
+        return None
+
+    def _unlinked_payments_on(self, s: Session, invoice_ids: set[str]) -> list[StoredRecord]:
+        out: list[StoredRecord] = []
+        for rec in self.store.records_referring(self.org_id, Entity.PAYMENT, [f"invoice:{i}" for i in invoice_ids], s):
+            if self.to_remote_id(Entity.PAYMENT, rec.app_id) is None:
+                out.append(rec)
+        return out
+
+    def _link_matched(self, s: Session, entity: Entity, app_id: str, remote: RemoteRecord) -> None:
+        current = self.store.get_record(self.org_id, entity, app_id, s)
+        incoming = self._app_view(remote, app_id)
+        if current is None or incoming is None:
+            return
+        # The app's content is the one to keep for a record it already had; the next push sends it if the
+        # two differ (app_hash None marks it unsent). Platform-computed fields are taken as they are.
+        merged = self._merge(entity, current, incoming, remote, app_changed=True) or current.record
+        self.store.upsert_record(self.org_id, merged, s=s)
+        same = incoming.content_hash() == merged.content_hash()
+        self.store.save_link(
+            s, self.conn_id, entity, app_id, remote.remote_id, remote_version=remote.version,
+            app_hash=merged.content_hash() if same else None, remote_hash=incoming.content_hash(),
+            removed=remote.deleted,
+        )
+        self._remember(entity, app_id, remote.remote_id)
+        if same:
+            self.store.set_state(s, self.conn_id, entity, app_id, "synced", doc_number=self._doc(merged))
+        self.store.log(
+            "match", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=app_id,
+            remote_id=remote.remote_id, doc_number=remote.doc_number or self._doc(merged),
+            message=f"matched to the existing {self.caps.display_name} record", s=s,
+        )
+
+    def _create_in_app(self, s: Session, entity: Entity, remote: RemoteRecord) -> None:
+        if remote.deleted:
+            return
+        app_id = f"{entity.value[:3]}_{uuid.uuid4().hex[:16]}"
+        incoming = self._app_view(remote, app_id)
+        if incoming is None:
+            return
+        if isinstance(incoming, Contact) and remote.archived:
+            incoming = incoming.model_copy(update={"status": ContactStatus.ARCHIVED})
+        self.store.upsert_record(self.org_id, incoming, s=s)
+        h = incoming.content_hash()
+        self.store.save_link(
+            s, self.conn_id, entity, app_id, remote.remote_id, remote_version=remote.version,
+            app_hash=h, remote_hash=h,
+        )
+        self._remember(entity, app_id, remote.remote_id)
+        doc = remote.doc_number or self._doc(incoming)
+        self.store.set_state(s, self.conn_id, entity, app_id, "synced", doc_number=doc)
+        self.store.emit(s, self.org_id, f"{entity.value}.created", entity, app_id, incoming.to_json())
+        self.store.log(
+            "pull", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=app_id,
+            remote_id=remote.remote_id, doc_number=doc,
+            message=f"created in the app from {self.caps.display_name}", s=s,
+        )
+        self.report.bump(self.report.created_in_app, entity)
+
+    # -- push ----------------------------------------------------------------------------------------
+    def push(self, entity: Entity) -> None:
+        candidates = self.store.push_candidates(self.org_id, self.conn_id, entity)
+        if not candidates:
+            return
+        states = self.store.state_map(self.conn_id, entity)
+        now = utcnow()
+        writes: list[tuple[Write, StoredRecord]] = []
+        removals: list[tuple[StoredRecord, Link]] = []
+        replace: list[tuple[StoredRecord, Link]] = []
+        with self.store.session() as s:
+            for rec, link in candidates:
+                st = states.get(rec.app_id)
+                if not self._due(st, rec, now):
+                    continue
+                if rec.deleted:
+                    if link is not None:
+                        removals.append((rec, link))
+                    continue
+                if not self._wanted(entity, rec):
+                    continue
+                if (
+                    entity is Entity.PAYMENT
+                    and link is not None
+                    and not link.removed
+                    and not self.caps.payments_editable
+                ):
+                    replace.append((rec, link))
+                    continue
+                remote_id = link.remote_id if link is not None and not link.removed else None
+                try:
+                    remote_rec = translate(rec.record, remote_id or rec.app_id, self.to_remote_id)
+                except Unresolved as exc:
+                    self._waiting(s, entity, rec, exc)
+                    continue
+                if isinstance(remote_rec, Payment) and remote_rec.status is PaymentStatus.DELETED:
+                    continue  # never synced and already deleted in the app: nothing to send
+                writes.append(
+                    (
+                        Write(
+                            key=rec.app_id,
+                            record=remote_rec,
+                            idempotency_key=idempotency_key(self.conn_id, entity, rec.app_id, rec.version),
+                            remote_id=remote_id,
+                            remote_version=link.remote_version if link is not None else None,
+                        ),
+                        rec,
+                    )
+                )
+        for rec, link in removals:
+            self._remove(entity, rec, link)
+        for rec, link in replace:
+            # The platform can't edit a payment: delete the old one, then enter the new version.
+            if self._remove(entity, rec, link, replacing=True):
+                self._load_links(entity)
+                self._to_remote[entity].pop(rec.app_id, None)
+                pay = rec.record
+                assert isinstance(pay, Payment)
+                if pay.status is PaymentStatus.DELETED:
+                    continue
+                try:
+                    remote_rec = translate(pay, rec.app_id, self.to_remote_id)
+                except Unresolved:
+                    continue
+                writes.append(
+                    (
+                        Write(
+                            key=rec.app_id,
+                            record=remote_rec,
+                            idempotency_key=idempotency_key(self.conn_id, entity, rec.app_id, rec.version),
+                        ),
+                        rec,
+                    )
+                )
+        size = max(1, self.caps.batch_size)
+        for i in range(0, len(writes), size):
+            self._push_batch(entity, writes[i : i + size])
+            if self.progress:
+                self.progress(f"push {entity.value}", len(writes[i : i + size]), len(writes))
+
+    def _wanted(self, entity: Entity, rec: StoredRecord) -> bool:
+        if entity is Entity.CONTACT and self.settings.contacts == "with_transactions":
+            if self._referenced_contacts is None:
+                self._referenced_contacts = self.store.referenced(self.org_id, "contact:")
+            return rec.app_id in self._referenced_contacts
+        return True
+
+    def _due(self, st: SyncState | None, rec: StoredRecord, now: dt.datetime) -> bool:
+        if st is None:
+            return True
+        if st.state in HELD:
+            return False
+        if st.state == "failed" and st.failed_hash is not None and st.failed_hash == rec.hash:
+            return False  # a data error stays until the record is edited or a person retries
+        return not (st.next_attempt_at is not None and st.next_attempt_at > now)
+
+    def _waiting(self, s: Session, entity: Entity, rec: StoredRecord, exc: Unresolved) -> None:
+        dep_state = self.store.get_state(self.conn_id, exc.entity, exc.ref_id)
+        dep = self.store.get_record(self.org_id, exc.entity, exc.ref_id, s)
+        label = self._doc(dep.record) if dep else exc.ref_id
+        if dep_state is not None and dep_state.state in ("failed", "skipped", "excluded", "needs_review"):
+            self.store.set_state(
+                s, self.conn_id, entity, rec.app_id, "failed", doc_number=self._doc(rec.record),
+                error=SyncError(
+                    code=ErrorCode.MISSING_DEPENDENCY,
+                    message=f"Waiting for {exc.entity.value} '{label}', which is {dep_state.state}: "
+                    f"{dep_state.error_message or 'it has not synced'}",
+                    hint=f"Fix the {exc.entity.value} first; this record follows on the next sync.",
+                ),
+            )
+            self.report.bump(self.report.failed, entity)
+        else:
+            self.store.set_state(s, self.conn_id, entity, rec.app_id, "pending", doc_number=self._doc(rec.record))
+
+    def _push_batch(self, entity: Entity, batch: Sequence[tuple[Write, StoredRecord]]) -> None:
+        with self.store.session() as s:
+            for write, rec in batch:
+                # Recorded before the call: if the process dies mid-call, the next run looks it up first.
+                self.store.set_state(
+                    s, self.conn_id, entity, rec.app_id, "syncing", doc_number=self._doc(rec.record),
+                    write_key=write.idempotency_key, write_version=rec.version,
+                )
+        writes = [w for w, _ in batch]
+        try:
+            results = self.provider.push(entity, writes)
+        except ProviderError as exc:
+            if exc.error.code is ErrorCode.UNKNOWN_OUTCOME:
+                rows = [r for r in self.store.states(self.conn_id, entity, "syncing") if r.app_id in {w.key for w in writes}]
+                self._reconcile_rows(entity, rows)
+                return
+            if exc.error.code in AUTH or exc.error.code is ErrorCode.DAILY_LIMIT:
+                self._back_to_pending(entity, batch, exc.error, count=False)
+                raise
+            self._back_to_pending(entity, batch, exc.error, count=True)
+            return
+        by_key = {r.key: r for r in results}
+        with self.store.session() as s:
+            for write, rec in batch:
+                result = by_key.get(write.key) or WriteResult(
+                    key=write.key,
+                    error=SyncError(code=ErrorCode.UNKNOWN_OUTCOME, message="the platform returned no result"),
+                )
+                self._record_result(s, entity, write, rec, result)
+
+    def _record_result(self, s: Session, entity: Entity, write: Write, rec: StoredRecord, result: WriteResult) -> None:
+        doc = self._doc(rec.record)
+        if result.ok:
+            assert result.remote is not None
+            self._link_pushed(s, entity, rec, result.remote, app_hash=rec.hash)
+            self.report.bump(self.report.pushed, entity)
+            self.store.log(
+                "push", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=rec.app_id,
+                remote_id=result.remote.remote_id, doc_number=result.remote.doc_number or doc,
+                message=("updated in " if write.remote_id else "created in ") + self.caps.display_name,
+                details={"request_id": write.idempotency_key, "version": rec.version}, s=s,
+            )
+            return
+        error = result.error or SyncError(code=ErrorCode.VALIDATION, message="rejected without a reason")
+        if error.transient:
+            self._transient(s, entity, rec, error)
+            return
+        self.store.set_state(
+            s, self.conn_id, entity, rec.app_id, "failed", error=error, doc_number=doc,
+            failed_hash=rec.hash, count_attempt=True,
+        )
+        self.report.bump(self.report.failed, entity)
+        self.store.log(
+            "push", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=rec.app_id,
+            doc_number=doc, outcome="failed", message=error.message,
+            details={"code": error.code.value, "platform_code": error.platform_code,
+                     "platform_message": error.platform_message, "request_id": write.idempotency_key},
+            s=s,
+        )
+
+    def _transient(self, s: Session, entity: Entity, rec: StoredRecord, error: SyncError) -> None:
+        st = s.get(SyncState, (self.conn_id, entity.value, rec.app_id))
+        attempts = (st.attempts if st else 0) + 1
+        doc = self._doc(rec.record)
+        if attempts >= self.settings.transient_failure_limit:
+            # Persisting past the limit: show it as Failed (it is still retried on the backoff).
+            self.store.set_state(
+                s, self.conn_id, entity, rec.app_id, "failed", error=error, doc_number=doc, count_attempt=True,
+                next_attempt_at=utcnow() + dt.timedelta(seconds=self._backoff(attempts)),
+            )
+            self.report.bump(self.report.failed, entity)
+        else:
+            self.store.set_state(
+                s, self.conn_id, entity, rec.app_id, "pending", error=error, doc_number=doc, count_attempt=True,
+                next_attempt_at=utcnow() + dt.timedelta(seconds=self._backoff(attempts)),
+            )
+        self.store.log(
+            "push", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=rec.app_id,
+            doc_number=doc, outcome="retrying", message=error.message, details={"attempt": attempts}, s=s,
+        )
+
+    def _backoff(self, attempts: int) -> float:
+        base = self.settings.retry_base_seconds
+        return float(min(self.settings.retry_max_seconds, base * (2 ** (attempts - 1))))
+
+    def _back_to_pending(
+        self, entity: Entity, batch: Sequence[tuple[Write, StoredRecord]], error: SyncError, count: bool
+    ) -> None:
+        with self.store.session() as s:
+            for _, rec in batch:
+                if count:
+                    self._transient(s, entity, rec, error)
+                else:
+                    self.store.set_state(s, self.conn_id, entity, rec.app_id, "pending", doc_number=self._doc(rec.record))
+
+    def _link_pushed(
+        self, s: Session, entity: Entity, rec: StoredRecord, remote: RemoteRecord, app_hash: str | None
+    ) -> None:
+        incoming = self._app_view(remote, rec.app_id)
+        record = rec.record
+        if incoming is not None and isinstance(record, Invoice) and isinstance(incoming, Invoice):
+            # Totals, amount due and an auto-assigned number come back from the platform.
+            update: dict[str, Any] = {f: getattr(incoming, f) for f in ("total", "total_tax", "amount_due", "amount_paid")}
+            if record.number is None and incoming.number:
+                update["number"] = incoming.number
+            if incoming.status is InvoiceStatus.PAID:
+                update["status"] = InvoiceStatus.PAID
+            record = record.model_copy(update=update)
+            _, changed = self.store.upsert_record(self.org_id, record, s=s)
+            if changed and app_hash is not None:
+                app_hash = record.content_hash()
+        self.store.save_link(
+            s, self.conn_id, entity, rec.app_id, remote.remote_id, remote_version=remote.version,
+            app_hash=app_hash, remote_hash=incoming.content_hash() if incoming else None, removed=remote.deleted,
+        )
+        self._remember(entity, rec.app_id, remote.remote_id)
+        self.store.set_state(
+            s, self.conn_id, entity, rec.app_id, "synced" if app_hash is not None else "pending",
+            doc_number=remote.doc_number or self._doc(record),
+        )
+
+    def _remove(self, entity: Entity, rec: StoredRecord, link: Link, replacing: bool = False) -> bool:
+        write = Write(
+            key=rec.app_id,
+            record=translate(rec.record, link.remote_id, lambda e, i: self.to_remote_id(e, i) or i),
+            idempotency_key=idempotency_key(self.conn_id, entity, rec.app_id, rec.version) + "-rm",
+            remote_id=link.remote_id,
+            remote_version=link.remote_version,
+        )
+        try:
+            result = self.provider.remove(entity, write)
+        except ProviderError as exc:
+            if exc.error.code in AUTH or exc.error.code is ErrorCode.DAILY_LIMIT:
+                raise
+            with self.store.session() as s:
+                self._transient(s, entity, rec, exc.error)
+            return False
+        doc = self._doc(rec.record)
+        with self.store.session() as s:
+            if result.error is not None and result.error.code is not ErrorCode.NOT_FOUND:
+                self.store.set_state(
+                    s, self.conn_id, entity, rec.app_id, "failed", error=result.error, doc_number=doc,
+                    failed_hash=rec.hash, count_attempt=True,
+                )
+                self.report.bump(self.report.failed, entity)
+                self.store.log(
+                    "remove", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=rec.app_id,
+                    remote_id=link.remote_id, doc_number=doc, outcome="failed", message=result.error.message, s=s,
+                )
+                return False
+            self.store.save_link(
+                s, self.conn_id, entity, rec.app_id, link.remote_id,
+                remote_version=result.remote.version if result.remote else link.remote_version,
+                app_hash=None if replacing else rec.hash, remote_hash=link.remote_hash, removed=True,
+            )
+            if not replacing:
+                self.store.set_state(s, self.conn_id, entity, rec.app_id, "synced", doc_number=doc)
+            self.store.log(
+                "remove", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=rec.app_id,
+                remote_id=link.remote_id, doc_number=doc,
+                message=("replaced in " if replacing else "voided/deleted in ") + self.caps.display_name, s=s,
+            )
+            self.report.bump(self.report.pushed, entity)
+        return True
+
+    @staticmethod
+    def _doc(record: Record) -> str | None:
+        for attr in ("number", "name", "reference", "code"):
+            value = getattr(record, attr, None)
+            if value:
+                return str(value)
+        return None
+
+
+def run_cycle(
+    store: Store,
+    spec: ProviderSpec,
+    conn_id: str,
+    settings: EngineSettings | None = None,
+    *,
+    provider: Provider | None = None,
+    entities: Iterable[Entity] | None = None,
+    wait: float = 0,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> CycleReport:
+    """Run one cycle under the connection's lease (one worker per connection at a time)."""
+    settings = settings or EngineSettings()
+    deadline = time.monotonic() + wait
+    while True:
+        owner = store.acquire_sync_lock(conn_id, settings.lease_seconds)
+        if owner is not None:
+            break
+        if time.monotonic() >= deadline:
+            raise ConnectionBusy(f"connection {conn_id} is being synced by another worker")
+        time.sleep(0.2)
+    try:
+        return Cycle(store, spec, conn_id, settings, provider=provider, progress=progress).run(entities)
+    finally:
+        store.release_sync_lock(conn_id, owner)

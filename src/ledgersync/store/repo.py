@@ -1,0 +1,612 @@
+"""The store's repository: every read and write the engine and the app make, each in its own transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, String, and_, cast, delete, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledgersync.model import Entity, Record, SyncError, record_from_json
+from ledgersync.providers.base import OAuthToken
+from ledgersync.store.crypto import SecretBox
+from ledgersync.store.database import make_engine, migrate, session_factory
+from ledgersync.store.tables import (
+    AppEvent,
+    AppRecord,
+    Connection,
+    Cursor,
+    Event,
+    Link,
+    OAuthState,
+    Organisation,
+    SyncState,
+    utcnow,
+)
+
+STATES = ("not_synced", "pending", "syncing", "synced", "failed", "skipped", "excluded", "needs_review")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+def _refs(record: Record) -> list[str]:
+    data = record.to_json()
+    refs: list[str] = []
+    if data.get("contact_id"):
+        refs.append(f"contact:{data['contact_id']}")
+    if data.get("parent_id"):
+        refs.append(f"contact:{data['parent_id']}")
+    for alloc in data.get("allocations") or []:
+        refs.append(f"invoice:{alloc['invoice_id']}")
+    return refs
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    entity: Entity
+    app_id: str
+    record: Record
+    hash: str
+    version: int
+    deleted: bool
+    updated_at: dt.datetime
+
+
+def _stored(row: AppRecord) -> StoredRecord:
+    entity = Entity(row.entity)
+    return StoredRecord(
+        entity=entity,
+        app_id=row.app_id,
+        record=record_from_json(entity, dict(row.data)),
+        hash=row.hash,
+        version=row.version,
+        deleted=row.deleted,
+        updated_at=row.updated_at,
+    )
+
+
+def token_to_bytes(token: OAuthToken) -> bytes:
+    return json.dumps(
+        {
+            "access_token": token.access_token,
+            "refresh_token": token.refresh_token,
+            "expires_at": token.expires_at.isoformat(),
+            "scope": token.scope,
+            "token_type": token.token_type,
+        }
+    ).encode()
+
+
+def token_from_bytes(blob: bytes) -> OAuthToken:
+    data = json.loads(blob)
+    return OAuthToken(
+        access_token=data["access_token"],
+        refresh_token=data["refresh_token"],
+        expires_at=dt.datetime.fromisoformat(data["expires_at"]),
+        scope=data.get("scope", ""),
+        token_type=data.get("token_type", "Bearer"),
+    )
+
+
+class Store:
+    """Truth for one deployment. Safe to share between threads; each method is one transaction."""
+
+    def __init__(self, engine: Engine, box: SecretBox) -> None:
+        self.engine = engine
+        self.box = box
+        self._sessions: sessionmaker[Session] = session_factory(engine)
+
+    @classmethod
+    def open(cls, url: str | None, box: SecretBox, *, run_migrations: bool = True) -> Store:
+        engine = make_engine(url)
+        if run_migrations:
+            migrate(engine)
+        return cls(engine, box)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as s:
+            yield s
+
+    # -- organisations -------------------------------------------------------------------------------
+    def create_org(self, name: str, org_id: str | None = None, settings: dict[str, Any] | None = None) -> str:
+        org_id = org_id or new_id("org")
+        with self.session() as s:
+            s.add(Organisation(id=org_id, name=name, settings=settings or {}))
+        return org_id
+
+    def get_org(self, org_id: str) -> Organisation | None:
+        with self.session() as s:
+            return s.get(Organisation, org_id)
+
+    def list_orgs(self) -> list[Organisation]:
+        with self.session() as s:
+            return list(s.scalars(select(Organisation).order_by(Organisation.created_at)))
+
+    # -- connections ---------------------------------------------------------------------------------
+    def create_connection(self, org_id: str, provider: str, config: dict[str, str]) -> str:
+        conn_id = new_id("conn")
+        with self.session() as s:
+            s.add(Connection(id=conn_id, org_id=org_id, provider=provider, config=config))
+        return conn_id
+
+    def get_connection(self, conn_id: str) -> Connection:
+        with self.session() as s:
+            conn = s.get(Connection, conn_id)
+            if conn is None:
+                raise KeyError(f"no connection {conn_id}")
+            return conn
+
+    def connections(self, org_id: str | None = None) -> list[Connection]:
+        with self.session() as s:
+            q = select(Connection).order_by(Connection.created_at)
+            if org_id:
+                q = q.where(Connection.org_id == org_id)
+            return list(s.scalars(q))
+
+    def update_connection(self, conn_id: str, **values: Any) -> None:
+        with self.session() as s:
+            s.execute(update(Connection).where(Connection.id == conn_id).values(**values))
+
+    def add_calls(self, conn_id: str, n: int) -> None:
+        if n:
+            with self.session() as s:
+                s.execute(update(Connection).where(Connection.id == conn_id).values(calls=Connection.calls + n))
+
+    def save_token(self, conn_id: str, token: OAuthToken, s: Session | None = None) -> None:
+        blob = self.box.encrypt(token_to_bytes(token))
+        stmt = update(Connection).where(Connection.id == conn_id).values(token=blob)
+        if s is not None:
+            s.execute(stmt)
+            return
+        with self.session() as s2:
+            s2.execute(stmt)
+
+    def load_token(self, conn_id: str, s: Session | None = None) -> OAuthToken | None:
+        if s is None:
+            with self.session() as s2:
+                blob = s2.scalar(select(Connection.token).where(Connection.id == conn_id))
+        else:
+            blob = s.scalar(select(Connection.token).where(Connection.id == conn_id))
+        return token_from_bytes(self.box.decrypt(blob)) if blob else None
+
+    @contextmanager
+    def connection_row_lock(self, conn_id: str) -> Iterator[Session]:
+        """A transaction holding the connection's row lock (PostgreSQL FOR UPDATE; SQLite takes the write
+        lock up front), so token refreshes in several processes run one at a time."""
+        with self.session() as s:
+            if self.dialect == "sqlite":
+                # Take SQLite's write lock now with a no-op write, before reading the token.
+                s.execute(update(Connection).where(Connection.id == conn_id).values(id=Connection.id))
+            else:
+                s.execute(select(Connection.id).where(Connection.id == conn_id).with_for_update())
+            yield s
+
+    def acquire_sync_lock(self, conn_id: str, lease_seconds: float = 600) -> str | None:
+        """Lease the connection for one worker; a lease held by a dead process on this host is taken over."""
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        now = utcnow()
+        with self.session() as s:
+            conn = s.get(Connection, conn_id, with_for_update=self.dialect != "sqlite")
+            if conn is None:
+                raise KeyError(conn_id)
+            holder = conn.lock_owner
+            free = holder is None or conn.lock_until is None or conn.lock_until < now or _holder_dead(holder)
+            if not free:
+                return None
+            conn.lock_owner = owner
+            conn.lock_until = now + dt.timedelta(seconds=lease_seconds)
+        return owner
+
+    def renew_sync_lock(self, conn_id: str, owner: str, lease_seconds: float = 600) -> None:
+        with self.session() as s:
+            s.execute(
+                update(Connection)
+                .where(Connection.id == conn_id, Connection.lock_owner == owner)
+                .values(lock_until=utcnow() + dt.timedelta(seconds=lease_seconds))
+            )
+
+    def release_sync_lock(self, conn_id: str, owner: str) -> None:
+        with self.session() as s:
+            s.execute(
+                update(Connection)
+                .where(Connection.id == conn_id, Connection.lock_owner == owner)
+                .values(lock_owner=None, lock_until=None)
+            )
+
+    # -- OAuth state ---------------------------------------------------------------------------------
+    def save_oauth_state(self, state: str, conn_id: str) -> None:
+        with self.session() as s:
+            s.add(OAuthState(state=state, connection_id=conn_id))
+
+    def pop_oauth_state(self, state: str, max_age: float = 900) -> str | None:
+        with self.session() as s:
+            row = s.get(OAuthState, state)
+            if row is None:
+                return None
+            s.delete(row)
+            if (utcnow() - row.created_at).total_seconds() > max_age:
+                return None
+            return row.connection_id
+
+    # -- the app's records ---------------------------------------------------------------------------
+    def upsert_record(self, org_id: str, record: Record, *, s: Session | None = None) -> tuple[int, bool]:
+        """Save the app's version of a record. Returns (version, changed): the version grows only when
+        what the app owns changed; platform-owned fields (totals, amount due) are saved without a bump."""
+        if s is None:
+            with self.session() as s2:
+                return self.upsert_record(org_id, record, s=s2)
+        entity = record.entity.value
+        data = record.to_json()
+        h = record.content_hash()
+        row = s.get(AppRecord, (org_id, entity, record.id))
+        name = getattr(record, "name", None)
+        email = getattr(record, "email", None)
+        number = getattr(record, "number", None) or getattr(record, "code", None)
+        if row is None:
+            s.add(
+                AppRecord(
+                    org_id=org_id, entity=entity, app_id=record.id, data=data, hash=h, version=1,
+                    name=name.lower() if name else None, email=email.lower() if email else None,
+                    number=number, refs=_refs(record), updated_at=utcnow(),
+                )
+            )
+            return 1, True
+        changed = row.hash != h or row.deleted
+        if changed:
+            row.version += 1
+            row.updated_at = utcnow()
+        row.data = data
+        row.hash = h
+        row.deleted = False
+        row.name = name.lower() if name else None
+        row.email = email.lower() if email else None
+        row.number = number
+        row.refs = _refs(record)
+        return row.version, changed
+
+    def delete_record(self, org_id: str, entity: Entity, app_id: str) -> bool:
+        with self.session() as s:
+            row = s.get(AppRecord, (org_id, entity.value, app_id))
+            if row is None or row.deleted:
+                return False
+            row.deleted = True
+            row.version += 1
+            row.updated_at = utcnow()
+            return True
+
+    def get_record(self, org_id: str, entity: Entity, app_id: str, s: Session | None = None) -> StoredRecord | None:
+        if s is None:
+            with self.session() as s2:
+                return self.get_record(org_id, entity, app_id, s2)
+        row = s.get(AppRecord, (org_id, entity.value, app_id))
+        return _stored(row) if row else None
+
+    def records(self, org_id: str, entity: Entity, *, include_deleted: bool = False) -> list[StoredRecord]:
+        with self.session() as s:
+            q = select(AppRecord).where(AppRecord.org_id == org_id, AppRecord.entity == entity.value)
+            if not include_deleted:
+                q = q.where(AppRecord.deleted.is_(False))
+            return [_stored(r) for r in s.scalars(q.order_by(AppRecord.app_id))]
+
+    def count_records(self, org_id: str, entity: Entity) -> int:
+        with self.session() as s:
+            return int(
+                s.scalar(
+                    select(func.count()).select_from(AppRecord).where(
+                        AppRecord.org_id == org_id, AppRecord.entity == entity.value, AppRecord.deleted.is_(False)
+                    )
+                )
+                or 0
+            )
+
+    def find_records(
+        self, org_id: str, entity: Entity, *, name: str | None = None, email: str | None = None,
+        number: str | None = None, s: Session,
+    ) -> list[StoredRecord]:
+        q = select(AppRecord).where(
+            AppRecord.org_id == org_id, AppRecord.entity == entity.value, AppRecord.deleted.is_(False)
+        )
+        if name is not None:
+            q = q.where(AppRecord.name == name.lower())
+        if email is not None:
+            q = q.where(AppRecord.email == email.lower())
+        if number is not None:
+            q = q.where(AppRecord.number == number)
+        return [_stored(r) for r in s.scalars(q)]
+
+    def records_referring(self, org_id: str, entity: Entity, refs: Iterable[str], s: Session) -> list[StoredRecord]:
+        """Records of `entity` that refer to any of `refs` (e.g. payments on an invoice)."""
+        out: dict[str, StoredRecord] = {}
+        for ref in refs:
+            q = select(AppRecord).where(
+                AppRecord.org_id == org_id, AppRecord.entity == entity.value, AppRecord.deleted.is_(False),
+                cast(AppRecord.refs, String).like(f'%"{ref}"%'),
+            )
+            for row in s.scalars(q):
+                out[row.app_id] = _stored(row)
+        return list(out.values())
+
+    def referenced(self, org_id: str, prefix: str) -> set[str]:
+        """Every id referred to with `prefix` (e.g. 'contact:') by any live record of the organisation."""
+        with self.session() as s:
+            rows = s.scalars(select(AppRecord.refs).where(AppRecord.org_id == org_id, AppRecord.deleted.is_(False)))
+            return {r[len(prefix):] for refs in rows for r in (refs or []) if r.startswith(prefix)}
+
+    def push_candidates(self, org_id: str, conn_id: str, entity: Entity) -> list[tuple[StoredRecord, Link | None]]:
+        """App records whose content differs from what was last synced (or never synced), in one query."""
+        with self.session() as s:
+            q = (
+                select(AppRecord, Link)
+                .outerjoin(
+                    Link,
+                    and_(
+                        Link.connection_id == conn_id,
+                        Link.entity == AppRecord.entity,
+                        Link.app_id == AppRecord.app_id,
+                    ),
+                )
+                .where(AppRecord.org_id == org_id, AppRecord.entity == entity.value)
+                .where(
+                    or_(
+                        Link.id.is_(None) & AppRecord.deleted.is_(False),
+                        (Link.app_hash != AppRecord.hash) & AppRecord.deleted.is_(False),
+                        Link.app_hash.is_(None) & AppRecord.deleted.is_(False),
+                        AppRecord.deleted.is_(True) & Link.id.is_not(None) & Link.removed.is_(False),
+                    )
+                )
+                .order_by(AppRecord.updated_at, AppRecord.app_id)
+            )
+            return [(_stored(rec), link) for rec, link in s.execute(q).tuples()]
+
+    # -- links ---------------------------------------------------------------------------------------
+    def link_by_app(self, conn_id: str, entity: Entity, app_id: str, s: Session) -> Link | None:
+        return s.scalar(
+            select(Link).where(Link.connection_id == conn_id, Link.entity == entity.value, Link.app_id == app_id)
+        )
+
+    def link_by_remote(self, conn_id: str, entity: Entity, remote_id: str, s: Session) -> Link | None:
+        return s.scalar(
+            select(Link).where(
+                Link.connection_id == conn_id, Link.entity == entity.value, Link.remote_id == remote_id
+            )
+        )
+
+    def links(self, conn_id: str, entity: Entity, app_ids: Iterable[str] | None = None) -> dict[str, Link]:
+        """Links of one entity keyed by app id (all of them, or the given ones)."""
+        with self.session() as s:
+            q = select(Link).where(Link.connection_id == conn_id, Link.entity == entity.value)
+            if app_ids is not None:
+                ids = list(app_ids)
+                out: dict[str, Link] = {}
+                for i in range(0, len(ids), 500):
+                    for link in s.scalars(q.where(Link.app_id.in_(ids[i : i + 500]))):
+                        out[link.app_id] = link
+                return out
+            return {link.app_id: link for link in s.scalars(q)}
+
+    def remote_links(self, conn_id: str, entity: Entity, remote_ids: Iterable[str], s: Session) -> dict[str, Link]:
+        ids = list(remote_ids)
+        out: dict[str, Link] = {}
+        q = select(Link).where(Link.connection_id == conn_id, Link.entity == entity.value)
+        for i in range(0, len(ids), 500):
+            for link in s.scalars(q.where(Link.remote_id.in_(ids[i : i + 500]))):
+                out[link.remote_id] = link
+        return out
+
+    def save_link(
+        self, s: Session, conn_id: str, entity: Entity, app_id: str, remote_id: str, *,
+        remote_version: str | None, app_hash: str | None, remote_hash: str | None, removed: bool = False,
+    ) -> None:
+        link = self.link_by_app(conn_id, entity, app_id, s)
+        if link is None:
+            # A remote id may have been linked to another app record (e.g. a merge): move it.
+            other = self.link_by_remote(conn_id, entity, remote_id, s)
+            if other is not None:
+                s.delete(other)
+                s.flush()
+            s.add(
+                Link(
+                    connection_id=conn_id, entity=entity.value, app_id=app_id, remote_id=remote_id,
+                    remote_version=remote_version, app_hash=app_hash, remote_hash=remote_hash,
+                    removed=removed, synced_at=utcnow(),
+                )
+            )
+            return
+        if link.remote_id != remote_id:
+            other = self.link_by_remote(conn_id, entity, remote_id, s)
+            if other is not None and other.id != link.id:
+                s.delete(other)
+                s.flush()
+        link.remote_id = remote_id
+        link.remote_version = remote_version
+        link.app_hash = app_hash
+        link.remote_hash = remote_hash
+        link.removed = removed
+        link.synced_at = utcnow()
+
+    # -- sync states ---------------------------------------------------------------------------------
+    def set_state(
+        self, s: Session, conn_id: str, entity: Entity, app_id: str, state: str, *,
+        error: SyncError | None = None, doc_number: str | None = None, write_key: str | None = None,
+        write_version: int | None = None, failed_hash: str | None = None,
+        next_attempt_at: dt.datetime | None = None, count_attempt: bool = False,
+    ) -> None:
+        assert state in STATES, state
+        row = s.get(SyncState, (conn_id, entity.value, app_id))
+        if row is None:
+            row = SyncState(connection_id=conn_id, entity=entity.value, app_id=app_id, attempts=0, actions=[])
+            s.add(row)
+        row.state = state
+        if doc_number is not None:
+            row.doc_number = doc_number
+        row.write_key = write_key
+        row.write_version = write_version
+        row.next_attempt_at = next_attempt_at
+        if error is not None:
+            row.error_code = error.code.value
+            row.error_message = error.message
+            row.hint = error.hint
+            row.platform_code = error.platform_code
+            row.platform_message = error.platform_message
+            row.actions = [a.value for a in error.actions]
+            row.failed_hash = failed_hash
+        elif state != "pending":
+            row.error_code = row.error_message = row.hint = None
+            row.platform_code = row.platform_message = None
+            row.actions = []
+            row.failed_hash = None
+        if count_attempt:
+            row.attempts = (row.attempts or 0) + 1
+        elif state in ("synced", "skipped", "excluded"):
+            row.attempts = 0
+        row.updated_at = utcnow()
+
+    def states(self, conn_id: str, entity: Entity | None = None, state: str | None = None) -> list[SyncState]:
+        with self.session() as s:
+            q = select(SyncState).where(SyncState.connection_id == conn_id)
+            if entity is not None:
+                q = q.where(SyncState.entity == entity.value)
+            if state is not None:
+                q = q.where(SyncState.state == state)
+            return list(s.scalars(q.order_by(SyncState.entity, SyncState.app_id)))
+
+    def state_map(self, conn_id: str, entity: Entity) -> dict[str, SyncState]:
+        with self.session() as s:
+            q = select(SyncState).where(SyncState.connection_id == conn_id, SyncState.entity == entity.value)
+            return {row.app_id: row for row in s.scalars(q)}
+
+    def get_state(self, conn_id: str, entity: Entity, app_id: str) -> SyncState | None:
+        with self.session() as s:
+            return s.get(SyncState, (conn_id, entity.value, app_id))
+
+    def state_counts(self, conn_id: str) -> dict[str, dict[str, int]]:
+        with self.session() as s:
+            rows = s.execute(
+                select(SyncState.entity, SyncState.state, func.count())
+                .where(SyncState.connection_id == conn_id)
+                .group_by(SyncState.entity, SyncState.state)
+            ).tuples()
+            out: dict[str, dict[str, int]] = {}
+            for entity, state, n in rows:
+                out.setdefault(entity, {})[state] = int(n)
+            return out
+
+    # -- cursors -------------------------------------------------------------------------------------
+    def get_cursor(self, conn_id: str, entity: Entity) -> str | None:
+        with self.session() as s:
+            row = s.get(Cursor, (conn_id, entity.value))
+            return row.value if row else None
+
+    def set_cursor(self, s: Session, conn_id: str, entity: Entity, value: str | None) -> None:
+        row = s.get(Cursor, (conn_id, entity.value))
+        if row is None:
+            s.add(Cursor(connection_id=conn_id, entity=entity.value, value=value, updated_at=utcnow()))
+        else:
+            row.value = value
+            row.updated_at = utcnow()
+
+    def reset_cursors(self, conn_id: str) -> None:
+        with self.session() as s:
+            s.execute(delete(Cursor).where(Cursor.connection_id == conn_id))
+
+    # -- event log -----------------------------------------------------------------------------------
+    def log(
+        self, kind: str, *, connection_id: str | None = None, org_id: str | None = None,
+        entity: Entity | None = None, app_id: str | None = None, remote_id: str | None = None,
+        doc_number: str | None = None, outcome: str = "ok", message: str | None = None,
+        details: dict[str, Any] | None = None, s: Session | None = None,
+    ) -> None:
+        row = Event(
+            connection_id=connection_id, org_id=org_id, kind=kind, entity=entity.value if entity else None,
+            app_id=app_id, remote_id=remote_id, doc_number=doc_number, outcome=outcome, message=message,
+            details=details or {}, at=utcnow(),
+        )
+        if s is not None:
+            s.add(row)
+            return
+        with self.session() as s2:
+            s2.add(row)
+
+    def events(
+        self, *, connection_id: str | None = None, doc_number: str | None = None, kind: str | None = None,
+        outcome: str | None = None, entity: Entity | None = None, app_id: str | None = None,
+        search: str | None = None, limit: int = 100, before_id: int | None = None,
+    ) -> list[Event]:
+        with self.session() as s:
+            q = select(Event)
+            if connection_id:
+                q = q.where(Event.connection_id == connection_id)
+            if doc_number:
+                q = q.where(Event.doc_number == doc_number)
+            if kind:
+                q = q.where(Event.kind == kind)
+            if outcome:
+                q = q.where(Event.outcome == outcome)
+            if entity:
+                q = q.where(Event.entity == entity.value)
+            if app_id:
+                q = q.where(Event.app_id == app_id)
+            if search:
+                like = f"%{search}%"
+                q = q.where(or_(Event.message.ilike(like), Event.doc_number.ilike(like), Event.app_id.ilike(like)))
+            if before_id:
+                q = q.where(Event.id < before_id)
+            return list(s.scalars(q.order_by(Event.id.desc()).limit(limit)))
+
+    def prune_events(self, older_than: dt.timedelta) -> int:
+        with self.session() as s:
+            result = s.execute(delete(Event).where(Event.at < utcnow() - older_than))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def emit(self, s: Session, org_id: str, type_: str, entity: Entity | None, app_id: str | None,
+             payload: dict[str, Any]) -> None:
+        s.add(AppEvent(org_id=org_id, type=type_, entity=entity.value if entity else None, app_id=app_id,
+                       payload=payload, at=utcnow()))
+
+    def app_events(self, org_id: str, after_id: int = 0, limit: int = 100) -> list[AppEvent]:
+        with self.session() as s:
+            q = (
+                select(AppEvent)
+                .where(AppEvent.org_id == org_id, AppEvent.id > after_id)
+                .order_by(AppEvent.id)
+                .limit(limit)
+            )
+            return list(s.scalars(q))
+
+
+def _holder_dead(holder: str) -> bool:
+    """True when the lease holder was a process on this host that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_s = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_s.isdigit():
+        return False
+    pid = int(pid_s)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]

@@ -1,0 +1,215 @@
+"""SQLAlchemy 2 tables of the store: organisations, connections, the app's records, links, states, cursors, log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone; PostgreSQL keeps it)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    settings: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Connection(Base):
+    """One organisation's link to one platform tenant. Tokens are encrypted at rest."""
+
+    __tablename__ = "connections"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    config: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    tenant_name: Mapped[str | None] = mapped_column(String(255))
+    token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # connected | needs_reconnect | parked | disconnected | pending_consent
+    status: Mapped[str] = mapped_column(String(32), default="pending_consent")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    parked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lock_owner: Mapped[str | None] = mapped_column(String(128))
+    lock_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OAuthState(Base):
+    """A pending consent: the `state` sent to the platform, checked when it comes back."""
+
+    __tablename__ = "oauth_states"
+    state: Mapped[str] = mapped_column(String(128), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AppRecord(Base):
+    """The app's own copy of a record, by the app's id; `version` grows with every change of its content."""
+
+    __tablename__ = "records"
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    data: Mapped[dict[str, object]] = mapped_column(JSON)
+    hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Denormalised for matching and search: contact name / email, document number.
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    number: Mapped[str | None] = mapped_column(String(255))
+    # The app records that this one hangs off (an invoice's contact, a payment's invoices), for dependencies.
+    refs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_records_name", "org_id", "entity", "name"),
+        Index("ix_records_number", "org_id", "entity", "number"),
+        Index("ix_records_email", "org_id", "entity", "email"),
+    )
+
+
+class Link(Base):
+    """App id <-> platform id for one connection, with both sides' content hash at the last sync."""
+
+    __tablename__ = "links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    entity: Mapped[str] = mapped_column(String(32))
+    app_id: Mapped[str] = mapped_column(String(128))
+    remote_id: Mapped[str] = mapped_column(String(128))
+    remote_version: Mapped[str | None] = mapped_column(String(64))
+    app_hash: Mapped[str | None] = mapped_column(String(64))
+    remote_hash: Mapped[str | None] = mapped_column(String(64))
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    synced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("connection_id", "entity", "app_id", name="uq_links_app"),
+        UniqueConstraint("connection_id", "entity", "remote_id", name="uq_links_remote"),
+    )
+
+
+class SyncState(Base):
+    """Per record and connection: not_synced, pending, syncing, synced, failed, skipped, excluded."""
+
+    __tablename__ = "sync_states"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="not_synced")
+    doc_number: Mapped[str | None] = mapped_column(String(255))
+    # While `syncing`: the idempotency key of the write whose outcome is not yet known.
+    write_key: Mapped[str | None] = mapped_column(String(128))
+    write_version: Mapped[int | None] = mapped_column(Integer)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    hint: Mapped[str | None] = mapped_column(Text)
+    platform_code: Mapped[str | None] = mapped_column(String(64))
+    platform_message: Mapped[str | None] = mapped_column(Text)
+    actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The record's hash when it failed on a data error: an edit clears the failure, nothing else does.
+    failed_hash: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_sync_states_state", "connection_id", "state"),)
+
+
+class Cursor(Base):
+    __tablename__ = "cursors"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(Base):
+    """The event log: one row per platform call and per outcome a person may need to look up."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[str | None] = mapped_column(String(64))
+    org_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str | None] = mapped_column(String(32))
+    app_id: Mapped[str | None] = mapped_column(String(128))
+    remote_id: Mapped[str | None] = mapped_column(String(128))
+    doc_number: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(32), default="ok")
+    message: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        Index("ix_events_conn_at", "connection_id", "at"),
+        Index("ix_events_doc", "doc_number"),
+    )
+
+
+class AppEvent(Base):
+    """Changes the platform side made to the app's records, queued for the app (outbound webhooks)."""
+
+    __tablename__ = "app_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str | None] = mapped_column(String(32))
+    app_id: Mapped[str | None] = mapped_column(String(128))
+    payload: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
