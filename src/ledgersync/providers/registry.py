@@ -1,0 +1,25 @@
+"""The platforms ledgersync can connect to, by name: each a ProviderSpec the engine drives."""
+
+from __future__ import annotations
+
+from ledgersync.providers.base import Capabilities, ProviderSpec, TokenStore
+from ledgersync.providers.xero.oauth import XeroOAuth
+from ledgersync.providers.xero.provider import XERO_CAPABILITIES, XeroProvider
+
+
+class XeroSpec:
+    """Xero as the engine sees it before connecting."""
+
+    name: str = "xero"
+    capabilities: Capabilities = XERO_CAPABILITIES
+
+    def oauth(self, config: dict[str, str]) -> XeroOAuth:
+        return XeroOAuth(config)
+
+    def connect(self, config: dict[str, str], tenant_id: str, tokens: TokenStore) -> XeroProvider:
+        return XeroProvider(config, tenant_id, tokens)
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    "xero": XeroSpec(),
+}

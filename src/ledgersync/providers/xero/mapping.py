@@ -1,0 +1,541 @@
+"""Canonical records <-> Xero JSON (contacts, items, invoices, payments, credit notes), money as Decimal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from ledgersync.model import (
+    Address,
+    Allocation,
+    Contact,
+    ContactStatus,
+    CreditNote,
+    Entity,
+    ErrorCode,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Item,
+    LineAmountTypes,
+    Payment,
+    PaymentStatus,
+    Record,
+    SyncError,
+    Tracking,
+)
+from ledgersync.providers.base import RemoteRecord
+
+DEFAULT_BANK_ACCOUNT = "090"
+
+_MS_DATE = re.compile(r"^/Date\((?P<ms>-?\d+)(?P<tz>[+-]\d{4})?\)/$")
+
+# Xero's collection name and id field per entity.
+COLLECTION: dict[Entity, str] = {
+    Entity.CONTACT: "Contacts",
+    Entity.ITEM: "Items",
+    Entity.INVOICE: "Invoices",
+    Entity.PAYMENT: "Payments",
+    Entity.CREDIT_NOTE: "CreditNotes",
+}
+ID_FIELD: dict[Entity, str] = {
+    Entity.CONTACT: "ContactID",
+    Entity.ITEM: "ItemID",
+    Entity.INVOICE: "InvoiceID",
+    Entity.PAYMENT: "PaymentID",
+    Entity.CREDIT_NOTE: "CreditNoteID",
+}
+
+_LINE_TYPES = {
+    LineAmountTypes.EXCLUSIVE: "Exclusive",
+    LineAmountTypes.INCLUSIVE: "Inclusive",
+    LineAmountTypes.NO_TAX: "NoTax",
+}
+_LINE_TYPES_BACK = {v.lower(): k for k, v in _LINE_TYPES.items()}
+
+
+class MappingError(ValueError):
+    """A canonical record Xero cannot represent; carries the SyncError to report for that write."""
+
+    def __init__(self, error: SyncError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+# ---------------------------------------------------------------- dates and JSON
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """Xero's `/Date(ms+0000)/` or an ISO timestamp, as an aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    text = str(value).strip()
+    if match := _MS_DATE.match(text):
+        # The offset only says which zone the date was entered in; the milliseconds are already UTC.
+        return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=int(match.group("ms")))
+    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def parse_date(value: Any) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    text = str(value).strip()
+    if _MS_DATE.match(text):
+        stamp = parse_datetime(text)
+        return stamp.date() if stamp else None
+    if len(text) == 10:
+        return dt.date.fromisoformat(text)
+    stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return stamp.date()
+
+
+def format_datetime(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    delta = value - epoch
+    ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return f"/Date({ms}+0000)/"
+
+
+def format_date(value: dt.date) -> str:
+    return format_datetime(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC))
+
+
+def loads(content: bytes | str) -> Any:
+    """Parse a Xero response without ever passing money through float."""
+    return json.loads(content, parse_float=Decimal)
+
+
+def dumps(value: Any) -> str:
+    """JSON with Decimals written as exact numbers (json.dumps would refuse them or go through float)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"not a finite amount: {value}")
+        text = format(value, "f")
+        return text
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(dumps(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _dec(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+# ---------------------------------------------------------------- contacts
+
+
+def contact_to_xero(contact: Contact, *, remote_id: str | None, app_id: str | None) -> dict[str, Any]:
+    address = contact.address
+    body: dict[str, Any] = {
+        "ContactID": remote_id,
+        # ContactNumber is Xero's slot for an external system's id: it lets a lost link be found again.
+        "ContactNumber": app_id[:50] if app_id else None,
+        "Name": contact.name,
+        "EmailAddress": contact.email,
+        "FirstName": contact.first_name,
+        "LastName": contact.last_name,
+        "TaxNumber": contact.tax_number,
+        "AccountNumber": contact.account_number,
+        "DefaultCurrency": contact.currency,
+        "IsCustomer": contact.is_customer,
+        "IsSupplier": contact.is_supplier,
+    }
+    if contact.phone is not None:
+        body["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": contact.phone}]
+    if address is not None:
+        body["Addresses"] = [
+            _clean(
+                {
+                    "AddressType": "POBOX",
+                    "AddressLine1": address.line1,
+                    "AddressLine2": address.line2,
+                    "City": address.city,
+                    "Region": address.region,
+                    "PostalCode": address.postal_code,
+                    "Country": address.country,
+                }
+            )
+        ]
+    return _clean(body)
+
+
+def _phone(phones: Any) -> str | None:
+    best: str | None = None
+    for phone in phones or []:
+        parts = [phone.get("PhoneCountryCode"), phone.get("PhoneAreaCode"), phone.get("PhoneNumber")]
+        text = " ".join(str(p) for p in parts if p)
+        if not text:
+            continue
+        if phone.get("PhoneType", "DEFAULT") == "DEFAULT":
+            return text
+        best = best or text
+    return best
+
+
+def _address(addresses: Any) -> Address | None:
+    fields = ("AddressLine1", "AddressLine2", "City", "Region", "PostalCode", "Country")
+    found: dict[str, Any] | None = None
+    # POBOX is Xero's postal (billing) address, which is what invoices print; STREET is a fallback.
+    for wanted in ("POBOX", "STREET"):
+        for candidate in addresses or []:
+            if candidate.get("AddressType") == wanted and any(candidate.get(f) for f in fields):
+                found = candidate
+                break
+        if found:
+            break
+    if not found:
+        return None
+    return Address(
+        line1=_str(found.get("AddressLine1")),
+        line2=_str(found.get("AddressLine2")),
+        city=_str(found.get("City")),
+        region=_str(found.get("Region")),
+        postal_code=_str(found.get("PostalCode")),
+        country=_str(found.get("Country")),
+    )
+
+
+def contact_from_xero(data: Mapping[str, Any]) -> Contact:
+    is_customer = bool(data.get("IsCustomer"))
+    is_supplier = bool(data.get("IsSupplier"))
+    status = (
+        ContactStatus.ACTIVE if data.get("ContactStatus", "ACTIVE") == "ACTIVE" else ContactStatus.ARCHIVED
+    )
+    return Contact(
+        id=str(data["ContactID"]),
+        name=str(data["Name"]),
+        email=_str(data.get("EmailAddress")),
+        first_name=_str(data.get("FirstName")),
+        last_name=_str(data.get("LastName")),
+        phone=_phone(data.get("Phones")),
+        tax_number=_str(data.get("TaxNumber")),
+        account_number=_str(data.get("AccountNumber")),
+        address=_address(data.get("Addresses")),
+        # Xero sets these flags from transactions; a contact with neither yet is a customer by default.
+        is_customer=is_customer or not is_supplier,
+        is_supplier=is_supplier,
+        currency=_str(data.get("DefaultCurrency")),
+        status=status,
+    )
+
+
+# ---------------------------------------------------------------- items
+
+
+def item_to_xero(item: Item, *, remote_id: str | None) -> dict[str, Any]:
+    return _clean(
+        {
+            "ItemID": remote_id,
+            "Code": item.code,
+            "Name": item.name,
+            "Description": item.description,
+            "IsSold": item.is_sold,
+            "IsPurchased": item.is_purchased,
+            "SalesDetails": _clean(
+                {"UnitPrice": item.unit_price, "AccountCode": item.account_code, "TaxType": item.tax_type}
+            ),
+        }
+    )
+
+
+def item_from_xero(data: Mapping[str, Any]) -> Item:
+    sales = data.get("SalesDetails") or {}
+    return Item(
+        id=str(data["ItemID"]),
+        code=str(data["Code"]),
+        name=str(data.get("Name") or data["Code"])[:50],
+        description=_str(data.get("Description")),
+        unit_price=_dec(sales.get("UnitPrice")),
+        account_code=_str(sales.get("AccountCode")),
+        tax_type=_str(sales.get("TaxType")),
+        is_sold=bool(data.get("IsSold", True)),
+        is_purchased=bool(data.get("IsPurchased", False)),
+    )
+
+
+# ---------------------------------------------------------------- lines, invoices, credit notes
+
+
+def _line_to_xero(line: InvoiceLine) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "Description": line.description,
+        "Quantity": line.quantity,
+        "UnitAmount": line.unit_amount,
+        "ItemCode": line.item_code,
+        "AccountCode": line.account_code,
+        "TaxType": line.tax_type,
+        "DiscountRate": line.discount_rate,
+    }
+    if line.tracking:
+        body["Tracking"] = [{"Name": t.category, "Option": t.option} for t in line.tracking]
+    return _clean(body)
+
+
+def _line_from_xero(data: Mapping[str, Any]) -> InvoiceLine:
+    return InvoiceLine(
+        description=str(data.get("Description") or ""),
+        quantity=_dec(data.get("Quantity")) or Decimal("0"),
+        unit_amount=_dec(data.get("UnitAmount")) or Decimal("0"),
+        item_code=_str(data.get("ItemCode")),
+        account_code=_str(data.get("AccountCode")),
+        tax_type=_str(data.get("TaxType")),
+        discount_rate=_dec(data.get("DiscountRate")),
+        tracking=[
+            Tracking(category=str(t.get("Name")), option=str(t.get("Option")))
+            for t in data.get("Tracking") or []
+            if t.get("Name") and t.get("Option")
+        ],
+    )
+
+
+def _status_to_xero(status: InvoiceStatus) -> str:
+    # PAID is reached in Xero by recording payments; an invoice is sent as AUTHORISED.
+    return "AUTHORISED" if status is InvoiceStatus.PAID else status.value.upper()
+
+
+def _status_from_xero(value: Any) -> InvoiceStatus:
+    try:
+        return InvoiceStatus(str(value or "DRAFT").lower())
+    except ValueError:
+        return InvoiceStatus.DRAFT
+
+
+def invoice_to_xero(invoice: Invoice, *, remote_id: str | None) -> dict[str, Any]:
+    return _clean(
+        {
+            "InvoiceID": remote_id,
+            "Type": "ACCREC",
+            "Contact": {"ContactID": invoice.contact_id},
+            "InvoiceNumber": invoice.number,
+            "Reference": invoice.reference,
+            "Date": format_date(invoice.date),
+            "DueDate": format_date(invoice.due_date) if invoice.due_date else None,
+            "LineAmountTypes": _LINE_TYPES[invoice.line_amount_types],
+            "LineItems": [_line_to_xero(line) for line in invoice.lines],
+            "Status": _status_to_xero(invoice.status),
+            "CurrencyCode": invoice.currency,
+        }
+    )
+
+
+def _line_types(value: Any) -> LineAmountTypes:
+    return _LINE_TYPES_BACK.get(str(value or "Exclusive").lower(), LineAmountTypes.EXCLUSIVE)
+
+
+def invoice_from_xero(data: Mapping[str, Any]) -> Invoice:
+    date = parse_date(data.get("Date"))
+    if date is None:
+        raise ValueError("Xero invoice without a Date")
+    return Invoice(
+        id=str(data["InvoiceID"]),
+        contact_id=str((data.get("Contact") or {}).get("ContactID", "")),
+        number=_str(data.get("InvoiceNumber")),
+        date=date,
+        due_date=parse_date(data.get("DueDate")),
+        currency=str(data.get("CurrencyCode") or "AUD"),
+        line_amount_types=_line_types(data.get("LineAmountTypes")),
+        lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
+        status=_status_from_xero(data.get("Status")),
+        reference=_str(data.get("Reference")),
+        total=_dec(data.get("Total")),
+        total_tax=_dec(data.get("TotalTax")),
+        amount_due=_dec(data.get("AmountDue")),
+        amount_paid=_dec(data.get("AmountPaid")),
+    )
+
+
+def credit_note_to_xero(note: CreditNote, *, remote_id: str | None) -> dict[str, Any]:
+    return _clean(
+        {
+            "CreditNoteID": remote_id,
+            "Type": "ACCRECCREDIT",
+            "Contact": {"ContactID": note.contact_id},
+            "CreditNoteNumber": note.number,
+            "Date": format_date(note.date),
+            "LineAmountTypes": _LINE_TYPES[note.line_amount_types],
+            "LineItems": [_line_to_xero(line) for line in note.lines],
+            "Status": _status_to_xero(note.status),
+            "CurrencyCode": note.currency,
+        }
+    )
+
+
+def credit_note_from_xero(data: Mapping[str, Any]) -> CreditNote:
+    date = parse_date(data.get("Date"))
+    if date is None:
+        raise ValueError("Xero credit note without a Date")
+    return CreditNote(
+        id=str(data["CreditNoteID"]),
+        contact_id=str((data.get("Contact") or {}).get("ContactID", "")),
+        number=_str(data.get("CreditNoteNumber")),
+        date=date,
+        currency=str(data.get("CurrencyCode") or "AUD"),
+        line_amount_types=_line_types(data.get("LineAmountTypes")),
+        lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
+        status=_status_from_xero(data.get("Status")),
+        allocations=[
+            Allocation(invoice_id=str(a["Invoice"]["InvoiceID"]), amount=_dec(a.get("Amount")) or Decimal(0))
+            for a in data.get("Allocations") or []
+            if (a.get("Invoice") or {}).get("InvoiceID")
+        ],
+        total=_dec(data.get("Total")),
+        remaining_credit=_dec(data.get("RemainingCredit")),
+    )
+
+
+# ---------------------------------------------------------------- payments
+
+
+def payment_to_xero(
+    payment: Payment, *, remote_id: str | None, default_account: str = DEFAULT_BANK_ACCOUNT
+) -> dict[str, Any]:
+    if len(payment.allocations) != 1:
+        raise MappingError(
+            SyncError(
+                code=ErrorCode.VALIDATION,
+                message=(
+                    "Xero records a payment against exactly one invoice; "
+                    f"this payment is applied to {len(payment.allocations)}."
+                ),
+                hint="Split it into one payment per invoice, or skip.",
+            )
+        )
+    allocation = payment.allocations[0]
+    if allocation.amount != payment.amount:
+        raise MappingError(
+            SyncError(
+                code=ErrorCode.VALIDATION,
+                message=(
+                    f"Xero records a payment against one invoice for its full amount; this payment of "
+                    f"{payment.amount} applies {allocation.amount} to the invoice."
+                ),
+                hint="Record the difference as customer credit or a separate payment, or skip.",
+            )
+        )
+    body: dict[str, Any] = {
+        "PaymentID": remote_id,
+        "Invoice": {"InvoiceID": allocation.invoice_id},
+        "Account": {"Code": payment.account_code or default_account},
+        "Date": format_date(payment.date),
+        "Amount": payment.amount,
+        "Reference": payment.reference,
+    }
+    if payment.status is PaymentStatus.DELETED:
+        body["Status"] = "DELETED"
+    return _clean(body)
+
+
+def payment_from_xero(data: Mapping[str, Any], *, default_currency: str = "AUD") -> Payment:
+    date = parse_date(data.get("Date"))
+    if date is None:
+        raise ValueError("Xero payment without a Date")
+    invoice = data.get("Invoice") or {}
+    amount = _dec(data.get("Amount")) or Decimal(0)
+    contact = invoice.get("Contact") or {}
+    return Payment(
+        id=str(data["PaymentID"]),
+        contact_id=_str(contact.get("ContactID")),
+        date=date,
+        amount=amount,
+        currency=str(invoice.get("CurrencyCode") or data.get("CurrencyCode") or default_currency),
+        reference=_str(data.get("Reference")),
+        account_code=_str((data.get("Account") or {}).get("Code")),
+        allocations=[Allocation(invoice_id=str(invoice["InvoiceID"]), amount=amount)]
+        if invoice.get("InvoiceID")
+        else [],
+        status=PaymentStatus.DELETED if data.get("Status") == "DELETED" else PaymentStatus.ACTIVE,
+    )
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def to_xero(
+    entity: Entity,
+    record: Record,
+    *,
+    remote_id: str | None,
+    app_id: str | None = None,
+    bank_account: str = DEFAULT_BANK_ACCOUNT,
+) -> dict[str, Any]:
+    """The Xero JSON for a canonical record; raises MappingError for what Xero cannot hold."""
+    if entity is Entity.CONTACT and isinstance(record, Contact):
+        return contact_to_xero(record, remote_id=remote_id, app_id=app_id)
+    if entity is Entity.ITEM and isinstance(record, Item):
+        return item_to_xero(record, remote_id=remote_id)
+    if entity is Entity.INVOICE and isinstance(record, Invoice):
+        return invoice_to_xero(record, remote_id=remote_id)
+    if entity is Entity.PAYMENT and isinstance(record, Payment):
+        return payment_to_xero(record, remote_id=remote_id, default_account=bank_account)
+    if entity is Entity.CREDIT_NOTE and isinstance(record, CreditNote):
+        return credit_note_to_xero(record, remote_id=remote_id)
+    raise MappingError(
+        SyncError(
+            code=ErrorCode.VALIDATION,
+            message=f"A {type(record).__name__} can't be sent to Xero as a {entity.value}.",
+            hint="This is a bug in the integration; skip the record and report it.",
+        )
+    )
+
+
+def from_xero(entity: Entity, data: Mapping[str, Any]) -> RemoteRecord:
+    """A Xero object as a RemoteRecord: canonical record plus version, flags and numbers."""
+    updated = parse_datetime(data.get("UpdatedDateUTC"))
+    version = updated.isoformat() if updated else ""
+    status = str(data.get("Status") or "")
+    record: Record
+    archived = deleted = False
+    doc_number: str | None = None
+    external_id: str | None = None
+    if entity is Entity.CONTACT:
+        record = contact_from_xero(data)
+        archived = data.get("ContactStatus") in ("ARCHIVED", "GDPRREQUEST")
+        external_id = _str(data.get("ContactNumber"))
+    elif entity is Entity.ITEM:
+        record = item_from_xero(data)
+    elif entity is Entity.INVOICE:
+        record = invoice_from_xero(data)
+        deleted = status in ("DELETED", "VOIDED")
+        doc_number = _str(data.get("InvoiceNumber"))
+    elif entity is Entity.CREDIT_NOTE:
+        record = credit_note_from_xero(data)
+        deleted = status in ("DELETED", "VOIDED")
+        doc_number = _str(data.get("CreditNoteNumber"))
+    else:
+        record = payment_from_xero(data)
+        deleted = status == "DELETED"
+        doc_number = _str((data.get("Invoice") or {}).get("InvoiceNumber"))
+    return RemoteRecord(
+        entity=entity,
+        remote_id=record.id,
+        version=version,
+        record=record,
+        updated_at=updated,
+        archived=archived,
+        deleted=deleted,
+        doc_number=doc_number,
+        external_id=external_id,
+    )

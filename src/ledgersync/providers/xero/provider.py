@@ -1,0 +1,488 @@
+"""XeroProvider: the Provider protocol over Xero's Accounting API (pull, fetch, push, find, remove)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from ledgersync.model import Entity, ErrorCode, Payment, ProviderError, SyncError
+from ledgersync.model.errors import AUTH, TRANSIENT
+from ledgersync.providers.base import (
+    CallInfo,
+    Capabilities,
+    PullPage,
+    RemoteRecord,
+    TokenStore,
+    Write,
+    WriteResult,
+)
+from ledgersync.providers.pacing import Budget, Limits, pacer_for
+from ledgersync.providers.xero.client import XeroClient, idempotency_key_for
+from ledgersync.providers.xero.errors import element_error, unknown_outcome
+from ledgersync.providers.xero.mapping import (
+    COLLECTION,
+    DEFAULT_BANK_ACCOUNT,
+    ID_FIELD,
+    MappingError,
+    from_xero,
+    parse_date,
+    parse_datetime,
+    to_xero,
+)
+from ledgersync.providers.xero.oauth import XeroOAuth
+
+ALL_ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE)
+
+XERO_CAPABILITIES = Capabilities(
+    display_name="Xero",
+    live_updates=True,
+    contacts_both_ways=True,
+    payments_both_ways=True,
+    purchase_orders_and_bills=False,
+    products=True,
+    classes_or_tracking=True,
+    sub_customers=False,
+    zero_invoices=True,
+    tax_groups=False,
+    overpayments=True,
+    split_payments=False,
+    one_payment_many_invoices=False,
+    moved_payments=False,
+    refunds=False,
+    void_and_delete=True,
+    payments_editable=False,
+    initial_import_export=True,
+    batch_size=50,
+    page_size=1000,
+    pull_entities=ALL_ENTITIES,
+    push_entities=ALL_ENTITIES,
+    notes={
+        "live_updates": "Webhooks cover contacts and invoices only; payments and items are polled.",
+        "payments": "One invoice per payment; a receipt spread over several invoices is refused.",
+        "deltas": "Some changes (contact balances, part-paid due dates) do not move UpdatedDateUTC.",
+    },
+)
+
+FETCH_CHUNK = 50
+WHERE_CHUNK = 25
+# Xero's canonical document types for sales; bills and supplier credits share the endpoints.
+_SALES_TYPE = {Entity.INVOICE: "ACCREC", Entity.CREDIT_NOTE: "ACCRECCREDIT"}
+
+
+def _num(config: Mapping[str, str], key: str, default: float) -> float:
+    value = config.get(key)
+    return float(value) if value not in (None, "") else default
+
+
+def parse_cursor(cursor: str) -> dt.datetime:
+    """A saved cursor as an aware datetime; a malformed one raises rather than turning into a full sync."""
+    try:
+        parsed = dt.datetime.fromisoformat(cursor)
+    except (TypeError, ValueError) as exc:
+        raise ProviderError(
+            SyncError(
+                code=ErrorCode.VALIDATION,
+                message=f"The saved sync position {cursor!r} is not a timestamp.",
+                hint="Reset the sync position for this record type to re-read everything deliberately.",
+            )
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _where_any(field: str, values: Sequence[str]) -> str:
+    def quote(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return " OR ".join(f"{field}=={quote(v)}" for v in values)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class XeroProvider:
+    """A connection to one Xero organisation.
+
+    Config keys (all strings): client_id, client_secret, redirect_uri, base_url (a local sandbox), scopes,
+    timeout (30), page_size (1000), lookback_seconds (300), bank_account_code ("090"), max_attempts (4),
+    max_retry_seconds (60), max_in_flight (5), per_minute (60), per_day (5000), app_per_minute (10000)."""
+
+    capabilities: Capabilities = XERO_CAPABILITIES
+
+    def __init__(
+        self,
+        config: Mapping[str, str],
+        tenant_id: str,
+        tokens: TokenStore,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        pacer: Budget | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.config = dict(config)
+        self.tenant_id = tenant_id
+        self.oauth = XeroOAuth(config, transport=transport)
+        self.page_size = int(min(1000, max(1, _num(config, "page_size", 1000))))
+        self.lookback = dt.timedelta(seconds=_num(config, "lookback_seconds", 300))
+        self.bank_account = config.get("bank_account_code") or DEFAULT_BANK_ACCOUNT
+        if pacer is None:
+            limits = Limits(
+                concurrent=int(_num(config, "max_in_flight", 5)),
+                per_minute=int(_num(config, "per_minute", 60)),
+                per_day=int(_num(config, "per_day", 5000)),
+                app_per_minute=int(_num(config, "app_per_minute", 10_000)),
+            )
+            pacer = pacer_for(self.oauth.client_id, tenant_id, limits)
+        # Set by the engine after construction; read on every call so a later assignment takes effect.
+        self.on_call: Callable[[CallInfo], None] | None = None
+        extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+        self.client = XeroClient(
+            tenant_id,
+            tokens,
+            self.oauth,
+            pacer=pacer,
+            transport=transport,
+            timeout=_num(config, "timeout", 30),
+            max_attempts=int(_num(config, "max_attempts", 4)),
+            max_retry_seconds=_num(config, "max_retry_seconds", 60),
+            on_call=self._relay_call,
+            **extra,
+        )
+
+    def _relay_call(self, info: CallInfo) -> None:
+        if self.on_call is not None:
+            self.on_call(info)
+
+    # ------------------------------------------------------------ reads
+
+    def _wanted(self, entity: Entity, data: Mapping[str, Any]) -> bool:
+        if entity in _SALES_TYPE:
+            return str(data.get("Type") or _SALES_TYPE[entity]) == _SALES_TYPE[entity]
+        if entity is Entity.PAYMENT:
+            invoice = data.get("Invoice") or {}
+            kind = data.get("PaymentType")
+            return bool(invoice.get("InvoiceID")) and kind in (None, "ACCRECPAYMENT")
+        return True
+
+    def _records(self, entity: Entity, items: Sequence[Mapping[str, Any]]) -> list[RemoteRecord]:
+        return [from_xero(entity, item) for item in items if self._wanted(entity, item)]
+
+    def pull(self, entity: Entity, cursor: str | None) -> Iterator[PullPage]:
+        since = parse_cursor(cursor) if cursor is not None else None
+        headers: dict[str, str] = {}
+        if since is not None:
+            # Xero compares at second precision and some writes become visible late: read a little behind.
+            start = (since - self.lookback).astimezone(dt.UTC)
+            headers["If-Modified-Since"] = start.strftime("%Y-%m-%dT%H:%M:%S")
+        collection = COLLECTION[entity]
+        newest = since
+        params: dict[str, str] = {"order": "UpdatedDateUTC ASC"}
+        if entity is Entity.CONTACT:
+            params["includeArchived"] = "true"
+        paged = entity is not Entity.ITEM
+        page = 1
+        while True:
+            if paged:
+                params.update(page=str(page), pageSize=str(self.page_size))
+            data = self.client.get(collection, params=params, headers=headers) or {}
+            items = data.get(collection) or []
+            for item in items:
+                stamp = parse_datetime(item.get("UpdatedDateUTC"))
+                if stamp is not None and (newest is None or stamp > newest):
+                    newest = stamp
+            yield PullPage(self._records(entity, items), newest.isoformat() if newest else cursor)
+            if not paged or not items:
+                return
+            page_count = (data.get("pagination") or {}).get("pageCount")
+            if page_count is not None and page >= int(page_count):
+                return
+            page += 1
+
+    def _get_all(self, collection: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            data = self.client.get(collection, params={**params, "page": str(page)}) or {}
+            items = data.get(collection) or []
+            out.extend(items)
+            page_count = (data.get("pagination") or {}).get("pageCount")
+            if not items or page_count is None or page >= int(page_count):
+                return out
+            page += 1
+
+    def fetch(self, entity: Entity, remote_ids: Sequence[str]) -> list[RemoteRecord]:
+        ids = list(dict.fromkeys(remote_ids))
+        if not ids:
+            return []
+        collection = COLLECTION[entity]
+        if entity is Entity.ITEM:
+            wanted = set(ids)
+            data = self.client.get(collection) or {}
+            return self._records(entity, [i for i in data.get(collection) or [] if i.get("ItemID") in wanted])
+        if entity is Entity.PAYMENT:
+            found: list[dict[str, Any]] = []
+            for payment_id in ids:
+                data = self.client.request("GET", f"{collection}/{payment_id}", allow_not_found=True)
+                found.extend((data or {}).get(collection) or [])
+            return self._records(entity, found)
+        records: list[RemoteRecord] = []
+        for chunk in _chunks(ids, FETCH_CHUNK):
+            # A page number makes Xero return full documents (line items included).
+            params = {"IDs": ",".join(chunk), "page": "1", "pageSize": str(FETCH_CHUNK)}
+            if entity is Entity.CONTACT:
+                params["includeArchived"] = "true"
+            data = self.client.get(collection, params=params) or {}
+            records.extend(self._records(entity, data.get(collection) or []))
+        return records
+
+    # ------------------------------------------------------------ writes
+
+    def push(self, entity: Entity, writes: Sequence[Write]) -> list[WriteResult]:
+        if len(writes) > self.capabilities.batch_size:
+            raise ValueError(f"at most {self.capabilities.batch_size} writes per push")
+        results: dict[int, WriteResult] = {}
+        payloads: list[dict[str, Any]] = []
+        positions: list[int] = []
+        for index, write in enumerate(writes):
+            if entity is Entity.PAYMENT and write.remote_id:
+                results[index] = self._update_payment(write)
+                continue
+            try:
+                payload = to_xero(
+                    entity,
+                    write.record,
+                    remote_id=write.remote_id,
+                    app_id=write.key,
+                    bank_account=self.bank_account,
+                )
+            except MappingError as exc:
+                results[index] = WriteResult(write.key, error=exc.error)
+                continue
+            payloads.append(payload)
+            positions.append(index)
+        if payloads:
+            collection = COLLECTION[entity]
+            creates_only = all(writes[i].remote_id is None for i in positions)
+            data = self.client.request(
+                "PUT" if creates_only else "POST",
+                collection,
+                params={"summarizeErrors": "false"},
+                body={collection: payloads},
+                idempotency_key=idempotency_key_for([writes[i].idempotency_key for i in positions]),
+            )
+            elements = (data or {}).get(collection) or []
+            for offset, index in enumerate(positions):
+                write = writes[index]
+                if offset >= len(elements):
+                    results[index] = WriteResult(
+                        write.key, error=unknown_outcome("Xero returned fewer elements")
+                    )
+                    continue
+                element = elements[offset]
+                error = element_error(element)
+                if error is not None:
+                    results[index] = WriteResult(write.key, error=error)
+                else:
+                    results[index] = WriteResult(write.key, remote=from_xero(entity, element))
+        return [results[i] for i in range(len(writes))]
+
+    def _update_payment(self, write: Write) -> WriteResult:
+        record = write.record
+        if isinstance(record, Payment) and record.status.value == "deleted":
+            return self.remove(Entity.PAYMENT, write)
+        return WriteResult(
+            write.key,
+            error=SyncError(
+                code=ErrorCode.VALIDATION,
+                message="Xero does not let a recorded payment be changed.",
+                hint="Delete the payment in Xero (or here) and record it again, or skip.",
+            ),
+        )
+
+    def _single(
+        self, method: str, path: str, body: Any, write: Write, entity: Entity, collection: str
+    ) -> WriteResult:
+        try:
+            data = self.client.request(
+                method,
+                path,
+                body=body,
+                idempotency_key=idempotency_key_for([f"{write.idempotency_key}:remove"]),
+            )
+        except ProviderError as exc:
+            if exc.error.code in TRANSIENT or exc.error.code in AUTH:
+                raise
+            return WriteResult(write.key, error=exc.error)
+        elements = (data or {}).get(collection) or []
+        if not elements:
+            return WriteResult(write.key, error=unknown_outcome("Xero returned no record"))
+        error = element_error(elements[0])
+        if error is not None:
+            return WriteResult(write.key, error=error)
+        return WriteResult(write.key, remote=from_xero(entity, elements[0]))
+
+    def remove(self, entity: Entity, write: Write) -> WriteResult:
+        if not write.remote_id:
+            return WriteResult(
+                write.key,
+                error=SyncError(
+                    code=ErrorCode.NOT_FOUND,
+                    message="This record was never created in Xero, so there is nothing to remove there.",
+                    hint="Skip it.",
+                ),
+            )
+        collection = COLLECTION[entity]
+        id_field = ID_FIELD[entity]
+        path = f"{collection}/{write.remote_id}"
+        if entity is Entity.PAYMENT:
+            return self._single("POST", path, {"Status": "DELETED"}, write, entity, collection)
+        if entity is Entity.CONTACT:
+            body = {collection: [{id_field: write.remote_id, "ContactStatus": "ARCHIVED"}]}
+            return self._single("POST", path, body, write, entity, collection)
+        if entity is Entity.ITEM:
+            try:
+                self.client.request("DELETE", path, allow_not_found=True)
+            except ProviderError as exc:
+                if exc.error.code in TRANSIENT or exc.error.code in AUTH:
+                    raise
+                return WriteResult(write.key, error=exc.error)
+            record = write.record.model_copy(update={"id": write.remote_id})
+            return WriteResult(
+                write.key,
+                remote=RemoteRecord(
+                    entity=entity, remote_id=write.remote_id, version="", record=record, deleted=True
+                ),
+            )
+        current = self.client.request("GET", path, allow_not_found=True)
+        documents = (current or {}).get(collection) or []
+        if not documents:
+            return WriteResult(
+                write.key,
+                error=SyncError(
+                    code=ErrorCode.NOT_FOUND,
+                    message="The document was not found in Xero.",
+                    hint="It may already have been deleted there; skip it.",
+                ),
+            )
+        document = documents[0]
+        status = str(document.get("Status") or "")
+        if status in ("DELETED", "VOIDED"):
+            return WriteResult(write.key, remote=from_xero(entity, document))
+        paid = Decimal(str(document.get("AmountPaid") or 0)) + Decimal(
+            str(document.get("AmountCredited") or 0)
+        )
+        if status in ("DRAFT", "SUBMITTED"):
+            target = "DELETED"
+        elif status == "AUTHORISED" and paid == 0 and not document.get("Payments"):
+            target = "VOIDED"
+        else:
+            return WriteResult(
+                write.key,
+                error=SyncError(
+                    code=ErrorCode.DOCUMENT_LOCKED,
+                    message="This invoice is paid in Xero, so it can't be voided or deleted.",
+                    hint="Remove the payment in Xero and retry, or skip.",
+                    platform_code=status,
+                ),
+            )
+        body = {collection: [{id_field: write.remote_id, "Status": target}]}
+        return self._single("POST", path, body, write, entity, collection)
+
+    # ------------------------------------------------------------ reconciliation
+
+    def find(self, entity: Entity, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        if not writes:
+            return {}
+        if entity is Entity.CONTACT:
+            return self._find_contacts(writes)
+        if entity is Entity.ITEM:
+            data = self.client.get("Items") or {}
+            by_code = {str(i.get("Code")): i for i in data.get("Items") or []}
+            out: dict[str, RemoteRecord] = {}
+            for write in writes:
+                code = getattr(write.record, "code", None)
+                if code is not None and code in by_code:
+                    out[write.key] = from_xero(entity, by_code[code])
+            return out
+        if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
+            return self._find_documents(entity, writes)
+        return self._find_payments(writes)
+
+    def _find_contacts(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        out: dict[str, RemoteRecord] = {}
+        numbers = {w.key[:50]: w for w in writes}
+        for chunk in _chunks(list(numbers), WHERE_CHUNK):
+            params = {"where": _where_any("ContactNumber", chunk), "includeArchived": "true"}
+            for item in self._get_all("Contacts", params):
+                write = numbers.get(str(item.get("ContactNumber") or ""))
+                if write is not None and write.key not in out:
+                    out[write.key] = from_xero(Entity.CONTACT, item)
+        rest = [w for w in writes if w.key not in out and getattr(w.record, "name", None)]
+        by_name: dict[str, list[Write]] = {}
+        for write in rest:
+            by_name.setdefault(str(getattr(write.record, "name", "")), []).append(write)
+        for chunk in _chunks(list(by_name), WHERE_CHUNK):
+            for item in self._get_all("Contacts", {"where": _where_any("Name", chunk)}):
+                if item.get("ContactStatus", "ACTIVE") != "ACTIVE":
+                    continue
+                for write in by_name.get(str(item.get("Name")), []):
+                    out.setdefault(write.key, from_xero(Entity.CONTACT, item))
+        return out
+
+    def _find_documents(self, entity: Entity, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        by_number: dict[str, list[Write]] = {}
+        for write in writes:
+            number = getattr(write.record, "number", None)
+            if number:
+                by_number.setdefault(str(number), []).append(write)
+        out: dict[str, RemoteRecord] = {}
+        number_field = "InvoiceNumber" if entity is Entity.INVOICE else "CreditNoteNumber"
+        for chunk in _chunks(list(by_number), FETCH_CHUNK):
+            if entity is Entity.INVOICE:
+                params = {"InvoiceNumbers": ",".join(chunk), "page": "1"}
+            else:
+                params = {"where": _where_any("CreditNoteNumber", chunk), "page": "1"}
+            for item in self._get_all(COLLECTION[entity], params):
+                if not self._wanted(entity, item) or item.get("Status") == "DELETED":
+                    continue
+                for write in by_number.get(str(item.get(number_field)), []):
+                    out.setdefault(write.key, from_xero(entity, item))
+        return out
+
+    def _find_payments(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        candidates: list[tuple[Write, Payment]] = [
+            (w, w.record) for w in writes if isinstance(w.record, Payment) and len(w.record.allocations) == 1
+        ]
+        invoice_ids = list(dict.fromkeys(p.allocations[0].invoice_id for _, p in candidates))
+        invoices: dict[str, Mapping[str, Any]] = {}
+        for chunk in _chunks(invoice_ids, FETCH_CHUNK):
+            params = {"IDs": ",".join(chunk), "page": "1", "pageSize": str(FETCH_CHUNK)}
+            for item in (self.client.get("Invoices", params=params) or {}).get("Invoices") or []:
+                invoices[str(item.get("InvoiceID"))] = item
+        matched: dict[str, str] = {}
+        claimed: set[str] = set()
+        for write, payment in candidates:
+            invoice = invoices.get(payment.allocations[0].invoice_id)
+            for summary in (invoice or {}).get("Payments") or []:
+                payment_id = str(summary.get("PaymentID"))
+                if payment_id in claimed:
+                    continue
+                same_amount = Decimal(str(summary.get("Amount"))) == payment.amount
+                same_date = parse_date(summary.get("Date")) == payment.date
+                same_reference = (summary.get("Reference") or None) == (payment.reference or None)
+                if same_amount and same_date and same_reference:
+                    matched[write.key] = payment_id
+                    claimed.add(payment_id)
+                    break
+        if not matched:
+            return {}
+        by_id = {r.remote_id: r for r in self.fetch(Entity.PAYMENT, list(matched.values()))}
+        return {key: by_id[pid] for key, pid in matched.items() if pid in by_id and not by_id[pid].deleted}
+
+    def close(self) -> None:
+        self.client.close()
