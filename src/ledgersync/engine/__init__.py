@@ -1,1 +1,21 @@
-"""ledgersync.engine."""
+"""Engine: the sync cycle, matching, conflict policy, retries and the app-facing Python API."""
+
+from ledgersync.engine.app import ConnectStart, Health, LedgerSync, RecordView
+from ledgersync.engine.check import CheckReport, Difference, check
+from ledgersync.engine.settings import EngineSettings
+from ledgersync.engine.sync import ConnectionBusy, CycleReport, idempotency_key, run_cycle
+
+__all__ = [
+    "CheckReport",
+    "ConnectStart",
+    "ConnectionBusy",
+    "CycleReport",
+    "Difference",
+    "EngineSettings",
+    "Health",
+    "LedgerSync",
+    "RecordView",
+    "check",
+    "idempotency_key",
+    "run_cycle",
+]

@@ -371,7 +371,7 @@ class Store:
                 )
                 .order_by(AppRecord.updated_at, AppRecord.app_id)
             )
-            return [(_stored(rec), link) for rec, link in s.execute(q).tuples()]
+            return [(_stored(rec), link) for rec, link in s.execute(q).all()]
 
     # -- links ---------------------------------------------------------------------------------------
     def link_by_app(self, conn_id: str, entity: Entity, app_id: str, s: Session) -> Link | None:
@@ -500,7 +500,7 @@ class Store:
                 select(SyncState.entity, SyncState.state, func.count())
                 .where(SyncState.connection_id == conn_id)
                 .group_by(SyncState.entity, SyncState.state)
-            ).tuples()
+            ).all()
             out: dict[str, dict[str, int]] = {}
             for entity, state, n in rows:
                 out.setdefault(entity, {})[state] = int(n)

@@ -1,0 +1,133 @@
+"""The agreement checker: reads both sides in full and lists every difference, field by field."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledgersync.engine.translate import Unresolved, translate
+from ledgersync.model import Entity, Invoice, Payment, PaymentStatus, Record
+from ledgersync.providers.base import Provider, RemoteRecord
+from ledgersync.store import Store
+
+
+@dataclass(frozen=True)
+class Difference:
+    entity: str
+    app_id: str | None
+    remote_id: str | None
+    field: str
+    app_value: Any
+    remote_value: Any
+
+    def __str__(self) -> str:
+        return (
+            f"{self.entity} app={self.app_id} remote={self.remote_id}: {self.field}: "
+            f"app={self.app_value!r} platform={self.remote_value!r}"
+        )
+
+
+@dataclass
+class CheckReport:
+    compared: dict[str, int] = field(default_factory=dict)
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def agree(self) -> bool:
+        return not self.differences
+
+
+def _fields(record: Record) -> dict[str, Any]:
+    data = record.hash_view()
+    if isinstance(record, Invoice):
+        data["total"] = str(record.total) if record.total is not None else None
+        data["amount_due"] = str(record.amount_due) if record.amount_due is not None else None
+    return data
+
+
+def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity, ...] | None = None) -> CheckReport:
+    """Compare every app record with its platform record through the links, and flag platform records that
+    are linked twice, not linked at all (for entities that flow out), or duplicated by natural key."""
+    conn = store.get_connection(conn_id)
+    org_id = conn.org_id
+    report = CheckReport()
+    entities = entities or tuple(e for e in Entity.push_order() if e in provider.capabilities.push_entities)
+    to_remote: dict[Entity, dict[str, str]] = {}
+    to_app: dict[Entity, dict[str, str]] = {}
+    for entity in Entity.push_order():
+        links = store.links(conn_id, entity)
+        to_remote[entity] = {a: link.remote_id for a, link in links.items() if not link.removed}
+        to_app[entity] = {link.remote_id: a for a, link in links.items()}
+
+    def app_id_of(entity: Entity, remote_id: str) -> str | None:
+        return to_app[entity].get(remote_id)
+
+    for entity in entities:
+        remote_all: dict[str, RemoteRecord] = {}
+        for page in provider.pull(entity, None):
+            for r in page.records:
+                remote_all[r.remote_id] = r
+        live_remote = {k: r for k, r in remote_all.items() if not r.deleted}
+        app_records = {r.app_id: r for r in store.records(org_id, entity)}
+        n = 0
+        for app_id, rec in app_records.items():
+            record = rec.record
+            if isinstance(record, Payment) and record.status is PaymentStatus.DELETED:
+                record_deleted = True
+            else:
+                record_deleted = False
+            remote_id = to_remote[entity].get(app_id)
+            if remote_id is None:
+                if not record_deleted:
+                    report.differences.append(Difference(entity.value, app_id, None, "(record)", "present", "missing"))
+                continue
+            remote = remote_all.get(remote_id)
+            if remote is None or (remote.deleted and not record_deleted):
+                report.differences.append(Difference(entity.value, app_id, remote_id, "(record)", "present", "missing"))
+                continue
+            if record_deleted:
+                if not remote.deleted:
+                    report.differences.append(
+                        Difference(entity.value, app_id, remote_id, "(record)", "deleted", "present")
+                    )
+                continue
+            try:
+                remote_view = translate(remote.record, app_id, app_id_of)
+            except Unresolved as exc:
+                report.differences.append(
+                    Difference(entity.value, app_id, remote_id, "(reference)", None, str(exc))
+                )
+                continue
+            a, b = _fields(record), _fields(remote_view)
+            for key in sorted(set(a) | set(b)):
+                if a.get(key) != b.get(key):
+                    report.differences.append(Difference(entity.value, app_id, remote_id, key, a.get(key), b.get(key)))
+            n += 1
+        report.compared[entity.value] = n
+        # Duplicates: two live platform records for one app record (by link) or by natural key.
+        linked = Counter(to_remote[entity].values())
+        for remote_id, count in linked.items():
+            if count > 1:
+                report.differences.append(Difference(entity.value, None, remote_id, "(linked twice)", count, 1))
+        keys = Counter(_natural_key(r) for r in live_remote.values())
+        for natural, count in keys.items():
+            if natural is not None and count > 1:
+                report.differences.append(Difference(entity.value, None, None, f"(duplicate {natural})", 1, count))
+        for remote_id in live_remote:
+            if remote_id not in to_app[entity] and entity in provider.capabilities.pull_entities:
+                report.differences.append(Difference(entity.value, None, remote_id, "(record)", "missing", "present"))
+    return report
+
+
+def _natural_key(remote: RemoteRecord) -> str | None:
+    rec = remote.record
+    if remote.archived:
+        return None
+    name = getattr(rec, "name", None)
+    if name:
+        return f"name={str(name).lower()}"
+    number = getattr(rec, "number", None)
+    if number:
+        return f"number={number}"
+    return None
