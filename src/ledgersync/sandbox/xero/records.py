@@ -1,0 +1,1010 @@
+"""Xero business rules: validating, creating and updating records per collection, with Xero's error texts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from .state import Tenant
+from .util import ZERO, date_to_ms, money, ms_date, ms_to_iso, new_id, parse_date, public, to_dec
+
+# Verbatim Xero messages (api-facts §1.6 and the sources cited there).
+MSG_DUP_CONTACT = (
+    "The contact name {name} is already assigned to another contact. "
+    "The contact name must be unique across all active contacts."
+)
+MSG_CONTACT_IDENT = (
+    "The Contact must contain at least 1 of the following elements to identify the contact: "
+    "Name, ContactID, ContactNumber"
+)
+MSG_ARCHIVED = (
+    "The contact with the specified contact details has been archived. "
+    "The contact must be un-archived before creating new invoices or credit notes."
+)
+MSG_BAD_STATUS = "Invoice not of valid status for modification"
+MSG_HAS_PAYMENTS = (
+    "This document cannot be edited as it has a reconciled payment or credit note allocated to it."
+)
+MSG_OVERPAY = "Payment amount exceeds the amount outstanding on this document"
+MSG_PAY_NOT_AUTH = "Payments can only be made against Authorised documents"
+MSG_DUP_INVOICE = "Invoice # must be unique."
+MSG_DUP_PO = "Order number must be unique"
+MSG_DUP_ITEM = "Price List Item with Code ''{code}'' already exists"
+MSG_NOT_FOUND = "The document with the supplied id was not found for this endpoint."
+MSG_ACCOUNT = "Account must be valid."
+MSG_EMAIL = "Email address must be valid."
+MSG_TAX = "The TaxType code {code} does not exist or cannot be used for this type of transaction."
+# The texts below are not in the sources consulted (UNVERIFIED, see README).
+MSG_ACCOUNT_CODE = "Account code '{code}' is not a valid code for this document."
+MSG_DUP_CREDIT = "Credit Note # must be unique."
+MSG_ITEM_CODE_REQUIRED = "Item Code must be specified."
+MSG_ITEM_CODE_LONG = "Item Code must not be more than 30 characters long."
+MSG_PAYMENT_UPDATE = "Payments can only be deleted, not updated."
+MSG_TYPE = "The document type '{t}' is not valid."
+MSG_ALLOC_EXCEEDS = "The amount allocated must be less than or equal to the remaining credit."
+MSG_DUP_ACCOUNT_CODE = "Please enter a unique Code."
+MSG_DUP_ACCOUNT_NAME = "Please enter a unique Name."
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Fields the client may never set (Xero ignores them on input).
+_READ_ONLY = {
+    "UpdatedDateUTC",
+    "HasValidationErrors",
+    "ValidationErrors",
+    "Warnings",
+    "StatusAttributeString",
+    "HasErrors",
+    "HasAttachments",
+    "Attachments",
+    "SubTotal",
+    "TotalTax",
+    "Total",
+    "AmountDue",
+    "AmountPaid",
+    "AmountCredited",
+    "Payments",
+    "CreditNotes",
+    "Overpayments",
+    "Prepayments",
+    "FullyPaidOnDate",
+    "Balances",
+    "IsSupplier",
+    "IsCustomer",
+    "DateString",
+    "DueDateString",
+    "RemainingCredit",
+    "Allocations",
+}
+
+
+class ElementError(Exception):
+    def __init__(self, *messages: str) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = list(messages)
+
+
+@dataclass
+class Ctx:
+    """One write's context: the tenant plus the webhook events it produced."""
+
+    tenant: Tenant
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (category, type, resource id)
+
+    def emit(self, category: str, etype: str, rid: str) -> None:
+        self.events.append((category, etype, rid))
+
+
+def _today() -> date:
+    return datetime.now(tz=UTC).date()
+
+
+def _set_date(rec: dict[str, Any], key: str, value: Any) -> None:
+    if value in (None, ""):
+        rec.pop(key, None)
+        rec.pop(key + "String", None)
+        return
+    try:
+        d = parse_date(value)
+    except ValueError as exc:
+        raise ElementError(f"{key} must be a valid date") from exc
+    rec[key] = ms_date(date_to_ms(d))
+    rec[key + "String"] = d.isoformat() + "T00:00:00"
+
+
+def _copy_writable(src: dict[str, Any], dst: dict[str, Any], skip: set[str]) -> None:
+    for k, v in src.items():
+        if k in _READ_ONLY or k in skip or k.startswith("_"):
+            continue
+        dst[k] = v
+
+
+def _ident(el: dict[str, Any], key: str) -> str | None:
+    v = el.get(key)
+    return str(v) if v not in (None, "") else None
+
+
+# ---- Contacts ----------------------------------------------------------------------------------
+def upsert_contact(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
+    t = ctx.tenant
+    existing: dict[str, Any] | None = None
+    cid = target or _ident(el, "ContactID")
+    if cid:
+        existing = t.get("Contacts", cid)
+        if existing is None:
+            raise ElementError(MSG_NOT_FOUND)
+    elif mode == "POST" and _ident(el, "ContactNumber"):
+        found = t.lookup("Contacts", "ContactNumber", str(el["ContactNumber"]))
+        existing = found[0] if found else None
+    if existing is None and not _ident(el, "Name"):
+        raise ElementError(MSG_CONTACT_IDENT)
+    rec: dict[str, Any] = (
+        dict(existing)
+        if existing
+        else {
+            "ContactID": new_id(),
+            "ContactStatus": "ACTIVE",
+            "Addresses": [],
+            "Phones": [],
+            "ContactGroups": [],
+            "ContactPersons": [],
+            "IsSupplier": False,
+            "IsCustomer": False,
+            "HasAttachments": False,
+            "HasValidationErrors": False,
+        }
+    )
+    _copy_writable(el, rec, {"ContactID"})
+    name = rec.get("Name")
+    if not isinstance(name, str) or not name.strip():
+        raise ElementError(MSG_CONTACT_IDENT)
+    email = rec.get("EmailAddress")
+    if email and not _EMAIL_RE.match(str(email)):
+        raise ElementError(MSG_EMAIL)
+    if rec.get("ContactStatus") not in ("ACTIVE", "ARCHIVED", "GDPRREQUEST"):
+        raise ElementError(f"The ContactStatus '{rec.get('ContactStatus')}' is not valid.")
+    if rec["ContactStatus"] == "ACTIVE":
+        for other in t.lookup("Contacts", "Name", name):
+            if other["ContactID"] != rec["ContactID"] and other.get("ContactStatus") == "ACTIVE":
+                raise ElementError(MSG_DUP_CONTACT.format(name=name))
+    t.put("Contacts", rec)
+    ctx.emit("CONTACT", "UPDATE" if existing else "CREATE", rec["ContactID"])
+    return rec
+
+
+def _resolve_contact(ctx: Ctx, ref: Any, allow_create: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """Find the contact an invoice names; Xero creates one when only an unknown Name is given."""
+    t = ctx.tenant
+    if not isinstance(ref, dict):
+        raise ElementError(MSG_CONTACT_IDENT)
+    if _ident(ref, "ContactID"):
+        c = t.get("Contacts", str(ref["ContactID"]))
+        if c is None:
+            raise ElementError(MSG_NOT_FOUND)
+        return c, None
+    if _ident(ref, "ContactNumber"):
+        found = t.lookup("Contacts", "ContactNumber", str(ref["ContactNumber"]))
+        if found:
+            return found[0], None
+        if not _ident(ref, "Name"):
+            raise ElementError(MSG_NOT_FOUND)
+    if _ident(ref, "Name"):
+        found = t.lookup("Contacts", "Name", str(ref["Name"]))
+        active = [c for c in found if c.get("ContactStatus") == "ACTIVE"]
+        if active or found:
+            return (active or found)[0], None
+        if allow_create:
+            return None, str(ref["Name"])
+    raise ElementError(MSG_CONTACT_IDENT)
+
+
+def _contact_summary(c: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "ContactID": c["ContactID"],
+        "Name": c["Name"],
+        "ContactStatus": c.get("ContactStatus", "ACTIVE"),
+        "HasValidationErrors": False,
+    }
+    if c.get("ContactNumber"):
+        out["ContactNumber"] = c["ContactNumber"]
+    return out
+
+
+# ---- Line items and totals ---------------------------------------------------------------------
+def _tax_rate(t: Tenant, code: str) -> Decimal:
+    tr = t.data["TaxRates"].get(code)
+    if tr is None or tr.get("Status") != "ACTIVE":
+        raise ElementError(MSG_TAX.format(code=code))
+    return to_dec(tr["EffectiveRate"])
+
+
+def compute_lines(
+    t: Tenant, lines: Any, amount_types: str, old_lines: list[dict[str, Any]] | None
+) -> tuple[list[dict[str, Any]], Decimal, Decimal, Decimal]:
+    if not isinstance(lines, list):
+        raise ElementError("LineItems must be a list")
+    known_ids = {li.get("LineItemID") for li in old_lines or []}
+    out: list[dict[str, Any]] = []
+    sum_lines, sum_tax = ZERO, ZERO
+    for raw in lines:
+        if not isinstance(raw, dict):
+            raise ElementError("Invalid line item")
+        li: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("ValidationErrors",)}
+        lid = li.get("LineItemID")
+        li["LineItemID"] = lid if lid in known_ids and lid else new_id()
+        item = None
+        if li.get("ItemCode"):
+            found = t.lookup("Items", "Code", str(li["ItemCode"]))
+            item = found[0] if found else None
+            if item is None:
+                raise ElementError(f"Item code '{li['ItemCode']}' is not valid.")
+            sales = item.get("SalesDetails") or {}
+            li.setdefault("Description", item.get("Description") or item.get("Name"))
+            if "UnitAmount" not in li and sales.get("UnitPrice") is not None:
+                li["UnitAmount"] = sales["UnitPrice"]
+            if "AccountCode" not in li and sales.get("AccountCode"):
+                li["AccountCode"] = sales["AccountCode"]
+        try:
+            qty = to_dec(li.get("Quantity"), Decimal(1))
+            disc = to_dec(li.get("DiscountRate"), ZERO)
+            if li.get("UnitAmount") is None and li.get("LineAmount") is not None:
+                unit = to_dec(li["LineAmount"]) / (qty or Decimal(1))
+            else:
+                unit = to_dec(li.get("UnitAmount"), ZERO)
+        except ValueError as exc:
+            raise ElementError(str(exc)) from exc
+        line_amount = money(qty * unit * (Decimal(100) - disc) / Decimal(100))
+        account = None
+        if li.get("AccountCode"):
+            found = t.lookup("Accounts", "Code", str(li["AccountCode"]))
+            account = found[0] if found else None
+            if account is None:
+                raise ElementError(MSG_ACCOUNT_CODE.format(code=li["AccountCode"]))
+            li["AccountID"] = account["AccountID"]
+        elif li.get("AccountID"):
+            account = t.get("Accounts", str(li["AccountID"]))
+            if account is None:
+                raise ElementError(MSG_ACCOUNT)
+            li["AccountCode"] = account["Code"]
+        if amount_types == "NoTax":
+            tax = ZERO
+            li.setdefault("TaxType", "NONE")
+        else:
+            code = li.get("TaxType") or (account or {}).get("TaxType") or "NONE"
+            li["TaxType"] = code
+            rate = _tax_rate(t, str(code))
+            if amount_types == "Inclusive":
+                tax = money(line_amount - line_amount * Decimal(100) / (Decimal(100) + rate))
+            else:
+                tax = money(line_amount * rate / Decimal(100))
+        li["Quantity"] = qty.quantize(Decimal("0.0001"))
+        li["UnitAmount"] = money(unit) if unit == money(unit) else unit.quantize(Decimal("0.0001"))
+        li["LineAmount"] = line_amount
+        li["TaxAmount"] = tax
+        li.setdefault("Tracking", [])
+        _resolve_tracking(t, li["Tracking"])
+        sum_lines += line_amount
+        sum_tax += tax
+        out.append(li)
+    if amount_types == "Inclusive":
+        total = sum_lines
+        sub = total - sum_tax
+    else:
+        sub = sum_lines
+        total = sub + sum_tax
+    return out, money(sub), money(sum_tax), money(total)
+
+
+def _resolve_tracking(t: Tenant, tracking: Any) -> None:
+    if not isinstance(tracking, list):
+        raise ElementError("Tracking must be a list")
+    for tr in tracking:
+        if not isinstance(tr, dict) or not tr.get("Name"):
+            continue
+        cats = t.lookup("TrackingCategories", "Name", str(tr["Name"]))
+        if not cats:
+            raise ElementError(f"Tracking category '{tr['Name']}' does not exist.")
+        cat = cats[0]
+        tr["TrackingCategoryID"] = cat["TrackingCategoryID"]
+        opt = next(
+            (o for o in cat["Options"] if str(o["Name"]).casefold() == str(tr.get("Option", "")).casefold()),
+            None,
+        )
+        if opt is None:
+            raise ElementError(
+                f"Tracking option '{tr.get('Option')}' does not exist for category '{tr['Name']}'."
+            )
+        tr["TrackingOptionID"] = opt["TrackingOptionID"]
+        tr["Option"] = opt["Name"]
+
+
+# ---- Documents (Invoices, CreditNotes, PurchaseOrders) ----------------------------------------
+@dataclass(frozen=True)
+class DocKind:
+    coll: str
+    id_field: str
+    number_field: str
+    prefix: str
+    types: tuple[str, ...]
+    auto_types: tuple[str, ...]
+    dup_msg: str
+    category: str | None
+    statuses: tuple[str, ...]
+    locked: tuple[str, ...]
+
+
+INVOICE = DocKind(
+    "Invoices",
+    "InvoiceID",
+    "InvoiceNumber",
+    "INV",
+    ("ACCREC", "ACCPAY"),
+    ("ACCREC",),
+    MSG_DUP_INVOICE,
+    "INVOICE",
+    ("DRAFT", "SUBMITTED", "AUTHORISED", "DELETED", "VOIDED"),
+    ("PAID", "VOIDED", "DELETED"),
+)
+CREDIT_NOTE = DocKind(
+    "CreditNotes",
+    "CreditNoteID",
+    "CreditNoteNumber",
+    "CN",
+    ("ACCRECCREDIT", "ACCPAYCREDIT"),
+    ("ACCRECCREDIT",),
+    MSG_DUP_CREDIT,
+    "CREDITNOTE",
+    ("DRAFT", "SUBMITTED", "AUTHORISED", "DELETED", "VOIDED"),
+    ("PAID", "VOIDED", "DELETED"),
+)
+PURCHASE_ORDER = DocKind(
+    "PurchaseOrders",
+    "PurchaseOrderID",
+    "PurchaseOrderNumber",
+    "PO",
+    (),
+    ("",),
+    MSG_DUP_PO,
+    None,
+    ("DRAFT", "SUBMITTED", "AUTHORISED", "BILLED", "DELETED"),
+    ("DELETED",),
+)
+
+
+def upsert_document(
+    kind: DocKind, ctx: Ctx, el: dict[str, Any], mode: str, target: str | None
+) -> dict[str, Any]:
+    t = ctx.tenant
+    existing: dict[str, Any] | None = None
+    did = target or _ident(el, kind.id_field)
+    if did:
+        existing = t.get(kind.coll, did)
+        if existing is None and kind.coll == "PurchaseOrders" and target:
+            found = t.lookup(kind.coll, kind.number_field, target)
+            existing = found[0] if found else None
+        if existing is None:
+            raise ElementError(MSG_NOT_FOUND)
+    elif mode == "POST" and _ident(el, kind.number_field):
+        found = [
+            r
+            for r in t.lookup(kind.coll, kind.number_field, str(el[kind.number_field]))
+            if r.get("Status") != "DELETED"
+        ]
+        existing = found[0] if found else None
+    paid = ZERO
+    if existing is not None:
+        paid = to_dec(existing.get("AmountPaid"), ZERO) + to_dec(existing.get("AmountCredited"), ZERO)
+        if existing["Status"] in kind.locked:
+            raise ElementError(MSG_BAD_STATUS)
+    rec: dict[str, Any] = dict(existing) if existing else {kind.id_field: new_id(), "Status": "DRAFT"}
+    new_status = str(el.get("Status") or rec["Status"])
+    if new_status not in kind.statuses:
+        raise ElementError(MSG_BAD_STATUS if existing else f"The status '{new_status}' is not valid.")
+    if existing is not None and new_status != existing["Status"]:
+        old = existing["Status"]
+        order = ["DRAFT", "SUBMITTED", "AUTHORISED", "BILLED"]
+        if new_status == "DELETED" and old not in ("DRAFT", "SUBMITTED"):
+            raise ElementError(MSG_BAD_STATUS)
+        if new_status == "VOIDED":
+            if old != "AUTHORISED":
+                raise ElementError(MSG_BAD_STATUS)
+            if paid > 0:
+                raise ElementError(MSG_HAS_PAYMENTS)
+        if new_status in order and old in order and order.index(new_status) < order.index(old):
+            raise ElementError(MSG_BAD_STATUS)
+    if kind.types:
+        typ = el.get("Type") or rec.get("Type")
+        if typ not in kind.types:
+            raise ElementError(MSG_TYPE.format(t=typ))
+        if existing is not None and el.get("Type") and el["Type"] != existing["Type"]:
+            raise ElementError(MSG_BAD_STATUS)
+        rec["Type"] = typ
+    financial = any(k in el for k in ("LineItems", "Contact", "LineAmountTypes", "CurrencyCode"))
+    if existing is not None and paid > 0 and financial:
+        raise ElementError(MSG_HAS_PAYMENTS)
+    # Contact
+    pending_contact: str | None = None
+    contact: dict[str, Any] | None = None
+    if "Contact" in el or existing is None:
+        if existing is None and "Contact" not in el:
+            raise ElementError(MSG_CONTACT_IDENT)
+        contact, pending_contact = _resolve_contact(ctx, el["Contact"], allow_create=True)
+        if contact is not None and contact.get("ContactStatus") == "ARCHIVED":
+            raise ElementError(MSG_ARCHIVED)
+    _copy_writable(
+        el,
+        rec,
+        {
+            kind.id_field,
+            "Contact",
+            "LineItems",
+            "Date",
+            "DueDate",
+            "DeliveryDate",
+            "ExpectedArrivalDate",
+            "Status",
+            "Type",
+        },
+    )
+    rec["Status"] = new_status
+    # Number
+    number = el.get(kind.number_field)
+    typ_now = rec.get("Type", "")
+    if number not in (None, ""):
+        if number != (existing or {}).get(kind.number_field) and (
+            kind.coll != "Invoices" or typ_now == "ACCREC"
+        ):
+            for other in t.lookup(kind.coll, kind.number_field, str(number)):
+                if (
+                    other[kind.id_field] != rec[kind.id_field]
+                    and other.get("Status") != "DELETED"
+                    and (other.get("Type") == typ_now or kind.coll == "PurchaseOrders")
+                ):
+                    raise ElementError(kind.dup_msg)
+        rec[kind.number_field] = str(number)
+    elif existing is None and typ_now in kind.auto_types:
+        rec[kind.number_field] = t.next_number(kind.prefix, kind.coll, kind.number_field)
+    # Dates
+    for dkey in ("Date", "DueDate", "DeliveryDate", "ExpectedArrivalDate"):
+        if dkey in el:
+            _set_date(rec, dkey, el[dkey])
+    if "Date" not in rec:
+        _set_date(rec, "Date", _today())
+    rec.setdefault("LineAmountTypes", "Exclusive")
+    if rec["LineAmountTypes"] not in ("Exclusive", "Inclusive", "NoTax"):
+        raise ElementError(f"LineAmountTypes '{rec['LineAmountTypes']}' is not valid.")
+    rec.setdefault("CurrencyCode", "AUD")
+    rec.setdefault("CurrencyRate", Decimal("1.000000"))
+    if "LineItems" in el or existing is None or "LineAmountTypes" in el:
+        lines, sub, tax, total = compute_lines(
+            t, el.get("LineItems", rec.get("LineItems", [])), rec["LineAmountTypes"], rec.get("LineItems")
+        )
+        rec.update(LineItems=lines, SubTotal=sub, TotalTax=tax, Total=total)
+    # Only now, with the element known valid, create the contact Xero would auto-create.
+    if pending_contact is not None:
+        contact = upsert_contact(ctx, {"Name": pending_contact}, "PUT", None)
+    if contact is not None:
+        rec["Contact"] = _contact_summary(contact)
+        flag = "IsCustomer" if typ_now in ("ACCREC", "ACCRECCREDIT") else "IsSupplier"
+        if kind.coll != "PurchaseOrders" and not contact.get(flag):
+            # Xero documents that IsCustomer/IsSupplier changes do not bump UpdatedDateUTC.
+            t.put("Contacts", {**contact, flag: True}, touch=False)
+    if kind.coll != "PurchaseOrders":
+        rec.setdefault("HasAttachments", False)
+        rec.setdefault("HasErrors", False)
+        rec.setdefault("SentToContact", False)
+        rec.setdefault("IsDiscounted", False)
+        _settle(rec, kind)
+    t.put(kind.coll, rec)
+    if kind.category:
+        ctx.emit(kind.category, "UPDATE" if existing else "CREATE", rec[kind.id_field])
+    return rec
+
+
+def _settle(rec: dict[str, Any], kind: DocKind) -> None:
+    """Recompute AmountPaid/AmountCredited/AmountDue and PAID<->AUTHORISED from payments and allocations."""
+    pays = [p for p in rec.get("_payments", {}).values() if p.get("Status") != "DELETED"]
+    allocs = list(rec.get("_allocations", {}).values())
+    paid = money(sum((to_dec(p["Amount"]) for p in pays), ZERO))
+    credited = money(sum((to_dec(a["Amount"]) for a in allocs), ZERO))
+    total = to_dec(rec.get("Total"), ZERO)
+    rec["Payments"] = [
+        {
+            "PaymentID": p["PaymentID"],
+            "Date": p["Date"],
+            "Amount": p["Amount"],
+            "Reference": p.get("Reference", ""),
+            "CurrencyRate": Decimal("1.000000"),
+            "HasAccount": False,
+            "HasValidationErrors": False,
+        }
+        for p in pays
+    ]
+    rec["Overpayments"] = [
+        {"OverpaymentID": a["SourceID"], "Total": a["SourceTotal"], "AppliedAmount": a["Amount"]}
+        for a in allocs
+        if a["Source"] == "Overpayments"
+    ]
+    rec["CreditNotes"] = [
+        {"CreditNoteID": a["SourceID"], "Total": a["SourceTotal"], "AppliedAmount": a["Amount"]}
+        for a in allocs
+        if a["Source"] == "CreditNotes"
+    ]
+    rec.setdefault("Prepayments", [])
+    if kind.coll == "CreditNotes":
+        rec["AmountPaid"] = paid
+        rec["AmountCredited"] = credited
+        rec["RemainingCredit"] = money(total - paid - credited)
+        rec["AmountDue"] = rec["RemainingCredit"]
+    else:
+        rec["AmountPaid"] = paid
+        rec["AmountCredited"] = credited
+        rec["AmountDue"] = money(total - paid - credited)
+    settled = paid + credited
+    if rec["Status"] == "AUTHORISED" and rec["AmountDue"] <= 0 and settled > 0:
+        rec["Status"] = "PAID"
+        last = max([p["_date_ms"] for p in pays] + [a["_date_ms"] for a in allocs])
+        rec["FullyPaidOnDate"] = ms_date(last)
+    elif rec["Status"] == "PAID" and rec["AmountDue"] > 0:
+        rec["Status"] = "AUTHORISED"
+        rec.pop("FullyPaidOnDate", None)
+
+
+# ---- Payments -----------------------------------------------------------------------------------
+def _resolve_account_for_payment(t: Tenant, ref: Any) -> dict[str, Any]:
+    if not isinstance(ref, dict):
+        raise ElementError(MSG_ACCOUNT)
+    acc = None
+    if _ident(ref, "AccountID"):
+        acc = t.get("Accounts", str(ref["AccountID"]))
+    elif _ident(ref, "Code"):
+        found = t.lookup("Accounts", "Code", str(ref["Code"]))
+        acc = found[0] if found else None
+    if acc is None or not (acc.get("Type") == "BANK" or acc.get("EnablePaymentsToAccount")):
+        raise ElementError(MSG_ACCOUNT)
+    return acc
+
+
+def _resolve_doc(t: Tenant, kind: DocKind, ref: Any) -> dict[str, Any]:
+    if not isinstance(ref, dict):
+        raise ElementError(MSG_NOT_FOUND)
+    doc = None
+    if _ident(ref, kind.id_field):
+        doc = t.get(kind.coll, str(ref[kind.id_field]))
+    elif _ident(ref, kind.number_field):
+        found = [
+            r
+            for r in t.lookup(kind.coll, kind.number_field, str(ref[kind.number_field]))
+            if r.get("Status") != "DELETED"
+        ]
+        doc = found[0] if found else None
+    if doc is None:
+        raise ElementError(MSG_NOT_FOUND)
+    return doc
+
+
+def upsert_payment(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
+    t = ctx.tenant
+    pid = target or (_ident(el, "PaymentID") if mode == "POST" else None)
+    if pid:
+        return _delete_payment(ctx, pid, el)
+    if el.get("Invoice") is not None:
+        kind, doc = INVOICE, _resolve_doc(t, INVOICE, el.get("Invoice"))
+    elif el.get("CreditNote") is not None:
+        kind, doc = CREDIT_NOTE, _resolve_doc(t, CREDIT_NOTE, el.get("CreditNote"))
+    else:
+        raise ElementError(MSG_NOT_FOUND)
+    acc = _resolve_account_for_payment(t, el.get("Account"))
+    if doc["Status"] != "AUTHORISED":
+        raise ElementError(MSG_PAY_NOT_AUTH)
+    try:
+        amount = money(el.get("Amount"))
+    except ValueError as exc:
+        raise ElementError("Payment amount must be specified") from exc
+    if amount <= 0:
+        raise ElementError("Payment amount must be greater than zero")
+    if amount > to_dec(doc["AmountDue"]):
+        raise ElementError(MSG_OVERPAY)
+    pay: dict[str, Any] = {"PaymentID": new_id()}
+    _set_date(pay, "Date", el.get("Date") or _today())
+    pay.pop("DateString", None)
+    pay.update(
+        Amount=amount,
+        BankAmount=amount,
+        Reference=str(el.get("Reference") or ""),
+        CurrencyRate=Decimal("1.000000"),
+        Status="AUTHORISED",
+        HasAccount=True,
+        HasValidationErrors=False,
+        IsReconciled=bool(el.get("IsReconciled", False)),
+        PaymentType={
+            "ACCREC": "ACCRECPAYMENT",
+            "ACCPAY": "ACCPAYPAYMENT",
+            "ACCRECCREDIT": "ARCREDITPAYMENT",
+            "ACCPAYCREDIT": "APCREDITPAYMENT",
+        }[doc["Type"]],
+        Account={"AccountID": acc["AccountID"], "Code": acc["Code"]},
+    )
+    docref = {kind.id_field: doc[kind.id_field], "Type": doc["Type"], "Contact": doc.get("Contact")}
+    if doc.get(kind.number_field):
+        docref[kind.number_field] = doc[kind.number_field]
+    pay["Invoice" if kind is INVOICE else "CreditNote"] = docref
+    pay["_doc"] = [kind.coll, doc[kind.id_field]]
+    t.put("Payments", pay)
+    _attach_payment(ctx, kind, doc, pay)
+    return pay
+
+
+def _attach_payment(ctx: Ctx, kind: DocKind, doc: dict[str, Any], pay: dict[str, Any]) -> None:
+    upd = dict(doc)
+    pays = dict(upd.get("_payments", {}))
+    pays[pay["PaymentID"]] = {
+        "PaymentID": pay["PaymentID"],
+        "Date": pay["Date"],
+        "Amount": pay["Amount"],
+        "Reference": pay["Reference"],
+        "Status": pay["Status"],
+        "_date_ms": int(pay["Date"][6:-7]),
+    }
+    upd["_payments"] = pays
+    _settle(upd, kind)
+    ctx.tenant.put(kind.coll, upd)
+    if kind.category:
+        ctx.emit(kind.category, "UPDATE", upd[kind.id_field])
+
+
+def _delete_payment(ctx: Ctx, pid: str, el: dict[str, Any]) -> dict[str, Any]:
+    t = ctx.tenant
+    pay = t.get("Payments", pid)
+    if pay is None:
+        raise ElementError(MSG_NOT_FOUND)
+    if el.get("Status") != "DELETED" or any(k not in ("Status", "PaymentID") for k in el):
+        raise ElementError(MSG_PAYMENT_UPDATE)
+    if pay["Status"] == "DELETED":
+        return pay
+    pay = t.put("Payments", {**pay, "Status": "DELETED"})
+    coll, did = pay["_doc"]
+    kind = INVOICE if coll == "Invoices" else CREDIT_NOTE
+    doc = t.get(coll, did)
+    if doc is not None:
+        _attach_payment(ctx, kind, doc, pay)
+    return pay
+
+
+# ---- Items --------------------------------------------------------------------------------------
+def upsert_item(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
+    t = ctx.tenant
+    existing = None
+    iid = target or _ident(el, "ItemID")
+    if iid:
+        existing = t.get("Items", iid)
+        if existing is None:
+            raise ElementError(MSG_NOT_FOUND)
+    elif mode == "POST" and _ident(el, "Code"):
+        found = t.lookup("Items", "Code", str(el["Code"]))
+        existing = found[0] if found else None
+    rec: dict[str, Any] = (
+        dict(existing)
+        if existing
+        else {
+            "ItemID": new_id(),
+            "IsSold": True,
+            "IsPurchased": True,
+            "IsTrackedAsInventory": False,
+        }
+    )
+    _copy_writable(el, rec, {"ItemID"})
+    code = rec.get("Code")
+    if not isinstance(code, str) or not code.strip():
+        raise ElementError(MSG_ITEM_CODE_REQUIRED)
+    if len(code) > 30:
+        raise ElementError(MSG_ITEM_CODE_LONG)
+    for other in t.lookup("Items", "Code", code):
+        if other["ItemID"] != rec["ItemID"]:
+            raise ElementError(MSG_DUP_ITEM.format(code=code))
+    for det in ("SalesDetails", "PurchaseDetails"):
+        d = rec.get(det)
+        if isinstance(d, dict) and d.get("UnitPrice") is not None:
+            try:
+                d = {**d, "UnitPrice": to_dec(d["UnitPrice"])}
+            except ValueError as exc:
+                raise ElementError(str(exc)) from exc
+            rec[det] = d
+    t.put("Items", rec)
+    return rec
+
+
+# ---- Accounts, tax rates, tracking categories ------------------------------------------------------
+def upsert_account(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
+    t = ctx.tenant
+    aid = target or _ident(el, "AccountID")
+    existing = t.get("Accounts", aid) if aid else None
+    if aid and existing is None:
+        raise ElementError(MSG_NOT_FOUND)
+    rec: dict[str, Any] = (
+        dict(existing)
+        if existing
+        else {
+            "AccountID": new_id(),
+            "Status": "ACTIVE",
+            "EnablePaymentsToAccount": False,
+            "HasAttachments": False,
+            "ShowInExpenseClaims": False,
+            "AddToWatchlist": False,
+        }
+    )
+    _copy_writable(el, rec, {"AccountID"})
+    for fld, msg in (("Code", MSG_DUP_ACCOUNT_CODE), ("Name", MSG_DUP_ACCOUNT_NAME)):
+        v = rec.get(fld)
+        if not v:
+            raise ElementError(f"{fld} is required")
+        if any(o["AccountID"] != rec["AccountID"] for o in t.lookup("Accounts", fld, str(v))):
+            raise ElementError(msg)
+    if not rec.get("Type"):
+        raise ElementError("Type is required")
+    t.put("Accounts", rec)
+    return rec
+
+
+def upsert_tax_rate(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
+    t = ctx.tenant
+    existing = t.data["TaxRates"].get(str(el.get("TaxType"))) if el.get("TaxType") else None
+    if existing is None and mode == "POST" and el.get("Name"):
+        found = t.lookup("TaxRates", "Name", str(el["Name"]))
+        existing = found[0] if found else None
+    if existing is None and el.get("TaxType"):
+        raise ElementError(MSG_NOT_FOUND)
+    rec: dict[str, Any] = (
+        dict(existing)
+        if existing
+        else {
+            "TaxType": f"TAX{sum(1 for k in t.data['TaxRates'] if k.startswith('TAX')) + 1:03d}",
+            "Status": "ACTIVE",
+            "CanApplyToAssets": True,
+            "CanApplyToEquity": True,
+            "CanApplyToExpenses": True,
+            "CanApplyToLiabilities": True,
+            "CanApplyToRevenue": True,
+        }
+    )
+    _copy_writable(el, rec, {"TaxType", "EffectiveRate", "DisplayTaxRate"})
+    if not rec.get("Name"):
+        raise ElementError("Name is required")
+    comps = rec.get("TaxComponents") or []
+    try:
+        rate = sum((to_dec(c.get("Rate"), ZERO) for c in comps), ZERO)
+    except ValueError as exc:
+        raise ElementError(str(exc)) from exc
+    rec["EffectiveRate"] = rate
+    rec["DisplayTaxRate"] = rate
+    t.put("TaxRates", rec)
+    return rec
+
+
+def upsert_tracking(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
+    t = ctx.tenant
+    tid = target or _ident(el, "TrackingCategoryID")
+    existing = t.get("TrackingCategories", tid) if tid else None
+    if tid and existing is None:
+        raise ElementError(MSG_NOT_FOUND)
+    rec: dict[str, Any] = (
+        dict(existing) if existing else {"TrackingCategoryID": new_id(), "Status": "ACTIVE", "Options": []}
+    )
+    _copy_writable(el, rec, {"TrackingCategoryID", "Options"})
+    if not rec.get("Name"):
+        raise ElementError("Name is required")
+    if any(
+        o["TrackingCategoryID"] != rec["TrackingCategoryID"]
+        for o in t.lookup("TrackingCategories", "Name", str(rec["Name"]))
+    ):
+        raise ElementError("For each specified tracking category the Name must be unique.")
+    if isinstance(el.get("Options"), list):
+        rec["Options"] = [
+            {
+                "TrackingOptionID": o.get("TrackingOptionID") or new_id(),
+                "Name": o.get("Name"),
+                "Status": o.get("Status", "ACTIVE"),
+            }
+            for o in el["Options"]
+            if isinstance(o, dict)
+        ]
+    t.put("TrackingCategories", rec)
+    return rec
+
+
+# ---- Bank transactions, overpayments, allocations ------------------------------------------------
+_BT_TYPES = (
+    "RECEIVE",
+    "SPEND",
+    "RECEIVE-OVERPAYMENT",
+    "SPEND-OVERPAYMENT",
+    "RECEIVE-PREPAYMENT",
+    "SPEND-PREPAYMENT",
+    "RECEIVE-TRANSFER",
+    "SPEND-TRANSFER",
+)
+
+
+def upsert_bank_transaction(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
+    t = ctx.tenant
+    bid = target or _ident(el, "BankTransactionID")
+    if bid:
+        existing = t.get("BankTransactions", bid)
+        if existing is None:
+            raise ElementError(MSG_NOT_FOUND)
+        if el.get("Status") == "DELETED" and not existing.get("OverpaymentID"):
+            return t.put("BankTransactions", {**existing, "Status": "DELETED"})
+        raise ElementError("This bank transaction cannot be modified through the sandbox.")
+    typ = el.get("Type")
+    if typ not in _BT_TYPES:
+        raise ElementError(MSG_TYPE.format(t=typ))
+    contact, pending = _resolve_contact(ctx, el.get("Contact"), allow_create=True)
+    if contact is not None and contact.get("ContactStatus") == "ARCHIVED":
+        raise ElementError(MSG_ARCHIVED)
+    bank = el.get("BankAccount")
+    acc = None
+    if isinstance(bank, dict):
+        if _ident(bank, "AccountID"):
+            acc = t.get("Accounts", str(bank["AccountID"]))
+        elif _ident(bank, "Code"):
+            found = t.lookup("Accounts", "Code", str(bank["Code"]))
+            acc = found[0] if found else None
+    if acc is None or acc.get("Type") != "BANK":
+        raise ElementError(MSG_ACCOUNT)
+    lat = str(el.get("LineAmountTypes") or "Exclusive")
+    lines, sub, tax, total = compute_lines(t, el.get("LineItems", []), lat, None)
+    if pending is not None:
+        contact = upsert_contact(ctx, {"Name": pending}, "PUT", None)
+    assert contact is not None
+    rec: dict[str, Any] = {
+        "BankTransactionID": new_id(),
+        "Type": typ,
+        "Contact": _contact_summary(contact),
+        "BankAccount": {"AccountID": acc["AccountID"], "Code": acc["Code"], "Name": acc["Name"]},
+        "LineItems": lines,
+        "LineAmountTypes": lat,
+        "SubTotal": sub,
+        "TotalTax": tax,
+        "Total": total,
+        "Status": "AUTHORISED",
+        "IsReconciled": bool(el.get("IsReconciled")),
+        "CurrencyCode": "AUD",
+        "HasAttachments": False,
+        "Reference": str(el.get("Reference") or ""),
+    }
+    _set_date(rec, "Date", el.get("Date") or _today())
+    if typ in ("RECEIVE-OVERPAYMENT", "SPEND-OVERPAYMENT"):
+        ov: dict[str, Any] = {
+            "OverpaymentID": new_id(),
+            "Type": typ,
+            "Contact": rec["Contact"],
+            "Date": rec["Date"],
+            "DateString": rec["DateString"],
+            "Status": "AUTHORISED",
+            "LineAmountTypes": lat,
+            "LineItems": lines,
+            "SubTotal": sub,
+            "TotalTax": tax,
+            "Total": total,
+            "RemainingCredit": total,
+            "Allocations": [],
+            "Payments": [],
+            "CurrencyCode": "AUD",
+            "CurrencyRate": Decimal("1.000000"),
+            "HasAttachments": False,
+            "_date_ms": int(rec["Date"][6:-7]),
+        }
+        t.put("Overpayments", ov)
+        rec["OverpaymentID"] = ov["OverpaymentID"]
+    return t.put("BankTransactions", rec)
+
+
+def allocate(ctx: Ctx, source_coll: str, source_id: str, el: dict[str, Any]) -> dict[str, Any]:
+    """PUT /Overpayments/{id}/Allocations and /CreditNotes/{id}/Allocations: apply credit to an invoice."""
+    t = ctx.tenant
+    src = t.get(source_coll, source_id)
+    if src is None:
+        raise ElementError(MSG_NOT_FOUND)
+    if src["Status"] != "AUTHORISED":
+        raise ElementError(MSG_BAD_STATUS)
+    inv = _resolve_doc(t, INVOICE, el.get("Invoice"))
+    if inv["Status"] != "AUTHORISED":
+        raise ElementError(MSG_PAY_NOT_AUTH)
+    try:
+        amount = money(el.get("Amount"))
+    except ValueError as exc:
+        raise ElementError("Amount must be specified") from exc
+    if amount <= 0:
+        raise ElementError("Amount must be greater than zero")
+    if amount > to_dec(src["RemainingCredit"]):
+        raise ElementError(MSG_ALLOC_EXCEEDS)
+    if amount > to_dec(inv["AmountDue"]):
+        raise ElementError(MSG_OVERPAY)
+    alloc_id = new_id()
+    d: dict[str, Any] = {}
+    _set_date(d, "Date", el.get("Date") or _today())
+    date_ms = int(d["Date"][6:-7])
+    upd_inv = dict(inv)
+    allocs = dict(upd_inv.get("_allocations", {}))
+    allocs[alloc_id] = {
+        "Source": source_coll,
+        "SourceID": source_id,
+        "SourceTotal": src["Total"],
+        "Amount": amount,
+        "_date_ms": date_ms,
+    }
+    upd_inv["_allocations"] = allocs
+    _settle(upd_inv, INVOICE)
+    t.put("Invoices", upd_inv)
+    ctx.emit("INVOICE", "UPDATE", inv["InvoiceID"])
+    src_id_field = "OverpaymentID" if source_coll == "Overpayments" else "CreditNoteID"
+    allocation = {
+        "AllocationID": alloc_id,
+        "Amount": amount,
+        "Date": d["Date"],
+        "Invoice": {
+            "InvoiceID": inv["InvoiceID"],
+            "InvoiceNumber": inv.get("InvoiceNumber", ""),
+            "Type": inv["Type"],
+        },
+        "IsDeleted": False,
+        "StatusAttributeString": "OK",
+    }
+    upd_src = dict(src)
+    upd_src["Allocations"] = [
+        *src.get("Allocations", []),
+        {k: v for k, v in allocation.items() if k != "StatusAttributeString"},
+    ]
+    remaining = money(to_dec(src["RemainingCredit"]) - amount)
+    upd_src["RemainingCredit"] = remaining
+    if source_coll == "CreditNotes":
+        upd_src["AmountCredited"] = money(to_dec(src.get("AmountCredited"), ZERO) + amount)
+        upd_src["AmountDue"] = remaining
+    if remaining == 0:
+        upd_src["Status"] = "PAID"
+    t.put(source_coll, upd_src)
+    if source_coll == "CreditNotes":
+        ctx.emit("CREDITNOTE", "UPDATE", source_id)
+    allocation[source_coll[:-1]] = {src_id_field: source_id}
+    return allocation
+
+
+def delete_item(ctx: Ctx, item_id: str) -> bool:
+    if ctx.tenant.get("Items", item_id) is None:
+        return False
+    ctx.tenant.delete("Items", item_id)
+    return True
+
+
+Handler = Callable[[Ctx, dict[str, Any], str, str | None], dict[str, Any]]
+
+HANDLERS: dict[str, Handler] = {
+    "Contacts": upsert_contact,
+    "Invoices": lambda c, e, m, t: upsert_document(INVOICE, c, e, m, t),
+    "CreditNotes": lambda c, e, m, t: upsert_document(CREDIT_NOTE, c, e, m, t),
+    "PurchaseOrders": lambda c, e, m, t: upsert_document(PURCHASE_ORDER, c, e, m, t),
+    "Payments": upsert_payment,
+    "Items": upsert_item,
+    "Accounts": upsert_account,
+    "TaxRates": upsert_tax_rate,
+    "TrackingCategories": upsert_tracking,
+    "BankTransactions": upsert_bank_transaction,
+}
+
+
+def render(coll: str, rec: dict[str, Any]) -> dict[str, Any]:
+    """The public form of a stored record (private bookkeeping removed)."""
+    out = public(rec)
+    if coll in ("Contacts", "Items", "Accounts") and "UpdatedDateUTC" in out:
+        pass
+    if coll == "Overpayments":
+        out.setdefault("UpdatedDateUTC", ms_date(rec["_updated_ms"]))
+    return out
+
+
+def updated_iso(rec: dict[str, Any]) -> str:
+    return ms_to_iso(int(rec.get("_updated_ms", 0)))

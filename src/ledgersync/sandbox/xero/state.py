@@ -1,0 +1,355 @@
+"""In-memory state of the Xero sandbox (tenants, records and their indexes, OAuth apps, tokens, config)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .seed import seed_accounts, seed_tax_rates, seed_tracking
+from .util import dumps, loads, ms_date, new_id, now_ms
+
+ID_FIELDS: dict[str, str] = {
+    "Contacts": "ContactID",
+    "Invoices": "InvoiceID",
+    "Payments": "PaymentID",
+    "CreditNotes": "CreditNoteID",
+    "Items": "ItemID",
+    "TaxRates": "TaxType",
+    "TrackingCategories": "TrackingCategoryID",
+    "PurchaseOrders": "PurchaseOrderID",
+    "Accounts": "AccountID",
+    "Overpayments": "OverpaymentID",
+    "BankTransactions": "BankTransactionID",
+}
+
+# Secondary indexes (case-folded value -> ids) so `where` lookups stay O(1) at benchmark volumes.
+INDEXED: dict[str, tuple[str, ...]] = {
+    "Contacts": ("Name", "ContactNumber", "EmailAddress", "AccountNumber"),
+    "Invoices": ("InvoiceNumber", "Reference"),
+    "CreditNotes": ("CreditNoteNumber", "Reference"),
+    "Items": ("Code", "Name"),
+    "PurchaseOrders": ("PurchaseOrderNumber", "Reference"),
+    "Accounts": ("Code", "Name"),
+    "Payments": ("Reference",),
+    "TaxRates": ("Name",),
+    "TrackingCategories": ("Name",),
+    "BankTransactions": ("Reference",),
+    "Overpayments": (),
+}
+
+# Collections whose public objects carry UpdatedDateUTC in the spec.
+_STAMPED = {
+    "Contacts",
+    "Invoices",
+    "Payments",
+    "CreditNotes",
+    "Items",
+    "PurchaseOrders",
+    "Accounts",
+    "Overpayments",
+    "BankTransactions",
+}
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "access_token_ttl": 1800,
+    "refresh_token_ttl": 5_184_000,
+    "refresh_grace": 1800,
+    "code_ttl": 300,
+    "rate_limits": {"concurrent": 5, "minute": 60, "day": 5000, "app_minute": 10000},
+    "webhook_retry_delays": [1.0, 5.0, 30.0, 300.0],
+    "webhook_batch_window": 0.05,
+    "webhook_timeout": 5.0,
+    "persist_interval": 2.0,
+}
+
+DEFAULT_FAULTS: dict[str, Any] = {
+    "latency_ms": 0,
+    "error_rates": {"429": 0.0, "500": 0.0, "503": 0.0},
+    "timeout_after_commit_rate": 0.0,
+    "drop_after_commit_rate": 0.0,
+    "hang_seconds": 30.0,
+    "seed": None,
+    "methods": ["GET", "PUT", "POST"],
+}
+
+
+def _empty_counters() -> dict[str, Any]:
+    return {
+        "total_calls": 0,
+        "calls": {},
+        "rate_limited": {"concurrent": 0, "minute": 0, "day": 0, "appminute": 0},
+        "faults": {"429": 0, "500": 0, "503": 0, "timeout_after_commit": 0, "drop_after_commit": 0},
+        "by_tenant": {},
+    }
+
+
+class Tenant:
+    """One Xero organisation: its records per collection plus the indexes and counters rules need."""
+
+    def __init__(self, name: str, tenant_id: str | None = None, seed: bool = True) -> None:
+        self.id = tenant_id or new_id()
+        self.name = name
+        self.created_ms = now_ms()
+        self.data: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in ID_FIELDS}
+        self.idx: dict[str, dict[str, dict[str, set[str]]]] = {
+            c: {f: {} for f in INDEXED.get(c, ())} for c in ID_FIELDS
+        }
+        self.seq: dict[str, int] = {"INV": 0, "CN": 0, "PO": 0}
+        self.last_ms = 0
+        self.created = 0
+        # Idempotency-Key -> (status, headers, body) or an Event while the first request is in flight.
+        self.idempotency: dict[str, tuple[int, list[tuple[str, str]], bytes] | asyncio.Event] = {}
+        if seed:
+            stamp = self.stamp()
+            for rec in seed_accounts(stamp):
+                self.put("Accounts", rec, touch=False)
+            for rec in seed_tax_rates():
+                self.put("TaxRates", rec, touch=False)
+            for rec in seed_tracking(stamp):
+                self.put("TrackingCategories", rec, touch=False)
+
+    def stamp(self) -> int:
+        """A strictly increasing ms timestamp, so every change orders after the previous one."""
+        ms = max(now_ms(), self.last_ms + 1)
+        self.last_ms = ms
+        return ms
+
+    def get(self, coll: str, rid: str) -> dict[str, Any] | None:
+        recs = self.data[coll]
+        rec = recs.get(rid)
+        if rec is None and coll != "TaxRates":
+            rec = recs.get(rid.lower())
+        return rec
+
+    def lookup(self, coll: str, fld: str, value: str) -> list[dict[str, Any]]:
+        ids = self.idx[coll].get(fld, {}).get(value.casefold(), ())
+        recs = self.data[coll]
+        return [recs[i] for i in ids if i in recs]
+
+    def put(self, coll: str, rec: dict[str, Any], touch: bool = True) -> dict[str, Any]:
+        """Store a (new dict for a) record, re-indexing it; `touch` bumps UpdatedDateUTC."""
+        idf = ID_FIELDS[coll]
+        rid = str(rec[idf])
+        if touch:
+            ms = self.stamp()
+            rec["_updated_ms"] = ms
+            if coll in _STAMPED:
+                rec["UpdatedDateUTC"] = ms_date(ms)
+        elif "_updated_ms" not in rec:
+            rec["_updated_ms"] = self.stamp()
+        old = self.data[coll].get(rid)
+        if "_n" not in rec:
+            self.created += 1
+            rec["_n"] = self.created
+        indexes = self.idx[coll]
+        for fld, index in indexes.items():
+            ov = old.get(fld) if old else None
+            nv = rec.get(fld)
+            if ov == nv and old is not None:
+                continue
+            if isinstance(ov, str):
+                bucket = index.get(ov.casefold())
+                if bucket:
+                    bucket.discard(rid)
+                    if not bucket:
+                        del index[ov.casefold()]
+            if isinstance(nv, str) and nv:
+                index.setdefault(nv.casefold(), set()).add(rid)
+        self.data[coll][rid] = rec
+        return rec
+
+    def delete(self, coll: str, rid: str) -> None:
+        old = self.data[coll].pop(rid, None)
+        if old is None:
+            return
+        for fld, index in self.idx[coll].items():
+            ov = old.get(fld)
+            if isinstance(ov, str) and ov.casefold() in index:
+                index[ov.casefold()].discard(rid)
+
+    def next_number(self, prefix: str, coll: str, fld: str) -> str:
+        while True:
+            self.seq[prefix] += 1
+            candidate = f"{prefix}-{self.seq[prefix]:04d}"
+            if not self.lookup(coll, fld, candidate):
+                return candidate
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created_ms": self.created_ms,
+            "seq": self.seq,
+            "last_ms": self.last_ms,
+            "data": {c: list(r.values()) for c, r in self.data.items()},
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Tenant:
+        t = cls(obj["name"], obj["id"], seed=False)
+        t.created_ms = obj["created_ms"]
+        t.seq.update(obj["seq"])
+        for coll, recs in obj["data"].items():
+            if coll in t.data:
+                for rec in recs:
+                    t.put(coll, rec, touch=False)
+        t.last_ms = obj.get("last_ms", t.last_ms)
+        t.created = max(
+            [t.created, *(int(r.get("_n", 0)) for recs in t.data.values() for r in recs.values())]
+        )
+        return t
+
+
+@dataclass
+class App:
+    client_id: str
+    client_secret: str
+    redirect_uris: list[str]
+    name: str = "ledgersync sandbox app"
+    webhook_url: str | None = None
+    webhook_key: str | None = None
+    intent_to_receive: dict[str, Any] | None = None
+    webhook_sequence: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "redirect_uris": self.redirect_uris,
+            "name": self.name,
+            "webhook_url": self.webhook_url,
+            "webhook_key": self.webhook_key,
+            "intent_to_receive": self.intent_to_receive,
+            "webhook_sequence": self.webhook_sequence,
+        }
+
+    def public(self) -> dict[str, Any]:
+        out = self.to_json()
+        out.pop("client_secret")
+        out["webhook_key"] = None if self.webhook_key is None else "***"
+        return out
+
+
+@dataclass
+class XeroSandbox:
+    """All sandbox state. Mutated only from the server's event loop; `save()` persists it."""
+
+    data_path: Path | None = None
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    apps: dict[str, App] = field(default_factory=dict)
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_CONFIG))
+    faults: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_FAULTS))
+    counters: dict[str, Any] = field(default_factory=_empty_counters)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    clock_offset: float = 0.0
+    dirty: bool = False
+    signing_secret: str = field(default_factory=lambda: os.urandom(16).hex())
+
+    def now(self) -> float:
+        """Wall clock plus the control API's time-travel offset (token lifetimes use this)."""
+        return time.time() + self.clock_offset
+
+    # ---- tenants & apps -------------------------------------------------------------------
+    def add_tenant(self, name: str, tenant_id: str | None = None) -> Tenant:
+        t = Tenant(name, tenant_id)
+        self.tenants[t.id] = t
+        self.dirty = True
+        return t
+
+    def add_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uris: list[str],
+        webhook_url: str | None = None,
+        webhook_key: str | None = None,
+        name: str | None = None,
+    ) -> App:
+        app = App(
+            client_id,
+            client_secret,
+            list(redirect_uris),
+            name or "ledgersync sandbox app",
+            webhook_url,
+            webhook_key,
+        )
+        self.apps[client_id] = app
+        self.dirty = True
+        return app
+
+    def reset(self) -> None:
+        self.tenants.clear()
+        self.apps.clear()
+        self.codes.clear()
+        self.access_tokens.clear()
+        self.refresh_tokens.clear()
+        self.connections.clear()
+        self.deliveries.clear()
+        self.config = copy.deepcopy(DEFAULT_CONFIG)
+        self.faults = copy.deepcopy(DEFAULT_FAULTS)
+        self.counters = _empty_counters()
+        self.clock_offset = 0.0
+        self.dirty = True
+
+    def reset_counters(self) -> None:
+        self.counters = _empty_counters()
+
+    def granted_tenants(self, token: dict[str, Any]) -> list[str]:
+        """Tenants this access token may reach: granted at consent and still connected."""
+        live = {c["tenantId"] for c in self.connections.values() if c["client_id"] == token["client_id"]}
+        return [t for t in token["tenants"] if t in live and t in self.tenants]
+
+    # ---- persistence ---------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "tenants": [t.to_json() for t in self.tenants.values()],
+            "apps": [a.to_json() for a in self.apps.values()],
+            "access_tokens": self.access_tokens,
+            "refresh_tokens": self.refresh_tokens,
+            "connections": self.connections,
+            "config": self.config,
+            "clock_offset": self.clock_offset,
+            "signing_secret": self.signing_secret,
+        }
+
+    def load_json(self, obj: dict[str, Any]) -> None:
+        self.tenants = {t["id"]: Tenant.from_json(t) for t in obj.get("tenants", [])}
+        self.apps = {a["client_id"]: App(**a) for a in obj.get("apps", [])}
+        self.access_tokens = obj.get("access_tokens", {})
+        self.refresh_tokens = obj.get("refresh_tokens", {})
+        self.connections = obj.get("connections", {})
+        self.config = {**copy.deepcopy(DEFAULT_CONFIG), **obj.get("config", {})}
+        self.clock_offset = float(obj.get("clock_offset", 0.0))
+        self.signing_secret = obj.get("signing_secret", self.signing_secret)
+
+    def snapshot(self) -> bytes:
+        self.dirty = False
+        return dumps(self.to_json())
+
+    @staticmethod
+    def write_file(path: Path, payload: bytes) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(payload)
+        # Atomic replace so a crash mid-write never leaves a truncated state file.
+        os.replace(tmp, path)
+
+    def save(self) -> None:
+        if self.data_path is not None:
+            self.write_file(self.data_path, self.snapshot())
+
+    @classmethod
+    def load(cls, path: Path) -> XeroSandbox:
+        sb = cls(data_path=path)
+        if path.exists() and path.stat().st_size:
+            sb.load_json(loads(path.read_bytes()))
+        return sb
