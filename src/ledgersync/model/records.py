@@ -9,7 +9,7 @@ import json
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 TWO_PLACES = Decimal("0.01")
 
@@ -19,8 +19,18 @@ def money(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
+def canonical_decimal(value: Decimal) -> Decimal:
+    """One spelling per number ("2", "2.0000" -> 2.00; 10.005 kept), so equal amounts hash equally."""
+    cents = value.quantize(TWO_PLACES)
+    return cents if cents == value else value.normalize()
+
+
 # Decimals serialise as strings so a JSON round trip never passes through float.
-Amount = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
+Amount = Annotated[
+    Decimal,
+    AfterValidator(canonical_decimal),
+    PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json"),
+]
 
 
 class Entity(str, enum.Enum):

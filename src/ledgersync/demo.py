@@ -1,0 +1,276 @@
+"""The demo: a sample business synced two ways with a local Xero sandbox over the real OAuth flow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlparse
+
+import httpx
+
+from ledgersync.engine import CheckReport, CycleReport, LedgerSync, check
+from ledgersync.model import Address, Allocation, Contact, Entity, Invoice, InvoiceLine, Payment
+
+FIRST = ["Ava", "Ben", "Chloe", "Dan", "Ella", "Finn", "Grace", "Hugo", "Isla", "Jack", "Kate", "Liam", "Mia",
+         "Noah", "Olive", "Paul", "Quinn", "Ruby", "Sam", "Tess"]
+LAST = ["Nguyen", "Smith", "Patel", "Brown", "Wilson", "Taylor", "Lee", "Martin", "Walker", "Young"]
+TRADES = ["Motors", "Plumbing", "Bakery", "Cafe", "Builders", "Electrics", "Garage", "Florist", "Studio", "Tyres"]
+SERVICES = [
+    ("Logbook service", Decimal("289.00")), ("Brake pads (front)", Decimal("180.00")),
+    ("Wheel alignment", Decimal("89.00")), ("Tyre fitting", Decimal("35.00")), ("Labour (hour)", Decimal("120.00")),
+    ("Diagnostic scan", Decimal("95.00")), ("Oil filter", Decimal("24.50")), ("Air-con regas", Decimal("159.00")),
+]
+
+
+@dataclass
+class SampleBusiness:
+    contacts: list[Contact] = field(default_factory=list)
+    invoices: list[Invoice] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+
+
+def sample_business(n_contacts: int = 40, n_invoices: int = 200, seed: int = 7,
+                    start: dt.date | None = None) -> SampleBusiness:
+    """A deterministic workshop's books: customers, invoices (some $0), full and part payments."""
+    rng = random.Random(seed)
+    start = start or dt.date.today() - dt.timedelta(days=120)
+    biz = SampleBusiness()
+    names: set[str] = set()
+    while len(biz.contacts) < n_contacts:
+        i = len(biz.contacts)
+        if rng.random() < 0.5:
+            name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        else:
+            name = f"{rng.choice(LAST)} {rng.choice(TRADES)}"
+        if name in names:
+            name = f"{name} {i}"
+        names.add(name)
+        first, _, last = name.partition(" ")
+        biz.contacts.append(
+            Contact(
+                id=f"cust-{i + 1:04d}", name=name, email=f"{first.lower()}.{i + 1}@example.com",
+                first_name=first, last_name=last, phone=f"04{rng.randrange(10**7, 10**8)}",
+                address=Address(line1=f"{rng.randrange(1, 300)} Main St", city="Brisbane", region="QLD",
+                                postal_code="4000", country="AU"),
+            )
+        )
+    for i in range(n_invoices):
+        contact = rng.choice(biz.contacts)
+        date = start + dt.timedelta(days=rng.randrange(0, 110))
+        lines = []
+        if i % 50 == 49:
+            lines.append(InvoiceLine(description="Warranty check (no charge)", quantity=Decimal(1),
+                                     unit_amount=Decimal(0), account_code="200", tax_type="OUTPUT"))
+        else:
+            for _ in range(rng.randrange(1, 4)):
+                desc, price = rng.choice(SERVICES)
+                lines.append(InvoiceLine(description=desc, quantity=Decimal(rng.randrange(1, 4)), unit_amount=price,
+                                         account_code="200", tax_type="OUTPUT"))
+        inv = Invoice(id=f"inv-{i + 1:05d}", contact_id=contact.id, number=f"WS-{i + 1:05d}", date=date,
+                      due_date=date + dt.timedelta(days=14), lines=lines, reference=f"Job {1000 + i}")
+        biz.invoices.append(inv)
+        gross = sum((ln.line_amount for ln in lines), Decimal(0)) * Decimal("1.1")
+        roll = rng.random()
+        if gross > 0 and roll < 0.45:
+            amount = gross.quantize(Decimal("0.01"))
+            if roll < 0.1:
+                amount = (gross / 2).quantize(Decimal("0.01"))
+            biz.payments.append(
+                Payment(id=f"pay-{i + 1:05d}", contact_id=contact.id, date=date + dt.timedelta(days=rng.randrange(0, 10)),
+                        amount=amount, reference=f"EFT {rng.randrange(10**5, 10**6)}", account_code="090",
+                        allocations=[Allocation(invoice_id=inv.id, amount=amount)])
+            )
+    return biz
+
+
+class _FormParser(HTMLParser):
+    """Reads the first form of a page: its action and the values a browser would submit by default."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self.in_form = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and self.action is None:
+            self.action = a.get("action", "")
+            self.in_form = True
+        elif tag == "input" and self.in_form and a.get("name"):
+            kind = a.get("type", "text")
+            if kind in ("radio", "checkbox"):
+                if "checked" in a and a["name"] not in self.fields:
+                    self.fields[a["name"]] = a.get("value", "on")
+            elif kind != "submit":
+                self.fields[a["name"]] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.in_form = False
+
+
+def consent(authorization_url: str, *, approve: bool = True, choose: dict[str, str] | None = None) -> tuple[str, str]:
+    """Complete a platform's consent page the way a person's browser would; returns (code, state)."""
+    with httpx.Client(follow_redirects=False, timeout=30) as client:
+        page = client.get(authorization_url)
+        page.raise_for_status()
+        form = _FormParser()
+        form.feed(page.text)
+        data = {**form.fields, **(choose or {}), "action": "allow" if approve else "deny"}
+        resp = client.post(urljoin(str(page.url), form.action or str(page.url)), data=data)
+        if resp.status_code not in (302, 303):
+            raise RuntimeError(f"consent page answered {resp.status_code}: {resp.text[:200]}")
+        query = parse_qs(urlparse(resp.headers["location"]).query)
+        if "error" in query:
+            raise RuntimeError(f"consent refused: {query['error'][0]}")
+        return query["code"][0], query["state"][0]
+
+
+@dataclass
+class XeroSandboxHandle:
+    url: str
+    tenant_id: str
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    control: httpx.Client
+
+    @property
+    def config(self) -> dict[str, str]:
+        return {
+            "client_id": self.client_id, "client_secret": self.client_secret,
+            "redirect_uri": self.redirect_uri, "base_url": self.url,
+        }
+
+    def as_user(self, path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
+        resp = self.control.request(method, f"/_sandbox/tenants/{self.tenant_id}/as-user/{path}", json=body)
+        resp.raise_for_status()
+        result: dict[str, Any] = resp.json()
+        return result
+
+    def dump(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.control.get(f"/_sandbox/tenants/{self.tenant_id}/dump").json()
+        return result
+
+    def counters(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.control.get("/_sandbox/counters").json()
+        return result
+
+
+@contextmanager
+def xero_sandbox(
+    tenant_name: str = "Demo Company (AU)",
+    config: dict[str, Any] | None = None,
+    client_id: str = "LEDGERSYNCDEMO",
+) -> Iterator[XeroSandboxHandle]:
+    """A Xero sandbox on loopback with one organisation and an OAuth app registered."""
+    from ledgersync.sandbox.server import serve_in_thread
+    from ledgersync.sandbox.xero import create_app
+
+    server = serve_in_thread(create_app())
+    try:
+        control = httpx.Client(base_url=server.url, timeout=30)
+        if config:
+            control.put("/_sandbox/config", json=config).raise_for_status()
+        tenant = control.post("/_sandbox/tenants", json={"name": tenant_name}).json()
+        redirect_uri = "http://127.0.0.1:8000/integrations/xero/callback"
+        secret = "demo-secret-" + client_id.lower()
+        control.post(
+            "/_sandbox/apps",
+            json={"client_id": client_id, "client_secret": secret, "redirect_uris": [redirect_uri]},
+        ).raise_for_status()
+        yield XeroSandboxHandle(server.url, tenant["tenantId"], client_id, secret, redirect_uri, control)
+        control.close()
+    finally:
+        server.stop()
+
+
+def connect_xero(ls: LedgerSync, org_id: str, sandbox: XeroSandboxHandle) -> str:
+    start = ls.connect(org_id, "xero", sandbox.config)
+    code, state = consent(start.authorization_url, choose={"tenantId": sandbox.tenant_id})
+    return ls.complete_connect(state, code)
+
+
+@dataclass
+class DemoResult:
+    org_id: str
+    connection_id: str
+    first: CycleReport
+    second: CycleReport
+    check: CheckReport
+    sandbox_calls: int
+
+
+def run_demo(
+    workdir: Path,
+    *,
+    contacts: int = 40,
+    invoices: int = 200,
+    on_step: Callable[[str], None] = lambda _msg: None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> DemoResult:
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    ls = LedgerSync(f"sqlite:///{workdir / 'ledgersync.db'}", key_file=workdir / "secret.key")
+    with xero_sandbox() as sandbox:
+        on_step(f"Xero sandbox running at {sandbox.url} (organisation 'Demo Company (AU)')")
+        org = ls.create_organisation("Demo Workshop")
+        biz = sample_business(contacts, invoices)
+        ls.upsert_many(org, [*biz.contacts, *biz.invoices, *biz.payments])
+        on_step(f"Sample business: {len(biz.contacts)} customers, {len(biz.invoices)} invoices, "
+                f"{len(biz.payments)} payments in {workdir / 'ledgersync.db'}")
+        conn = connect_xero(ls, org, sandbox)
+        on_step("Connected to Xero through the OAuth consent flow (state checked, tokens encrypted)")
+        first = ls.sync(conn, progress=progress)
+        on_step(f"First sync: pushed {sum(first.pushed.values())} records in {first.seconds:.1f}s "
+                f"using {first.calls} API calls")
+        # Changes on both sides.
+        sandbox.as_user("Contacts", {"Contacts": [{"Name": "Walk-in Customer (added in Xero)",
+                                                   "EmailAddress": "walkin@example.com"}]}, method="PUT")
+        unpaid = next(i for i in biz.invoices if not any(p.allocations[0].invoice_id == i.id for p in biz.payments)
+                      and i.subtotal > 0)
+        link = ls.get(org, Entity.INVOICE, unpaid.id, conn)
+        assert link is not None and link.remote_id
+        due = link.record.amount_due  # type: ignore[attr-defined]
+        sandbox.as_user("Payments", {"Payments": [{"Invoice": {"InvoiceID": link.remote_id},
+                                                   "Account": {"Code": "090"}, "Date": dt.date.today().isoformat(),
+                                                   "Amount": str(due), "Reference": "Paid by card in Xero"}]},
+                        method="PUT")
+        edited = biz.invoices[3]
+        ls.upsert_invoice(org, edited.model_copy(update={
+            "lines": [*edited.lines, InvoiceLine(description="Wiper blades", quantity=Decimal(1),
+                                                 unit_amount=Decimal("39.00"), account_code="200",
+                                                 tax_type="OUTPUT")]}))
+        ls.upsert_contact(org, Contact(id="cust-new-1", name="Zoe Carter (added in the app)",
+                                       email="zoe@example.com"))
+        on_step("Changed both sides: in Xero a contact added and a payment recorded; in the app an invoice "
+                "edited and a customer added")
+        time.sleep(1.1)  # Xero's If-Modified-Since has one-second precision
+        second = ls.sync(conn, progress=progress)
+        on_step(f"Second sync: pulled {sum(second.pulled.values())}, created in app "
+                f"{sum(second.created_in_app.values())}, pushed {sum(second.pushed.values())}")
+        spec = ls.spec("xero")
+        provider = spec.connect(sandbox.config, ls.store.get_connection(conn).tenant_id or "",
+                                _tokens(ls, conn))
+        provider.on_call = None
+        report = check(ls.store, provider, conn)
+        provider.close()
+        calls = int(sandbox.counters().get("total_calls", 0))
+        return DemoResult(org, conn, first, second, report, calls)
+
+
+def _tokens(ls: LedgerSync, conn: str) -> Any:
+    from ledgersync.store import StoreTokenStore
+
+    return StoreTokenStore(ls.store, conn)
