@@ -662,7 +662,8 @@ def _delete_payment(ctx: Ctx, pid: str, el: dict[str, Any]) -> dict[str, Any]:
     pay = t.get("Payments", pid)
     if pay is None:
         raise ElementError(MSG_NOT_FOUND)
-    if el.get("Status") != "DELETED" or any(k not in ("Status", "PaymentID") for k in el):
+    # Only a status change to DELETED is accepted; SDKs also echo read-only defaults, which are ignored.
+    if el.get("Status") != "DELETED":
         raise ElementError(MSG_PAYMENT_UPDATE)
     if pay["Status"] == "DELETED":
         return pay
