@@ -184,6 +184,7 @@ class MovingWindowPacer:
         return self._slot()
 
     def observe(self, headers: Mapping[str, str]) -> None:
+        headers = {k.lower(): v for k, v in headers.items()}
         now = self._clock()
         with self._cond:
             for name, window in (("x-minlimit-remaining", self._minute), ("x-daylimit-remaining", self._day)):

@@ -160,8 +160,10 @@ class XeroClient:
         attempt = 0
         refreshed_after_401 = False
         outcome_unknown = False
+        slept = 0.0
         while True:
             attempt += 1
+            pacer_waits = False
             token = self._token()
             try:
                 with self.pacer.acquire():
@@ -211,7 +213,10 @@ class XeroClient:
                     if (problem or "").lower().startswith("day"):
                         raise daily_limit_error(retry_after)
                     failure = ProviderError(response_error(response, body_json, is_write=is_write))
-                    delay = max(retry_after, self._backoff(attempt) / 4)
+                    # The pacer now holds every call of this tenant for Retry-After; waiting here too would
+                    # double it. `delay` still counts against the retry time budget.
+                    delay = retry_after
+                    pacer_waits = True
                 elif status in RETRY_STATUSES:
                     if is_write and status in _AMBIGUOUS_WRITE_STATUSES:
                         outcome_unknown = True
@@ -220,7 +225,7 @@ class XeroClient:
                 else:
                     # 400 and friends: Xero answered definitively, so an earlier unknown outcome is resolved.
                     raise ProviderError(response_error(response, body_json, is_write=is_write))
-            elapsed = self._clock() - started
+            elapsed = max(self._clock() - started, slept)
             if attempt >= self.max_attempts or elapsed + delay > self.max_retry_seconds:
                 if outcome_unknown and failure.error.code is not ErrorCode.UNKNOWN_OUTCOME:
                     raise ProviderError(
@@ -234,7 +239,9 @@ class XeroClient:
                         )
                     ) from failure
                 raise failure
-            self._sleep(delay)
+            if not pacer_waits:
+                self._sleep(delay)
+            slept += delay
 
     def _send(
         self,
