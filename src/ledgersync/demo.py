@@ -238,16 +238,16 @@ def run_demo(
         # Changes on both sides.
         sandbox.as_user("Contacts", {"Contacts": [{"Name": "Walk-in Customer (added in Xero)",
                                                    "EmailAddress": "walkin@example.com"}]}, method="PUT")
-        unpaid = next(i for i in biz.invoices if not any(p.allocations[0].invoice_id == i.id for p in biz.payments)
-                      and i.subtotal > 0)
-        link = ls.get(org, Entity.INVOICE, unpaid.id, conn)
+        paid_ids = {a.invoice_id for p in biz.payments for a in p.allocations}
+        unpaid = [i for i in biz.invoices if i.id not in paid_ids and i.subtotal > 0]
+        link = ls.get(org, Entity.INVOICE, unpaid[0].id, conn)
         assert link is not None and link.remote_id
         due = link.record.amount_due  # type: ignore[attr-defined]
         sandbox.as_user("Payments", {"Payments": [{"Invoice": {"InvoiceID": link.remote_id},
                                                    "Account": {"Code": "090"}, "Date": dt.date.today().isoformat(),
                                                    "Amount": str(due), "Reference": "Paid by card in Xero"}]},
                         method="PUT")
-        edited = biz.invoices[3]
+        edited = unpaid[1]
         ls.upsert_invoice(org, edited.model_copy(update={
             "lines": [*edited.lines, InvoiceLine(description="Wiper blades", quantity=Decimal(1),
                                                  unit_amount=Decimal("39.00"), account_code="200",

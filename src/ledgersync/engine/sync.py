@@ -267,6 +267,8 @@ class Cycle:
                     self.store.set_state(s, self.conn_id, entity, row.app_id, "not_synced")
                     continue
                 remote = found.get(row.app_id)
+                if remote is not None and self.to_app_id(entity, remote.remote_id) not in (None, row.app_id):
+                    remote = None  # that platform record is another app record's: this write did not land
                 if remote is None:
                     # The write never landed: push it again (same idempotency key while the version holds).
                     self.store.set_state(s, self.conn_id, entity, row.app_id, "pending",
@@ -564,6 +566,26 @@ class Cycle:
             self._push_batch(entity, writes[i : i + size])
             if self.progress:
                 self.progress(f"push {entity.value}", len(writes[i : i + size]), len(writes))
+        if entity is Entity.PAYMENT and (writes or removals or replace):
+            # Paying or un-paying changes the invoices' status and amount due: read them back now rather
+            # than leave the app showing them unpaid until the next pull.
+            touched = {a.invoice_id for w, _ in writes if isinstance(w.record, Payment) for a in w.record.allocations}
+            for rec, _link in [*removals, *replace]:
+                if isinstance(rec.record, Payment):
+                    touched.update(r for a in rec.record.allocations if (r := self.to_remote_id(Entity.INVOICE, a.invoice_id)))
+            self.refresh(Entity.INVOICE, sorted(touched))
+
+    def refresh(self, entity: Entity, remote_ids: Sequence[str]) -> None:
+        """Read named records now and apply them as a pull would (without moving the cursor)."""
+        if not remote_ids:
+            return
+        records = self.provider.fetch(entity, remote_ids)
+        with self.store.session() as s:
+            links = self.store.remote_links(self.conn_id, entity, [r.remote_id for r in records], s)
+            for remote in records:
+                link = links.get(remote.remote_id)
+                if link is not None:
+                    self._apply_linked(s, entity, remote, link)
 
     def _wanted(self, entity: Entity, rec: StoredRecord) -> bool:
         if entity is Entity.CONTACT and self.settings.contacts == "with_transactions":
