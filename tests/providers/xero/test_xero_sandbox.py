@@ -1,4 +1,4 @@
-"""XeroProvider against the Xero sandbox over real loopback HTTP: connect, push, pull, find, remove, tokens."""
+"""XeroProvider against the Xero sandbox over loopback HTTP: connect, push, pull, find, remove, tokens."""
 
 from __future__ import annotations
 
