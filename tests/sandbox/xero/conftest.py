@@ -64,19 +64,36 @@ class Sandbox:
         assert r.status_code == 201, r.text
         return str(r.json()["tenantId"])
 
-    def add_app(self, client_id: str = "test-client", secret: str = "test-secret", **extra: Any) -> httpx.Response:
-        r = self.control("POST", "/apps", {"client_id": client_id, "client_secret": secret,
-                                           "redirect_uris": [REDIRECT], **extra})
+    def add_app(
+        self, client_id: str = "test-client", secret: str = "test-secret", **extra: Any
+    ) -> httpx.Response:
+        r = self.control(
+            "POST",
+            "/apps",
+            {"client_id": client_id, "client_secret": secret, "redirect_uris": [REDIRECT], **extra},
+        )
         assert r.status_code == 201, r.text
         return r
 
-    def authorize(self, client_id: str | None = None, secret: str | None = None, tenants: list[str] | None = None,
-                  scope: str = SCOPE) -> dict[str, Any]:
+    def authorize(
+        self,
+        client_id: str | None = None,
+        secret: str | None = None,
+        tenants: list[str] | None = None,
+        scope: str = SCOPE,
+    ) -> dict[str, Any]:
         client_id = client_id or self.client_id
         secret = secret or self.client_secret
-        r = self.http.get(f"{self.url}/identity/connect/authorize", params={
-            "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": scope,
-            "state": "xyz"})
+        r = self.http.get(
+            f"{self.url}/identity/connect/authorize",
+            params={
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": REDIRECT,
+                "scope": scope,
+                "state": "xyz",
+            },
+        )
         assert r.status_code == 200, r.text
         form = consent_form(r.text)
         if tenants is not None:
@@ -86,8 +103,11 @@ class Sandbox:
         assert r.status_code == 302, r.text
         q = parse_qs(urlparse(r.headers["location"]).query)
         assert q["state"] == ["xyz"]
-        r = self.http.post(f"{self.url}/connect/token", auth=(client_id, secret), data={
-            "grant_type": "authorization_code", "code": q["code"][0], "redirect_uri": REDIRECT})
+        r = self.http.post(
+            f"{self.url}/connect/token",
+            auth=(client_id, secret),
+            data={"grant_type": "authorization_code", "code": q["code"][0], "redirect_uri": REDIRECT},
+        )
         assert r.status_code == 200, r.text
         return dict(r.json())
 
@@ -98,14 +118,26 @@ class Sandbox:
         return self
 
     def headers(self, token: str | None = None, tenant: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token or self.tokens['access_token']}",
-                "xero-tenant-id": tenant or self.tenant_id, "Accept": "application/json"}
+        return {
+            "Authorization": f"Bearer {token or self.tokens['access_token']}",
+            "xero-tenant-id": tenant or self.tenant_id,
+            "Accept": "application/json",
+        }
 
-    def api(self, method: str, path: str, json: Any = None, params: Any = None,
-            headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+    def api(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        params: Any = None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> httpx.Response:
         h = self.headers()
         h.update(headers or {})
-        return self.http.request(method, f"{self.url}/api.xro/2.0/{path}", json=json, params=params, headers=h, **kw)
+        return self.http.request(
+            method, f"{self.url}/api.xro/2.0/{path}", json=json, params=params, headers=h, **kw
+        )
 
     def as_user(self, method: str, path: str, json: Any) -> httpx.Response:
         return self.control(method, f"/tenants/{self.tenant_id}/as-user/{path}", json)
@@ -139,5 +171,7 @@ def ready(xs: Sandbox) -> Sandbox:
 
 def contracts_dir() -> Path:
     if not (CONTRACTS / "xero_accounting.yaml").exists():
-        pytest.skip(f"Xero contracts not found at {CONTRACTS} (expected ../shared/contracts/xero/ next to the repo)")
+        pytest.skip(
+            f"Xero contracts not found at {CONTRACTS} (expected ../shared/contracts/xero/ next to the repo)"
+        )
     return CONTRACTS

@@ -15,15 +15,20 @@ def _limits(xs: Sandbox, **kw: int) -> None:
     xs.control("PUT", "/config", {"rate_limits": {**base, **kw}})
 
 
-@pytest.mark.parametrize(("limit", "problem"), [("minute", "minute"), ("day", "day"), ("app_minute", "appminute")])
+@pytest.mark.parametrize(
+    ("limit", "problem"), [("minute", "minute"), ("day", "day"), ("app_minute", "appminute")]
+)
 def test_windowed_limits(ready: Sandbox, limit: str, problem: str) -> None:
     _limits(ready, **{limit: 3})
     codes = [ready.api("GET", "Contacts") for _ in range(4)]
     assert [r.status_code for r in codes] == [200, 200, 200, 429]
     r = codes[-1]
     assert r.headers["X-Rate-Limit-Problem"] == problem and int(r.headers["Retry-After"]) >= 1
-    header = {"minute": "X-MinLimit-Remaining", "day": "X-DayLimit-Remaining",
-              "app_minute": "X-AppMinLimit-Remaining"}[limit]
+    header = {
+        "minute": "X-MinLimit-Remaining",
+        "day": "X-DayLimit-Remaining",
+        "app_minute": "X-AppMinLimit-Remaining",
+    }[limit]
     assert [c.headers[header] for c in codes[:3]] == ["2", "1", "0"]
     assert ready.control("GET", "/counters").json()["rate_limited"][problem] == 1
 
@@ -46,8 +51,9 @@ def test_concurrent_limit(ready: Sandbox) -> None:
 
     async def burst() -> list[int]:
         async with httpx.AsyncClient(timeout=10) as c:
-            rs = await asyncio.gather(*[c.get(f"{ready.url}/api.xro/2.0/Contacts", headers=ready.headers())
-                                        for _ in range(4)])
+            rs = await asyncio.gather(
+                *[c.get(f"{ready.url}/api.xro/2.0/Contacts", headers=ready.headers()) for _ in range(4)]
+            )
         return sorted(r.status_code for r in rs)
 
     assert asyncio.run(burst()) == [200, 200, 429, 429]
@@ -90,15 +96,19 @@ def test_idempotency_replays_byte_for_byte_and_waits_for_in_flight(ready: Sandbo
     first = ready.api("PUT", "Contacts", {"Name": "Idem"}, headers=h)
     second = ready.api("PUT", "Contacts", {"Name": "Idem"}, headers=h)
     assert first.content == second.content
-    assert ready.api("PUT", "Contacts", {"Name": "X"}, headers={"Idempotency-Key": "k" * 129}).status_code == 400
+    assert (
+        ready.api("PUT", "Contacts", {"Name": "X"}, headers={"Idempotency-Key": "k" * 129}).status_code == 400
+    )
     ready.control("PUT", "/faults", {"latency_ms": 300})
 
     async def pair() -> list[bytes]:
         async with httpx.AsyncClient(timeout=10) as c:
             hdrs = {**ready.headers(), "Idempotency-Key": "k-43"}
             url = f"{ready.url}/api.xro/2.0/Contacts"
-            rs = await asyncio.gather(c.put(url, json={"Name": "Racing"}, headers=hdrs),
-                                      c.put(url, json={"Name": "Racing"}, headers=hdrs))
+            rs = await asyncio.gather(
+                c.put(url, json={"Name": "Racing"}, headers=hdrs),
+                c.put(url, json={"Name": "Racing"}, headers=hdrs),
+            )
         return [r.content for r in rs]
 
     a, b = asyncio.run(pair())

@@ -1,4 +1,4 @@
-"""OAuth2 emulation: code flow, consent denial, refresh rotation with grace, expiry, revocation, connections."""
+"""OAuth2 emulation: code flow, denial, refresh rotation and grace, expiry, revocation, connections."""
 
 from __future__ import annotations
 
@@ -8,17 +8,31 @@ from .conftest import REDIRECT, Sandbox, consent_form
 
 
 def _refresh(xs: Sandbox, token: str) -> tuple[int, dict[str, str]]:
-    r = xs.http.post(f"{xs.url}/connect/token", data={"grant_type": "refresh_token", "refresh_token": token,
-                                                       "client_id": xs.client_id, "client_secret": xs.client_secret})
+    r = xs.http.post(
+        f"{xs.url}/connect/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token,
+            "client_id": xs.client_id,
+            "client_secret": xs.client_secret,
+        },
+    )
     return r.status_code, r.json()
 
 
 def test_code_flow_issues_tokens_and_code_is_single_use(xs: Sandbox) -> None:
     xs.tenant_id = xs.add_tenant()
     xs.add_app()
-    r = xs.http.get(f"{xs.url}/identity/connect/authorize", params={
-        "response_type": "code", "client_id": xs.client_id, "redirect_uri": REDIRECT,
-        "scope": "offline_access accounting.contacts", "state": "s1"})
+    r = xs.http.get(
+        f"{xs.url}/identity/connect/authorize",
+        params={
+            "response_type": "code",
+            "client_id": xs.client_id,
+            "redirect_uri": REDIRECT,
+            "scope": "offline_access accounting.contacts",
+            "state": "s1",
+        },
+    )
     assert "Demo Company (AU)" in r.text
     form = consent_form(r.text)
     form["action"] = ["allow"]
@@ -26,8 +40,11 @@ def test_code_flow_issues_tokens_and_code_is_single_use(xs: Sandbox) -> None:
     assert r.status_code == 302
     code = parse_qs(urlparse(r.headers["location"]).query)["code"][0]
     body = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
-    bad = xs.http.post(f"{xs.url}/connect/token", auth=(xs.client_id, xs.client_secret),
-                       data={**body, "redirect_uri": "http://evil/cb"})
+    bad = xs.http.post(
+        f"{xs.url}/connect/token",
+        auth=(xs.client_id, xs.client_secret),
+        data={**body, "redirect_uri": "http://evil/cb"},
+    )
     assert bad.status_code == 400 and bad.json() == {"error": "invalid_grant"}
     ok = xs.http.post(f"{xs.url}/connect/token", auth=(xs.client_id, xs.client_secret), data=body)
     tok = ok.json()
@@ -35,22 +52,31 @@ def test_code_flow_issues_tokens_and_code_is_single_use(xs: Sandbox) -> None:
     assert "id_token" not in tok  # no openid scope requested
     again = xs.http.post(f"{xs.url}/connect/token", auth=(xs.client_id, xs.client_secret), data=body)
     assert again.status_code == 400
-    conns = xs.http.get(f"{xs.url}/connections", headers={"Authorization": f"Bearer {tok['access_token']}"}).json()
+    conns = xs.http.get(
+        f"{xs.url}/connections", headers={"Authorization": f"Bearer {tok['access_token']}"}
+    ).json()
     assert conns[0]["tenantId"] == xs.tenant_id and conns[0]["tenantType"] == "ORGANISATION"
 
 
 def test_deny_and_bad_client(xs: Sandbox) -> None:
     xs.add_tenant()
     xs.add_app()
-    params = {"response_type": "code", "client_id": xs.client_id, "redirect_uri": REDIRECT, "scope": "x",
-              "state": "s2"}
+    params = {
+        "response_type": "code",
+        "client_id": xs.client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "x",
+        "state": "s2",
+    }
     form = consent_form(xs.http.get(f"{xs.url}/identity/connect/authorize", params=params).text)
     form["action"] = ["deny"]
     r = xs.http.post(f"{xs.url}/identity/connect/authorize", data=form)
     assert parse_qs(urlparse(r.headers["location"]).query) == {"error": ["access_denied"], "state": ["s2"]}
     r = xs.http.get(f"{xs.url}/identity/connect/authorize", params={**params, "client_id": "nope"})
     assert r.status_code == 400 and "location" not in r.headers
-    r = xs.http.get(f"{xs.url}/identity/connect/authorize", params={**params, "redirect_uri": "http://other/cb"})
+    r = xs.http.get(
+        f"{xs.url}/identity/connect/authorize", params={**params, "redirect_uri": "http://other/cb"}
+    )
     assert r.status_code == 400
 
 
@@ -89,16 +115,21 @@ def test_access_token_expiry_and_revocation(ready: Sandbox) -> None:
 
 
 def test_revocation_endpoint_removes_connections(ready: Sandbox) -> None:
-    r = ready.http.post(f"{ready.url}/connect/revocation", auth=(ready.client_id, ready.client_secret),
-                        data={"token": ready.tokens["refresh_token"]})
+    r = ready.http.post(
+        f"{ready.url}/connect/revocation",
+        auth=(ready.client_id, ready.client_secret),
+        data={"token": ready.tokens["refresh_token"]},
+    )
     assert r.status_code == 200
     assert ready.api("GET", "Contacts").status_code == 401
     assert _refresh(ready, ready.tokens["refresh_token"])[0] == 400
 
 
 def test_tenant_header_rules_and_disconnect(ready: Sandbox) -> None:
-    r = ready.http.get(f"{ready.url}/api.xro/2.0/Contacts",
-                       headers={"Authorization": f"Bearer {ready.tokens['access_token']}"})
+    r = ready.http.get(
+        f"{ready.url}/api.xro/2.0/Contacts",
+        headers={"Authorization": f"Bearer {ready.tokens['access_token']}"},
+    )
     assert r.status_code == 403 and r.json()["Title"] == "Forbidden"
     other = ready.add_tenant("Not granted")
     assert ready.api("GET", "Contacts", headers={"xero-tenant-id": other}).status_code == 403

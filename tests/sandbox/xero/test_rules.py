@@ -27,15 +27,25 @@ def _contact(xs: Sandbox, name: str = "Acme", **kw: Any) -> str:
 
 
 def _invoice(xs: Sandbox, cid: str, status: str = "AUTHORISED", **kw: Any) -> dict[str, Any]:
-    r = xs.api("PUT", "Invoices", {"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": cid},
-                                                 "LineItems": [LINE], "Status": status, **kw}]})
+    r = xs.api(
+        "PUT",
+        "Invoices",
+        {
+            "Invoices": [
+                {"Type": "ACCREC", "Contact": {"ContactID": cid}, "LineItems": [LINE], "Status": status, **kw}
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     return dict(r.json()["Invoices"][0])
 
 
 def _pay(xs: Sandbox, inv_id: str, amount: Any) -> Any:
-    return xs.api("PUT", "Payments", {"Payments": [{"Invoice": {"InvoiceID": inv_id}, "Account": {"Code": "090"},
-                                                    "Amount": amount}]})
+    return xs.api(
+        "PUT",
+        "Payments",
+        {"Payments": [{"Invoice": {"InvoiceID": inv_id}, "Account": {"Code": "090"}, "Amount": amount}]},
+    )
 
 
 def test_sandbox_never_imports_the_connector_side() -> None:
@@ -58,8 +68,10 @@ def test_contact_names_unique_among_active(ready: Sandbox) -> None:
     cid = _contact(ready, "Buzz Lightyear")
     r = ready.api("PUT", "Contacts", {"Contacts": [{"Name": "buzz lightyear"}]})
     assert r.status_code == 400
-    assert _errors(r) == ["The contact name buzz lightyear is already assigned to another contact. "
-                          "The contact name must be unique across all active contacts."]
+    assert _errors(r) == [
+        "The contact name buzz lightyear is already assigned to another contact. "
+        "The contact name must be unique across all active contacts."
+    ]
     assert r.json()["ErrorNumber"] == 10 and r.json()["Type"] == "ValidationException"
     ready.as_user("POST", f"Contacts/{cid}", {"ContactStatus": "ARCHIVED"})
     assert ready.api("PUT", "Contacts", {"Contacts": [{"Name": "Buzz Lightyear"}]}).status_code == 200
@@ -70,8 +82,10 @@ def test_contact_names_unique_among_active(ready: Sandbox) -> None:
 
 def test_contact_must_be_identified(ready: Sandbox) -> None:
     r = ready.api("PUT", "Contacts", {"Contacts": [{"EmailAddress": "x@y.io"}]})
-    assert _errors(r) == ["The Contact must contain at least 1 of the following elements to identify the "
-                          "contact: Name, ContactID, ContactNumber"]
+    assert _errors(r) == [
+        "The Contact must contain at least 1 of the following elements to identify the "
+        "contact: Name, ContactID, ContactNumber"
+    ]
 
 
 def test_summarized_batch_still_saves_valid_elements(ready: Sandbox) -> None:
@@ -84,8 +98,12 @@ def test_summarized_batch_still_saves_valid_elements(ready: Sandbox) -> None:
 
 def test_summarize_false_reports_per_element(ready: Sandbox) -> None:
     _contact(ready, "Dup")
-    r = ready.api("PUT", "Contacts", {"Contacts": [{"Name": "Fresh"}, {"Name": "Dup"}]},
-                  params={"summarizeErrors": "false"})
+    r = ready.api(
+        "PUT",
+        "Contacts",
+        {"Contacts": [{"Name": "Fresh"}, {"Name": "Dup"}]},
+        params={"summarizeErrors": "false"},
+    )
     assert r.status_code == 200
     ok, bad = r.json()["Contacts"]
     assert ok["StatusAttributeString"] == "OK" and ok["ContactID"]
@@ -96,12 +114,20 @@ def test_summarize_false_reports_per_element(ready: Sandbox) -> None:
 def test_archived_contact_gets_no_new_invoices(ready: Sandbox) -> None:
     cid = _contact(ready)
     ready.as_user("POST", f"Contacts/{cid}", {"ContactStatus": "ARCHIVED"})
-    r = ready.api("PUT", "Invoices", {"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": cid},
-                                                   "LineItems": [LINE]}]})
-    assert _errors(r) == ["The contact with the specified contact details has been archived. "
-                          "The contact must be un-archived before creating new invoices or credit notes."]
-    r = ready.api("PUT", "CreditNotes", {"CreditNotes": [{"Type": "ACCRECCREDIT", "Contact": {"ContactID": cid},
-                                                         "LineItems": [LINE]}]})
+    r = ready.api(
+        "PUT",
+        "Invoices",
+        {"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": cid}, "LineItems": [LINE]}]},
+    )
+    assert _errors(r) == [
+        "The contact with the specified contact details has been archived. "
+        "The contact must be un-archived before creating new invoices or credit notes."
+    ]
+    r = ready.api(
+        "PUT",
+        "CreditNotes",
+        {"CreditNotes": [{"Type": "ACCRECCREDIT", "Contact": {"ContactID": cid}, "LineItems": [LINE]}]},
+    )
     assert r.status_code == 400
 
 
@@ -109,13 +135,30 @@ def test_invoice_totals_numbers_and_tax_modes(ready: Sandbox) -> None:
     cid = _contact(ready)
     a = _invoice(ready, cid)
     assert (a["InvoiceNumber"], a["SubTotal"], a["TotalTax"], a["Total"], a["AmountDue"]) == (
-        "INV-0001", 100.0, 10.0, 110.0, 110.0)
+        "INV-0001",
+        100.0,
+        10.0,
+        110.0,
+        110.0,
+    )
     b = _invoice(ready, cid, LineAmountTypes="Inclusive")
     assert (b["InvoiceNumber"], b["SubTotal"], b["TotalTax"], b["Total"]) == ("INV-0002", 90.91, 9.09, 100.0)
     c = _invoice(ready, cid, LineAmountTypes="NoTax")
     assert (c["TotalTax"], c["Total"]) == (0.0, 100.0)
-    r = ready.api("PUT", "Invoices", {"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": cid},
-                                                   "InvoiceNumber": "INV-0001", "LineItems": [LINE]}]})
+    r = ready.api(
+        "PUT",
+        "Invoices",
+        {
+            "Invoices": [
+                {
+                    "Type": "ACCREC",
+                    "Contact": {"ContactID": cid},
+                    "InvoiceNumber": "INV-0001",
+                    "LineItems": [LINE],
+                }
+            ]
+        },
+    )
     assert _errors(r) == ["Invoice # must be unique."]
     # Money is exact decimal on the wire.
     raw = ready.api("GET", f"Invoices/{a['InvoiceID']}").text
@@ -127,8 +170,9 @@ def test_line_items_replaced_wholesale_and_updated_date_bumps(ready: Sandbox) ->
     inv = _invoice(ready, cid, status="DRAFT", LineItems=[LINE, {**LINE, "Description": "Two"}])
     assert len(inv["LineItems"]) == 2
     time.sleep(0.01)
-    r = ready.api("POST", f"Invoices/{inv['InvoiceID']}",
-                  {"Invoices": [{"LineItems": [{**LINE, "UnitAmount": 7}]}]})
+    r = ready.api(
+        "POST", f"Invoices/{inv['InvoiceID']}", {"Invoices": [{"LineItems": [{**LINE, "UnitAmount": 7}]}]}
+    )
     out = r.json()["Invoices"][0]
     assert len(out["LineItems"]) == 1 and out["Total"] == 7.7
     assert out["UpdatedDateUTC"] != inv["UpdatedDateUTC"]
@@ -137,10 +181,13 @@ def test_line_items_replaced_wholesale_and_updated_date_bumps(ready: Sandbox) ->
 def test_payment_rules_and_status_transitions(ready: Sandbox) -> None:
     cid = _contact(ready)
     draft = _invoice(ready, cid, status="DRAFT")
-    assert _errors(_pay(ready, draft["InvoiceID"], 10)) == ["Payments can only be made against Authorised documents"]
+    assert _errors(_pay(ready, draft["InvoiceID"], 10)) == [
+        "Payments can only be made against Authorised documents"
+    ]
     inv = _invoice(ready, cid)
     assert _errors(_pay(ready, inv["InvoiceID"], "110.01")) == [
-        "Payment amount exceeds the amount outstanding on this document"]
+        "Payment amount exceeds the amount outstanding on this document"
+    ]
     p1 = _pay(ready, inv["InvoiceID"], "10.10").json()["Payments"][0]
     # Part-paid: no voiding, no financial edits.
     r = ready.api("POST", f"Invoices/{inv['InvoiceID']}", {"Status": "VOIDED"})
@@ -163,7 +210,8 @@ def test_delete_draft_void_authorised(ready: Sandbox) -> None:
     assert r.json()["Invoices"][0]["Status"] == "DELETED"
     a = _invoice(ready, cid)
     assert _errors(ready.api("POST", f"Invoices/{a['InvoiceID']}", {"Status": "DELETED"})) == [
-        "Invoice not of valid status for modification"]
+        "Invoice not of valid status for modification"
+    ]
     r = ready.as_user("POST", f"Invoices/{a['InvoiceID']}", {"Status": "VOIDED"})
     assert r.json()["Invoices"][0]["Status"] == "VOIDED"
     assert ready.api("POST", f"Invoices/{a['InvoiceID']}", {"Reference": "x"}).status_code == 400
@@ -172,14 +220,29 @@ def test_delete_draft_void_authorised(ready: Sandbox) -> None:
 def test_overpayment_via_bank_transaction_and_allocation(ready: Sandbox) -> None:
     cid = _contact(ready)
     inv = _invoice(ready, cid)
-    bt = ready.api("PUT", "BankTransactions", {"BankTransactions": [{
-        "Type": "RECEIVE-OVERPAYMENT", "Contact": {"ContactID": cid}, "BankAccount": {"Code": "090"},
-        "LineAmountTypes": "NoTax", "LineItems": [{"Description": "Overpaid", "LineAmount": 150}]}]})
+    bt = ready.api(
+        "PUT",
+        "BankTransactions",
+        {
+            "BankTransactions": [
+                {
+                    "Type": "RECEIVE-OVERPAYMENT",
+                    "Contact": {"ContactID": cid},
+                    "BankAccount": {"Code": "090"},
+                    "LineAmountTypes": "NoTax",
+                    "LineItems": [{"Description": "Overpaid", "LineAmount": 150}],
+                }
+            ]
+        },
+    )
     ov_id = bt.json()["BankTransactions"][0]["OverpaymentID"]
     ov = ready.api("GET", f"Overpayments/{ov_id}").json()["Overpayments"][0]
     assert ov["RemainingCredit"] == 150.0 and ov["Status"] == "AUTHORISED"
-    r = ready.api("PUT", f"Overpayments/{ov_id}/Allocations",
-                  {"Allocations": [{"Invoice": {"InvoiceID": inv["InvoiceID"]}, "Amount": 110, "Date": "2024-01-01"}]})
+    r = ready.api(
+        "PUT",
+        f"Overpayments/{ov_id}/Allocations",
+        {"Allocations": [{"Invoice": {"InvoiceID": inv["InvoiceID"]}, "Amount": 110, "Date": "2024-01-01"}]},
+    )
     assert r.status_code == 200, r.text
     ov = ready.api("GET", f"Overpayments/{ov_id}").json()["Overpayments"][0]
     assert ov["RemainingCredit"] == 40.0
@@ -190,7 +253,8 @@ def test_overpayment_via_bank_transaction_and_allocation(ready: Sandbox) -> None
 def test_item_code_rules(ready: Sandbox) -> None:
     assert ready.api("PUT", "Items", {"Items": [{"Code": "abc", "Name": "A"}]}).status_code == 200
     assert _errors(ready.api("PUT", "Items", {"Items": [{"Code": "abc"}]})) == [
-        "Price List Item with Code ''abc'' already exists"]
+        "Price List Item with Code ''abc'' already exists"
+    ]
     assert ready.api("PUT", "Items", {"Items": [{"Code": "x" * 31}]}).status_code == 400
     assert ready.api("PUT", "Items", {"Items": [{"Name": "no code"}]}).status_code == 400
 
@@ -215,7 +279,9 @@ def test_where_order_filters_and_if_modified_since(ready: Sandbox) -> None:
     cut = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     time.sleep(1.05)
     ready.api("POST", f"Contacts/{ids[2]}", {"Contacts": [{"FirstName": "Changed"}]})
-    r = ready.api("GET", "Contacts", headers={"If-Modified-Since": cut}, params={"order": "UpdatedDateUTC ASC"})
+    r = ready.api(
+        "GET", "Contacts", headers={"If-Modified-Since": cut}, params={"order": "UpdatedDateUTC ASC"}
+    )
     assert [c["ContactID"] for c in r.json()["Contacts"]] == [ids[2]]
 
 
@@ -234,8 +300,11 @@ def test_invoice_filters(ready: Sandbox) -> None:
 
 
 def test_invoice_with_unknown_contact_name_creates_it(ready: Sandbox) -> None:
-    r = ready.api("PUT", "Invoices", {"Invoices": [{"Type": "ACCREC", "Contact": {"Name": "Walk-in"},
-                                                   "LineItems": [LINE]}]})
+    r = ready.api(
+        "PUT",
+        "Invoices",
+        {"Invoices": [{"Type": "ACCREC", "Contact": {"Name": "Walk-in"}, "LineItems": [LINE]}]},
+    )
     assert r.status_code == 200
     assert [c["Name"] for c in ready.dump()["Contacts"]] == ["Walk-in"]
 
@@ -245,7 +314,9 @@ def test_seeded_demo_data(ready: Sandbox) -> None:
     assert accounts["090"]["Type"] == "BANK" and accounts["200"]["Name"] == "Sales"
     assert accounts["400"]["Name"] == "Advertising"
     taxes = {t["TaxType"]: t for t in ready.api("GET", "TaxRates").json()["TaxRates"]}
-    assert {"OUTPUT", "INPUT", "NONE", "EXEMPTOUTPUT"} <= set(taxes) and taxes["OUTPUT"]["EffectiveRate"] == 10
+    assert {"OUTPUT", "INPUT", "NONE", "EXEMPTOUTPUT"} <= set(taxes) and taxes["OUTPUT"][
+        "EffectiveRate"
+    ] == 10
     assert ready.api("GET", "TrackingCategories").json()["TrackingCategories"][0]["Name"] == "Region"
 
 

@@ -29,13 +29,17 @@ from .conftest import Sandbox
 
 
 @pytest.fixture
-def sdk(ready: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[AccountingApi, ApiClient, dict[str, Any]]]:
+def sdk(
+    ready: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[AccountingApi, ApiClient, dict[str, Any]]]:
     # api-facts §5.2: the token endpoints are class attributes of TokenApi.
     monkeypatch.setattr(TokenApi, "refresh_token_url", f"{ready.url}/connect/token")
     monkeypatch.setattr(TokenApi, "revoke_token_url", f"{ready.url}/connect/revocation")
     store: dict[str, Any] = {"token": dict(ready.tokens)}
-    client = ApiClient(Configuration(oauth2_token=OAuth2Token(client_id=ready.client_id,
-                                                              client_secret=ready.client_secret)), pool_threads=1)
+    client = ApiClient(
+        Configuration(oauth2_token=OAuth2Token(client_id=ready.client_id, client_secret=ready.client_secret)),
+        pool_threads=1,
+    )
 
     @client.oauth2_token_getter
     def _get() -> dict[str, Any]:
@@ -49,15 +53,18 @@ def sdk(ready: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Accou
     yield AccountingApi(client, base_url=f"{ready.url}/api.xro/2.0"), client, store
 
 
-def test_sdk_contacts_invoices_payments(ready: Sandbox, sdk: tuple[AccountingApi, ApiClient, dict[str, Any]]) -> None:
+def test_sdk_contacts_invoices_payments(
+    ready: Sandbox, sdk: tuple[AccountingApi, ApiClient, dict[str, Any]]
+) -> None:
     api, client, _ = sdk
     tid = ready.tenant_id
     identity = IdentityApi(client, base_url=ready.url)
     conns = identity.get_connections()
     assert [c.tenant_id for c in conns] == [tid] or [str(c.tenant_id) for c in conns] == [tid]
 
-    created = api.create_contacts(tid, Contacts(contacts=[Contact(name=f"SDK {i}", email_address=f"c{i}@x.io")
-                                                          for i in range(5)]))
+    created = api.create_contacts(
+        tid, Contacts(contacts=[Contact(name=f"SDK {i}", email_address=f"c{i}@x.io") for i in range(5)])
+    )
     assert len(created.contacts) == 5
     cid = created.contacts[0].contact_id
     assert created.contacts[0].updated_date_utc is not None
@@ -71,9 +78,18 @@ def test_sdk_contacts_invoices_payments(ready: Sandbox, sdk: tuple[AccountingApi
     upd = api.update_contact(tid, cid, Contacts(contacts=[Contact(contact_id=cid, name="SDK zero")]))
     assert upd.contacts[0].name == "SDK zero"
 
-    inv = Invoice(type="ACCREC", contact=Contact(contact_id=cid), date=date(2024, 1, 15), due_date=date(2024, 2, 15),
-                  line_items=[LineItem(description="Widget", quantity=2.0, unit_amount=50.0, account_code="200",
-                                       tax_type="OUTPUT")], status="AUTHORISED")
+    inv = Invoice(
+        type="ACCREC",
+        contact=Contact(contact_id=cid),
+        date=date(2024, 1, 15),
+        due_date=date(2024, 2, 15),
+        line_items=[
+            LineItem(
+                description="Widget", quantity=2.0, unit_amount=50.0, account_code="200", tax_type="OUTPUT"
+            )
+        ],
+        status="AUTHORISED",
+    )
     res = api.create_invoices(tid, Invoices(invoices=[inv]))
     invoice = res.invoices[0]
     assert invoice.invoice_number == "INV-0001"
@@ -81,10 +97,17 @@ def test_sdk_contacts_invoices_payments(ready: Sandbox, sdk: tuple[AccountingApi
     assert invoice.date == date(2024, 1, 15)
 
     # Per-element errors: one good, one duplicate-number invoice.
-    dup = Invoice(type="ACCREC", contact=Contact(contact_id=cid), invoice_number="INV-0001",
-                  line_items=[LineItem(description="x", quantity=1.0, unit_amount=1.0, account_code="200")])
-    ok = Invoice(type="ACCREC", contact=Contact(contact_id=cid),
-                 line_items=[LineItem(description="y", quantity=1.0, unit_amount=10.0, account_code="200")])
+    dup = Invoice(
+        type="ACCREC",
+        contact=Contact(contact_id=cid),
+        invoice_number="INV-0001",
+        line_items=[LineItem(description="x", quantity=1.0, unit_amount=1.0, account_code="200")],
+    )
+    ok = Invoice(
+        type="ACCREC",
+        contact=Contact(contact_id=cid),
+        line_items=[LineItem(description="y", quantity=1.0, unit_amount=10.0, account_code="200")],
+    )
     mixed = api.create_invoices(tid, Invoices(invoices=[dup, ok]), summarize_errors=False)
     assert mixed.invoices[0].has_errors is True
     assert mixed.invoices[0].validation_errors[0].message == "Invoice # must be unique."
@@ -94,20 +117,37 @@ def test_sdk_contacts_invoices_payments(ready: Sandbox, sdk: tuple[AccountingApi
         api.create_invoices(tid, Invoices(invoices=[dup]))
     assert "Invoice # must be unique." in str(exc.value.body)
 
-    pay = api.create_payment(tid, Payment(invoice=Invoice(invoice_id=invoice.invoice_id),
-                                          account=Account(code="090"), amount=40.0, date=date(2024, 1, 20)))
+    pay = api.create_payment(
+        tid,
+        Payment(
+            invoice=Invoice(invoice_id=invoice.invoice_id),
+            account=Account(code="090"),
+            amount=40.0,
+            date=date(2024, 1, 20),
+        ),
+    )
     assert pay.payments[0].amount == pytest.approx(40.0)
     got = api.get_invoice(tid, invoice.invoice_id).invoices[0]
     assert got.amount_paid == pytest.approx(40.0) and got.amount_due == pytest.approx(70.0)
     assert got.status == "AUTHORISED"
 
-    over = api.create_payments(tid, Payments(payments=[Payment(invoice=Invoice(invoice_id=invoice.invoice_id),
-                                                               account=Account(code="090"), amount=100.0)]),
-                               summarize_errors=False)
+    over = api.create_payments(
+        tid,
+        Payments(
+            payments=[
+                Payment(
+                    invoice=Invoice(invoice_id=invoice.invoice_id), account=Account(code="090"), amount=100.0
+                )
+            ]
+        ),
+        summarize_errors=False,
+    )
     assert over.payments[0].validation_errors[0].message == (
-        "Payment amount exceeds the amount outstanding on this document")
-    api.create_payment(tid, Payment(invoice=Invoice(invoice_id=invoice.invoice_id), account=Account(code="090"),
-                                    amount=70.0))
+        "Payment amount exceeds the amount outstanding on this document"
+    )
+    api.create_payment(
+        tid, Payment(invoice=Invoice(invoice_id=invoice.invoice_id), account=Account(code="090"), amount=70.0)
+    )
     assert api.get_invoice(tid, invoice.invoice_id).invoices[0].status == "PAID"
     api.delete_payment(tid, pay.payments[0].payment_id, Payment(status="DELETED"))
     assert api.get_invoice(tid, invoice.invoice_id).invoices[0].status == "AUTHORISED"
@@ -126,7 +166,9 @@ def test_sdk_contacts_invoices_payments(ready: Sandbox, sdk: tuple[AccountingApi
     assert Decimal(str(got.total)) == Decimal("110")
 
 
-def test_sdk_refreshes_expired_token(ready: Sandbox, sdk: tuple[AccountingApi, ApiClient, dict[str, Any]]) -> None:
+def test_sdk_refreshes_expired_token(
+    ready: Sandbox, sdk: tuple[AccountingApi, ApiClient, dict[str, Any]]
+) -> None:
     api, client, store = sdk
     old_refresh = store["token"]["refresh_token"]
     ready.control("POST", "/tokens/expire")

@@ -56,7 +56,9 @@ def _wait(pred: Any, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
-def test_webhook_itr_signature_batching_and_retry(ready: Sandbox, receiver: tuple[Receiver, RunningServer]) -> None:
+def test_webhook_itr_signature_batching_and_retry(
+    ready: Sandbox, receiver: tuple[Receiver, RunningServer]
+) -> None:
     rec, srv = receiver
     r = ready.control("PUT", f"/apps/{ready.client_id}/webhook", {"url": f"{srv.url}/hook", "key": KEY})
     itr = r.json()["intent_to_receive"]
@@ -82,10 +84,13 @@ def test_webhook_itr_signature_batching_and_retry(ready: Sandbox, receiver: tupl
     assert log["intent_to_receive"][ready.client_id]["ok"] is True
 
 
-def test_failed_intent_to_receive_disables_delivery(ready: Sandbox, receiver: tuple[Receiver, RunningServer]
-                                                    ) -> None:
+def test_failed_intent_to_receive_disables_delivery(
+    ready: Sandbox, receiver: tuple[Receiver, RunningServer]
+) -> None:
     rec, srv = receiver
-    r = ready.control("PUT", f"/apps/{ready.client_id}/webhook", {"url": f"{srv.url}/hook", "key": "wrong-key"})
+    r = ready.control(
+        "PUT", f"/apps/{ready.client_id}/webhook", {"url": f"{srv.url}/hook", "key": "wrong-key"}
+    )
     assert r.json()["intent_to_receive"]["ok"] is False
     ready.api("PUT", "Contacts", {"Name": "Silent"})
     time.sleep(0.2)
