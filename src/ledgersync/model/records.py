@@ -218,6 +218,8 @@ class Payment(Record):
     """Money received against one or several invoices; any excess over what is due is customer credit."""
 
     entity: ClassVar[Entity] = Entity.PAYMENT
+    # Platforms take a payment's customer from the invoices it pays; the app's value is informative only.
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"contact_id"})
 
     contact_id: str | None = None
     date: dt.date

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -398,7 +398,11 @@ async def endpoint(request: Request) -> Response:
         if applies and faults.get("latency_ms"):
             await asyncio.sleep(float(faults["latency_ms"]) / 1000)
         provider = sb.apps[tok["client_id"]].name if tok["client_id"] in sb.apps else "ledgersync sandbox"
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except ClientDisconnect:
+            # The caller went away before sending its body (e.g. its process was killed): nothing to do.
+            return Response(b"", status_code=499)
         idem = request.headers.get("idempotency-key")
         extra: dict[str, str]
         if idem is not None and method in ("PUT", "POST"):
