@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -109,7 +110,7 @@ class XeroProvider:
     """A connection to one Xero organisation.
 
     Config keys (all strings): client_id, client_secret, redirect_uri, base_url (a local sandbox), scopes,
-    timeout (30), page_size (1000), lookback_seconds (300), bank_account_code ("090"), max_attempts (4),
+    timeout (30), page_size (1000), batch_size (50), lookback_seconds (300), bank_account_code ("090"), max_attempts (4),
     max_retry_seconds (60), max_in_flight (5), per_minute (60), per_day (5000), app_per_minute (10000)."""
 
     capabilities: Capabilities = XERO_CAPABILITIES
@@ -129,6 +130,10 @@ class XeroProvider:
         self.oauth = XeroOAuth(config, transport=transport)
         self.page_size = int(min(1000, max(1, _num(config, "page_size", 1000))))
         self.lookback = dt.timedelta(seconds=_num(config, "lookback_seconds", 300))
+        # Xero recommends up to 50 elements a request; smaller batches keep big documents under 3.5 MB.
+        batch = int(min(50, max(1, _num(config, "batch_size", 50))))
+        if batch != XERO_CAPABILITIES.batch_size:
+            self.capabilities = dataclasses.replace(XERO_CAPABILITIES, batch_size=batch)
         self.bank_account = config.get("bank_account_code") or DEFAULT_BANK_ACCOUNT
         if pacer is None:
             limits = Limits(

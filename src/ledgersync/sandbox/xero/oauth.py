@@ -242,6 +242,9 @@ async def token(request: Request) -> Response:
         return _grant_error("invalid_client")
     grant = form.get("grant_type")
     now = sb.now()
+    grants = sb.counters["token_grants"]
+    if grant in ("authorization_code", "refresh_token"):
+        grants[str(grant)] += 1
     if grant == "authorization_code":
         code = sb.codes.get(str(form.get("code", "")))
         if (

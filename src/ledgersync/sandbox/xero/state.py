@@ -85,6 +85,7 @@ def _empty_counters() -> dict[str, Any]:
         "rate_limited": {"concurrent": 0, "minute": 0, "day": 0, "appminute": 0},
         "faults": {"429": 0, "500": 0, "503": 0, "timeout_after_commit": 0, "drop_after_commit": 0},
         "by_tenant": {},
+        "token_grants": {"authorization_code": 0, "refresh_token": 0},
     }
 
 
