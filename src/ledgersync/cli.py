@@ -9,14 +9,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ledgersync.engine import CycleReport, Health, LedgerSync
 from ledgersync.model import ProviderError
 
-app = typer.Typer(help="Two-way sync between your app and accounting platforms.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="Two-way sync between your app and accounting platforms.", no_args_is_help=True, add_completion=False
+)
 console = Console()
 
 try:  # the sandboxes are optional at run time but ship with the package
@@ -26,16 +27,32 @@ try:  # the sandboxes are optional at run time but ship with the package
 except ImportError:  # pragma: no cover
     pass
 
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: LEDGERSYNC_DATABASE_URL or "
-                                                           "sqlite:///.ledgersync/ledgersync.db)")]
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: LEDGERSYNC_DATABASE_URL or sqlite:///.ledgersync/ledgersync.db)"),
+]
 
-STATE_STYLE = {"synced": "green", "failed": "red", "pending": "yellow", "syncing": "cyan", "skipped": "magenta",
-               "excluded": "dim", "not_synced": "white", "needs_review": "yellow"}
+STATE_STYLE = {
+    "synced": "green",
+    "failed": "red",
+    "pending": "yellow",
+    "syncing": "cyan",
+    "skipped": "magenta",
+    "excluded": "dim",
+    "not_synced": "white",
+    "needs_review": "yellow",
+}
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 class _ProgressSink:
@@ -43,7 +60,7 @@ class _ProgressSink:
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
 
     def __call__(self, phase: str, n: int, total: int | None) -> None:
         task = self.tasks.get(phase)
@@ -67,17 +84,23 @@ def _summary(health: Health, report: CycleReport | None = None) -> Table:
 def _print_health(health: Health) -> None:
     console.print(_summary(health))
     style = "red" if health.stale or health.status != "connected" else "green"
-    console.print(f"[{style}]{health.last_sync_phrase()}[/]  status: {health.status}"
-                  + (f" — {health.status_reason}" if health.status_reason else ""))
+    console.print(
+        f"[{style}]{health.last_sync_phrase()}[/]  status: {health.status}"
+        + (f" — {health.status_reason}" if health.status_reason else "")
+    )
     if health.stale:
-        console.print("[red]Warning: no successful sync within the stale period; check the connection "
-                      "(Refresh link) if this persists.[/]")
+        console.print(
+            "[red]Warning: no successful sync within the stale period; check the connection "
+            "(Refresh link) if this persists.[/]"
+        )
     console.print(f"API calls used so far: {health.calls}")
 
 
 @app.command()
 def demo(
-    once: Annotated[bool, typer.Option("--once", help="Exit after the two syncs instead of syncing on a cadence")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit after the two syncs instead of syncing on a cadence")
+    ] = False,
     workdir: Annotated[Path, typer.Option(help="Where the demo's SQLite database goes")] = Path("ledgersync-demo"),
     every: Annotated[float, typer.Option(help="Seconds between syncs when running on")] = 30.0,
     contacts: int = 40,
@@ -94,16 +117,22 @@ def demo(
             while True:
                 time.sleep(every)
                 report = ls.sync(conn)
-                console.print(f"{dt.datetime.now():%H:%M:%S} sync {report.status}: pulled "
-                              f"{sum(report.pulled.values())}, pushed {sum(report.pushed.values())}, "
-                              f"{report.calls} calls")
+                console.print(
+                    f"{dt.datetime.now():%H:%M:%S} sync {report.status}: pulled "
+                    f"{sum(report.pulled.values())}, pushed {sum(report.pushed.values())}, "
+                    f"{report.calls} calls"
+                )
         except KeyboardInterrupt:
             console.print("Stopped.")
 
     with _progress() as progress:
-        result = run_demo(workdir, contacts=contacts, invoices=invoices,
-                          on_step=lambda m: progress.console.print(f"• {m}"),
-                          progress=_ProgressSink(progress))
+        result = run_demo(
+            workdir,
+            contacts=contacts,
+            invoices=invoices,
+            on_step=lambda m: progress.console.print(f"• {m}"),
+            progress=_ProgressSink(progress),
+        )
     ls = LedgerSync(f"sqlite:///{workdir / 'ledgersync.db'}", key_file=workdir / "secret.key")
     _print_health(ls.health(result.connection_id))
     console.print(f"Sandbox counted {result.sandbox_calls} API calls in all.")
@@ -126,9 +155,11 @@ def sync(
 ) -> None:
     """Run one sync cycle for one connection or for all of them."""
     ls = LedgerSync(db)
-    conns = [ls.store.get_connection(connection)] if connection else [
-        c for c in ls.connections() if c.status in ("connected", "parked")
-    ]
+    conns = (
+        [ls.store.get_connection(connection)]
+        if connection
+        else [c for c in ls.connections() if c.status in ("connected", "parked")]
+    )
     if not conns:
         console.print("No connected connections.")
         raise typer.Exit(0)
@@ -141,9 +172,11 @@ def sync(
                 console.print(f"[red]{conn.id}: {exc.error.message}[/] {exc.error.hint}")
                 failed = True
                 continue
-        console.print(f"{conn.id}: {report.status}; pulled {sum(report.pulled.values())}, pushed "
-                      f"{sum(report.pushed.values())}, failed {sum(report.failed.values())}, {report.calls} calls, "
-                      f"{report.seconds:.1f}s" + (f" — {report.message}" if report.message else ""))
+        console.print(
+            f"{conn.id}: {report.status}; pulled {sum(report.pulled.values())}, pushed "
+            f"{sum(report.pushed.values())}, failed {sum(report.failed.values())}, {report.calls} calls, "
+            f"{report.seconds:.1f}s" + (f" — {report.message}" if report.message else "")
+        )
         failed = failed or report.status not in ("ok",)
     raise typer.Exit(1 if failed else 0)
 

@@ -20,14 +20,39 @@ import httpx
 from ledgersync.engine import CheckReport, CycleReport, LedgerSync, check
 from ledgersync.model import Address, Allocation, Contact, Entity, Invoice, InvoiceLine, Payment
 
-FIRST = ["Ava", "Ben", "Chloe", "Dan", "Ella", "Finn", "Grace", "Hugo", "Isla", "Jack", "Kate", "Liam", "Mia",
-         "Noah", "Olive", "Paul", "Quinn", "Ruby", "Sam", "Tess"]
+FIRST = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dan",
+    "Ella",
+    "Finn",
+    "Grace",
+    "Hugo",
+    "Isla",
+    "Jack",
+    "Kate",
+    "Liam",
+    "Mia",
+    "Noah",
+    "Olive",
+    "Paul",
+    "Quinn",
+    "Ruby",
+    "Sam",
+    "Tess",
+]
 LAST = ["Nguyen", "Smith", "Patel", "Brown", "Wilson", "Taylor", "Lee", "Martin", "Walker", "Young"]
 TRADES = ["Motors", "Plumbing", "Bakery", "Cafe", "Builders", "Electrics", "Garage", "Florist", "Studio", "Tyres"]
 SERVICES = [
-    ("Logbook service", Decimal("289.00")), ("Brake pads (front)", Decimal("180.00")),
-    ("Wheel alignment", Decimal("89.00")), ("Tyre fitting", Decimal("35.00")), ("Labour (hour)", Decimal("120.00")),
-    ("Diagnostic scan", Decimal("95.00")), ("Oil filter", Decimal("24.50")), ("Air-con regas", Decimal("159.00")),
+    ("Logbook service", Decimal("289.00")),
+    ("Brake pads (front)", Decimal("180.00")),
+    ("Wheel alignment", Decimal("89.00")),
+    ("Tyre fitting", Decimal("35.00")),
+    ("Labour (hour)", Decimal("120.00")),
+    ("Diagnostic scan", Decimal("95.00")),
+    ("Oil filter", Decimal("24.50")),
+    ("Air-con regas", Decimal("159.00")),
 ]
 
 
@@ -38,8 +63,9 @@ class SampleBusiness:
     payments: list[Payment] = field(default_factory=list)
 
 
-def sample_business(n_contacts: int = 40, n_invoices: int = 200, seed: int = 7,
-                    start: dt.date | None = None) -> SampleBusiness:
+def sample_business(
+    n_contacts: int = 40, n_invoices: int = 200, seed: int = 7, start: dt.date | None = None
+) -> SampleBusiness:
     """A deterministic workshop's books: customers, invoices (some $0), full and part payments."""
     rng = random.Random(seed)
     start = start or dt.date.today() - dt.timedelta(days=120)
@@ -57,10 +83,19 @@ def sample_business(n_contacts: int = 40, n_invoices: int = 200, seed: int = 7,
         first, _, last = name.partition(" ")
         biz.contacts.append(
             Contact(
-                id=f"cust-{i + 1:04d}", name=name, email=f"{first.lower()}.{i + 1}@example.com",
-                first_name=first, last_name=last, phone=f"04{rng.randrange(10**7, 10**8)}",
-                address=Address(line1=f"{rng.randrange(1, 300)} Main St", city="Brisbane", region="QLD",
-                                postal_code="4000", country="AU"),
+                id=f"cust-{i + 1:04d}",
+                name=name,
+                email=f"{first.lower()}.{i + 1}@example.com",
+                first_name=first,
+                last_name=last,
+                phone=f"04{rng.randrange(10**7, 10**8)}",
+                address=Address(
+                    line1=f"{rng.randrange(1, 300)} Main St",
+                    city="Brisbane",
+                    region="QLD",
+                    postal_code="4000",
+                    country="AU",
+                ),
             )
         )
     for i in range(n_invoices):
@@ -68,15 +103,36 @@ def sample_business(n_contacts: int = 40, n_invoices: int = 200, seed: int = 7,
         date = start + dt.timedelta(days=rng.randrange(0, 110))
         lines = []
         if i % 50 == 49:
-            lines.append(InvoiceLine(description="Warranty check (no charge)", quantity=Decimal(1),
-                                     unit_amount=Decimal(0), account_code="200", tax_type="OUTPUT"))
+            lines.append(
+                InvoiceLine(
+                    description="Warranty check (no charge)",
+                    quantity=Decimal(1),
+                    unit_amount=Decimal(0),
+                    account_code="200",
+                    tax_type="OUTPUT",
+                )
+            )
         else:
             for _ in range(rng.randrange(1, 4)):
                 desc, price = rng.choice(SERVICES)
-                lines.append(InvoiceLine(description=desc, quantity=Decimal(rng.randrange(1, 4)), unit_amount=price,
-                                         account_code="200", tax_type="OUTPUT"))
-        inv = Invoice(id=f"inv-{i + 1:05d}", contact_id=contact.id, number=f"WS-{i + 1:05d}", date=date,
-                      due_date=date + dt.timedelta(days=14), lines=lines, reference=f"Job {1000 + i}")
+                lines.append(
+                    InvoiceLine(
+                        description=desc,
+                        quantity=Decimal(rng.randrange(1, 4)),
+                        unit_amount=price,
+                        account_code="200",
+                        tax_type="OUTPUT",
+                    )
+                )
+        inv = Invoice(
+            id=f"inv-{i + 1:05d}",
+            contact_id=contact.id,
+            number=f"WS-{i + 1:05d}",
+            date=date,
+            due_date=date + dt.timedelta(days=14),
+            lines=lines,
+            reference=f"Job {1000 + i}",
+        )
         biz.invoices.append(inv)
         gross = sum((ln.line_amount for ln in lines), Decimal(0)) * Decimal("1.1")
         roll = rng.random()
@@ -85,9 +141,15 @@ def sample_business(n_contacts: int = 40, n_invoices: int = 200, seed: int = 7,
             if roll < 0.1:
                 amount = (gross / 2).quantize(Decimal("0.01"))
             biz.payments.append(
-                Payment(id=f"pay-{i + 1:05d}", contact_id=contact.id, date=date + dt.timedelta(days=rng.randrange(0, 10)),
-                        amount=amount, reference=f"EFT {rng.randrange(10**5, 10**6)}", account_code="090",
-                        allocations=[Allocation(invoice_id=inv.id, amount=amount)])
+                Payment(
+                    id=f"pay-{i + 1:05d}",
+                    contact_id=contact.id,
+                    date=date + dt.timedelta(days=rng.randrange(0, 10)),
+                    amount=amount,
+                    reference=f"EFT {rng.randrange(10**5, 10**6)}",
+                    account_code="090",
+                    allocations=[Allocation(invoice_id=inv.id, amount=amount)],
+                )
             )
     return biz
 
@@ -148,8 +210,10 @@ class XeroSandboxHandle:
     @property
     def config(self) -> dict[str, str]:
         return {
-            "client_id": self.client_id, "client_secret": self.client_secret,
-            "redirect_uri": self.redirect_uri, "base_url": self.url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "redirect_uri": self.redirect_uri,
+            "base_url": self.url,
         }
 
     def as_user(self, path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
@@ -228,41 +292,74 @@ def run_demo(
         org = ls.create_organisation("Demo Workshop")
         biz = sample_business(contacts, invoices)
         ls.upsert_many(org, [*biz.contacts, *biz.invoices, *biz.payments])
-        on_step(f"Sample business: {len(biz.contacts)} customers, {len(biz.invoices)} invoices, "
-                f"{len(biz.payments)} payments in {workdir / 'ledgersync.db'}")
+        on_step(
+            f"Sample business: {len(biz.contacts)} customers, {len(biz.invoices)} invoices, "
+            f"{len(biz.payments)} payments in {workdir / 'ledgersync.db'}"
+        )
         conn = connect_xero(ls, org, sandbox)
         on_step("Connected to Xero through the OAuth consent flow (state checked, tokens encrypted)")
         first = ls.sync(conn, progress=progress)
-        on_step(f"First sync: pushed {sum(first.pushed.values())} records in {first.seconds:.1f}s "
-                f"using {first.calls} API calls")
+        on_step(
+            f"First sync: pushed {sum(first.pushed.values())} records in {first.seconds:.1f}s "
+            f"using {first.calls} API calls"
+        )
         # Changes on both sides.
-        sandbox.as_user("Contacts", {"Contacts": [{"Name": "Walk-in Customer (added in Xero)",
-                                                   "EmailAddress": "walkin@example.com"}]}, method="PUT")
+        sandbox.as_user(
+            "Contacts",
+            {"Contacts": [{"Name": "Walk-in Customer (added in Xero)", "EmailAddress": "walkin@example.com"}]},
+            method="PUT",
+        )
         paid_ids = {a.invoice_id for p in biz.payments for a in p.allocations}
         unpaid = [i for i in biz.invoices if i.id not in paid_ids and i.subtotal > 0]
         link = ls.get(org, Entity.INVOICE, unpaid[0].id, conn)
         assert link is not None and link.remote_id
         due = link.record.amount_due  # type: ignore[attr-defined]
-        sandbox.as_user("Payments", {"Payments": [{"Invoice": {"InvoiceID": link.remote_id},
-                                                   "Account": {"Code": "090"}, "Date": dt.date.today().isoformat(),
-                                                   "Amount": str(due), "Reference": "Paid by card in Xero"}]},
-                        method="PUT")
+        sandbox.as_user(
+            "Payments",
+            {
+                "Payments": [
+                    {
+                        "Invoice": {"InvoiceID": link.remote_id},
+                        "Account": {"Code": "090"},
+                        "Date": dt.date.today().isoformat(),
+                        "Amount": str(due),
+                        "Reference": "Paid by card in Xero",
+                    }
+                ]
+            },
+            method="PUT",
+        )
         edited = unpaid[1]
-        ls.upsert_invoice(org, edited.model_copy(update={
-            "lines": [*edited.lines, InvoiceLine(description="Wiper blades", quantity=Decimal(1),
-                                                 unit_amount=Decimal("39.00"), account_code="200",
-                                                 tax_type="OUTPUT")]}))
-        ls.upsert_contact(org, Contact(id="cust-new-1", name="Zoe Carter (added in the app)",
-                                       email="zoe@example.com"))
-        on_step("Changed both sides: in Xero a contact added and a payment recorded; in the app an invoice "
-                "edited and a customer added")
+        ls.upsert_invoice(
+            org,
+            edited.model_copy(
+                update={
+                    "lines": [
+                        *edited.lines,
+                        InvoiceLine(
+                            description="Wiper blades",
+                            quantity=Decimal(1),
+                            unit_amount=Decimal("39.00"),
+                            account_code="200",
+                            tax_type="OUTPUT",
+                        ),
+                    ]
+                }
+            ),
+        )
+        ls.upsert_contact(org, Contact(id="cust-new-1", name="Zoe Carter (added in the app)", email="zoe@example.com"))
+        on_step(
+            "Changed both sides: in Xero a contact added and a payment recorded; in the app an invoice "
+            "edited and a customer added"
+        )
         time.sleep(1.1)  # Xero's If-Modified-Since has one-second precision
         second = ls.sync(conn, progress=progress)
-        on_step(f"Second sync: pulled {sum(second.pulled.values())}, created in app "
-                f"{sum(second.created_in_app.values())}, pushed {sum(second.pushed.values())}")
+        on_step(
+            f"Second sync: pulled {sum(second.pulled.values())}, created in app "
+            f"{sum(second.created_in_app.values())}, pushed {sum(second.pushed.values())}"
+        )
         spec = ls.spec("xero")
-        provider = spec.connect(sandbox.config, ls.store.get_connection(conn).tenant_id or "",
-                                _tokens(ls, conn))
+        provider = spec.connect(sandbox.config, ls.store.get_connection(conn).tenant_id or "", _tokens(ls, conn))
         provider.on_call = None
         report = check(ls.store, provider, conn)
         provider.close()

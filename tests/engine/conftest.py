@@ -30,7 +30,9 @@ class Env:
         from ledgersync.store import StoreTokenStore
 
         conn = self.ls.store.get_connection(self.conn)
-        p = self.ls.spec("xero").connect(dict(conn.config), conn.tenant_id or "", StoreTokenStore(self.ls.store, self.conn))
+        p = self.ls.spec("xero").connect(
+            dict(conn.config), conn.tenant_id or "", StoreTokenStore(self.ls.store, self.conn)
+        )
         p.on_call = None
         return p
 
@@ -41,8 +43,13 @@ def sandbox() -> Iterator[XeroSandboxHandle]:
         yield sb
 
 
-def make_env(sandbox: XeroSandboxHandle, db_url: str, secret_key: str, client: dict[str, str] | None = None,
-             settings: EngineSettings | None = None) -> Env:
+def make_env(
+    sandbox: XeroSandboxHandle,
+    db_url: str,
+    secret_key: str,
+    client: dict[str, str] | None = None,
+    settings: EngineSettings | None = None,
+) -> Env:
     ls = LedgerSync(db_url, secret_keys=[secret_key], settings=settings or EngineSettings(retry_base_seconds=0))
     org = ls.create_organisation("Test Workshop")
     start = ls.connect(org, "xero", {**sandbox.config, **FAST_CLIENT, **(client or {})})

@@ -17,7 +17,7 @@ import pytest
 
 from ledgersync.demo import XeroSandboxHandle
 from ledgersync.engine import check
-from ledgersync.model import Allocation, Contact, Entity, Invoice, InvoiceLine, Payment
+from ledgersync.model import Allocation, Contact, Invoice, InvoiceLine, Payment
 
 from .conftest import make_env
 
@@ -36,12 +36,33 @@ def corpus(start: int, n: int, contacts: int = 50) -> list[Invoice | Payment]:
     out: list[Invoice | Payment] = []
     for i in range(start, start + n):
         amount = Decimal(50 + (i % 17) * 10)
-        out.append(Invoice(id=f"i{i:04d}", contact_id=f"c{i % contacts:03d}", number=f"K-{i:04d}",
-                           date=dt.date(2026, 10, 1) + dt.timedelta(days=i % 28),
-                           lines=[InvoiceLine(description=f"Job {i}", quantity=Decimal(1), unit_amount=amount,
-                                              account_code="200", tax_type="NONE")]))
-        out.append(Payment(id=f"p{i:04d}", date=dt.date(2026, 11, 1), amount=amount, account_code="090",
-                           reference=f"R{i}", allocations=[Allocation(invoice_id=f"i{i:04d}", amount=amount)]))
+        out.append(
+            Invoice(
+                id=f"i{i:04d}",
+                contact_id=f"c{i % contacts:03d}",
+                number=f"K-{i:04d}",
+                date=dt.date(2026, 10, 1) + dt.timedelta(days=i % 28),
+                lines=[
+                    InvoiceLine(
+                        description=f"Job {i}",
+                        quantity=Decimal(1),
+                        unit_amount=amount,
+                        account_code="200",
+                        tax_type="NONE",
+                    )
+                ],
+            )
+        )
+        out.append(
+            Payment(
+                id=f"p{i:04d}",
+                date=dt.date(2026, 11, 1),
+                amount=amount,
+                account_code="090",
+                reference=f"R{i}",
+                allocations=[Allocation(invoice_id=f"i{i:04d}", amount=amount)],
+            )
+        )
     return out
 
 
@@ -60,7 +81,11 @@ def run_kills(sandbox: XeroSandboxHandle, tmp_path: Path, secret_key: str, kills
     for k in range(kills):
         proc = subprocess.Popen(
             [sys.executable, "-c", RUNNER, env.db_url, env.conn, secret_key],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=child_env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=child_env,
         )
         assert proc.stdout is not None and proc.stdin is not None
         assert proc.stdout.readline().strip() == "ready"
@@ -104,5 +129,7 @@ def test_sigkill_at_twenty_random_points_loses_and_duplicates_nothing(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_sigkill_at_many_more_random_points(sandbox: XeroSandboxHandle, tmp_path: Path, secret_key: str, seed: int) -> None:
+def test_sigkill_at_many_more_random_points(
+    sandbox: XeroSandboxHandle, tmp_path: Path, secret_key: str, seed: int
+) -> None:
     run_kills(sandbox, tmp_path, secret_key, kills=60, seed=seed)

@@ -20,25 +20,49 @@ def seed(env: Env, contacts: int, invoices: int) -> None:
     records: list[Contact | Invoice | Payment] = [Contact(id=f"c{i}", name=f"Customer {i}") for i in range(contacts)]
     for i in range(invoices):
         amt = Decimal(100 + i)
-        records.append(Invoice(id=f"i{i}", contact_id=f"c{i % contacts}", number=f"F-{i:04d}", date=dt.date(2026, 11, 1),
-                               lines=[InvoiceLine(description="Work", unit_amount=amt, account_code="200", tax_type="NONE")]))
+        records.append(
+            Invoice(
+                id=f"i{i}",
+                contact_id=f"c{i % contacts}",
+                number=f"F-{i:04d}",
+                date=dt.date(2026, 11, 1),
+                lines=[InvoiceLine(description="Work", unit_amount=amt, account_code="200", tax_type="NONE")],
+            )
+        )
         if i % 3:
-            records.append(Payment(id=f"p{i}", date=dt.date(2026, 11, 2), amount=amt, account_code="090",
-                                   allocations=[Allocation(invoice_id=f"i{i}", amount=amt)]))
+            records.append(
+                Payment(
+                    id=f"p{i}",
+                    date=dt.date(2026, 11, 2),
+                    amount=amt,
+                    account_code="090",
+                    allocations=[Allocation(invoice_id=f"i{i}", amount=amt)],
+                )
+            )
     env.ls.upsert_many(env.org, records)
 
 
 def test_with_ten_percent_of_calls_failing_a_sync_converges_with_no_duplicate(
     sandbox: XeroSandboxHandle, tmp_path: Path, secret_key: str
 ) -> None:
-    env = make_env(sandbox, f"sqlite:///{tmp_path / 'app.db'}", secret_key,
-                   client={"timeout": "1.0", "max_retry_seconds": "5", "max_attempts": "3", "batch_size": "5"},
-                   settings=EngineSettings(retry_base_seconds=0, transient_failure_limit=50))
+    env = make_env(
+        sandbox,
+        f"sqlite:///{tmp_path / 'app.db'}",
+        secret_key,
+        client={"timeout": "1.0", "max_retry_seconds": "5", "max_attempts": "3", "batch_size": "5"},
+        settings=EngineSettings(retry_base_seconds=0, transient_failure_limit=50),
+    )
     seed(env, contacts=30, invoices=240)
-    sandbox.control.put("/_sandbox/faults", json={
-        "error_rates": {"429": 0.025, "500": 0.025, "503": 0.0},
-        "timeout_after_commit_rate": 0.025, "drop_after_commit_rate": 0.025, "hang_seconds": 1.5, "seed": 42,
-    }).raise_for_status()
+    sandbox.control.put(
+        "/_sandbox/faults",
+        json={
+            "error_rates": {"429": 0.025, "500": 0.025, "503": 0.0},
+            "timeout_after_commit_rate": 0.025,
+            "drop_after_commit_rate": 0.025,
+            "hang_seconds": 1.5,
+            "seed": 42,
+        },
+    ).raise_for_status()
     for _ in range(20):
         env.ls.sync(env.conn)
         counts = env.ls.health(env.conn).counts
@@ -121,8 +145,9 @@ def test_a_revoked_token_marks_the_connection_and_stops_calling_until_relinked(e
     assert len(env.sandbox.dump()["Contacts"]) == 2
 
 
-def test_a_tenant_over_its_daily_budget_is_parked_with_a_visible_status(sandbox: XeroSandboxHandle, tmp_path: Path,
-                                                                       secret_key: str) -> None:
+def test_a_tenant_over_its_daily_budget_is_parked_with_a_visible_status(
+    sandbox: XeroSandboxHandle, tmp_path: Path, secret_key: str
+) -> None:
     env = make_env(sandbox, f"sqlite:///{tmp_path / 'app.db'}", secret_key)
     sandbox.control.put("/_sandbox/config", json={"rate_limits": {"day": 3}}).raise_for_status()
     seed(env, contacts=5, invoices=5)

@@ -17,9 +17,21 @@ TODAY = dt.date(2026, 11, 2)
 
 
 def invoice(i: int, contact: str = "c1", amount: str = "100.00") -> Invoice:
-    return Invoice(id=f"i{i}", contact_id=contact, number=f"T-{i:04d}", date=TODAY,
-                   lines=[InvoiceLine(description="Service", quantity=Decimal(1), unit_amount=Decimal(amount),
-                                      account_code="200", tax_type="NONE")])
+    return Invoice(
+        id=f"i{i}",
+        contact_id=contact,
+        number=f"T-{i:04d}",
+        date=TODAY,
+        lines=[
+            InvoiceLine(
+                description="Service",
+                quantity=Decimal(1),
+                unit_amount=Decimal(amount),
+                account_code="200",
+                tax_type="NONE",
+            )
+        ],
+    )
 
 
 def remote(env: Env, entity: Entity, app_id: str) -> str:
@@ -49,8 +61,9 @@ def test_a_contact_created_in_the_app_appears_in_xero_with_the_app_id_as_contact
 
 
 def test_a_contact_created_in_xero_appears_in_the_app(env: Env) -> None:
-    env.sandbox.as_user("Contacts", {"Contacts": [{"Name": "Bob's Garage", "EmailAddress": "bob@example.com"}]},
-                        method="PUT")
+    env.sandbox.as_user(
+        "Contacts", {"Contacts": [{"Name": "Bob's Garage", "EmailAddress": "bob@example.com"}]}, method="PUT"
+    )
     report = env.ls.sync(env.conn)
     assert report.created_in_app == {"contact": 1}
     (rec,) = env.ls.records(env.org, Entity.CONTACT)
@@ -114,15 +127,35 @@ def test_payments_flow_both_ways_and_status_comes_back(env: Env) -> None:
     env.ls.upsert_contact(env.org, Contact(id="c1", name="Ann Lee"))
     env.ls.upsert_invoice(env.org, invoice(1))
     env.ls.upsert_invoice(env.org, invoice(2))
-    env.ls.upsert_payment(env.org, Payment(id="p1", contact_id="c1", date=TODAY, amount=Decimal("100.00"),
-                                           account_code="090", allocations=[Allocation(invoice_id="i1", amount=Decimal("100.00"))]))
+    env.ls.upsert_payment(
+        env.org,
+        Payment(
+            id="p1",
+            contact_id="c1",
+            date=TODAY,
+            amount=Decimal("100.00"),
+            account_code="090",
+            allocations=[Allocation(invoice_id="i1", amount=Decimal("100.00"))],
+        ),
+    )
     env.ls.sync(env.conn)
     i1 = env.ls.get(env.org, Entity.INVOICE, "i1")
     assert i1 is not None and i1.record.status is InvoiceStatus.PAID  # type: ignore[attr-defined]
     # A payment recorded in Xero appears in the app against its invoice.
-    env.sandbox.as_user("Payments", {"Payments": [{"Invoice": {"InvoiceID": remote(env, Entity.INVOICE, "i2")},
-                                                   "Account": {"Code": "090"}, "Date": "2026-11-03", "Amount": "40.00"}]},
-                        method="PUT")
+    env.sandbox.as_user(
+        "Payments",
+        {
+            "Payments": [
+                {
+                    "Invoice": {"InvoiceID": remote(env, Entity.INVOICE, "i2")},
+                    "Account": {"Code": "090"},
+                    "Date": "2026-11-03",
+                    "Amount": "40.00",
+                }
+            ]
+        },
+        method="PUT",
+    )
     time.sleep(1.05)
     report = env.ls.sync(env.conn)
     assert report.created_in_app == {"payment": 1}
@@ -136,8 +169,16 @@ def test_payments_flow_both_ways_and_status_comes_back(env: Env) -> None:
 def test_a_payment_deleted_in_the_app_is_deleted_in_xero(env: Env) -> None:
     env.ls.upsert_contact(env.org, Contact(id="c1", name="Ann Lee"))
     env.ls.upsert_invoice(env.org, invoice(1))
-    env.ls.upsert_payment(env.org, Payment(id="p1", date=TODAY, amount=Decimal("30.00"), account_code="090",
-                                           allocations=[Allocation(invoice_id="i1", amount=Decimal("30.00"))]))
+    env.ls.upsert_payment(
+        env.org,
+        Payment(
+            id="p1",
+            date=TODAY,
+            amount=Decimal("30.00"),
+            account_code="090",
+            allocations=[Allocation(invoice_id="i1", amount=Decimal("30.00"))],
+        ),
+    )
     env.ls.sync(env.conn)
     rid = remote(env, Entity.PAYMENT, "p1")
     env.ls.delete(env.org, Entity.PAYMENT, "p1")

@@ -17,8 +17,13 @@ amounts = st.decimals(min_value=Decimal("-1000000"), max_value=Decimal("1000000"
 
 @given(amounts)
 def test_money_survives_a_json_round_trip_exactly(value: Decimal) -> None:
-    inv = Invoice(id="i", contact_id="c", date=dt.date(2026, 1, 1), total=value,
-                  lines=[InvoiceLine(description="x", unit_amount=value)])
+    inv = Invoice(
+        id="i",
+        contact_id="c",
+        date=dt.date(2026, 1, 1),
+        total=value,
+        lines=[InvoiceLine(description="x", unit_amount=value)],
+    )
     back = Invoice.model_validate(json.loads(json.dumps(inv.to_json())))
     assert back.total == value and back.lines[0].unit_amount == value
 
@@ -33,8 +38,12 @@ def test_money_rounds_half_up_to_cents(value: Decimal) -> None:
 @given(st.lists(amounts.filter(lambda d: d >= 0), min_size=1, max_size=5))
 def test_a_payment_unapplied_amount_is_total_minus_allocations(parts: list[Decimal]) -> None:
     total = sum(parts, Decimal(0)) + Decimal("10.00")
-    pay = Payment(id="p", date=dt.date(2026, 1, 1), amount=total,
-                  allocations=[Allocation(invoice_id=f"i{n}", amount=a) for n, a in enumerate(parts)])
+    pay = Payment(
+        id="p",
+        date=dt.date(2026, 1, 1),
+        amount=total,
+        allocations=[Allocation(invoice_id=f"i{n}", amount=a) for n, a in enumerate(parts)],
+    )
     assert pay.unapplied == Decimal("10.00")
 
 

@@ -20,7 +20,8 @@ def store(db_url: str, secret_key: str) -> Store:
 
 def token(n: int = 0, minutes: int = 30) -> OAuthToken:
     return OAuthToken(
-        access_token=f"access-{n}", refresh_token=f"refresh-{n}",
+        access_token=f"access-{n}",
+        refresh_token=f"refresh-{n}",
         expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes),
     )
 
@@ -130,8 +131,9 @@ def test_push_candidates_are_new_changed_or_deleted_linked_records(store: Store)
         store.upsert_record(org, Contact(id=f"c{i}", name=f"N{i}"))
     recs = {r.app_id: r for r in store.records(org, Entity.CONTACT)}
     with store.session() as s:
-        store.save_link(s, conn, Entity.CONTACT, "c0", "r0", remote_version="1", app_hash=recs["c0"].hash,
-                        remote_hash=None)
+        store.save_link(
+            s, conn, Entity.CONTACT, "c0", "r0", remote_version="1", app_hash=recs["c0"].hash, remote_hash=None
+        )
         store.save_link(s, conn, Entity.CONTACT, "c1", "r1", remote_version="1", app_hash="old", remote_hash=None)
     ids = [r.app_id for r, _ in store.push_candidates(org, conn, Entity.CONTACT)]
     assert sorted(ids) == ["c1", "c2"]
@@ -160,7 +162,8 @@ def test_a_lease_held_by_a_dead_process_is_taken_over(store: Store) -> None:
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(proc.stdout)
     store.update_connection(
-        conn, lock_owner=f"{socket.gethostname()}:{dead_pid}:abc",
+        conn,
+        lock_owner=f"{socket.gethostname()}:{dead_pid}:abc",
         lock_until=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
     )
     assert store.acquire_sync_lock(conn) is not None

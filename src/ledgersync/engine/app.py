@@ -199,7 +199,11 @@ class LedgerSync:
             tenant = choose_tenant(tenants) if choose_tenant else tenants[0]
         self.store.save_token(conn_id, token)
         self.store.update_connection(
-            conn_id, tenant_id=tenant.id, tenant_name=tenant.name, status="connected", status_reason=None,
+            conn_id,
+            tenant_id=tenant.id,
+            tenant_name=tenant.name,
+            status="connected",
+            status_reason=None,
             parked_until=None,
         )
         self.store.log("connection", connection_id=conn_id, org_id=conn.org_id, message=f"connected to {tenant.name}")
@@ -226,12 +230,21 @@ class LedgerSync:
         conn = self.store.get_connection(conn_id)
         if conn.status == "disconnected":
             raise ProviderError(
-                SyncError(code=ErrorCode.AUTH_REVOKED, message="the connection is disconnected",
-                          hint="Connect again to resume syncing.")
+                SyncError(
+                    code=ErrorCode.AUTH_REVOKED,
+                    message="the connection is disconnected",
+                    hint="Connect again to resume syncing.",
+                )
             )
         return run_cycle(
-            self.store, self.spec(conn.provider), conn_id, self.settings, provider=provider,
-            entities=entities, wait=wait, progress=progress,
+            self.store,
+            self.spec(conn.provider),
+            conn_id,
+            self.settings,
+            provider=provider,
+            entities=entities,
+            wait=wait,
+            progress=progress,
         )
 
     def health(self, conn_id: str) -> Health:

@@ -73,10 +73,7 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
         n = 0
         for app_id, rec in app_records.items():
             record = rec.record
-            if isinstance(record, Payment) and record.status is PaymentStatus.DELETED:
-                record_deleted = True
-            else:
-                record_deleted = False
+            record_deleted = isinstance(record, Payment) and record.status is PaymentStatus.DELETED
             remote_id = to_remote[entity].get(app_id)
             if remote_id is None:
                 if not record_deleted:
@@ -95,9 +92,7 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
             try:
                 remote_view = translate(remote.record, app_id, app_id_of)
             except Unresolved as exc:
-                report.differences.append(
-                    Difference(entity.value, app_id, remote_id, "(reference)", None, str(exc))
-                )
+                report.differences.append(Difference(entity.value, app_id, remote_id, "(reference)", None, str(exc)))
                 continue
             a, b = _fields(record), _fields(remote_view)
             for key in sorted(set(a) | set(b)):

@@ -244,8 +244,9 @@ class Cycle:
             stored[row.app_id] = rec
             versions[row.app_id] = row.write_version
             try:
-                remote_rec = translate(rec.record, self.to_remote_id(entity, rec.app_id) or rec.app_id,
-                                       self.to_remote_id)
+                remote_rec = translate(
+                    rec.record, self.to_remote_id(entity, rec.app_id) or rec.app_id, self.to_remote_id
+                )
             except Unresolved:
                 continue
             writes.append(
@@ -271,16 +272,23 @@ class Cycle:
                     remote = None  # that platform record is another app record's: this write did not land
                 if remote is None:
                     # The write never landed: push it again (same idempotency key while the version holds).
-                    self.store.set_state(s, self.conn_id, entity, row.app_id, "pending",
-                                         doc_number=self._doc(rec.record))
+                    self.store.set_state(
+                        s, self.conn_id, entity, row.app_id, "pending", doc_number=self._doc(rec.record)
+                    )
                     continue
                 same_version = versions.get(row.app_id) == rec.version
                 self._link_pushed(s, entity, rec, remote, app_hash=rec.hash if same_version else None)
                 self.report.reconciled += 1
                 self.store.log(
-                    "reconcile", connection_id=self.conn_id, org_id=self.org_id, entity=entity,
-                    app_id=rec.app_id, remote_id=remote.remote_id, doc_number=remote.doc_number or self._doc(rec.record),
-                    message="an earlier write whose outcome was unknown had landed; linked, not re-sent", s=s,
+                    "reconcile",
+                    connection_id=self.conn_id,
+                    org_id=self.org_id,
+                    entity=entity,
+                    app_id=rec.app_id,
+                    remote_id=remote.remote_id,
+                    doc_number=remote.doc_number or self._doc(rec.record),
+                    message="an earlier write whose outcome was unknown had landed; linked, not re-sent",
+                    s=s,
                 )
 
     # -- pull ----------------------------------------------------------------------------------------
@@ -332,7 +340,7 @@ class Cycle:
         if merged is None:
             link.remote_version = remote.version
             return
-        version, changed = self.store.upsert_record(self.org_id, merged, s=s)
+        _, changed = self.store.upsert_record(self.org_id, merged, s=s)
         new_hash = merged.content_hash()
         if remote.deleted:
             link.removed = True
@@ -343,9 +351,15 @@ class Cycle:
         if changed:
             self.store.emit(s, self.org_id, f"{entity.value}.updated", entity, link.app_id, merged.to_json())
             self.store.log(
-                "pull", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=link.app_id,
-                remote_id=remote.remote_id, doc_number=remote.doc_number or self._doc(merged),
-                message=f"updated in the app from {self.caps.display_name}", s=s,
+                "pull",
+                connection_id=self.conn_id,
+                org_id=self.org_id,
+                entity=entity,
+                app_id=link.app_id,
+                remote_id=remote.remote_id,
+                doc_number=remote.doc_number or self._doc(merged),
+                message=f"updated in the app from {self.caps.display_name}",
+                s=s,
             )
         self._remember(entity, link.app_id, remote.remote_id)
 
@@ -399,7 +413,11 @@ class Cycle:
             if len(unlinked) > 1:
                 for c in unlinked:
                     self.store.set_state(
-                        s, self.conn_id, entity, c.app_id, "needs_review",
+                        s,
+                        self.conn_id,
+                        entity,
+                        c.app_id,
+                        "needs_review",
                         error=SyncError(
                             code=ErrorCode.CONFLICT,
                             message=f"Several customers are named '{rec.name}'; which one is the "
@@ -448,17 +466,29 @@ class Cycle:
         self.store.upsert_record(self.org_id, merged, s=s)
         same = incoming.content_hash() == merged.content_hash()
         self.store.save_link(
-            s, self.conn_id, entity, app_id, remote.remote_id, remote_version=remote.version,
-            app_hash=merged.content_hash() if same else None, remote_hash=incoming.content_hash(),
+            s,
+            self.conn_id,
+            entity,
+            app_id,
+            remote.remote_id,
+            remote_version=remote.version,
+            app_hash=merged.content_hash() if same else None,
+            remote_hash=incoming.content_hash(),
             removed=remote.deleted,
         )
         self._remember(entity, app_id, remote.remote_id)
         if same:
             self.store.set_state(s, self.conn_id, entity, app_id, "synced", doc_number=self._doc(merged))
         self.store.log(
-            "match", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=app_id,
-            remote_id=remote.remote_id, doc_number=remote.doc_number or self._doc(merged),
-            message=f"matched to the existing {self.caps.display_name} record", s=s,
+            "match",
+            connection_id=self.conn_id,
+            org_id=self.org_id,
+            entity=entity,
+            app_id=app_id,
+            remote_id=remote.remote_id,
+            doc_number=remote.doc_number or self._doc(merged),
+            message=f"matched to the existing {self.caps.display_name} record",
+            s=s,
         )
 
     def _create_in_app(self, s: Session, entity: Entity, remote: RemoteRecord) -> None:
@@ -473,17 +503,29 @@ class Cycle:
         self.store.upsert_record(self.org_id, incoming, s=s)
         h = incoming.content_hash()
         self.store.save_link(
-            s, self.conn_id, entity, app_id, remote.remote_id, remote_version=remote.version,
-            app_hash=h, remote_hash=h,
+            s,
+            self.conn_id,
+            entity,
+            app_id,
+            remote.remote_id,
+            remote_version=remote.version,
+            app_hash=h,
+            remote_hash=h,
         )
         self._remember(entity, app_id, remote.remote_id)
         doc = remote.doc_number or self._doc(incoming)
         self.store.set_state(s, self.conn_id, entity, app_id, "synced", doc_number=doc)
         self.store.emit(s, self.org_id, f"{entity.value}.created", entity, app_id, incoming.to_json())
         self.store.log(
-            "pull", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=app_id,
-            remote_id=remote.remote_id, doc_number=doc,
-            message=f"created in the app from {self.caps.display_name}", s=s,
+            "pull",
+            connection_id=self.conn_id,
+            org_id=self.org_id,
+            entity=entity,
+            app_id=app_id,
+            remote_id=remote.remote_id,
+            doc_number=doc,
+            message=f"created in the app from {self.caps.display_name}",
+            s=s,
         )
         self.report.bump(self.report.created_in_app, entity)
 
@@ -572,7 +614,9 @@ class Cycle:
             touched = {a.invoice_id for w, _ in writes if isinstance(w.record, Payment) for a in w.record.allocations}
             for rec, _link in [*removals, *replace]:
                 if isinstance(rec.record, Payment):
-                    touched.update(r for a in rec.record.allocations if (r := self.to_remote_id(Entity.INVOICE, a.invoice_id)))
+                    touched.update(
+                        r for a in rec.record.allocations if (r := self.to_remote_id(Entity.INVOICE, a.invoice_id))
+                    )
             self.refresh(Entity.INVOICE, sorted(touched))
 
     def refresh(self, entity: Entity, remote_ids: Sequence[str]) -> None:
@@ -609,7 +653,12 @@ class Cycle:
         label = self._doc(dep.record) if dep else exc.ref_id
         if dep_state is not None and dep_state.state in ("failed", "skipped", "excluded", "needs_review"):
             self.store.set_state(
-                s, self.conn_id, entity, rec.app_id, "failed", doc_number=self._doc(rec.record),
+                s,
+                self.conn_id,
+                entity,
+                rec.app_id,
+                "failed",
+                doc_number=self._doc(rec.record),
                 error=SyncError(
                     code=ErrorCode.MISSING_DEPENDENCY,
                     message=f"Waiting for {exc.entity.value} '{label}', which is {dep_state.state}: "
@@ -626,15 +675,23 @@ class Cycle:
             for write, rec in batch:
                 # Recorded before the call: if the process dies mid-call, the next run looks it up first.
                 self.store.set_state(
-                    s, self.conn_id, entity, rec.app_id, "syncing", doc_number=self._doc(rec.record),
-                    write_key=write.idempotency_key, write_version=rec.version,
+                    s,
+                    self.conn_id,
+                    entity,
+                    rec.app_id,
+                    "syncing",
+                    doc_number=self._doc(rec.record),
+                    write_key=write.idempotency_key,
+                    write_version=rec.version,
                 )
         writes = [w for w, _ in batch]
         try:
             results = self.provider.push(entity, writes)
         except ProviderError as exc:
             if exc.error.code is ErrorCode.UNKNOWN_OUTCOME:
-                rows = [r for r in self.store.states(self.conn_id, entity, "syncing") if r.app_id in {w.key for w in writes}]
+                rows = [
+                    r for r in self.store.states(self.conn_id, entity, "syncing") if r.app_id in {w.key for w in writes}
+                ]
                 self._reconcile_rows(entity, rows)
                 return
             if exc.error.code in AUTH or exc.error.code is ErrorCode.DAILY_LIMIT:
@@ -658,10 +715,16 @@ class Cycle:
             self._link_pushed(s, entity, rec, result.remote, app_hash=rec.hash)
             self.report.bump(self.report.pushed, entity)
             self.store.log(
-                "push", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=rec.app_id,
-                remote_id=result.remote.remote_id, doc_number=result.remote.doc_number or doc,
+                "push",
+                connection_id=self.conn_id,
+                org_id=self.org_id,
+                entity=entity,
+                app_id=rec.app_id,
+                remote_id=result.remote.remote_id,
+                doc_number=result.remote.doc_number or doc,
                 message=("updated in " if write.remote_id else "created in ") + self.caps.display_name,
-                details={"request_id": write.idempotency_key, "version": rec.version}, s=s,
+                details={"request_id": write.idempotency_key, "version": rec.version},
+                s=s,
             )
             return
         error = result.error or SyncError(code=ErrorCode.VALIDATION, message="rejected without a reason")
@@ -669,15 +732,32 @@ class Cycle:
             self._transient(s, entity, rec, error)
             return
         self.store.set_state(
-            s, self.conn_id, entity, rec.app_id, "failed", error=error, doc_number=doc,
-            failed_hash=rec.hash, count_attempt=True,
+            s,
+            self.conn_id,
+            entity,
+            rec.app_id,
+            "failed",
+            error=error,
+            doc_number=doc,
+            failed_hash=rec.hash,
+            count_attempt=True,
         )
         self.report.bump(self.report.failed, entity)
         self.store.log(
-            "push", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=rec.app_id,
-            doc_number=doc, outcome="failed", message=error.message,
-            details={"code": error.code.value, "platform_code": error.platform_code,
-                     "platform_message": error.platform_message, "request_id": write.idempotency_key},
+            "push",
+            connection_id=self.conn_id,
+            org_id=self.org_id,
+            entity=entity,
+            app_id=rec.app_id,
+            doc_number=doc,
+            outcome="failed",
+            message=error.message,
+            details={
+                "code": error.code.value,
+                "platform_code": error.platform_code,
+                "platform_message": error.platform_message,
+                "request_id": write.idempotency_key,
+            },
             s=s,
         )
 
@@ -688,18 +768,40 @@ class Cycle:
         if attempts >= self.settings.transient_failure_limit:
             # Persisting past the limit: show it as Failed (it is still retried on the backoff).
             self.store.set_state(
-                s, self.conn_id, entity, rec.app_id, "failed", error=error, doc_number=doc, count_attempt=True,
+                s,
+                self.conn_id,
+                entity,
+                rec.app_id,
+                "failed",
+                error=error,
+                doc_number=doc,
+                count_attempt=True,
                 next_attempt_at=utcnow() + dt.timedelta(seconds=self._backoff(attempts)),
             )
             self.report.bump(self.report.failed, entity)
         else:
             self.store.set_state(
-                s, self.conn_id, entity, rec.app_id, "pending", error=error, doc_number=doc, count_attempt=True,
+                s,
+                self.conn_id,
+                entity,
+                rec.app_id,
+                "pending",
+                error=error,
+                doc_number=doc,
+                count_attempt=True,
                 next_attempt_at=utcnow() + dt.timedelta(seconds=self._backoff(attempts)),
             )
         self.store.log(
-            "push", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=rec.app_id,
-            doc_number=doc, outcome="retrying", message=error.message, details={"attempt": attempts}, s=s,
+            "push",
+            connection_id=self.conn_id,
+            org_id=self.org_id,
+            entity=entity,
+            app_id=rec.app_id,
+            doc_number=doc,
+            outcome="retrying",
+            message=error.message,
+            details={"attempt": attempts},
+            s=s,
         )
 
     def _backoff(self, attempts: int) -> float:
@@ -714,7 +816,9 @@ class Cycle:
                 if count:
                     self._transient(s, entity, rec, error)
                 else:
-                    self.store.set_state(s, self.conn_id, entity, rec.app_id, "pending", doc_number=self._doc(rec.record))
+                    self.store.set_state(
+                        s, self.conn_id, entity, rec.app_id, "pending", doc_number=self._doc(rec.record)
+                    )
 
     def _link_pushed(
         self, s: Session, entity: Entity, rec: StoredRecord, remote: RemoteRecord, app_hash: str | None
@@ -723,7 +827,9 @@ class Cycle:
         record = rec.record
         if incoming is not None and isinstance(record, Invoice) and isinstance(incoming, Invoice):
             # Totals, amount due and an auto-assigned number come back from the platform.
-            update: dict[str, Any] = {f: getattr(incoming, f) for f in ("total", "total_tax", "amount_due", "amount_paid")}
+            update: dict[str, Any] = {
+                f: getattr(incoming, f) for f in ("total", "total_tax", "amount_due", "amount_paid")
+            }
             if record.number is None and incoming.number:
                 update["number"] = incoming.number
             if incoming.status is InvoiceStatus.PAID:
@@ -733,12 +839,23 @@ class Cycle:
             if changed and app_hash is not None:
                 app_hash = record.content_hash()
         self.store.save_link(
-            s, self.conn_id, entity, rec.app_id, remote.remote_id, remote_version=remote.version,
-            app_hash=app_hash, remote_hash=incoming.content_hash() if incoming else None, removed=remote.deleted,
+            s,
+            self.conn_id,
+            entity,
+            rec.app_id,
+            remote.remote_id,
+            remote_version=remote.version,
+            app_hash=app_hash,
+            remote_hash=incoming.content_hash() if incoming else None,
+            removed=remote.deleted,
         )
         self._remember(entity, rec.app_id, remote.remote_id)
         self.store.set_state(
-            s, self.conn_id, entity, rec.app_id, "synced" if app_hash is not None else "pending",
+            s,
+            self.conn_id,
+            entity,
+            rec.app_id,
+            "synced" if app_hash is not None else "pending",
             doc_number=remote.doc_number or self._doc(record),
         )
 
@@ -762,26 +879,53 @@ class Cycle:
         with self.store.session() as s:
             if result.error is not None and result.error.code is not ErrorCode.NOT_FOUND:
                 self.store.set_state(
-                    s, self.conn_id, entity, rec.app_id, "failed", error=result.error, doc_number=doc,
-                    failed_hash=rec.hash, count_attempt=True,
+                    s,
+                    self.conn_id,
+                    entity,
+                    rec.app_id,
+                    "failed",
+                    error=result.error,
+                    doc_number=doc,
+                    failed_hash=rec.hash,
+                    count_attempt=True,
                 )
                 self.report.bump(self.report.failed, entity)
                 self.store.log(
-                    "remove", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=rec.app_id,
-                    remote_id=link.remote_id, doc_number=doc, outcome="failed", message=result.error.message, s=s,
+                    "remove",
+                    connection_id=self.conn_id,
+                    org_id=self.org_id,
+                    entity=entity,
+                    app_id=rec.app_id,
+                    remote_id=link.remote_id,
+                    doc_number=doc,
+                    outcome="failed",
+                    message=result.error.message,
+                    s=s,
                 )
                 return False
             self.store.save_link(
-                s, self.conn_id, entity, rec.app_id, link.remote_id,
+                s,
+                self.conn_id,
+                entity,
+                rec.app_id,
+                link.remote_id,
                 remote_version=result.remote.version if result.remote else link.remote_version,
-                app_hash=None if replacing else rec.hash, remote_hash=link.remote_hash, removed=True,
+                app_hash=None if replacing else rec.hash,
+                remote_hash=link.remote_hash,
+                removed=True,
             )
             if not replacing:
                 self.store.set_state(s, self.conn_id, entity, rec.app_id, "synced", doc_number=doc)
             self.store.log(
-                "remove", connection_id=self.conn_id, org_id=self.org_id, entity=entity, app_id=rec.app_id,
-                remote_id=link.remote_id, doc_number=doc,
-                message=("replaced in " if replacing else "voided/deleted in ") + self.caps.display_name, s=s,
+                "remove",
+                connection_id=self.conn_id,
+                org_id=self.org_id,
+                entity=entity,
+                app_id=rec.app_id,
+                remote_id=link.remote_id,
+                doc_number=doc,
+                message=("replaced in " if replacing else "voided/deleted in ") + self.caps.display_name,
+                s=s,
             )
             self.report.bump(self.report.pushed, entity)
         return True

@@ -25,8 +25,8 @@ from ledgersync.model.records import (
 __all__ = [
     "ACTIONS",
     "AUTH",
-    "TRANSIENT",
     "RECORD_TYPES",
+    "TRANSIENT",
     "Action",
     "Address",
     "Allocation",

@@ -7,7 +7,7 @@ import enum
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class ErrorCode(str, enum.Enum):
+class ErrorCode(enum.StrEnum):
     DUPLICATE_NAME = "duplicate_name"
     DUPLICATE_NUMBER = "duplicate_number"
     DOCUMENT_LOCKED = "document_locked"
@@ -26,13 +26,11 @@ class ErrorCode(str, enum.Enum):
     CONFLICT = "conflict"
 
 
-TRANSIENT = frozenset(
-    {ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.UNKNOWN_OUTCOME, ErrorCode.DAILY_LIMIT}
-)
+TRANSIENT = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.UNKNOWN_OUTCOME, ErrorCode.DAILY_LIMIT})
 AUTH = frozenset({ErrorCode.AUTH_EXPIRED, ErrorCode.AUTH_REVOKED})
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     """The fixes a person can apply to a failed record."""
 
     RETRY = "retry"

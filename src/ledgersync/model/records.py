@@ -33,7 +33,7 @@ Amount = Annotated[
 ]
 
 
-class Entity(str, enum.Enum):
+class Entity(enum.StrEnum):
     """The kinds of record that sync, in the order they must be pushed (dependencies first)."""
 
     CONTACT = "contact"
@@ -86,7 +86,7 @@ class Address(BaseModel):
     country: str | None = None
 
 
-class ContactStatus(str, enum.Enum):
+class ContactStatus(enum.StrEnum):
     ACTIVE = "active"
     ARCHIVED = "archived"
 
@@ -135,7 +135,7 @@ class Tracking(BaseModel):
     option: str
 
 
-class LineAmountTypes(str, enum.Enum):
+class LineAmountTypes(enum.StrEnum):
     EXCLUSIVE = "exclusive"
     INCLUSIVE = "inclusive"
     NO_TAX = "no_tax"
@@ -160,7 +160,7 @@ class InvoiceLine(BaseModel):
         return money(gross)
 
 
-class InvoiceStatus(str, enum.Enum):
+class InvoiceStatus(enum.StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
     AUTHORISED = "authorised"
@@ -209,7 +209,7 @@ class Allocation(BaseModel):
     amount: Amount
 
 
-class PaymentStatus(str, enum.Enum):
+class PaymentStatus(enum.StrEnum):
     ACTIVE = "active"
     DELETED = "deleted"
 

@@ -2,7 +2,7 @@
 
 from ledgersync.store.crypto import SecretBox, load_keys
 from ledgersync.store.database import default_url, make_engine, migrate
-from ledgersync.store.repo import StoredRecord, Store, new_id
+from ledgersync.store.repo import Store, StoredRecord, new_id
 from ledgersync.store.tokens import StoreTokenStore
 
 __all__ = [

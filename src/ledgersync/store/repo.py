@@ -260,9 +260,17 @@ class Store:
         if row is None:
             s.add(
                 AppRecord(
-                    org_id=org_id, entity=entity, app_id=record.id, data=data, hash=h, version=1,
-                    name=name.lower() if name else None, email=email.lower() if email else None,
-                    number=number, refs=_refs(record), updated_at=utcnow(),
+                    org_id=org_id,
+                    entity=entity,
+                    app_id=record.id,
+                    data=data,
+                    hash=h,
+                    version=1,
+                    name=name.lower() if name else None,
+                    email=email.lower() if email else None,
+                    number=number,
+                    refs=_refs(record),
+                    updated_at=utcnow(),
                 )
             )
             return 1, True
@@ -307,16 +315,22 @@ class Store:
         with self.session() as s:
             return int(
                 s.scalar(
-                    select(func.count()).select_from(AppRecord).where(
-                        AppRecord.org_id == org_id, AppRecord.entity == entity.value, AppRecord.deleted.is_(False)
-                    )
+                    select(func.count())
+                    .select_from(AppRecord)
+                    .where(AppRecord.org_id == org_id, AppRecord.entity == entity.value, AppRecord.deleted.is_(False))
                 )
                 or 0
             )
 
     def find_records(
-        self, org_id: str, entity: Entity, *, name: str | None = None, email: str | None = None,
-        number: str | None = None, s: Session,
+        self,
+        org_id: str,
+        entity: Entity,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        number: str | None = None,
+        s: Session,
     ) -> list[StoredRecord]:
         q = select(AppRecord).where(
             AppRecord.org_id == org_id, AppRecord.entity == entity.value, AppRecord.deleted.is_(False)
@@ -334,7 +348,9 @@ class Store:
         out: dict[str, StoredRecord] = {}
         for ref in refs:
             q = select(AppRecord).where(
-                AppRecord.org_id == org_id, AppRecord.entity == entity.value, AppRecord.deleted.is_(False),
+                AppRecord.org_id == org_id,
+                AppRecord.entity == entity.value,
+                AppRecord.deleted.is_(False),
                 cast(AppRecord.refs, String).like(f'%"{ref}"%'),
             )
             for row in s.scalars(q):
@@ -345,7 +361,7 @@ class Store:
         """Every id referred to with `prefix` (e.g. 'contact:') by any live record of the organisation."""
         with self.session() as s:
             rows = s.scalars(select(AppRecord.refs).where(AppRecord.org_id == org_id, AppRecord.deleted.is_(False)))
-            return {r[len(prefix):] for refs in rows for r in (refs or []) if r.startswith(prefix)}
+            return {r[len(prefix) :] for refs in rows for r in (refs or []) if r.startswith(prefix)}
 
     def push_candidates(self, org_id: str, conn_id: str, entity: Entity) -> list[tuple[StoredRecord, Link | None]]:
         """App records whose content differs from what was last synced (or never synced), in one query."""
@@ -381,9 +397,7 @@ class Store:
 
     def link_by_remote(self, conn_id: str, entity: Entity, remote_id: str, s: Session) -> Link | None:
         return s.scalar(
-            select(Link).where(
-                Link.connection_id == conn_id, Link.entity == entity.value, Link.remote_id == remote_id
-            )
+            select(Link).where(Link.connection_id == conn_id, Link.entity == entity.value, Link.remote_id == remote_id)
         )
 
     def links(self, conn_id: str, entity: Entity, app_ids: Iterable[str] | None = None) -> dict[str, Link]:
@@ -409,8 +423,17 @@ class Store:
         return out
 
     def save_link(
-        self, s: Session, conn_id: str, entity: Entity, app_id: str, remote_id: str, *,
-        remote_version: str | None, app_hash: str | None, remote_hash: str | None, removed: bool = False,
+        self,
+        s: Session,
+        conn_id: str,
+        entity: Entity,
+        app_id: str,
+        remote_id: str,
+        *,
+        remote_version: str | None,
+        app_hash: str | None,
+        remote_hash: str | None,
+        removed: bool = False,
     ) -> None:
         link = self.link_by_app(conn_id, entity, app_id, s)
         if link is None:
@@ -421,9 +444,15 @@ class Store:
                 s.flush()
             s.add(
                 Link(
-                    connection_id=conn_id, entity=entity.value, app_id=app_id, remote_id=remote_id,
-                    remote_version=remote_version, app_hash=app_hash, remote_hash=remote_hash,
-                    removed=removed, synced_at=utcnow(),
+                    connection_id=conn_id,
+                    entity=entity.value,
+                    app_id=app_id,
+                    remote_id=remote_id,
+                    remote_version=remote_version,
+                    app_hash=app_hash,
+                    remote_hash=remote_hash,
+                    removed=removed,
+                    synced_at=utcnow(),
                 )
             )
             return
@@ -441,10 +470,20 @@ class Store:
 
     # -- sync states ---------------------------------------------------------------------------------
     def set_state(
-        self, s: Session, conn_id: str, entity: Entity, app_id: str, state: str, *,
-        error: SyncError | None = None, doc_number: str | None = None, write_key: str | None = None,
-        write_version: int | None = None, failed_hash: str | None = None,
-        next_attempt_at: dt.datetime | None = None, count_attempt: bool = False,
+        self,
+        s: Session,
+        conn_id: str,
+        entity: Entity,
+        app_id: str,
+        state: str,
+        *,
+        error: SyncError | None = None,
+        doc_number: str | None = None,
+        write_key: str | None = None,
+        write_version: int | None = None,
+        failed_hash: str | None = None,
+        next_attempt_at: dt.datetime | None = None,
+        count_attempt: bool = False,
     ) -> None:
         assert state in STATES, state
         row = s.get(SyncState, (conn_id, entity.value, app_id))
@@ -526,15 +565,32 @@ class Store:
 
     # -- event log -----------------------------------------------------------------------------------
     def log(
-        self, kind: str, *, connection_id: str | None = None, org_id: str | None = None,
-        entity: Entity | None = None, app_id: str | None = None, remote_id: str | None = None,
-        doc_number: str | None = None, outcome: str = "ok", message: str | None = None,
-        details: dict[str, Any] | None = None, s: Session | None = None,
+        self,
+        kind: str,
+        *,
+        connection_id: str | None = None,
+        org_id: str | None = None,
+        entity: Entity | None = None,
+        app_id: str | None = None,
+        remote_id: str | None = None,
+        doc_number: str | None = None,
+        outcome: str = "ok",
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+        s: Session | None = None,
     ) -> None:
         row = Event(
-            connection_id=connection_id, org_id=org_id, kind=kind, entity=entity.value if entity else None,
-            app_id=app_id, remote_id=remote_id, doc_number=doc_number, outcome=outcome, message=message,
-            details=details or {}, at=utcnow(),
+            connection_id=connection_id,
+            org_id=org_id,
+            kind=kind,
+            entity=entity.value if entity else None,
+            app_id=app_id,
+            remote_id=remote_id,
+            doc_number=doc_number,
+            outcome=outcome,
+            message=message,
+            details=details or {},
+            at=utcnow(),
         )
         if s is not None:
             s.add(row)
@@ -543,9 +599,17 @@ class Store:
             s2.add(row)
 
     def events(
-        self, *, connection_id: str | None = None, doc_number: str | None = None, kind: str | None = None,
-        outcome: str | None = None, entity: Entity | None = None, app_id: str | None = None,
-        search: str | None = None, limit: int = 100, before_id: int | None = None,
+        self,
+        *,
+        connection_id: str | None = None,
+        doc_number: str | None = None,
+        kind: str | None = None,
+        outcome: str | None = None,
+        entity: Entity | None = None,
+        app_id: str | None = None,
+        search: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
     ) -> list[Event]:
         with self.session() as s:
             q = select(Event)
@@ -573,10 +637,19 @@ class Store:
             result = s.execute(delete(Event).where(Event.at < utcnow() - older_than))
             return int(getattr(result, "rowcount", 0) or 0)
 
-    def emit(self, s: Session, org_id: str, type_: str, entity: Entity | None, app_id: str | None,
-             payload: dict[str, Any]) -> None:
-        s.add(AppEvent(org_id=org_id, type=type_, entity=entity.value if entity else None, app_id=app_id,
-                       payload=payload, at=utcnow()))
+    def emit(
+        self, s: Session, org_id: str, type_: str, entity: Entity | None, app_id: str | None, payload: dict[str, Any]
+    ) -> None:
+        s.add(
+            AppEvent(
+                org_id=org_id,
+                type=type_,
+                entity=entity.value if entity else None,
+                app_id=app_id,
+                payload=payload,
+                at=utcnow(),
+            )
+        )
 
     def app_events(self, org_id: str, after_id: int = 0, limit: int = 100) -> list[AppEvent]:
         with self.session() as s:

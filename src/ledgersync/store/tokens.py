@@ -55,7 +55,10 @@ class StoreTokenStore:
     def mark_needs_reconnect(self, reason: str) -> None:
         self.store.update_connection(self.conn_id, status="needs_reconnect", status_reason=reason)
         self.store.log(
-            "connection", connection_id=self.conn_id, outcome="needs_reconnect", message=reason,
+            "connection",
+            connection_id=self.conn_id,
+            outcome="needs_reconnect",
+            message=reason,
         )
 
 

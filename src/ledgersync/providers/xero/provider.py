@@ -110,8 +110,9 @@ class XeroProvider:
     """A connection to one Xero organisation.
 
     Config keys (all strings): client_id, client_secret, redirect_uri, base_url (a local sandbox), scopes,
-    timeout (30), page_size (1000), batch_size (50), lookback_seconds (300), bank_account_code ("090"), max_attempts (4),
-    max_retry_seconds (60), max_in_flight (5), per_minute (60), per_day (5000), app_per_minute (10000)."""
+    timeout (30), page_size (1000), batch_size (50), lookback_seconds (300), bank_account_code ("090"),
+    max_attempts (4), max_retry_seconds (60), max_in_flight (5), per_minute (60), per_day (5000),
+    app_per_minute (10000)."""
 
     capabilities: Capabilities = XERO_CAPABILITIES
 
