@@ -21,3 +21,5 @@ class EngineSettings(BaseModel):
     stale_after_hours: float = 24.0
     event_retention_days: int = 90
     log_calls: bool = True
+    # After pushing payments, invoices they touched are read back by id up to this many, else by a delta pull.
+    readback_by_id_limit: int = 200

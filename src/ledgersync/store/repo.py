@@ -434,11 +434,17 @@ class Store:
         app_hash: str | None,
         remote_hash: str | None,
         removed: bool = False,
+        known: Link | bool | None = True,
     ) -> None:
-        link = self.link_by_app(conn_id, entity, app_id, s)
+        """Create or update the link of one app record.
+
+        `known` is the caller's already-loaded link (None: it has none), given only when the caller also
+        knows `remote_id` is linked to no other app record; the default True looks both up."""
+        checked = known is not True
+        link = known if isinstance(known, Link) else None if checked else self.link_by_app(conn_id, entity, app_id, s)
         if link is None:
             # A remote id may have been linked to another app record (e.g. a merge): move it.
-            other = self.link_by_remote(conn_id, entity, remote_id, s)
+            other = None if checked else self.link_by_remote(conn_id, entity, remote_id, s)
             if other is not None:
                 s.delete(other)
                 s.flush()
@@ -524,10 +530,48 @@ class Store:
                 q = q.where(SyncState.state == state)
             return list(s.scalars(q.order_by(SyncState.entity, SyncState.app_id)))
 
-    def state_map(self, conn_id: str, entity: Entity) -> dict[str, SyncState]:
-        with self.session() as s:
-            q = select(SyncState).where(SyncState.connection_id == conn_id, SyncState.entity == entity.value)
+    def state_map(
+        self, conn_id: str, entity: Entity, app_ids: Sequence[str] | None = None, s: Session | None = None
+    ) -> dict[str, SyncState]:
+        """States of one entity keyed by app id: all of them, or just the given ids (loaded in chunks)."""
+        if s is None:
+            with self.session() as s2:
+                return self.state_map(conn_id, entity, app_ids, s2)
+        q = select(SyncState).where(SyncState.connection_id == conn_id, SyncState.entity == entity.value)
+        if app_ids is None:
             return {row.app_id: row for row in s.scalars(q)}
+        out: dict[str, SyncState] = {}
+        for chunk in chunks(list(app_ids), 500):
+            out.update((row.app_id, row) for row in s.scalars(q.where(SyncState.app_id.in_(chunk))))
+        return out
+
+    def preload(self, s: Session, org_id: str, conn_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, Link]:
+        """Load a batch's states, records and links into the session with a few queries, so the per-record
+        writes that follow find them in the identity map instead of querying one by one."""
+        self.state_map(conn_id, entity, app_ids, s)
+        for chunk in chunks(list(app_ids), 500):
+            list(
+                s.scalars(
+                    select(AppRecord).where(
+                        AppRecord.org_id == org_id, AppRecord.entity == entity.value, AppRecord.app_id.in_(chunk)
+                    )
+                )
+            )
+        out: dict[str, Link] = {}
+        q = select(Link).where(Link.connection_id == conn_id, Link.entity == entity.value)
+        for chunk in chunks(list(app_ids), 500):
+            out.update((link.app_id, link) for link in s.scalars(q.where(Link.app_id.in_(chunk))))
+        return out
+
+    def link_pairs(self, conn_id: str, entity: Entity) -> list[tuple[str, str, bool]]:
+        """(app id, remote id, removed) of every link of one entity, as plain tuples (cheap to load)."""
+        with self.session() as s:
+            rows = s.execute(
+                select(Link.app_id, Link.remote_id, Link.removed).where(
+                    Link.connection_id == conn_id, Link.entity == entity.value
+                )
+            )
+            return [(a, r, bool(rm)) for a, r, rm in rows]
 
     def get_state(self, conn_id: str, entity: Entity, app_id: str) -> SyncState | None:
         with self.session() as s:
