@@ -1,0 +1,788 @@
+"""QboProvider: the Provider protocol over QuickBooks Online's Accounting API (pull, fetch, push, find, remove)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from ledgersync.model import Entity, ErrorCode, Payment, PaymentStatus, ProviderError, Record, SyncError
+from ledgersync.model.errors import AUTH, TRANSIENT
+from ledgersync.providers.base import (
+    CallInfo,
+    Capabilities,
+    NameRule,
+    PullPage,
+    RemoteRecord,
+    TokenStore,
+    Write,
+    WriteResult,
+)
+from ledgersync.providers.pacing import Budget, Limits, pacer_for
+from ledgersync.providers.qbo.client import QBO_BATCH_LIMITS, QBO_LIMITS, QboClient, request_id_for
+from ledgersync.providers.qbo.errors import archived_contact, fault_error, unknown_outcome
+from ledgersync.providers.qbo.mapping import (
+    ENTITY_NAME,
+    NAME_LISTS,
+    MappingError,
+    Refs,
+    deleted_stub,
+    format_query_time,
+    from_qbo,
+    is_voided,
+    parse_date,
+    parse_datetime,
+    payment_customer,
+    quote,
+    to_qbo,
+)
+from ledgersync.providers.qbo.oauth import QboOAuth
+
+ALL_ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE)
+
+QBO_CAPABILITIES = Capabilities(
+    display_name="QuickBooks Online",
+    live_updates=True,
+    contacts_both_ways=True,
+    payments_both_ways=True,
+    purchase_orders_and_bills=False,
+    products=True,
+    classes_or_tracking=True,
+    sub_customers=True,
+    zero_invoices=True,
+    tax_groups=False,
+    overpayments=True,
+    split_payments=True,
+    one_payment_many_invoices=True,
+    moved_payments=False,
+    refunds=False,
+    void_and_delete=True,
+    payments_editable=True,
+    # A QBO payment keeps what it doesn't apply to invoices as the customer's credit (UnappliedAmt).
+    payment_holds_credit=True,
+    initial_import_export=True,
+    name_rules=(
+        # ':' joins a parent and its sub-customer ("Parent:Child"), so QBO refuses it in names, as it does tabs
+        # and line breaks (fault 2040 "Invalid String"); DisplayName and Item Name hold at most 100 characters.
+        NameRule(
+            Entity.CONTACT,
+            "name",
+            "Customer name",
+            max_length=100,
+            forbidden=":\t\n\r",
+            source="QBO Customer.DisplayName: max 100 characters; no ':', tab or newline (fault 2040)",
+        ),
+        NameRule(
+            Entity.ITEM,
+            "name",
+            "Product name",
+            max_length=100,
+            forbidden=":\t\n\r",
+            source="QBO Item.Name: max 100 characters; no ':', tab or newline (fault 2040)",
+        ),
+    ),
+    batch_size=30,
+    page_size=1000,
+    pull_entities=ALL_ENTITIES,
+    push_entities=ALL_ENTITIES,
+    notes={
+        "live_updates": "Webhooks name changed records only; the cycle reads them (and CDC) afterwards.",
+        "payments": "One payment can pay several invoices; what it leaves unapplied is the customer's credit.",
+        "tracking": "A line's Class tracking is the line's ClassRef; a 'Location' tracking is the document's "
+        "DepartmentRef (one per document).",
+        "deletions": "Deleted transactions are only visible through CDC, which reaches back 30 days.",
+        "refunds": "Refund receipts are not synced yet.",
+    },
+)
+
+ID_CHUNK = 100
+NAME_CHUNK = 30
+# CDC answers at most 1,000 objects and reaches back 30 days (a little margin for clock skew).
+CDC_WINDOW = dt.timedelta(days=29, hours=23)
+# Entities QBO lets be deleted (and so which can vanish from queries).
+_DELETABLE = {Entity.INVOICE: "Invoice", Entity.PAYMENT: "Payment", Entity.CREDIT_NOTE: "CreditMemo"}
+# The app owns these outright (the engine takes only computed fields back), so on a stale SyncToken the
+# provider re-reads and re-sends; a contact is edited on both sides and is left to the next cycle's merge.
+_APP_OWNED = frozenset({Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE})
+
+
+def _num(config: Mapping[str, str], key: str, default: float) -> float:
+    value = config.get(key)
+    return float(value) if value not in (None, "") else default
+
+
+def parse_cursor(cursor: str) -> dt.datetime:
+    """A saved cursor as an aware datetime; a malformed one raises rather than turning into a full sync."""
+    try:
+        parsed = dt.datetime.fromisoformat(cursor)
+    except (TypeError, ValueError) as exc:
+        raise ProviderError(
+            SyncError(
+                code=ErrorCode.VALIDATION,
+                message=f"The saved sync position {cursor!r} is not a timestamp.",
+                hint="Reset the sync position for this record type to re-read everything deliberately.",
+            )
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(quote(v) for v in values) + ")"
+
+
+def _stamp(item: Mapping[str, Any]) -> dt.datetime | None:
+    return parse_datetime((item.get("MetaData") or {}).get("LastUpdatedTime"))
+
+
+class QboProvider:
+    """A connection to one QuickBooks Online company (realm).
+
+    Config keys (all strings): client_id, client_secret, redirect_uri, base_url (a local sandbox), environment
+    (production | sandbox), scopes, timeout (60), page_size (1000), batch_size (30), lookback_seconds (300),
+    max_attempts (4), max_retry_seconds (75), max_in_flight (10), per_minute (500), batch_per_minute (40),
+    default_item_id / default_item_name ("Services"), income_account_id, deposit_account_id, home_currency."""
+
+    capabilities: Capabilities = QBO_CAPABILITIES
+
+    def __init__(
+        self,
+        config: Mapping[str, str],
+        realm_id: str,
+        tokens: TokenStore,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        pacer: Budget | None = None,
+        batch_pacer: Budget | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.config = dict(config)
+        self.realm_id = realm_id
+        self.oauth = QboOAuth(config, transport=transport)
+        self.page_size = int(min(1000, max(1, _num(config, "page_size", 1000))))
+        self.lookback = dt.timedelta(seconds=_num(config, "lookback_seconds", 300))
+        batch = int(min(30, max(1, _num(config, "batch_size", 30))))
+        if batch != QBO_CAPABILITIES.batch_size:
+            self.capabilities = dataclasses.replace(QBO_CAPABILITIES, batch_size=batch)
+        if pacer is None:
+            limits = dataclasses.replace(
+                QBO_LIMITS,
+                concurrent=int(_num(config, "max_in_flight", QBO_LIMITS.concurrent)),
+                per_minute=int(_num(config, "per_minute", QBO_LIMITS.per_minute)),
+            )
+            pacer = pacer_for(self.oauth.client_id, realm_id, limits)
+        if batch_pacer is None:
+            batch_limits: Limits = dataclasses.replace(
+                QBO_BATCH_LIMITS, per_minute=int(_num(config, "batch_per_minute", QBO_BATCH_LIMITS.per_minute))
+            )
+            batch_pacer = pacer_for(f"{self.oauth.client_id}#batch", realm_id, batch_limits)
+        # Set by the engine after construction; read on every call so a later assignment takes effect.
+        self.on_call: Callable[[CallInfo], None] | None = None
+        extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+        self.client = QboClient(
+            realm_id,
+            tokens,
+            self.oauth,
+            pacer=pacer,
+            batch_pacer=batch_pacer,
+            transport=transport,
+            timeout=_num(config, "timeout", 60),
+            max_attempts=int(_num(config, "max_attempts", 4)),
+            max_retry_seconds=_num(config, "max_retry_seconds", 75),
+            on_call=self._relay_call,
+            **extra,
+        )
+        self.refs = Refs(
+            default_item_id=config.get("default_item_id") or None,
+            deposit_account=config.get("deposit_account_id") or None,
+            income_account=config.get("income_account_id") or None,
+            home_currency=config.get("home_currency") or None,
+        )
+        self._home_known = self.refs.home_currency is not None
+
+    def _relay_call(self, info: CallInfo) -> None:
+        if self.on_call is not None:
+            self.on_call(info)
+
+    # ------------------------------------------------------------ list look-ups (cached per provider)
+
+    def _select_all(self, entity_name: str, where: str = "") -> list[dict[str, Any]]:
+        """Every row of one query, a page of 1,000 at a time."""
+        out: list[dict[str, Any]] = []
+        start = 1
+        clause = f" WHERE {where}" if where else ""
+        while True:
+            rows = (
+                self.client.query(
+                    f"SELECT * FROM {entity_name}{clause} STARTPOSITION {start} MAXRESULTS {self.page_size}"
+                ).get(entity_name)
+                or []
+            )
+            out.extend(rows)
+            if len(rows) < self.page_size:
+                return out
+            start += self.page_size
+
+    def _where_in(
+        self, entity_name: str, field: str, values: Iterable[str], chunk: int = ID_CHUNK
+    ) -> list[dict[str, Any]]:
+        wanted = list(dict.fromkeys(v for v in values if v))
+        inactive = " AND Active IN (true, false)" if entity_name in ("Customer", "Item", "Class", "Department") else ""
+        out: list[dict[str, Any]] = []
+        for part in _chunks(wanted, chunk):
+            out.extend(self._select_all(entity_name, f"{field} IN {_in(part)}{inactive}"))
+        return out
+
+    def _ensure_home_currency(self) -> None:
+        if self._home_known:
+            return
+        self._home_known = True
+        try:
+            rows = self.client.query("SELECT * FROM Preferences").get("Preferences") or []
+        except ProviderError as exc:
+            if exc.error.code in TRANSIENT or exc.error.code in AUTH:
+                self._home_known = False
+                raise
+            return
+        prefs = rows[0] if rows else {}
+        home = ((prefs.get("CurrencyPrefs") or {}).get("HomeCurrency") or {}).get("value")
+        self.refs.home_currency = str(home) if home else None
+
+    def _ensure_items_by_code(self, codes: Iterable[str]) -> None:
+        missing = [c for c in dict.fromkeys(codes) if c not in self.refs.item_ids]
+        if not missing:
+            return
+        for row in self._where_in("Item", "Sku", missing, NAME_CHUNK):
+            self.refs.learn_item(row)
+        rest = [c for c in missing if c not in self.refs.item_ids]
+        for row in self._where_in("Item", "Name", rest, NAME_CHUNK):
+            item_id = str(row.get("Id"))
+            name = str(row.get("Name"))
+            if name in rest:
+                self.refs.item_ids[name] = item_id
+                self.refs.item_codes.setdefault(item_id, str(row.get("Sku") or name))
+
+    def _ensure_item_ids(self, ids: Iterable[str]) -> None:
+        missing = [i for i in dict.fromkeys(ids) if i not in self.refs.item_codes]
+        for row in self._where_in("Item", "Id", missing):
+            self.refs.learn_item(row)
+
+    def _ensure_names(self, entity_name: str, names: Iterable[str]) -> None:
+        table, back = (
+            (self.refs.class_ids, self.refs.class_names)
+            if entity_name == "Class"
+            else (self.refs.department_ids, self.refs.department_names)
+        )
+        missing = [n for n in dict.fromkeys(names) if n not in table]
+        for row in self._where_in(entity_name, "Name", missing, NAME_CHUNK):
+            table[str(row["Name"])] = str(row["Id"])
+            back[str(row["Id"])] = str(row["Name"])
+
+    def _ensure_name_ids(self, entity_name: str, ids: Iterable[str]) -> None:
+        table, back = (
+            (self.refs.class_ids, self.refs.class_names)
+            if entity_name == "Class"
+            else (self.refs.department_ids, self.refs.department_names)
+        )
+        missing = [i for i in dict.fromkeys(ids) if i not in back]
+        for row in self._where_in(entity_name, "Id", missing):
+            table.setdefault(str(row["Name"]), str(row["Id"]))
+            back[str(row["Id"])] = str(row["Name"])
+
+    def _ensure_invoices(self, ids: Iterable[str]) -> None:
+        missing = [i for i in dict.fromkeys(ids) if i not in self.refs.invoice_customers]
+        for row in self._where_in("Invoice", "Id", missing):
+            self.refs.learn_invoice(row)
+
+    def _income_account(self) -> str | None:
+        if self.refs.income_account:
+            return self.refs.income_account
+        rows = (
+            self.client.query("SELECT * FROM Account WHERE AccountType = 'Income' MAXRESULTS 10").get("Account") or []
+        )
+        preferred = [
+            r for r in rows if str(r.get("Name", "")).lower() in ("services", "sales", "sales of product income")
+        ]
+        chosen = (preferred or rows or [None])[0]
+        self.refs.income_account = str(chosen["Id"]) if chosen else None
+        return self.refs.income_account
+
+    def _ensure_default_item(self) -> None:
+        """The service item lines without an item code are booked to: configured, found by name, or created."""
+        if self.refs.default_item_id:
+            return
+        name = self.config.get("default_item_name") or "Services"
+        rows = self._where_in("Item", "Name", [name])
+        active = [r for r in rows if r.get("Active", True)]
+        if active:
+            self.refs.default_item_id = str(active[0]["Id"])
+            return
+        account = self._income_account()
+        body: dict[str, Any] = {"Name": name, "Type": "Service"}
+        if account:
+            body["IncomeAccountRef"] = {"value": account}
+        data = self.client.write("item", body, request_id=request_id_for([f"ls-default-item-{self.realm_id}-{name}"]))
+        self.refs.default_item_id = str((data or {})["Item"]["Id"])
+
+    def _prepare_read(self, entity: Entity, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Look up, in a few queries, what mapping these rows back needs (item codes, class names, numbers)."""
+        if entity in (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE):
+            self._ensure_home_currency()
+        if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
+            items: list[str] = []
+            classes: list[str] = []
+            departments: list[str] = []
+            for row in rows:
+                dept = row.get("DepartmentRef") or {}
+                if dept.get("value") and not dept.get("name"):
+                    departments.append(str(dept["value"]))
+                for line in row.get("Line") or []:
+                    detail = line.get("SalesItemLineDetail") or {}
+                    if (detail.get("ItemRef") or {}).get("value"):
+                        items.append(str(detail["ItemRef"]["value"]))
+                    ref = detail.get("ClassRef") or {}
+                    if ref.get("value") and not ref.get("name"):
+                        classes.append(str(ref["value"]))
+            self._ensure_item_ids(items)
+            self._ensure_name_ids("Class", classes)
+            self._ensure_name_ids("Department", departments)
+        if entity is Entity.PAYMENT:
+            self._ensure_invoices(
+                str(linked["TxnId"])
+                for row in rows
+                for line in row.get("Line") or []
+                for linked in line.get("LinkedTxn") or []
+                if linked.get("TxnType") == "Invoice" and linked.get("TxnId")
+            )
+
+    def _records(self, entity: Entity, rows: Sequence[Mapping[str, Any]]) -> list[RemoteRecord]:
+        self._prepare_read(entity, rows)
+        if entity is Entity.INVOICE:
+            for row in rows:
+                self.refs.learn_invoice(row)
+        return [from_qbo(entity, row, self.refs) for row in rows]
+
+    def _prepare_write(self, entity: Entity, writes: Sequence[Write]) -> None:
+        if entity in (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE):
+            self._ensure_home_currency()
+        if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
+            lines = [line for w in writes for line in getattr(w.record, "lines", [])]
+            self._ensure_items_by_code(line.item_code for line in lines if line.item_code)
+            if any(not line.item_code for line in lines):
+                self._ensure_default_item()
+            tracking = [t for line in lines for t in line.tracking]
+            self._ensure_names("Class", (t.option for t in tracking if t.category.strip().lower() == "class"))
+            self._ensure_names(
+                "Department",
+                (t.option for t in tracking if t.category.strip().lower() in ("location", "department")),
+            )
+        if entity is Entity.PAYMENT:
+            self._ensure_invoices(
+                a.invoice_id for w in writes if isinstance(w.record, Payment) for a in w.record.allocations
+            )
+        if entity is Entity.ITEM and any(
+            w.remote_id is None and not getattr(w.record, "account_code", None) for w in writes
+        ):
+            self._income_account()
+
+    # ------------------------------------------------------------ reads
+
+    def pull(self, entity: Entity, cursor: str | None) -> Iterator[PullPage]:
+        """Changed records by the query language, keyset-paged on LastUpdatedTime, then CDC's deletions.
+
+        CDC alone would be one call, but it stops at 1,000 objects and 30 days with no paging, so a first
+        read or a large change set must use queries; queries never show deleted transactions, so CDC is
+        asked for those (when the cursor is within its 30 days)."""
+        since = parse_cursor(cursor) if cursor is not None else None
+        name = ENTITY_NAME[entity]
+        newest = since
+        lower = since - self.lookback if since is not None else None
+        start = 1
+        seen: set[tuple[str, str]] = set()
+        while True:
+            conditions = ["Active IN (true, false)"] if entity in NAME_LISTS else []
+            if lower is not None:
+                conditions.append(f"MetaData.LastUpdatedTime >= {quote(format_query_time(lower))}")
+            where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            rows = (
+                self.client.query(
+                    f"SELECT * FROM {name}{where} ORDERBY MetaData.LastUpdatedTime "
+                    f"STARTPOSITION {start} MAXRESULTS {self.page_size}"
+                ).get(name)
+                or []
+            )
+            fresh = [r for r in rows if (str(r.get("Id")), str(r.get("SyncToken"))) not in seen]
+            stamps = [s for s in (_stamp(r) for r in rows) if s is not None]
+            page_newest = max(stamps) if stamps else None
+            if page_newest is not None and (newest is None or page_newest > newest):
+                newest = page_newest
+            records = self._records(entity, fresh)
+            last = len(rows) < self.page_size
+            if last and since is not None and entity in _DELETABLE:
+                records.extend(self._deletions(entity, since - self.lookback))
+            yield PullPage(records, newest.isoformat() if newest else cursor)
+            if last:
+                return
+            # Keyset paging: records edited while we read move to the end, which would shift positions and
+            # skip one; restarting from the newest stamp seen cannot skip (repeats are filtered by SyncToken).
+            boundary = {(str(r.get("Id")), str(r.get("SyncToken"))) for r in rows if _stamp(r) == page_newest}
+            if page_newest is None or (lower is not None and page_newest <= lower):
+                start += self.page_size  # a whole page shares one stamp: page through it by position
+                seen |= boundary
+            else:
+                lower, start, seen = page_newest, 1, boundary
+
+    def _deletions(self, entity: Entity, since: dt.datetime) -> list[RemoteRecord]:
+        now = dt.datetime.now(dt.UTC)
+        if now - since > CDC_WINDOW:
+            return []  # beyond CDC's reach; the full re-read (cursor reset) is the remedy
+        name = _DELETABLE[entity]
+        data = (
+            self.client.request("GET", "cdc", params={"entities": name, "changedSince": format_query_time(since)}) or {}
+        )
+        out: list[RemoteRecord] = []
+        for block in data.get("CDCResponse") or []:
+            for response in block.get("QueryResponse") or []:
+                for row in response.get(name) or []:
+                    if str(row.get("status") or "").lower() == "deleted" and row.get("Id"):
+                        out.append(deleted_stub(entity, str(row["Id"]), _stamp(row)))
+        return out
+
+    def fetch(self, entity: Entity, remote_ids: Sequence[str]) -> list[RemoteRecord]:
+        rows = self._where_in(ENTITY_NAME[entity], "Id", remote_ids)
+        return self._records(entity, rows)
+
+    # ------------------------------------------------------------ writes
+
+    def _payload(self, entity: Entity, write: Write, sync_token: str | None) -> dict[str, Any]:
+        return to_qbo(entity, write.record, self.refs, remote_id=write.remote_id, sync_token=sync_token)
+
+    def _current_tokens(self, entity: Entity, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        return {str(r["Id"]): r for r in self._where_in(ENTITY_NAME[entity], "Id", ids)}
+
+    def push(self, entity: Entity, writes: Sequence[Write]) -> list[WriteResult]:
+        if len(writes) > self.capabilities.batch_size:
+            raise ValueError(f"at most {self.capabilities.batch_size} writes per push")
+        results: dict[int, WriteResult] = {}
+        pending: list[int] = []
+        for index, write in enumerate(writes):
+            record = write.record
+            if isinstance(record, Payment) and record.status is PaymentStatus.DELETED:
+                results[index] = self.remove(entity, write) if write.remote_id else WriteResult(write.key)
+                continue
+            pending.append(index)
+        if not pending:
+            return [results[i] for i in range(len(writes))]
+        self._prepare_write(entity, [writes[i] for i in pending])
+        # An update without a known SyncToken (a link made by reconciling) needs the current one first.
+        unknown = [writes[i].remote_id for i in pending if writes[i].remote_id and not writes[i].remote_version]
+        current = self._current_tokens(entity, [r for r in unknown if r]) if unknown else {}
+        payloads: dict[int, dict[str, Any]] = {}
+        for index in pending:
+            write = writes[index]
+            token = write.remote_version
+            if write.remote_id and not token:
+                token = str((current.get(write.remote_id) or {}).get("SyncToken") or "0")
+            try:
+                payloads[index] = self._payload(entity, write, token)
+            except MappingError as exc:
+                results[index] = WriteResult(write.key, error=exc.error)
+        answers = self._send(entity, [(i, writes[i], payloads[i]) for i in pending if i in payloads])
+        stale: list[int] = []
+        for index, answer in answers.items():
+            write = writes[index]
+            if isinstance(answer, SyncError):
+                if answer.code is ErrorCode.CONFLICT and write.remote_id:
+                    stale.append(index)
+                else:
+                    results[index] = WriteResult(write.key, error=answer)
+            else:
+                results[index] = WriteResult(write.key, remote=from_qbo(entity, answer, self.refs))
+        for index in stale:
+            results[index] = self._after_stale(entity, writes[index], answers[index])  # type: ignore[arg-type]
+        self._explain_inactive_customers(entity, writes, results)
+        return [results[i] for i in range(len(writes))]
+
+    def _send(
+        self, entity: Entity, items: Sequence[tuple[int, Write, dict[str, Any]]]
+    ) -> dict[int, dict[str, Any] | SyncError]:
+        """Create/update each payload: one plain call for one write, one batch call (<= 30) for several."""
+        name = ENTITY_NAME[entity]
+        if not items:
+            return {}
+        if len(items) == 1:
+            index, write, payload = items[0]
+            try:
+                data = self.client.write(name.lower(), payload, request_id=request_id_for([write.idempotency_key]))
+            except ProviderError as exc:
+                if exc.error.code in TRANSIENT or exc.error.code in AUTH:
+                    raise
+                return {index: exc.error}
+            found = (data or {}).get(name)
+            return {
+                index: dict(found) if isinstance(found, Mapping) else unknown_outcome("QuickBooks returned no record")
+            }
+        # Items of a batch run one after another and can't see each other's results: the engine never puts
+        # a record and what it depends on in one push, so nothing here refers to a sibling.
+        request = {
+            "BatchItemRequest": [
+                {"bId": str(pos), "operation": "update" if write.remote_id else "create", name: payload}
+                for pos, (_, write, payload) in enumerate(items)
+            ]
+        }
+        data = (
+            self.client.write(
+                "batch",
+                request,
+                request_id=request_id_for([w.idempotency_key for _, w, _ in items], 36),
+                batch=True,
+            )
+            or {}
+        )
+        by_bid = {str(r.get("bId")): r for r in data.get("BatchItemResponse") or [] if isinstance(r, Mapping)}
+        out: dict[int, dict[str, Any] | SyncError] = {}
+        for pos, (index, _, _) in enumerate(items):
+            answer = by_bid.get(str(pos))
+            if answer is None:
+                out[index] = unknown_outcome("QuickBooks returned no answer for this item of the batch")
+            elif isinstance(answer.get("Fault"), Mapping):
+                out[index] = fault_error(answer["Fault"])
+            elif isinstance(answer.get(name), Mapping):
+                out[index] = dict(answer[name])
+            else:
+                out[index] = unknown_outcome("QuickBooks returned an empty answer for this item of the batch")
+        return out
+
+    def _after_stale(self, entity: Entity, write: Write, error: SyncError) -> WriteResult:
+        """5010: someone saved the record since we read it. Re-read; if it already says what we want, done;
+        if the app owns the record outright, send it again on the fresh SyncToken (once)."""
+        assert write.remote_id is not None
+        current = self.client.read(ENTITY_NAME[entity], write.remote_id)
+        if current is None:
+            return WriteResult(write.key, error=error)
+        remote = from_qbo(entity, current, self.refs)
+        if _same_content(remote.record, write.record):
+            return WriteResult(write.key, remote=remote)
+        if entity not in _APP_OWNED:
+            return WriteResult(write.key, error=error)
+        token = str(current.get("SyncToken") or "0")
+        try:
+            payload = self._payload(entity, write, token)
+        except MappingError as exc:
+            return WriteResult(write.key, error=exc.error)
+        answer = self._send(
+            entity, [(0, dataclasses.replace(write, idempotency_key=f"{write.idempotency_key}:{token}"), payload)]
+        )[0]
+        if isinstance(answer, SyncError):
+            return WriteResult(write.key, error=answer)
+        return WriteResult(write.key, remote=from_qbo(entity, answer, self.refs))
+
+    def _explain_inactive_customers(
+        self, entity: Entity, writes: Sequence[Write], results: dict[int, WriteResult]
+    ) -> None:
+        """QBO answers 610 for any inactive reference; say so plainly when it is the customer."""
+        if entity not in (Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE):
+            return
+        suspects = {
+            i: r for i, r in results.items() if r.error is not None and r.error.platform_code in ("610", "2500")
+        }
+        if not suspects:
+            return
+        customers: dict[int, str] = {}
+        for index in suspects:
+            record = writes[index].record
+            customer = getattr(record, "contact_id", None)
+            if isinstance(record, Payment) and record.allocations:
+                customer = self.refs.invoice_customers.get(record.allocations[0].invoice_id, customer)
+            if customer:
+                customers[index] = str(customer)
+        rows = {str(r["Id"]): r for r in self._where_in("Customer", "Id", customers.values())}
+        for index, customer in customers.items():
+            row = rows.get(customer)
+            if row is not None and not row.get("Active", True):
+                error = suspects[index].error
+                assert error is not None
+                results[index] = WriteResult(
+                    writes[index].key, error=archived_contact(error.platform_code, error.platform_message)
+                )
+
+    def restore(self, entity: Entity, write: Write) -> WriteResult:
+        """Make an inactive customer or item active again (QBO keeps them, hidden, rather than deleting)."""
+        if entity not in NAME_LISTS or not write.remote_id:
+            return WriteResult(
+                write.key,
+                error=SyncError(
+                    code=ErrorCode.VALIDATION,
+                    message="Only an inactive QuickBooks customer or product can be made active again.",
+                    hint="Skip it.",
+                ),
+            )
+        return self._change(entity, write, "restore")
+
+    def remove(self, entity: Entity, write: Write) -> WriteResult:
+        """Void an invoice (its number stays on record), delete a payment or credit memo, make a customer or
+        item inactive (QBO never deletes list records)."""
+        if not write.remote_id:
+            return WriteResult(
+                write.key,
+                error=SyncError(
+                    code=ErrorCode.NOT_FOUND,
+                    message="This record was never created in QuickBooks, so there is nothing to remove there.",
+                    hint="Skip it.",
+                ),
+            )
+        return self._change(entity, write, "remove")
+
+    def _change(self, entity: Entity, write: Write, change: str) -> WriteResult:
+        """Remove or restore on the record's current SyncToken (re-read, and once more after a 5010)."""
+        assert write.remote_id is not None
+        name = ENTITY_NAME[entity]
+        for attempt in (1, 2):
+            current = self.client.read(name, write.remote_id)
+            if current is None or str(current.get("status") or "").lower() == "deleted":
+                return WriteResult(
+                    write.key,
+                    error=SyncError(
+                        code=ErrorCode.NOT_FOUND,
+                        message="The record was not found in QuickBooks.",
+                        hint="It may already have been deleted there; skip it.",
+                    ),
+                )
+            token = str(current.get("SyncToken") or "0")
+            key = request_id_for([f"{write.idempotency_key}:{change}:{token}"])
+            params: dict[str, str] = {}
+            if entity in NAME_LISTS:
+                active = change == "restore"
+                if bool(current.get("Active", True)) is active:
+                    return WriteResult(write.key, remote=from_qbo(entity, current, self.refs))
+                body: dict[str, Any] = {"Id": write.remote_id, "SyncToken": token, "sparse": True, "Active": active}
+                if entity is Entity.CONTACT:
+                    body["DisplayName"] = current.get("DisplayName")
+                else:
+                    body["Name"] = current.get("Name")
+            elif entity is Entity.INVOICE:
+                if is_voided(current):
+                    return WriteResult(write.key, remote=from_qbo(entity, current, self.refs))
+                total = Decimal(str(current.get("TotalAmt") or 0))
+                balance = Decimal(str(current.get("Balance") or 0))
+                if balance != total:
+                    return WriteResult(
+                        write.key,
+                        error=SyncError(
+                            code=ErrorCode.DOCUMENT_LOCKED,
+                            message="This invoice has payments in QuickBooks, so it can't be voided from here.",
+                            hint="Remove or move the payment in QuickBooks and retry, or skip.",
+                        ),
+                    )
+                body = {"Id": write.remote_id, "SyncToken": token}
+                params = {"operation": "void"}
+            else:
+                body = {"Id": write.remote_id, "SyncToken": token}
+                params = {"operation": "delete"}
+            try:
+                data = self.client.write(name.lower(), body, request_id=key, params=params)
+            except ProviderError as exc:
+                if exc.error.code in TRANSIENT or exc.error.code in AUTH:
+                    raise
+                if exc.error.code is ErrorCode.CONFLICT and attempt == 1:
+                    continue
+                return WriteResult(write.key, error=exc.error)
+            found = (data or {}).get(name)
+            if not isinstance(found, Mapping):
+                return WriteResult(write.key, error=unknown_outcome("QuickBooks returned no record"))
+            if str(found.get("status") or "").lower() == "deleted":
+                return WriteResult(write.key, remote=deleted_stub(entity, write.remote_id, _stamp(current)))
+            return WriteResult(write.key, remote=from_qbo(entity, found, self.refs))
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------ reconciliation
+
+    def find(self, entity: Entity, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        """Whether earlier writes landed, by natural key: customer DisplayName (there is no external-id field
+        on a QBO customer), item SKU or name, document number, and for a payment its customer, amount, date,
+        reference and invoices."""
+        if not writes:
+            return {}
+        if entity is Entity.CONTACT:
+            return self._find_by(entity, writes, "DisplayName", lambda r: getattr(r, "name", None))
+        if entity is Entity.ITEM:
+            found = self._find_by(entity, writes, "Sku", lambda r: getattr(r, "code", None))
+            rest = [w for w in writes if w.key not in found]
+            return {**found, **self._find_by(entity, rest, "Name", lambda r: getattr(r, "name", None))}
+        if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
+            return self._find_by(entity, writes, "DocNumber", lambda r: getattr(r, "number", None))
+        return self._find_payments(writes)
+
+    def _find_by(
+        self, entity: Entity, writes: Sequence[Write], field: str, key_of: Callable[[Any], Any]
+    ) -> dict[str, RemoteRecord]:
+        by_value: dict[str, list[Write]] = {}
+        for write in writes:
+            value = key_of(write.record)
+            if value:
+                by_value.setdefault(str(value), []).append(write)
+        if not by_value:
+            return {}
+        rows = self._where_in(ENTITY_NAME[entity], field, list(by_value), NAME_CHUNK)
+        # An active record beats an inactive one of the same name; a voided document never counts.
+        rows = [r for r in rows if not is_voided(r)]
+        rows.sort(key=lambda r: not r.get("Active", True))
+        records = self._records(entity, rows)
+        out: dict[str, RemoteRecord] = {}
+        for row, record in zip(rows, records, strict=True):
+            for write in by_value.get(str(row.get(field)), []):
+                out.setdefault(write.key, record)
+        return out
+
+    def _find_payments(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        candidates = [(w, w.record) for w in writes if isinstance(w.record, Payment)]
+        if not candidates:
+            return {}
+        self._ensure_home_currency()
+        self._ensure_invoices(a.invoice_id for _, p in candidates for a in p.allocations)
+        dates = [p.date for _, p in candidates]
+        rows = self._select_all(
+            "Payment",
+            f"TxnDate >= {quote(min(dates).isoformat())} AND TxnDate <= {quote(max(dates).isoformat())}",
+        )
+        records = self._records(Entity.PAYMENT, [r for r in rows if not is_voided(r)])
+        out: dict[str, RemoteRecord] = {}
+        claimed: set[str] = set()
+        for write, payment in candidates:
+            try:
+                customer: str | None = payment_customer(payment, self.refs)
+            except MappingError:
+                customer = None
+            wanted = sorted((a.invoice_id, a.amount) for a in payment.allocations)
+            for remote in records:
+                found = remote.record
+                assert isinstance(found, Payment)
+                if remote.remote_id in claimed:
+                    continue
+                if (
+                    found.amount == payment.amount
+                    and parse_date(found.date) == payment.date
+                    and (found.reference or None) == (payment.reference or None)
+                    and (customer is None or found.contact_id == customer)
+                    and sorted((a.invoice_id, a.amount) for a in found.allocations) == wanted
+                ):
+                    out[write.key] = remote
+                    claimed.add(remote.remote_id)
+                    break
+        return out
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _same_content(remote: Record, wanted: Record) -> bool:
+    """Whether the platform's copy already says what the write would (ignoring ids and computed fields)."""
+    return type(remote) is type(wanted) and remote.hash_view() == wanted.hash_view()
