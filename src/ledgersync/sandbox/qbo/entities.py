@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from . import faults as F
-from .faults import Fault
 from .state import LIST_ENTITIES, PEOPLE, QboSandbox
 from .state import Company as Company
 from .util import ZERO, iso, money, public, to_dec, today
@@ -22,7 +21,13 @@ _READONLY: dict[str, set[str]] = {
     "Item": {"FullyQualifiedName", "Level"},
     "Class": {"FullyQualifiedName", "SubClass"},
     "Department": {"FullyQualifiedName", "SubDepartment"},
-    "Account": {"FullyQualifiedName", "SubAccount", "CurrentBalance", "CurrentBalanceWithSubAccounts", "Classification"},
+    "Account": {
+        "FullyQualifiedName",
+        "SubAccount",
+        "CurrentBalance",
+        "CurrentBalanceWithSubAccounts",
+        "Classification",
+    },
     "Invoice": {"TotalAmt", "Balance", "HomeBalance", "HomeTotalAmt", "LinkedTxn", "TxnTaxDetail", "Deposit"},
     "Payment": {"UnappliedAmt"},
     "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit", "TxnTaxDetail"},
@@ -471,7 +476,9 @@ def _purchase(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str) -> None:
         rec["POStatus"] = rec.get("POStatus") or "Open"
 
 
-def _payment_plan(ctx: Ctx, rec: dict[str, Any], rid: str) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Decimal]]:
+def _payment_plan(
+    ctx: Ctx, rec: dict[str, Any], rid: str
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Decimal]]:
     """Validate Payment lines; returns stored lines and {(entity, id): amount} to apply."""
     c = ctx.company
     raw = rec.get("Line") or []
@@ -580,9 +587,7 @@ def _payment(ctx: Ctx, rec: dict[str, Any], rid: str, old: dict[str, Any] | None
         applied += amount if ttype == "Invoice" else -amount
     unapplied = money(total - applied)
     if unapplied < ZERO:
-        raise F.business(
-            f"The amounts applied ({applied}) exceed the payment total ({total}).", "TotalAmt"
-        )
+        raise F.business(f"The amounts applied ({applied}) exceed the payment total ({total}).", "TotalAmt")
     rec["TotalAmt"] = total
     rec["UnappliedAmt"] = unapplied
     rec["Line"] = lines
@@ -775,9 +780,7 @@ def void(ctx: Ctx, entity: str, body: dict[str, Any]) -> dict[str, Any]:
     if entity == "Invoice":
         _detach_payments(ctx, rec)
         new = dict(c.data["Invoice"][rid])
-        new["Line"] = [
-            {**ln, "Amount": ZERO} if "Amount" in ln else ln for ln in new.get("Line", [])
-        ]
+        new["Line"] = [{**ln, "Amount": ZERO} if "Amount" in ln else ln for ln in new.get("Line", [])]
         new.update(TotalAmt=ZERO, Balance=ZERO, _applied={})
     else:
         _unapply(ctx, rid)

@@ -65,8 +65,7 @@ def duplicate_name(kind: str = "customer, vendor or employee") -> Fault:
     return Fault(
         "6240",
         "Duplicate Name Exists Error",
-        f"The name supplied already exists. : Another {kind} is already using this name. "
-        "Please use a different name.",
+        f"The name supplied already exists. : Another {kind} is already using this name. Please use a different name.",
     )
 
 

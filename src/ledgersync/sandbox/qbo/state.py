@@ -173,7 +173,7 @@ class Company:
                 if nv is not None:
                     self.people_names[nv] = (entity, rid)
         elif entity in NAMED_LISTS:
-            fld = "FullyQualifiedName" if entity != "Account" else "FullyQualifiedName"
+            fld = "FullyQualifiedName"
             ov, nv = name(old, fld), name(new, fld)
             idx = self.list_names[entity]
             if ov != nv:
@@ -236,9 +236,7 @@ class Company:
         c.created_ms = obj["created_ms"]
         c.preferences.update(obj.get("preferences", {}))
         c.seq.update(obj["seq"])
-        recs: list[tuple[str, dict[str, Any]]] = [
-            (e, r) for e, rs in obj["data"].items() if e in c.data for r in rs
-        ]
+        recs: list[tuple[str, dict[str, Any]]] = [(e, r) for e, rs in obj["data"].items() if e in c.data for r in rs]
         for e, r in sorted(recs, key=lambda t: int(t[1].get("_updated", 0))):
             c.put(e, r, touch=False)
         for e, tomb in obj.get("tombstones", {}).items():
