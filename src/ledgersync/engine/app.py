@@ -224,6 +224,7 @@ class LedgerSync:
         *,
         provider: Provider | None = None,
         entities: Iterable[Entity] | None = None,
+        only: dict[Entity, set[str]] | None = None,
         wait: float = 0,
         progress: Callable[[str, int, int | None], None] | None = None,
     ) -> CycleReport:
@@ -243,6 +244,7 @@ class LedgerSync:
             self.settings,
             provider=provider,
             entities=entities,
+            only=only,
             wait=wait,
             progress=progress,
         )

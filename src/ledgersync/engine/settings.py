@@ -21,5 +21,11 @@ class EngineSettings(BaseModel):
     stale_after_hours: float = 24.0
     event_retention_days: int = 90
     log_calls: bool = True
+    # A payment larger than what its invoices owe: record the excess as customer credit automatically, or
+    # fail it with "Record the excess as credit" offered as the fix.
+    overpayments: Literal["record_credit", "ask"] = "record_credit"
+    # Names a platform refuses (characters, length): fail with the exact rule (False), or clean them on the
+    # way out (True: the app keeps its own spelling).
+    clean_names: bool = False
     # After pushing payments, invoices they touched are read back by id up to this many, else by a delta pull.
     readback_by_id_limit: int = 200

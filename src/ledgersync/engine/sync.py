@@ -10,14 +10,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ledgersync.engine.credit import Excess, excess_of, split
 from ledgersync.engine.settings import EngineSettings
 from ledgersync.engine.translate import Unresolved, translate
 from ledgersync.model import (
     AUTH,
+    Allocation,
     Contact,
     ContactStatus,
     Entity,
@@ -64,8 +67,11 @@ class CycleReport:
         return (end - self.started_at).total_seconds()
 
 
-def idempotency_key(conn_id: str, entity: Entity, app_id: str, version: int) -> str:
-    digest = hashlib.sha256(f"{conn_id}|{entity.value}|{app_id}|{version}".encode()).hexdigest()
+def idempotency_key(conn_id: str, entity: Entity, app_id: str, version: int, attempt: int = 0) -> str:
+    """The key of one write. `attempt` counts the record's refused or failed tries: a platform replays the
+    first answer to a repeated key, so a retry after a person's fix (or after a 5xx, where nothing was
+    committed) needs a new key, while a write whose outcome is unknown is reconciled under its stored key."""
+    digest = hashlib.sha256(f"{conn_id}|{entity.value}|{app_id}|{version}|{attempt}".encode()).hexdigest()
     return f"ls-{digest[:48]}"
 
 
@@ -104,6 +110,11 @@ class Cycle:
         self._to_remote: dict[Entity, dict[str, str]] = {}
         self._to_app: dict[Entity, dict[str, str]] = {}
         self._referenced_contacts: set[str] | None = None
+        # What each app invoice still owes, as far as this cycle knows (payments queued reduce it).
+        self._dues: dict[str, Decimal] = {}
+        self.only: dict[Entity, set[str]] | None = None
+        # Remote invoice ids whose amount due turned out stale (the platform refused an overpayment).
+        self._stale_invoices: set[str] = set()
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def _on_call(self, info: CallInfo) -> None:
@@ -145,15 +156,18 @@ class Cycle:
         return self._to_app[entity].get(remote_id)
 
     # -- the cycle -----------------------------------------------------------------------------------
-    def run(self, entities: Iterable[Entity] | None = None) -> CycleReport:
-        wanted = set(entities) if entities else None
+    def run(self, entities: Iterable[Entity] | None = None, only: dict[Entity, set[str]] | None = None) -> CycleReport:
+        """One cycle. `only` narrows it to named app records (Sync now on one record): no pull, and only
+        those records (and what they depend on, which the caller includes) are reconciled and pushed."""
+        self.only = only
+        wanted = set(entities) if entities else (set(only) if only else None)
         try:
             self._check_connection()
             for entity in Entity.push_order():
                 if (wanted is None or entity in wanted) and entity in self.caps.push_entities:
                     self.reconcile(entity)
             for entity in Entity.push_order():
-                if (wanted is None or entity in wanted) and entity in self.caps.pull_entities:
+                if only is None and (wanted is None or entity in wanted) and entity in self.caps.pull_entities:
                     self.pull(entity)
             for entity in Entity.push_order():
                 if (wanted is None or entity in wanted) and entity in self.caps.push_entities:
@@ -229,6 +243,8 @@ class Cycle:
     # -- reconcile writes whose outcome is unknown ---------------------------------------------------
     def reconcile(self, entity: Entity) -> None:
         rows = self.store.states(self.conn_id, entity, "syncing")
+        if self.only is not None:
+            rows = [r for r in rows if r.app_id in self.only.get(entity, set())]
         if not rows:
             return
         self._reconcile_rows(entity, rows)
@@ -532,6 +548,8 @@ class Cycle:
     # -- push ----------------------------------------------------------------------------------------
     def push(self, entity: Entity) -> None:
         candidates = self.store.push_candidates(self.org_id, self.conn_id, entity)
+        if self.only is not None:
+            candidates = [(r, link) for r, link in candidates if r.app_id in self.only.get(entity, set())]
         if not candidates:
             return
         states = self.store.state_map(self.conn_id, entity, [rec.app_id for rec, _ in candidates])
@@ -559,11 +577,20 @@ class Cycle:
                     replace.append((rec, link))
                     continue
                 remote_id = link.remote_id if link is not None and not link.removed else None
+                if entity is Entity.PAYMENT and remote_id is None:
+                    checked = self._check_overpayment(s, rec)
+                    if checked is None:
+                        continue
+                    rec = checked
                 try:
                     remote_rec = translate(rec.record, remote_id or rec.app_id, self.to_remote_id)
                 except Unresolved as exc:
                     self._waiting(s, entity, rec, exc)
                     continue
+                named = self._apply_name_rules(s, entity, rec, remote_rec)
+                if named is None:
+                    continue
+                remote_rec = named
                 if isinstance(remote_rec, Payment) and remote_rec.status is PaymentStatus.DELETED:
                     continue  # never synced and already deleted in the app: nothing to send
                 writes.append(
@@ -571,7 +598,9 @@ class Cycle:
                         Write(
                             key=rec.app_id,
                             record=remote_rec,
-                            idempotency_key=idempotency_key(self.conn_id, entity, rec.app_id, rec.version),
+                            idempotency_key=idempotency_key(
+                                self.conn_id, entity, rec.app_id, rec.version, self._attempt(states, rec)
+                            ),
                             remote_id=remote_id,
                             remote_version=link.remote_version if link is not None else None,
                         ),
@@ -598,7 +627,9 @@ class Cycle:
                         Write(
                             key=rec.app_id,
                             record=remote_rec,
-                            idempotency_key=idempotency_key(self.conn_id, entity, rec.app_id, rec.version),
+                            idempotency_key=idempotency_key(
+                                self.conn_id, entity, rec.app_id, rec.version, self._attempt(states, rec)
+                            ),
                         ),
                         rec,
                     )
@@ -612,6 +643,7 @@ class Cycle:
             # Paying or un-paying changes the invoices' status and amount due: read them back now rather
             # than leave the app showing them unpaid until the next pull.
             touched = {a.invoice_id for w, _ in writes if isinstance(w.record, Payment) for a in w.record.allocations}
+            touched |= self._stale_invoices
             for rec, _link in [*removals, *replace]:
                 if isinstance(rec.record, Payment):
                     touched.update(
@@ -634,6 +666,124 @@ class Cycle:
                 link = links.get(remote.remote_id)
                 if link is not None:
                     self._apply_linked(s, entity, remote, link)
+
+    @staticmethod
+    def _attempt(states: dict[str, SyncState], rec: StoredRecord) -> int:
+        st = states.get(rec.app_id)
+        return st.attempts or 0 if st is not None else 0
+
+    def _apply_name_rules(self, s: Session, entity: Entity, rec: StoredRecord, outgoing: Record) -> Record | None:
+        """Check the platform's documented name rules before sending; fail with the exact rule, or clean the
+        outgoing copy when configured to (the app keeps its own spelling)."""
+        update: dict[str, str] = {}
+        for rule in self.caps.name_rules:
+            if rule.entity is not entity:
+                continue
+            value = getattr(outgoing, rule.field, None)
+            if not isinstance(value, str):
+                continue
+            problems = rule.problems(value)
+            if not problems:
+                continue
+            if self.settings.clean_names and rule.clean(value):
+                update[rule.field] = rule.clean(value)
+                continue
+            error = SyncError(
+                code=ErrorCode.INVALID_CHARACTERS,
+                message=f"{self.caps.display_name} can't take the {rule.label.lower()} '{value}': "
+                + "; ".join(problems)
+                + ".",
+                hint=f"Edit the {rule.label.lower()} and save; it syncs again on its own"
+                + (" (or turn on automatic clean-up of names)." if not self.settings.clean_names else "."),
+                platform_message=rule.source or None,
+            )
+            self.store.set_state(
+                s,
+                self.conn_id,
+                entity,
+                rec.app_id,
+                "failed",
+                error=error,
+                doc_number=self._doc(rec.record),
+                failed_hash=rec.hash,
+                count_attempt=True,
+            )
+            self.report.bump(self.report.failed, entity)
+            return None
+        return outgoing.model_copy(update=update) if update else outgoing
+
+    def _check_overpayment(self, s: Session, rec: StoredRecord) -> StoredRecord | None:
+        """A new payment larger than its invoices still owe: split off the excess as customer credit (or fail
+        it with that fix offered). Never sent as is, so the platform never refuses it silently."""
+        pay = rec.record
+        assert isinstance(pay, Payment)
+        if pay.status is PaymentStatus.DELETED or not pay.allocations:
+            return rec
+        invoices: dict[str, Invoice] = {}
+        for alloc in pay.allocations:
+            if alloc.invoice_id not in self._dues:
+                inv = self.store.get_record(self.org_id, Entity.INVOICE, alloc.invoice_id, s)
+                if inv is not None and isinstance(inv.record, Invoice) and inv.record.amount_due is not None:
+                    self._dues[alloc.invoice_id] = inv.record.amount_due
+                    invoices[alloc.invoice_id] = inv.record
+            elif (inv := self.store.get_record(self.org_id, Entity.INVOICE, alloc.invoice_id, s)) is not None:
+                assert isinstance(inv.record, Invoice)
+                invoices[alloc.invoice_id] = inv.record
+        excess = excess_of(pay, self._dues, invoices)
+        if excess is None and pay.unapplied <= 0:
+            self._consume_dues(pay.allocations)
+            return rec
+        if excess is None:
+            # The app itself left part unapplied: that part is the customer's credit.
+            excess = Excess(
+                payment=pay,
+                capped=list(pay.allocations),
+                amount=pay.unapplied,
+                contact_id=next((i.contact_id for i in invoices.values()), pay.contact_id),
+            )
+        if self.settings.overpayments == "ask":
+            doc = next((i.number for i in invoices.values() if i.number), None)
+            owed = sum((a.amount for a in excess.capped), Decimal(0))
+            self.store.set_state(
+                s,
+                self.conn_id,
+                Entity.PAYMENT,
+                rec.app_id,
+                "failed",
+                doc_number=doc or self._doc(pay),
+                failed_hash=rec.hash,
+                count_attempt=True,
+                error=SyncError(
+                    code=ErrorCode.OVERPAYMENT,
+                    message=f"This payment of {pay.amount} is more than the {owed} outstanding"
+                    + (f" on {doc}" if doc else "")
+                    + f"; {self.caps.display_name} refuses payments over the amount due.",
+                    hint=f"Record the excess of {excess.amount} as customer credit, or correct the amount.",
+                ),
+            )
+            self.report.bump(self.report.failed, Entity.PAYMENT)
+            return None
+        new_pay, credit = split(self.store, s, self.org_id, excess, keep_in_payment=self.caps.payment_holds_credit)
+        self.store.log(
+            "overpayment",
+            connection_id=self.conn_id,
+            org_id=self.org_id,
+            entity=Entity.PAYMENT,
+            app_id=rec.app_id,
+            doc_number=self._doc(pay),
+            message=f"{excess.amount} beyond the amount due recorded as customer credit"
+            + (f" ({credit.id})" if credit else " (held in the payment)"),
+            s=s,
+        )
+        self._consume_dues(new_pay.allocations)
+        s.flush()
+        fresh = self.store.get_record(self.org_id, Entity.PAYMENT, rec.app_id, s)
+        return fresh
+
+    def _consume_dues(self, allocations: list[Allocation]) -> None:
+        for alloc in allocations:
+            if alloc.invoice_id in self._dues:
+                self._dues[alloc.invoice_id] -= alloc.amount
 
     def _wanted(self, entity: Entity, rec: StoredRecord) -> bool:
         if entity is Entity.CONTACT and self.settings.contacts == "with_transactions":
@@ -735,6 +885,15 @@ class Cycle:
             )
             return
         error = result.error or SyncError(code=ErrorCode.VALIDATION, message="rejected without a reason")
+        if error.code is ErrorCode.OVERPAYMENT and self.settings.overpayments == "record_credit":
+            st = s.get(SyncState, (self.conn_id, entity.value, rec.app_id))
+            if st is None or (st.attempts or 0) < 2:
+                # Our copy of the amount due was stale: re-read the invoices and split on the next pass.
+                self._stale_invoices.update(a.invoice_id for a in getattr(write.record, "allocations", []) or [])
+                self.store.set_state(
+                    s, self.conn_id, entity, rec.app_id, "pending", error=error, doc_number=doc, count_attempt=True
+                )
+                return
         if error.transient:
             self._transient(s, entity, rec, error)
             return
@@ -962,6 +1121,7 @@ def run_cycle(
     *,
     provider: Provider | None = None,
     entities: Iterable[Entity] | None = None,
+    only: dict[Entity, set[str]] | None = None,
     wait: float = 0,
     progress: Callable[[str, int, int | None], None] | None = None,
 ) -> CycleReport:
@@ -976,6 +1136,6 @@ def run_cycle(
             raise ConnectionBusy(f"connection {conn_id} is being synced by another worker")
         time.sleep(0.2)
     try:
-        return Cycle(store, spec, conn_id, settings, provider=provider, progress=progress).run(entities)
+        return Cycle(store, spec, conn_id, settings, provider=provider, progress=progress).run(entities, only)
     finally:
         store.release_sync_lock(conn_id, owner)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ledgersync.model import Allocation, Contact, CreditNote, Entity, Invoice, Payment, Record
+from ledgersync.model import Allocation, Contact, CreditNote, CustomerCredit, Entity, Invoice, Payment, Record
 
 # Looks a reference up: (entity, id) -> the id on the other side, or None when not linked (yet).
 Resolver = Callable[[Entity, str], str | None]
@@ -32,8 +32,10 @@ def translate(record: Record, new_id: str, resolve: Resolver) -> Record:
     update: dict[str, object] = {"id": new_id}
     if isinstance(record, Contact) and record.parent_id:
         update["parent_id"] = _need(resolve, Entity.CONTACT, record.parent_id)
-    if isinstance(record, Invoice | CreditNote):
+    if isinstance(record, Invoice | CreditNote | CustomerCredit):
         update["contact_id"] = _need(resolve, Entity.CONTACT, record.contact_id)
+    if isinstance(record, CustomerCredit) and record.payment_id:
+        update["payment_id"] = resolve(Entity.PAYMENT, record.payment_id)
     if isinstance(record, CreditNote | Payment) and record.allocations:
         update["allocations"] = [
             Allocation(invoice_id=_need(resolve, Entity.INVOICE, a.invoice_id), amount=a.amount)

@@ -41,6 +41,7 @@ class Action(enum.StrEnum):
     EXCLUDE = "exclude"
     RECORD_CREDIT = "record_credit"
     RECONNECT = "reconnect"
+    RESTORE = "restore"
 
 
 ACTIONS: dict[ErrorCode, tuple[Action, ...]] = {
@@ -48,7 +49,7 @@ ACTIONS: dict[ErrorCode, tuple[Action, ...]] = {
     ErrorCode.DUPLICATE_NUMBER: (Action.EDIT, Action.LINK, Action.SKIP),
     ErrorCode.DOCUMENT_LOCKED: (Action.RETRY, Action.SKIP),
     ErrorCode.OVERPAYMENT: (Action.RECORD_CREDIT, Action.EDIT, Action.SKIP),
-    ErrorCode.ARCHIVED_CONTACT: (Action.RETRY, Action.LINK, Action.SKIP),
+    ErrorCode.ARCHIVED_CONTACT: (Action.RESTORE, Action.LINK, Action.RETRY, Action.SKIP),
     ErrorCode.INVALID_CHARACTERS: (Action.EDIT, Action.SKIP),
     ErrorCode.MISSING_DEPENDENCY: (Action.RETRY, Action.SKIP),
     ErrorCode.NOT_FOUND: (Action.RETRY, Action.LINK, Action.SKIP),

@@ -40,11 +40,12 @@ class Entity(enum.StrEnum):
     ITEM = "item"
     INVOICE = "invoice"
     PAYMENT = "payment"
+    CREDIT = "credit"
     CREDIT_NOTE = "credit_note"
 
     @classmethod
     def push_order(cls) -> list[Entity]:
-        return [cls.CONTACT, cls.ITEM, cls.INVOICE, cls.PAYMENT, cls.CREDIT_NOTE]
+        return [cls.CONTACT, cls.ITEM, cls.INVOICE, cls.PAYMENT, cls.CREDIT, cls.CREDIT_NOTE]
 
 
 class Record(BaseModel):
@@ -239,6 +240,26 @@ class Payment(Record):
         return money(self.amount - self.allocated)
 
 
+class CustomerCredit(Record):
+    """Money a customer paid beyond what was due, held as credit (Xero: an overpayment; QuickBooks: a payment's
+    unapplied amount)."""
+
+    entity: ClassVar[Entity] = Entity.CREDIT
+    # payment_id and the deposit account are the app's bookkeeping: Xero does not show them on an
+    # overpayment, so they are never compared.
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"remaining_credit", "payment_id", "account_code"})
+
+    contact_id: str
+    date: dt.date
+    amount: Amount
+    currency: str = "AUD"
+    reference: str | None = None
+    account_code: str | None = None
+    # The app payment whose excess this credit holds, when it came from an overpayment.
+    payment_id: str | None = None
+    remaining_credit: Amount | None = None
+
+
 class CreditNote(Record):
     """A credit against a customer, optionally allocated to invoices or refunded."""
 
@@ -262,6 +283,7 @@ RECORD_TYPES: dict[Entity, type[Record]] = {
     Entity.ITEM: Item,
     Entity.INVOICE: Invoice,
     Entity.PAYMENT: Payment,
+    Entity.CREDIT: CustomerCredit,
     Entity.CREDIT_NOTE: CreditNote,
 }
 

@@ -63,6 +63,40 @@ class PullPage:
 
 
 @dataclass(frozen=True)
+class NameRule:
+    """One platform rule on a name field: its length and the characters it refuses, with the source."""
+
+    entity: Entity
+    field: str
+    label: str
+    max_length: int | None = None
+    forbidden: str = ""
+    # Characters XML 1.0 cannot carry (control characters other than tab, newline, carriage return).
+    no_control_characters: bool = False
+    source: str = ""
+
+    def problems(self, value: str) -> list[str]:
+        found: list[str] = []
+        bad = sorted({c for c in value if c in self.forbidden})
+        if bad:
+            found.append("it contains " + ", ".join(repr(c) for c in bad))
+        if self.no_control_characters and any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+            found.append("it contains control characters")
+        if self.max_length is not None and len(value) > self.max_length:
+            found.append(f"it is {len(value)} characters long (at most {self.max_length})")
+        return found
+
+    def clean(self, value: str) -> str:
+        out = "".join(
+            " " if c in self.forbidden else c
+            for c in value
+            if not (self.no_control_characters and ord(c) < 32 and c not in "\t\n\r")
+        )
+        out = " ".join(out.split())
+        return out[: self.max_length] if self.max_length is not None else out
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a provider can do, as data: the engine reads this instead of branching on provider names."""
 
@@ -83,9 +117,14 @@ class Capabilities:
     refunds: bool = False
     void_and_delete: bool = True
     initial_import_export: bool = True
+    # What the platform refuses in names, checked before sending so the reason is exact and local.
+    name_rules: tuple[NameRule, ...] = ()
     batch_size: int = 1
     # Whether a synced payment can be edited in place; if not, the engine deletes and re-enters it.
     payments_editable: bool = False
+    # Whether a payment can carry an unapplied amount as customer credit (QuickBooks); if not (Xero), the
+    # engine records the excess as a separate customer-credit record (a Xero overpayment).
+    payment_holds_credit: bool = False
     page_size: int = 100
     pull_entities: tuple[Entity, ...] = (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT)
     push_entities: tuple[Entity, ...] = (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT)
@@ -164,6 +203,10 @@ class Provider(Protocol):
     def remove(self, entity: Entity, write: Write) -> WriteResult:
         """Take the record out of use the way the platform allows: void or delete a document, delete a
         payment, archive a contact."""
+        ...
+
+    def restore(self, entity: Entity, write: Write) -> WriteResult:
+        """Bring an archived / inactive record back into use (e.g. un-archive a contact)."""
         ...
 
     def close(self) -> None:

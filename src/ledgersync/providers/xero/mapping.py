@@ -15,6 +15,7 @@ from ledgersync.model import (
     Contact,
     ContactStatus,
     CreditNote,
+    CustomerCredit,
     Entity,
     ErrorCode,
     Invoice,
@@ -40,6 +41,7 @@ COLLECTION: dict[Entity, str] = {
     Entity.ITEM: "Items",
     Entity.INVOICE: "Invoices",
     Entity.PAYMENT: "Payments",
+    Entity.CREDIT: "Overpayments",
     Entity.CREDIT_NOTE: "CreditNotes",
 }
 ID_FIELD: dict[Entity, str] = {
@@ -47,6 +49,7 @@ ID_FIELD: dict[Entity, str] = {
     Entity.ITEM: "ItemID",
     Entity.INVOICE: "InvoiceID",
     Entity.PAYMENT: "PaymentID",
+    Entity.CREDIT: "OverpaymentID",
     Entity.CREDIT_NOTE: "CreditNoteID",
 }
 
@@ -470,6 +473,37 @@ def payment_from_xero(data: Mapping[str, Any], *, default_currency: str = "AUD")
     )
 
 
+def credit_to_xero(credit: CustomerCredit, *, default_account: str = DEFAULT_BANK_ACCOUNT) -> dict[str, Any]:
+    """Customer credit as Xero records it: a RECEIVE-OVERPAYMENT bank transaction, which creates the
+    Overpayment (Xero's documented way; overpayments cannot be created directly)."""
+    return _clean(
+        {
+            "Type": "RECEIVE-OVERPAYMENT",
+            "Contact": {"ContactID": credit.contact_id},
+            "BankAccount": {"Code": credit.account_code or default_account},
+            "Date": credit.date.isoformat(),
+            "Reference": credit.reference,
+            "CurrencyCode": credit.currency,
+            "LineAmountTypes": "NoTax",
+            "LineItems": [{"Description": credit.reference or "Customer credit", "LineAmount": credit.amount}],
+        }
+    )
+
+
+def credit_from_xero(data: Mapping[str, Any]) -> CustomerCredit:
+    """An Overpayment (or the bank transaction that created one) as customer credit."""
+    total = _dec(data.get("Total")) or Decimal(0)
+    return CustomerCredit(
+        id=str(data.get("OverpaymentID")),
+        contact_id=str((data.get("Contact") or {}).get("ContactID") or ""),
+        date=parse_date(data.get("Date")) or dt.date.today(),
+        amount=total,
+        currency=str(data.get("CurrencyCode") or "AUD"),
+        reference=_str(data.get("Reference")),
+        remaining_credit=_dec(data.get("RemainingCredit")),
+    )
+
+
 # ---------------------------------------------------------------- dispatch
 
 
@@ -492,6 +526,8 @@ def to_xero(
         return payment_to_xero(record, remote_id=remote_id, default_account=bank_account)
     if entity is Entity.CREDIT_NOTE and isinstance(record, CreditNote):
         return credit_note_to_xero(record, remote_id=remote_id)
+    if entity is Entity.CREDIT and isinstance(record, CustomerCredit):
+        return credit_to_xero(record, default_account=bank_account)
     raise MappingError(
         SyncError(
             code=ErrorCode.VALIDATION,
@@ -520,6 +556,10 @@ def from_xero(entity: Entity, data: Mapping[str, Any]) -> RemoteRecord:
         record = invoice_from_xero(data)
         deleted = status in ("DELETED", "VOIDED")
         doc_number = _str(data.get("InvoiceNumber"))
+    elif entity is Entity.CREDIT:
+        record = credit_from_xero(data)
+        deleted = status in ("DELETED", "VOIDED")
+        doc_number = _str(data.get("Reference"))
     elif entity is Entity.CREDIT_NOTE:
         record = credit_note_from_xero(data)
         deleted = status in ("DELETED", "VOIDED")

@@ -15,6 +15,7 @@ from ledgersync.model.errors import AUTH, TRANSIENT
 from ledgersync.providers.base import (
     CallInfo,
     Capabilities,
+    NameRule,
     PullPage,
     RemoteRecord,
     TokenStore,
@@ -36,7 +37,7 @@ from ledgersync.providers.xero.mapping import (
 )
 from ledgersync.providers.xero.oauth import XeroOAuth
 
-ALL_ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE)
+ALL_ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT, Entity.CREDIT_NOTE)
 
 XERO_CAPABILITIES = Capabilities(
     display_name="Xero",
@@ -57,6 +58,16 @@ XERO_CAPABILITIES = Capabilities(
     void_and_delete=True,
     payments_editable=False,
     initial_import_export=True,
+    name_rules=(
+        # Lengths from Xero's OpenAPI spec (Contact.Name 255, Item.Code 30, Item.Name 50). Xero's API carries
+        # XML, which cannot hold control characters; no other forbidden characters are documented.
+        NameRule(Entity.CONTACT, "name", "Contact name", max_length=255, no_control_characters=True,
+                 source="xero_accounting.yaml Contact.Name maxLength 255"),
+        NameRule(Entity.ITEM, "code", "Item code", max_length=30, no_control_characters=True,
+                 source="xero_accounting.yaml Item.Code maxLength 30"),
+        NameRule(Entity.ITEM, "name", "Item name", max_length=50, no_control_characters=True,
+                 source="xero_accounting.yaml Item.Name maxLength 50"),
+    ),
     batch_size=50,
     page_size=1000,
     pull_entities=ALL_ENTITIES,
@@ -66,6 +77,12 @@ XERO_CAPABILITIES = Capabilities(
         "payments": "One invoice per payment; a receipt spread over several invoices is refused.",
         "deltas": "Some changes (contact balances, part-paid due dates) do not move UpdatedDateUTC.",
     },
+)
+
+_IMMUTABLE_CREDIT = SyncError(
+    code=ErrorCode.VALIDATION,
+    message="Xero does not let an overpayment (customer credit) be changed once recorded.",
+    hint="Allocate or refund the credit in Xero, or skip.",
 )
 
 FETCH_CHUNK = 50
@@ -169,6 +186,8 @@ class XeroProvider:
     def _wanted(self, entity: Entity, data: Mapping[str, Any]) -> bool:
         if entity in _SALES_TYPE:
             return str(data.get("Type") or _SALES_TYPE[entity]) == _SALES_TYPE[entity]
+        if entity is Entity.CREDIT:
+            return str(data.get("Type") or "RECEIVE-OVERPAYMENT") == "RECEIVE-OVERPAYMENT"
         if entity is Entity.PAYMENT:
             invoice = data.get("Invoice") or {}
             kind = data.get("PaymentType")
@@ -230,7 +249,7 @@ class XeroProvider:
             wanted = set(ids)
             data = self.client.get(collection) or {}
             return self._records(entity, [i for i in data.get(collection) or [] if i.get("ItemID") in wanted])
-        if entity is Entity.PAYMENT:
+        if entity in (Entity.PAYMENT, Entity.CREDIT):
             found: list[dict[str, Any]] = []
             for payment_id in ids:
                 data = self.client.request("GET", f"{collection}/{payment_id}", allow_not_found=True)
@@ -258,6 +277,9 @@ class XeroProvider:
             if entity is Entity.PAYMENT and write.remote_id:
                 results[index] = self._update_payment(write)
                 continue
+            if entity is Entity.CREDIT and write.remote_id:
+                results[index] = WriteResult(write.key, error=_IMMUTABLE_CREDIT)
+                continue
             try:
                 payload = to_xero(
                     entity,
@@ -272,7 +294,8 @@ class XeroProvider:
             payloads.append(payload)
             positions.append(index)
         if payloads:
-            collection = COLLECTION[entity]
+            # Overpayments are created through the bank transaction that receives the money.
+            collection = "BankTransactions" if entity is Entity.CREDIT else COLLECTION[entity]
             creates_only = all(writes[i].remote_id is None for i in positions)
             data = self.client.request(
                 "PUT" if creates_only else "POST",
@@ -332,6 +355,16 @@ class XeroProvider:
             return WriteResult(write.key, error=error)
         return WriteResult(write.key, remote=from_xero(entity, elements[0]))
 
+    def restore(self, entity: Entity, write: Write) -> WriteResult:
+        if entity is not Entity.CONTACT or not write.remote_id:
+            return WriteResult(
+                write.key,
+                error=SyncError(code=ErrorCode.VALIDATION, message="Only an archived Xero contact can be restored."),
+            )
+        path = f"Contacts/{write.remote_id}"
+        body = {"Contacts": [{"ContactID": write.remote_id, "ContactStatus": "ACTIVE"}]}
+        return self._single("POST", path, body, write, entity, "Contacts")
+
     def remove(self, entity: Entity, write: Write) -> WriteResult:
         if not write.remote_id:
             return WriteResult(
@@ -345,6 +378,8 @@ class XeroProvider:
         collection = COLLECTION[entity]
         id_field = ID_FIELD[entity]
         path = f"{collection}/{write.remote_id}"
+        if entity is Entity.CREDIT:
+            return WriteResult(write.key, error=_IMMUTABLE_CREDIT)
         if entity is Entity.PAYMENT:
             return self._single("POST", path, {"Status": "DELETED"}, write, entity, collection)
         if entity is Entity.CONTACT:
@@ -417,7 +452,24 @@ class XeroProvider:
             return out
         if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
             return self._find_documents(entity, writes)
+        if entity is Entity.CREDIT:
+            return self._find_credits(writes)
         return self._find_payments(writes)
+
+    def _find_credits(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        by_ref: dict[str, list[Write]] = {}
+        for write in writes:
+            ref = getattr(write.record, "reference", None)
+            if ref:
+                by_ref.setdefault(str(ref), []).append(write)
+        out: dict[str, RemoteRecord] = {}
+        for chunk in _chunks(list(by_ref), WHERE_CHUNK):
+            for item in self._get_all("Overpayments", {"where": _where_any("Reference", chunk)}):
+                if not self._wanted(Entity.CREDIT, item) or item.get("Status") == "VOIDED":
+                    continue
+                for write in by_ref.get(str(item.get("Reference")), []):
+                    out.setdefault(write.key, from_xero(Entity.CREDIT, item))
+        return out
 
     def _find_contacts(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
         out: dict[str, RemoteRecord] = {}

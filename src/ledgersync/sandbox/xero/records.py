@@ -892,6 +892,7 @@ def upsert_bank_transaction(ctx: Ctx, el: dict[str, Any], mode: str, target: str
             "TotalTax": tax,
             "Total": total,
             "RemainingCredit": total,
+            "Reference": rec["Reference"],
             "Allocations": [],
             "Payments": [],
             "CurrencyCode": "AUD",
