@@ -111,14 +111,14 @@ def classify_error(
             "The amount applied is more than what is still owing on the invoice in QuickBooks.",
             "Record the excess as customer credit (leave it unapplied), correct the amount, or skip.",
         )
+    if (http_status is not None and http_status >= 500) or kind == "systemfault" or (number or 0) >= 10000:
+        return err(ErrorCode.UNAVAILABLE, "QuickBooks is unavailable at the moment.", _RETRY_HINT)
     if number is not None and 500 <= number < 600:
         return err(
             ErrorCode.VALIDATION,
             f"QuickBooks can't do this: {message}",
             "Correct the record and retry, or skip.",
         )
-    if (http_status is not None and http_status >= 500) or kind == "systemfault" or (number or 0) >= 10000:
-        return err(ErrorCode.UNAVAILABLE, "QuickBooks is unavailable at the moment.", _RETRY_HINT)
     return err(
         ErrorCode.VALIDATION,
         f"QuickBooks refused the record: {message or 'no reason given'}",

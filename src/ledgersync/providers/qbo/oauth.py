@@ -12,7 +12,7 @@ import httpx
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 
-from ledgersync.model import ErrorCode, ProviderError, SyncError
+from ledgersync.model import AUTH, ErrorCode, ProviderError, SyncError
 from ledgersync.providers.base import OAuthToken, Tenant
 from ledgersync.providers.qbo.errors import RECONNECT_HINT, auth_revoked, fault_error
 from ledgersync.providers.qbo.mapping import MINOR_VERSION, loads
@@ -211,8 +211,8 @@ class QboOAuth:
         except ValueError:
             body = None
         fault = body.get("Fault") if isinstance(body, Mapping) else None
-        if response.status_code in (401, 403) or isinstance(fault, Mapping):
-            error = fault_error(fault, response.status_code) if isinstance(fault, Mapping) else None
+        error = fault_error(fault, response.status_code) if isinstance(fault, Mapping) else None
+        if response.status_code in (401, 403) or (error is not None and error.code in AUTH):
             if error is None or error.code is not ErrorCode.AUTH_REVOKED:
                 error = SyncError(
                     code=ErrorCode.AUTH_EXPIRED,
@@ -222,10 +222,11 @@ class QboOAuth:
                     platform_message=error.platform_message if error else None,
                 )
             raise ProviderError(error)
-        if response.status_code != 200 or not isinstance(body, Mapping):
+        if response.status_code >= 500:
             raise _unreachable(httpx.HTTPStatusError("companyinfo", request=response.request, response=response))
-        info = body.get("CompanyInfo") or {}
-        name = str(info.get("CompanyName") or info.get("LegalName") or realm)
+        # The realmId is what matters; a company whose name can't be read is still this company.
+        info = (body.get("CompanyInfo") if isinstance(body, Mapping) else None) or {}
+        name = str(info.get("CompanyName") or info.get("LegalName") or f"QuickBooks company {realm}")
         return [Tenant(id=str(realm), name=name)]
 
     def revoke(self, token: OAuthToken) -> None:
