@@ -23,6 +23,7 @@ def test_demo_once_syncs_both_ways_and_exits_zero(tmp_path: Path) -> None:
     out = result.stdout
     assert "Connected to Xero through the OAuth consent flow" in out
     assert "Both sides agree record for record" in out
+    assert out.count("Resolved:") == 3
     assert "Last sync with Xero performed less than a minute ago" in out
     assert (tmp_path / "ledgersync-demo" / "ledgersync.db").exists()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ledgersync.engine import CycleReport, Health, LedgerSync
-from ledgersync.model import ProviderError
+from ledgersync.engine.actions import ActionCentre, ActionError, Actor, PermissionDenied, Role
+from ledgersync.model import Entity, ProviderError
 
 app = typer.Typer(
     help="Two-way sync between your app and accounting platforms.", no_args_is_help=True, add_completion=False
@@ -191,6 +193,183 @@ def status(db: DbOption = None) -> None:
         return
     for conn in conns:
         _print_health(ls.health(conn.id))
+
+
+def _connection(ls: LedgerSync, connection: str | None) -> str:
+    if connection:
+        return connection
+    conns = ls.connections()
+    if len(conns) != 1:
+        console.print(
+            "[red]Choose a connection with --connection:[/] "
+            + ", ".join(f"{c.id} ({c.provider}, {c.tenant_name})" for c in conns)
+        )
+        raise typer.Exit(2)
+    return conns[0].id
+
+
+def _record_ref(ref: str) -> tuple[Entity, str]:
+    kind, sep, app_id = ref.partition(":")
+    if not sep:
+        kind, sep, app_id = ref.partition("/")
+    try:
+        return Entity(kind), app_id
+    except ValueError:
+        raise typer.BadParameter(
+            f"use ENTITY:ID, e.g. contact:cust-42 (entities: {', '.join(e.value for e in Entity)})"
+        ) from None
+
+
+ConnOption = Annotated[str | None, typer.Option("--connection", help="Connection id (default: the only one)")]
+RoleOption = Annotated[
+    Role,
+    typer.Option(
+        "--as", help="Act as this role (owner/admin may skip, exclude, merge, link)", envvar="LEDGERSYNC_ROLE"
+    ),
+]
+
+
+@app.command()
+def errors(
+    db: DbOption = None,
+    connection: ConnOption = None,
+    entity: Annotated[str | None, typer.Option(help="Only this record type")] = None,
+) -> None:
+    """Records that did not sync: why, in plain words, and the fixes that fit."""
+    ls = LedgerSync(db)
+    conn = _connection(ls, connection)
+    rows = ActionCentre(ls).errors(conn, Entity(entity) if entity else None)
+    if not rows:
+        console.print("[green]No sync errors.[/]")
+        return
+    table = Table(title=f"{len(rows)} record(s) need attention")
+    for col in ("record", "document", "what happened", "what to do", "fixes"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            f"{r.entity.value}:{r.app_id}", r.doc_number or "", r.message or "", r.hint or "", ", ".join(r.actions)
+        )
+    console.print(table)
+
+
+@app.command()
+def resolve(
+    record: Annotated[str, typer.Argument(help="ENTITY:ID, e.g. contact:cust-42")],
+    db: DbOption = None,
+    connection: ConnOption = None,
+    role: RoleOption = Role.OWNER,
+    retry: Annotated[bool, typer.Option(help="Try again now")] = False,
+    skip: Annotated[bool, typer.Option(help="Keep the app's copy; take it off the error list")] = False,
+    exclude: Annotated[bool, typer.Option(help="Do not sync this record")] = False,
+    include: Annotated[bool, typer.Option(help="Sync this record again")] = False,
+    merge_into: Annotated[str | None, typer.Option(help="Use this existing platform contact ('auto': by name)")] = None,
+    link: Annotated[str | None, typer.Option(help="Link to this platform record id")] = None,
+    record_credit: Annotated[bool, typer.Option(help="Record a payment's excess as customer credit")] = False,
+    restore: Annotated[bool, typer.Option(help="Un-archive the platform contact")] = False,
+) -> None:
+    """Apply one fix to a failed record."""
+    ls = LedgerSync(db)
+    conn = _connection(ls, connection)
+    entity, app_id = _record_ref(record)
+    ac = ActionCentre(ls)
+    actor = Actor(getpass.getuser(), role)
+    chosen = [
+        n
+        for n, v in (
+            ("retry", retry),
+            ("skip", skip),
+            ("exclude", exclude),
+            ("include", include),
+            ("merge", merge_into),
+            ("link", link),
+            ("record_credit", record_credit),
+            ("restore", restore),
+        )
+        if v
+    ]
+    if len(chosen) != 1:
+        raise typer.BadParameter(
+            "choose exactly one fix: --retry, --skip, --exclude, --include, --merge-into, "
+            "--link, --record-credit or --restore"
+        )
+    try:
+        if retry:
+            report = ac.retry(actor, conn, entity, app_id, now=True)
+            state = ls.store.get_state(conn, entity, app_id)
+            console.print(
+                f"Retried: now {state.state if state else 'not_synced'}"
+                + (f" ({report.calls} calls)" if report else "")
+            )
+        elif skip:
+            ac.skip(actor, conn, entity, app_id)
+        elif exclude:
+            ac.exclude(actor, conn, entity, app_id)
+        elif include:
+            ac.include(actor, conn, entity, app_id)
+        elif merge_into:
+            rid = ac.merge(actor, conn, app_id, None if merge_into == "auto" else merge_into)
+            console.print(f"Merged into platform contact {rid}")
+        elif link:
+            ac.link(actor, conn, entity, app_id, link)
+        elif record_credit:
+            credit = ac.record_credit(actor, conn, app_id)
+            console.print(f"Excess recorded as customer credit {credit or '(held in the payment)'}; it syncs next")
+        elif restore:
+            ac.restore(actor, conn, app_id)
+    except (PermissionDenied, ActionError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    if not retry:
+        console.print(f"{chosen[0].replace('_', ' ').capitalize()}: done for {entity.value}:{app_id}")
+
+
+@app.command("sync-now")
+def sync_now(
+    db: DbOption = None,
+    connection: ConnOption = None,
+    record: Annotated[str | None, typer.Option(help="Only this record (ENTITY:ID) and what it needs")] = None,
+    all_unsynced: Annotated[bool, typer.Option("--all-unsynced", help="Everything not yet synced, now")] = False,
+) -> None:
+    """Sync now: one record, one connection, or everything not yet synced."""
+    ls = LedgerSync(db)
+    conn = _connection(ls, connection)
+    actor = Actor(getpass.getuser(), Role.MEMBER)
+    entity, app_id = _record_ref(record) if record else (None, None)
+    report = ActionCentre(ls).sync_now(actor, conn, entity, app_id, everything_not_synced=all_unsynced)
+    console.print(
+        f"{report.status}: pushed {sum(report.pushed.values())}, failed {sum(report.failed.values())}, "
+        f"{report.calls} calls"
+    )
+
+
+@app.command("log")
+def event_log(
+    db: DbOption = None,
+    connection: ConnOption = None,
+    doc: Annotated[str | None, typer.Option(help="Document number, e.g. INV-0042")] = None,
+    search: Annotated[str | None, typer.Option(help="Text in the message, document number or record id")] = None,
+    outcome: Annotated[str | None, typer.Option(help="ok, failed, retrying ...")] = None,
+    kind: Annotated[str | None, typer.Option(help="call, push, pull, action, sync ...")] = None,
+    limit: int = 50,
+) -> None:
+    """The event log: every call and outcome, newest first."""
+    ls = LedgerSync(db)
+    rows = ls.store.events(
+        connection_id=connection, doc_number=doc, search=search, outcome=outcome, kind=kind, limit=limit
+    )
+    table = Table(title=f"{len(rows)} event(s)")
+    for col in ("when", "kind", "record", "document", "outcome", "message"):
+        table.add_column(col, overflow="fold")
+    for e in rows:
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            e.kind,
+            f"{e.entity or ''}:{e.app_id or ''}".strip(":"),
+            e.doc_number or "",
+            e.outcome,
+            e.message or "",
+        )
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover

@@ -273,6 +273,7 @@ class DemoResult:
     second: CycleReport
     check: CheckReport
     sandbox_calls: int
+    resolved: list[str] = field(default_factory=list)
 
 
 def run_demo(
@@ -358,13 +359,73 @@ def run_demo(
             f"Second sync: pulled {sum(second.pulled.values())}, created in app "
             f"{sum(second.created_in_app.values())}, pushed {sum(second.pushed.values())}"
         )
+        resolved = _failures_and_fixes(ls, org, conn, biz, unpaid, on_step, progress)
         spec = ls.spec("xero")
         provider = spec.connect(sandbox.config, ls.store.get_connection(conn).tenant_id or "", _tokens(ls, conn))
         provider.on_call = None
         report = check(ls.store, provider, conn)
         provider.close()
         calls = int(sandbox.counters().get("total_calls", 0))
-        return DemoResult(org, conn, first, second, report, calls)
+        return DemoResult(org, conn, first, second, report, calls, resolved)
+
+
+def _failures_and_fixes(
+    ls: LedgerSync,
+    org: str,
+    conn: str,
+    biz: SampleBusiness,
+    unpaid: list[Invoice],
+    on_step: Callable[[str], None],
+    progress: Callable[[str, int, int | None], None] | None,
+) -> list[str]:
+    """The failures people meet most (duplicate name, paid invoice edited, overpayment), and their fixes."""
+    from ledgersync.engine.actions import ActionCentre, Actor, Role
+
+    ac = ActionCentre(ls)
+    admin = Actor("demo-admin", Role.ADMIN)
+    # 1. A new customer in the app whose name Xero already has.
+    ls.upsert_contact(org, Contact(id="cust-dup", name="Walk-in Customer (added in Xero)", email="walkin@example.com"))
+    # 2. A paid invoice edited in the app.
+    paid_id = biz.payments[0].allocations[0].invoice_id
+    paid = next(i for i in biz.invoices if i.id == paid_id)
+    ls.upsert_invoice(org, paid.model_copy(update={"reference": f"{paid.reference} (edited after payment)"}))
+    # 3. A payment larger than what the invoice owes.
+    over = unpaid[2]
+    view = ls.get(org, Entity.INVOICE, over.id)
+    due = view.record.amount_due if view else None  # type: ignore[attr-defined]
+    assert due is not None
+    ls.upsert_payment(
+        org,
+        Payment(
+            id="pay-over-1",
+            contact_id=over.contact_id,
+            date=dt.date.today(),
+            amount=due + Decimal("25.00"),
+            reference="Card (rounded up)",
+            account_code="090",
+            allocations=[Allocation(invoice_id=over.id, amount=due + Decimal("25.00"))],
+        ),
+    )
+    ls.sync(conn, progress=progress)
+    done: list[str] = []
+    for err in ac.errors(conn):
+        on_step(
+            f"Failed {err.entity.value} {err.doc_number or err.app_id}: {err.message} Fixes: {', '.join(err.actions)}"
+        )
+    for err in ac.errors(conn):
+        if err.code == "duplicate_name":
+            rid = ac.merge(admin, conn, err.app_id)
+            done.append(f"duplicate name: {err.app_id} merged into the existing Xero contact {rid}")
+        elif err.code == "document_locked":
+            ac.skip(admin, conn, err.entity, err.app_id)
+            done.append(f"paid invoice {err.doc_number} edited in the app: skipped (app copy kept, Xero untouched)")
+    credit = ls.get(org, Entity.CREDIT, "pay-over-1-credit", conn)
+    if credit is not None and credit.state == "synced":
+        done.append(f"overpayment on {over.number}: invoice paid in full, 25.00 recorded as customer credit in Xero")
+    for line in done:
+        on_step(f"Resolved: {line}")
+    ls.sync(conn, progress=progress)
+    return done
 
 
 def _tokens(ls: LedgerSync, conn: str) -> Any:

@@ -31,6 +31,7 @@ class Difference:
 @dataclass
 class CheckReport:
     compared: dict[str, int] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
 
     @property
@@ -69,7 +70,10 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
             for r in page.records:
                 remote_all[r.remote_id] = r
         live_remote = {k: r for k, r in remote_all.items() if not r.deleted}
-        app_records = {r.app_id: r for r in store.records(org_id, entity)}
+        held = {st.app_id for st in store.states(conn_id, entity) if st.state in ("skipped", "excluded")}
+        report.held[entity.value] = len(held)
+        # Skipped and excluded records differ on purpose (a person chose so): they are counted, not compared.
+        app_records = {r.app_id: r for r in store.records(org_id, entity) if r.app_id not in held}
         n = 0
         for app_id, rec in app_records.items():
             record = rec.record
