@@ -195,7 +195,7 @@ def _issue(rt: Runtime, client_id: str, realm: str, scope: str, grant: str, refr
         "access_token": access,
         "expires_in": ttl,
         "refresh_token": refresh,
-        "x_refresh_token_expires_in": max(0, int(rtok["exp"] - now)),
+        "x_refresh_token_expires_in": max(0, round(rtok["exp"] - now)),
     }
 
 
