@@ -32,7 +32,7 @@ def test_code_flow_response_and_single_use_code(qs: Sandbox) -> None:
     qs.realm = qs.add_tenant()
     second = qs.add_tenant("Second Co")
     qs.add_app()
-    tok = qs.authorize(realm=second)
+    tok = qs.tokens = qs.authorize(realm=second)
     assert tok["realmId"] == second and tok["token_type"] == "bearer" and tok["expires_in"] == 3600
     assert 8_726_390 < tok["x_refresh_token_expires_in"] <= 8_726_400
     # the token is bound to the company chosen on the consent page
