@@ -235,3 +235,63 @@ def test_an_expired_access_token_is_refreshed_once_and_a_revoked_one_asks_to_rec
     with pytest.raises(ProviderError) as caught:
         provider.fetch(Entity.CONTACT, ["1"])
     assert caught.value.error.code in (ErrorCode.AUTH_REVOKED, ErrorCode.AUTH_EXPIRED)
+
+
+def test_pull_pages_through_every_change_once_even_when_stamps_tie(
+    connected: tuple[QboProvider, MemoryTokenStore], sandbox: QboSandboxHandle
+) -> None:
+    provider, store = connected
+    ids = push_ok(provider, Entity.CONTACT, [w(f"pg{i}", Contact(id=f"pg{i}", name=f"Paged {i}")) for i in range(7)])
+    small = QboProvider({**sandbox.config, "page_size": "2"}, sandbox.realm_id, store)
+    pages = list(small.pull(Entity.CONTACT, None))
+    seen = [r.remote_id for p in pages for r in p.records]
+    assert set(ids) <= set(seen)
+    assert len(seen) == len(set(seen))
+    cursor = pages[-1].cursor
+    assert cursor is not None
+    # From the cursor, only what changed since (within the look-back) comes back.
+    later = [r.remote_id for p in small.pull(Entity.CONTACT, cursor) for r in p.records]
+    assert set(later) <= set(seen)
+
+
+def test_a_replayed_write_with_the_same_requestid_creates_nothing_new(
+    connected: tuple[QboProvider, MemoryTokenStore], sandbox: QboSandboxHandle
+) -> None:
+    provider, _ = connected
+    write = w("rep", Contact(id="rep", name="Replay Co"))
+    first = provider.push(Entity.CONTACT, [write])[0]
+    second = provider.push(Entity.CONTACT, [write])[0]
+    assert first.ok and second.ok and first.remote and second.remote
+    assert first.remote.remote_id == second.remote.remote_id
+    assert [c["DisplayName"] for c in sandbox.records("Customer")].count("Replay Co") == 1
+
+
+def test_find_learns_whether_invoices_and_a_split_payment_landed(
+    connected: tuple[QboProvider, MemoryTokenStore],
+) -> None:
+    provider, _ = connected
+    [cust] = push_ok(provider, Entity.CONTACT, [w("f1", Contact(id="f1", name="Find Co"))])
+    lines = [InvoiceLine(description="a", unit_amount=Decimal("50.00"))]
+    invoices = [
+        Invoice(id=f"fi{n}", contact_id=cust, number=f"FD-{n}", date=TODAY, currency="USD", lines=lines) for n in (1, 2)
+    ]
+    inv1, inv2 = push_ok(provider, Entity.INVOICE, [w(i.id, i) for i in invoices])
+    payment = Payment(
+        id="fp",
+        date=TODAY,
+        amount=Decimal("90.00"),
+        currency="USD",
+        reference="Cheque 7",
+        allocations=[
+            Allocation(invoice_id=inv1, amount=Decimal("50.00")),
+            Allocation(invoice_id=inv2, amount=Decimal("40.00")),
+        ],
+    )
+    [pid] = push_ok(provider, Entity.PAYMENT, [w("fp", payment)])
+    found = provider.find(
+        Entity.INVOICE, [w(i.id, i) for i in invoices] + [w("fx", invoices[0].model_copy(update={"number": "NOPE"}))]
+    )
+    assert {k: r.remote_id for k, r in found.items()} == {"fi1": inv1, "fi2": inv2}
+    other = payment.model_copy(update={"reference": "Cheque 8"})
+    paid = provider.find(Entity.PAYMENT, [w("fp", payment), w("other", other)])
+    assert {k: r.remote_id for k, r in paid.items()} == {"fp": pid}
