@@ -32,10 +32,21 @@ def test_demo_once_syncs_both_ways_and_exits_zero(tmp_path: Path) -> None:
     status = ledgersync("status", "--db", db, cwd=tmp_path, env={"LEDGERSYNC_SECRET_KEY": key})
     assert status.returncode == 0, status.stderr
     assert "Demo Company (AU)" in status.stdout and "invoice" in status.stdout
+    log = ledgersync("log", "--db", db, "--outcome", "failed", cwd=tmp_path, env={"LEDGERSYNC_SECRET_KEY": key})
+    assert log.returncode == 0 and "paid in Xero" in log.stdout and "WS-" in log.stdout
+    errors = ledgersync("errors", "--db", db, cwd=tmp_path, env={"LEDGERSYNC_SECRET_KEY": key})
+    assert errors.returncode == 0 and "No sync errors" in errors.stdout
+    member = ledgersync("resolve", "invoice:inv-00001", "--include", "--as", "member", "--db", db, cwd=tmp_path,
+                        env={"LEDGERSYNC_SECRET_KEY": key})
+    assert member.returncode == 1 and "only an owner or admin" in member.stdout
+    admin = ledgersync("resolve", "invoice:inv-00001", "--include", "--as", "admin", "--db", db, cwd=tmp_path,
+                       env={"LEDGERSYNC_SECRET_KEY": key})
+    assert admin.returncode == 0, admin.stdout + admin.stderr
     # The demo's sandbox is gone, so a sync now fails with a clear message and a non-zero exit, losing nothing.
     sync = ledgersync("sync", "--db", db, cwd=tmp_path, env={"LEDGERSYNC_SECRET_KEY": key})
     assert sync.returncode == 1
     assert "Traceback" not in sync.stdout + sync.stderr
+    assert "Warning" not in sync.stderr
 
 
 def test_sync_with_no_connections_says_so(tmp_path: Path) -> None:

@@ -2,6 +2,11 @@
 
 import warnings
 
-# Authlib 1.9 marks its httpx integration deprecated in favour of an "httpx2" package; the integration still
-# works and is what the connectors use today. Keep the notice out of every CLI run; revisit on Authlib 2.
-warnings.filterwarnings("ignore", message="The httpx module is deprecated", module="authlib")
+import authlib.deprecate  # sets its own "always" filter: must run before ours below
+
+# Authlib 1.9 marks its httpx integration deprecated in favour of a separate "httpx2" package. The integration
+# still works on httpx and is what the connectors use: import it once here with the notice silenced, so no
+# CLI run prints it. Revisit when Authlib drops the fallback.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import authlib.integrations.httpx_client  # noqa: F401
