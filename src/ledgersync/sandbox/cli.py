@@ -41,3 +41,41 @@ def xero(
             sb.add_tenant(name)
     typer.echo(f"Xero sandbox on http://{host}:{port}  (API /api.xro/2.0, control /_sandbox)")
     uvicorn.run(create_app(sb), host=host, port=port, log_level="info")
+
+
+@sandbox_app.command("qbo")
+def qbo(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8766, help="Port to listen on."),
+    data: Path | None = typer.Option(
+        None, "--data", help="JSON state file: loaded at start, saved as it changes."
+    ),
+    client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an OAuth app with this id."),
+    client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
+    redirect_uri: list[str] = typer.Option([], "--redirect-uri", help="Redirect URI(s) for --client-id."),
+    tenant: list[str] = typer.Option([], "--tenant", help="Pre-create a company (realm) with this name."),
+) -> None:
+    """Serve the QuickBooks Online sandbox (Accounting API v3, Intuit OAuth, webhooks, /_sandbox control API)."""
+    import uvicorn
+
+    from .qbo import QboSandbox
+    from .qbo import create_app as create_qbo_app
+
+    sb = QboSandbox.load(data) if data is not None else QboSandbox()
+    if client_id:
+        if not client_secret:
+            raise typer.BadParameter("--client-secret is required with --client-id")
+        existing = sb.apps.get(client_id)
+        if existing is None:
+            sb.add_app(client_id, client_secret, redirect_uri)
+        else:
+            existing.client_secret = client_secret
+            existing.redirect_uris = sorted(set(existing.redirect_uris) | set(redirect_uri))
+    for name in tenant:
+        if not any(t.name == name for t in sb.tenants.values()):
+            sb.add_tenant(name)
+    typer.echo(
+        f"QBO sandbox on http://{host}:{port}  (API /v3/company/{{realmId}}, "
+        "discovery /.well-known/openid_configuration, control /_sandbox)"
+    )
+    uvicorn.run(create_qbo_app(sb), host=host, port=port, log_level="info")
