@@ -101,7 +101,8 @@ def test_killed_client_is_handled_quietly(ready: Sandbox, capfd: pytest.CaptureF
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(
             f"POST /v3/company/{ready.realm}/customer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-            f"{ready.tokens['access_token']}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{{".encode()
+            f"{ready.tokens['access_token']}\r\nContent-Type: application/json\r\n"
+            "Content-Length: 500\r\n\r\n{".encode()
         )
     assert ready.api("GET", "item/1").status_code == 200
     assert "Traceback" not in capfd.readouterr().err
