@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from ledgersync.engine.settings import EngineSettings
 from ledgersync.engine.sync import CycleReport, run_cycle
@@ -208,6 +209,18 @@ class LedgerSync:
         )
         self.store.log("connection", connection_id=conn_id, org_id=conn.org_id, message=f"connected to {tenant.name}")
         return conn_id
+
+    def complete_callback(self, callback: str, choose_tenant: Callable[[list[Tenant]], Tenant] | None = None) -> str:
+        """Finish a consent from the platform's redirect as it arrived (its URL or query string). The same call
+        serves every platform: the provider reads what it needs from it (Xero: code; QuickBooks: code and
+        realmId). A refusal on the consent page raises ValueError with the platform's reason."""
+        query = urlsplit(callback).query if "?" in callback else callback.lstrip("?")
+        params = {k: v[0] for k, v in parse_qs(query).items()}
+        if "error" in params:
+            raise ValueError(f"the platform did not grant access: {params.get('error_description') or params['error']}")
+        if "state" not in params or "code" not in params:
+            raise ValueError("the callback is missing its code or state: start connecting again")
+        return self.complete_connect(params["state"], query, choose_tenant)
 
     def disconnect(self, conn_id: str) -> None:
         """Stop syncing; tokens are dropped, every synced record and link is kept."""

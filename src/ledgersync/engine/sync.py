@@ -113,6 +113,7 @@ class Cycle:
         # What each app invoice still owes, as far as this cycle knows (payments queued reduce it).
         self._dues: dict[str, Decimal] = {}
         self.only: dict[Entity, set[str]] | None = None
+        self._waiting_for: set[str] = set()
         # Remote invoice ids whose amount due turned out stale (the platform refused an overpayment).
         self._stale_invoices: set[str] = set()
 
@@ -350,6 +351,8 @@ class Cycle:
             return
         incoming = self._app_view(remote, link.app_id)
         if incoming is None:
+            if remote.deleted:
+                self._mark_deleted(s, entity, current, remote, link)
             return
         app_changed = link.app_hash is not None and current.hash != link.app_hash
         merged = self._merge(entity, current, incoming, remote, app_changed)
@@ -378,6 +381,35 @@ class Cycle:
                 s=s,
             )
         self._remember(entity, link.app_id, remote.remote_id)
+
+    def _mark_deleted(
+        self, s: Session, entity: Entity, current: StoredRecord, remote: RemoteRecord, link: Link
+    ) -> None:
+        """A platform reports a deletion with no content (QuickBooks CDC gives just the id): mark the app's copy
+        without translating anything."""
+        record = current.record
+        if isinstance(record, Invoice):
+            record = record.model_copy(update={"status": InvoiceStatus.DELETED})
+        elif isinstance(record, Payment):
+            record = record.model_copy(update={"status": PaymentStatus.DELETED})
+        else:
+            return
+        self.store.upsert_record(self.org_id, record, s=s)
+        link.removed = True
+        link.remote_version = remote.version
+        link.app_hash = record.content_hash()
+        self.store.emit(s, self.org_id, f"{entity.value}.updated", entity, link.app_id, record.to_json())
+        self.store.log(
+            "pull",
+            connection_id=self.conn_id,
+            org_id=self.org_id,
+            entity=entity,
+            app_id=link.app_id,
+            remote_id=remote.remote_id,
+            doc_number=self._doc(record),
+            message=f"deleted in {self.caps.display_name}; marked deleted in the app",
+            s=s,
+        )
 
     def _merge(
         self, entity: Entity, current: StoredRecord, incoming: Record, remote: RemoteRecord, app_changed: bool
@@ -547,6 +579,16 @@ class Cycle:
 
     # -- push ----------------------------------------------------------------------------------------
     def push(self, entity: Entity) -> None:
+        # Sub-customers need their parent's platform id, and a batch can't see what it creates itself, so
+        # contacts go in layers: parents first, then the children that were waiting for them (4 levels max).
+        for _ in range(5):
+            self._waiting_for = set()
+            self._push_pass(entity)
+            # Another layer only if a parent someone waited for got its platform id in this pass.
+            if not any(self.to_remote_id(entity, parent) for parent in self._waiting_for):
+                return
+
+    def _push_pass(self, entity: Entity) -> None:
         candidates = self.store.push_candidates(self.org_id, self.conn_id, entity)
         if self.only is not None:
             candidates = [(r, link) for r, link in candidates if r.app_id in self.only.get(entity, set())]
@@ -697,18 +739,7 @@ class Cycle:
                 + (" (or turn on automatic clean-up of names)." if not self.settings.clean_names else "."),
                 platform_message=rule.source or None,
             )
-            self.store.set_state(
-                s,
-                self.conn_id,
-                entity,
-                rec.app_id,
-                "failed",
-                error=error,
-                doc_number=self._doc(rec.record),
-                failed_hash=rec.hash,
-                count_attempt=True,
-            )
-            self.report.bump(self.report.failed, entity)
+            self._data_error(s, entity, rec, error, kind="check")
             return None
         return outgoing.model_copy(update=update) if update else outgoing
 
@@ -744,24 +775,14 @@ class Cycle:
         if self.settings.overpayments == "ask":
             doc = next((i.number for i in invoices.values() if i.number), None)
             owed = sum((a.amount for a in excess.capped), Decimal(0))
-            self.store.set_state(
-                s,
-                self.conn_id,
-                Entity.PAYMENT,
-                rec.app_id,
-                "failed",
-                doc_number=doc or self._doc(pay),
-                failed_hash=rec.hash,
-                count_attempt=True,
-                error=SyncError(
-                    code=ErrorCode.OVERPAYMENT,
-                    message=f"This payment of {pay.amount} is more than the {owed} outstanding"
-                    + (f" on {doc}" if doc else "")
-                    + f"; {self.caps.display_name} refuses payments over the amount due.",
-                    hint=f"Record the excess of {excess.amount} as customer credit, or correct the amount.",
-                ),
+            error = SyncError(
+                code=ErrorCode.OVERPAYMENT,
+                message=f"This payment of {pay.amount} is more than the {owed} outstanding"
+                + (f" on {doc}" if doc else "")
+                + f"; {self.caps.display_name} refuses payments over the amount due.",
+                hint=f"Record the excess of {excess.amount} as customer credit, or correct the amount.",
             )
-            self.report.bump(self.report.failed, Entity.PAYMENT)
+            self._data_error(s, Entity.PAYMENT, rec, error, kind="check", doc=doc)
             return None
         new_pay, credit = split(self.store, s, self.org_id, excess, keep_in_payment=self.caps.payment_holds_credit)
         self.store.log(
@@ -802,6 +823,8 @@ class Cycle:
         return not (st.next_attempt_at is not None and st.next_attempt_at > now)
 
     def _waiting(self, s: Session, entity: Entity, rec: StoredRecord, exc: Unresolved) -> None:
+        if exc.entity is entity:
+            self._waiting_for.add(exc.ref_id)
         dep_state = self.store.get_state(self.conn_id, exc.entity, exc.ref_id)
         dep = self.store.get_record(self.org_id, exc.entity, exc.ref_id, s)
         label = self._doc(dep.record) if dep else exc.ref_id
@@ -897,6 +920,23 @@ class Cycle:
         if error.transient:
             self._transient(s, entity, rec, error)
             return
+        self._data_error(s, entity, rec, error, kind="push", request_id=write.idempotency_key)
+
+    def _data_error(
+        self,
+        s: Session,
+        entity: Entity,
+        rec: StoredRecord,
+        error: SyncError,
+        *,
+        kind: str,
+        doc: str | None = None,
+        remote_id: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        """A refusal that stays until the record is edited or a person acts: Failed, counted, and logged with
+        the platform's own words and the document number."""
+        doc = doc or self._doc(rec.record)
         self.store.set_state(
             s,
             self.conn_id,
@@ -910,11 +950,12 @@ class Cycle:
         )
         self.report.bump(self.report.failed, entity)
         self.store.log(
-            "push",
+            kind,
             connection_id=self.conn_id,
             org_id=self.org_id,
             entity=entity,
             app_id=rec.app_id,
+            remote_id=remote_id,
             doc_number=doc,
             outcome="failed",
             message=error.message,
@@ -922,7 +963,7 @@ class Cycle:
                 "code": error.code.value,
                 "platform_code": error.platform_code,
                 "platform_message": error.platform_message,
-                "request_id": write.idempotency_key,
+                "request_id": request_id,
             },
             s=s,
         )
@@ -1052,30 +1093,7 @@ class Cycle:
         doc = self._doc(rec.record)
         with self.store.session() as s:
             if result.error is not None and result.error.code is not ErrorCode.NOT_FOUND:
-                self.store.set_state(
-                    s,
-                    self.conn_id,
-                    entity,
-                    rec.app_id,
-                    "failed",
-                    error=result.error,
-                    doc_number=doc,
-                    failed_hash=rec.hash,
-                    count_attempt=True,
-                )
-                self.report.bump(self.report.failed, entity)
-                self.store.log(
-                    "remove",
-                    connection_id=self.conn_id,
-                    org_id=self.org_id,
-                    entity=entity,
-                    app_id=rec.app_id,
-                    remote_id=link.remote_id,
-                    doc_number=doc,
-                    outcome="failed",
-                    message=result.error.message,
-                    s=s,
-                )
+                self._data_error(s, entity, rec, result.error, kind="remove", doc=doc, remote_id=link.remote_id)
                 return False
             self.store.save_link(
                 s,

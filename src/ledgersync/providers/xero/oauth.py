@@ -132,6 +132,9 @@ class XeroOAuth:
         return str(url)
 
     def exchange(self, code: str) -> OAuthToken:
+        if "code=" in code:
+            # The whole callback (URL or query string) was handed over: every provider accepts that form.
+            code = parse_callback(code)[0]
         try:
             with self._session() as session:
                 data = session.fetch_token(self.endpoints.token, grant_type="authorization_code", code=code)
