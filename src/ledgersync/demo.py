@@ -181,8 +181,9 @@ class _FormParser(HTMLParser):
             self.in_form = False
 
 
-def consent(authorization_url: str, *, approve: bool = True, choose: dict[str, str] | None = None) -> tuple[str, str]:
-    """Complete a platform's consent page the way a person's browser would; returns (code, state)."""
+def consent_callback(authorization_url: str, *, approve: bool = True, choose: dict[str, str] | None = None) -> str:
+    """Complete a platform's consent page the way a person's browser would; returns the redirect's query string
+    (what the app's callback receives and hands to LedgerSync.complete_callback)."""
     with httpx.Client(follow_redirects=False, timeout=30) as client:
         page = client.get(authorization_url)
         page.raise_for_status()
@@ -192,20 +193,32 @@ def consent(authorization_url: str, *, approve: bool = True, choose: dict[str, s
         resp = client.post(urljoin(str(page.url), form.action or str(page.url)), data=data)
         if resp.status_code not in (302, 303):
             raise RuntimeError(f"consent page answered {resp.status_code}: {resp.text[:200]}")
-        query = parse_qs(urlparse(resp.headers["location"]).query)
-        if "error" in query:
-            raise RuntimeError(f"consent refused: {query['error'][0]}")
-        return query["code"][0], query["state"][0]
+        query = urlparse(resp.headers["location"]).query
+        if "error" in parse_qs(query):
+            raise RuntimeError(f"consent refused: {parse_qs(query)['error'][0]}")
+        return query
+
+
+def consent(authorization_url: str, *, approve: bool = True, choose: dict[str, str] | None = None) -> tuple[str, str]:
+    """Like consent_callback, as (code, state)."""
+    query = parse_qs(consent_callback(authorization_url, approve=approve, choose=choose))
+    return query["code"][0], query["state"][0]
 
 
 @dataclass
-class XeroSandboxHandle:
+class SandboxHandle:
+    """A platform sandbox running on loopback with one organisation and one OAuth app registered."""
+
+    provider: str
     url: str
     tenant_id: str
     client_id: str
     client_secret: str
     redirect_uri: str
     control: httpx.Client
+    # The consent form's field that picks the organisation (Xero: tenantId; QuickBooks: realmId).
+    tenant_field: str = "tenantId"
+    extra_config: dict[str, str] = field(default_factory=dict)
 
     @property
     def config(self) -> dict[str, str]:
@@ -214,10 +227,16 @@ class XeroSandboxHandle:
             "client_secret": self.client_secret,
             "redirect_uri": self.redirect_uri,
             "base_url": self.url,
+            **self.extra_config,
         }
 
-    def as_user(self, path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
-        resp = self.control.request(method, f"/_sandbox/tenants/{self.tenant_id}/as-user/{path}", json=body)
+    def as_user(
+        self, path: str, body: dict[str, Any], method: str = "POST", params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Act as a person in the platform (its business rules apply; no auth, limits or faults)."""
+        resp = self.control.request(
+            method, f"/_sandbox/tenants/{self.tenant_id}/as-user/{path}", json=body, params=params
+        )
         resp.raise_for_status()
         result: dict[str, Any] = resp.json()
         return result
@@ -226,9 +245,56 @@ class XeroSandboxHandle:
         result: dict[str, Any] = self.control.get(f"/_sandbox/tenants/{self.tenant_id}/dump").json()
         return result
 
+    def records(self, collection: str) -> list[dict[str, Any]]:
+        found = self.dump().get(collection) or []
+        return list(found.values()) if isinstance(found, dict) else list(found)
+
     def counters(self) -> dict[str, Any]:
         result: dict[str, Any] = self.control.get("/_sandbox/counters").json()
         return result
+
+
+XeroSandboxHandle = SandboxHandle
+
+
+@contextmanager
+def _sandbox(
+    provider: str,
+    app: Any,
+    tenant_name: str,
+    config: dict[str, Any] | None,
+    client_id: str,
+    tenant_field: str,
+    extra_config: dict[str, str] | None = None,
+) -> Iterator[SandboxHandle]:
+    from ledgersync.sandbox.server import serve_in_thread
+
+    server = serve_in_thread(app)
+    try:
+        control = httpx.Client(base_url=server.url, timeout=30)
+        if config:
+            control.put("/_sandbox/config", json=config).raise_for_status()
+        tenant = control.post("/_sandbox/tenants", json={"name": tenant_name}).json()
+        redirect_uri = f"http://127.0.0.1:8000/integrations/{provider}/callback"
+        secret = "demo-secret-" + client_id.lower()
+        control.post(
+            "/_sandbox/apps",
+            json={"client_id": client_id, "client_secret": secret, "redirect_uris": [redirect_uri]},
+        ).raise_for_status()
+        yield SandboxHandle(
+            provider,
+            server.url,
+            str(tenant["tenantId"]),
+            client_id,
+            secret,
+            redirect_uri,
+            control,
+            tenant_field=tenant_field,
+            extra_config=dict(extra_config or {}),
+        )
+        control.close()
+    finally:
+        server.stop()
 
 
 @contextmanager
@@ -236,33 +302,37 @@ def xero_sandbox(
     tenant_name: str = "Demo Company (AU)",
     config: dict[str, Any] | None = None,
     client_id: str = "LEDGERSYNCDEMO",
-) -> Iterator[XeroSandboxHandle]:
+) -> Iterator[SandboxHandle]:
     """A Xero sandbox on loopback with one organisation and an OAuth app registered."""
-    from ledgersync.sandbox.server import serve_in_thread
     from ledgersync.sandbox.xero import create_app
 
-    server = serve_in_thread(create_app())
-    try:
-        control = httpx.Client(base_url=server.url, timeout=30)
-        if config:
-            control.put("/_sandbox/config", json=config).raise_for_status()
-        tenant = control.post("/_sandbox/tenants", json={"name": tenant_name}).json()
-        redirect_uri = "http://127.0.0.1:8000/integrations/xero/callback"
-        secret = "demo-secret-" + client_id.lower()
-        control.post(
-            "/_sandbox/apps",
-            json={"client_id": client_id, "client_secret": secret, "redirect_uris": [redirect_uri]},
-        ).raise_for_status()
-        yield XeroSandboxHandle(server.url, tenant["tenantId"], client_id, secret, redirect_uri, control)
-        control.close()
-    finally:
-        server.stop()
+    with _sandbox("xero", create_app(), tenant_name, config, client_id, "tenantId") as handle:
+        yield handle
 
 
-def connect_xero(ls: LedgerSync, org_id: str, sandbox: XeroSandboxHandle) -> str:
-    start = ls.connect(org_id, "xero", sandbox.config)
-    code, state = consent(start.authorization_url, choose={"tenantId": sandbox.tenant_id})
-    return ls.complete_connect(state, code)
+@contextmanager
+def qbo_sandbox(
+    company_name: str = "Demo Company (US)",
+    config: dict[str, Any] | None = None,
+    client_id: str = "LEDGERSYNCQBO",
+    extra_config: dict[str, str] | None = None,
+) -> Iterator[SandboxHandle]:
+    """A QuickBooks Online sandbox on loopback with one company and an OAuth app registered."""
+    from ledgersync.sandbox.qbo import create_app
+
+    with _sandbox("qbo", create_app(), company_name, config, client_id, "realmId", extra_config) as handle:
+        yield handle
+
+
+def connect_sandbox(ls: LedgerSync, org_id: str, sandbox: SandboxHandle, config: dict[str, str] | None = None) -> str:
+    """Connect through the platform's real consent flow, as a person would, and finish it from the callback."""
+    start = ls.connect(org_id, sandbox.provider, {**sandbox.config, **(config or {})})
+    callback = consent_callback(start.authorization_url, choose={sandbox.tenant_field: sandbox.tenant_id})
+    return ls.complete_callback(callback)
+
+
+def connect_xero(ls: LedgerSync, org_id: str, sandbox: SandboxHandle) -> str:
+    return connect_sandbox(ls, org_id, sandbox)
 
 
 @dataclass
