@@ -20,6 +20,7 @@ from ledgersync.providers.base import OAuthToken
 from ledgersync.store.crypto import SecretBox
 from ledgersync.store.database import make_engine, migrate, session_factory
 from ledgersync.store.tables import (
+    ApiKey,
     AppEvent,
     AppRecord,
     Connection,
@@ -29,6 +30,9 @@ from ledgersync.store.tables import (
     OAuthState,
     Organisation,
     SyncState,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
     utcnow,
 )
 
@@ -704,6 +708,320 @@ class Store:
                 .limit(limit)
             )
             return list(s.scalars(q))
+
+    # -- REST API: record pages, org-wide event search, API keys, webhook endpoints and deliveries ----------
+    def record_page(
+        self,
+        org_id: str,
+        entity: Entity,
+        *,
+        conn_id: str | None = None,
+        state: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[StoredRecord], int]:
+        """One page of the app's live records of `entity` (ordered by app id) and the total; with `state`,
+        only those in that sync state on `conn_id` (not_synced also matches records with no state yet)."""
+        with self.session() as s:
+            q = select(AppRecord).where(
+                AppRecord.org_id == org_id, AppRecord.entity == entity.value, AppRecord.deleted.is_(False)
+            )
+            if state is not None and conn_id is not None:
+                q = q.outerjoin(
+                    SyncState,
+                    and_(
+                        SyncState.connection_id == conn_id,
+                        SyncState.entity == AppRecord.entity,
+                        SyncState.app_id == AppRecord.app_id,
+                    ),
+                )
+                if state == "not_synced":
+                    q = q.where(or_(SyncState.state.is_(None), SyncState.state == "not_synced"))
+                else:
+                    q = q.where(SyncState.state == state)
+            total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+            rows = s.scalars(q.order_by(AppRecord.app_id).offset(offset).limit(limit))
+            return [_stored(r) for r in rows], total
+
+    def org_events(
+        self,
+        org_id: str,
+        *,
+        connection_id: str | None = None,
+        doc_number: str | None = None,
+        kind: str | None = None,
+        outcome: str | None = None,
+        entity: Entity | None = None,
+        app_id: str | None = None,
+        search: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Event]:
+        """The event log of one organisation: rows tagged with it or with one of its connections (some engine
+        rows carry only the connection)."""
+        with self.session() as s:
+            conn_ids = list(s.scalars(select(Connection.id).where(Connection.org_id == org_id)))
+            q = select(Event).where(or_(Event.org_id == org_id, Event.connection_id.in_(conn_ids)))
+            if connection_id:
+                q = q.where(Event.connection_id == connection_id)
+            if doc_number:
+                q = q.where(Event.doc_number == doc_number)
+            if kind:
+                q = q.where(Event.kind == kind)
+            if outcome:
+                q = q.where(Event.outcome == outcome)
+            if entity:
+                q = q.where(Event.entity == entity.value)
+            if app_id:
+                q = q.where(Event.app_id == app_id)
+            if search:
+                like = f"%{search}%"
+                q = q.where(or_(Event.message.ilike(like), Event.doc_number.ilike(like), Event.app_id.ilike(like)))
+            if before_id:
+                q = q.where(Event.id < before_id)
+            return list(s.scalars(q.order_by(Event.id.desc()).limit(limit)))
+
+    def create_api_key(self, org_id: str, name: str, role: str, token_hash: str, prefix: str) -> ApiKey:
+        with self.session() as s:
+            row = ApiKey(
+                id=new_id("key"),
+                org_id=org_id,
+                name=name,
+                role=role,
+                prefix=prefix,
+                hash=token_hash,
+                created_at=utcnow(),
+            )
+            s.add(row)
+            return row
+
+    def api_key_by_hash(self, token_hash: str) -> ApiKey | None:
+        """The live key with this hash; its last use is stamped (at most once a minute, to spare writes)."""
+        with self.session() as s:
+            row = s.scalar(select(ApiKey).where(ApiKey.hash == token_hash, ApiKey.revoked_at.is_(None)))
+            if row is not None:
+                now = utcnow()
+                if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+                    row.last_used_at = now
+            return row
+
+    def api_keys(self, org_id: str) -> list[ApiKey]:
+        with self.session() as s:
+            return list(s.scalars(select(ApiKey).where(ApiKey.org_id == org_id).order_by(ApiKey.created_at)))
+
+    def revoke_api_key(self, org_id: str, key_id: str) -> bool:
+        with self.session() as s:
+            row = s.get(ApiKey, key_id)
+            if row is None or row.org_id != org_id or row.revoked_at is not None:
+                return False
+            row.revoked_at = utcnow()
+            return True
+
+    def create_webhook_endpoint(
+        self, org_id: str, url: str, secret: str, event_types: list[str], description: str | None = None
+    ) -> WebhookEndpoint:
+        with self.session() as s:
+            row = WebhookEndpoint(
+                id=new_id("whe"),
+                org_id=org_id,
+                url=url,
+                description=description,
+                secret=self.box.encrypt(secret.encode()),
+                event_types=event_types,
+                active=True,
+                created_at=utcnow(),
+            )
+            s.add(row)
+            return row
+
+    def webhook_endpoints(self, org_id: str | None = None, *, active_only: bool = False) -> list[WebhookEndpoint]:
+        with self.session() as s:
+            q = select(WebhookEndpoint).order_by(WebhookEndpoint.created_at)
+            if org_id is not None:
+                q = q.where(WebhookEndpoint.org_id == org_id)
+            if active_only:
+                q = q.where(WebhookEndpoint.active.is_(True))
+            return list(s.scalars(q))
+
+    def get_webhook_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
+        with self.session() as s:
+            return s.get(WebhookEndpoint, endpoint_id)
+
+    def webhook_secret(self, endpoint: WebhookEndpoint) -> str:
+        return self.box.decrypt(endpoint.secret).decode()
+
+    def update_webhook_endpoint(self, endpoint_id: str, **values: Any) -> None:
+        if "secret" in values:
+            values["secret"] = self.box.encrypt(str(values["secret"]).encode())
+        with self.session() as s:
+            s.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).values(**values))
+
+    def fan_out_app_events(self, limit: int = 500) -> int:
+        """Turn queued app events into one delivery per matching active endpoint of their organisation.
+
+        An event is claimed by stamping its `delivered_at` (a conditional update, so two processes never fan
+        the same event out twice); events of organisations without an endpoint stay queued. Returns the
+        number of deliveries created."""
+        created = 0
+        with self.session() as s:
+            endpoints: dict[str, list[WebhookEndpoint]] = {}
+            for ep in s.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))):
+                endpoints.setdefault(ep.org_id, []).append(ep)
+            if not endpoints:
+                return 0
+            events = list(
+                s.scalars(
+                    select(AppEvent)
+                    .where(AppEvent.delivered_at.is_(None), AppEvent.org_id.in_(list(endpoints)))
+                    .order_by(AppEvent.id)
+                    .limit(limit)
+                )
+            )
+            now = utcnow()
+            for ev in events:
+                claimed = s.execute(
+                    update(AppEvent)
+                    .where(AppEvent.id == ev.id, AppEvent.delivered_at.is_(None))
+                    .values(delivered_at=now)
+                )
+                if not getattr(claimed, "rowcount", 0):
+                    continue
+                for ep in endpoints[ev.org_id]:
+                    # An endpoint hears only of what happened after it was registered, and only what it asked for.
+                    if ev.at < ep.created_at or (ep.event_types and ev.type not in ep.event_types):
+                        continue
+                    s.add(
+                        WebhookDelivery(
+                            endpoint_id=ep.id,
+                            org_id=ev.org_id,
+                            app_event_id=ev.id,
+                            message_id=f"msg_{uuid.uuid4().hex}",
+                            event_type=ev.type,
+                            payload={
+                                "type": ev.type,
+                                "timestamp": ev.at.isoformat(),
+                                "data": {
+                                    "organisation_id": ev.org_id,
+                                    "event_id": ev.id,
+                                    "entity": ev.entity,
+                                    "app_id": ev.app_id,
+                                    **({"record": ev.payload} if ev.entity else dict(ev.payload)),
+                                },
+                            },
+                            status="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            created_at=now,
+                        )
+                    )
+                    created += 1
+        return created
+
+    def claim_due_deliveries(self, lease_seconds: float, limit: int = 50) -> list[WebhookDelivery]:
+        """Deliveries whose next attempt is due, each claimed by pushing `next_attempt_at` out by the lease
+        (a conditional update: another process that read the same row loses the claim)."""
+        now = utcnow()
+        out: list[WebhookDelivery] = []
+        with self.session() as s:
+            rows = list(
+                s.scalars(
+                    select(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.status.in_(("pending", "retrying")),
+                        WebhookDelivery.next_attempt_at <= now,
+                    )
+                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                    .limit(limit)
+                )
+            )
+            for row in rows:
+                seen = row.next_attempt_at
+                lease = now + dt.timedelta(seconds=lease_seconds)
+                won = s.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id == row.id, WebhookDelivery.next_attempt_at == seen)
+                    .values(next_attempt_at=lease)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(won, "rowcount", 0):
+                    out.append(row)
+        return out
+
+    def record_delivery_attempt(
+        self,
+        delivery_id: int,
+        *,
+        status: str,
+        response_code: int | None,
+        error: str | None,
+        duration_ms: int | None,
+        next_attempt_at: dt.datetime | None,
+    ) -> None:
+        with self.session() as s:
+            row = s.get(WebhookDelivery, delivery_id)
+            if row is None:
+                return
+            row.attempts = (row.attempts or 0) + 1
+            row.status = status
+            row.response_code = response_code
+            row.last_error = error
+            row.next_attempt_at = next_attempt_at
+            if status == "delivered":
+                row.delivered_at = utcnow()
+            s.add(
+                WebhookAttempt(
+                    delivery_id=delivery_id,
+                    attempt=row.attempts,
+                    at=utcnow(),
+                    response_code=response_code,
+                    error=error,
+                    duration_ms=duration_ms,
+                    next_attempt_at=next_attempt_at,
+                )
+            )
+
+    def webhook_deliveries(
+        self,
+        org_id: str,
+        *,
+        endpoint_id: str | None = None,
+        status: str | None = None,
+        event_type: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[WebhookDelivery], int]:
+        with self.session() as s:
+            q = select(WebhookDelivery).where(WebhookDelivery.org_id == org_id)
+            if endpoint_id:
+                q = q.where(WebhookDelivery.endpoint_id == endpoint_id)
+            if status:
+                q = q.where(WebhookDelivery.status == status)
+            if event_type:
+                q = q.where(WebhookDelivery.event_type == event_type)
+            total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+            rows = list(s.scalars(q.order_by(WebhookDelivery.id.desc()).offset(offset).limit(limit)))
+            return rows, total
+
+    def get_webhook_delivery(self, delivery_id: int) -> WebhookDelivery | None:
+        with self.session() as s:
+            return s.get(WebhookDelivery, delivery_id)
+
+    def webhook_attempts(self, delivery_id: int) -> list[WebhookAttempt]:
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.id)
+                )
+            )
+
+    def redeliver(self, delivery_id: int) -> None:
+        """Send a delivery again now (keeps its webhook-id, so a receiver can still de-duplicate)."""
+        with self.session() as s:
+            s.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id)
+                .values(status="retrying", next_attempt_at=utcnow())
+            )
 
 
 def _holder_dead(holder: str) -> bool:

@@ -1,0 +1,93 @@
+"""The in-process scheduler of `ledgersync serve`: syncs connected connections on a cadence, sends webhooks."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import httpx
+
+from ledgersync.api import services
+from ledgersync.api.settings import ApiSettings
+from ledgersync.engine import ConnectionBusy, LedgerSync
+from ledgersync.model import ProviderError
+from ledgersync.store.tables import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Two daemon threads: one syncs each connected connection every `sync_every_seconds`, one sends due
+    webhooks every `deliver_every_seconds` (so a long sync never holds webhooks back).
+
+    Several processes may run one each: a connection is synced under the store's lease (a busy one is
+    skipped, not waited for), "due" is read from the connection's last_sync_at in the store, and webhook
+    events and attempts are claimed by conditional updates."""
+
+    def __init__(self, ls: LedgerSync, settings: ApiSettings) -> None:
+        self.ls = ls
+        self.settings = settings
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._stop.clear()
+        for name, target in (("ledgersync-sync", self._sync_loop), ("ledgersync-webhooks", self._deliver_loop)):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads = []
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def sync_due(self) -> int:
+        """One pass: sync every connection whose last sync is older than the cadence. Returns syncs run."""
+        ran = 0
+        now = utcnow()
+        for conn in self.ls.connections():
+            if self._stop.is_set():
+                break
+            if conn.status not in ("connected", "parked"):
+                continue
+            if conn.status == "parked" and conn.parked_until and conn.parked_until > now:
+                continue
+            if conn.last_sync_at and (now - conn.last_sync_at).total_seconds() < self.settings.sync_every_seconds:
+                continue
+            try:
+                services.sync_connection(self.ls, conn.id)
+                ran += 1
+            except ConnectionBusy:
+                continue  # another process has it
+            except ProviderError as exc:
+                log.warning("sync of %s stopped: %s", conn.id, exc.error.message)
+            except Exception:  # one broken connection must not stop the others
+                log.exception("sync of %s failed", conn.id)
+        return ran
+
+    def _sync_loop(self) -> None:
+        # Look for due connections more often than the cadence so a new connection does not wait a full period.
+        tick = min(self.settings.sync_every_seconds, 30.0)
+        while not self._stop.is_set():
+            try:
+                self.sync_due()
+            except Exception:
+                log.exception("scheduler sync pass failed")
+            self._stop.wait(tick)
+
+    def _deliver_loop(self) -> None:
+        with httpx.Client(follow_redirects=False) as client:
+            while not self._stop.is_set():
+                try:
+                    services.deliver_webhooks(self.ls, self.settings, client)
+                except Exception:
+                    log.exception("webhook delivery pass failed")
+                self._stop.wait(self.settings.deliver_every_seconds)

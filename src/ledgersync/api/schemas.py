@@ -1,0 +1,322 @@
+"""Request and response bodies of the REST API (canonical records are reused as they are)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from ledgersync.engine.actions import Role
+from ledgersync.model import Record
+
+R = TypeVar("R", bound=Record)
+
+# What outbound webhooks can carry: platform-side changes queued by the engine, plus the sync path's own.
+EVENT_TYPES = (
+    "contact.created",
+    "contact.updated",
+    "contact.merged",
+    "item.created",
+    "item.updated",
+    "invoice.created",
+    "invoice.updated",
+    "payment.created",
+    "payment.updated",
+    "payment.credit_recorded",
+    "credit.created",
+    "credit.updated",
+    "sync.failed",
+    "connection.needs_reconnect",
+)
+
+
+class Problem(BaseModel):
+    """Every error answer: a plain message, and for platform errors the canonical code and a hint."""
+
+    detail: str
+    code: str | None = None
+    hint: str | None = None
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- organisations and keys ---------------------------------------------------------------------------------
+class OrganisationCreate(Strict):
+    name: str = Field(min_length=1, max_length=255)
+    id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class OrganisationOut(BaseModel):
+    id: str
+    name: str
+    created_at: dt.datetime
+
+
+class ApiKeyCreate(Strict):
+    name: str = Field(default="API key", min_length=1, max_length=255)
+    role: Role = Role.MEMBER
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    role: Role
+    prefix: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked: bool
+
+
+class ApiKeyCreated(ApiKeyOut):
+    token: str = Field(description="The key itself: shown only now, store it safely")
+
+
+class OrganisationCreated(BaseModel):
+    organisation: OrganisationOut
+    owner_key: ApiKeyCreated
+
+
+# -- connections --------------------------------------------------------------------------------------------
+class ConnectionCreate(Strict):
+    provider: str = Field(min_length=1, max_length=32)
+    config: dict[str, str] = Field(
+        default_factory=dict, description="client_id, client_secret, redirect_uri, base_url, webhook_key ..."
+    )
+
+
+class ConnectionUpdate(Strict):
+    config: dict[str, str | None] = Field(description="Keys to set; null removes a key")
+
+
+class ConnectStartOut(BaseModel):
+    connection_id: str
+    authorization_url: str
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    provider: str
+    tenant_id: str | None
+    tenant_name: str | None
+    status: str
+    status_reason: str | None
+    last_sync_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    # Only which settings are present: secrets never leave the store.
+    config_keys: list[str]
+    webhook_path: str | None = Field(description="Where the platform should POST its webhooks, if supported")
+    created_at: dt.datetime
+
+
+class HealthOut(BaseModel):
+    connection_id: str
+    provider: str
+    display_name: str
+    tenant_name: str | None
+    status: str
+    status_reason: str | None
+    last_sync_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    last_sync_phrase: str
+    stale: bool
+    calls: int
+    counts: dict[str, dict[str, int]]
+    failed_count: int
+
+
+# -- records and states ---------------------------------------------------------------------------------------
+class RecordSync(BaseModel):
+    connection_id: str
+    provider: str
+    state: str
+    remote_id: str | None
+    error: str | None
+    hint: str | None
+    actions: list[str]
+
+
+class RecordOut(BaseModel, Generic[R]):
+    entity: str
+    app_id: str
+    version: int
+    deleted: bool
+    updated_at: dt.datetime
+    record: R
+    state: str = Field(description="Sync state on the chosen (or the first) connection")
+    remote_id: str | None = Field(description="The platform's id on that connection")
+    sync: list[RecordSync] = Field(description="State and platform id on every connection of the organisation")
+
+
+class RecordPage(BaseModel, Generic[R]):
+    items: list[RecordOut[R]]
+    total: int
+    limit: int
+    offset: int
+
+
+class StateOut(BaseModel):
+    entity: str
+    app_id: str
+    state: str
+    doc_number: str | None
+    error_code: str | None
+    error_message: str | None
+    hint: str | None
+    platform_code: str | None
+    platform_message: str | None
+    actions: list[str]
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    updated_at: dt.datetime
+
+
+class StatePage(BaseModel):
+    items: list[StateOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ErrorOut(BaseModel):
+    connection_id: str
+    entity: str
+    app_id: str
+    state: str
+    doc_number: str | None
+    code: str | None
+    message: str | None
+    hint: str | None
+    platform_code: str | None
+    platform_message: str | None
+    actions: list[str]
+    attempts: int
+    updated_at: dt.datetime
+
+
+# -- sync and actions -----------------------------------------------------------------------------------------
+class CycleReportOut(BaseModel):
+    connection_id: str
+    status: str
+    message: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    pulled: dict[str, int]
+    created_in_app: dict[str, int]
+    pushed: dict[str, int]
+    failed: dict[str, int]
+    reconciled: int
+    calls: int
+
+
+class SyncRequest(Strict):
+    entity: str | None = Field(default=None, description="With app_id: sync this record and what it needs")
+    app_id: str | None = Field(default=None, min_length=1, max_length=128)
+    everything_not_synced: bool = Field(default=False, description="Clear waiting backoffs first")
+
+
+class RetryBody(Strict):
+    now: bool = Field(default=True, description="Push the record at once (else on the next sync)")
+
+
+class MergeBody(Strict):
+    remote_id: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Platform contact; found by name if omitted"
+    )
+
+
+class LinkBody(Strict):
+    remote_id: str = Field(min_length=1, max_length=128)
+
+
+class ActionResult(BaseModel):
+    action: str
+    entity: str
+    app_id: str
+    state: str
+    remote_id: str | None = None
+    credit_id: str | None = None
+    report: CycleReportOut | None = None
+
+
+# -- event log ------------------------------------------------------------------------------------------------
+class EventOut(BaseModel):
+    id: int
+    at: dt.datetime
+    kind: str
+    connection_id: str | None
+    entity: str | None
+    app_id: str | None
+    remote_id: str | None
+    doc_number: str | None
+    outcome: str
+    message: str | None
+    details: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_before_id: int | None = Field(description="Pass as before_id for the next (older) page")
+
+
+# -- outbound webhooks ----------------------------------------------------------------------------------------
+class EndpointCreate(Strict):
+    url: AnyHttpUrl
+    event_types: list[Literal[EVENT_TYPES]] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Empty: every event type"
+    )
+    description: str | None = Field(default=None, max_length=255)
+
+
+class EndpointUpdate(Strict):
+    url: AnyHttpUrl | None = None
+    event_types: list[Literal[EVENT_TYPES]] | None = None  # type: ignore[valid-type]
+    description: str | None = Field(default=None, max_length=255)
+    active: bool | None = None
+
+
+class EndpointOut(BaseModel):
+    id: str
+    url: str
+    description: str | None
+    event_types: list[str]
+    active: bool
+    created_at: dt.datetime
+
+
+class EndpointCreated(EndpointOut):
+    secret: str = Field(description="whsec_... signing secret (Standard Webhooks)")
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    at: dt.datetime
+    response_code: int | None
+    error: str | None
+    duration_ms: int | None
+    next_attempt_at: dt.datetime | None
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    endpoint_id: str
+    event_type: str
+    message_id: str
+    status: str
+    attempts: int
+    response_code: int | None
+    last_error: str | None
+    next_attempt_at: dt.datetime | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    payload: dict[str, Any]
+    attempt_log: list[AttemptOut]
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    total: int
+    limit: int
+    offset: int

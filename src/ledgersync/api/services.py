@@ -1,0 +1,452 @@
+"""Service functions shared by the REST API and the dashboard: sync now, health, actions, webhooks in and out."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from standardwebhooks import Webhook
+
+from ledgersync.api.settings import ApiSettings
+from ledgersync.engine import ConnectionBusy, CycleReport, LedgerSync
+from ledgersync.engine.actions import ActionCentre, ActionError, Actor
+from ledgersync.engine.sync import Cycle
+from ledgersync.model import Entity, ProviderError
+from ledgersync.store.tables import Connection, WebhookDelivery, utcnow
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("retry", "skip", "exclude", "include", "merge", "link", "record_credit", "restore")
+
+
+# -- sync, with the app told when it fails or needs a person ---------------------------------------------------
+def _emit(ls: LedgerSync, org_id: str, type_: str, payload: dict[str, Any]) -> None:
+    with ls.store.session() as s:
+        ls.store.emit(s, org_id, type_, None, None, payload)
+
+
+def after_sync(ls: LedgerSync, conn: Connection, report: CycleReport) -> None:
+    """Queue `sync.failed` when a cycle stopped on an error or left records failed, and
+    `connection.needs_reconnect` when this cycle is the one that found the connection needs a person."""
+    failed = sum(report.failed.values())
+    base = {"connection_id": conn.id, "provider": conn.provider, "status": report.status, "message": report.message}
+    if report.status == "needs_reconnect" and conn.status != "needs_reconnect":
+        after = ls.store.get_connection(conn.id)
+        _emit(ls, conn.org_id, "connection.needs_reconnect", {**base, "reason": after.status_reason})
+    if report.status == "error" or failed:
+        _emit(ls, conn.org_id, "sync.failed", {**base, "failed": dict(report.failed)})
+
+
+def sync_connection(ls: LedgerSync, conn_id: str, *, wait: float = 0, **kwargs: Any) -> CycleReport:
+    """`LedgerSync.sync` plus the outbound events of `after_sync`. Raises ConnectionBusy when another worker
+    holds the connection (after `wait` seconds) and ProviderError when it is disconnected."""
+    before = ls.store.get_connection(conn_id)
+    report = ls.sync(conn_id, wait=wait, **kwargs)
+    after_sync(ls, before, report)
+    return report
+
+
+def sync_now(
+    ls: LedgerSync,
+    actor: Actor,
+    conn_id: str,
+    entity: Entity | None = None,
+    app_id: str | None = None,
+    *,
+    everything_not_synced: bool = False,
+) -> CycleReport:
+    """ "Sync now" for a record (with what it depends on), a connection, or everything not yet synced."""
+    before = ls.store.get_connection(conn_id)
+    if entity is not None and app_id is not None and ls.store.get_record(before.org_id, entity, app_id) is None:
+        raise LookupError(f"no {entity.value} {app_id!r}")
+    report = ActionCentre(ls).sync_now(actor, conn_id, entity, app_id, everything_not_synced=everything_not_synced)
+    after_sync(ls, before, report)
+    return report
+
+
+# -- health --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HealthView:
+    """What the Integrations page shows for one connection."""
+
+    connection_id: str
+    provider: str
+    display_name: str
+    tenant_name: str | None
+    status: str
+    status_reason: str | None
+    last_sync_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    last_sync_phrase: str
+    stale: bool
+    calls: int
+    counts: dict[str, dict[str, int]]
+    failed_count: int
+
+
+def health_view(ls: LedgerSync, conn_id: str) -> HealthView:
+    """Last sync phrase ("Last sync with Xero performed 5 minutes ago"), stale, status, counts, failures."""
+    h = ls.health(conn_id)
+    failed = sum(c.get("failed", 0) + c.get("needs_review", 0) for c in h.counts.values())
+    return HealthView(
+        connection_id=h.connection_id,
+        provider=h.provider,
+        display_name=h.display_name,
+        tenant_name=h.tenant_name,
+        status=h.status,
+        status_reason=h.status_reason,
+        last_sync_at=h.last_sync_at,
+        last_success_at=h.last_success_at,
+        last_sync_phrase=h.last_sync_phrase(),
+        stale=h.stale,
+        calls=h.calls,
+        counts=h.counts,
+        failed_count=failed,
+    )
+
+
+# -- the action centre's fixes, by name -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ActionOutcome:
+    state: str
+    remote_id: str | None = None
+    credit_id: str | None = None
+    report: CycleReport | None = None
+
+
+def run_action(
+    ls: LedgerSync,
+    actor: Actor,
+    conn_id: str,
+    entity: Entity,
+    app_id: str,
+    action: str,
+    *,
+    remote_id: str | None = None,
+    now: bool = True,
+) -> ActionOutcome:
+    """Apply one fix by name; raises PermissionDenied, ActionError, LookupError (no such record) or
+    ProviderError. merge and restore apply to contacts, record_credit to payments, link needs remote_id."""
+    ac = ActionCentre(ls)
+    org = ls.store.get_connection(conn_id).org_id
+    if ls.store.get_record(org, entity, app_id) is None:
+        raise LookupError(f"no {entity.value} {app_id!r} in this organisation")
+    for name, wanted in (("merge", Entity.CONTACT), ("restore", Entity.CONTACT), ("record_credit", Entity.PAYMENT)):
+        if action == name and entity is not wanted:
+            raise ActionError(f"{name.replace('_', ' ')} applies to a {wanted.value}, not a {entity.value}")
+    report: CycleReport | None = None
+    credit: str | None = None
+    if action == "retry":
+        before = ls.store.get_connection(conn_id)
+        report = ac.retry(actor, conn_id, entity, app_id, now=now)
+        if report is not None:
+            after_sync(ls, before, report)
+    elif action == "skip":
+        ac.skip(actor, conn_id, entity, app_id)
+    elif action == "exclude":
+        ac.exclude(actor, conn_id, entity, app_id)
+    elif action == "include":
+        ac.include(actor, conn_id, entity, app_id)
+    elif action == "merge":
+        remote_id = ac.merge(actor, conn_id, app_id, remote_id)
+    elif action == "link":
+        if not remote_id:
+            raise ActionError("link needs the platform record's id (remote_id)")
+        ac.link(actor, conn_id, entity, app_id, remote_id)
+    elif action == "record_credit":
+        credit = ac.record_credit(actor, conn_id, app_id)
+    elif action == "restore":
+        ac.restore(actor, conn_id, app_id)
+    else:
+        raise ActionError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    view = ls.get(org, entity, app_id, conn_id)
+    return ActionOutcome(
+        state=view.state if view else "not_synced",
+        remote_id=view.remote_id if view else remote_id,
+        credit_id=credit,
+        report=report,
+    )
+
+
+# -- inbound platform webhooks -------------------------------------------------------------------------------------
+class BadSignature(Exception):
+    """The body was not signed with this connection's key (or the connection takes no webhooks)."""
+
+
+def hmac_b64(body: bytes, key: str) -> str:
+    return base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def check_signature(body: bytes, signature: str | None, key: str | None) -> None:
+    """base64 HMAC-SHA256 of the raw body, compared in constant time (Xero and Intuit sign the same way)."""
+    if not key or not signature or not hmac.compare_digest(hmac_b64(body, key).encode(), signature.encode()):
+        raise BadSignature("signature does not match")
+
+
+Changes = dict[Entity, set[str]]
+
+
+@dataclass(frozen=True)
+class InboundSpec:
+    """How one platform signs and words its webhooks. Adding a platform is one more entry in INBOUND."""
+
+    provider: str
+    header: str
+    # Connection config keys that may hold the signing key, first found wins.
+    key_names: tuple[str, ...]
+    parse: Callable[[Any, Connection], Changes]
+
+
+XERO_CATEGORIES = {"CONTACT": Entity.CONTACT, "INVOICE": Entity.INVOICE}
+
+
+def xero_changes(payload: Any, conn: Connection) -> Changes:
+    """Resource ids per entity from a Xero batch; events for another tenant are ignored."""
+    out: Changes = {}
+    events = payload.get("events") if isinstance(payload, dict) else None
+    for ev in events if isinstance(events, list) else []:
+        if not isinstance(ev, dict):
+            continue
+        entity = XERO_CATEGORIES.get(str(ev.get("eventCategory", "")).upper())
+        rid = ev.get("resourceId")
+        if entity is None or not isinstance(rid, str) or not rid:
+            continue
+        if conn.tenant_id and ev.get("tenantId") not in (None, conn.tenant_id):
+            continue
+        out.setdefault(entity, set()).add(rid)
+    return out
+
+
+QBO_NAMES = {
+    "customer": Entity.CONTACT,
+    "vendor": Entity.CONTACT,
+    "item": Entity.ITEM,
+    "invoice": Entity.INVOICE,
+    "payment": Entity.PAYMENT,
+    "creditmemo": Entity.CREDIT_NOTE,
+}
+
+
+def qbo_changes(payload: Any, conn: Connection) -> Changes:
+    """Entity ids from Intuit's legacy `eventNotifications` or its CloudEvents list; other realms ignored."""
+    out: Changes = {}
+
+    def add(realm: Any, name: Any, rid: Any) -> None:
+        entity = QBO_NAMES.get(str(name).lower())
+        if entity is None or not isinstance(rid, str | int) or str(rid) == "":
+            return
+        if conn.tenant_id and realm is not None and str(realm) != conn.tenant_id:
+            return
+        out.setdefault(entity, set()).add(str(rid))
+
+    if isinstance(payload, dict):
+        for note in payload.get("eventNotifications") or []:
+            if not isinstance(note, dict):
+                continue
+            change = note.get("dataChangeEvent")
+            for ent in (change.get("entities") if isinstance(change, dict) else None) or []:
+                if isinstance(ent, dict):
+                    add(note.get("realmId"), ent.get("name"), ent.get("id"))
+    elif isinstance(payload, list):
+        for ev in payload:
+            if isinstance(ev, dict) and isinstance(ev.get("type"), str):
+                parts = ev["type"].split(".")  # qbo.customer.updated.v1
+                if len(parts) >= 3:
+                    add(ev.get("intuitaccountid"), parts[1], ev.get("intuitentityid"))
+    return out
+
+
+INBOUND: dict[str, InboundSpec] = {
+    "xero": InboundSpec("xero", "x-xero-signature", ("webhook_key",), xero_changes),
+    "qbo": InboundSpec("qbo", "intuit-signature", ("webhook_verifier", "verifier_token", "webhook_key"), qbo_changes),
+}
+
+
+def verify_inbound(
+    ls: LedgerSync, provider: str, conn_id: str, body: bytes, headers: Mapping[str, str]
+) -> tuple[Connection, Changes]:
+    """Check an inbound webhook against the connection's key and read what changed. Raises BadSignature
+    for anything that is not provably from the platform (unknown connection included: no oracle)."""
+    spec = INBOUND[provider]
+    try:
+        conn = ls.store.get_connection(conn_id)
+    except KeyError:
+        raise BadSignature("unknown connection") from None
+    if conn.provider != provider:
+        raise BadSignature("connection is for another platform")
+    key = next((conn.config[k] for k in spec.key_names if conn.config.get(k)), None)
+    check_signature(body, headers.get(spec.header), key)
+    try:
+        payload = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return conn, {}  # signed but unreadable: nothing to do, and the platform must not retry it forever
+    return conn, spec.parse(payload, conn)
+
+
+def apply_platform_changes(ls: LedgerSync, conn_id: str, changes: Changes, *, wait: float = 60.0) -> bool:
+    """A webhook's targeted pull: fetch the named records and apply them as a pull would, under the
+    connection's lease. Ids not linked yet (new on the platform) are picked up by a pull of that entity.
+    Idempotent: it reads the platform's current state, so duplicate or out-of-order events do no harm.
+    Returns False when the connection stayed busy (the next scheduled sync covers it) or is not connected."""
+    if not changes:
+        return True
+    conn = ls.store.get_connection(conn_id)
+    if conn.status not in ("connected", "parked"):
+        return False
+    deadline = time.monotonic() + wait
+    owner = ls.store.acquire_sync_lock(conn_id, ls.settings.lease_seconds)
+    while owner is None:
+        if time.monotonic() >= deadline:
+            ls.store.log(
+                "webhook",
+                connection_id=conn_id,
+                org_id=conn.org_id,
+                outcome="deferred",
+                message="platform webhook: connection busy; the next sync picks the changes up",
+            )
+            return False
+        time.sleep(0.2)
+        owner = ls.store.acquire_sync_lock(conn_id, ls.settings.lease_seconds)
+    try:
+        cycle = Cycle(ls.store, ls.spec(conn.provider), conn_id, ls.settings)
+        try:
+            applied = 0
+            for entity in Entity.push_order():
+                ids = sorted(changes.get(entity, ()))
+                if not ids or entity not in cycle.caps.pull_entities:
+                    continue
+                linked = [r for r in ids if cycle.to_app_id(entity, r) is not None]
+                cycle.refresh(entity, linked)
+                applied += len(linked)
+                if len(linked) < len(ids):
+                    cycle.pull(entity)
+            ls.store.log(
+                "webhook",
+                connection_id=conn_id,
+                org_id=conn.org_id,
+                message=f"platform webhook: refreshed {applied} record(s)",
+                details={e.value: sorted(ids) for e, ids in changes.items()},
+            )
+        except ProviderError as exc:
+            ls.store.log(
+                "webhook",
+                connection_id=conn_id,
+                org_id=conn.org_id,
+                outcome="failed",
+                message=f"platform webhook refresh failed: {exc.error.message}",
+            )
+            return False
+        finally:
+            cycle.provider.close()
+    finally:
+        ls.store.release_sync_lock(conn_id, owner)
+    return True
+
+
+# -- outbound webhooks to the app ------------------------------------------------------------------------------
+def new_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def sign_delivery(secret: str, message_id: str, at: dt.datetime, body: str) -> dict[str, str]:
+    """Standard Webhooks headers for one attempt (the timestamp is the attempt's, as the spec asks)."""
+    signature = Webhook(secret).sign(message_id, at, body)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
+
+
+def _attempt(ls: LedgerSync, settings: ApiSettings, client: httpx.Client, d: WebhookDelivery) -> None:
+    endpoint = ls.store.get_webhook_endpoint(d.endpoint_id)
+    if endpoint is None or not endpoint.active:
+        ls.store.record_delivery_attempt(
+            d.id,
+            status="failed",
+            response_code=None,
+            error="endpoint removed or disabled",
+            duration_ms=None,
+            next_attempt_at=None,
+        )
+        return
+    body = json.dumps(d.payload, separators=(",", ":"), default=str)
+    headers = sign_delivery(ls.store.webhook_secret(endpoint), d.message_id, utcnow(), body)
+    started = time.monotonic()
+    code: int | None = None
+    error: str | None = None
+    try:
+        resp = client.post(endpoint.url, content=body.encode(), headers=headers, timeout=settings.webhook_timeout)
+        code = resp.status_code
+        if not 200 <= code < 300:
+            error = f"receiver answered {code}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    ms = int((time.monotonic() - started) * 1000)
+    if error is None:
+        ls.store.record_delivery_attempt(
+            d.id, status="delivered", response_code=code, error=None, duration_ms=ms, next_attempt_at=None
+        )
+        return
+    attempts = (d.attempts or 0) + 1
+    if attempts >= settings.webhook_max_attempts:
+        status, nxt = "failed", None
+    else:
+        status, nxt = "retrying", utcnow() + dt.timedelta(seconds=settings.backoff(attempts))
+    ls.store.record_delivery_attempt(
+        d.id, status=status, response_code=code, error=error, duration_ms=ms, next_attempt_at=nxt
+    )
+
+
+def deliver_webhooks(ls: LedgerSync, settings: ApiSettings, client: httpx.Client | None = None) -> int:
+    """Fan queued app events out to endpoints, then make every due attempt. Safe to run in several
+    processes at once (events and attempts are claimed by conditional updates). Returns attempts made."""
+    ls.store.fan_out_app_events()
+    # The claim outlives the slowest attempt, so a crashed sender's deliveries come due again.
+    due = ls.store.claim_due_deliveries(lease_seconds=settings.webhook_timeout * 3 + 30)
+    if not due:
+        return 0
+    own = client is None
+    http = client or httpx.Client(follow_redirects=False)
+    try:
+        for d in due:
+            _attempt(ls, settings, http, d)
+    finally:
+        if own:
+            http.close()
+    return len(due)
+
+
+__all__ = [
+    "ACTIONS",
+    "INBOUND",
+    "ActionOutcome",
+    "BadSignature",
+    "ConnectionBusy",
+    "HealthView",
+    "InboundSpec",
+    "after_sync",
+    "apply_platform_changes",
+    "check_signature",
+    "deliver_webhooks",
+    "health_view",
+    "new_webhook_secret",
+    "qbo_changes",
+    "run_action",
+    "sign_delivery",
+    "sync_connection",
+    "sync_now",
+    "verify_inbound",
+    "xero_changes",
+]
