@@ -290,7 +290,8 @@ def oauth_callback(
         reason = urllib.parse.quote(error or "no authorization code")
         return RedirectResponse(f"{target}{sep}connection={conn_id}&error={reason}", status_code=303)
     try:
-        conn_id = ls.complete_connect(state, code)
+        # The whole query goes on: a platform may need more than the code (QuickBooks' realmId).
+        conn_id = ls.complete_callback(request.url.query)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     return RedirectResponse(f"{target}{sep}connected={conn_id}", status_code=303)
