@@ -215,6 +215,29 @@ class AppEvent(Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class WebUser(Base):
+    """A person who signs in to the dashboard; the password is kept only as a salted scrypt hash."""
+
+    __tablename__ = "web_users"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebMembership(Base):
+    """A user's role in one organisation: owner, admin or member."""
+
+    __tablename__ = "web_memberships"
+    user_id: Mapped[str] = mapped_column(ForeignKey("web_users.id"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # -- REST API (migration 0002): API keys, outbound webhook endpoints and their delivery log ---------------------
 
 

@@ -1,1 +1,79 @@
-"""ledgersync.web."""
+"""The dashboard: server-rendered pages (Jinja2 + htmx) over a LedgerSync, mounted on a FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from ledgersync.engine import LedgerSync
+from ledgersync.web.auth import create_user, set_role
+from ledgersync.web.views import CsrfFailed, Forbidden, LoginRequired, build_router, forbidden_page
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+SESSION_COOKIE = "ledgersync_session"
+SESSION_SECRET_ENV = "LEDGERSYNC_SESSION_SECRET"
+SESSION_HOURS = 12
+
+
+def mount(app: FastAPI, ls: LedgerSync, *, session_secret: str | None = None) -> None:
+    """Add the dashboard to `app` at `/`: signed-cookie sessions, its static files under `/assets`, its routes.
+
+    The session secret comes from the argument, else `app.state.settings.session_secret` (set by
+    `ledgersync.api.create_app`), else LEDGERSYNC_SESSION_SECRET, else a random one (sign-ins then end when the
+    process restarts). Call once, before the app starts serving; a second call does nothing."""
+    if getattr(app.state, "ledgersync_web", False):
+        return
+    settings = getattr(app.state, "settings", None)
+    secret = session_secret or getattr(settings, "session_secret", None) or os.environ.get(SESSION_SECRET_ENV)
+    if not secret:
+        log.warning("no session secret configured (%s); sign-ins end when this process restarts", SESSION_SECRET_ENV)
+        secret = secrets.token_urlsafe(32)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_HOURS * 3600,
+        same_site="lax",
+        https_only=os.environ.get("LEDGERSYNC_HTTPS_ONLY", "") == "1",
+    )
+    app.mount("/assets", StaticFiles(directory=STATIC), name="ledgersync-web-assets")
+    app.include_router(build_router(ls))
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
+
+    async def csrf_failed(request: Request, exc: Exception) -> Response:
+        return forbidden_page(
+            request,
+            "This form had no valid security token (it may have expired, or come from another site). "
+            "Nothing was changed. Reload the page and try again.",
+        )
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        return forbidden_page(request, exc.message if isinstance(exc, Forbidden) else "Not allowed.")
+
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(CsrfFailed, csrf_failed)
+    app.add_exception_handler(Forbidden, forbidden)
+    app.state.ledgersync_web = True
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="")
+
+
+__all__ = ["create_user", "mount", "set_role"]
