@@ -67,7 +67,9 @@ def test_exclude_then_include_then_retry_now(connected: tuple[Api, str], sandbox
     assert r.json()["remote_id"] == sandbox.dump()["Contacts"][0]["ContactID"]
 
 
-def test_merge_into_the_platform_contact_with_the_same_name(connected: tuple[Api, str], sandbox: XeroSandboxHandle) -> None:
+def test_merge_into_the_platform_contact_with_the_same_name(
+    connected: tuple[Api, str], sandbox: XeroSandboxHandle
+) -> None:
     api, conn = connected
     sandbox.as_user("Contacts", {"Contacts": [{"Name": "Ann Lee"}]}, method="PUT")
     sync(api, conn)

@@ -36,9 +36,7 @@ def test_a_bad_or_reused_state_is_refused_with_400(api: Api, sandbox: XeroSandbo
 def test_a_refused_consent_goes_back_to_the_dashboard_with_the_reason(api: Api, sandbox: XeroSandboxHandle) -> None:
     r = api.client.post("/v1/connections", headers=api.a.h(), json={"provider": "xero", "config": sandbox.config})
     state = r.json()["authorization_url"].split("state=")[1].split("&")[0]
-    cb = api.client.get(
-        "/v1/oauth/callback", params={"error": "access_denied", "state": state}, follow_redirects=False
-    )
+    cb = api.client.get("/v1/oauth/callback", params={"error": "access_denied", "state": state}, follow_redirects=False)
     assert cb.status_code == 303 and "error=access_denied" in cb.headers["location"]
 
 

@@ -73,9 +73,7 @@ def test_a_bad_signature_gets_401_and_nothing_is_stored(connected: tuple[Api, st
     assert unsigned.status_code == 401
     # A valid signature over a different body (the raw bytes matter, not the JSON they parse to).
     spaced = json.dumps(payload, indent=2).encode()
-    r = api.client.post(
-        f"/v1/webhooks/xero/{conn}", content=spaced, headers={"x-xero-signature": hmac_b64(body, KEY)}
-    )
+    r = api.client.post(f"/v1/webhooks/xero/{conn}", content=spaced, headers={"x-xero-signature": hmac_b64(body, KEY)})
     assert r.status_code == 401
     assert post(api, "conn_unknown", payload).status_code == 401
     assert counts(api) == before
@@ -99,8 +97,10 @@ def test_intent_to_receive_and_a_change_in_xero_reaches_the_app_over_http(
         # A person renames the contact in Xero: no sync runs, the webhook alone brings it in.
         sandbox.as_user(f"Contacts/{rid}", {"Contacts": [{"ContactID": rid, "Name": "Ann Lee (renamed in Xero)"}]})
         wait_for(
-            lambda: api.client.get("/v1/contacts/c1", headers=api.a.h()).json()["record"]["name"]
-            == "Ann Lee (renamed in Xero)"
+            lambda: (
+                api.client.get("/v1/contacts/c1", headers=api.a.h()).json()["record"]["name"]
+                == "Ann Lee (renamed in Xero)"
+            )
         )
     updates = [e for e in api.client.get("/v1/app-events", headers=api.a.h()).json() if e["type"] == "contact.updated"]
     assert updates and updates[-1]["app_id"] == "c1"
