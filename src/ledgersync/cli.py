@@ -372,6 +372,39 @@ def event_log(
     console.print(table)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    db: DbOption = None,
+    sync_every: Annotated[
+        float, typer.Option("--sync-every", help="Seconds between scheduled syncs of each connection")
+    ] = 300.0,
+    scheduler: Annotated[
+        bool, typer.Option("--scheduler/--no-scheduler", help="Run the in-process scheduler (syncs, webhooks)")
+    ] = True,
+) -> None:
+    """Run the REST API, the dashboard and the scheduler in one process (uvicorn)."""
+    import uvicorn
+
+    from ledgersync.api import ApiSettings, create_app
+    from ledgersync.store import default_url
+
+    url = db or default_url()
+    ls = LedgerSync(url)
+    settings = ApiSettings.from_env(url, sync_every_seconds=sync_every)
+    api = create_app(ls, settings=settings, start_scheduler=scheduler)
+    console.print(
+        f"ledgersync on http://{host}:{port} — API /v1 (docs /v1/docs), dashboard /; "
+        + (f"syncing every {sync_every:.0f}s" if scheduler else "scheduler off")
+    )
+    console.print(
+        "Create an organisation: POST /v1/organisations with the admin token (LEDGERSYNC_ADMIN_TOKEN "
+        "or the admin.token file beside the database)."
+    )
+    uvicorn.run(api, host=host, port=port, log_level="info")
+
+
 def main() -> None:  # pragma: no cover
     app()
 
