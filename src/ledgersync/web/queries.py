@@ -16,7 +16,20 @@ from ledgersync.store.tables import AppRecord, Event, Link, SyncState
 PAGE_SIZE = 50
 FAILED_STATES = ("failed", "needs_review")
 # The kinds of event-log row the engine writes (a fixed list: no DISTINCT over a large log per page view).
-EVENT_KINDS = ("sync", "push", "pull", "call", "action", "connection", "match", "reconcile", "remove", "overpayment")
+EVENT_KINDS = (
+    "sync",
+    "push",
+    "pull",
+    "call",
+    "action",
+    "check",
+    "connection",
+    "match",
+    "reconcile",
+    "remove",
+    "overpayment",
+    "token_refresh",
+)
 OUTCOMES = ("ok", "failed", "error", "retrying", "needs_reconnect", "parked")
 
 

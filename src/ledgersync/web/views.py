@@ -374,7 +374,9 @@ def build_router(ls: LedgerSync) -> APIRouter:
                 items.append(
                     {
                         "e": v,
-                        "title": names.get(v.app_id) or v.doc_number or v.app_id,
+                        "title": names.get(v.app_id)
+                        or (v.doc_number if v.entity in (Entity.INVOICE, Entity.CREDIT_NOTE) else None)
+                        or v.app_id,
                         "contact_id": contact_id,
                         "buttons": present.buttons(
                             v.actions,
