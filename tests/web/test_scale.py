@@ -13,7 +13,7 @@ from ledgersync.engine import LedgerSync
 from ledgersync.model import Contact, Entity
 from ledgersync.store.tables import AppRecord, SyncState, utcnow
 from ledgersync.web import create_user
-from ledgersync.web.queries import PAGE_SIZE, list_records
+from ledgersync.web.queries import PAGE_SIZE, list_events, list_records
 
 from .conftest import ADMIN, build_app, login
 
@@ -98,3 +98,20 @@ def test_page_one_of_20000_customers_loads_one_page_of_rows_in_a_few_queries(tmp
     # Per page view: the user, the connections, the banner's health and failed count, one count and one page.
     assert len(statements) <= 2 * 12, statements
     assert all("LIMIT" in s or "count(" in s.lower() for s in record_reads), record_reads
+
+
+def test_the_list_and_log_queries_run_on_sqlite_and_postgresql(db_url: str, secret_key: str) -> None:
+    ls = LedgerSync(db_url, secret_keys=[secret_key])
+    org = ls.create_organisation("Both Backends")
+    conn = ls.store.create_connection(org, "xero", {})
+    ls.upsert_many(org, [Contact(id=f"c{i}", name=f"Name_{i} 100%", email=f"c{i}@example.com") for i in range(7)])
+    with ls.store.session() as s:
+        ls.store.set_state(s, conn, Entity.CONTACT, "c3", "synced")
+    ls.store.log("push", connection_id=conn, entity=Entity.CONTACT, app_id="c3", doc_number="INV-7", outcome="failed")
+    assert list_records(ls.store, org, conn, Entity.CONTACT, per_page=5).pages == 2
+    assert [r.app_id for r in list_records(ls.store, org, conn, Entity.CONTACT, state="synced").rows] == ["c3"]
+    assert list_records(ls.store, org, conn, Entity.CONTACT, state="not_synced").total == 6
+    assert list_records(ls.store, org, conn, Entity.CONTACT, search="E_1 100%").total == 1  # LIKE wildcards escaped
+    assert list_records(ls.store, org, conn, Entity.CONTACT, search="e_ 1").total == 0
+    found = list_events(ls.store, org, [conn], search="inv-7", outcome="failed")
+    assert [e.doc_number for e in found.events] == ["INV-7"] and found.next_before is None
