@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from ledgersync.demo import consent_callback
@@ -104,6 +105,16 @@ def test_refresh_link_goes_through_the_platforms_consent_and_back(web: Web, admi
     # A replayed callback (its state is spent) changes nothing and says so.
     again = client.get(f"/integrations/callback?{query}")
     assert "Could not connect" in again.text
+
+
+def test_refresh_link_can_come_back_through_the_rest_apis_callback(web: Web, admin: Client) -> None:
+    client, token = admin
+    if client.get("/v1/openapi.json").status_code != 200:
+        pytest.skip("no REST API in this build: the dashboard's own callback is tested above")
+    resp = client.post(f"/integrations/{web.conn}/refresh", data={"csrf_token": token}, follow_redirects=False)
+    query = consent_callback(resp.headers["location"], choose={"tenantId": web.sandbox.tenant_id})
+    page = client.get(f"/v1/oauth/callback?{query}")
+    assert page.url.path == "/integrations" and "Connected to Demo Company (AU)" in page.text
 
 
 def test_a_member_cannot_refresh_or_disconnect(web: Web, member: Client) -> None:

@@ -259,8 +259,10 @@ def build_router(ls: LedgerSync) -> APIRouter:
         return see_other("/integrations")
 
     @router.get("/")
-    def home(ctx: Ctx = Depends(context)) -> RedirectResponse:
-        return see_other("/integrations")
+    def home(request: Request, ctx: Ctx = Depends(context)) -> RedirectResponse:
+        # The REST API's OAuth callback lands here with ?connected=<id> or ?connection=<id>&error=<reason>.
+        query = request.url.query
+        return see_other("/integrations" + (f"?{query}" if query else ""))
 
     # -- banner and Sync now -------------------------------------------------------------------------
     @router.get("/banner", response_class=HTMLResponse)
@@ -309,7 +311,14 @@ def build_router(ls: LedgerSync) -> APIRouter:
     TEMPLATES.env.globals["entity_order"] = [e.value for e in Entity.push_order()]
 
     @router.get("/integrations", response_class=HTMLResponse)
-    def integrations(ctx: Ctx = Depends(context)) -> HTMLResponse:
+    def integrations(
+        ctx: Ctx = Depends(context), connected: str = "", connection: str = "", error: str = ""
+    ) -> HTMLResponse:
+        by_id = {c.id: c for c in ctx.connections}
+        if connected in by_id:
+            ctx.flashes.append(("ok", f"Connected to {by_id[connected].tenant_name}; syncing resumes."))
+        elif connection in by_id and error:
+            ctx.flashes.append(("error", f"The consent was not completed ({error}); nothing was changed."))
         return render(ctx, "integrations.html", cards=card_data(ctx))
 
     @router.post("/integrations/{conn_id}/refresh", response_model=None)
