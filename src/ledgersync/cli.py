@@ -405,6 +405,26 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_level="info")
 
 
+@app.command()
+def capabilities(
+    as_markdown: Annotated[bool, typer.Option("--markdown", help="Print the Markdown table kept in the docs")] = False,
+) -> None:
+    """What each provider supports, from the providers' capability data."""
+    from ledgersync import capabilities as caps
+
+    if as_markdown:
+        typer.echo(caps.markdown(), nl=False)
+        return
+    provs = caps.providers()
+    table = Table(title="Provider capabilities")
+    table.add_column("")
+    for c in provs.values():
+        table.add_column(c.display_name, justify="center")
+    for label, row in caps.matrix():
+        table.add_row(label, *["[green]yes[/]" if row[n] else "[dim]no[/]" for n in provs])
+    console.print(table)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -1,0 +1,59 @@
+"""The capability matrix: what each provider supports, generated from the providers' own capability data."""
+
+from __future__ import annotations
+
+from ledgersync.providers.base import Capabilities
+from ledgersync.providers.registry import PROVIDERS
+
+# (label, Capabilities field), in the order the help pages of real integrations list them.
+ROWS: tuple[tuple[str, str], ...] = (
+    ("Live updates (webhooks)", "live_updates"),
+    ("Customers both ways", "contacts_both_ways"),
+    ("Payments both ways", "payments_both_ways"),
+    ("Purchase orders and bills", "purchase_orders_and_bills"),
+    ("Products", "products"),
+    ("Classes or tracking", "classes_or_tracking"),
+    ("Sub-customers", "sub_customers"),
+    ("$0 invoices", "zero_invoices"),
+    ("Tax groups", "tax_groups"),
+    ("Overpayments (excess kept as credit)", "overpayments"),
+    ("Split payments", "split_payments"),
+    ("One payment to several invoices", "one_payment_many_invoices"),
+    ("Moved payments", "moved_payments"),
+    ("Refunds", "refunds"),
+    ("Void and delete", "void_and_delete"),
+    ("Initial import and export", "initial_import_export"),
+)
+
+
+def providers() -> dict[str, Capabilities]:
+    return {name: spec.capabilities for name, spec in sorted(PROVIDERS.items())}
+
+
+def matrix() -> list[tuple[str, dict[str, bool]]]:
+    caps = providers()
+    return [(label, {name: bool(getattr(c, attr)) for name, c in caps.items()}) for label, attr in ROWS]
+
+
+def markdown() -> str:
+    caps = providers()
+    names = [c.display_name for c in caps.values()]
+    lines = [
+        "# Capabilities",
+        "",
+        "Generated from each provider's capability data by `ledgersync capabilities --markdown`;",
+        "a test keeps this file equal to that output.",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "|".join(":-:" for _ in names) + "|",
+    ]
+    for label, row in matrix():
+        lines.append(f"| {label} | " + " | ".join("yes" if row[n] else "no" for n in caps) + " |")
+    lines += ["", "Batch size and page size per call:", ""]
+    for c in caps.values():
+        lines.append(f"- {c.display_name}: up to {c.batch_size} records a write, {c.page_size} a read.")
+    notes = [(c.display_name, k, v) for c in caps.values() for k, v in sorted(c.notes.items())]
+    if notes:
+        lines += ["", "Notes:", ""]
+        lines += [f"- {name}, {key.replace('_', ' ')}: {text}" for name, key, text in notes]
+    return "\n".join(lines) + "\n"
