@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -98,56 +97,80 @@ def _print_health(health: Health) -> None:
     console.print(f"API calls used so far: {health.calls}")
 
 
+def _stop_then(progress: Progress, then: Callable[[LedgerSync, Any], None], ls: LedgerSync, result: Any) -> None:
+    progress.stop()  # the bars must not redraw over the summary and the server's output
+    then(ls, result)
+
+
 @app.command()
 def demo(
     once: Annotated[
-        bool, typer.Option("--once", help="Exit after the two syncs instead of syncing on a cadence")
+        bool, typer.Option("--once", help="Exit after the syncs instead of serving the dashboard and syncing on")
     ] = False,
     workdir: Annotated[Path, typer.Option(help="Where the demo's SQLite database goes")] = Path("ledgersync-demo"),
-    every: Annotated[float, typer.Option(help="Seconds between syncs when running on")] = 30.0,
+    every: Annotated[float, typer.Option(help="Seconds between syncs while serving")] = 60.0,
+    host: Annotated[str, typer.Option(help="Address the dashboard listens on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the dashboard and REST API")] = 8000,
     contacts: int = 40,
     invoices: int = 200,
 ) -> None:
-    """Sync a sample business two ways with a local Xero sandbox, over the real OAuth flow."""
-    from ledgersync.demo import run_demo
+    """Sync a sample business two ways with local Xero and QuickBooks Online sandboxes, over the real OAuth flow;
+    then serve the dashboard (unless --once)."""
+    from ledgersync.demo import DemoResult, run_demo
 
-    def keep_running(ls: LedgerSync, conn: str) -> None:
-        if once:
-            return
-        console.print(f"[bold]Syncing every {every:.0f}s; press Ctrl-C to stop.[/]")
-        try:
-            while True:
-                time.sleep(every)
-                report = ls.sync(conn)
+    failed = False
+
+    def summary(ls: LedgerSync, result: DemoResult) -> None:
+        nonlocal failed
+        for conn_id, report in ((result.connection_id, result.check), (result.qbo_connection_id, result.qbo_check)):
+            if conn_id is None or report is None:
+                continue
+            health = ls.health(conn_id)
+            _print_health(health)
+            if report.agree:
+                console.print(f"[green]Both sides agree record for record[/] ({report.compared})")
+            else:
+                failed = True
                 console.print(
-                    f"{dt.datetime.now():%H:%M:%S} sync {report.status}: pulled "
-                    f"{sum(report.pulled.values())}, pushed {sum(report.pushed.values())}, "
-                    f"{report.calls} calls"
+                    f"[red]{len(report.differences)} differences between the app and {health.display_name}:[/]"
                 )
-        except KeyboardInterrupt:
-            console.print("Stopped.")
+                for d in report.differences[:20]:
+                    console.print(f"  {d}")
+        console.print(f"The Xero sandbox counted {result.sandbox_calls} API calls in all.")
+
+    def serve(ls: LedgerSync, result: DemoResult) -> None:
+        summary(ls, result)
+        if once or failed:
+            return
+        import secrets
+
+        import uvicorn
+
+        from ledgersync.api import create_app
+        from ledgersync.api.settings import ApiSettings
+        from ledgersync.web.auth import create_user
+
+        password = secrets.token_urlsafe(9)
+        create_user(ls.store, "admin@example.com", password, result.org_id, "owner", name="Demo Admin")
+        settings = ApiSettings.from_env(f"sqlite:///{workdir / 'ledgersync.db'}", sync_every_seconds=every)
+        web = create_app(ls, settings=settings, start_scheduler=True)
+        console.print(
+            f"[bold]Dashboard and REST API: http://{host}:{port}/[/]  sign in as admin@example.com / {password}\n"
+            f"The sandboxes stay up and everything syncs every {every:.0f}s; press Ctrl-C to stop."
+        )
+        uvicorn.run(web, host=host, port=port, log_level="warning")
 
     with _progress() as progress:
-        result = run_demo(
+        run_demo(
             workdir,
             contacts=contacts,
             invoices=invoices,
             on_step=lambda m: progress.console.print(f"• {m}"),
             progress=_ProgressSink(progress),
+            hold=lambda ls, result: _stop_then(progress, serve, ls, result),
         )
-    ls = LedgerSync(f"sqlite:///{workdir / 'ledgersync.db'}", key_file=workdir / "secret.key")
-    _print_health(ls.health(result.connection_id))
-    console.print(f"Sandbox counted {result.sandbox_calls} API calls in all.")
-    if result.check.agree:
-        console.print(f"[green]Both sides agree record for record[/] ({result.check.compared})")
-    else:
-        console.print(f"[red]{len(result.check.differences)} differences between the app and Xero:[/]")
-        for d in result.check.differences[:20]:
-            console.print(f"  {d}")
+    if failed:
         raise typer.Exit(1)
-    if not once:
-        console.print("The sandbox stopped with the demo; run `ledgersync sandbox xero` to keep one up.")
-        keep_running(ls, result.connection_id)
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import shutil
 import time
@@ -344,6 +345,8 @@ class DemoResult:
     check: CheckReport
     sandbox_calls: int
     resolved: list[str] = field(default_factory=list)
+    qbo_connection_id: str | None = None
+    qbo_check: CheckReport | None = None
 
 
 def run_demo(
@@ -353,12 +356,16 @@ def run_demo(
     invoices: int = 200,
     on_step: Callable[[str], None] = lambda _msg: None,
     progress: Callable[[str, int, int | None], None] | None = None,
+    with_qbo: bool = True,
+    hold: Callable[[LedgerSync, DemoResult], None] | None = None,
 ) -> DemoResult:
+    """The whole job on local sandboxes. `hold`, when given, runs while the sandboxes are still up (the CLI
+    serves the dashboard from it until Ctrl-C)."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     ls = LedgerSync(f"sqlite:///{workdir / 'ledgersync.db'}", key_file=workdir / "secret.key")
-    with xero_sandbox() as sandbox:
+    with xero_sandbox() as sandbox, qbo_sandbox("Demo Company (AU) Pty Ltd") as qbo:
         on_step(f"Xero sandbox running at {sandbox.url} (organisation 'Demo Company (AU)')")
         org = ls.create_organisation("Demo Workshop")
         biz = sample_business(contacts, invoices)
@@ -430,13 +437,53 @@ def run_demo(
             f"{sum(second.created_in_app.values())}, pushed {sum(second.pushed.values())}"
         )
         resolved = _failures_and_fixes(ls, org, conn, biz, unpaid, on_step, progress)
-        spec = ls.spec("xero")
-        provider = spec.connect(sandbox.config, ls.store.get_connection(conn).tenant_id or "", _tokens(ls, conn))
-        provider.on_call = None
-        report = check(ls.store, provider, conn)
-        provider.close()
+        report = check_connection(ls, conn)
         calls = int(sandbox.counters().get("total_calls", 0))
-        return DemoResult(org, conn, first, second, report, calls, resolved)
+        result = DemoResult(org, conn, first, second, report, calls, resolved)
+        if with_qbo:
+            result.qbo_connection_id, result.qbo_check = _quickbooks(ls, org, qbo, on_step, progress)
+        if hold is not None:
+            hold(ls, result)
+        return result
+
+
+def check_connection(ls: LedgerSync, conn_id: str) -> CheckReport:
+    """Run the agreement checker on one connection through its own provider."""
+    conn = ls.store.get_connection(conn_id)
+    provider = ls.spec(conn.provider).connect(dict(conn.config), conn.tenant_id or "", _tokens(ls, conn_id))
+    provider.on_call = None
+    try:
+        return check(ls.store, provider, conn_id)
+    finally:
+        provider.close()
+
+
+def _quickbooks(
+    ls: LedgerSync,
+    org: str,
+    qbo: SandboxHandle,
+    on_step: Callable[[str], None],
+    progress: Callable[[str, int, int | None], None] | None,
+) -> tuple[str, CheckReport]:
+    """The same business synced with QuickBooks Online (an Australian company, so its home currency is AUD)."""
+    qbo.control.put(f"/_sandbox/tenants/{qbo.tenant_id}/preferences", json={"home_currency": "AUD"}).raise_for_status()
+    on_step(f"QuickBooks Online sandbox running at {qbo.url} (company 'Demo Company (AU) Pty Ltd')")
+    # The app keeps Xero's codes; this connection maps them to the QuickBooks company's accounts and tax codes.
+    codes = {
+        "account_codes": json.dumps({"090": "3", "200": "6"}),  # bank -> Checking, sales -> Services income
+        "tax_codes": json.dumps({"OUTPUT": "TAX", "NONE": "NON"}),
+    }
+    conn = connect_sandbox(ls, org, qbo, codes)
+    report = ls.sync(conn, progress=progress)
+    on_step(f"QuickBooks Online: pushed {sum(report.pushed.values())} records using {report.calls} API calls")
+    qbo.as_user("customer", {"DisplayName": "Counter Sale (added in QuickBooks)"})
+    time.sleep(1.1)  # modified-since reads have one-second precision
+    again = ls.sync(conn, progress=progress)
+    on_step(
+        f"QuickBooks Online again: created in app {sum(again.created_in_app.values())}, "
+        f"pushed {sum(again.pushed.values())}"
+    )
+    return conn, check_connection(ls, conn)
 
 
 def _failures_and_fixes(
@@ -486,6 +533,10 @@ def _failures_and_fixes(
         if err.code == "duplicate_name":
             rid = ac.merge(admin, conn, err.app_id)
             done.append(f"duplicate name: {err.app_id} merged into the existing Xero contact {rid}")
+            # The app hears contact.merged and merges on its side: the other customer record goes.
+            for event in ls.store.app_events(org, limit=10_000):
+                if event.type == "contact.merged" and event.payload.get("target") == err.app_id:
+                    ls.delete(org, Entity.CONTACT, str(event.payload["source"]))
         elif err.code == "document_locked":
             ac.skip(admin, conn, err.entity, err.app_id)
             done.append(f"paid invoice {err.doc_number} edited in the app: skipped (app copy kept, Xero untouched)")

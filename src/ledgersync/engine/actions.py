@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from ledgersync.engine.app import LedgerSync
 from ledgersync.engine.credit import excess_of, split
 from ledgersync.engine.sync import Cycle, CycleReport, idempotency_key
-from ledgersync.engine.translate import Unresolved, translate
 from ledgersync.model import (
     Contact,
     ContactStatus,
@@ -260,11 +259,7 @@ class ActionCentre:
                         f"that {entity.value} is already linked to {current.app_id}; merge instead, or unlink it"
                     )
                 self._fold_contact(s, org, conn_id, current.app_id, app_id)
-            incoming = None
-            try:
-                incoming = translate(remote.record, app_id, cycle.to_app_id)
-            except Unresolved:
-                incoming = None
+            incoming = cycle.app_view(remote, app_id)
             if take_platform and isinstance(incoming, Contact) and isinstance(record, Contact):
                 merged = incoming.model_copy(update={"parent_id": incoming.parent_id or record.parent_id})
                 self.store.upsert_record(org, merged, s=s)

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledgersync.engine.translate import Unresolved, translate
+from ledgersync.engine.translate import CodeMap, Unresolved, translate
 from ledgersync.model import Entity, Invoice, Payment, PaymentStatus, Record
 from ledgersync.providers.base import Provider, RemoteRecord
 from ledgersync.store import Store
@@ -39,12 +39,33 @@ class CheckReport:
         return not self.differences
 
 
-def _fields(record: Record) -> dict[str, Any]:
+def _fields(record: Record, unheld: frozenset[str] = frozenset()) -> dict[str, Any]:
     data = record.hash_view()
+    for path in unheld:
+        head, _, tail = path.partition(".")
+        if not tail:
+            data.pop(head, None)
+        elif isinstance(data.get(head), list):
+            data[head] = [{k: v for k, v in item.items() if k != tail} for item in data[head]]
     if isinstance(record, Invoice):
         data["total"] = str(record.total) if record.total is not None else None
         data["amount_due"] = str(record.amount_due) if record.amount_due is not None else None
     return data
+
+
+def _platform_defaults_ignored(app: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]:
+    """Where the app left a field empty the platform fills in its own default (a due date from payment terms,
+    the tax rate of the line's account, the bank account a payment went to): that is not a difference."""
+    out = dict(remote)
+    for key, value in app.items():
+        if value is None and key in out:
+            out[key] = None
+        elif isinstance(value, list) and isinstance(out.get(key), list) and len(value) == len(out[key]):
+            out[key] = [
+                _platform_defaults_ignored(a, r) if isinstance(a, dict) and isinstance(r, dict) else r
+                for a, r in zip(value, out[key], strict=True)
+            ]
+    return out
 
 
 def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity, ...] | None = None) -> CheckReport:
@@ -52,6 +73,7 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
     are linked twice, not linked at all (for entities that flow out), or duplicated by natural key."""
     conn = store.get_connection(conn_id)
     org_id = conn.org_id
+    codes = CodeMap.from_config(conn.config)
     report = CheckReport()
     entities = entities or tuple(e for e in Entity.push_order() if e in provider.capabilities.push_entities)
     to_remote: dict[Entity, dict[str, str]] = {}
@@ -94,11 +116,13 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
                     )
                 continue
             try:
-                remote_view = translate(remote.record, app_id, app_id_of)
+                remote_view = codes.back(translate(remote.record, app_id, app_id_of))
             except Unresolved as exc:
                 report.differences.append(Difference(entity.value, app_id, remote_id, "(reference)", None, str(exc)))
                 continue
-            a, b = _fields(record), _fields(remote_view)
+            unheld = provider.capabilities.unheld_fields
+            a, b = _fields(record, unheld), _fields(remote_view, unheld)
+            b = _platform_defaults_ignored(a, b)
             for key in sorted(set(a) | set(b)):
                 if a.get(key) != b.get(key):
                     report.differences.append(Difference(entity.value, app_id, remote_id, key, a.get(key), b.get(key)))

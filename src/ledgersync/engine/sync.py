@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ledgersync.engine.credit import Excess, excess_of, split
 from ledgersync.engine.settings import EngineSettings
-from ledgersync.engine.translate import Unresolved, translate
+from ledgersync.engine.translate import CodeMap, Resolver, Unresolved, translate
 from ledgersync.model import (
     AUTH,
     Allocation,
@@ -102,6 +102,7 @@ class Cycle:
         self.provider = provider or spec.connect(dict(self.conn.config), self.conn.tenant_id or "", self.tokens)
         self.provider.on_call = self._on_call
         self.caps = self.provider.capabilities
+        self.codes = CodeMap.from_config(self.conn.config)
         self.report = CycleReport(connection_id=conn_id, started_at=utcnow())
         self.progress = progress
         self._calls = 0
@@ -261,7 +262,7 @@ class Cycle:
             stored[row.app_id] = rec
             versions[row.app_id] = row.write_version
             try:
-                remote_rec = translate(
+                remote_rec = self._outgoing(
                     rec.record, self.to_remote_id(entity, rec.app_id) or rec.app_id, self.to_remote_id
                 )
             except Unresolved:
@@ -339,9 +340,10 @@ class Cycle:
             return  # that app record is linked elsewhere already; leave this one alone
         self._link_matched(s, entity, app_id, remote)
 
-    def _app_view(self, remote: RemoteRecord, app_id: str) -> Record | None:
+    def app_view(self, remote: RemoteRecord, app_id: str) -> Record | None:
+        """A platform record in the app's terms: app ids and the app's codes (None: a reference isn't linked)."""
         try:
-            return translate(remote.record, app_id, self.to_app_id)
+            return self.codes.back(translate(remote.record, app_id, self.to_app_id))
         except Unresolved:
             return None
 
@@ -349,7 +351,7 @@ class Cycle:
         current = self.store.get_record(self.org_id, entity, link.app_id, s)
         if current is None:
             return
-        incoming = self._app_view(remote, link.app_id)
+        incoming = self.app_view(remote, link.app_id)
         if incoming is None:
             if remote.deleted:
                 self._mark_deleted(s, entity, current, remote, link)
@@ -505,7 +507,7 @@ class Cycle:
 
     def _link_matched(self, s: Session, entity: Entity, app_id: str, remote: RemoteRecord) -> None:
         current = self.store.get_record(self.org_id, entity, app_id, s)
-        incoming = self._app_view(remote, app_id)
+        incoming = self.app_view(remote, app_id)
         if current is None or incoming is None:
             return
         # The app's content is the one to keep for a record it already had; the next push sends it if the
@@ -543,7 +545,7 @@ class Cycle:
         if remote.deleted:
             return
         app_id = f"{entity.value[:3]}_{uuid.uuid4().hex[:16]}"
-        incoming = self._app_view(remote, app_id)
+        incoming = self.app_view(remote, app_id)
         if incoming is None:
             return
         if isinstance(incoming, Contact) and remote.archived:
@@ -625,7 +627,7 @@ class Cycle:
                         continue
                     rec = checked
                 try:
-                    remote_rec = translate(rec.record, remote_id or rec.app_id, self.to_remote_id)
+                    remote_rec = self._outgoing(rec.record, remote_id or rec.app_id)
                 except Unresolved as exc:
                     self._waiting(s, entity, rec, exc)
                     continue
@@ -661,7 +663,7 @@ class Cycle:
                 if pay.status is PaymentStatus.DELETED:
                     continue
                 try:
-                    remote_rec = translate(pay, rec.app_id, self.to_remote_id)
+                    remote_rec = self._outgoing(pay, rec.app_id)
                 except Unresolved:
                     continue
                 writes.append(
@@ -1036,7 +1038,7 @@ class Cycle:
         app_hash: str | None,
         known: Link | bool | None = True,
     ) -> None:
-        incoming = self._app_view(remote, rec.app_id)
+        incoming = self.app_view(remote, rec.app_id)
         record = rec.record
         if incoming is not None and isinstance(record, Invoice) and isinstance(incoming, Invoice):
             # Totals, amount due and an auto-assigned number come back from the platform.
@@ -1077,7 +1079,7 @@ class Cycle:
     def _remove(self, entity: Entity, rec: StoredRecord, link: Link, replacing: bool = False) -> bool:
         write = Write(
             key=rec.app_id,
-            record=translate(rec.record, link.remote_id, lambda e, i: self.to_remote_id(e, i) or i),
+            record=self._outgoing(rec.record, link.remote_id, lambda e, i: self.to_remote_id(e, i) or i),
             idempotency_key=idempotency_key(self.conn_id, entity, rec.app_id, rec.version) + "-rm",
             remote_id=link.remote_id,
             remote_version=link.remote_version,
@@ -1121,6 +1123,10 @@ class Cycle:
             )
             self.report.bump(self.report.pushed, entity)
         return True
+
+    def _outgoing(self, record: Record, remote_id: str, resolve: Resolver | None = None) -> Record:
+        """The app record as the platform must receive it: platform ids and this connection's codes."""
+        return self.codes.out(translate(record, remote_id, resolve or self.to_remote_id))
 
     @staticmethod
     def _doc(record: Record) -> str | None:

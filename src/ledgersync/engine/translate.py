@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from ledgersync.model import Allocation, Contact, CreditNote, CustomerCredit, Entity, Invoice, Payment, Record
 
@@ -46,3 +48,63 @@ def translate(record: Record, new_id: str, resolve: Resolver) -> Record:
         # A payment's contact is informative only (its invoice decides); an unlinked one is dropped.
         update["contact_id"] = contact
     return record.model_copy(update=update)
+
+
+@dataclass(frozen=True)
+class CodeMap:
+    """The app's account and tax codes -> one platform's (per connection): the same business syncing with two
+    platforms uses different codes in each (Xero '090' is QuickBooks account '3'). Unmapped codes pass through."""
+
+    accounts: dict[str, str] = field(default_factory=dict)
+    taxes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, str]) -> CodeMap:
+        def load(key: str) -> dict[str, str]:
+            raw = config.get(key)
+            if not raw:
+                return {}
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError(f"connection setting {key} must be a JSON object of code -> code")
+            return {str(k): str(v) for k, v in data.items()}
+
+        return cls(load("account_codes"), load("tax_codes"))
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts or self.taxes)
+
+    def out(self, record: Record) -> Record:
+        return self._apply(record, self.accounts, self.taxes)
+
+    def back(self, record: Record) -> Record:
+        # A many-to-one map reads back as the first app code that maps to the platform's.
+        accounts = {v: k for k, v in reversed(list(self.accounts.items()))}
+        taxes = {v: k for k, v in reversed(list(self.taxes.items()))}
+        return self._apply(record, accounts, taxes)
+
+    @staticmethod
+    def _apply(record: Record, accounts: dict[str, str], taxes: dict[str, str]) -> Record:
+        if not accounts and not taxes:
+            return record
+        update: dict[str, object] = {}
+        account = getattr(record, "account_code", None)
+        if account in accounts:
+            update["account_code"] = accounts[account]
+        tax = getattr(record, "tax_type", None)
+        if tax in taxes:
+            update["tax_type"] = taxes[tax]
+        lines = getattr(record, "lines", None)
+        if lines:
+            update["lines"] = [
+                line.model_copy(
+                    update={
+                        "account_code": accounts.get(line.account_code, line.account_code)
+                        if line.account_code
+                        else None,
+                        "tax_type": taxes.get(line.tax_type, line.tax_type) if line.tax_type else None,
+                    }
+                )
+                for line in lines
+            ]
+        return record.model_copy(update=update) if update else record

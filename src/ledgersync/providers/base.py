@@ -119,6 +119,9 @@ class Capabilities:
     initial_import_export: bool = True
     # What the platform refuses in names, checked before sending so the reason is exact and local.
     name_rules: tuple[NameRule, ...] = ()
+    # Canonical fields the platform has no place for ("lines.account_code": QuickBooks books a line to its
+    # item's account). They are sent where they can be and never compared by the agreement checker.
+    unheld_fields: frozenset[str] = frozenset()
     batch_size: int = 1
     # Whether a synced payment can be edited in place; if not, the engine deletes and re-enters it.
     payments_editable: bool = False

@@ -133,3 +133,10 @@ def test_batch_semantics(ready: Sandbox) -> None:
     too_many = {"BatchItemRequest": [{"bId": str(i), "Query": "SELECT * FROM Item"} for i in range(31)]}
     err = ready.fault("POST", "batch", too_many)
     assert err["code"] == "6000" and "maximum is 30" in err["Detail"]
+
+
+def test_preferences_are_queryable_for_the_home_currency(ready: Sandbox) -> None:
+    q = ready.query("select * from Preferences")
+    (prefs,) = q["Preferences"]
+    assert prefs["CurrencyPrefs"]["HomeCurrency"]["value"] == "USD"
+    assert prefs["CurrencyPrefs"]["MultiCurrencyEnabled"] is False

@@ -72,6 +72,7 @@ class QboClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
         refresh_margin: float = 60.0,
+        throttle_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
@@ -91,6 +92,8 @@ class QboClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.refresh_margin = refresh_margin
+        # How long to hold this company's calls after a 429 without Retry-After (Intuit: 60 s).
+        self.throttle_wait = throttle_wait
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter
@@ -240,7 +243,7 @@ class QboClient:
                     )
                 if status == 429:
                     # Intuit says to wait 60 seconds; the pacer holds every call of this company that long.
-                    retry_after = retry_after_seconds(response.headers)
+                    retry_after = retry_after_seconds(response.headers, self.throttle_wait)
                     self.pacer.penalise(retry_after, None)
                     failure = ProviderError(response_error(response, body_json, is_write=is_write))
                     delay = retry_after

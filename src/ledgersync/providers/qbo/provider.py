@@ -46,6 +46,8 @@ ALL_ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Ent
 
 QBO_CAPABILITIES = Capabilities(
     display_name="QuickBooks Online",
+    # A QuickBooks sales line is booked to its item's income account; the line itself holds none.
+    unheld_fields=frozenset({"lines.account_code"}),
     live_updates=True,
     contacts_both_ways=True,
     payments_both_ways=True,
@@ -197,6 +199,7 @@ class QboProvider:
             timeout=_num(config, "timeout", 60),
             max_attempts=int(_num(config, "max_attempts", 4)),
             max_retry_seconds=_num(config, "max_retry_seconds", 75),
+            throttle_wait=_num(config, "throttle_wait_seconds", 60),
             on_call=self._relay_call,
             **extra,
         )
@@ -207,6 +210,7 @@ class QboProvider:
             home_currency=config.get("home_currency") or None,
         )
         self._home_known = self.refs.home_currency is not None
+        self._default_item_looked_up = False
 
     def _relay_call(self, info: CallInfo) -> None:
         if self.on_call is not None:
@@ -315,15 +319,19 @@ class QboProvider:
         self.refs.income_account = str(chosen["Id"]) if chosen else None
         return self.refs.income_account
 
-    def _ensure_default_item(self) -> None:
-        """The service item lines without an item code are booked to: configured, found by name, or created."""
-        if self.refs.default_item_id:
+    def _ensure_default_item(self, create: bool = True) -> None:
+        """The service item lines without an item code are booked to: configured, found by name, or created.
+        Reads only look it up (create=False), so a line booked to it reads back without an item code."""
+        if self.refs.default_item_id or (self._default_item_looked_up and not create):
             return
         name = self.config.get("default_item_name") or "Services"
         rows = self._where_in("Item", "Name", [name])
+        self._default_item_looked_up = True
         active = [r for r in rows if r.get("Active", True)]
         if active:
             self.refs.default_item_id = str(active[0]["Id"])
+            return
+        if not create:
             return
         account = self._income_account()
         body: dict[str, Any] = {"Name": name, "Type": "Service"}
@@ -365,6 +373,8 @@ class QboProvider:
 
     def _records(self, entity: Entity, rows: Sequence[Mapping[str, Any]]) -> list[RemoteRecord]:
         self._prepare_read(entity, rows)
+        if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
+            self._ensure_default_item(create=False)
         if entity is Entity.INVOICE:
             for row in rows:
                 self.refs.learn_invoice(row)

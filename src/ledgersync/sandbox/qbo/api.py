@@ -202,6 +202,22 @@ def _batch(rt: Runtime, company: Company, body: Any, params: Mapping[str, str]) 
     return {"BatchItemResponse": out, "time": _time(rt)}, events
 
 
+def _company_info(rt: Runtime, company: Company) -> dict[str, Any]:
+    """The CompanyInfo entity (Intuit: GET /v3/company/{realmId}/companyinfo/{realmId}): who the company is."""
+    return {
+        "Id": company.id,
+        "SyncToken": "0",
+        "CompanyName": company.name,
+        "LegalName": company.name,
+        "Country": {"AUD": "AU", "USD": "US", "CAD": "CA", "GBP": "GB"}.get(
+            str(company.preferences.get("home_currency")), "US"
+        ),
+        "SupportedLanguages": "en",
+        "domain": "QBO",
+        "sparse": False,
+    }
+
+
 def handle(
     rt: Runtime,
     company: Company,
@@ -223,6 +239,10 @@ def handle(
             return 200, dumps({"QueryResponse": _do_query(rt, ctx, text), "time": _time(rt)})
         if head == "cdc" and method == "GET":
             return 200, dumps(_cdc(rt, company, params))
+        if head == "companyinfo" and method == "GET" and len(segs) == 2:
+            if segs[1] != company.id:
+                raise F.not_found("CompanyInfo")
+            return 200, dumps({"CompanyInfo": _company_info(rt, company), "time": _time(rt)})
         body: Any = None
         if method == "POST":
             try:

@@ -55,6 +55,19 @@ _CLASSIFICATION = {
     "Other Income": "Revenue",
 }
 USD = {"value": "USD", "name": "United States Dollar"}
+_CURRENCY_NAMES = {
+    "USD": "United States Dollar",
+    "AUD": "Australian Dollar",
+    "CAD": "Canadian Dollar",
+    "GBP": "British Pound Sterling",
+    "NZD": "New Zealand Dollar",
+}
+
+
+def home_currency(ctx: Ctx) -> dict[str, str]:
+    """The company's home currency (Preferences.CurrencyPrefs.HomeCurrency): every record's default."""
+    code = str(ctx.company.preferences.get("home_currency") or "USD")
+    return {"value": code, "name": _CURRENCY_NAMES.get(code, code)}
 
 
 @dataclass
@@ -207,7 +220,7 @@ def _people(ctx: Ctx, entity: str, body: dict[str, Any], rid: str) -> dict[str, 
     rec["DisplayName"] = name
     rec["Active"] = _bool(rec.get("Active"), True)
     rec.setdefault("PrintOnCheckName", rec.get("CompanyName") or name)
-    rec.setdefault("CurrencyRef", dict(USD))
+    rec.setdefault("CurrencyRef", home_currency(ctx))
     if entity == "Customer":
         parent_id = _ref_value(rec, "ParentRef")
         if parent_id is not None:
@@ -281,7 +294,7 @@ def _hier_list(ctx: Ctx, entity: str, body: dict[str, Any], rid: str) -> dict[st
         old = c.data["Account"].get(rid)
         rec["CurrentBalance"] = (old or {}).get("CurrentBalance", ZERO)
         rec["CurrentBalanceWithSubAccounts"] = (old or {}).get("CurrentBalanceWithSubAccounts", ZERO)
-        rec.setdefault("CurrencyRef", dict(USD))
+        rec.setdefault("CurrencyRef", home_currency(ctx))
     return rec
 
 
@@ -426,7 +439,7 @@ def _txn_common(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str) -> None:
         if ref is not None:
             rec[key] = ref
     rec["TxnDate"] = str(rec.get("TxnDate") or today(tz, ctx.sb.now()))
-    rec.setdefault("CurrencyRef", dict(USD))
+    rec.setdefault("CurrencyRef", home_currency(ctx))
     _docnumber(ctx, entity, rec, rid)
 
 
@@ -579,7 +592,7 @@ def _payment(ctx: Ctx, rec: dict[str, Any], rid: str, old: dict[str, Any] | None
     if "DepositToAccountRef" not in rec:
         rec["DepositToAccountRef"] = {"value": "2", "name": "Undeposited Funds"}
     rec["TxnDate"] = str(rec.get("TxnDate") or today(ctx.sb.tz(), ctx.sb.now()))
-    rec.setdefault("CurrencyRef", dict(USD))
+    rec.setdefault("CurrencyRef", home_currency(ctx))
     rec.setdefault("ProcessPayment", False)
     lines, plan = _payment_plan(ctx, rec, rid)
     applied = ZERO

@@ -170,7 +170,7 @@ class _Parser:
                 self.ident()
         self.need_kw("from")
         entity = self.ident()
-        if entity not in ENTITIES:
+        if entity not in ENTITIES and entity != "Preferences":
             raise F.query_parser(f"Invalid entity name: {entity}")
         q = Query(entity, count)
         if self.kw("where"):
@@ -344,7 +344,27 @@ def _candidates(ctx: Ctx, q: Query) -> list[dict[str, Any]] | None:
     return None
 
 
+def preferences(ctx: Ctx) -> dict[str, Any]:
+    """The company's Preferences entity (one per company), as much of it as the sandbox models."""
+    prefs = ctx.company.preferences
+    return {
+        "Id": "1",
+        "SyncToken": "0",
+        "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": str(prefs.get("home_currency"))}},
+        "SalesFormsPrefs": {"CustomTxnNumbers": True},
+        "OtherPrefs": {
+            "NameValue": [
+                {"Name": "WarnDuplicateDocNum", "Value": "true" if prefs.get("warn_duplicate_docnumber") else "false"}
+            ]
+        },
+    }
+
+
 def run(ctx: Ctx, q: Query) -> dict[str, Any]:
+    if q.entity == "Preferences":
+        return (
+            {"totalCount": 1} if q.count else {"Preferences": [preferences(ctx)], "startPosition": 1, "maxResults": 1}
+        )
     cand = _candidates(ctx, q)
     if cand is None:
         pool: list[dict[str, Any]] = list(ctx.company.data[q.entity].values())

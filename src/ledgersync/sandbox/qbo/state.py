@@ -75,6 +75,8 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
     # QBO: "Warn if duplicate ... number is used". When on, the API rejects a duplicate DocNumber (6140)
     # unless the request carries include=allowduplicatedocnum.
     "warn_duplicate_docnumber": True,
+    # Preferences.CurrencyPrefs: the company's home currency; multi-currency is not modelled.
+    "home_currency": "USD",
 }
 
 
