@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import httpx
 
 from ledgersync.model import ErrorCode, ProviderError, SyncError
-from ledgersync.providers.base import CallInfo, OAuthToken, TokenStore
+from ledgersync.providers.base import CallInfo, TokenStore
 from ledgersync.providers.pacing import Budget, Limits, MovingWindowPacer
 from ledgersync.providers.qbo.errors import (
     RECONNECT_HINT,
@@ -24,6 +23,7 @@ from ledgersync.providers.qbo.errors import (
 )
 from ledgersync.providers.qbo.mapping import MINOR_VERSION, dumps, loads
 from ledgersync.providers.qbo.oauth import QboOAuth
+from ledgersync.providers.session import PlatformSession
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A 500/502/504 answer to a write may come after QBO saved it; 503 means it did not take the request.
@@ -48,7 +48,7 @@ def request_id_for(keys: Sequence[str], limit: int = MAX_REQUEST_ID) -> str:
     return f"ls{digest}"[: min(limit, MAX_BATCH_REQUEST_ID)]
 
 
-class QboClient:
+class QboClient(PlatformSession):
     """Calls to the QuickBooks Online Accounting API for one company (realm). Thread-safe; one per connection.
 
     Every call goes through the company's pacer and the TokenStore; it refreshes the access token shortly
@@ -80,8 +80,6 @@ class QboClient:
     ) -> None:
         self.on_call = on_call
         self.realm_id = realm_id
-        self.tokens = tokens
-        self.oauth = oauth
         self.company_url = f"{oauth.endpoints.api}/company/{realm_id}"
         self.pacer: Budget = pacer or MovingWindowPacer(QBO_LIMITS)
         self.batch_pacer: Budget = batch_pacer or MovingWindowPacer(QBO_BATCH_LIMITS)
@@ -89,42 +87,18 @@ class QboClient:
         self.http = http or httpx.Client(timeout=timeout, transport=transport)
         self.max_attempts = max(1, max_attempts)
         self.max_retry_seconds = max_retry_seconds
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.refresh_margin = refresh_margin
+        self._init_session(
+            tokens,
+            oauth,
+            refresh_margin=refresh_margin,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            jitter=jitter,
+        )
         # How long to hold this company's calls after a 429 without Retry-After (Intuit: 60 s).
         self.throttle_wait = throttle_wait
         self._sleep = sleep
         self._clock = clock
-        self._jitter = jitter
-        self._dead_lock = threading.Lock()
-        self._dead: SyncError | None = None
-
-    # ------------------------------------------------------------ tokens
-
-    def _do_refresh(self, stale: OAuthToken) -> OAuthToken:
-        return self.oauth.refresh(stale)
-
-    def _refresh(self, stale: OAuthToken) -> OAuthToken:
-        try:
-            return self.tokens.refresh(stale, self._do_refresh)
-        except ProviderError as exc:
-            if exc.error.code is ErrorCode.AUTH_REVOKED:
-                self._disconnect(exc.error)
-            raise
-
-    def _disconnect(self, error: SyncError) -> None:
-        with self._dead_lock:
-            first = self._dead is None
-            self._dead = self._dead or error
-        if first:
-            self.tokens.mark_needs_reconnect(error.platform_message or error.message)
-
-    def _token(self) -> OAuthToken:
-        token = self.tokens.load()
-        if token.expires_within(self.refresh_margin):
-            token = self._refresh(token)
-        return token
 
     # ------------------------------------------------------------ calls
 
@@ -170,8 +144,7 @@ class QboClient:
         """Send one call and return its parsed JSON (None for an allowed 404 or an empty body).
 
         A Fault in a 200 answer is raised like any refusal; the per-item Faults of a batch are returned."""
-        if self._dead is not None:
-            raise ProviderError(self._dead)
+        self._raise_if_disconnected()
         is_write = method.upper() == "POST" and path != "query"
         if is_write and not request_id:
             raise ValueError("every QuickBooks write needs a requestid")
@@ -318,11 +291,6 @@ class QboClient:
             # The event log must never break a sync.
             with contextlib.suppress(Exception):
                 self.on_call(info)
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_cap, self.backoff_base * float(2 ** (attempt - 1)))
-        # Equal jitter: never less than half the step, so retries still back off, but spread across workers.
-        return ceiling / 2 + self._jitter() * ceiling / 2
 
     @staticmethod
     def _parse(response: httpx.Response) -> Any:

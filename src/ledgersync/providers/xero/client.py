@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -13,8 +12,9 @@ from typing import Any
 import httpx
 
 from ledgersync.model import ErrorCode, ProviderError, SyncError
-from ledgersync.providers.base import CallInfo, OAuthToken, TokenStore
+from ledgersync.providers.base import CallInfo, TokenStore
 from ledgersync.providers.pacing import Budget, MovingWindowPacer, daily_limit_error
+from ledgersync.providers.session import PlatformSession
 from ledgersync.providers.xero.errors import (
     RECONNECT_HINT,
     response_error,
@@ -40,7 +40,7 @@ def idempotency_key_for(keys: Sequence[str]) -> str:
     return f"batch-{len(keys)}-{digest}"
 
 
-class XeroClient:
+class XeroClient(PlatformSession):
     """Calls to Xero's Accounting API for one tenant. Thread-safe; one per connection.
 
     Every call goes through the tenant's pacer and the TokenStore; it refreshes the access token shortly
@@ -69,54 +69,26 @@ class XeroClient:
     ) -> None:
         self.on_call = on_call
         self.tenant_id = tenant_id
-        self.tokens = tokens
-        self.oauth = oauth
         self.api_url = oauth.endpoints.api
         self.pacer: Budget = pacer or MovingWindowPacer()
         self._owns_http = http is None
         self.http = http or httpx.Client(timeout=timeout, transport=transport)
         self.max_attempts = max(1, max_attempts)
         self.max_retry_seconds = max_retry_seconds
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.refresh_margin = refresh_margin
+        self._init_session(
+            tokens,
+            oauth,
+            refresh_margin=refresh_margin,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            jitter=jitter,
+        )
         self._sleep = sleep
         self._clock = clock
-        self._jitter = jitter
-        self._dead_lock = threading.Lock()
-        self._dead: SyncError | None = None
-
-    # ------------------------------------------------------------ tokens
-
-    def _do_refresh(self, stale: OAuthToken) -> OAuthToken:
-        return self.oauth.refresh(stale)
-
-    def _refresh(self, stale: OAuthToken) -> OAuthToken:
-        try:
-            return self.tokens.refresh(stale, self._do_refresh)
-        except ProviderError as exc:
-            if exc.error.code is ErrorCode.AUTH_REVOKED:
-                self._disconnect(exc.error)
-            raise
-
-    def _disconnect(self, error: SyncError) -> None:
-        with self._dead_lock:
-            first = self._dead is None
-            self._dead = self._dead or error
-        if first:
-            self.tokens.mark_needs_reconnect(error.platform_message or error.message)
-
-    def _token(self) -> OAuthToken:
-        token = self.tokens.load()
-        if token.expires_within(self.refresh_margin):
-            token = self._refresh(token)
-        return token
 
     # ------------------------------------------------------------ calls
 
-    def get(
-        self, path: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None
-    ) -> Any:
+    def get(self, path: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> Any:
         return self.request("GET", path, params=params, headers=headers)
 
     def write(
@@ -142,8 +114,7 @@ class XeroClient:
         allow_not_found: bool = False,
     ) -> Any:
         """Send one call and return its parsed JSON (None for an allowed 404 or an empty body)."""
-        if self._dead is not None:
-            raise ProviderError(self._dead)
+        self._raise_if_disconnected()
         is_write = method.upper() in ("PUT", "POST")
         if is_write and not idempotency_key:
             raise ValueError("every Xero write needs an Idempotency-Key")
@@ -232,8 +203,7 @@ class XeroClient:
                         failure.error.model_copy(
                             update={
                                 "code": ErrorCode.UNKNOWN_OUTCOME,
-                                "message": "Xero did not confirm the change, so we don't know whether it was "
-                                "saved.",
+                                "message": "Xero did not confirm the change, so we don't know whether it was saved.",
                                 "hint": "It is checked in Xero before being retried; nothing needs doing.",
                             }
                         )
@@ -275,11 +245,6 @@ class XeroClient:
             # The event log must never break a sync.
             with contextlib.suppress(Exception):
                 self.on_call(info)
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_cap, self.backoff_base * float(2 ** (attempt - 1)))
-        # Equal jitter: never less than half the step, so retries still back off, but spread across workers.
-        return ceiling / 2 + self._jitter() * ceiling / 2
 
     @staticmethod
     def _parse(response: httpx.Response) -> Any:

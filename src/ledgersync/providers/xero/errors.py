@@ -22,9 +22,7 @@ def classify_message(message: str, platform_code: str | None = None) -> SyncErro
     lower = text.lower()
 
     def err(code: ErrorCode, plain: str, hint: str) -> SyncError:
-        return SyncError(
-            code=code, message=plain, hint=hint, platform_code=platform_code, platform_message=text
-        )
+        return SyncError(code=code, message=plain, hint=hint, platform_code=platform_code, platform_message=text)
 
     if match := _DUPLICATE_NAME.search(text):
         name = match.group("name")
@@ -81,9 +79,7 @@ def classify_message(message: str, platform_code: str | None = None) -> SyncErro
 def element_error(element: Mapping[str, Any]) -> SyncError | None:
     """The error of one element of a batch response (summarizeErrors=false), or None if it succeeded."""
     errors = element.get("ValidationErrors") or []
-    failed = (
-        bool(errors) or element.get("HasErrors") is True or element.get("StatusAttributeString") == "ERROR"
-    )
+    failed = bool(errors) or element.get("HasErrors") is True or element.get("StatusAttributeString") == "ERROR"
     if not failed:
         return None
     messages = [str(e.get("Message", "")).strip() for e in errors if e.get("Message")]

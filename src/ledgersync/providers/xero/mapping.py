@@ -224,9 +224,7 @@ def _address(addresses: Any) -> Address | None:
 def contact_from_xero(data: Mapping[str, Any]) -> Contact:
     is_customer = bool(data.get("IsCustomer"))
     is_supplier = bool(data.get("IsSupplier"))
-    status = (
-        ContactStatus.ACTIVE if data.get("ContactStatus", "ACTIVE") == "ACTIVE" else ContactStatus.ARCHIVED
-    )
+    status = ContactStatus.ACTIVE if data.get("ContactStatus", "ACTIVE") == "ACTIVE" else ContactStatus.ARCHIVED
     return Contact(
         id=str(data["ContactID"]),
         name=str(data["Name"]),

@@ -183,9 +183,7 @@ class XeroOAuth:
                 )
             )
         if response.status_code != 200:
-            raise _unreachable(
-                httpx.HTTPStatusError("connections", request=response.request, response=response)
-            )
+            raise _unreachable(httpx.HTTPStatusError("connections", request=response.request, response=response))
         return [
             Tenant(id=str(c["tenantId"]), name=str(c.get("tenantName") or ""))
             for c in loads(response.content)

@@ -61,12 +61,30 @@ XERO_CAPABILITIES = Capabilities(
     name_rules=(
         # Lengths from Xero's OpenAPI spec (Contact.Name 255, Item.Code 30, Item.Name 50). Xero's API carries
         # XML, which cannot hold control characters; no other forbidden characters are documented.
-        NameRule(Entity.CONTACT, "name", "Contact name", max_length=255, no_control_characters=True,
-                 source="xero_accounting.yaml Contact.Name maxLength 255"),
-        NameRule(Entity.ITEM, "code", "Item code", max_length=30, no_control_characters=True,
-                 source="xero_accounting.yaml Item.Code maxLength 30"),
-        NameRule(Entity.ITEM, "name", "Item name", max_length=50, no_control_characters=True,
-                 source="xero_accounting.yaml Item.Name maxLength 50"),
+        NameRule(
+            Entity.CONTACT,
+            "name",
+            "Contact name",
+            max_length=255,
+            no_control_characters=True,
+            source="xero_accounting.yaml Contact.Name maxLength 255",
+        ),
+        NameRule(
+            Entity.ITEM,
+            "code",
+            "Item code",
+            max_length=30,
+            no_control_characters=True,
+            source="xero_accounting.yaml Item.Code maxLength 30",
+        ),
+        NameRule(
+            Entity.ITEM,
+            "name",
+            "Item name",
+            max_length=50,
+            no_control_characters=True,
+            source="xero_accounting.yaml Item.Name maxLength 50",
+        ),
     ),
     batch_size=50,
     page_size=1000,
@@ -308,9 +326,7 @@ class XeroProvider:
             for offset, index in enumerate(positions):
                 write = writes[index]
                 if offset >= len(elements):
-                    results[index] = WriteResult(
-                        write.key, error=unknown_outcome("Xero returned fewer elements")
-                    )
+                    results[index] = WriteResult(write.key, error=unknown_outcome("Xero returned fewer elements"))
                     continue
                 element = elements[offset]
                 error = element_error(element)
@@ -333,9 +349,7 @@ class XeroProvider:
             ),
         )
 
-    def _single(
-        self, method: str, path: str, body: Any, write: Write, entity: Entity, collection: str
-    ) -> WriteResult:
+    def _single(self, method: str, path: str, body: Any, write: Write, entity: Entity, collection: str) -> WriteResult:
         try:
             data = self.client.request(
                 method,
@@ -395,9 +409,7 @@ class XeroProvider:
             record = write.record.model_copy(update={"id": write.remote_id})
             return WriteResult(
                 write.key,
-                remote=RemoteRecord(
-                    entity=entity, remote_id=write.remote_id, version="", record=record, deleted=True
-                ),
+                remote=RemoteRecord(entity=entity, remote_id=write.remote_id, version="", record=record, deleted=True),
             )
         current = self.client.request("GET", path, allow_not_found=True)
         documents = (current or {}).get(collection) or []
@@ -414,9 +426,7 @@ class XeroProvider:
         status = str(document.get("Status") or "")
         if status in ("DELETED", "VOIDED"):
             return WriteResult(write.key, remote=from_xero(entity, document))
-        paid = Decimal(str(document.get("AmountPaid") or 0)) + Decimal(
-            str(document.get("AmountCredited") or 0)
-        )
+        paid = Decimal(str(document.get("AmountPaid") or 0)) + Decimal(str(document.get("AmountCredited") or 0))
         if status in ("DRAFT", "SUBMITTED"):
             target = "DELETED"
         elif status == "AUTHORISED" and paid == 0 and not document.get("Payments"):
