@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
-from collections.abc import AsyncIterator
-from typing import Any
-
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from ..common.app import build_app, fault_rng
 from . import api, control, oauth
 from .ratelimit import RateLimiter
 from .state import QboSandbox
@@ -29,20 +23,10 @@ class Runtime:
         self.sb = sb
         self.limiter = RateLimiter()
         self.webhooks = WebhookDispatcher(sb)
-        self.rng = random.Random()
-        self.reseed()
+        self.rng = fault_rng(sb.faults)
 
     def reseed(self) -> None:
-        seed = self.sb.faults.get("seed")
-        self.rng = random.Random(seed) if seed is not None else random.Random()
-
-
-async def _persist_loop(rt: Runtime) -> None:
-    while True:
-        await asyncio.sleep(float(rt.sb.config.get("persist_interval", 2.0)))
-        if rt.sb.dirty and rt.sb.data_path is not None:
-            payload = rt.sb.snapshot()
-            await asyncio.to_thread(QboSandbox.write_file, rt.sb.data_path, payload)
+        self.rng = fault_rng(self.sb.faults)
 
 
 async def _root(request: Request) -> JSONResponse:
@@ -59,21 +43,6 @@ async def _root(request: Request) -> JSONResponse:
 def create_app(sandbox: QboSandbox | None = None) -> ASGIApp:
     sb = sandbox if sandbox is not None else QboSandbox()
     rt = Runtime(sb)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        tasks = []
-        if sb.data_path is not None:
-            tasks.append(asyncio.create_task(_persist_loop(rt)))
-        try:
-            yield {}
-        finally:
-            for t in tasks:
-                t.cancel()
-            await rt.webhooks.close()
-            if sb.data_path is not None:
-                sb.save()
-
     routes = [
         Route("/", _root, methods=["GET"]),
         Route("/.well-known/openid_configuration", oauth.discovery, methods=["GET"]),
@@ -89,7 +58,4 @@ def create_app(sandbox: QboSandbox | None = None) -> ASGIApp:
         Route("/v3/company/{realm}/{path:path}", api.endpoint, methods=["GET", "POST"]),
         *control.ROUTES,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.rt = rt
-    app.state.sandbox = sb
-    return app
+    return build_app(rt, routes)

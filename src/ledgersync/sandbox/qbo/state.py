@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import os
 import random
-import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
 from typing import Any
 
-from .util import dumps, loads, now_ms, parse_offset
+from ..common.persistence import PersistedState
+from .util import now_ms, parse_offset
 
 # Entity name as QBO spells it; URLs use the lower-cased form.
 ENTITIES: tuple[str, ...] = (
@@ -283,7 +282,7 @@ class App:
 
 
 @dataclass
-class QboSandbox:
+class QboSandbox(PersistedState):
     """All sandbox state. Mutated only from the server's event loop; `save()` persists it."""
 
     data_path: Path | None = None
@@ -300,10 +299,6 @@ class QboSandbox:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     clock_offset: float = 0.0
     dirty: bool = False
-
-    def now(self) -> float:
-        """Wall clock plus the control API's time-travel offset (tokens and the CDC window use this)."""
-        return time.time() + self.clock_offset
 
     def tz(self) -> timezone:
         return parse_offset(str(self.config.get("company_utc_offset", "-07:00")))
@@ -378,24 +373,3 @@ class QboSandbox:
         self.connections = obj.get("connections", {})
         self.config = {**copy.deepcopy(DEFAULT_CONFIG), **obj.get("config", {})}
         self.clock_offset = float(obj.get("clock_offset", 0.0))
-
-    def snapshot(self) -> bytes:
-        self.dirty = False
-        return dumps(self.to_json())
-
-    @staticmethod
-    def write_file(path: Path, payload: bytes) -> None:
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
-
-    def save(self) -> None:
-        if self.data_path is not None:
-            self.write_file(self.data_path, self.snapshot())
-
-    @classmethod
-    def load(cls, path: Path) -> QboSandbox:
-        sb = cls(data_path=path)
-        if path.exists() and path.stat().st_size:
-            sb.load_json(loads(path.read_bytes()))
-        return sb

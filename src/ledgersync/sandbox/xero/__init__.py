@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import random
-from collections.abc import AsyncIterator
-from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from ..common.app import build_app, fault_rng
 from . import api, control, oauth
 from .ratelimit import RateLimiter
 from .state import XeroSandbox
@@ -29,21 +25,10 @@ class Runtime:
         self.sb = sb
         self.limiter = RateLimiter()
         self.webhooks = WebhookDispatcher(sb)
-        self.rng = random.Random()
-        self.reseed()
+        self.rng = fault_rng(sb.faults)
 
     def reseed(self) -> None:
-        seed = self.sb.faults.get("seed")
-        self.rng = random.Random(seed) if seed is not None else random.Random()
-
-
-async def _persist_loop(rt: Runtime) -> None:
-    # Debounced: a large state file is rewritten at most once per interval, never per request.
-    while True:
-        await asyncio.sleep(float(rt.sb.config.get("persist_interval", 2.0)))
-        if rt.sb.dirty and rt.sb.data_path is not None:
-            payload = rt.sb.snapshot()
-            await asyncio.to_thread(XeroSandbox.write_file, rt.sb.data_path, payload)
+        self.rng = fault_rng(self.sb.faults)
 
 
 async def _startup_webhooks(rt: Runtime) -> None:
@@ -60,21 +45,6 @@ async def _root(request: Request) -> JSONResponse:
 def create_app(sandbox: XeroSandbox | None = None) -> ASGIApp:
     sb = sandbox if sandbox is not None else XeroSandbox()
     rt = Runtime(sb)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        tasks = [asyncio.create_task(_startup_webhooks(rt))]
-        if sb.data_path is not None:
-            tasks.append(asyncio.create_task(_persist_loop(rt)))
-        try:
-            yield {}
-        finally:
-            for t in tasks:
-                t.cancel()
-            await rt.webhooks.close()
-            if sb.data_path is not None:
-                sb.save()
-
     routes = [
         Route("/", _root, methods=["GET"]),
         Route("/identity/connect/authorize", oauth.authorize_get, methods=["GET"]),
@@ -88,7 +58,4 @@ def create_app(sandbox: XeroSandbox | None = None) -> ASGIApp:
         Route("/api.xro/2.0/{path:path}", api.endpoint, methods=["GET", "PUT", "POST", "DELETE"]),
         *control.ROUTES,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.rt = rt
-    app.state.sandbox = sb
-    return app
+    return build_app(rt, routes, on_startup=lambda: _startup_webhooks(rt))

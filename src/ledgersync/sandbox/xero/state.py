@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..common.persistence import PersistedState
 from .seed import seed_accounts, seed_tax_rates, seed_tracking
-from .util import dumps, loads, ms_date, new_id, now_ms
+from .util import ms_date, new_id, now_ms
 
 ID_FIELDS: dict[str, str] = {
     "Contacts": "ContactID",
@@ -237,7 +237,7 @@ class App:
 
 
 @dataclass
-class XeroSandbox:
+class XeroSandbox(PersistedState):
     """All sandbox state. Mutated only from the server's event loop; `save()` persists it."""
 
     data_path: Path | None = None
@@ -254,10 +254,6 @@ class XeroSandbox:
     clock_offset: float = 0.0
     dirty: bool = False
     signing_secret: str = field(default_factory=lambda: os.urandom(16).hex())
-
-    def now(self) -> float:
-        """Wall clock plus the control API's time-travel offset (token lifetimes use this)."""
-        return time.time() + self.clock_offset
 
     # ---- tenants & apps -------------------------------------------------------------------
     def add_tenant(self, name: str, tenant_id: str | None = None) -> Tenant:
@@ -332,25 +328,3 @@ class XeroSandbox:
         self.config = {**copy.deepcopy(DEFAULT_CONFIG), **obj.get("config", {})}
         self.clock_offset = float(obj.get("clock_offset", 0.0))
         self.signing_secret = obj.get("signing_secret", self.signing_secret)
-
-    def snapshot(self) -> bytes:
-        self.dirty = False
-        return dumps(self.to_json())
-
-    @staticmethod
-    def write_file(path: Path, payload: bytes) -> None:
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(payload)
-        # Atomic replace so a crash mid-write never leaves a truncated state file.
-        os.replace(tmp, path)
-
-    def save(self) -> None:
-        if self.data_path is not None:
-            self.write_file(self.data_path, self.snapshot())
-
-    @classmethod
-    def load(cls, path: Path) -> XeroSandbox:
-        sb = cls(data_path=path)
-        if path.exists() and path.stat().st_size:
-            sb.load_json(loads(path.read_bytes()))
-        return sb

@@ -2,47 +2,35 @@
 
 from __future__ import annotations
 
-import json
 import re
-import time
 import uuid
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
+from ..common.codec import CENT, ZERO, dumps, loads, money, now_ms, public, to_dec
+
+__all__ = [
+    "CENT",
+    "ZERO",
+    "date_to_ms",
+    "dumps",
+    "loads",
+    "money",
+    "ms_date",
+    "ms_to_iso",
+    "new_id",
+    "now_ms",
+    "parse_date",
+    "parse_http_datetime_ms",
+    "public",
+    "to_dec",
+]
 
 _MS_DATE_RE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
-_DEC_MARK_RE = re.compile(r'"\\u0000D(-?[0-9.E+-]+)\\u0000"')
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def money(value: Any) -> Decimal:
-    return to_dec(value).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def to_dec(value: Any, default: Decimal | None = None) -> Decimal:
-    if value is None or value == "":
-        if default is None:
-            raise ValueError("missing number")
-        return default
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("not a number")
-    try:
-        # str() first so a float from a careless client still becomes its shortest decimal form
-        return Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValueError(f"not a number: {value!r}") from exc
 
 
 def ms_date(ms: int) -> str:
@@ -90,26 +78,3 @@ def parse_http_datetime_ms(value: str) -> int | None:
         dt = dt.replace(tzinfo=UTC)
     # Xero ignores sub-second parts of the header (it documents second precision).
     return int(dt.timestamp()) * 1000
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, Decimal):
-        return "\x00D" + format(o, "f") + "\x00"
-    if isinstance(o, date):
-        return o.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def dumps(obj: Any) -> bytes:
-    """JSON with Decimals emitted as exact numbers (never via float)."""
-    text = json.dumps(obj, default=_default, ensure_ascii=False, separators=(",", ":"))
-    return _DEC_MARK_RE.sub(r"\1", text).encode("utf-8")
-
-
-def loads(data: bytes | str) -> Any:
-    return json.loads(data, parse_float=Decimal)
-
-
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    """Strip the sandbox's private bookkeeping keys (leading underscore) from a stored record."""
-    return {k: v for k, v in record.items() if not k.startswith("_")}

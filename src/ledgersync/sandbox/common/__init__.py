@@ -1,0 +1,1 @@
+"""Code the Xero and QuickBooks Online sandboxes share: JSON codec, persistence, control API, webhooks."""
