@@ -6,14 +6,14 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from ..common.control import ControlHandlers, deep_merge, read_json_object
 from .api import JSON, handle
 from .entities import render
 from .oauth import revoke_grants
 from .state import DEFAULT_FAULTS
-from .util import dumps, loads
 
 if TYPE_CHECKING:
     from . import Runtime
@@ -24,26 +24,9 @@ def _rt(request: Request) -> Runtime:
     return rt
 
 
-def _j(obj: Any, status: int = 200) -> Response:
-    return Response(dumps(obj), status_code=status, media_type=JSON)
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    obj = loads(raw)
-    if not isinstance(obj, dict):
-        raise ValueError("expected a JSON object")
-    return obj
-
-
-def _merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
-    for k, v in src.items():
-        if isinstance(v, dict) and isinstance(dst.get(k), dict):
-            _merge(dst[k], v)
-        else:
-            dst[k] = v
+# config, counters, tokens/expire, clock and health behave alike on both platforms.
+_shared = ControlHandlers(JSON)
+_j = _shared.respond
 
 
 async def reset(request: Request) -> Response:
@@ -62,7 +45,7 @@ async def tenants(request: Request) -> Response:
     rt = _rt(request)
     if request.method == "GET":
         return _j([_tenant_json(t) for t in rt.sb.tenants.values()])
-    body = await _body(request)
+    body = await read_json_object(request)
     name = body.get("name")
     if not isinstance(name, str) or not name:
         return _j({"error": "name is required"}, 400)
@@ -79,7 +62,7 @@ async def preferences(request: Request) -> Response:
     if t is None:
         return _j({"error": "unknown tenant"}, 404)
     if request.method == "PUT":
-        t.preferences.update(await _body(request))
+        t.preferences.update(await read_json_object(request))
         rt.sb.dirty = True
     return _j({k: v for k, v in t.preferences.items() if not k.startswith("_")})
 
@@ -88,7 +71,7 @@ async def apps(request: Request) -> Response:
     rt = _rt(request)
     if request.method == "GET":
         return _j([a.public() for a in rt.sb.apps.values()])
-    body = await _body(request)
+    body = await read_json_object(request)
     if not body.get("client_id") or not body.get("client_secret") or not isinstance(body.get("redirect_uris"), list):
         return _j({"error": "client_id, client_secret and redirect_uris are required"}, 400)
     fmt = body.get("webhook_format")
@@ -111,7 +94,7 @@ async def app_webhook(request: Request) -> Response:
     app = rt.sb.apps.get(request.path_params["client_id"])
     if app is None:
         return _j({"error": "unknown client_id"}, 404)
-    body = await _body(request)
+    body = await read_json_object(request)
     fmt = body.get("format", app.webhook_format)
     if fmt not in ("legacy", "cloudevents"):
         return _j({"error": "format must be legacy or cloudevents"}, 400)
@@ -122,20 +105,12 @@ async def app_webhook(request: Request) -> Response:
     return _j(app.public())
 
 
-async def config(request: Request) -> Response:
-    rt = _rt(request)
-    if request.method == "PUT":
-        _merge(rt.sb.config, await _body(request))
-        rt.sb.dirty = True
-    return _j(rt.sb.config)
-
-
 async def faults(request: Request) -> Response:
     rt = _rt(request)
     if request.method == "DELETE":
         rt.sb.faults = copy.deepcopy(DEFAULT_FAULTS)
     elif request.method == "PUT":
-        _merge(rt.sb.faults, await _body(request))
+        deep_merge(rt.sb.faults, await read_json_object(request))
     rt.reseed()
     return _j(rt.sb.faults)
 
@@ -165,18 +140,9 @@ async def dump(request: Request) -> Response:
     return _j(out)
 
 
-async def counters(request: Request) -> Response:
-    return _j(_rt(request).sb.counters)
-
-
-async def counters_reset(request: Request) -> Response:
-    _rt(request).sb.reset_counters()
-    return _j({"ok": True})
-
-
 async def tokens_revoke(request: Request) -> Response:
     rt = _rt(request)
-    body = await _body(request)
+    body = await read_json_object(request)
     cid, realm = body.get("client_id"), body.get("tenantId") or body.get("realmId")
     grants = {
         tok["grant"]
@@ -187,35 +153,12 @@ async def tokens_revoke(request: Request) -> Response:
     return _j({"revoked": revoke_grants(rt, grants)})
 
 
-async def tokens_expire(request: Request) -> Response:
-    rt = _rt(request)
-    now = rt.sb.now()
-    n = 0
-    for tok in rt.sb.access_tokens.values():
-        if tok["exp"] > now:
-            tok["exp"] = now
-            n += 1
-    return _j({"expired": n})
-
-
-async def clock(request: Request) -> Response:
-    rt = _rt(request)
-    if request.method == "POST":
-        body = await _body(request)
-        rt.sb.clock_offset += float(body.get("advance_seconds", 0))
-    return _j({"offset_seconds": rt.sb.clock_offset, "now": rt.sb.now()})
-
-
 async def deliveries(request: Request) -> Response:
     return _j({"deliveries": _rt(request).sb.deliveries})
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"ok": True})
-
-
 ROUTES = [
-    Route("/_sandbox/health", health, methods=["GET"]),
+    Route("/_sandbox/health", _shared.health, methods=["GET"]),
     Route("/_sandbox/reset", reset, methods=["POST"]),
     Route("/_sandbox/tenants", tenants, methods=["GET", "POST"]),
     Route("/_sandbox/tenants/{tenant_id}/as-user/{path:path}", as_user, methods=["POST", "GET"]),
@@ -223,12 +166,12 @@ ROUTES = [
     Route("/_sandbox/tenants/{tenant_id}/preferences", preferences, methods=["GET", "PUT"]),
     Route("/_sandbox/apps", apps, methods=["GET", "POST"]),
     Route("/_sandbox/apps/{client_id}/webhook", app_webhook, methods=["PUT"]),
-    Route("/_sandbox/config", config, methods=["GET", "PUT"]),
+    Route("/_sandbox/config", _shared.config, methods=["GET", "PUT"]),
     Route("/_sandbox/faults", faults, methods=["GET", "PUT", "DELETE"]),
-    Route("/_sandbox/counters", counters, methods=["GET"]),
-    Route("/_sandbox/counters/reset", counters_reset, methods=["POST"]),
+    Route("/_sandbox/counters", _shared.counters, methods=["GET"]),
+    Route("/_sandbox/counters/reset", _shared.counters_reset, methods=["POST"]),
     Route("/_sandbox/tokens/revoke", tokens_revoke, methods=["POST"]),
-    Route("/_sandbox/tokens/expire", tokens_expire, methods=["POST"]),
-    Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
+    Route("/_sandbox/tokens/expire", _shared.tokens_expire, methods=["POST"]),
+    Route("/_sandbox/clock", _shared.clock, methods=["GET", "POST"]),
     Route("/_sandbox/webhooks/deliveries", deliveries, methods=["GET"]),
 ]

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from ..common.control import ControlHandlers, deep_merge, read_json_object
 from .api import COLLECTIONS, JSON, handle
 from .oauth import revoke_matching
 from .records import render
 from .state import DEFAULT_FAULTS
-from .util import dumps, loads
 
 if TYPE_CHECKING:
     from . import Runtime
@@ -24,26 +24,9 @@ def _rt(request: Request) -> Runtime:
     return rt
 
 
-def _j(obj: Any, status: int = 200) -> Response:
-    return Response(dumps(obj), status_code=status, media_type=JSON)
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    obj = loads(raw)
-    if not isinstance(obj, dict):
-        raise ValueError("expected a JSON object")
-    return obj
-
-
-def _merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
-    for k, v in src.items():
-        if isinstance(v, dict) and isinstance(dst.get(k), dict):
-            _merge(dst[k], v)
-        else:
-            dst[k] = v
+# config, counters, tokens/expire, clock and health behave alike on both platforms.
+_shared = ControlHandlers(JSON)
+_j = _shared.respond
 
 
 async def reset(request: Request) -> Response:
@@ -57,7 +40,7 @@ async def tenants(request: Request) -> Response:
     rt = _rt(request)
     if request.method == "GET":
         return _j([{"tenantId": t.id, "name": t.name} for t in rt.sb.tenants.values()])
-    body = await _body(request)
+    body = await read_json_object(request)
     name = body.get("name")
     if not isinstance(name, str) or not name:
         return _j({"error": "name is required"}, 400)
@@ -69,7 +52,7 @@ async def apps(request: Request) -> Response:
     rt = _rt(request)
     if request.method == "GET":
         return _j([a.public() for a in rt.sb.apps.values()])
-    body = await _body(request)
+    body = await read_json_object(request)
     if (
         not body.get("client_id")
         or not body.get("client_secret")
@@ -95,7 +78,7 @@ async def app_webhook(request: Request) -> Response:
     app = rt.sb.apps.get(request.path_params["client_id"])
     if app is None:
         return _j({"error": "unknown client_id"}, 404)
-    body = await _body(request)
+    body = await read_json_object(request)
     app.webhook_url = body.get("url")
     app.webhook_key = body.get("key")
     app.intent_to_receive = None
@@ -106,20 +89,12 @@ async def app_webhook(request: Request) -> Response:
     return _j(out)
 
 
-async def config(request: Request) -> Response:
-    rt = _rt(request)
-    if request.method == "PUT":
-        _merge(rt.sb.config, await _body(request))
-        rt.sb.dirty = True
-    return _j(rt.sb.config)
-
-
 async def faults(request: Request) -> Response:
     rt = _rt(request)
     if request.method == "DELETE":
         rt.sb.faults = copy.deepcopy(DEFAULT_FAULTS)
     elif request.method == "PUT":
-        _merge(rt.sb.faults, await _body(request))
+        deep_merge(rt.sb.faults, await read_json_object(request))
         rt.reseed()
     return _j(rt.sb.faults)
 
@@ -149,39 +124,11 @@ async def dump(request: Request) -> Response:
     return _j({coll: [render(coll, r) for r in recs.values()] for coll, recs in tenant.data.items()})
 
 
-async def counters(request: Request) -> Response:
-    return _j(_rt(request).sb.counters)
-
-
-async def counters_reset(request: Request) -> Response:
-    _rt(request).sb.reset_counters()
-    return _j({"ok": True})
-
-
 async def tokens_revoke(request: Request) -> Response:
     rt = _rt(request)
-    body = await _body(request)
+    body = await read_json_object(request)
     n = revoke_matching(rt, client_id=body.get("client_id"), tenant_id=body.get("tenantId"))
     return _j({"revoked": n})
-
-
-async def tokens_expire(request: Request) -> Response:
-    rt = _rt(request)
-    now = rt.sb.now()
-    n = 0
-    for tok in rt.sb.access_tokens.values():
-        if tok["exp"] > now:
-            tok["exp"] = now
-            n += 1
-    return _j({"expired": n})
-
-
-async def clock(request: Request) -> Response:
-    rt = _rt(request)
-    if request.method == "POST":
-        body = await _body(request)
-        rt.sb.clock_offset += float(body.get("advance_seconds", 0))
-    return _j({"offset_seconds": rt.sb.clock_offset, "now": rt.sb.now()})
 
 
 async def deliveries(request: Request) -> Response:
@@ -194,12 +141,8 @@ async def deliveries(request: Request) -> Response:
     )
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"ok": True})
-
-
 ROUTES = [
-    Route("/_sandbox/health", health, methods=["GET"]),
+    Route("/_sandbox/health", _shared.health, methods=["GET"]),
     Route("/_sandbox/reset", reset, methods=["POST"]),
     Route("/_sandbox/tenants", tenants, methods=["GET", "POST"]),
     Route(
@@ -208,12 +151,12 @@ ROUTES = [
     Route("/_sandbox/tenants/{tenant_id}/dump", dump, methods=["GET"]),
     Route("/_sandbox/apps", apps, methods=["GET", "POST"]),
     Route("/_sandbox/apps/{client_id}/webhook", app_webhook, methods=["PUT"]),
-    Route("/_sandbox/config", config, methods=["GET", "PUT"]),
+    Route("/_sandbox/config", _shared.config, methods=["GET", "PUT"]),
     Route("/_sandbox/faults", faults, methods=["GET", "PUT", "DELETE"]),
-    Route("/_sandbox/counters", counters, methods=["GET"]),
-    Route("/_sandbox/counters/reset", counters_reset, methods=["POST"]),
+    Route("/_sandbox/counters", _shared.counters, methods=["GET"]),
+    Route("/_sandbox/counters/reset", _shared.counters_reset, methods=["POST"]),
     Route("/_sandbox/tokens/revoke", tokens_revoke, methods=["POST"]),
-    Route("/_sandbox/tokens/expire", tokens_expire, methods=["POST"]),
-    Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
+    Route("/_sandbox/tokens/expire", _shared.tokens_expire, methods=["POST"]),
+    Route("/_sandbox/clock", _shared.clock, methods=["GET", "POST"]),
     Route("/_sandbox/webhooks/deliveries", deliveries, methods=["GET"]),
 ]
