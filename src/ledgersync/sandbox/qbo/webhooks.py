@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import hashlib
-import hmac
-import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
+from ..common.codec import iso_now
+from ..common.webhooks import WebhookDispatcherBase, hmac_sha256_b64
 from .state import App, QboSandbox
 
 _VERBS = {"Create": "created", "Update": "updated", "Delete": "deleted", "Void": "voided", "Merge": "merged"}
@@ -20,11 +15,7 @@ _VERBS = {"Create": "created", "Update": "updated", "Delete": "deleted", "Void":
 
 def sign(body: bytes, verifier: str) -> str:
     """intuit-signature: base64(HMAC-SHA256(raw body, verifier token))."""
-    return base64.b64encode(hmac.new(verifier.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def _iso_now() -> str:
-    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return hmac_sha256_b64(body, verifier)
 
 
 def legacy_payload(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -58,28 +49,25 @@ def cloudevents_payload(client_id: str, events: list[dict[str, Any]]) -> list[di
     ]
 
 
-class WebhookDispatcher:
+class WebhookDispatcher(WebhookDispatcherBase[App]):
     """Collects change events and POSTs them per app from a background task, retrying failures."""
 
-    def __init__(self, sandbox: QboSandbox) -> None:
-        self.sb = sandbox
-        self.pending: dict[str, list[dict[str, Any]]] = {}
-        self.wakeup: asyncio.Event | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.retry_tasks: set[asyncio.Task[None]] = set()
-        self.client: httpx.AsyncClient | None = None
+    signature_header = "intuit-signature"
+    default_timeout = 3.0
 
-    def _client(self) -> httpx.AsyncClient:
-        if self.client is None:
-            self.client = httpx.AsyncClient(timeout=float(self.sb.config.get("webhook_timeout", 3.0)))
-        return self.client
+    def __init__(self, sandbox: QboSandbox) -> None:
+        super().__init__(sandbox)
+        self.sb: QboSandbox = sandbox
+
+    def _secret(self, app: App) -> str:
+        return app.webhook_verifier or ""
 
     def enqueue(self, realm: str, events: list[tuple[str, str, str]]) -> None:
         wanted = set(self.sb.config.get("webhook_entities", []))
         events = [e for e in events if e[0] in wanted]
         if not events:
             return
-        stamp = _iso_now()
+        stamp = iso_now()
         queued = False
         for conn in list(self.sb.connections.values()):
             if conn["realmId"] != realm:
@@ -93,19 +81,11 @@ class WebhookDispatcher:
                 )
                 queued = True
         if queued:
-            if self.task is None or self.task.done():
-                self.wakeup = asyncio.Event()
-                self.task = asyncio.get_running_loop().create_task(self._run())
-            assert self.wakeup is not None
-            self.wakeup.set()
+            self._wake_worker()
 
     async def _run(self) -> None:
-        assert self.wakeup is not None
         while True:
-            await self.wakeup.wait()
-            self.wakeup.clear()
-            await asyncio.sleep(float(self.sb.config.get("webhook_batch_window", 0.05)))
-            batches, self.pending = self.pending, {}
+            batches = await self._next_batches()
             for client_id, events in batches.items():
                 app = self.sb.apps.get(client_id)
                 if app is None or not app.webhook_url or not app.webhook_verifier:
@@ -124,35 +104,4 @@ class WebhookDispatcher:
                     "attempts": [],
                     "status": "pending",
                 }
-                self.sb.deliveries.append(entry)
-                t = asyncio.get_running_loop().create_task(self._deliver(app, entry))
-                self.retry_tasks.add(t)
-                t.add_done_callback(self.retry_tasks.discard)
-
-    async def _deliver(self, app: App, entry: dict[str, Any]) -> None:
-        body = json.dumps(entry["payload"], separators=(",", ":")).encode()
-        delays = [0.0, *[float(d) for d in self.sb.config.get("webhook_retry_delays", [])]]
-        for attempt, delay in enumerate(delays, start=1):
-            if delay:
-                await asyncio.sleep(delay)
-            headers = {"Content-Type": "application/json", "intuit-signature": sign(body, app.webhook_verifier or "")}
-            status: int | None
-            error: str | None = None
-            try:
-                resp = await self._client().post(entry["url"], content=body, headers=headers)
-                status = resp.status_code
-            except httpx.HTTPError as exc:
-                status, error = None, f"{type(exc).__name__}: {exc}"
-            entry["attempts"].append({"attempt": attempt, "at": _iso_now(), "status_code": status, "error": error})
-            if status is not None and 200 <= status < 300:
-                entry["status"] = "delivered"
-                return
-            entry["status"] = "retrying" if attempt < len(delays) else "failed"
-
-    async def close(self) -> None:
-        for t in [self.task, *self.retry_tasks]:
-            if t is not None:
-                t.cancel()
-        if self.client is not None:
-            await self.client.aclose()
-            self.client = None
+                self._start_delivery(app, entry)
