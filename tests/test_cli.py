@@ -12,7 +12,11 @@ from pathlib import Path
 def ledgersync(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("ledgersync") or str(Path(sys.executable).parent / "ledgersync")
     return subprocess.run(
-        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+        [exe, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "COLUMNS": "160", "PYTHONWARNINGS": "ignore", **(env or {})},
     )
 
@@ -35,12 +39,38 @@ def test_demo_once_syncs_both_ways_and_exits_zero(tmp_path: Path) -> None:
     log = ledgersync("log", "--db", db, "--outcome", "failed", cwd=tmp_path, env={"LEDGERSYNC_SECRET_KEY": key})
     assert log.returncode == 0 and "paid in Xero" in log.stdout and "WS-" in log.stdout
     errors = ledgersync("errors", "--db", db, cwd=tmp_path, env={"LEDGERSYNC_SECRET_KEY": key})
-    assert errors.returncode == 0 and "No sync errors" in errors.stdout
-    member = ledgersync("resolve", "invoice:inv-00001", "--include", "--as", "member", "--db", db, cwd=tmp_path,
-                        env={"LEDGERSYNC_SECRET_KEY": key})
+    assert errors.returncode == 0 and "No sync errors with Xero" in errors.stdout
+    assert "No sync errors with QuickBooks Online" in errors.stdout
+    from ledgersync.engine import LedgerSync
+
+    xero = next(c.id for c in LedgerSync(db, secret_keys=[key]).connections() if c.provider == "xero")
+    member = ledgersync(
+        "resolve",
+        "invoice:inv-00001",
+        "--include",
+        "--as",
+        "member",
+        "--db",
+        db,
+        "--connection",
+        xero,
+        cwd=tmp_path,
+        env={"LEDGERSYNC_SECRET_KEY": key},
+    )
     assert member.returncode == 1 and "only an owner or admin" in member.stdout
-    admin = ledgersync("resolve", "invoice:inv-00001", "--include", "--as", "admin", "--db", db, cwd=tmp_path,
-                       env={"LEDGERSYNC_SECRET_KEY": key})
+    admin = ledgersync(
+        "resolve",
+        "invoice:inv-00001",
+        "--include",
+        "--as",
+        "admin",
+        "--db",
+        db,
+        "--connection",
+        xero,
+        cwd=tmp_path,
+        env={"LEDGERSYNC_SECRET_KEY": key},
+    )
     assert admin.returncode == 0, admin.stdout + admin.stderr
     # The demo's sandbox is gone, so a sync now fails with a clear message and a non-zero exit, losing nothing.
     sync = ledgersync("sync", "--db", db, cwd=tmp_path, env={"LEDGERSYNC_SECRET_KEY": key})

@@ -260,19 +260,23 @@ def errors(
 ) -> None:
     """Records that did not sync: why, in plain words, and the fixes that fit."""
     ls = LedgerSync(db)
-    conn = _connection(ls, connection)
-    rows = ActionCentre(ls).errors(conn, Entity(entity) if entity else None)
-    if not rows:
-        console.print("[green]No sync errors.[/]")
-        return
-    table = Table(title=f"{len(rows)} record(s) need attention")
-    for col in ("record", "document", "what happened", "what to do", "fixes"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(
-            f"{r.entity.value}:{r.app_id}", r.doc_number or "", r.message or "", r.hint or "", ", ".join(r.actions)
-        )
-    console.print(table)
+    conns = [connection] if connection else [c.id for c in ls.connections()]
+    ac = ActionCentre(ls)
+    for conn in conns:
+        rows = ac.errors(conn, Entity(entity) if entity else None)
+        health = ls.health(conn)
+        where = f"{health.display_name} ({health.tenant_name or conn})"
+        if not rows:
+            console.print(f"[green]No sync errors with {where}.[/]")
+            continue
+        table = Table(title=f"{where}: {len(rows)} record(s) need attention")
+        for col in ("record", "document", "what happened", "what to do", "fixes"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(
+                f"{r.entity.value}:{r.app_id}", r.doc_number or "", r.message or "", r.hint or "", ", ".join(r.actions)
+            )
+        console.print(table)
 
 
 @app.command()
