@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+if TYPE_CHECKING:
+    from .qbo import QboSandbox
+    from .xero import XeroSandbox
+
 sandbox_app = typer.Typer(help="Run local emulators of accounting platforms.", no_args_is_help=True)
+
+
+def _preregister(
+    sb: XeroSandbox | QboSandbox,
+    client_id: str | None,
+    client_secret: str | None,
+    redirect_uri: list[str],
+    tenant: list[str],
+) -> None:
+    """Apply --client-id/--client-secret/--redirect-uri and --tenant to a (possibly loaded) sandbox state."""
+    if client_id:
+        if not client_secret:
+            raise typer.BadParameter("--client-secret is required with --client-id")
+        existing = sb.apps.get(client_id)
+        if existing is None:
+            sb.add_app(client_id, client_secret, redirect_uri)
+        else:
+            existing.client_secret = client_secret
+            existing.redirect_uris = sorted(set(existing.redirect_uris) | set(redirect_uri))
+    for name in tenant:
+        if not any(t.name == name for t in sb.tenants.values()):
+            sb.add_tenant(name)
 
 
 @sandbox_app.command("xero")
@@ -27,18 +54,7 @@ def xero(
     from .xero import XeroSandbox, create_app
 
     sb = XeroSandbox.load(data) if data is not None else XeroSandbox()
-    if client_id:
-        if not client_secret:
-            raise typer.BadParameter("--client-secret is required with --client-id")
-        existing = sb.apps.get(client_id)
-        if existing is None:
-            sb.add_app(client_id, client_secret, redirect_uri)
-        else:
-            existing.client_secret = client_secret
-            existing.redirect_uris = sorted(set(existing.redirect_uris) | set(redirect_uri))
-    for name in tenant:
-        if not any(t.name == name for t in sb.tenants.values()):
-            sb.add_tenant(name)
+    _preregister(sb, client_id, client_secret, redirect_uri, tenant)
     typer.echo(f"Xero sandbox on http://{host}:{port}  (API /api.xro/2.0, control /_sandbox)")
     uvicorn.run(create_app(sb), host=host, port=port, log_level="info")
 
@@ -62,18 +78,7 @@ def qbo(
     from .qbo import create_app as create_qbo_app
 
     sb = QboSandbox.load(data) if data is not None else QboSandbox()
-    if client_id:
-        if not client_secret:
-            raise typer.BadParameter("--client-secret is required with --client-id")
-        existing = sb.apps.get(client_id)
-        if existing is None:
-            sb.add_app(client_id, client_secret, redirect_uri)
-        else:
-            existing.client_secret = client_secret
-            existing.redirect_uris = sorted(set(existing.redirect_uris) | set(redirect_uri))
-    for name in tenant:
-        if not any(t.name == name for t in sb.tenants.values()):
-            sb.add_tenant(name)
+    _preregister(sb, client_id, client_secret, redirect_uri, tenant)
     typer.echo(
         f"QBO sandbox on http://{host}:{port}  (API /v3/company/{{realmId}}, "
         "discovery /.well-known/openid_configuration, control /_sandbox)"
