@@ -154,10 +154,9 @@ def demo(
         create_user(ls.store, "admin@example.com", password, result.org_id, "owner", name="Demo Admin")
         settings = ApiSettings.from_env(f"sqlite:///{workdir / 'ledgersync.db'}", sync_every_seconds=every)
         web = create_app(ls, settings=settings, start_scheduler=True)
-        console.print(
-            f"[bold]Dashboard and REST API: http://{host}:{port}/[/]  sign in as admin@example.com / {password}\n"
-            f"The sandboxes stay up and everything syncs every {every:.0f}s; press Ctrl-C to stop."
-        )
+        console.print(f"[bold]Dashboard and REST API: http://{host}:{port}/[/]")
+        console.print(f"Sign in as admin@example.com with password {password}", soft_wrap=True)
+        console.print(f"The sandboxes stay up and everything syncs every {every:.0f}s; press Ctrl-C to stop.")
         uvicorn.run(web, host=host, port=port, log_level="warning")
 
     with _progress() as progress:
