@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from ..common.oauth import (
+    authenticated_client,
+    check_client,
+    client_credentials,
+    count_grant,
+    error_page,
+    redeem_code,
+    redirect_with,
+)
 
 if TYPE_CHECKING:
     from . import Runtime
@@ -57,24 +65,14 @@ async def jwks(request: Request) -> Response:
     return JSONResponse({"keys": []})
 
 
-def _error_page(message: str) -> HTMLResponse:
-    return HTMLResponse(
-        f"<!doctype html><html><body><h1>Error</h1><p>{html.escape(message)}</p></body></html>", status_code=400
-    )
-
-
 def _check_client(rt: Runtime, client_id: str, redirect_uri: str) -> str | None:
-    app = rt.sb.apps.get(client_id)
-    if app is None:
-        return "invalid_client: unknown client_id"
-    if redirect_uri not in app.redirect_uris:
-        return "invalid_request: The redirect_uri is not registered for this app"
-    return None
-
-
-def _redirect(uri: str, params: dict[str, str]) -> RedirectResponse:
-    sep = "&" if "?" in uri else "?"
-    return RedirectResponse(uri + sep + urlencode(params), status_code=302)
+    return check_client(
+        rt.sb.apps,
+        client_id,
+        redirect_uri,
+        unknown_client="invalid_client: unknown client_id",
+        bad_redirect="invalid_request: The redirect_uri is not registered for this app",
+    )
 
 
 async def authorize_get(request: Request) -> Response:
@@ -83,10 +81,10 @@ async def authorize_get(request: Request) -> Response:
     client_id, redirect_uri = q.get("client_id", ""), q.get("redirect_uri", "")
     err = _check_client(rt, client_id, redirect_uri)
     if err:
-        return _error_page(err)
+        return error_page(err)
     state = q.get("state", "")
     if q.get("response_type") != "code":
-        return _redirect(redirect_uri, {"error": "unsupported_response_type", "state": state})
+        return redirect_with(redirect_uri, {"error": "unsupported_response_type", "state": state})
     hidden = "".join(
         f'<input type="hidden" name="{k}" value="{html.escape(q.get(k, ""))}">'
         for k in ("client_id", "redirect_uri", "scope", "state", "response_type")
@@ -117,13 +115,13 @@ async def authorize_post(request: Request) -> Response:
     client_id, redirect_uri = str(form.get("client_id", "")), str(form.get("redirect_uri", ""))
     err = _check_client(rt, client_id, redirect_uri)
     if err:
-        return _error_page(err)
+        return error_page(err)
     state = str(form.get("state", ""))
     if form.get("action") != "allow":
-        return _redirect(redirect_uri, {"error": "access_denied", "state": state})
+        return redirect_with(redirect_uri, {"error": "access_denied", "state": state})
     realm = str(form.get("realmId", ""))
     if realm not in rt.sb.tenants:
-        return _error_page("Select a company")
+        return error_page("Select a company")
     now = rt.sb.now()
     code = "AB" + secrets.token_urlsafe(30)
     rt.sb.codes[code] = {
@@ -136,18 +134,7 @@ async def authorize_post(request: Request) -> Response:
     }
     rt.sb.connections[f"{client_id}|{realm}"] = {"client_id": client_id, "realmId": realm, "created": now}
     rt.sb.dirty = True
-    return _redirect(redirect_uri, {"code": code, "state": state, "realmId": realm})
-
-
-def _client_auth(request: Request, form: Any) -> tuple[str, str]:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("basic "):
-        try:
-            cid, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-            return cid, secret
-        except (ValueError, UnicodeDecodeError):
-            return "", ""
-    return str(form.get("client_id", "")), str(form.get("client_secret", ""))
+    return redirect_with(redirect_uri, {"code": code, "state": state, "realmId": realm})
 
 
 def _grant_error(error: str = "invalid_grant", description: str | None = None, status: int = 400) -> JSONResponse:
@@ -203,25 +190,16 @@ async def token(request: Request) -> Response:
     rt = _rt(request)
     sb = rt.sb
     form = await request.form()
-    client_id, secret = _client_auth(request, form)
-    app = sb.apps.get(client_id)
-    if app is None or not secrets.compare_digest(app.client_secret, secret):
+    client_id, secret = client_credentials(request, form)
+    if authenticated_client(sb.apps, client_id, secret) is None:
         return _grant_error("invalid_client", status=401)
     grant_type = str(form.get("grant_type", ""))
     now = sb.now()
-    if grant_type in ("authorization_code", "refresh_token"):
-        sb.counters["token_grants"][grant_type] += 1
+    count_grant(sb.counters, grant_type)
     if grant_type == "authorization_code":
-        code = sb.codes.get(str(form.get("code", "")))
-        if (
-            code is None
-            or code["used"]
-            or code["exp"] < now
-            or code["client_id"] != client_id
-            or code["redirect_uri"] != form.get("redirect_uri")
-        ):
+        code = redeem_code(sb.codes, str(form.get("code", "")), client_id, form.get("redirect_uri"), now)
+        if code is None:
             return _grant_error()
-        code["used"] = True
         grant = uuid.uuid4().hex
         hard = now + float(sb.config["refresh_token_max_ttl"])
         refresh = _new_refresh(rt, client_id, code["realm"], code["scope"], grant, hard)
@@ -284,9 +262,8 @@ async def revocation(request: Request) -> Response:
         from urllib.parse import parse_qs
 
         token_value = (parse_qs(raw.decode(errors="replace")).get("token") or [""])[0]
-    client_id, secret = _client_auth(request, {})
-    app = rt.sb.apps.get(client_id)
-    if app is None or not secrets.compare_digest(app.client_secret, secret):
+    client_id, secret = client_credentials(request, {})
+    if authenticated_client(rt.sb.apps, client_id, secret) is None:
         return _grant_error("invalid_client", status=401)
     tok = rt.sb.refresh_tokens.get(token_value) or rt.sb.access_tokens.get(token_value)
     if tok is not None and tok["client_id"] == client_id:

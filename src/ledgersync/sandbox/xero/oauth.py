@@ -11,11 +11,19 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from ..common.oauth import (
+    authenticated_client,
+    check_client,
+    client_credentials,
+    count_grant,
+    error_page,
+    redeem_code,
+    redirect_with,
+)
 from .util import new_id
 
 if TYPE_CHECKING:
@@ -37,29 +45,18 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0")
 
 
-def _error_page(message: str) -> HTMLResponse:
-    return HTMLResponse(
-        f"<!doctype html><html><body><h1>Error</h1><p>{html.escape(message)}</p></body></html>",
-        status_code=400,
-    )
-
-
 def _check_client(rt: Runtime, client_id: str, redirect_uri: str) -> str | None:
-    app = rt.sb.apps.get(client_id)
-    if app is None:
-        return "unauthorized_client: Invalid client_id"
-    if redirect_uri not in app.redirect_uris:
-        return "invalid_request: Invalid redirect_uri"
-    return None
+    return check_client(
+        rt.sb.apps,
+        client_id,
+        redirect_uri,
+        unknown_client="unauthorized_client: Invalid client_id",
+        bad_redirect="invalid_request: Invalid redirect_uri",
+    )
 
 
 def _checked(i: int) -> str:
     return " checked" if i == 0 else ""
-
-
-def _redirect(uri: str, params: dict[str, str]) -> RedirectResponse:
-    sep = "&" if "?" in uri else "?"
-    return RedirectResponse(uri + sep + urlencode(params), status_code=302)
 
 
 async def authorize_get(request: Request) -> Response:
@@ -68,10 +65,10 @@ async def authorize_get(request: Request) -> Response:
     client_id, redirect_uri = q.get("client_id", ""), q.get("redirect_uri", "")
     err = _check_client(rt, client_id, redirect_uri)
     if err:
-        return _error_page(err)
+        return error_page(err)
     state = q.get("state", "")
     if q.get("response_type") != "code":
-        return _redirect(redirect_uri, {"error": "unsupported_response_type", "state": state})
+        return redirect_with(redirect_uri, {"error": "unsupported_response_type", "state": state})
     hidden = "".join(
         f'<input type="hidden" name="{k}" value="{html.escape(q.get(k, ""))}">'
         for k in (
@@ -111,13 +108,13 @@ async def authorize_post(request: Request) -> Response:
     client_id, redirect_uri = str(form.get("client_id", "")), str(form.get("redirect_uri", ""))
     err = _check_client(rt, client_id, redirect_uri)
     if err:
-        return _error_page(err)
+        return error_page(err)
     state = str(form.get("state", ""))
     if form.get("action") != "allow":
-        return _redirect(redirect_uri, {"error": "access_denied", "state": state})
+        return redirect_with(redirect_uri, {"error": "access_denied", "state": state})
     tenants = [str(t) for t in form.getlist("tenantId") if str(t) in rt.sb.tenants]
     if not tenants:
-        return _error_page("Select at least one organisation")
+        return error_page("Select at least one organisation")
     auth_event = new_id()
     now = rt.sb.now()
     for tid in tenants:
@@ -149,19 +146,7 @@ async def authorize_post(request: Request) -> Response:
         "user_id": new_id(),
     }
     rt.sb.dirty = True
-    return _redirect(redirect_uri, {"code": code, "scope": str(form.get("scope", "")), "state": state})
-
-
-def _client_auth(request: Request, form: Any) -> tuple[str, str]:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("basic "):
-        try:
-            raw = base64.b64decode(header[6:]).decode()
-            cid, _, secret = raw.partition(":")
-            return cid, secret
-        except (ValueError, UnicodeDecodeError):
-            return "", ""
-    return str(form.get("client_id", "")), str(form.get("client_secret", ""))
+    return redirect_with(redirect_uri, {"code": code, "scope": str(form.get("scope", "")), "state": state})
 
 
 def _grant_error(error: str = "invalid_grant") -> JSONResponse:
@@ -236,26 +221,16 @@ async def token(request: Request) -> Response:
     rt: Runtime = request.app.state.rt
     sb = rt.sb
     form = await request.form()
-    client_id, secret = _client_auth(request, form)
-    app = sb.apps.get(client_id)
-    if app is None or not hmac.compare_digest(app.client_secret, secret):
+    client_id, secret = client_credentials(request, form)
+    if authenticated_client(sb.apps, client_id, secret) is None:
         return _grant_error("invalid_client")
     grant = form.get("grant_type")
     now = sb.now()
-    grants = sb.counters["token_grants"]
-    if grant in ("authorization_code", "refresh_token"):
-        grants[str(grant)] += 1
+    count_grant(sb.counters, grant)
     if grant == "authorization_code":
-        code = sb.codes.get(str(form.get("code", "")))
-        if (
-            code is None
-            or code["used"]
-            or code["exp"] < now
-            or code["client_id"] != client_id
-            or code["redirect_uri"] != form.get("redirect_uri")
-        ):
+        code = redeem_code(sb.codes, str(form.get("code", "")), client_id, form.get("redirect_uri"), now)
+        if code is None:
             return _grant_error()
-        code["used"] = True
         return JSONResponse(
             issue_tokens(
                 rt, client_id, code["tenants"], code["scope"], code["auth_event_id"], code["user_id"]
@@ -300,9 +275,8 @@ def revoke_matching(
 async def revocation(request: Request) -> Response:
     rt: Runtime = request.app.state.rt
     form = await request.form()
-    client_id, secret = _client_auth(request, form)
-    app = rt.sb.apps.get(client_id)
-    if app is None or not hmac.compare_digest(app.client_secret, secret):
+    client_id, secret = client_credentials(request, form)
+    if authenticated_client(rt.sb.apps, client_id, secret) is None:
         return _grant_error("invalid_client")
     rtok = rt.sb.refresh_tokens.get(str(form.get("token", "")))
     if rtok is not None and rtok["client_id"] == client_id:
