@@ -370,17 +370,8 @@ class Cycle:
         if not app_changed:
             link.app_hash = new_hash
         if changed:
-            self.store.emit(s, self.org_id, f"{entity.value}.updated", entity, link.app_id, merged.to_json())
-            self.store.log(
-                "pull",
-                connection_id=self.conn_id,
-                org_id=self.org_id,
-                entity=entity,
-                app_id=link.app_id,
-                remote_id=remote.remote_id,
-                doc_number=remote.doc_number or self._doc(merged),
-                message=f"updated in the app from {self.caps.display_name}",
-                s=s,
+            self._tell_app(
+                s, entity, link.app_id, remote, merged, "updated", f"updated in the app from {self.caps.display_name}"
             )
         self._remember(entity, link.app_id, remote.remote_id)
 
@@ -400,16 +391,30 @@ class Cycle:
         link.removed = True
         link.remote_version = remote.version
         link.app_hash = record.content_hash()
-        self.store.emit(s, self.org_id, f"{entity.value}.updated", entity, link.app_id, record.to_json())
+        self._tell_app(
+            s,
+            entity,
+            link.app_id,
+            remote,
+            record,
+            "updated",
+            f"deleted in {self.caps.display_name}; marked deleted in the app",
+        )
+
+    def _tell_app(
+        self, s: Session, entity: Entity, app_id: str, remote: RemoteRecord, record: Record, event: str, message: str
+    ) -> None:
+        """A platform-side change applied to the app's record: queue the app event and log it."""
+        self.store.emit(s, self.org_id, f"{entity.value}.{event}", entity, app_id, record.to_json())
         self.store.log(
             "pull",
             connection_id=self.conn_id,
             org_id=self.org_id,
             entity=entity,
-            app_id=link.app_id,
+            app_id=app_id,
             remote_id=remote.remote_id,
-            doc_number=self._doc(record),
-            message=f"deleted in {self.caps.display_name}; marked deleted in the app",
+            doc_number=remote.doc_number or self._doc(record),
+            message=message,
             s=s,
         )
 
@@ -565,17 +570,8 @@ class Cycle:
         self._remember(entity, app_id, remote.remote_id)
         doc = remote.doc_number or self._doc(incoming)
         self.store.set_state(s, self.conn_id, entity, app_id, "synced", doc_number=doc)
-        self.store.emit(s, self.org_id, f"{entity.value}.created", entity, app_id, incoming.to_json())
-        self.store.log(
-            "pull",
-            connection_id=self.conn_id,
-            org_id=self.org_id,
-            entity=entity,
-            app_id=app_id,
-            remote_id=remote.remote_id,
-            doc_number=doc,
-            message=f"created in the app from {self.caps.display_name}",
-            s=s,
+        self._tell_app(
+            s, entity, app_id, remote, incoming, "created", f"created in the app from {self.caps.display_name}"
         )
         self.report.bump(self.report.created_in_app, entity)
 
