@@ -122,3 +122,9 @@ def wait_for(predicate: Any, timeout: float = 15.0, every: float = 0.05) -> Any:
 
 
 __all__ = ["ADMIN_TOKEN", "Api", "Org", "fast_settings", "httpx", "make_api", "wait_for"]
+
+
+def queue_event(ls: LedgerSync, org_id: str, type_: str, payload: dict[str, Any]) -> None:
+    """Queue an app event the way the engine does, for tests of its delivery."""
+    with ls.store.session() as s:
+        ls.store.emit(s, org_id, type_, None, None, payload)

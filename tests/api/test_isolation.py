@@ -13,7 +13,7 @@ from ledgersync.api import services
 from ledgersync.engine.actions import Role
 from ledgersync.model import CustomerCredit
 
-from .conftest import Api
+from .conftest import Api, queue_event
 
 VICTIM_IDS = {
     "contacts": "victim-contact-1",
@@ -64,7 +64,7 @@ def seed_victim(api: Api) -> dict[str, str]:
         },
     ).json()["connection_id"]
     ep = api.client.post("/v1/webhook-endpoints", headers=h, json={"url": "http://127.0.0.1:9/victim"}).json()
-    services._emit(api.ls, api.a.id, "sync.failed", {"connection_id": conn})
+    queue_event(api.ls, api.a.id, "sync.failed", {"connection_id": conn})
     services.deliver_webhooks(api.ls, api.settings.model_copy(update={"webhook_timeout": 0.5}))
     delivery = api.client.get("/v1/webhook-deliveries", headers=h).json()["items"][0]["id"]
     key = next(k["id"] for k in api.client.get("/v1/api-keys", headers=h).json() if k["role"] == "member")

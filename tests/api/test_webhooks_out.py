@@ -16,7 +16,7 @@ from ledgersync.demo import XeroSandboxHandle
 from ledgersync.engine.actions import Role
 from ledgersync.sandbox.server import serve_in_thread
 
-from .conftest import Api, make_api, wait_for
+from .conftest import Api, make_api, queue_event, wait_for
 
 
 class Receiver:
@@ -131,7 +131,7 @@ def test_a_delivery_gives_up_after_the_configured_attempts(tmp_path: Path, secre
     receiver = Receiver(fail_first=10)
     try:
         register(api, receiver.url)
-        services._emit(api.ls, api.a.id, "sync.failed", {"connection_id": "x"})
+        queue_event(api.ls, api.a.id, "sync.failed", {"connection_id": "x"})
         services.deliver_webhooks(api.ls, api.settings)
         services.deliver_webhooks(api.ls, api.settings)
         services.deliver_webhooks(api.ls, api.settings)
@@ -173,7 +173,7 @@ def test_endpoints_are_managed_by_admins_and_removed_ones_get_nothing(api: Api) 
     rotated = api.client.post(f"/v1/webhook-endpoints/{ep['id']}/rotate-secret", headers=api.a.h()).json()
     assert rotated["secret"] != ep["secret"]
     assert api.client.delete(f"/v1/webhook-endpoints/{ep['id']}", headers=api.a.h()).status_code == 204
-    services._emit(api.ls, api.a.id, "sync.failed", {})
+    queue_event(api.ls, api.a.id, "sync.failed", {})
     services.deliver_webhooks(api.ls, api.settings)
     assert api.client.get("/v1/webhook-deliveries", headers=api.a.h()).json()["total"] == 0
     assert api.client.post("/v1/webhook-endpoints", headers=api.a.h(), json={"url": "ftp://x"}).status_code == 422

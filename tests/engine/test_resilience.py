@@ -134,6 +134,9 @@ def test_a_revoked_token_marks_the_connection_and_stops_calling_until_relinked(e
     grants = env.sandbox.counters()["token_grants"]["refresh_token"]
     again = env.ls.sync(env.conn)
     assert again.status == "needs_reconnect"
+    # The app hears it once, from the cycle that found it, whichever way the sync was started.
+    told = [e for e in env.ls.store.app_events(env.org) if e.type == "connection.needs_reconnect"]
+    assert len(told) == 1 and told[0].payload["reason"]
     assert env.sandbox.counters()["total_calls"] == calls
     assert env.sandbox.counters()["token_grants"]["refresh_token"] == grants
     # Refresh link: same connection, links kept, sync resumes.

@@ -30,30 +30,10 @@ ACTIONS = ("retry", "skip", "exclude", "include", "merge", "link", "record_credi
 
 
 # -- sync, with the app told when it fails or needs a person ---------------------------------------------------
-def _emit(ls: LedgerSync, org_id: str, type_: str, payload: dict[str, Any]) -> None:
-    with ls.store.session() as s:
-        ls.store.emit(s, org_id, type_, None, None, payload)
-
-
-def after_sync(ls: LedgerSync, conn: Connection, report: CycleReport) -> None:
-    """Queue `sync.failed` when a cycle stopped on an error or left records failed, and
-    `connection.needs_reconnect` when this cycle is the one that found the connection needs a person."""
-    failed = sum(report.failed.values())
-    base = {"connection_id": conn.id, "provider": conn.provider, "status": report.status, "message": report.message}
-    if report.status == "needs_reconnect" and conn.status != "needs_reconnect":
-        after = ls.store.get_connection(conn.id)
-        _emit(ls, conn.org_id, "connection.needs_reconnect", {**base, "reason": after.status_reason})
-    if report.status == "error" or failed:
-        _emit(ls, conn.org_id, "sync.failed", {**base, "failed": dict(report.failed)})
-
-
 def sync_connection(ls: LedgerSync, conn_id: str, *, wait: float = 0, **kwargs: Any) -> CycleReport:
-    """`LedgerSync.sync` plus the outbound events of `after_sync`. Raises ConnectionBusy when another worker
-    holds the connection (after `wait` seconds) and ProviderError when it is disconnected."""
-    before = ls.store.get_connection(conn_id)
-    report = ls.sync(conn_id, wait=wait, **kwargs)
-    after_sync(ls, before, report)
-    return report
+    """`LedgerSync.sync` (which queues sync.failed / connection.needs_reconnect itself). Raises ConnectionBusy
+    when another worker holds the connection (after `wait` seconds) and ProviderError when it is disconnected."""
+    return ls.sync(conn_id, wait=wait, **kwargs)
 
 
 def sync_now(
@@ -66,12 +46,10 @@ def sync_now(
     everything_not_synced: bool = False,
 ) -> CycleReport:
     """ "Sync now" for a record (with what it depends on), a connection, or everything not yet synced."""
-    before = ls.store.get_connection(conn_id)
-    if entity is not None and app_id is not None and ls.store.get_record(before.org_id, entity, app_id) is None:
+    org_id = ls.store.get_connection(conn_id).org_id
+    if entity is not None and app_id is not None and ls.store.get_record(org_id, entity, app_id) is None:
         raise LookupError(f"no {entity.value} {app_id!r}")
-    report = ActionCentre(ls).sync_now(actor, conn_id, entity, app_id, everything_not_synced=everything_not_synced)
-    after_sync(ls, before, report)
-    return report
+    return ActionCentre(ls).sync_now(actor, conn_id, entity, app_id, everything_not_synced=everything_not_synced)
 
 
 # -- health --------------------------------------------------------------------------------------------------
@@ -147,10 +125,7 @@ def run_action(
     report: CycleReport | None = None
     credit: str | None = None
     if action == "retry":
-        before = ls.store.get_connection(conn_id)
         report = ac.retry(actor, conn_id, entity, app_id, now=now)
-        if report is not None:
-            after_sync(ls, before, report)
     elif action == "skip":
         ac.skip(actor, conn_id, entity, app_id)
     elif action == "exclude":
@@ -436,7 +411,6 @@ __all__ = [
     "ConnectionBusy",
     "HealthView",
     "InboundSpec",
-    "after_sync",
     "apply_platform_changes",
     "check_signature",
     "deliver_webhooks",

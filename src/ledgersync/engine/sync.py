@@ -188,6 +188,7 @@ class Cycle:
                     values.update(status="connected", status_reason=None, parked_until=None)
             self.store.update_connection(self.conn_id, **values)
             self.store.add_calls(self.conn_id, self._calls)
+            self._emit_outcome()
             self.store.log(
                 "sync",
                 connection_id=self.conn_id,
@@ -205,6 +206,26 @@ class Cycle:
             )
             self.provider.close()
         return self.report
+
+    def _emit_outcome(self) -> None:
+        """Tell the app when a cycle stopped on an error or left records failed (sync.failed), and when this
+        cycle is the one that found the connection needs a person (connection.needs_reconnect). Emitted here so
+        every path that syncs (CLI, scheduler, API, dashboard, Python API) tells the app the same."""
+        failed = sum(self.report.failed.values())
+        base: dict[str, Any] = {
+            "connection_id": self.conn_id,
+            "provider": self.conn.provider,
+            "status": self.report.status,
+            "message": self.report.message,
+        }
+        with self.store.session() as s:
+            if self.report.status == "needs_reconnect" and self.conn.status != "needs_reconnect":
+                after = self.store.get_connection(self.conn_id)
+                self.store.emit(
+                    s, self.org_id, "connection.needs_reconnect", None, None, {**base, "reason": after.status_reason}
+                )
+            if self.report.status == "error" or failed:
+                self.store.emit(s, self.org_id, "sync.failed", None, None, {**base, "failed": dict(self.report.failed)})
 
     def _check_connection(self) -> None:
         conn = self.store.get_connection(self.conn_id)
