@@ -65,3 +65,30 @@ def test_the_scheduler_syncs_due_connections_and_skips_one_another_worker_holds(
     assert scheduler.sync_due() == 1
     assert [c["Name"] for c in sandbox.dump()["Contacts"]] == ["Scheduled"]
     assert scheduler.sync_due() == 0  # synced just now: not due for an hour
+
+
+def test_the_scheduler_prunes_the_event_log_past_its_retention_at_most_hourly(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from cryptography.fernet import Fernet
+
+    from ledgersync.api.scheduler import Scheduler
+    from ledgersync.api.settings import ApiSettings
+    from ledgersync.engine import EngineSettings, LedgerSync
+    from ledgersync.store.tables import Event, utcnow
+
+    ls = LedgerSync(
+        f"sqlite:///{tmp_path / 'p.db'}",
+        secret_keys=[Fernet.generate_key().decode()],
+        settings=EngineSettings(event_retention_days=30),
+    )
+    ls.store.log("sync", message="recent")
+    with ls.store.session() as s:
+        s.add(Event(kind="sync", message="old", at=utcnow() - dt.timedelta(days=31), details={}))
+    scheduler = Scheduler(ls, ApiSettings())
+    assert scheduler.prune_due(now=1000.0) == 1
+    assert [e.message for e in ls.store.events()] == ["recent"]
+    with ls.store.session() as s:
+        s.add(Event(kind="sync", message="old again", at=utcnow() - dt.timedelta(days=40), details={}))
+    assert scheduler.prune_due(now=1000.0 + 60) == 0  # not again within the hour
+    assert scheduler.prune_due(now=1000.0 + 3601) == 1

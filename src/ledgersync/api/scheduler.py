@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
+import time
 
 import httpx
 
@@ -29,6 +31,7 @@ class Scheduler:
         self.settings = settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._last_prune = float("-inf")
 
     def start(self) -> None:
         if self._threads:
@@ -73,12 +76,23 @@ class Scheduler:
                 log.exception("sync of %s failed", conn.id)
         return ran
 
+    def prune_due(self, now: float | None = None) -> int:
+        """Drop event-log rows older than the retention (EngineSettings.event_retention_days), at most hourly.
+        Returns rows deleted."""
+        now = time.monotonic() if now is None else now
+        if now - self._last_prune < 3600:
+            return 0
+        self._last_prune = now
+        days = self.ls.settings.event_retention_days
+        return self.ls.store.prune_events(dt.timedelta(days=days))
+
     def _sync_loop(self) -> None:
         # Look for due connections more often than the cadence so a new connection does not wait a full period.
         tick = min(self.settings.sync_every_seconds, 30.0)
         while not self._stop.is_set():
             try:
                 self.sync_due()
+                self.prune_due()
             except Exception:
                 log.exception("scheduler sync pass failed")
             self._stop.wait(tick)
