@@ -61,3 +61,13 @@ def make_env(
 @pytest.fixture
 def env(sandbox: XeroSandboxHandle, tmp_path: Path, secret_key: str) -> Env:
     return make_env(sandbox, f"sqlite:///{tmp_path / 'app.db'}", secret_key)
+
+
+def pay_in_xero(env: Env, invoice_remote_id: str, amount: str, date: str = "2026-11-03") -> dict[str, Any]:
+    """Record a payment in Xero as a person would (the sandbox's as-user API); returns Xero's answer."""
+    body = {
+        "Payments": [
+            {"Invoice": {"InvoiceID": invoice_remote_id}, "Account": {"Code": "090"}, "Date": date, "Amount": amount}
+        ]
+    }
+    return env.sandbox.as_user("Payments", body, method="PUT")

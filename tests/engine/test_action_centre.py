@@ -25,7 +25,7 @@ from ledgersync.model import (
 )
 from ledgersync.store.tables import utcnow
 
-from .conftest import Env, make_env
+from .conftest import Env, make_env, pay_in_xero
 
 ADMIN = Actor("ada", Role.ADMIN)
 MEMBER = Actor("mo", Role.MEMBER)
@@ -132,20 +132,7 @@ def test_an_invoice_edited_after_it_was_paid_in_xero_fails_then_skip_or_retry(en
     env.ls.upsert_contact(env.org, Contact(id="c1", name="Ben"))
     env.ls.upsert_invoice(env.org, invoice(1, "c1"))
     env.ls.sync(env.conn)
-    paid = env.sandbox.as_user(
-        "Payments",
-        {
-            "Payments": [
-                {
-                    "Invoice": {"InvoiceID": remote(env, Entity.INVOICE, "i1")},
-                    "Account": {"Code": "090"},
-                    "Date": "2026-11-03",
-                    "Amount": "100.00",
-                }
-            ]
-        },
-        method="PUT",
-    )
+    paid = pay_in_xero(env, remote(env, Entity.INVOICE, "i1"), "100.00")
     time.sleep(1.05)
     env.ls.sync(env.conn)
     view = env.ls.get(env.org, Entity.INVOICE, "i1")
@@ -168,20 +155,7 @@ def test_skip_keeps_the_app_copy_and_takes_it_off_the_error_list(env: Env, ac: A
     env.ls.upsert_contact(env.org, Contact(id="c1", name="Ben"))
     env.ls.upsert_invoice(env.org, invoice(1, "c1"))
     env.ls.sync(env.conn)
-    env.sandbox.as_user(
-        "Payments",
-        {
-            "Payments": [
-                {
-                    "Invoice": {"InvoiceID": remote(env, Entity.INVOICE, "i1")},
-                    "Account": {"Code": "090"},
-                    "Date": "2026-11-03",
-                    "Amount": "100.00",
-                }
-            ]
-        },
-        method="PUT",
-    )
+    pay_in_xero(env, remote(env, Entity.INVOICE, "i1"), "100.00")
     env.ls.upsert_invoice(env.org, invoice(1, "c1", amount="90.00"))
     env.ls.sync(env.conn)
     assert state(env, Entity.INVOICE, "i1") == "failed"

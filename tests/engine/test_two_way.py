@@ -11,7 +11,7 @@ from ledgersync.demo import run_demo
 from ledgersync.engine import check
 from ledgersync.model import Allocation, Contact, ContactStatus, Entity, Invoice, InvoiceLine, InvoiceStatus, Payment
 
-from .conftest import Env
+from .conftest import Env, pay_in_xero
 
 TODAY = dt.date(2026, 11, 2)
 
@@ -144,20 +144,7 @@ def test_payments_flow_both_ways_and_status_comes_back(env: Env) -> None:
     i1 = env.ls.get(env.org, Entity.INVOICE, "i1")
     assert i1 is not None and i1.record.status is InvoiceStatus.PAID  # type: ignore[attr-defined]
     # A payment recorded in Xero appears in the app against its invoice.
-    env.sandbox.as_user(
-        "Payments",
-        {
-            "Payments": [
-                {
-                    "Invoice": {"InvoiceID": remote(env, Entity.INVOICE, "i2")},
-                    "Account": {"Code": "090"},
-                    "Date": "2026-11-03",
-                    "Amount": "40.00",
-                }
-            ]
-        },
-        method="PUT",
-    )
+    pay_in_xero(env, remote(env, Entity.INVOICE, "i2"), "40.00")
     time.sleep(1.05)
     report = env.ls.sync(env.conn)
     assert report.created_in_app == {"payment": 1}
