@@ -21,7 +21,7 @@ from ledgersync.providers.qbo.errors import (
     retry_after_seconds,
     transport_error,
 )
-from ledgersync.providers.qbo.mapping import MINOR_VERSION, dumps, loads
+from ledgersync.providers.qbo.mapping import MINOR_VERSION, dumps
 from ledgersync.providers.qbo.oauth import QboOAuth
 from ledgersync.providers.session import PlatformSession
 
@@ -78,13 +78,10 @@ class QboClient(PlatformSession):
         jitter: Callable[[], float] = random.random,
         on_call: Callable[[CallInfo], None] | None = None,
     ) -> None:
-        self.on_call = on_call
         self.realm_id = realm_id
         self.company_url = f"{oauth.endpoints.api}/company/{realm_id}"
         self.pacer: Budget = pacer or MovingWindowPacer(QBO_LIMITS)
         self.batch_pacer: Budget = batch_pacer or MovingWindowPacer(QBO_BATCH_LIMITS)
-        self._owns_http = http is None
-        self.http = http or httpx.Client(timeout=timeout, transport=transport)
         self.max_attempts = max(1, max_attempts)
         self.max_retry_seconds = max_retry_seconds
         self._init_session(
@@ -94,6 +91,10 @@ class QboClient(PlatformSession):
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             jitter=jitter,
+            http=http,
+            transport=transport,
+            timeout=timeout,
+            on_call=on_call,
         )
         # How long to hold this company's calls after a 429 without Retry-After (Intuit: 60 s).
         self.throttle_wait = throttle_wait
@@ -257,61 +258,9 @@ class QboClient(PlatformSession):
             stack.enter_context(self.pacer.acquire())
             yield
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        url: str,
-        *,
-        params: dict[str, str],
-        content: bytes | None,
-        headers: dict[str, str],
-    ) -> httpx.Response:
-        started = time.perf_counter()
-        try:
-            response = self.http.request(method, url, params=params, content=content, headers=headers)
-        except httpx.TransportError as exc:
-            self._report(
-                CallInfo(method, path, None, _ms(started), request_id=params.get("requestid"), error=type(exc).__name__)
-            )
-            raise
-        self._report(
-            CallInfo(
-                method,
-                path,
-                response.status_code,
-                _ms(started),
-                request_id=response.headers.get("intuit_tid") or params.get("requestid"),
-            )
-        )
-        return response
-
-    def _report(self, info: CallInfo) -> None:
-        if self.on_call is not None:
-            # The event log must never break a sync.
-            with contextlib.suppress(Exception):
-                self.on_call(info)
-
-    @staticmethod
-    def _parse(response: httpx.Response) -> Any:
-        if not response.content:
-            return None
-        return loads(response.content)
-
-    @staticmethod
-    def _parse_quietly(response: httpx.Response) -> Any:
-        try:
-            return loads(response.content) if response.content else None
-        except ValueError:
-            return response.text
-
-    def close(self) -> None:
-        if self._owns_http:
-            self.http.close()
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
+    def _request_id(self, response: httpx.Response | None, params: dict[str, str]) -> str | None:
+        found = response.headers.get("intuit_tid") if response is not None else None
+        return found or params.get("requestid")
 
 
 def _first_text(body: Any) -> str | None:

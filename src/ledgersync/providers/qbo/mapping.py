@@ -30,6 +30,7 @@ from ledgersync.model import (
 )
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.providers.qbo.errors import name_problem
+from ledgersync.providers.session import loads_exact
 
 # From 1 Aug 2025 Intuit ignores minor versions 1-74; asking for 75 explicitly keeps responses stable.
 MINOR_VERSION = "75"
@@ -134,9 +135,8 @@ def format_query_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def loads(content: bytes | str) -> Any:
-    """Parse a QBO response without ever passing money through float."""
-    return json.loads(content, parse_float=Decimal)
+# Responses are parsed without ever passing money through float.
+loads = loads_exact
 
 
 def dumps(value: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import random
 import time
@@ -21,7 +20,7 @@ from ledgersync.providers.xero.errors import (
     retry_after_seconds,
     transport_error,
 )
-from ledgersync.providers.xero.mapping import dumps, loads
+from ledgersync.providers.xero.mapping import dumps
 from ledgersync.providers.xero.oauth import XeroOAuth
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -67,12 +66,9 @@ class XeroClient(PlatformSession):
         jitter: Callable[[], float] = random.random,
         on_call: Callable[[CallInfo], None] | None = None,
     ) -> None:
-        self.on_call = on_call
         self.tenant_id = tenant_id
         self.api_url = oauth.endpoints.api
         self.pacer: Budget = pacer or MovingWindowPacer()
-        self._owns_http = http is None
-        self.http = http or httpx.Client(timeout=timeout, transport=transport)
         self.max_attempts = max(1, max_attempts)
         self.max_retry_seconds = max_retry_seconds
         self._init_session(
@@ -82,6 +78,10 @@ class XeroClient(PlatformSession):
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             jitter=jitter,
+            http=http,
+            transport=transport,
+            timeout=timeout,
+            on_call=on_call,
         )
         self._sleep = sleep
         self._clock = clock
@@ -213,59 +213,8 @@ class XeroClient(PlatformSession):
                 self._sleep(delay)
             slept += delay
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        url: str,
-        *,
-        params: dict[str, str],
-        content: bytes | None,
-        headers: dict[str, str],
-    ) -> httpx.Response:
-        started = time.perf_counter()
-        try:
-            response = self.http.request(method, url, params=params, content=content, headers=headers)
-        except httpx.TransportError as exc:
-            self._report(CallInfo(method, path, None, _ms(started), error=type(exc).__name__))
-            raise
-        self._report(
-            CallInfo(
-                method,
-                path,
-                response.status_code,
-                _ms(started),
-                request_id=response.headers.get("xero-correlation-id"),
-            )
-        )
-        return response
-
-    def _report(self, info: CallInfo) -> None:
-        if self.on_call is not None:
-            # The event log must never break a sync.
-            with contextlib.suppress(Exception):
-                self.on_call(info)
-
-    @staticmethod
-    def _parse(response: httpx.Response) -> Any:
-        if not response.content:
-            return None
-        return loads(response.content)
-
-    @staticmethod
-    def _parse_quietly(response: httpx.Response) -> Any:
-        try:
-            return loads(response.content) if response.content else None
-        except ValueError:
-            return response.text
-
-    def close(self) -> None:
-        if self._owns_http:
-            self.http.close()
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
+    def _request_id(self, response: httpx.Response | None, params: dict[str, str]) -> str | None:
+        return response.headers.get("xero-correlation-id") if response is not None else None
 
 
 def _first_text(body: Any) -> str | None:

@@ -30,6 +30,7 @@ from ledgersync.model import (
     Tracking,
 )
 from ledgersync.providers.base import RemoteRecord
+from ledgersync.providers.session import loads_exact
 
 DEFAULT_BANK_ACCOUNT = "090"
 
@@ -114,9 +115,8 @@ def format_date(value: dt.date) -> str:
     return format_datetime(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC))
 
 
-def loads(content: bytes | str) -> Any:
-    """Parse a Xero response without ever passing money through float."""
-    return json.loads(content, parse_float=Decimal)
+# Responses are parsed without ever passing money through float.
+loads = loads_exact
 
 
 def dumps(value: Any) -> str:
