@@ -41,6 +41,7 @@ from ledgersync.providers.qbo.mapping import (
     to_qbo,
 )
 from ledgersync.providers.qbo.oauth import QboOAuth
+from ledgersync.providers.util import chunks, config_number, parse_cursor
 
 ALL_ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE)
 
@@ -112,31 +113,6 @@ _DELETABLE = {Entity.INVOICE: "Invoice", Entity.PAYMENT: "Payment", Entity.CREDI
 _APP_OWNED = frozenset({Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE})
 
 
-def _num(config: Mapping[str, str], key: str, default: float) -> float:
-    value = config.get(key)
-    return float(value) if value not in (None, "") else default
-
-
-def parse_cursor(cursor: str) -> dt.datetime:
-    """A saved cursor as an aware datetime; a malformed one raises rather than turning into a full sync."""
-    try:
-        parsed = dt.datetime.fromisoformat(cursor)
-    except (TypeError, ValueError) as exc:
-        raise ProviderError(
-            SyncError(
-                code=ErrorCode.VALIDATION,
-                message=f"The saved sync position {cursor!r} is not a timestamp.",
-                hint="Reset the sync position for this record type to re-read everything deliberately.",
-            )
-        ) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _in(values: Iterable[str]) -> str:
     return "(" + ", ".join(quote(v) for v in values) + ")"
 
@@ -169,21 +145,21 @@ class QboProvider:
         self.config = dict(config)
         self.realm_id = realm_id
         self.oauth = QboOAuth(config, transport=transport)
-        self.page_size = int(min(1000, max(1, _num(config, "page_size", 1000))))
-        self.lookback = dt.timedelta(seconds=_num(config, "lookback_seconds", 300))
-        batch = int(min(30, max(1, _num(config, "batch_size", 30))))
+        self.page_size = int(min(1000, max(1, config_number(config, "page_size", 1000))))
+        self.lookback = dt.timedelta(seconds=config_number(config, "lookback_seconds", 300))
+        batch = int(min(30, max(1, config_number(config, "batch_size", 30))))
         if batch != QBO_CAPABILITIES.batch_size:
             self.capabilities = dataclasses.replace(QBO_CAPABILITIES, batch_size=batch)
         if pacer is None:
             limits = dataclasses.replace(
                 QBO_LIMITS,
-                concurrent=int(_num(config, "max_in_flight", QBO_LIMITS.concurrent)),
-                per_minute=int(_num(config, "per_minute", QBO_LIMITS.per_minute)),
+                concurrent=int(config_number(config, "max_in_flight", QBO_LIMITS.concurrent)),
+                per_minute=int(config_number(config, "per_minute", QBO_LIMITS.per_minute)),
             )
             pacer = pacer_for(self.oauth.client_id, realm_id, limits)
         if batch_pacer is None:
             batch_limits: Limits = dataclasses.replace(
-                QBO_BATCH_LIMITS, per_minute=int(_num(config, "batch_per_minute", QBO_BATCH_LIMITS.per_minute))
+                QBO_BATCH_LIMITS, per_minute=int(config_number(config, "batch_per_minute", QBO_BATCH_LIMITS.per_minute))
             )
             batch_pacer = pacer_for(f"{self.oauth.client_id}#batch", realm_id, batch_limits)
         # Set by the engine after construction; read on every call so a later assignment takes effect.
@@ -196,10 +172,10 @@ class QboProvider:
             pacer=pacer,
             batch_pacer=batch_pacer,
             transport=transport,
-            timeout=_num(config, "timeout", 60),
-            max_attempts=int(_num(config, "max_attempts", 4)),
-            max_retry_seconds=_num(config, "max_retry_seconds", 75),
-            throttle_wait=_num(config, "throttle_wait_seconds", 60),
+            timeout=config_number(config, "timeout", 60),
+            max_attempts=int(config_number(config, "max_attempts", 4)),
+            max_retry_seconds=config_number(config, "max_retry_seconds", 75),
+            throttle_wait=config_number(config, "throttle_wait_seconds", 60),
             on_call=self._relay_call,
             **extra,
         )
@@ -241,7 +217,7 @@ class QboProvider:
         wanted = list(dict.fromkeys(v for v in values if v))
         inactive = " AND Active IN (true, false)" if entity_name in ("Customer", "Item", "Class", "Department") else ""
         out: list[dict[str, Any]] = []
-        for part in _chunks(wanted, chunk):
+        for part in chunks(wanted, chunk):
             out.extend(self._select_all(entity_name, f"{field} IN {_in(part)}{inactive}"))
         return out
 

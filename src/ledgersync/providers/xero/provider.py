@@ -23,6 +23,7 @@ from ledgersync.providers.base import (
     WriteResult,
 )
 from ledgersync.providers.pacing import Budget, Limits, pacer_for
+from ledgersync.providers.util import chunks, config_number, parse_cursor
 from ledgersync.providers.xero.client import XeroClient, idempotency_key_for
 from ledgersync.providers.xero.errors import element_error, unknown_outcome
 from ledgersync.providers.xero.mapping import (
@@ -109,36 +110,11 @@ WHERE_CHUNK = 25
 _SALES_TYPE = {Entity.INVOICE: "ACCREC", Entity.CREDIT_NOTE: "ACCRECCREDIT"}
 
 
-def _num(config: Mapping[str, str], key: str, default: float) -> float:
-    value = config.get(key)
-    return float(value) if value not in (None, "") else default
-
-
-def parse_cursor(cursor: str) -> dt.datetime:
-    """A saved cursor as an aware datetime; a malformed one raises rather than turning into a full sync."""
-    try:
-        parsed = dt.datetime.fromisoformat(cursor)
-    except (TypeError, ValueError) as exc:
-        raise ProviderError(
-            SyncError(
-                code=ErrorCode.VALIDATION,
-                message=f"The saved sync position {cursor!r} is not a timestamp.",
-                hint="Reset the sync position for this record type to re-read everything deliberately.",
-            )
-        ) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
 def _where_any(field: str, values: Sequence[str]) -> str:
     def quote(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     return " OR ".join(f"{field}=={quote(v)}" for v in values)
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class XeroProvider:
@@ -164,19 +140,19 @@ class XeroProvider:
         self.config = dict(config)
         self.tenant_id = tenant_id
         self.oauth = XeroOAuth(config, transport=transport)
-        self.page_size = int(min(1000, max(1, _num(config, "page_size", 1000))))
-        self.lookback = dt.timedelta(seconds=_num(config, "lookback_seconds", 300))
+        self.page_size = int(min(1000, max(1, config_number(config, "page_size", 1000))))
+        self.lookback = dt.timedelta(seconds=config_number(config, "lookback_seconds", 300))
         # Xero recommends up to 50 elements a request; smaller batches keep big documents under 3.5 MB.
-        batch = int(min(50, max(1, _num(config, "batch_size", 50))))
+        batch = int(min(50, max(1, config_number(config, "batch_size", 50))))
         if batch != XERO_CAPABILITIES.batch_size:
             self.capabilities = dataclasses.replace(XERO_CAPABILITIES, batch_size=batch)
         self.bank_account = config.get("bank_account_code") or DEFAULT_BANK_ACCOUNT
         if pacer is None:
             limits = Limits(
-                concurrent=int(_num(config, "max_in_flight", 5)),
-                per_minute=int(_num(config, "per_minute", 60)),
-                per_day=int(_num(config, "per_day", 5000)),
-                app_per_minute=int(_num(config, "app_per_minute", 10_000)),
+                concurrent=int(config_number(config, "max_in_flight", 5)),
+                per_minute=int(config_number(config, "per_minute", 60)),
+                per_day=int(config_number(config, "per_day", 5000)),
+                app_per_minute=int(config_number(config, "app_per_minute", 10_000)),
             )
             pacer = pacer_for(self.oauth.client_id, tenant_id, limits)
         # Set by the engine after construction; read on every call so a later assignment takes effect.
@@ -188,9 +164,9 @@ class XeroProvider:
             self.oauth,
             pacer=pacer,
             transport=transport,
-            timeout=_num(config, "timeout", 30),
-            max_attempts=int(_num(config, "max_attempts", 4)),
-            max_retry_seconds=_num(config, "max_retry_seconds", 60),
+            timeout=config_number(config, "timeout", 30),
+            max_attempts=int(config_number(config, "max_attempts", 4)),
+            max_retry_seconds=config_number(config, "max_retry_seconds", 60),
             on_call=self._relay_call,
             **extra,
         )
@@ -274,7 +250,7 @@ class XeroProvider:
                 found.extend((data or {}).get(collection) or [])
             return self._records(entity, found)
         records: list[RemoteRecord] = []
-        for chunk in _chunks(ids, FETCH_CHUNK):
+        for chunk in chunks(ids, FETCH_CHUNK):
             # A page number makes Xero return full documents (line items included).
             params = {"IDs": ",".join(chunk), "page": "1", "pageSize": str(FETCH_CHUNK)}
             if entity is Entity.CONTACT:
@@ -473,7 +449,7 @@ class XeroProvider:
             if ref:
                 by_ref.setdefault(str(ref), []).append(write)
         out: dict[str, RemoteRecord] = {}
-        for chunk in _chunks(list(by_ref), WHERE_CHUNK):
+        for chunk in chunks(list(by_ref), WHERE_CHUNK):
             for item in self._get_all("Overpayments", {"where": _where_any("Reference", chunk)}):
                 if not self._wanted(Entity.CREDIT, item) or item.get("Status") == "VOIDED":
                     continue
@@ -484,7 +460,7 @@ class XeroProvider:
     def _find_contacts(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
         out: dict[str, RemoteRecord] = {}
         numbers = {w.key[:50]: w for w in writes}
-        for chunk in _chunks(list(numbers), WHERE_CHUNK):
+        for chunk in chunks(list(numbers), WHERE_CHUNK):
             params = {"where": _where_any("ContactNumber", chunk), "includeArchived": "true"}
             for item in self._get_all("Contacts", params):
                 write = numbers.get(str(item.get("ContactNumber") or ""))
@@ -494,7 +470,7 @@ class XeroProvider:
         by_name: dict[str, list[Write]] = {}
         for write in rest:
             by_name.setdefault(str(getattr(write.record, "name", "")), []).append(write)
-        for chunk in _chunks(list(by_name), WHERE_CHUNK):
+        for chunk in chunks(list(by_name), WHERE_CHUNK):
             for item in self._get_all("Contacts", {"where": _where_any("Name", chunk)}):
                 if item.get("ContactStatus", "ACTIVE") != "ACTIVE":
                     continue
@@ -510,7 +486,7 @@ class XeroProvider:
                 by_number.setdefault(str(number), []).append(write)
         out: dict[str, RemoteRecord] = {}
         number_field = "InvoiceNumber" if entity is Entity.INVOICE else "CreditNoteNumber"
-        for chunk in _chunks(list(by_number), FETCH_CHUNK):
+        for chunk in chunks(list(by_number), FETCH_CHUNK):
             if entity is Entity.INVOICE:
                 params = {"InvoiceNumbers": ",".join(chunk), "page": "1"}
             else:
@@ -528,7 +504,7 @@ class XeroProvider:
         ]
         invoice_ids = list(dict.fromkeys(p.allocations[0].invoice_id for _, p in candidates))
         invoices: dict[str, Mapping[str, Any]] = {}
-        for chunk in _chunks(invoice_ids, FETCH_CHUNK):
+        for chunk in chunks(invoice_ids, FETCH_CHUNK):
             params = {"IDs": ",".join(chunk), "page": "1", "pageSize": str(FETCH_CHUNK)}
             for item in (self.client.get("Invoices", params=params) or {}).get("Invoices") or []:
                 invoices[str(item.get("InvoiceID"))] = item

@@ -1,0 +1,37 @@
+"""Small helpers every connector uses: numeric settings, saved cursors, chunking."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TypeVar
+
+from ledgersync.model import ErrorCode, ProviderError, SyncError
+
+T = TypeVar("T")
+
+
+def config_number(config: Mapping[str, str], key: str, default: float) -> float:
+    """A numeric connection setting (settings are strings); empty or absent means the default."""
+    value = config.get(key)
+    return float(value) if value not in (None, "") else default
+
+
+def parse_cursor(cursor: str) -> dt.datetime:
+    """A saved cursor as an aware datetime; a malformed one raises rather than turning into a full sync."""
+    try:
+        parsed = dt.datetime.fromisoformat(cursor)
+    except (TypeError, ValueError) as exc:
+        raise ProviderError(
+            SyncError(
+                code=ErrorCode.VALIDATION,
+                message=f"The saved sync position {cursor!r} is not a timestamp.",
+                hint="Reset the sync position for this record type to re-read everything deliberately.",
+            )
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
