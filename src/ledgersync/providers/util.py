@@ -35,3 +35,32 @@ def parse_cursor(cursor: str) -> dt.datetime:
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def unknown_outcome_error(
+    platform: str, platform_message: str | None = None, platform_code: str | None = None
+) -> SyncError:
+    """A write the platform did not confirm: the engine looks it up before any retry."""
+    return SyncError(
+        code=ErrorCode.UNKNOWN_OUTCOME,
+        message=f"{platform} did not answer, so we don't know whether the change was saved.",
+        hint=f"It is checked in {platform} before being retried; nothing needs doing.",
+        platform_code=platform_code,
+        platform_message=platform_message,
+    )
+
+
+def unreachable_error(platform: str, exc: Exception, *, outcome_unknown: bool) -> ProviderError:
+    """A call that failed in transport: unknown outcome for a write that may have landed, else unavailable."""
+    name = type(exc).__name__
+    if outcome_unknown:
+        return ProviderError(unknown_outcome_error(platform, str(exc) or name, name))
+    return ProviderError(
+        SyncError(
+            code=ErrorCode.UNAVAILABLE,
+            message=f"{platform} could not be reached.",
+            hint="This retries by itself; check the network if it persists.",
+            platform_code=name,
+            platform_message=str(exc) or None,
+        )
+    )

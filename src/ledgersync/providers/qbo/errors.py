@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ledgersync.model import ErrorCode, ProviderError, SyncError
+from ledgersync.providers.util import unknown_outcome_error, unreachable_error
 
 RECONNECT_HINT = "Reconnect QuickBooks from the integration page (Refresh link) and sign in again."
 # DisplayName is the name QuickBooks shows everywhere; ':' builds "Parent:Child" names for sub-customers, and
@@ -188,27 +189,11 @@ def response_error(response: httpx.Response, body: Any = None, *, is_write: bool
 
 
 def unknown_outcome(platform_message: str | None = None, platform_code: str | None = None) -> SyncError:
-    return SyncError(
-        code=ErrorCode.UNKNOWN_OUTCOME,
-        message="QuickBooks did not answer, so we don't know whether the change was saved.",
-        hint="It is checked in QuickBooks before being retried; nothing needs doing.",
-        platform_code=platform_code,
-        platform_message=platform_message,
-    )
+    return unknown_outcome_error("QuickBooks", platform_message, platform_code)
 
 
 def transport_error(exc: httpx.HTTPError, *, outcome_unknown: bool) -> ProviderError:
-    if outcome_unknown:
-        return ProviderError(unknown_outcome(str(exc) or type(exc).__name__, type(exc).__name__))
-    return ProviderError(
-        SyncError(
-            code=ErrorCode.UNAVAILABLE,
-            message="QuickBooks could not be reached.",
-            hint="This retries by itself; check the network if it persists.",
-            platform_code=type(exc).__name__,
-            platform_message=str(exc) or None,
-        )
-    )
+    return unreachable_error("QuickBooks", exc, outcome_unknown=outcome_unknown)
 
 
 def auth_revoked(platform_message: str | None = None) -> SyncError:
