@@ -539,8 +539,8 @@ def search_events(
     ls = ls_of(request)
     if connection_id:
         own_connection(ls, who, connection_id)
-    rows = ls.store.org_events(
-        who.org_id,
+    rows = ls.store.events(
+        org_id=who.org_id,
         connection_id=connection_id,
         doc_number=doc_number,
         search=search,

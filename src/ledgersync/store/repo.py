@@ -649,6 +649,7 @@ class Store:
     def events(
         self,
         *,
+        org_id: str | None = None,
         connection_id: str | None = None,
         doc_number: str | None = None,
         kind: str | None = None,
@@ -659,8 +660,13 @@ class Store:
         limit: int = 100,
         before_id: int | None = None,
     ) -> list[Event]:
+        """Newest first. With `org_id`, only that organisation's rows: tagged with it or with one of its
+        connections (some engine rows carry only the connection)."""
         with self.session() as s:
             q = select(Event)
+            if org_id is not None:
+                conn_ids = list(s.scalars(select(Connection.id).where(Connection.org_id == org_id)))
+                q = q.where(or_(Event.org_id == org_id, Event.connection_id.in_(conn_ids)))
             if connection_id:
                 q = q.where(Event.connection_id == connection_id)
             if doc_number:
@@ -742,44 +748,6 @@ class Store:
             total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
             rows = s.scalars(q.order_by(AppRecord.app_id).offset(offset).limit(limit))
             return [_stored(r) for r in rows], total
-
-    def org_events(
-        self,
-        org_id: str,
-        *,
-        connection_id: str | None = None,
-        doc_number: str | None = None,
-        kind: str | None = None,
-        outcome: str | None = None,
-        entity: Entity | None = None,
-        app_id: str | None = None,
-        search: str | None = None,
-        limit: int = 100,
-        before_id: int | None = None,
-    ) -> list[Event]:
-        """The event log of one organisation: rows tagged with it or with one of its connections (some engine
-        rows carry only the connection)."""
-        with self.session() as s:
-            conn_ids = list(s.scalars(select(Connection.id).where(Connection.org_id == org_id)))
-            q = select(Event).where(or_(Event.org_id == org_id, Event.connection_id.in_(conn_ids)))
-            if connection_id:
-                q = q.where(Event.connection_id == connection_id)
-            if doc_number:
-                q = q.where(Event.doc_number == doc_number)
-            if kind:
-                q = q.where(Event.kind == kind)
-            if outcome:
-                q = q.where(Event.outcome == outcome)
-            if entity:
-                q = q.where(Event.entity == entity.value)
-            if app_id:
-                q = q.where(Event.app_id == app_id)
-            if search:
-                like = f"%{search}%"
-                q = q.where(or_(Event.message.ilike(like), Event.doc_number.ilike(like), Event.app_id.ilike(like)))
-            if before_id:
-                q = q.where(Event.id < before_id)
-            return list(s.scalars(q.order_by(Event.id.desc()).limit(limit)))
 
     def create_api_key(self, org_id: str, name: str, role: str, token_hash: str, prefix: str) -> ApiKey:
         with self.session() as s:
