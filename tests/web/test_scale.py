@@ -113,5 +113,5 @@ def test_the_list_and_log_queries_run_on_sqlite_and_postgresql(db_url: str, secr
     assert list_records(ls.store, org, conn, Entity.CONTACT, state="not_synced").total == 6
     assert list_records(ls.store, org, conn, Entity.CONTACT, search="E_1 100%").total == 1  # LIKE wildcards escaped
     assert list_records(ls.store, org, conn, Entity.CONTACT, search="e_ 1").total == 0
-    found = list_events(ls.store, org, [conn], search="inv-7", outcome="failed")
+    found = list_events(ls.store, org, search="inv-7", outcome="failed")
     assert [e.doc_number for e in found.events] == ["INV-7"] and found.next_before is None

@@ -679,9 +679,16 @@ class Store:
                 q = q.where(Event.entity == entity.value)
             if app_id:
                 q = q.where(Event.app_id == app_id)
-            if search:
-                like = f"%{search}%"
-                q = q.where(or_(Event.message.ilike(like), Event.doc_number.ilike(like), Event.app_id.ilike(like)))
+            if search and search.strip():
+                # Case-insensitive "contains", with LIKE's own wildcards in the term taken literally.
+                term = search.strip()
+                q = q.where(
+                    or_(
+                        Event.doc_number.icontains(term, autoescape=True),
+                        Event.app_id.icontains(term, autoescape=True),
+                        Event.message.icontains(term, autoescape=True),
+                    )
+                )
             if before_id:
                 q = q.where(Event.id < before_id)
             return list(s.scalars(q.order_by(Event.id.desc()).limit(limit)))

@@ -202,7 +202,6 @@ class EventPage:
 def list_events(
     store: Store,
     org_id: str,
-    conn_ids: Sequence[str],
     *,
     search: str | None = None,
     kind: str | None = None,
@@ -211,31 +210,21 @@ def list_events(
     before: int | None = None,
     per_page: int = PAGE_SIZE,
 ) -> EventPage:
-    """Newest first, keyset-paged by id; search matches a document number first, then words of the message."""
-    scope: ColumnElement[bool] = Event.org_id == org_id
-    if conn_ids:
-        scope = or_(scope, Event.connection_id.in_(list(conn_ids)))
-    q = select(Event).where(scope)
-    if search and search.strip():
-        term = search.strip()
-        q = q.where(
-            or_(
-                Event.doc_number == term,
-                Event.doc_number.icontains(term, autoescape=True),
-                Event.app_id == term,
-                Event.message.icontains(term, autoescape=True),
-            )
-        )
-    if kind:
-        q = q.where(Event.kind == kind)
-    if outcome:
-        q = q.where(Event.outcome == outcome)
-    if entity:
-        q = q.where(Event.entity == entity)
-    if before:
-        q = q.where(Event.id < before)
-    with store.session() as s:
-        rows = list(s.scalars(q.order_by(Event.id.desc()).limit(per_page + 1)))
+    """Newest first, keyset-paged by id; search matches a document number, a record id or the message.
+    The organisation's scope (its rows and its connections' rows) is Store.events's."""
+    try:
+        record_kind = Entity(entity) if entity else None
+    except ValueError:
+        return EventPage([], None)  # no record kind of that name: nothing to show
+    rows = store.events(
+        org_id=org_id,
+        search=search,
+        kind=kind,
+        outcome=outcome,
+        entity=record_kind,
+        before_id=before,
+        limit=per_page + 1,
+    )
     more = len(rows) > per_page
     rows = rows[:per_page]
     return EventPage(rows, rows[-1].id if more and rows else None)

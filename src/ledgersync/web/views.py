@@ -548,7 +548,6 @@ def build_router(ls: LedgerSync) -> APIRouter:
         result = list_events(
             ls.store,
             ctx.org_id,
-            [c.id for c in ctx.connections],
             search=q or None,
             kind=kind or None,
             outcome=outcome or None,
