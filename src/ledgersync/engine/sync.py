@@ -123,10 +123,8 @@ class Cycle:
         with self._calls_lock:
             self._calls += 1
         if self.settings.log_calls:
-            self.store.log(
+            self._log(
                 "call",
-                connection_id=self.conn_id,
-                org_id=self.org_id,
                 outcome="ok" if info.status and info.status < 400 else "error",
                 message=f"{info.method} {info.path} -> {info.status or info.error}",
                 details={
@@ -189,10 +187,8 @@ class Cycle:
             self.store.update_connection(self.conn_id, **values)
             self.store.add_calls(self.conn_id, self._calls)
             self._emit_outcome()
-            self.store.log(
+            self._log(
                 "sync",
-                connection_id=self.conn_id,
-                org_id=self.org_id,
                 outcome=self.report.status,
                 message=self.report.message or "sync finished",
                 details={
@@ -318,10 +314,8 @@ class Cycle:
                 same_version = versions.get(row.app_id) == rec.version
                 self._link_pushed(s, entity, rec, remote, app_hash=rec.hash if same_version else None)
                 self.report.reconciled += 1
-                self.store.log(
+                self._log(
                     "reconcile",
-                    connection_id=self.conn_id,
-                    org_id=self.org_id,
                     entity=entity,
                     app_id=rec.app_id,
                     remote_id=remote.remote_id,
@@ -422,15 +416,17 @@ class Cycle:
             f"deleted in {self.caps.display_name}; marked deleted in the app",
         )
 
+    def _log(self, kind: str, **fields: Any) -> None:
+        """An event-log row of this connection (see Store.log for the fields)."""
+        self.store.log(kind, connection_id=self.conn_id, org_id=self.org_id, **fields)
+
     def _tell_app(
         self, s: Session, entity: Entity, app_id: str, remote: RemoteRecord, record: Record, event: str, message: str
     ) -> None:
         """A platform-side change applied to the app's record: queue the app event and log it."""
         self.store.emit(s, self.org_id, f"{entity.value}.{event}", entity, app_id, record.to_json())
-        self.store.log(
+        self._log(
             "pull",
-            connection_id=self.conn_id,
-            org_id=self.org_id,
             entity=entity,
             app_id=app_id,
             remote_id=remote.remote_id,
@@ -555,10 +551,8 @@ class Cycle:
         self._remember(entity, app_id, remote.remote_id)
         if same:
             self.store.set_state(s, self.conn_id, entity, app_id, "synced", doc_number=self._doc(merged))
-        self.store.log(
+        self._log(
             "match",
-            connection_id=self.conn_id,
-            org_id=self.org_id,
             entity=entity,
             app_id=app_id,
             remote_id=remote.remote_id,
@@ -804,10 +798,8 @@ class Cycle:
             self._data_error(s, Entity.PAYMENT, rec, error, kind="check", doc=doc)
             return None
         new_pay, credit = split(self.store, s, self.org_id, excess, keep_in_payment=self.caps.payment_holds_credit)
-        self.store.log(
+        self._log(
             "overpayment",
-            connection_id=self.conn_id,
-            org_id=self.org_id,
             entity=Entity.PAYMENT,
             app_id=rec.app_id,
             doc_number=self._doc(pay),
@@ -913,10 +905,8 @@ class Cycle:
             assert result.remote is not None
             self._link_pushed(s, entity, rec, result.remote, app_hash=rec.hash, known=link)
             self.report.bump(self.report.pushed, entity)
-            self.store.log(
+            self._log(
                 "push",
-                connection_id=self.conn_id,
-                org_id=self.org_id,
                 entity=entity,
                 app_id=rec.app_id,
                 remote_id=result.remote.remote_id,
@@ -968,10 +958,8 @@ class Cycle:
             count_attempt=True,
         )
         self.report.bump(self.report.failed, entity)
-        self.store.log(
+        self._log(
             kind,
-            connection_id=self.conn_id,
-            org_id=self.org_id,
             entity=entity,
             app_id=rec.app_id,
             remote_id=remote_id,
@@ -1017,10 +1005,8 @@ class Cycle:
                 count_attempt=True,
                 next_attempt_at=utcnow() + dt.timedelta(seconds=self._backoff(attempts)),
             )
-        self.store.log(
+        self._log(
             "push",
-            connection_id=self.conn_id,
-            org_id=self.org_id,
             entity=entity,
             app_id=rec.app_id,
             doc_number=doc,
@@ -1127,10 +1113,8 @@ class Cycle:
             )
             if not replacing:
                 self.store.set_state(s, self.conn_id, entity, rec.app_id, "synced", doc_number=doc)
-            self.store.log(
+            self._log(
                 "remove",
-                connection_id=self.conn_id,
-                org_id=self.org_id,
                 entity=entity,
                 app_id=rec.app_id,
                 remote_id=link.remote_id,
