@@ -56,10 +56,15 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class PullPage:
-    """One page of changed records and the cursor to save once the page has been stored."""
+    """One page of changed records and the cursor to save once the page has been stored.
+
+    `resume` is where the same pull continues after this page (the provider's opaque page or iterator state),
+    None on the last page. The engine saves it with the page, so a driver may stop after any page (one page per
+    SOAP call or task) and go on later, after a restart too, with `pull(entity, cursor, resume=...)`."""
 
     records: list[RemoteRecord]
     cursor: str | None
+    resume: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,8 +187,10 @@ class Provider(Protocol):
     # Set by the engine; the provider calls it after every HTTP call it makes (may be None).
     on_call: Callable[[CallInfo], None] | None
 
-    def pull(self, entity: Entity, cursor: str | None) -> Iterator[PullPage]:
-        """Records changed since `cursor` (None: everything), oldest first, a page at a time."""
+    def pull(self, entity: Entity, cursor: str | None, resume: str | None = None) -> Iterator[PullPage]:
+        """Records changed since `cursor` (None: everything), oldest first, a page at a time; with `resume`
+        (a page's `resume`), the pages after that one. A provider whose pages carry no `resume` is read to the
+        end in one go."""
         ...
 
     def fetch(self, entity: Entity, remote_ids: Sequence[str]) -> list[RemoteRecord]:

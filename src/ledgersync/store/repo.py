@@ -19,6 +19,7 @@ from ledgersync.model import Entity, Record, SyncError, record_from_json
 from ledgersync.providers.base import OAuthToken
 from ledgersync.store.crypto import SecretBox
 from ledgersync.store.database import make_engine, migrate, session_factory
+from ledgersync.store.outbox import Outbox
 from ledgersync.store.tables import (
     ApiKey,
     AppEvent,
@@ -109,6 +110,7 @@ class Store:
         self.engine = engine
         self.box = box
         self._sessions: sessionmaker[Session] = session_factory(engine)
+        self.outbox = Outbox(self)
 
     @classmethod
     def open(cls, url: str | None, box: SecretBox, *, run_migrations: bool = True) -> Store:
@@ -599,12 +601,21 @@ class Store:
             row = s.get(Cursor, (conn_id, entity.value))
             return row.value if row else None
 
-    def set_cursor(self, s: Session, conn_id: str, entity: Entity, value: str | None) -> None:
+    def get_checkpoint(self, conn_id: str, entity: Entity) -> tuple[str | None, str | None]:
+        """(cursor, resume): where the next pull starts, and where an unfinished one continues."""
+        with self.session() as s:
+            row = s.get(Cursor, (conn_id, entity.value))
+            return (row.value, row.resume) if row else (None, None)
+
+    def set_cursor(
+        self, s: Session, conn_id: str, entity: Entity, value: str | None, resume: str | None = None
+    ) -> None:
         row = s.get(Cursor, (conn_id, entity.value))
         if row is None:
-            s.add(Cursor(connection_id=conn_id, entity=entity.value, value=value, updated_at=utcnow()))
+            s.add(Cursor(connection_id=conn_id, entity=entity.value, value=value, resume=resume, updated_at=utcnow()))
         else:
             row.value = value
+            row.resume = resume
             row.updated_at = utcnow()
 
     def reset_cursors(self, conn_id: str) -> None:

@@ -175,7 +175,40 @@ class Cursor(Base):
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
     entity: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str | None] = mapped_column(String(128))
+    # Where an unfinished pull continues (the provider's opaque page/iterator state); None when the last pull
+    # finished. Saved with the page it follows, so a driver can do one page per call and resume after a restart.
+    resume: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxRow(Base):
+    """One planned platform write: what the plan stage decided to send, in order, until its result is recorded.
+
+    `batch` groups the rows of one provider call; batches run in ascending order. `status` is `planned` until
+    the execute stage claims the batch (then `sent`, with the records marked `syncing` in the same
+    transaction); the record stage deletes the rows with the results. A `sent` row left by a crash is an
+    unknown outcome, reconciled by lookup before anything is sent again."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(32))
+    app_id: Mapped[str] = mapped_column(String(128))
+    # write (create or update), remove (void / delete / archive), replace (remove before re-entering)
+    op: Mapped[str] = mapped_column(String(16))
+    batch: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(96))
+    version: Mapped[int] = mapped_column(Integer)
+    # The app record's content hash as planned: what the link vouches for once the write lands.
+    app_hash: Mapped[str] = mapped_column(String(64))
+    remote_id: Mapped[str | None] = mapped_column(String(128))
+    remote_version: Mapped[str | None] = mapped_column(String(128))
+    # The outgoing record in the platform's namespace, as the provider receives it.
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_outbox_conn_batch", "connection_id", "status", "batch"),)
 
 
 class Event(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -381,18 +382,24 @@ class QboProvider:
 
     # ------------------------------------------------------------ reads
 
-    def pull(self, entity: Entity, cursor: str | None) -> Iterator[PullPage]:
+    def pull(self, entity: Entity, cursor: str | None, resume: str | None = None) -> Iterator[PullPage]:
         """Changed records by the query language, keyset-paged on LastUpdatedTime, then CDC's deletions.
 
         CDC alone would be one call, but it stops at 1,000 objects and 30 days with no paging, so a first
         read or a large change set must use queries; queries never show deleted transactions, so CDC is
-        asked for those (when the cursor is within its 30 days)."""
-        since = parse_cursor(cursor) if cursor is not None else None
+        asked for those (when the cursor is within its 30 days). `resume` carries the keyset position."""
         name = ENTITY_NAME[entity]
-        newest = since
-        lower = since - self.lookback if since is not None else None
-        start = 1
-        seen: set[tuple[str, str]] = set()
+        if resume:
+            state = json.loads(resume)
+            since = parse_cursor(state["since"]) if state["since"] is not None else None
+            lower = parse_cursor(state["lower"]) if state["lower"] is not None else None
+            start = int(state["start"])
+            seen = {(str(i), str(t)) for i, t in state["seen"]}
+        else:
+            since = parse_cursor(cursor) if cursor is not None else None
+            lower = since - self.lookback if since is not None else None
+            start, seen = 1, set()
+        newest = parse_cursor(cursor) if cursor is not None else None
         while True:
             conditions = ["Active IN (true, false)"] if entity in NAME_LISTS else []
             if lower is not None:
@@ -414,17 +421,30 @@ class QboProvider:
             last = len(rows) < self.page_size
             if last and since is not None and entity in _DELETABLE:
                 records.extend(self._deletions(entity, since - self.lookback))
-            yield PullPage(records, newest.isoformat() if newest else cursor)
+            if not last:
+                # Keyset paging: records edited while we read move to the end, which would shift positions and
+                # skip one; restarting from the newest stamp seen cannot skip (repeats are filtered by SyncToken).
+                boundary = {(str(r.get("Id")), str(r.get("SyncToken"))) for r in rows if _stamp(r) == page_newest}
+                if page_newest is None or (lower is not None and page_newest <= lower):
+                    start += self.page_size  # a whole page shares one stamp: page through it by position
+                    seen |= boundary
+                else:
+                    lower, start, seen = page_newest, 1, boundary
+            more = (
+                None
+                if last
+                else json.dumps(
+                    {
+                        "since": since.isoformat() if since is not None else None,
+                        "lower": lower.isoformat() if lower is not None else None,
+                        "start": start,
+                        "seen": sorted(seen),
+                    }
+                )
+            )
+            yield PullPage(records, newest.isoformat() if newest else cursor, more)
             if last:
                 return
-            # Keyset paging: records edited while we read move to the end, which would shift positions and
-            # skip one; restarting from the newest stamp seen cannot skip (repeats are filtered by SyncToken).
-            boundary = {(str(r.get("Id")), str(r.get("SyncToken"))) for r in rows if _stamp(r) == page_newest}
-            if page_newest is None or (lower is not None and page_newest <= lower):
-                start += self.page_size  # a whole page shares one stamp: page through it by position
-                seen |= boundary
-            else:
-                lower, start, seen = page_newest, 1, boundary
 
     def _deletions(self, entity: Entity, since: dt.datetime) -> list[RemoteRecord]:
         now = dt.datetime.now(dt.UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -191,20 +192,22 @@ class XeroProvider:
     def _records(self, entity: Entity, items: Sequence[Mapping[str, Any]]) -> list[RemoteRecord]:
         return [from_xero(entity, item) for item in items if self._wanted(entity, item)]
 
-    def pull(self, entity: Entity, cursor: str | None) -> Iterator[PullPage]:
-        since = parse_cursor(cursor) if cursor is not None else None
+    def pull(self, entity: Entity, cursor: str | None, resume: str | None = None) -> Iterator[PullPage]:
+        # A resumed pull keeps the If-Modified-Since it started with and goes on at the next page.
+        state: dict[str, Any] = json.loads(resume) if resume else {"since": cursor, "page": 1}
+        since = parse_cursor(state["since"]) if state["since"] is not None else None
         headers: dict[str, str] = {}
         if since is not None:
             # Xero compares at second precision and some writes become visible late: read a little behind.
             start = (since - self.lookback).astimezone(dt.UTC)
             headers["If-Modified-Since"] = start.strftime("%Y-%m-%dT%H:%M:%S")
         collection = COLLECTION[entity]
-        newest = since
+        newest = parse_cursor(cursor) if cursor is not None else None
         params: dict[str, str] = {"order": "UpdatedDateUTC ASC"}
         if entity is Entity.CONTACT:
             params["includeArchived"] = "true"
         paged = entity is not Entity.ITEM
-        page = 1
+        page = int(state["page"])
         while True:
             if paged:
                 params.update(page=str(page), pageSize=str(self.page_size))
@@ -214,11 +217,11 @@ class XeroProvider:
                 stamp = parse_datetime(item.get("UpdatedDateUTC"))
                 if stamp is not None and (newest is None or stamp > newest):
                     newest = stamp
-            yield PullPage(self._records(entity, items), newest.isoformat() if newest else cursor)
-            if not paged or not items:
-                return
             page_count = (data.get("pagination") or {}).get("pageCount")
-            if page_count is not None and page >= int(page_count):
+            last = not paged or not items or (page_count is not None and page >= int(page_count))
+            more = None if last else json.dumps({"since": state["since"], "page": page + 1})
+            yield PullPage(self._records(entity, items), newest.isoformat() if newest else cursor, more)
+            if last:
                 return
             page += 1
 

@@ -1,0 +1,162 @@
+"""What the stages of one cycle share: the connection, its provider, the link cache, the report and the log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ledgersync.engine.settings import EngineSettings
+from ledgersync.engine.translate import CodeMap, Resolver, Unresolved, translate
+from ledgersync.model import Entity, Record
+from ledgersync.providers.base import CallInfo, Provider, ProviderSpec, RemoteRecord
+from ledgersync.store import Store, StoreTokenStore
+from ledgersync.store.tables import utcnow
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class CycleReport:
+    connection_id: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    pulled: dict[str, int] = field(default_factory=dict)
+    created_in_app: dict[str, int] = field(default_factory=dict)
+    pushed: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    reconciled: int = 0
+    calls: int = 0
+    status: str = "ok"
+    message: str | None = None
+
+    def bump(self, bucket: dict[str, int], entity: Entity, n: int = 1) -> None:
+        if n:
+            bucket[entity.value] = bucket.get(entity.value, 0) + n
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished_at or utcnow()
+        return (end - self.started_at).total_seconds()
+
+
+def idempotency_key(conn_id: str, entity: Entity, app_id: str, version: int, attempt: int = 0) -> str:
+    """The key of one write. `attempt` counts the record's refused or failed tries: a platform replays the
+    first answer to a repeated key, so a retry after a person's fix (or after a 5xx, where nothing was
+    committed) needs a new key, while a write whose outcome is unknown is reconciled under its stored key."""
+    digest = hashlib.sha256(f"{conn_id}|{entity.value}|{app_id}|{version}|{attempt}".encode()).hexdigest()
+    return f"ls-{digest[:48]}"
+
+
+def doc_of(record: Record) -> str | None:
+    """The document number (or name) a person knows a record by, for states and the event log."""
+    for attr in ("number", "name", "reference", "code"):
+        value = getattr(record, attr, None)
+        if value:
+            return str(value)
+    return None
+
+
+class CycleContext:
+    """One connection's cycle as every stage sees it. Built per run; caches links per entity so references are
+    translated without a query each, and holds what one stage learns for the next (what invoices still owe,
+    which parents children wait for, which invoices' amounts proved stale)."""
+
+    def __init__(
+        self,
+        store: Store,
+        spec: ProviderSpec,
+        conn_id: str,
+        settings: EngineSettings,
+        provider: Provider | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.spec = spec
+        self.settings = settings
+        self.conn = store.get_connection(conn_id)
+        self.conn_id = conn_id
+        self.org_id = self.conn.org_id
+        self.tokens = StoreTokenStore(store, conn_id)
+        self.provider = provider or spec.connect(dict(self.conn.config), self.conn.tenant_id or "", self.tokens)
+        self.provider.on_call = self._on_call
+        self.caps = self.provider.capabilities
+        self.codes = CodeMap.from_config(self.conn.config)
+        self.report = CycleReport(connection_id=conn_id, started_at=utcnow())
+        self.progress = progress
+        self.only: dict[Entity, set[str]] | None = None
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+        self._to_remote: dict[Entity, dict[str, str]] = {}
+        self._to_app: dict[Entity, dict[str, str]] = {}
+        # Per-run knowledge the entity rules share between plan passes.
+        self.referenced_contacts: set[str] | None = None
+        self.dues: dict[str, Decimal] = {}
+        self.waiting_for: set[str] = set()
+        self.stale_invoices: set[str] = set()
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+    def _on_call(self, info: CallInfo) -> None:
+        with self._calls_lock:
+            self._calls += 1
+        if self.settings.log_calls:
+            self.log(
+                "call",
+                outcome="ok" if info.status and info.status < 400 else "error",
+                message=f"{info.method} {info.path} -> {info.status or info.error}",
+                details={
+                    "status": info.status,
+                    "ms": round(info.duration_ms, 1),
+                    "request_id": info.request_id,
+                    "error": info.error,
+                },
+            )
+
+    def log(self, kind: str, **fields: Any) -> None:
+        """An event-log row of this connection (see Store.log for the fields)."""
+        self.store.log(kind, connection_id=self.conn_id, org_id=self.org_id, **fields)
+
+    # -- links ---------------------------------------------------------------------------------------
+    def load_links(self, entity: Entity) -> None:
+        if entity in self._to_remote:
+            return
+        pairs = self.store.link_pairs(self.conn_id, entity)
+        self._to_remote[entity] = {a: r for a, r, removed in pairs if not removed}
+        self._to_app[entity] = {r: a for a, r, _ in pairs}
+
+    def remember(self, entity: Entity, app_id: str, remote_id: str) -> None:
+        self.load_links(entity)
+        self._to_remote[entity][app_id] = remote_id
+        self._to_app[entity][remote_id] = app_id
+
+    def forget_remote(self, entity: Entity, app_id: str) -> None:
+        """The record's platform copy is gone (removed before re-entering): it has no live remote id now."""
+        self.load_links(entity)
+        self._to_remote[entity].pop(app_id, None)
+
+    def to_remote_id(self, entity: Entity, app_id: str) -> str | None:
+        self.load_links(entity)
+        return self._to_remote[entity].get(app_id)
+
+    def to_app_id(self, entity: Entity, remote_id: str) -> str | None:
+        self.load_links(entity)
+        return self._to_app[entity].get(remote_id)
+
+    # -- translation ---------------------------------------------------------------------------------
+    def app_view(self, remote: RemoteRecord, app_id: str) -> Record | None:
+        """A platform record in the app's terms: app ids and the app's codes (None: a reference isn't linked)."""
+        try:
+            return self.codes.back(translate(remote.record, app_id, self.to_app_id))
+        except Unresolved:
+            return None
+
+    def outgoing(self, record: Record, remote_id: str, resolve: Resolver | None = None) -> Record:
+        """The app record as the platform must receive it: platform ids and this connection's codes."""
+        return self.codes.out(translate(record, remote_id, resolve or self.to_remote_id))

@@ -1,0 +1,33 @@
+"""The entity rules the stages look up: one module per entity with what is its own (see base.EntityRules)."""
+
+from __future__ import annotations
+
+from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.entities.contact import ContactRules
+from ledgersync.engine.entities.invoice import InvoiceRules
+from ledgersync.engine.entities.payment import PaymentRules
+from ledgersync.model import Entity
+
+
+class ItemRules(EntityRules):
+    entity = Entity.ITEM
+
+
+class CreditRules(EntityRules):
+    entity = Entity.CREDIT
+
+
+class CreditNoteRules(EntityRules):
+    entity = Entity.CREDIT_NOTE
+
+
+RULES: dict[Entity, EntityRules] = {
+    r.entity: r for r in (ContactRules(), ItemRules(), InvoiceRules(), PaymentRules(), CreditRules(), CreditNoteRules())
+}
+
+
+def rules_for(entity: Entity) -> EntityRules:
+    return RULES[entity]
+
+
+__all__ = ["RULES", "EntityRules", "rules_for"]

@@ -1,0 +1,78 @@
+"""Contacts: parent-first layers, match by name (ambiguity needs review), the conflict policy on edits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+import ledgersync.engine.record as record_stage
+from ledgersync.engine.entities.base import EntityRules
+from ledgersync.model import Contact, ContactStatus, Entity, ErrorCode, Record, SyncError
+from ledgersync.providers.base import RemoteRecord
+from ledgersync.store import StoredRecord
+
+if TYPE_CHECKING:
+    from ledgersync.engine.context import CycleContext
+
+
+class ContactRules(EntityRules):
+    entity = Entity.CONTACT
+    # Sub-customers need their parent's platform id, and a batch can't see what it creates itself, so contacts
+    # go in layers: parents first, then the children that were waiting for them (4 levels below the top).
+    max_passes = 5
+
+    def wanted(self, ctx: CycleContext, rec: StoredRecord) -> bool:
+        if ctx.settings.contacts == "with_transactions":
+            if ctx.referenced_contacts is None:
+                ctx.referenced_contacts = ctx.store.referenced(ctx.org_id, "contact:")
+            return rec.app_id in ctx.referenced_contacts
+        return True
+
+    def another_pass(self, ctx: CycleContext) -> bool:
+        # Another layer only if a parent someone waited for got its platform id in this pass.
+        return any(ctx.to_remote_id(Entity.CONTACT, parent) for parent in ctx.waiting_for)
+
+    def match(self, ctx: CycleContext, s: Session, remote: RemoteRecord) -> str | None:
+        rec = remote.record
+        assert isinstance(rec, Contact)
+        candidates = ctx.store.find_records(ctx.org_id, Entity.CONTACT, name=rec.name, s=s)
+        unlinked = [c for c in candidates if ctx.to_remote_id(Entity.CONTACT, c.app_id) is None]
+        if len(unlinked) == 1:
+            return unlinked[0].app_id
+        if len(unlinked) > 1:
+            error = SyncError(
+                code=ErrorCode.CONFLICT,
+                message=f"Several customers are named '{rec.name}'; which one is the "
+                f"{ctx.caps.display_name} contact is not clear.",
+                hint="Link the right customer to the platform contact, or rename the others.",
+            )
+            for c in unlinked:
+                record_stage.needs_review(ctx, s, Entity.CONTACT, c.app_id, error, doc=rec.name)
+            return ""
+        return None
+
+    def created(self, incoming: Record, remote: RemoteRecord) -> Record:
+        if remote.archived:
+            return incoming.model_copy(update={"status": ContactStatus.ARCHIVED})
+        return incoming
+
+    def merge(
+        self, ctx: CycleContext, current: StoredRecord, incoming: Record, remote: RemoteRecord, app_changed: bool
+    ) -> Record | None:
+        assert isinstance(current.record, Contact) and isinstance(incoming, Contact)
+        status = ContactStatus.ARCHIVED if remote.archived else ContactStatus.ACTIVE
+        if app_changed and _app_wins(ctx, current, remote):
+            return current.record.model_copy(update={"status": status})
+        # Keep what the platform does not carry (the app's own parent link) when the platform has none.
+        keep_parent = incoming.parent_id or current.record.parent_id
+        return incoming.model_copy(update={"status": status, "parent_id": keep_parent})
+
+
+def _app_wins(ctx: CycleContext, current: StoredRecord, remote: RemoteRecord) -> bool:
+    policy = ctx.settings.conflict_policy
+    if policy == "app_wins":
+        return True
+    if policy == "platform_wins":
+        return False
+    return remote.updated_at is None or current.updated_at >= remote.updated_at

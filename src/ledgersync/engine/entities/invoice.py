@@ -1,0 +1,60 @@
+"""Invoices: created in the app and sent out; what the platform computes (totals, amount due, paid) comes back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from ledgersync.engine.entities.base import EntityRules
+from ledgersync.model import Entity, Invoice, InvoiceStatus, Record
+from ledgersync.providers.base import RemoteRecord
+from ledgersync.store import StoredRecord
+
+if TYPE_CHECKING:
+    from ledgersync.engine.context import CycleContext
+
+COMPUTED = ("total", "total_tax", "amount_due", "amount_paid")
+
+
+class InvoiceRules(EntityRules):
+    entity = Entity.INVOICE
+
+    def match(self, ctx: CycleContext, s: Session, remote: RemoteRecord) -> str | None:
+        rec = remote.record
+        assert isinstance(rec, Invoice)
+        if rec.number:
+            found = ctx.store.find_records(ctx.org_id, Entity.INVOICE, number=rec.number, s=s)
+            if len(found) == 1 and ctx.to_remote_id(Entity.INVOICE, found[0].app_id) is None:
+                return found[0].app_id
+        return ""  # invoices are created in the app and flow out; platform-only invoices stay there
+
+    def merge(
+        self, ctx: CycleContext, current: StoredRecord, incoming: Record, remote: RemoteRecord, app_changed: bool
+    ) -> Record | None:
+        assert isinstance(current.record, Invoice) and isinstance(incoming, Invoice)
+        # Invoices flow app -> platform: only what the platform computes comes back.
+        update: dict[str, Any] = {f: getattr(incoming, f) for f in COMPUTED}
+        if current.record.number is None and incoming.number:
+            update["number"] = incoming.number
+        if incoming.status in (InvoiceStatus.PAID, InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
+            update["status"] = incoming.status
+        elif current.record.status is InvoiceStatus.PAID and incoming.status is InvoiceStatus.AUTHORISED:
+            update["status"] = InvoiceStatus.AUTHORISED  # a payment was removed on the platform
+        return current.record.model_copy(update=update)
+
+    def settle_pushed(self, record: Record, incoming: Record) -> Record | None:
+        if not (isinstance(record, Invoice) and isinstance(incoming, Invoice)):
+            return None
+        # Totals, amount due and an auto-assigned number come back from the platform.
+        update: dict[str, Any] = {f: getattr(incoming, f) for f in COMPUTED}
+        if record.number is None and incoming.number:
+            update["number"] = incoming.number
+        if incoming.status is InvoiceStatus.PAID:
+            update["status"] = InvoiceStatus.PAID
+        return record.model_copy(update=update)
+
+    def deleted_copy(self, record: Record) -> Record | None:
+        if isinstance(record, Invoice):
+            return record.model_copy(update={"status": InvoiceStatus.DELETED})
+        return None

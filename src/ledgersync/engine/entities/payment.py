@@ -1,0 +1,142 @@
+"""Payments: overpayments split into customer credit, delete-then-enter where the platform can't edit them,
+invoices read back after paying, and matching a platform payment to the app's on the same invoices."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+import ledgersync.engine.record as record_stage
+from ledgersync.engine.context import doc_of
+from ledgersync.engine.credit import Excess, excess_of, split
+from ledgersync.engine.entities.base import EntityRules
+from ledgersync.model import Allocation, Entity, ErrorCode, Invoice, Payment, PaymentStatus, Record, SyncError
+from ledgersync.providers.base import RemoteRecord
+from ledgersync.store import StoredRecord
+from ledgersync.store.outbox import PlannedWrite
+from ledgersync.store.tables import Link
+
+if TYPE_CHECKING:
+    from ledgersync.engine.context import CycleContext
+
+
+class PaymentRules(EntityRules):
+    entity = Entity.PAYMENT
+
+    def prepare(self, ctx: CycleContext, s: Session, rec: StoredRecord) -> StoredRecord | None:
+        """A new payment larger than its invoices still owe: split off the excess as customer credit (or fail
+        it with that fix offered). Never sent as is, so the platform never refuses it silently."""
+        pay = rec.record
+        assert isinstance(pay, Payment)
+        if pay.status is PaymentStatus.DELETED or not pay.allocations:
+            return rec
+        invoices: dict[str, Invoice] = {}
+        for alloc in pay.allocations:
+            inv = ctx.store.get_record(ctx.org_id, Entity.INVOICE, alloc.invoice_id, s)
+            if inv is None or not isinstance(inv.record, Invoice):
+                continue
+            invoices[alloc.invoice_id] = inv.record
+            if alloc.invoice_id not in ctx.dues and inv.record.amount_due is not None:
+                ctx.dues[alloc.invoice_id] = inv.record.amount_due
+        excess = excess_of(pay, ctx.dues, invoices)
+        if excess is None and pay.unapplied <= 0:
+            _consume_dues(ctx, pay.allocations)
+            return rec
+        if excess is None:
+            # The app itself left part unapplied: that part is the customer's credit.
+            excess = Excess(
+                payment=pay,
+                capped=list(pay.allocations),
+                amount=pay.unapplied,
+                contact_id=next((i.contact_id for i in invoices.values()), pay.contact_id),
+            )
+        if ctx.settings.overpayments == "ask":
+            doc = next((i.number for i in invoices.values() if i.number), None)
+            owed = sum((a.amount for a in excess.capped), Decimal(0))
+            error = SyncError(
+                code=ErrorCode.OVERPAYMENT,
+                message=f"This payment of {pay.amount} is more than the {owed} outstanding"
+                + (f" on {doc}" if doc else "")
+                + f"; {ctx.caps.display_name} refuses payments over the amount due.",
+                hint=f"Record the excess of {excess.amount} as customer credit, or correct the amount.",
+            )
+            record_stage.data_error(ctx, s, Entity.PAYMENT, rec, error, kind="check", doc=doc)
+            return None
+        new_pay, credit = split(ctx.store, s, ctx.org_id, excess, keep_in_payment=ctx.caps.payment_holds_credit)
+        ctx.log(
+            "overpayment",
+            entity=Entity.PAYMENT,
+            app_id=rec.app_id,
+            doc_number=doc_of(pay),
+            message=f"{excess.amount} beyond the amount due recorded as customer credit"
+            + (f" ({credit.id})" if credit else " (held in the payment)"),
+            s=s,
+        )
+        _consume_dues(ctx, new_pay.allocations)
+        s.flush()
+        return ctx.store.get_record(ctx.org_id, Entity.PAYMENT, rec.app_id, s)
+
+    def nothing_to_send(self, outgoing: Record) -> bool:
+        return isinstance(outgoing, Payment) and outgoing.status is PaymentStatus.DELETED
+
+    def replaces(self, ctx: CycleContext, link: Link) -> bool:
+        # The platform can't edit a payment: delete the old one, then enter the new version.
+        return not link.removed and not ctx.caps.payments_editable
+
+    def after_push(self, ctx: CycleContext, written: list[PlannedWrite], removed: list[PlannedWrite]) -> None:
+        """Paying or un-paying changes the invoices' status and amount due: read them back now rather than
+        leave the app showing them unpaid until the next pull."""
+        from ledgersync.engine import pull
+
+        if not (written or removed):
+            return
+        touched = {a.invoice_id for w in written if isinstance(w.record, Payment) for a in w.record.allocations}
+        touched |= ctx.stale_invoices
+        for w in removed:
+            # A removal's payload carries platform ids already.
+            if isinstance(w.record, Payment):
+                touched.update(a.invoice_id for a in w.record.allocations)
+        if len(touched) <= ctx.settings.readback_by_id_limit:
+            pull.refresh(ctx, Entity.INVOICE, sorted(touched))
+        else:
+            # Many invoices changed: one paged delta read (1,000 a page) beats reading them 50 at a time.
+            pull.pull_all(ctx, Entity.INVOICE)
+
+    def match(self, ctx: CycleContext, s: Session, remote: RemoteRecord) -> str | None:
+        rec = remote.record
+        assert isinstance(rec, Payment)
+        if remote.deleted or not rec.allocations:
+            return ""
+        app_invoices = [ctx.to_app_id(Entity.INVOICE, a.invoice_id) for a in rec.allocations]
+        if any(i is None for i in app_invoices):
+            return ""  # a payment on an invoice the app does not have
+        refs = [f"invoice:{i}" for i in app_invoices if i]
+        for cand in ctx.store.records_referring(ctx.org_id, Entity.PAYMENT, refs, s):
+            if ctx.to_remote_id(Entity.PAYMENT, cand.app_id) is not None:
+                continue
+            p = cand.record
+            assert isinstance(p, Payment)
+            if p.amount == rec.amount and p.date == rec.date:
+                return cand.app_id
+        return None
+
+    def merge(
+        self, ctx: CycleContext, current: StoredRecord, incoming: Record, remote: RemoteRecord, app_changed: bool
+    ) -> Record | None:
+        assert isinstance(current.record, Payment)
+        if remote.deleted:
+            return current.record.model_copy(update={"status": PaymentStatus.DELETED})
+        return None  # payments are not edited in place on the platform side
+
+    def deleted_copy(self, record: Record) -> Record | None:
+        if isinstance(record, Payment):
+            return record.model_copy(update={"status": PaymentStatus.DELETED})
+        return None
+
+
+def _consume_dues(ctx: CycleContext, allocations: list[Allocation]) -> None:
+    for alloc in allocations:
+        if alloc.invoice_id in ctx.dues:
+            ctx.dues[alloc.invoice_id] -= alloc.amount

@@ -1,0 +1,170 @@
+"""The plan stage: from the app's changes, the platform writes to make, in dependency order and batches, each
+with its idempotency key, as rows in the outbox. It calls no platform; a plan nothing of which was sent is
+simply superseded by the next one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+import ledgersync.engine.record as record_stage
+from ledgersync.engine.context import idempotency_key
+from ledgersync.engine.entities import rules_for
+from ledgersync.engine.translate import Unresolved
+from ledgersync.model import Entity, ErrorCode, Record, SyncError
+from ledgersync.store import StoredRecord
+from ledgersync.store.tables import Link, SyncState, utcnow
+
+if TYPE_CHECKING:
+    from ledgersync.engine.context import CycleContext
+
+
+@dataclass(frozen=True)
+class _Op:
+    rec: StoredRecord
+    op: str
+    record: Record
+    key: str
+    remote_id: str | None = None
+    remote_version: str | None = None
+
+
+def due(st: SyncState | None, rec: StoredRecord, now: dt.datetime) -> bool:
+    if st is None:
+        return True
+    if st.state in record_stage.HELD:
+        return False
+    if st.state == "failed" and st.failed_hash is not None and st.failed_hash == rec.hash:
+        return False  # a data error stays until the record is edited or a person retries
+    return not (st.next_attempt_at is not None and st.next_attempt_at > now)
+
+
+def plan(ctx: CycleContext, entity: Entity) -> int:
+    """Plan this entity's writes; returns how many outbox rows were planned."""
+    rules = rules_for(entity)
+    candidates = ctx.store.push_candidates(ctx.org_id, ctx.conn_id, entity)
+    if ctx.only is not None:
+        candidates = [(r, link) for r, link in candidates if r.app_id in ctx.only.get(entity, set())]
+    states = ctx.store.state_map(ctx.conn_id, entity, [rec.app_id for rec, _ in candidates]) if candidates else {}
+    now = utcnow()
+    removes: list[_Op] = []
+    writes: list[_Op] = []
+    with ctx.store.session() as s:
+        ctx.store.outbox.drop_planned(s, ctx.conn_id, entity)
+        for rec, link in candidates:
+            if not due(states.get(rec.app_id), rec, now):
+                continue
+            attempt = _attempt(states, rec)
+            key = idempotency_key(ctx.conn_id, entity, rec.app_id, rec.version, attempt)
+            if rec.deleted:
+                if link is not None:
+                    removes.append(_removal(ctx, entity, rec, link, "remove"))
+                continue
+            if not rules.wanted(ctx, rec):
+                continue
+            if link is not None and rules.replaces(ctx, link):
+                # Remove, then enter the new version (its write follows the removal, dropped if that fails).
+                try:
+                    fresh = ctx.outgoing(rec.record, rec.app_id)
+                except Unresolved:
+                    continue
+                removes.append(_removal(ctx, entity, rec, link, "replace"))
+                if not rules.nothing_to_send(fresh):
+                    writes.append(_Op(rec, "write", fresh, key))
+                continue
+            remote_id = link.remote_id if link is not None and not link.removed else None
+            if remote_id is None:
+                prepared = rules.prepare(ctx, s, rec)
+                if prepared is None:
+                    continue
+                rec = prepared
+                key = idempotency_key(ctx.conn_id, entity, rec.app_id, rec.version, attempt)
+            try:
+                outgoing = ctx.outgoing(rec.record, remote_id or rec.app_id)
+            except Unresolved as exc:
+                record_stage.waiting(ctx, s, entity, rec, exc)
+                continue
+            named = _apply_name_rules(ctx, s, entity, rec, outgoing)
+            if named is None:
+                continue
+            if rules.nothing_to_send(named):
+                continue
+            writes.append(_Op(rec, "write", named, key, remote_id, link.remote_version if link is not None else None))
+        batch = ctx.store.outbox.next_batch_number(s, ctx.conn_id)
+        for op in removes:  # the platform removes one record per call
+            _add(ctx, s, entity, op, batch)
+            batch += 1
+        size = max(1, ctx.caps.batch_size)
+        for i in range(0, len(writes), size):
+            for op in writes[i : i + size]:
+                _add(ctx, s, entity, op, batch)
+            batch += 1
+    return len(removes) + len(writes)
+
+
+def _removal(ctx: CycleContext, entity: Entity, rec: StoredRecord, link: Link, op: str) -> _Op:
+    return _Op(
+        rec,
+        op,
+        ctx.outgoing(rec.record, link.remote_id, lambda e, i: ctx.to_remote_id(e, i) or i),
+        idempotency_key(ctx.conn_id, entity, rec.app_id, rec.version) + "-rm",
+        link.remote_id,
+        link.remote_version,
+    )
+
+
+def _add(ctx: CycleContext, s: Session, entity: Entity, op: _Op, batch: int) -> None:
+    ctx.store.outbox.add(
+        s,
+        ctx.conn_id,
+        entity=entity,
+        app_id=op.rec.app_id,
+        op=op.op,
+        batch=batch,
+        idempotency_key=op.key,
+        version=op.rec.version,
+        app_hash=op.rec.hash,
+        record=op.record,
+        remote_id=op.remote_id,
+        remote_version=op.remote_version,
+    )
+
+
+def _attempt(states: dict[str, SyncState], rec: StoredRecord) -> int:
+    st = states.get(rec.app_id)
+    return st.attempts or 0 if st is not None else 0
+
+
+def _apply_name_rules(
+    ctx: CycleContext, s: Session, entity: Entity, rec: StoredRecord, outgoing: Record
+) -> Record | None:
+    """Check the platform's documented name rules before sending; fail with the exact rule, or clean the
+    outgoing copy when configured to (the app keeps its own spelling)."""
+    update: dict[str, str] = {}
+    for rule in ctx.caps.name_rules:
+        if rule.entity is not entity:
+            continue
+        value = getattr(outgoing, rule.field, None)
+        if not isinstance(value, str):
+            continue
+        problems = rule.problems(value)
+        if not problems:
+            continue
+        if ctx.settings.clean_names and rule.clean(value):
+            update[rule.field] = rule.clean(value)
+            continue
+        error = SyncError(
+            code=ErrorCode.INVALID_CHARACTERS,
+            message=f"{ctx.caps.display_name} can't take the {rule.label.lower()} '{value}': "
+            + "; ".join(problems)
+            + ".",
+            hint=f"Edit the {rule.label.lower()} and save; it syncs again on its own"
+            + (" (or turn on automatic clean-up of names)." if not ctx.settings.clean_names else "."),
+            platform_message=rule.source or None,
+        )
+        record_stage.data_error(ctx, s, entity, rec, error, kind="check")
+        return None
+    return outgoing.model_copy(update=update) if update else outgoing

@@ -1,0 +1,595 @@
+"""The record stage: the single path that writes sync states, links, cursors and event-log rows, and queues the
+app's events. Every other stage decides; this one writes what was decided, in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from ledgersync.engine.context import doc_of
+from ledgersync.engine.entities import rules_for
+from ledgersync.engine.translate import Unresolved
+from ledgersync.model import AUTH, Entity, ErrorCode, ProviderError, Record, SyncError
+from ledgersync.providers.base import PullPage, RemoteRecord, WriteResult
+from ledgersync.store import StoredRecord
+from ledgersync.store.outbox import PlannedWrite
+from ledgersync.store.tables import Link, SyncState, utcnow
+
+if TYPE_CHECKING:
+    from ledgersync.engine.context import CycleContext
+
+# States a push leaves alone until a person acts (or, for failed, until the record is edited).
+HELD = frozenset({"skipped", "excluded", "needs_review"})
+# Errors that are the connection's, not a record's: they stop the cycle and count no attempt.
+STOPS = frozenset({*AUTH, ErrorCode.DAILY_LIMIT})
+
+
+# -- states ------------------------------------------------------------------------------------------
+def pending(ctx: CycleContext, s: Session, entity: Entity, app_id: str, doc: str | None) -> None:
+    ctx.store.set_state(s, ctx.conn_id, entity, app_id, "pending", doc_number=doc)
+
+
+def needs_review(ctx: CycleContext, s: Session, entity: Entity, app_id: str, error: SyncError, doc: str) -> None:
+    ctx.store.set_state(s, ctx.conn_id, entity, app_id, "needs_review", error=error, doc_number=doc)
+
+
+def waiting(ctx: CycleContext, s: Session, entity: Entity, rec: StoredRecord, exc: Unresolved) -> None:
+    """A record whose reference has no platform id yet: pending behind it, or failed if it is stuck."""
+    if exc.entity is entity:
+        ctx.waiting_for.add(exc.ref_id)
+    dep_state = ctx.store.get_state(ctx.conn_id, exc.entity, exc.ref_id)
+    dep = ctx.store.get_record(ctx.org_id, exc.entity, exc.ref_id, s)
+    label = doc_of(dep.record) if dep else exc.ref_id
+    if dep_state is not None and dep_state.state in ("failed", "skipped", "excluded", "needs_review"):
+        ctx.store.set_state(
+            s,
+            ctx.conn_id,
+            entity,
+            rec.app_id,
+            "failed",
+            doc_number=doc_of(rec.record),
+            error=SyncError(
+                code=ErrorCode.MISSING_DEPENDENCY,
+                message=f"Waiting for {exc.entity.value} '{label}', which is {dep_state.state}: "
+                f"{dep_state.error_message or 'it has not synced'}",
+                hint=f"Fix the {exc.entity.value} first; this record follows on the next sync.",
+            ),
+        )
+        ctx.report.bump(ctx.report.failed, entity)
+    else:
+        pending(ctx, s, entity, rec.app_id, doc_of(rec.record))
+
+
+def data_error(
+    ctx: CycleContext,
+    s: Session,
+    entity: Entity,
+    rec: StoredRecord | PlannedWrite,
+    error: SyncError,
+    *,
+    kind: str,
+    doc: str | None = None,
+    remote_id: str | None = None,
+    request_id: str | None = None,
+) -> None:
+    """A refusal that stays until the record is edited or a person acts: Failed, counted, and logged with
+    the platform's own words and the document number."""
+    doc = doc or doc_of(rec.record)
+    ctx.store.set_state(
+        s,
+        ctx.conn_id,
+        entity,
+        rec.app_id,
+        "failed",
+        error=error,
+        doc_number=doc,
+        failed_hash=rec.hash if isinstance(rec, StoredRecord) else rec.app_hash,
+        count_attempt=True,
+    )
+    ctx.report.bump(ctx.report.failed, entity)
+    ctx.log(
+        kind,
+        entity=entity,
+        app_id=rec.app_id,
+        remote_id=remote_id,
+        doc_number=doc,
+        outcome="failed",
+        message=error.message,
+        details={
+            "code": error.code.value,
+            "platform_code": error.platform_code,
+            "platform_message": error.platform_message,
+            "request_id": request_id,
+        },
+        s=s,
+    )
+
+
+def backoff(ctx: CycleContext, attempts: int) -> float:
+    base = ctx.settings.retry_base_seconds
+    return float(min(ctx.settings.retry_max_seconds, base * (2 ** (attempts - 1))))
+
+
+def transient(ctx: CycleContext, s: Session, entity: Entity, app_id: str, doc: str | None, error: SyncError) -> None:
+    """A failure that may pass (429, 5xx, timeout): retried on a backoff; shown Failed past the limit."""
+    st = s.get(SyncState, (ctx.conn_id, entity.value, app_id))
+    attempts = (st.attempts if st else 0) + 1
+    over = attempts >= ctx.settings.transient_failure_limit
+    ctx.store.set_state(
+        s,
+        ctx.conn_id,
+        entity,
+        app_id,
+        "failed" if over else "pending",
+        error=error,
+        doc_number=doc,
+        count_attempt=True,
+        next_attempt_at=utcnow() + dt.timedelta(seconds=backoff(ctx, attempts)),
+    )
+    if over:
+        ctx.report.bump(ctx.report.failed, entity)
+    ctx.log(
+        "push",
+        entity=entity,
+        app_id=app_id,
+        doc_number=doc,
+        outcome="retrying",
+        message=error.message,
+        details={"attempt": attempts},
+        s=s,
+    )
+
+
+# -- the execute stage's claim and its results -------------------------------------------------------
+def claim(ctx: CycleContext, rows: Sequence[PlannedWrite]) -> None:
+    """Mark a batch sent, and its records syncing with their keys, before the call: if the process dies
+    mid-call, the next run looks the writes up by these keys before sending anything again."""
+    with ctx.store.session() as s:
+        ctx.store.outbox.mark_sent(s, [r.id for r in rows])
+        for row in rows:
+            if row.op == "write":
+                ctx.store.set_state(
+                    s,
+                    ctx.conn_id,
+                    row.entity,
+                    row.app_id,
+                    "syncing",
+                    doc_number=doc_of(row.record),
+                    write_key=row.idempotency_key,
+                    write_version=row.version,
+                )
+
+
+def writes_failed(ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite], error: SyncError) -> None:
+    """The call as a whole failed before anything was committed: each record goes back to pending, counted
+    as an attempt unless the cause is the connection's (revoked, daily limit), which stops the cycle."""
+    count = error.code not in STOPS
+    with ctx.store.session() as s:
+        for row in rows:
+            if count:
+                transient(ctx, s, entity, row.app_id, doc_of(row.record), error)
+            else:
+                pending(ctx, s, entity, row.app_id, doc_of(row.record))
+            ctx.store.outbox.done(s, [row.id])
+        if not count:
+            ctx.store.outbox.drop_planned(s, ctx.conn_id)
+
+
+def writes_done(
+    ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite], results: Sequence[WriteResult]
+) -> None:
+    """Results of one batch: links and states for those that landed, the reason for those refused."""
+    by_key = {r.key: r for r in results}
+    with ctx.store.session() as s, s.no_autoflush:
+        links = ctx.store.preload(s, ctx.org_id, ctx.conn_id, entity, [r.app_id for r in rows])
+        for row in rows:
+            result = by_key.get(row.app_id) or WriteResult(
+                key=row.app_id,
+                error=SyncError(code=ErrorCode.UNKNOWN_OUTCOME, message="the platform returned no result"),
+            )
+            _write_result(ctx, s, entity, row, result, links.get(row.app_id))
+        ctx.store.outbox.done(s, [r.id for r in rows])
+
+
+def _write_result(
+    ctx: CycleContext, s: Session, entity: Entity, row: PlannedWrite, result: WriteResult, link: Link | None
+) -> None:
+    doc = doc_of(row.record)
+    if result.ok:
+        assert result.remote is not None
+        link_pushed(ctx, s, entity, row.app_id, result.remote, app_hash=row.app_hash, version=row.version, known=link)
+        ctx.report.bump(ctx.report.pushed, entity)
+        ctx.log(
+            "push",
+            entity=entity,
+            app_id=row.app_id,
+            remote_id=result.remote.remote_id,
+            doc_number=result.remote.doc_number or doc,
+            message=("updated in " if row.remote_id else "created in ") + ctx.caps.display_name,
+            details={"request_id": row.idempotency_key, "version": row.version},
+            s=s,
+        )
+        return
+    error = result.error or SyncError(code=ErrorCode.VALIDATION, message="rejected without a reason")
+    if error.code is ErrorCode.OVERPAYMENT and ctx.settings.overpayments == "record_credit":
+        st = s.get(SyncState, (ctx.conn_id, entity.value, row.app_id))
+        if st is None or (st.attempts or 0) < 2:
+            # Our copy of the amount due was stale: re-read the invoices and split on the next pass.
+            ctx.stale_invoices.update(a.invoice_id for a in getattr(row.record, "allocations", []) or [])
+            ctx.store.set_state(
+                s, ctx.conn_id, entity, row.app_id, "pending", error=error, doc_number=doc, count_attempt=True
+            )
+            return
+    if error.transient:
+        transient(ctx, s, entity, row.app_id, doc, error)
+        return
+    data_error(ctx, s, entity, row, error, kind="push", request_id=row.idempotency_key)
+
+
+def link_pushed(
+    ctx: CycleContext,
+    s: Session,
+    entity: Entity,
+    app_id: str,
+    remote: RemoteRecord,
+    *,
+    app_hash: str | None,
+    version: int | None = None,
+    known: Link | bool | None = True,
+) -> None:
+    """A write that landed: link the records, take back what the platform computed, and mark it synced (or
+    pending, when the app's copy changed while the write was in flight and must go again)."""
+    incoming = ctx.app_view(remote, app_id)
+    current = ctx.store.get_record(ctx.org_id, entity, app_id, s)
+    record: Record | None = current.record if current else None
+    if incoming is not None and current is not None:
+        settled = rules_for(entity).settle_pushed(current.record, incoming)
+        if settled is not None:
+            record = settled
+            _, changed = ctx.store.upsert_record(ctx.org_id, settled, s=s)
+            if changed and app_hash is not None and (version is None or version == current.version):
+                app_hash = settled.content_hash()
+    ctx.store.save_link(
+        s,
+        ctx.conn_id,
+        entity,
+        app_id,
+        remote.remote_id,
+        remote_version=remote.version,
+        app_hash=app_hash,
+        remote_hash=incoming.content_hash() if incoming else None,
+        removed=remote.deleted,
+        # Vouching for the link skips two lookups per record, but only when no other record holds it.
+        known=True if ctx.to_app_id(entity, remote.remote_id) not in (None, app_id) else known,
+    )
+    ctx.remember(entity, app_id, remote.remote_id)
+    ctx.store.set_state(
+        s,
+        ctx.conn_id,
+        entity,
+        app_id,
+        "synced" if app_hash is not None else "pending",
+        doc_number=remote.doc_number or (doc_of(record) if record else None),
+    )
+
+
+def removal_done(ctx: CycleContext, row: PlannedWrite, outcome: WriteResult | ProviderError, link: Link) -> bool:
+    """The result of voiding / deleting / archiving one record (or removing a payment to re-enter it). False
+    when it did not happen; then whatever was planned after it for the record is dropped."""
+    entity, replacing = row.entity, row.op == "replace"
+    doc = doc_of(row.record)
+    with ctx.store.session() as s:
+        ctx.store.outbox.done(s, [row.id])
+        if isinstance(outcome, ProviderError):
+            if outcome.error.code in STOPS:
+                ctx.store.outbox.drop_planned(s, ctx.conn_id)
+                return False
+            transient(ctx, s, entity, row.app_id, doc, outcome.error)
+            ctx.store.outbox.drop_record(s, ctx.conn_id, entity, row.app_id)
+            return False
+        if outcome.error is not None and outcome.error.code is not ErrorCode.NOT_FOUND:
+            data_error(ctx, s, entity, row, outcome.error, kind="remove", doc=doc, remote_id=link.remote_id)
+            ctx.store.outbox.drop_record(s, ctx.conn_id, entity, row.app_id)
+            return False
+        ctx.store.save_link(
+            s,
+            ctx.conn_id,
+            entity,
+            row.app_id,
+            link.remote_id,
+            remote_version=outcome.remote.version if outcome.remote else link.remote_version,
+            app_hash=None if replacing else row.app_hash,
+            remote_hash=link.remote_hash,
+            removed=True,
+        )
+        if replacing:
+            ctx.forget_remote(entity, row.app_id)
+        else:
+            ctx.store.set_state(s, ctx.conn_id, entity, row.app_id, "synced", doc_number=doc)
+        ctx.log(
+            "remove",
+            entity=entity,
+            app_id=row.app_id,
+            remote_id=link.remote_id,
+            doc_number=doc,
+            message=("replaced in " if replacing else "voided/deleted in ") + ctx.caps.display_name,
+            s=s,
+        )
+        ctx.report.bump(ctx.report.pushed, entity)
+    return True
+
+
+# -- reconcile ---------------------------------------------------------------------------------------
+def reconciled(
+    ctx: CycleContext,
+    entity: Entity,
+    rows: Sequence[SyncState],
+    stored: dict[str, StoredRecord],
+    found: dict[str, RemoteRecord],
+) -> None:
+    """Writes whose outcome was unknown, looked up: linked where they landed, pending where they did not."""
+    with ctx.store.session() as s:
+        for row in rows:
+            rec = stored.get(row.app_id)
+            if rec is None:
+                ctx.store.set_state(s, ctx.conn_id, entity, row.app_id, "not_synced")
+                continue
+            remote = found.get(row.app_id)
+            if remote is not None and ctx.to_app_id(entity, remote.remote_id) not in (None, row.app_id):
+                remote = None  # that platform record is another app record's: this write did not land
+            if remote is None:
+                # The write never landed: push it again (same idempotency key while the version holds).
+                pending(ctx, s, entity, row.app_id, doc_of(rec.record))
+                continue
+            same_version = row.write_version == rec.version
+            link_pushed(ctx, s, entity, rec.app_id, remote, app_hash=rec.hash if same_version else None)
+            ctx.report.reconciled += 1
+            ctx.log(
+                "reconcile",
+                entity=entity,
+                app_id=rec.app_id,
+                remote_id=remote.remote_id,
+                doc_number=remote.doc_number or doc_of(rec.record),
+                message="an earlier write whose outcome was unknown had landed; linked, not re-sent",
+                s=s,
+            )
+        ctx.store.outbox.clear_sent(s, ctx.conn_id, entity, [r.app_id for r in rows])
+
+
+# -- the platform side coming back (pull, refresh) ---------------------------------------------------
+def page_pulled(ctx: CycleContext, entity: Entity, page: PullPage) -> None:
+    """One pulled page applied, and the checkpoint moved in the same transaction: never ahead of the data."""
+    with ctx.store.session() as s:
+        links = ctx.store.remote_links(ctx.conn_id, entity, [r.remote_id for r in page.records], s)
+        for remote in page.records:
+            _apply_remote(ctx, s, entity, remote, links.get(remote.remote_id))
+        ctx.store.set_cursor(s, ctx.conn_id, entity, page.cursor, page.resume)
+    ctx.report.bump(ctx.report.pulled, entity, len(page.records))
+
+
+def refreshed(ctx: CycleContext, entity: Entity, records: Sequence[RemoteRecord]) -> None:
+    """Records read by id, applied as a pull would, without moving the cursor (only linked ones)."""
+    with ctx.store.session() as s:
+        links = ctx.store.remote_links(ctx.conn_id, entity, [r.remote_id for r in records], s)
+        for remote in records:
+            link = links.get(remote.remote_id)
+            if link is not None:
+                _apply_linked(ctx, s, entity, remote, link)
+
+
+def _apply_remote(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteRecord, link: Link | None) -> None:
+    if link is not None:
+        if link.remote_version == remote.version and not (remote.deleted and not link.removed):
+            return  # our own write coming back, or nothing new
+        _apply_linked(ctx, s, entity, remote, link)
+        return
+    if remote.external_id and ctx.store.get_record(ctx.org_id, entity, remote.external_id, s):
+        app_id: str | None = remote.external_id
+    else:
+        app_id = rules_for(entity).match(ctx, s, remote)
+    if app_id == "":
+        return
+    if app_id is None:
+        _create_in_app(ctx, s, entity, remote)
+        return
+    link_row = ctx.store.link_by_app(ctx.conn_id, entity, app_id, s)
+    if link_row is not None and link_row.remote_id != remote.remote_id:
+        return  # that app record is linked elsewhere already; leave this one alone
+    _link_matched(ctx, s, entity, app_id, remote)
+
+
+def _apply_linked(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteRecord, link: Link) -> None:
+    current = ctx.store.get_record(ctx.org_id, entity, link.app_id, s)
+    if current is None:
+        return
+    incoming = ctx.app_view(remote, link.app_id)
+    if incoming is None:
+        if remote.deleted:
+            _mark_deleted(ctx, s, entity, current, remote, link)
+        return
+    app_changed = link.app_hash is not None and current.hash != link.app_hash
+    merged = rules_for(entity).merge(ctx, current, incoming, remote, app_changed)
+    if merged is None:
+        link.remote_version = remote.version
+        return
+    _, changed = ctx.store.upsert_record(ctx.org_id, merged, s=s)
+    new_hash = merged.content_hash()
+    if remote.deleted:
+        link.removed = True
+    link.remote_version = remote.version
+    link.remote_hash = incoming.content_hash()
+    if not app_changed:
+        link.app_hash = new_hash
+    if changed:
+        _tell_app(
+            ctx, s, entity, link.app_id, remote, merged, "updated", f"updated in the app from {ctx.caps.display_name}"
+        )
+    ctx.remember(entity, link.app_id, remote.remote_id)
+
+
+def _mark_deleted(
+    ctx: CycleContext, s: Session, entity: Entity, current: StoredRecord, remote: RemoteRecord, link: Link
+) -> None:
+    """A platform reports a deletion with no content (QuickBooks CDC gives just the id): mark the app's copy
+    without translating anything."""
+    record = rules_for(entity).deleted_copy(current.record)
+    if record is None:
+        return
+    ctx.store.upsert_record(ctx.org_id, record, s=s)
+    link.removed = True
+    link.remote_version = remote.version
+    link.app_hash = record.content_hash()
+    _tell_app(
+        ctx,
+        s,
+        entity,
+        link.app_id,
+        remote,
+        record,
+        "updated",
+        f"deleted in {ctx.caps.display_name}; marked deleted in the app",
+    )
+
+
+def _tell_app(
+    ctx: CycleContext,
+    s: Session,
+    entity: Entity,
+    app_id: str,
+    remote: RemoteRecord,
+    record: Record,
+    event: str,
+    message: str,
+) -> None:
+    """A platform-side change applied to the app's record: queue the app event and log it."""
+    ctx.store.emit(s, ctx.org_id, f"{entity.value}.{event}", entity, app_id, record.to_json())
+    ctx.log(
+        "pull",
+        entity=entity,
+        app_id=app_id,
+        remote_id=remote.remote_id,
+        doc_number=remote.doc_number or doc_of(record),
+        message=message,
+        s=s,
+    )
+
+
+def _link_matched(ctx: CycleContext, s: Session, entity: Entity, app_id: str, remote: RemoteRecord) -> None:
+    current = ctx.store.get_record(ctx.org_id, entity, app_id, s)
+    incoming = ctx.app_view(remote, app_id)
+    if current is None or incoming is None:
+        return
+    # The app's content is the one to keep for a record it already had; the next push sends it if the
+    # two differ (app_hash None marks it unsent). Platform-computed fields are taken as they are.
+    merged = rules_for(entity).merge(ctx, current, incoming, remote, app_changed=True) or current.record
+    ctx.store.upsert_record(ctx.org_id, merged, s=s)
+    same = incoming.content_hash() == merged.content_hash()
+    ctx.store.save_link(
+        s,
+        ctx.conn_id,
+        entity,
+        app_id,
+        remote.remote_id,
+        remote_version=remote.version,
+        app_hash=merged.content_hash() if same else None,
+        remote_hash=incoming.content_hash(),
+        removed=remote.deleted,
+    )
+    ctx.remember(entity, app_id, remote.remote_id)
+    if same:
+        ctx.store.set_state(s, ctx.conn_id, entity, app_id, "synced", doc_number=doc_of(merged))
+    ctx.log(
+        "match",
+        entity=entity,
+        app_id=app_id,
+        remote_id=remote.remote_id,
+        doc_number=remote.doc_number or doc_of(merged),
+        message=f"matched to the existing {ctx.caps.display_name} record",
+        s=s,
+    )
+
+
+def _create_in_app(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteRecord) -> None:
+    if remote.deleted:
+        return
+    app_id = f"{entity.value[:3]}_{uuid.uuid4().hex[:16]}"
+    incoming = ctx.app_view(remote, app_id)
+    if incoming is None:
+        return
+    incoming = rules_for(entity).created(incoming, remote)
+    ctx.store.upsert_record(ctx.org_id, incoming, s=s)
+    h = incoming.content_hash()
+    ctx.store.save_link(
+        s, ctx.conn_id, entity, app_id, remote.remote_id, remote_version=remote.version, app_hash=h, remote_hash=h
+    )
+    ctx.remember(entity, app_id, remote.remote_id)
+    doc = remote.doc_number or doc_of(incoming)
+    ctx.store.set_state(s, ctx.conn_id, entity, app_id, "synced", doc_number=doc)
+    _tell_app(ctx, s, entity, app_id, remote, incoming, "created", f"created in the app from {ctx.caps.display_name}")
+    ctx.report.bump(ctx.report.created_in_app, entity)
+
+
+# -- the connection --------------------------------------------------------------------------------------
+def cycle_finished(ctx: CycleContext, connection_status: str) -> None:
+    """The connection's last-sync figures, the app's outcome events and the cycle's log row."""
+    report = ctx.report
+    values: dict[str, Any] = {"last_sync_at": report.finished_at}
+    if report.status == "ok":
+        values["last_success_at"] = report.finished_at
+        if connection_status == "parked":
+            values.update(status="connected", status_reason=None, parked_until=None)
+    ctx.store.update_connection(ctx.conn_id, **values)
+    ctx.store.add_calls(ctx.conn_id, ctx.calls)
+    failed = sum(report.failed.values())
+    base: dict[str, Any] = {
+        "connection_id": ctx.conn_id,
+        "provider": ctx.conn.provider,
+        "status": report.status,
+        "message": report.message,
+    }
+    # Emitted here so every path that syncs (CLI, scheduler, API, dashboard, Python API) tells the app the same;
+    # needs_reconnect only from the cycle that found it.
+    with ctx.store.session() as s:
+        if report.status == "needs_reconnect" and ctx.conn.status != "needs_reconnect":
+            after = ctx.store.get_connection(ctx.conn_id)
+            ctx.store.emit(
+                s, ctx.org_id, "connection.needs_reconnect", None, None, {**base, "reason": after.status_reason}
+            )
+        if report.status == "error" or failed:
+            ctx.store.emit(s, ctx.org_id, "sync.failed", None, None, {**base, "failed": dict(report.failed)})
+    ctx.log(
+        "sync",
+        outcome=report.status,
+        message=report.message or "sync finished",
+        details={
+            "pulled": report.pulled,
+            "pushed": report.pushed,
+            "failed": report.failed,
+            "created_in_app": report.created_in_app,
+            "calls": ctx.calls,
+            "seconds": round(report.seconds, 3),
+        },
+    )
+
+
+def stopped(ctx: CycleContext, error: SyncError) -> None:
+    """The cycle stopped on a connection-wide error: the connection's status says why."""
+    ctx.report.message = error.message
+    if error.code in AUTH:
+        ctx.report.status = "needs_reconnect"
+        ctx.store.update_connection(ctx.conn_id, status="needs_reconnect", status_reason=error.message)
+    elif error.code is ErrorCode.DAILY_LIMIT:
+        ctx.report.status = "parked"
+        until = utcnow() + dt.timedelta(seconds=error.retry_after or 3600)
+        ctx.store.update_connection(
+            ctx.conn_id,
+            status="parked",
+            parked_until=until,
+            status_reason=f"Paused: the platform's daily API limit is used up; resumes at {until:%H:%M} UTC.",
+        )
+    else:
+        ctx.report.status = "error"

@@ -1,0 +1,174 @@
+"""The outbox repository: planned platform writes per connection, claimed a batch at a time, deleted once recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from ledgersync.model import Entity, Record, record_from_json
+from ledgersync.store.tables import OutboxRow
+
+if TYPE_CHECKING:
+    from ledgersync.store.repo import Store
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """One outbox row as the stages see it: the operation, its key and the record exactly as it is sent."""
+
+    id: int
+    entity: Entity
+    app_id: str
+    op: str
+    batch: int
+    idempotency_key: str
+    version: int
+    app_hash: str
+    remote_id: str | None
+    remote_version: str | None
+    record: Record
+    status: str
+
+
+def _planned(row: OutboxRow) -> PlannedWrite:
+    entity = Entity(row.entity)
+    return PlannedWrite(
+        id=row.id,
+        entity=entity,
+        app_id=row.app_id,
+        op=row.op,
+        batch=row.batch,
+        idempotency_key=row.idempotency_key,
+        version=row.version,
+        app_hash=row.app_hash,
+        remote_id=row.remote_id,
+        remote_version=row.remote_version,
+        record=record_from_json(entity, dict(row.payload)),
+        status=row.status,
+    )
+
+
+class Outbox:
+    """Rows of `outbox` (see OutboxRow). Every method takes the caller's session where it writes, so a plan, a
+    claim or a recording is one transaction with the states and links it goes with."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def next_batch_number(self, s: Session, conn_id: str) -> int:
+        return (
+            int(
+                s.scalar(select(func.coalesce(func.max(OutboxRow.batch), 0)).where(OutboxRow.connection_id == conn_id))
+                or 0
+            )
+            + 1
+        )
+
+    def add(
+        self,
+        s: Session,
+        conn_id: str,
+        *,
+        entity: Entity,
+        app_id: str,
+        op: str,
+        batch: int,
+        idempotency_key: str,
+        version: int,
+        app_hash: str,
+        record: Record,
+        remote_id: str | None = None,
+        remote_version: str | None = None,
+    ) -> None:
+        s.add(
+            OutboxRow(
+                connection_id=conn_id,
+                entity=entity.value,
+                app_id=app_id,
+                op=op,
+                batch=batch,
+                idempotency_key=idempotency_key,
+                version=version,
+                app_hash=app_hash,
+                remote_id=remote_id,
+                remote_version=remote_version,
+                payload=record.to_json(),
+                status="planned",
+            )
+        )
+
+    def drop_planned(self, s: Session, conn_id: str, entity: Entity | None = None) -> int:
+        """Forget a plan nothing of which was sent (a new plan supersedes it)."""
+        q = delete(OutboxRow).where(OutboxRow.connection_id == conn_id, OutboxRow.status == "planned")
+        if entity is not None:
+            q = q.where(OutboxRow.entity == entity.value)
+        return s.execute(q).rowcount or 0  # type: ignore[attr-defined]
+
+    def next_batch(self, conn_id: str, entity: Entity | None = None) -> list[PlannedWrite]:
+        """The planned rows of the lowest batch number (one provider call), in planned order."""
+        with self.store.session() as s:
+            q = select(func.min(OutboxRow.batch)).where(
+                OutboxRow.connection_id == conn_id, OutboxRow.status == "planned"
+            )
+            if entity is not None:
+                q = q.where(OutboxRow.entity == entity.value)
+            batch = s.scalar(q)
+            if batch is None:
+                return []
+            rows = s.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.connection_id == conn_id, OutboxRow.status == "planned", OutboxRow.batch == batch)
+                .order_by(OutboxRow.id)
+            )
+            return [_planned(r) for r in rows]
+
+    def mark_sent(self, s: Session, ids: Sequence[int]) -> None:
+        s.execute(update(OutboxRow).where(OutboxRow.id.in_(list(ids))).values(status="sent"))
+
+    def done(self, s: Session, ids: Sequence[int]) -> None:
+        if ids:
+            s.execute(delete(OutboxRow).where(OutboxRow.id.in_(list(ids))))
+
+    def drop_record(self, s: Session, conn_id: str, entity: Entity, app_id: str) -> None:
+        """Forget what is still planned for one record (its earlier step was refused)."""
+        s.execute(
+            delete(OutboxRow).where(
+                OutboxRow.connection_id == conn_id,
+                OutboxRow.entity == entity.value,
+                OutboxRow.app_id == app_id,
+                OutboxRow.status == "planned",
+            )
+        )
+
+    def sent(self, conn_id: str, entity: Entity) -> dict[str, PlannedWrite]:
+        """Writes claimed by an execute stage whose results were never recorded (a crash), by app id."""
+        with self.store.session() as s:
+            rows = s.scalars(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.connection_id == conn_id,
+                    OutboxRow.entity == entity.value,
+                    OutboxRow.status == "sent",
+                )
+                .order_by(OutboxRow.id)
+            )
+            return {r.app_id: _planned(r) for r in rows}
+
+    def clear_sent(self, s: Session, conn_id: str, entity: Entity, app_ids: Sequence[str]) -> None:
+        if app_ids:
+            s.execute(
+                delete(OutboxRow).where(
+                    OutboxRow.connection_id == conn_id,
+                    OutboxRow.entity == entity.value,
+                    OutboxRow.status == "sent",
+                    OutboxRow.app_id.in_(list(app_ids)),
+                )
+            )
+
+    def pending(self, conn_id: str) -> int:
+        with self.store.session() as s:
+            return int(s.scalar(select(func.count()).where(OutboxRow.connection_id == conn_id)) or 0)
