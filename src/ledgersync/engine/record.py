@@ -148,8 +148,10 @@ def transient(ctx: CycleContext, s: Session, entity: Entity, app_id: str, doc: s
 def claim(ctx: CycleContext, rows: Sequence[PlannedWrite]) -> None:
     """Mark a batch sent, and its records syncing with their keys, before the call: if the process dies
     mid-call, the next run looks the writes up by these keys before sending anything again."""
-    with ctx.store.session() as s:
+    with ctx.store.session() as s, s.no_autoflush:
         ctx.store.outbox.mark_sent(s, [r.id for r in rows])
+        # One read of the batch's states, so each one below is found in the session, not queried.
+        ctx.store.state_map(ctx.conn_id, rows[0].entity, [r.app_id for r in rows], s)
         for row in rows:
             if row.op == "write":
                 ctx.store.set_state(
@@ -363,8 +365,8 @@ def reconciled(
 # -- the platform side coming back (pull, refresh) ---------------------------------------------------
 def page_pulled(ctx: CycleContext, entity: Entity, page: PullPage) -> None:
     """One pulled page applied, and the checkpoint moved in the same transaction: never ahead of the data."""
-    with ctx.store.session() as s:
-        links = ctx.store.remote_links(ctx.conn_id, entity, [r.remote_id for r in page.records], s)
+    with ctx.store.session() as s, s.no_autoflush:
+        links = _preload_remote(ctx, s, entity, page.records)
         for remote in page.records:
             _apply_remote(ctx, s, entity, remote, links.get(remote.remote_id))
         ctx.store.set_cursor(s, ctx.conn_id, entity, page.cursor, page.resume)
@@ -373,12 +375,21 @@ def page_pulled(ctx: CycleContext, entity: Entity, page: PullPage) -> None:
 
 def refreshed(ctx: CycleContext, entity: Entity, records: Sequence[RemoteRecord]) -> None:
     """Records read by id, applied as a pull would, without moving the cursor (only linked ones)."""
-    with ctx.store.session() as s:
-        links = ctx.store.remote_links(ctx.conn_id, entity, [r.remote_id for r in records], s)
+    with ctx.store.session() as s, s.no_autoflush:
+        links = _preload_remote(ctx, s, entity, records)
         for remote in records:
             link = links.get(remote.remote_id)
             if link is not None:
                 _apply_linked(ctx, s, entity, remote, link)
+
+
+def _preload_remote(ctx: CycleContext, s: Session, entity: Entity, records: Sequence[RemoteRecord]) -> dict[str, Link]:
+    """The links of a page of platform records, and the app records and states they point at, in a few queries,
+    so applying the page finds them in the session instead of querying (and autoflushing) once per record."""
+    links = ctx.store.remote_links(ctx.conn_id, entity, [r.remote_id for r in records], s)
+    if links:
+        ctx.store.preload(s, ctx.org_id, ctx.conn_id, entity, [link.app_id for link in links.values()])
+    return links
 
 
 def _apply_remote(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteRecord, link: Link | None) -> None:
