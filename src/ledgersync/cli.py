@@ -180,7 +180,7 @@ def sync(
     """Run one sync cycle for one connection or for all of them."""
     ls = LedgerSync(db)
     conns = (
-        [ls.store.get_connection(connection)]
+        [ls.connection(connection)]
         if connection
         else [c for c in ls.connections() if c.status in ("connected", "parked")]
     )
