@@ -7,7 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from ledgersync.engine.actions import Role
+from ledgersync import Role
 from ledgersync.model import Record
 
 R = TypeVar("R", bound=Record)

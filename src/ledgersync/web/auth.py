@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from starlette.requests import Request
 
-from ledgersync.engine.actions import Actor, Role
+from ledgersync import Actor, Role
 from ledgersync.passwords import DUMMY_HASH, hash_password, verify_password
 from ledgersync.store import Store, new_id
 from ledgersync.store.tables import Organisation, WebMembership, WebUser, utcnow

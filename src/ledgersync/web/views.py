@@ -15,9 +15,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from ledgersync.engine import ConnectionBusy, CycleReport, Health, LedgerSync
-from ledgersync.engine.actions import ActionCentre, ActionError, Actor, PermissionDenied, Role
-from ledgersync.model import Entity, ProviderError
+from ledgersync import (
+    ActionCentre,
+    ActionError,
+    Actor,
+    ConnectionBusy,
+    CycleReport,
+    Entity,
+    Health,
+    LedgerSync,
+    PermissionDenied,
+    ProviderError,
+    Role,
+)
 from ledgersync.store.tables import Connection
 from ledgersync.web import present
 from ledgersync.web.auth import (
