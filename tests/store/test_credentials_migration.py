@@ -1,4 +1,4 @@
-"""Revision 0007 moves the secrets that older rows kept in the plain config column into the encrypted one."""
+"""The credentials revision moves the secrets older rows kept in the plain config column into the encrypted one."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from ledgersync.store import SecretBox, Store, make_engine
 from ledgersync.store.database import alembic_config, migrate
@@ -20,13 +21,22 @@ OLD_XERO = {
 OLD_QBO = {"client_id": "app-2", "client_secret": "qbo-secret-7d", "verifier_token": "vt-1", "base_url": "http://h"}
 
 
-def at_0003(url: str) -> None:
-    """A store as the release before 0007 left it, with two connections holding secrets in the clear."""
+def before_credentials() -> str:
+    """The revision just before the one that encrypts credentials (found by file, so renumbering keeps it)."""
+    scripts = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://")))
+    rev = next(r for r in scripts.walk_revisions() if r.path.endswith("_credentials.py"))
+    assert isinstance(rev.down_revision, str)
+    return rev.down_revision
+
+
+def before_upgrade(url: str) -> None:
+    """A store as the release before the credentials revision left it, with connections holding secrets in
+    the clear."""
     engine = make_engine(url)
     with engine.begin() as conn:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+        command.upgrade(cfg, before_credentials())
         conn.execute(
             sa.text("INSERT INTO organisations (id, name, settings, created_at) VALUES ('o', 'O', '{}', :t)"),
             {"t": "2026-11-01"},
@@ -47,7 +57,7 @@ def at_0003(url: str) -> None:
 
 
 def test_secrets_in_old_rows_move_to_the_encrypted_column(db_url: str, secret_key: str) -> None:
-    at_0003(db_url)
+    before_upgrade(db_url)
     store = Store.open(db_url, SecretBox([secret_key]))
     assert store.get_connection("c1").config == {"client_id": "app-1", "redirect_uri": "http://h/cb"}
     assert store.credentials("c1") == {"client_secret": "old-secret-4b", "webhook_key": "wk-9"}
@@ -60,7 +70,7 @@ def test_secrets_in_old_rows_move_to_the_encrypted_column(db_url: str, secret_ke
 
 
 def test_the_migration_refuses_to_run_without_the_stores_keys(sqlite_url: str) -> None:
-    at_0003(sqlite_url)
+    before_upgrade(sqlite_url)
     engine = make_engine(sqlite_url)
     with pytest.raises(RuntimeError, match="needs the store's keys"):
         migrate(engine)
@@ -70,7 +80,7 @@ def test_the_migration_refuses_to_run_without_the_stores_keys(sqlite_url: str) -
 
 
 def test_downgrading_puts_the_secrets_back_where_the_old_release_reads_them(sqlite_url: str, secret_key: str) -> None:
-    at_0003(sqlite_url)
+    before_upgrade(sqlite_url)
     box = SecretBox([secret_key])
     Store.open(sqlite_url, box)
     engine = make_engine(sqlite_url)
@@ -78,7 +88,7 @@ def test_downgrading_puts_the_secrets_back_where_the_old_release_reads_them(sqli
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         cfg.attributes["secret_box"] = box
-        command.downgrade(cfg, "0003")
+        command.downgrade(cfg, before_credentials())
     with engine.connect() as conn:
         config = json.loads(conn.execute(sa.text("SELECT config FROM connections WHERE id = 'c1'")).scalar_one())
     assert config == OLD_XERO
