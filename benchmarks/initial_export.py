@@ -288,10 +288,7 @@ def tenant_counters(sb: XeroSandboxHandle) -> dict[str, int]:
 
 def run_sync(ls: LedgerSync, conn_id: str, sb: XeroSandboxHandle, label: str,
              profile: Path | None = None) -> CycleFigures:
-    from ledgersync.store import StoreTokenStore
-
-    conn = ls.store.get_connection(conn_id)
-    provider = ls.spec("xero").connect(dict(conn.config), conn.tenant_id or "", StoreTokenStore(ls.store, conn_id))
+    provider = ls.open_provider(conn_id)
     log = CallLog()
     provider.client.http.event_hooks["request"].append(log.hook)
     before = tenant_counters(sb)

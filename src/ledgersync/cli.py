@@ -12,9 +12,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledgersync.engine import CycleReport, Health, LedgerSync
-from ledgersync.engine.actions import ActionCentre, ActionError, Actor, PermissionDenied, Role
-from ledgersync.model import Entity, ProviderError
+from ledgersync import (
+    ActionCentre,
+    ActionError,
+    Actor,
+    CycleReport,
+    Entity,
+    Health,
+    LedgerSync,
+    PermissionDenied,
+    ProviderError,
+    Role,
+)
 
 app = typer.Typer(
     help="Two-way sync between your app and accounting platforms.", no_args_is_help=True, add_completion=False
@@ -180,7 +189,7 @@ def sync(
     """Run one sync cycle for one connection or for all of them."""
     ls = LedgerSync(db)
     conns = (
-        [ls.store.get_connection(connection)]
+        [ls.connection(connection)]
         if connection
         else [c for c in ls.connections() if c.status in ("connected", "parked")]
     )

@@ -18,8 +18,18 @@ from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx
 
-from ledgersync.engine import CheckReport, CycleReport, LedgerSync, check
-from ledgersync.model import Address, Allocation, Contact, Entity, Invoice, InvoiceLine, Payment
+from ledgersync import (
+    Address,
+    Allocation,
+    CheckReport,
+    Contact,
+    CycleReport,
+    Entity,
+    Invoice,
+    InvoiceLine,
+    LedgerSync,
+    Payment,
+)
 
 FIRST = [
     "Ava",
@@ -328,6 +338,8 @@ def qbo_sandbox(
 def connect_sandbox(ls: LedgerSync, org_id: str, sandbox: SandboxHandle, config: dict[str, str] | None = None) -> str:
     """Connect through the platform's real consent flow, as a person would, and finish it from the callback."""
     start = ls.connect(org_id, sandbox.provider, {**sandbox.config, **(config or {})})
+    if start.authorization_url is None:
+        raise ValueError(f"{sandbox.provider} does not connect through a consent page")
     callback = consent_callback(start.authorization_url, choose={sandbox.tenant_field: sandbox.tenant_id})
     return ls.complete_callback(callback)
 
@@ -449,13 +461,7 @@ def run_demo(
 
 def check_connection(ls: LedgerSync, conn_id: str) -> CheckReport:
     """Run the agreement checker on one connection through its own provider."""
-    conn = ls.store.get_connection(conn_id)
-    provider = ls.spec(conn.provider).connect(dict(conn.config), conn.tenant_id or "", _tokens(ls, conn_id))
-    provider.on_call = None
-    try:
-        return check(ls.store, provider, conn_id)
-    finally:
-        provider.close()
+    return ls.check(conn_id)
 
 
 def _quickbooks(
@@ -496,7 +502,7 @@ def _failures_and_fixes(
     progress: Callable[[str, int, int | None], None] | None,
 ) -> list[str]:
     """The failures people meet most (duplicate name, paid invoice edited, overpayment), and their fixes."""
-    from ledgersync.engine.actions import ActionCentre, Actor, Role
+    from ledgersync import ActionCentre, Actor, Role
 
     ac = ActionCentre(ls)
     admin = Actor("demo-admin", Role.ADMIN)
@@ -547,9 +553,3 @@ def _failures_and_fixes(
         on_step(f"Resolved: {line}")
     ls.sync(conn, progress=progress)
     return done
-
-
-def _tokens(ls: LedgerSync, conn: str) -> Any:
-    from ledgersync.store import StoreTokenStore
-
-    return StoreTokenStore(ls.store, conn)

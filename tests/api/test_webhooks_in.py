@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ledgersync.api.services import hmac_b64
 from ledgersync.demo import XeroSandboxHandle
+from ledgersync.providers.webhooks import hmac_b64
 from ledgersync.sandbox.server import serve_in_thread
 from ledgersync.store.tables import AppEvent, Event
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ledgersync.api.services import hmac_b64, qbo_changes
 from ledgersync.model import Entity
-from ledgersync.store.tables import Connection
+from ledgersync.providers.qbo.webhooks import changes as qbo_changes
+from ledgersync.providers.webhooks import hmac_b64
 
 from .conftest import Api
 
@@ -15,7 +15,8 @@ VERIFIER = "qbo-verifier-token"
 
 
 def qbo_connection(api: Api) -> str:
-    return api.ls.store.create_connection(api.a.id, "qbo", {"client_id": "x", "webhook_verifier": VERIFIER})
+    config = {"client_id": "x", "client_secret": "s", "redirect_uri": "http://127.0.0.1:9/cb"}
+    return api.ls.connect(api.a.id, "qbo", {**config, "webhook_verifier": VERIFIER}).connection_id
 
 
 def test_intuit_signature_is_checked_on_the_raw_body(api: Api) -> None:
@@ -35,7 +36,7 @@ def test_intuit_signature_is_checked_on_the_raw_body(api: Api) -> None:
 
 
 def test_legacy_and_cloudevents_bodies_name_the_same_changes() -> None:
-    conn = Connection(id="c", org_id="o", provider="qbo", config={}, tenant_id="9130")
+    realm = "9130"
     legacy: Any = {
         "eventNotifications": [
             {
@@ -57,5 +58,5 @@ def test_legacy_and_cloudevents_bodies_name_the_same_changes() -> None:
         {"type": "qbo.customer.updated.v1", "intuitentityid": "99", "intuitaccountid": "other"},
     ]
     expected = {Entity.CONTACT: {"58"}, Entity.INVOICE: {"130"}}
-    assert qbo_changes(legacy, conn) == expected and qbo_changes(cloud, conn) == expected
-    assert qbo_changes({"eventNotifications": "junk"}, conn) == {} and qbo_changes("junk", conn) == {}
+    assert qbo_changes(legacy, realm) == expected and qbo_changes(cloud, realm) == expected
+    assert qbo_changes({"eventNotifications": "junk"}, realm) == {} and qbo_changes("junk", realm) == {}

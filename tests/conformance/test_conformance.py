@@ -22,7 +22,6 @@ from ledgersync.engine import EngineSettings, LedgerSync, check
 from ledgersync.engine.actions import ActionCentre, Actor, Role
 from ledgersync.model import Allocation, Contact, Entity, Invoice, InvoiceLine, InvoiceStatus, Payment
 from ledgersync.providers.pacing import reset_pacers
-from ledgersync.store import StoreTokenStore
 
 from .platforms import Platform, platforms
 
@@ -66,10 +65,7 @@ class Conn:
         return counts
 
     def agree(self) -> None:
-        conn = self.ls.store.get_connection(self.conn)
-        provider = self.ls.spec(conn.provider).connect(
-            dict(conn.config), conn.tenant_id or "", StoreTokenStore(self.ls.store, self.conn)
-        )
+        provider = self.ls.open_provider(self.conn)
         provider.on_call = None
         try:
             report = check(self.ls.store, provider, self.conn)

@@ -27,12 +27,7 @@ class Env:
     secret_key: str
 
     def provider(self) -> Any:
-        from ledgersync.store import StoreTokenStore
-
-        conn = self.ls.store.get_connection(self.conn)
-        p = self.ls.spec("xero").connect(
-            dict(conn.config), conn.tenant_id or "", StoreTokenStore(self.ls.store, self.conn)
-        )
+        p = self.ls.open_provider(self.conn)
         p.on_call = None
         return p
 

@@ -15,12 +15,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledgersync.api.routes import router
+from ledgersync import ActionError, ConnectionBusy, LedgerSync, PermissionDenied, ProviderError
+from ledgersync.api.routes import router, webhook_router
 from ledgersync.api.scheduler import Scheduler
 from ledgersync.api.settings import ApiSettings
-from ledgersync.engine import ConnectionBusy, LedgerSync
-from ledgersync.engine.actions import ActionError, PermissionDenied
-from ledgersync.model import TRANSIENT, ProviderError
+from ledgersync.model import TRANSIENT
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +124,7 @@ def create_app(ls: LedgerSync, *, settings: ApiSettings | None = None, start_sch
     app.state.scheduler = scheduler
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(webhook_router(ls))
     try:
         web = importlib.import_module("ledgersync.web")
     except ImportError:  # pragma: no cover - the dashboard ships with the package

@@ -11,8 +11,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ledgersync.engine import LedgerSync
-from ledgersync.engine.actions import Actor, PermissionDenied, Role
+from ledgersync import Actor, LedgerSync, PermissionDenied, Role
 from ledgersync.store.tables import ApiKey
 
 TOKEN_PREFIX = "lsk_"

@@ -7,6 +7,23 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Pa
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, create_model
 
+from ledgersync import (
+    ActionCentre,
+    ConnectStart,
+    Contact,
+    CreditNote,
+    CustomerCredit,
+    CycleReport,
+    Entity,
+    Invoice,
+    Item,
+    LedgerSync,
+    Payment,
+    PermissionDenied,
+    Record,
+    Role,
+    WebhookRefused,
+)
 from ledgersync.api import services
 from ledgersync.api.auth import RANK, Caller, Principal, issue_key, require_admin_token
 from ledgersync.api.schemas import (
@@ -19,9 +36,12 @@ from ledgersync.api.schemas import (
     ConnectionOut,
     ConnectionUpdate,
     ConnectStartOut,
+    CredentialFieldOut,
+    CredentialsSubmit,
     CycleReportOut,
     DeliveryOut,
     DeliveryPage,
+    DownloadOut,
     EndpointCreate,
     EndpointCreated,
     EndpointOut,
@@ -45,9 +65,6 @@ from ledgersync.api.schemas import (
     SyncRequest,
 )
 from ledgersync.api.settings import ApiSettings
-from ledgersync.engine import CycleReport, LedgerSync
-from ledgersync.engine.actions import ActionCentre, PermissionDenied, Role
-from ledgersync.model import Contact, CreditNote, CustomerCredit, Entity, Invoice, Item, Payment, Record
 from ledgersync.store import StoredRecord
 from ledgersync.store.repo import STATES
 from ledgersync.store.tables import ApiKey, Connection, Event, WebhookDelivery, WebhookEndpoint
@@ -72,6 +89,22 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 StateFilter = Annotated[str | None, Query(description=f"One of {', '.join(STATES)}", max_length=32)]
 
 
+def _start_out(start: ConnectStart) -> ConnectStartOut:
+    return ConnectStartOut(
+        connection_id=start.connection_id,
+        kind=start.kind,
+        status=start.status,
+        next_step=start.next_step,
+        authorization_url=start.authorization_url,
+        fields=[CredentialFieldOut(name=f.name, label=f.label, secret=f.secret, help=f.help) for f in start.fields],
+        file=DownloadOut(name=start.file.name, media_type=start.file.media_type, content=start.file.content)
+        if start.file
+        else None,
+        user_name=start.user_name,
+        password=start.password,
+    )
+
+
 def ls_of(request: Request) -> LedgerSync:
     return cast(LedgerSync, request.app.state.ledgersync)
 
@@ -83,7 +116,7 @@ def settings_of(request: Request) -> ApiSettings:
 def own_connection(ls: LedgerSync, who: Principal, conn_id: str) -> Connection:
     """The connection if it belongs to the caller's organisation; 404 otherwise (never 403: no oracle)."""
     try:
-        conn = ls.store.get_connection(conn_id)
+        conn = ls.connection(conn_id)
     except KeyError:
         conn = None
     if conn is None or conn.org_id != who.org_id:
@@ -112,7 +145,7 @@ def _report(r: CycleReport) -> CycleReportOut:
     )
 
 
-def _connection_out(c: Connection) -> ConnectionOut:
+def _connection_out(ls: LedgerSync, c: Connection) -> ConnectionOut:
     return ConnectionOut(
         id=c.id,
         provider=c.provider,
@@ -122,8 +155,8 @@ def _connection_out(c: Connection) -> ConnectionOut:
         status_reason=c.status_reason,
         last_sync_at=c.last_sync_at,
         last_success_at=c.last_success_at,
-        config_keys=sorted(c.config),
-        webhook_path=f"/v1/webhooks/{c.provider}/{c.id}" if c.provider in services.INBOUND else None,
+        config_keys=ls.setting_names(c.id),
+        webhook_path=f"/v1/webhooks/{c.provider}/{c.id}" if c.provider in ls.webhook_providers() else None,
         created_at=c.created_at,
     )
 
@@ -199,13 +232,17 @@ def revoke_api_key(request: Request, who: Caller, key_id: Id) -> Response:
 # -- connections ------------------------------------------------------------------------------------------------
 @router.get("/connections", tags=["connections"], response_model=list[ConnectionOut])
 def list_connections(request: Request, who: Caller) -> list[ConnectionOut]:
-    return [_connection_out(c) for c in ls_of(request).connections(who.org_id)]
+    ls = ls_of(request)
+    return [_connection_out(ls, c) for c in ls.connections(who.org_id)]
 
 
 @router.post("/connections", status_code=201, tags=["connections"], response_model=ConnectStartOut)
 def create_connection(request: Request, who: Caller, body: ConnectionCreate) -> ConnectStartOut:
-    """Start connecting a platform: send the person's browser to `authorization_url`; the platform returns
-    to `/v1/oauth/callback` (the connection's redirect_uri), which completes it."""
+    """Start connecting a platform; the answer says what to do next for its connect flow (`kind`). OAuth:
+    send the person's browser to `authorization_url`; the platform returns to `/v1/oauth/callback` (the
+    connection's redirect_uri), which completes it. Credentials: POST them to `.../credentials` (or include
+    them in `config`, which connects at once). Web Connector: offer `file` and show `password` once.
+    Secret settings (client_secret, webhook keys, API keys) are stored encrypted and never shown again."""
     who.require(Role.ADMIN, "connect a platform")
     ls = ls_of(request)
     if body.provider not in ls.providers:
@@ -214,28 +251,27 @@ def create_connection(request: Request, who: Caller, body: ConnectionCreate) -> 
         start = ls.connect(who.org_id, body.provider, body.config)
     except (KeyError, TypeError, ValueError) as exc:
         raise HTTPException(422, f"the connection settings are incomplete or invalid: {exc}") from None
-    return ConnectStartOut(connection_id=start.connection_id, authorization_url=start.authorization_url)
+    return _start_out(start)
 
 
 @router.get("/connections/{connection_id}", tags=["connections"], response_model=ConnectionOut)
 def get_connection(request: Request, who: Caller, connection_id: Id) -> ConnectionOut:
-    return _connection_out(own_connection(ls_of(request), who, connection_id))
+    ls = ls_of(request)
+    return _connection_out(ls, own_connection(ls, who, connection_id))
 
 
 @router.patch("/connections/{connection_id}", tags=["connections"], response_model=ConnectionOut)
 def update_connection(request: Request, who: Caller, connection_id: Id, body: ConnectionUpdate) -> ConnectionOut:
-    """Change settings (e.g. `webhook_key`, the platform's webhook signing key); null removes a key."""
+    """Change settings (e.g. `webhook_key`, the platform's webhook signing key); null removes a key. The
+    result is validated first; secret settings are stored encrypted and never shown."""
     ls = ls_of(request)
-    conn = own_connection(ls, who, connection_id)
+    own_connection(ls, who, connection_id)
     who.require(Role.ADMIN, "change a connection's settings")
-    config = dict(conn.config)
-    for k, v in body.config.items():
-        if v is None:
-            config.pop(k, None)
-        else:
-            config[k] = v
-    ls.store.update_connection(connection_id, config=config)
-    return _connection_out(ls.store.get_connection(connection_id))
+    try:
+        ls.update_settings(connection_id, body.config)
+    except ValueError as exc:
+        raise HTTPException(422, f"the connection settings are invalid: {exc}") from None
+    return _connection_out(ls, ls.connection(connection_id))
 
 
 @router.post(
@@ -245,7 +281,8 @@ def update_connection(request: Request, who: Caller, connection_id: Id, body: Co
     responses=PLATFORM,
 )
 def refresh_link(request: Request, who: Caller, connection_id: Id) -> ConnectStartOut:
-    """Reconnect ("Refresh link"): links, states and cursors are kept."""
+    """Reconnect ("Refresh link"): links, states and cursors are kept. The answer is the flow's next step,
+    as for a new connection (a Web Connector gets a new password; the old one stops working)."""
     ls = ls_of(request)
     own_connection(ls, who, connection_id)
     who.require(Role.ADMIN, "refresh a connection's link")
@@ -253,7 +290,28 @@ def refresh_link(request: Request, who: Caller, connection_id: Id) -> ConnectSta
         start = ls.refresh_link(connection_id)
     except (KeyError, TypeError, ValueError) as exc:
         raise HTTPException(422, f"the connection settings are incomplete or invalid: {exc}") from None
-    return ConnectStartOut(connection_id=start.connection_id, authorization_url=start.authorization_url)
+    return _start_out(start)
+
+
+@router.post(
+    "/connections/{connection_id}/credentials",
+    tags=["connections"],
+    response_model=ConnectionOut,
+    responses=PLATFORM,
+)
+def submit_credentials(
+    request: Request, who: Caller, connection_id: Id, body: Annotated[CredentialsSubmit | None, Body()] = None
+) -> ConnectionOut:
+    """Finish a connection made with credentials (e.g. DEAR's account id and application key): they are
+    checked with the platform first (502 with its words if refused) and only then saved, encrypted."""
+    ls = ls_of(request)
+    own_connection(ls, who, connection_id)
+    who.require(Role.ADMIN, "connect a platform")
+    try:
+        ls.submit_credentials(connection_id, (body or CredentialsSubmit()).fields)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return _connection_out(ls, ls.connection(connection_id))
 
 
 @router.post("/connections/{connection_id}/disconnect", tags=["connections"], response_model=ConnectionOut)
@@ -263,7 +321,7 @@ def disconnect(request: Request, who: Caller, connection_id: Id) -> ConnectionOu
     own_connection(ls, who, connection_id)
     who.require(Role.ADMIN, "disconnect")
     ls.disconnect(connection_id)
-    return _connection_out(ls.store.get_connection(connection_id))
+    return _connection_out(ls, ls.connection(connection_id))
 
 
 @router.get(
@@ -284,7 +342,7 @@ def oauth_callback(
     target = settings_of(request).dashboard_url
     sep = "&" if "?" in target else "?"
     if error or not code:
-        conn_id = ls.store.pop_oauth_state(state)
+        conn_id = ls.cancel_connect(state)
         if conn_id is None:
             raise HTTPException(400, "unknown or expired OAuth state: start connecting again")
         reason = urllib.parse.quote(error or "no authorization code")
@@ -727,47 +785,46 @@ def redeliver(request: Request, who: Caller, delivery_id: DeliveryId) -> Deliver
 
 
 # -- inbound platform webhooks --------------------------------------------------------------------------------------
-def _inbound_route(provider: str) -> None:
-    spec = services.INBOUND[provider]
+def webhook_router(ls: LedgerSync) -> APIRouter:
+    """One route per platform that sends webhooks, `/v1/webhooks/{name}/{connection_id}`, each handing the raw
+    body to that platform's own parser (signature check, intent to receive, events -> records to refresh)."""
+    hooks = APIRouter(prefix="/v1", responses=COMMON)
+    for name, spec in sorted(ls.webhook_providers().items()):
+        _inbound_route(hooks, name, spec.webhook_auth)
+    return hooks
 
+
+def _inbound_route(hooks: APIRouter, provider: str, auth: str) -> None:
     async def receive(request: Request, connection_id: Id, background: BackgroundTasks) -> Response:
-        body = await request.body()  # the RAW bytes: the signature covers them exactly
+        body = await request.body()  # the RAW bytes: a signature covers them exactly
         ls = ls_of(request)
         try:
-            conn, changes = services.verify_inbound(ls, provider, connection_id, body, request.headers)
-        except services.BadSignature:
+            conn, changes = ls.receive_webhook(provider, connection_id, body, request.headers)
+        except WebhookRefused:
             return Response(status_code=401)
         if changes:
             # After the response: the platform wants its 200 within seconds, the fetch may take longer.
             background.add_task(
-                services.apply_platform_changes,
-                ls,
-                conn.id,
-                changes,
-                wait=settings_of(request).refresh_wait_seconds,
+                ls.apply_platform_changes, conn.id, changes, wait=settings_of(request).refresh_wait_seconds
             )
         return Response(status_code=200)
 
     receive.__name__ = f"{provider}_webhook"
-    router.add_api_route(
+    hooks.add_api_route(
         f"/webhooks/{provider}/{{connection_id}}",
         receive,
         methods=["POST"],
         tags=["platform webhooks"],
         name=f"{provider}_webhook",
-        summary=f"Receive {provider} webhooks ({spec.header})",
+        summary=f"Receive {provider} webhooks",
         description=(
-            f"Signed by the platform ({spec.header}: base64 HMAC-SHA256 of the raw body with the connection's "
-            f"{' / '.join(spec.key_names)}). A bad signature gets 401 and nothing is stored; a valid event "
-            "answers 200 at once and the named records are fetched and applied in the background."
+            f"Authenticated by the platform ({auth}). A call that fails the check gets 401 and nothing is "
+            "stored; a valid event answers 200 at once and the named records are fetched and applied in the "
+            "background."
         ),
-        responses={200: {"description": "Accepted (empty body)"}, 401: {"description": "Bad signature"}},
+        responses={200: {"description": "Accepted (empty body)"}, 401: {"description": "Not from the platform"}},
         response_class=Response,
     )
-
-
-for _provider in services.INBOUND:
-    _inbound_route(_provider)
 
 
 # -- the app's records ------------------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ import time
 
 import httpx
 
+from ledgersync import ConnectionBusy, LedgerSync
 from ledgersync.api import services
 from ledgersync.api.settings import ApiSettings
-from ledgersync.engine import ConnectionBusy, LedgerSync
 from ledgersync.model import ProviderError
 from ledgersync.store.tables import utcnow
 

@@ -7,7 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from ledgersync.engine.actions import Role
+from ledgersync import Role
 from ledgersync.model import Record
 
 R = TypeVar("R", bound=Record)
@@ -91,9 +91,40 @@ class ConnectionUpdate(Strict):
     config: dict[str, str | None] = Field(description="Keys to set; null removes a key")
 
 
+class CredentialFieldOut(BaseModel):
+    name: str
+    label: str
+    secret: bool
+    help: str = ""
+
+
+class DownloadOut(BaseModel):
+    name: str
+    media_type: str
+    content: str
+
+
 class ConnectStartOut(BaseModel):
+    """What to do next to connect, for the platform's flow (`kind`)."""
+
     connection_id: str
-    authorization_url: str
+    kind: str = Field(
+        description="redirect: send the browser to authorization_url; credentials: POST the fields to "
+        "/v1/connections/{id}/credentials; web_connector: offer the .qwc file and show the password once"
+    )
+    status: str
+    next_step: str
+    authorization_url: str | None = None
+    fields: list[CredentialFieldOut] = Field(default_factory=list)
+    file: DownloadOut | None = Field(None, description="The Web Connector's .qwc file")
+    user_name: str | None = None
+    password: str | None = Field(None, description="The Web Connector password: shown only now, never stored")
+
+
+class CredentialsSubmit(Strict):
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="The values the connect answer asked for (e.g. account_id, application_key)"
+    )
 
 
 class ConnectionOut(BaseModel):

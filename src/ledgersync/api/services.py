@@ -1,28 +1,22 @@
-"""Service functions shared by the REST API and the dashboard: sync now, health, actions, webhooks in and out."""
+"""Service functions shared by the REST API and the dashboard: sync now, health, actions, outbound webhooks."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
 
+from ledgersync import ActionCentre, ActionError, Actor, ConnectionBusy, CycleReport, Entity, LedgerSync
 from ledgersync.api.settings import ApiSettings
-from ledgersync.engine import ConnectionBusy, CycleReport, LedgerSync
-from ledgersync.engine.actions import ActionCentre, ActionError, Actor
-from ledgersync.engine.sync import Cycle
-from ledgersync.model import Entity, ProviderError
-from ledgersync.store.tables import Connection, WebhookDelivery, utcnow
+from ledgersync.store.tables import WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +40,7 @@ def sync_now(
     everything_not_synced: bool = False,
 ) -> CycleReport:
     """ "Sync now" for a record (with what it depends on), a connection, or everything not yet synced."""
-    org_id = ls.store.get_connection(conn_id).org_id
+    org_id = ls.connection(conn_id).org_id
     if entity is not None and app_id is not None and ls.store.get_record(org_id, entity, app_id) is None:
         raise LookupError(f"no {entity.value} {app_id!r}")
     return ActionCentre(ls).sync_now(actor, conn_id, entity, app_id, everything_not_synced=everything_not_synced)
@@ -116,7 +110,7 @@ def run_action(
     """Apply one fix by name; raises PermissionDenied, ActionError, LookupError (no such record) or
     ProviderError. merge and restore apply to contacts, record_credit to payments, link needs remote_id."""
     ac = ActionCentre(ls)
-    org = ls.store.get_connection(conn_id).org_id
+    org = ls.connection(conn_id).org_id
     if ls.store.get_record(org, entity, app_id) is None:
         raise LookupError(f"no {entity.value} {app_id!r} in this organisation")
     for name, wanted in (("merge", Entity.CONTACT), ("restore", Entity.CONTACT), ("record_credit", Entity.PAYMENT)):
@@ -151,181 +145,6 @@ def run_action(
         credit_id=credit,
         report=report,
     )
-
-
-# -- inbound platform webhooks -------------------------------------------------------------------------------------
-class BadSignature(Exception):
-    """The body was not signed with this connection's key (or the connection takes no webhooks)."""
-
-
-def hmac_b64(body: bytes, key: str) -> str:
-    return base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def check_signature(body: bytes, signature: str | None, key: str | None) -> None:
-    """base64 HMAC-SHA256 of the raw body, compared in constant time (Xero and Intuit sign the same way)."""
-    if not key or not signature or not hmac.compare_digest(hmac_b64(body, key).encode(), signature.encode()):
-        raise BadSignature("signature does not match")
-
-
-Changes = dict[Entity, set[str]]
-
-
-@dataclass(frozen=True)
-class InboundSpec:
-    """How one platform signs and words its webhooks. Adding a platform is one more entry in INBOUND."""
-
-    provider: str
-    header: str
-    # Connection config keys that may hold the signing key, first found wins.
-    key_names: tuple[str, ...]
-    parse: Callable[[Any, Connection], Changes]
-
-
-XERO_CATEGORIES = {"CONTACT": Entity.CONTACT, "INVOICE": Entity.INVOICE}
-
-
-def xero_changes(payload: Any, conn: Connection) -> Changes:
-    """Resource ids per entity from a Xero batch; events for another tenant are ignored."""
-    out: Changes = {}
-    events = payload.get("events") if isinstance(payload, dict) else None
-    for ev in events if isinstance(events, list) else []:
-        if not isinstance(ev, dict):
-            continue
-        entity = XERO_CATEGORIES.get(str(ev.get("eventCategory", "")).upper())
-        rid = ev.get("resourceId")
-        if entity is None or not isinstance(rid, str) or not rid:
-            continue
-        if conn.tenant_id and ev.get("tenantId") not in (None, conn.tenant_id):
-            continue
-        out.setdefault(entity, set()).add(rid)
-    return out
-
-
-QBO_NAMES = {
-    "customer": Entity.CONTACT,
-    "vendor": Entity.CONTACT,
-    "item": Entity.ITEM,
-    "invoice": Entity.INVOICE,
-    "payment": Entity.PAYMENT,
-    "creditmemo": Entity.CREDIT_NOTE,
-}
-
-
-def qbo_changes(payload: Any, conn: Connection) -> Changes:
-    """Entity ids from Intuit's legacy `eventNotifications` or its CloudEvents list; other realms ignored."""
-    out: Changes = {}
-
-    def add(realm: Any, name: Any, rid: Any) -> None:
-        entity = QBO_NAMES.get(str(name).lower())
-        if entity is None or not isinstance(rid, str | int) or str(rid) == "":
-            return
-        if conn.tenant_id and realm is not None and str(realm) != conn.tenant_id:
-            return
-        out.setdefault(entity, set()).add(str(rid))
-
-    if isinstance(payload, dict):
-        for note in payload.get("eventNotifications") or []:
-            if not isinstance(note, dict):
-                continue
-            change = note.get("dataChangeEvent")
-            for ent in (change.get("entities") if isinstance(change, dict) else None) or []:
-                if isinstance(ent, dict):
-                    add(note.get("realmId"), ent.get("name"), ent.get("id"))
-    elif isinstance(payload, list):
-        for ev in payload:
-            if isinstance(ev, dict) and isinstance(ev.get("type"), str):
-                parts = ev["type"].split(".")  # qbo.customer.updated.v1
-                if len(parts) >= 3:
-                    add(ev.get("intuitaccountid"), parts[1], ev.get("intuitentityid"))
-    return out
-
-
-INBOUND: dict[str, InboundSpec] = {
-    "xero": InboundSpec("xero", "x-xero-signature", ("webhook_key",), xero_changes),
-    "qbo": InboundSpec("qbo", "intuit-signature", ("webhook_verifier", "verifier_token", "webhook_key"), qbo_changes),
-}
-
-
-def verify_inbound(
-    ls: LedgerSync, provider: str, conn_id: str, body: bytes, headers: Mapping[str, str]
-) -> tuple[Connection, Changes]:
-    """Check an inbound webhook against the connection's key and read what changed. Raises BadSignature
-    for anything that is not provably from the platform (unknown connection included: no oracle)."""
-    spec = INBOUND[provider]
-    try:
-        conn = ls.store.get_connection(conn_id)
-    except KeyError:
-        raise BadSignature("unknown connection") from None
-    if conn.provider != provider:
-        raise BadSignature("connection is for another platform")
-    key = next((conn.config[k] for k in spec.key_names if conn.config.get(k)), None)
-    check_signature(body, headers.get(spec.header), key)
-    try:
-        payload = json.loads(body) if body.strip() else {}
-    except ValueError:
-        return conn, {}  # signed but unreadable: nothing to do, and the platform must not retry it forever
-    return conn, spec.parse(payload, conn)
-
-
-def apply_platform_changes(ls: LedgerSync, conn_id: str, changes: Changes, *, wait: float = 60.0) -> bool:
-    """A webhook's targeted pull: fetch the named records and apply them as a pull would, under the
-    connection's lease. Ids not linked yet (new on the platform) are picked up by a pull of that entity.
-    Idempotent: it reads the platform's current state, so duplicate or out-of-order events do no harm.
-    Returns False when the connection stayed busy (the next scheduled sync covers it) or is not connected."""
-    if not changes:
-        return True
-    conn = ls.store.get_connection(conn_id)
-    if conn.status not in ("connected", "parked"):
-        return False
-    deadline = time.monotonic() + wait
-    owner = ls.store.acquire_sync_lock(conn_id, ls.settings.lease_seconds)
-    while owner is None:
-        if time.monotonic() >= deadline:
-            ls.store.log(
-                "webhook",
-                connection_id=conn_id,
-                org_id=conn.org_id,
-                outcome="deferred",
-                message="platform webhook: connection busy; the next sync picks the changes up",
-            )
-            return False
-        time.sleep(0.2)
-        owner = ls.store.acquire_sync_lock(conn_id, ls.settings.lease_seconds)
-    try:
-        cycle = Cycle(ls.store, ls.spec(conn.provider), conn_id, ls.settings)
-        try:
-            applied = 0
-            for entity in Entity.push_order():
-                ids = sorted(changes.get(entity, ()))
-                if not ids or entity not in cycle.caps.pull_entities:
-                    continue
-                linked = [r for r in ids if cycle.to_app_id(entity, r) is not None]
-                cycle.refresh(entity, linked)
-                applied += len(linked)
-                if len(linked) < len(ids):
-                    cycle.pull(entity)
-            ls.store.log(
-                "webhook",
-                connection_id=conn_id,
-                org_id=conn.org_id,
-                message=f"platform webhook: refreshed {applied} record(s)",
-                details={e.value: sorted(ids) for e, ids in changes.items()},
-            )
-        except ProviderError as exc:
-            ls.store.log(
-                "webhook",
-                connection_id=conn_id,
-                org_id=conn.org_id,
-                outcome="failed",
-                message=f"platform webhook refresh failed: {exc.error.message}",
-            )
-            return False
-        finally:
-            cycle.provider.close()
-    finally:
-        ls.store.release_sync_lock(conn_id, owner)
-    return True
 
 
 # -- outbound webhooks to the app ------------------------------------------------------------------------------
@@ -405,22 +224,14 @@ def deliver_webhooks(ls: LedgerSync, settings: ApiSettings, client: httpx.Client
 
 __all__ = [
     "ACTIONS",
-    "INBOUND",
     "ActionOutcome",
-    "BadSignature",
     "ConnectionBusy",
     "HealthView",
-    "InboundSpec",
-    "apply_platform_changes",
-    "check_signature",
     "deliver_webhooks",
     "health_view",
     "new_webhook_secret",
-    "qbo_changes",
     "run_action",
     "sign_delivery",
     "sync_connection",
     "sync_now",
-    "verify_inbound",
-    "xero_changes",
 ]

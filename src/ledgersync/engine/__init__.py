@@ -1,7 +1,8 @@
 """Engine: the sync cycle, matching, conflict policy, retries and the app-facing Python API."""
 
-from ledgersync.engine.app import ConnectStart, Health, LedgerSync, RecordView
+from ledgersync.engine.app import Health, LedgerSync, RecordView
 from ledgersync.engine.check import CheckReport, Difference, check
+from ledgersync.engine.connections import ConnectStart, open_provider
 from ledgersync.engine.settings import EngineSettings
 from ledgersync.engine.sync import ConnectionBusy, CycleReport, idempotency_key, run_cycle
 
@@ -17,5 +18,6 @@ __all__ = [
     "RecordView",
     "check",
     "idempotency_key",
+    "open_provider",
     "run_cycle",
 ]

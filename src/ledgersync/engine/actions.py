@@ -24,7 +24,7 @@ from ledgersync.model import (
     Record,
     SyncError,
 )
-from ledgersync.providers.base import RemoteRecord, Write
+from ledgersync.providers.base import RemoteRecord, Restores, Write
 from ledgersync.store.tables import AppRecord, SyncState
 
 
@@ -379,6 +379,9 @@ class ActionCentre:
         remote_id = cycle.to_remote_id(Entity.CONTACT, contact_id)
         if remote_id is None:
             raise ActionError("this contact is not linked to a platform contact")
+        if not isinstance(cycle.provider, Restores):
+            cycle.provider.close()
+            raise ActionError(f"{cycle.caps.display_name} has no way to bring an archived contact back")
         try:
             result = cycle.provider.restore(
                 Entity.CONTACT,

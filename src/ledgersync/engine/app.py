@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ledgersync.engine import connections
+from ledgersync.engine.check import CheckReport, check
+from ledgersync.engine.connections import ChooseTenant, ConnectStart
 from ledgersync.engine.settings import EngineSettings
-from ledgersync.engine.sync import CycleReport, run_cycle
+from ledgersync.engine.sync import Cycle, CycleReport, run_cycle
 from ledgersync.model import Contact, Entity, ErrorCode, Invoice, Item, Payment, ProviderError, Record, SyncError
-from ledgersync.providers.base import Provider, ProviderSpec, Tenant
+from ledgersync.providers.base import Changes, Provider, ProviderSpec, ReceivesWebhooks
 from ledgersync.store import SecretBox, Store, StoredRecord, load_keys
 from ledgersync.store.tables import Connection, SyncState, utcnow
-
-
-@dataclass(frozen=True)
-class ConnectStart:
-    connection_id: str
-    authorization_url: str
-    state: str
 
 
 @dataclass(frozen=True)
@@ -81,9 +78,9 @@ class LedgerSync:
         providers: dict[str, ProviderSpec] | None = None,
     ) -> None:
         if providers is None:
-            from ledgersync.providers.registry import PROVIDERS
+            from ledgersync.providers.registry import installed
 
-            providers = dict(PROVIDERS)
+            providers = dict(installed())
         self.providers = providers
         self.settings = settings or EngineSettings()
         self.store = Store.open(database_url, SecretBox(secret_keys or load_keys(key_file)))
@@ -157,60 +154,25 @@ class LedgerSync:
         return self.store.records(org_id, entity)
 
     # -- connections ---------------------------------------------------------------------------------
-    def connect(self, org_id: str, provider: str, config: dict[str, str]) -> ConnectStart:
-        """Start connecting: returns the platform's consent URL, carrying a `state` checked on return."""
-        self.spec(provider)
-        conn_id = self.store.create_connection(org_id, provider, config)
-        return self._start_consent(conn_id)
+    def connect(self, org_id: str, provider: str, config: Mapping[str, Any]) -> ConnectStart:
+        """Start connecting: the settings are validated (ConfigError names what is wrong) and stored with their
+        secrets encrypted; the answer says what to do next for this platform's connect flow (a consent URL
+        carrying a `state` checked on return; credentials to submit; a Web Connector file and password)."""
+        spec = self.spec(provider)
+        conn_id = connections.create_connection(self.store, spec, org_id, config)
+        started = connections.start(self.store, spec, conn_id)
+        return connections.submit_if_given(self.store, spec, started, config)
 
     def refresh_link(self, conn_id: str) -> ConnectStart:
         """Reconnect an existing connection ("Refresh link"): links, states and cursors are kept."""
-        return self._start_consent(conn_id)
+        return connections.start(self.store, self._spec_of(conn_id), conn_id)
 
-    def _start_consent(self, conn_id: str) -> ConnectStart:
-        conn = self.store.get_connection(conn_id)
-        state = secrets.token_urlsafe(24)
-        self.store.save_oauth_state(state, conn_id)
-        url = self.spec(conn.provider).oauth(dict(conn.config)).authorization_url(state)
-        return ConnectStart(connection_id=conn_id, authorization_url=url, state=state)
+    def complete_connect(self, state: str, code: str, choose_tenant: ChooseTenant | None = None) -> str:
+        """Finish a consent: check `state`, trade the code for tokens, pick the tenant, save encrypted. `code`
+        may be the callback's whole query string (QuickBooks needs the realmId that comes with it)."""
+        return connections.complete_redirect(self.store, self.providers, state, code, choose_tenant)
 
-    def complete_connect(
-        self, state: str, code: str, choose_tenant: Callable[[list[Tenant]], Tenant] | None = None
-    ) -> str:
-        """Finish the consent: check `state`, trade the code for tokens, pick the tenant, save encrypted."""
-        conn_id = self.store.pop_oauth_state(state)
-        if conn_id is None:
-            raise ValueError("unknown or expired OAuth state: start connecting again")
-        conn = self.store.get_connection(conn_id)
-        flow = self.spec(conn.provider).oauth(dict(conn.config))
-        token = flow.exchange(code)
-        tenants = flow.tenants(token)
-        if not tenants:
-            raise ValueError("the consent gave access to no organisation")
-        if conn.tenant_id:
-            # Refresh link: the same organisation must come back, or links would point into another.
-            match = [t for t in tenants if t.id == conn.tenant_id]
-            if not match:
-                raise ValueError(
-                    f"this consent does not include {conn.tenant_name or conn.tenant_id}; choose that "
-                    "organisation when reconnecting"
-                )
-            tenant = match[0]
-        else:
-            tenant = choose_tenant(tenants) if choose_tenant else tenants[0]
-        self.store.save_token(conn_id, token)
-        self.store.update_connection(
-            conn_id,
-            tenant_id=tenant.id,
-            tenant_name=tenant.name,
-            status="connected",
-            status_reason=None,
-            parked_until=None,
-        )
-        self.store.log("connection", connection_id=conn_id, org_id=conn.org_id, message=f"connected to {tenant.name}")
-        return conn_id
-
-    def complete_callback(self, callback: str, choose_tenant: Callable[[list[Tenant]], Tenant] | None = None) -> str:
+    def complete_callback(self, callback: str, choose_tenant: ChooseTenant | None = None) -> str:
         """Finish a consent from the platform's redirect as it arrived (its URL or query string). The same call
         serves every platform: the provider reads what it needs from it (Xero: code; QuickBooks: code and
         realmId). A refusal on the consent page raises ValueError with the platform's reason."""
@@ -222,13 +184,131 @@ class LedgerSync:
             raise ValueError("the callback is missing its code or state: start connecting again")
         return self.complete_connect(params["state"], query, choose_tenant)
 
+    def cancel_connect(self, state: str) -> str | None:
+        """A consent the person did not finish: forget its `state`; the connection it was for, if known."""
+        return self.store.pop_oauth_state(state)
+
+    def submit_credentials(self, conn_id: str, fields: Mapping[str, str]) -> str:
+        """Finish a connection made with credentials (an account id and application key): they are checked with
+        the platform (ProviderError if refused, ValueError if incomplete) and only then saved, encrypted."""
+        return connections.submit_credentials(self.store, self._spec_of(conn_id), conn_id, fields)
+
+    def authenticate_web_connector(self, user_name: str, password: str, company_file: str | None = None) -> str | None:
+        """The Web Connector signing in: the connection id when the password is the one last issued for that
+        user name (its first success makes the connection live), else None."""
+        return connections.authenticate_web_connector(self.store, self.providers, user_name, password, company_file)
+
+    def update_settings(self, conn_id: str, changes: Mapping[str, Any]) -> None:
+        """Change a connection's settings (None removes one); validated first, secrets kept encrypted."""
+        connections.update_settings(self.store, self._spec_of(conn_id), conn_id, changes)
+
+    def setting_names(self, conn_id: str) -> list[str]:
+        """Which settings a connection has, by name (values may be secret and are never shown)."""
+        conn = self.store.get_connection(conn_id)
+        return connections.setting_names(self.store, self.spec(conn.provider), conn)
+
+    def open_provider(self, conn_id: str) -> Provider:
+        """The connected provider of a connection (credentials decrypted); the caller closes it."""
+        conn = self.store.get_connection(conn_id)
+        return connections.open_provider(self.store, self.spec(conn.provider), conn)
+
     def disconnect(self, conn_id: str) -> None:
-        """Stop syncing; tokens are dropped, every synced record and link is kept."""
-        self.store.update_connection(conn_id, status="disconnected", token=None, status_reason="disconnected")
-        self.store.log("connection", connection_id=conn_id, message="disconnected; synced data kept")
+        """Stop syncing; tokens and submitted credentials are dropped, every synced record and link is kept."""
+        connections.disconnect(self.store, self._spec_of(conn_id), conn_id)
+
+    def connect_kind(self, conn_id: str) -> str:
+        """How this connection's platform connects: "redirect", "credentials" or "web_connector"."""
+        return self._spec_of(conn_id).connect_flow.kind
+
+    def check(self, conn_id: str) -> CheckReport:
+        """Compare, field by field, what the app and the platform hold for this connection."""
+        provider = self.open_provider(conn_id)
+        provider.on_call = None
+        try:
+            return check(self.store, provider, conn_id)
+        finally:
+            provider.close()
+
+    def connection(self, conn_id: str) -> Connection:
+        """One connection (KeyError if there is none)."""
+        return self.store.get_connection(conn_id)
 
     def connections(self, org_id: str | None = None) -> list[Connection]:
         return self.store.connections(org_id)
+
+    def _spec_of(self, conn_id: str) -> ProviderSpec:
+        return self.spec(self.store.get_connection(conn_id).provider)
+
+    # -- platform webhooks ---------------------------------------------------------------------------
+    def webhook_providers(self) -> dict[str, ReceivesWebhooks]:
+        """The platforms that send webhooks, by name."""
+        return connections.webhook_providers(self.providers)
+
+    def receive_webhook(
+        self, provider: str, conn_id: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[Connection, Changes]:
+        """Check an inbound platform webhook and read what changed (WebhookRefused if it is not provably from
+        the platform for this connection; nothing is stored then)."""
+        return connections.receive_webhook(self.store, self.providers, provider, conn_id, body, headers)
+
+    def apply_platform_changes(self, conn_id: str, changes: Changes, *, wait: float = 60.0) -> bool:
+        """A webhook's targeted pull: fetch the named records and apply them as a pull would, under the
+        connection's lease. Ids not linked yet (new on the platform) are picked up by a pull of that entity.
+        Idempotent: it reads the platform's current state, so duplicate or out-of-order events do no harm.
+        Returns False when the connection stayed busy (the next scheduled sync covers it) or is not connected."""
+        if not changes:
+            return True
+        conn = self.store.get_connection(conn_id)
+        if conn.status not in ("connected", "parked"):
+            return False
+        deadline = time.monotonic() + wait
+        owner = self.store.acquire_sync_lock(conn_id, self.settings.lease_seconds)
+        while owner is None:
+            if time.monotonic() >= deadline:
+                self.store.log(
+                    "webhook",
+                    connection_id=conn_id,
+                    org_id=conn.org_id,
+                    outcome="deferred",
+                    message="platform webhook: connection busy; the next sync picks the changes up",
+                )
+                return False
+            time.sleep(0.2)
+            owner = self.store.acquire_sync_lock(conn_id, self.settings.lease_seconds)
+        try:
+            cycle = Cycle(self.store, self.spec(conn.provider), conn_id, self.settings)
+            try:
+                applied = 0
+                for entity in Entity.push_order():
+                    ids = sorted(changes.get(entity, ()))
+                    if not ids or entity not in cycle.caps.pull_entities:
+                        continue
+                    linked = [r for r in ids if cycle.to_app_id(entity, r) is not None]
+                    cycle.refresh(entity, linked)
+                    applied += len(linked)
+                    if len(linked) < len(ids):
+                        cycle.pull(entity)
+                self.store.log(
+                    "webhook",
+                    connection_id=conn_id,
+                    org_id=conn.org_id,
+                    message=f"platform webhook: refreshed {applied} record(s)",
+                    details={e.value: sorted(ids) for e, ids in changes.items()},
+                )
+            except ProviderError as exc:
+                self.store.log(
+                    "webhook",
+                    connection_id=conn_id,
+                    org_id=conn.org_id,
+                    outcome="failed",
+                    message=f"platform webhook refresh failed: {exc.error.message}",
+                )
+                return False
+            finally:
+                cycle.provider.close()
+        finally:
+            self.store.release_sync_lock(conn_id, owner)
+        return True
 
     # -- sync ----------------------------------------------------------------------------------------
     def sync(

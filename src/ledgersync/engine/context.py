@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ledgersync.engine.connections import open_provider
 from ledgersync.engine.settings import EngineSettings
 from ledgersync.engine.translate import CodeMap, Resolver, Unresolved, translate
 from ledgersync.model import Entity, Record
@@ -82,7 +83,7 @@ class CycleContext:
         self.conn_id = conn_id
         self.org_id = self.conn.org_id
         self.tokens = StoreTokenStore(store, conn_id)
-        self.provider = provider or spec.connect(dict(self.conn.config), self.conn.tenant_id or "", self.tokens)
+        self.provider = provider or open_provider(store, spec, self.conn)
         self.provider.on_call = self._on_call
         self.caps = self.provider.capabilities
         self.codes = CodeMap.from_config(self.conn.config)

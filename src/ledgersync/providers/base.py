@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ledgersync.model import Entity, Record, SyncError
+
+if TYPE_CHECKING:
+    from ledgersync.providers.config import ProviderConfig
+    from ledgersync.providers.connect import ConnectFlow
 
 
 @dataclass(frozen=True)
@@ -180,8 +184,32 @@ class CallInfo:
 
 
 @runtime_checkable
-class Provider(Protocol):
-    """A connection to one organisation on one platform. All records are in the platform's namespace."""
+class Finds(Protocol):
+    """A provider that can look records up by natural key, so a write whose outcome was unknown is found
+    before it is sent again."""
+
+    def find(self, entity: Entity, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        """Look the records up by natural key (contact number/name, invoice number, payment on its invoice)
+        to learn whether an earlier write whose outcome was unknown took effect. Keyed by Write.key."""
+        ...
+
+
+@runtime_checkable
+class Restores(Protocol):
+    """A provider that can bring an archived / inactive record back into use."""
+
+    def restore(self, entity: Entity, write: Write) -> WriteResult:
+        """Bring an archived / inactive record back into use (e.g. un-archive a contact)."""
+        ...
+
+
+@runtime_checkable
+class Provider(Finds, Protocol):
+    """A connection to one organisation on one platform. All records are in the platform's namespace.
+
+    Optional abilities are protocols of their own, checked with isinstance: Restores here, ReceivesWebhooks
+    on the spec. Finds is still a base of Provider because the sync cycle's reconcile step calls `find`
+    on every provider; once that step checks isinstance(provider, Finds) it can become optional too."""
 
     capabilities: Capabilities
     # Set by the engine; the provider calls it after every HTTP call it makes (may be None).
@@ -204,18 +232,9 @@ class Provider(Protocol):
         connection) the error code is UNKNOWN_OUTCOME and the engine reconciles with `find` before retrying."""
         ...
 
-    def find(self, entity: Entity, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
-        """Look the records up by natural key (contact number/name, invoice number, payment on its invoice)
-        to learn whether an earlier write whose outcome was unknown took effect. Keyed by Write.key."""
-        ...
-
     def remove(self, entity: Entity, write: Write) -> WriteResult:
         """Take the record out of use the way the platform allows: void or delete a document, delete a
         payment, archive a contact."""
-        ...
-
-    def restore(self, entity: Entity, write: Write) -> WriteResult:
-        """Bring an archived / inactive record back into use (e.g. un-archive a contact)."""
         ...
 
     def close(self) -> None: ...
@@ -230,12 +249,14 @@ class Tenant:
 
 
 class OAuthFlow(Protocol):
-    """The connect flow of one platform app (client id, secret, redirect URI)."""
+    """A platform's OAuth2 client for one app (client id, secret, redirect URI): what OAuth2CodeFlow drives
+    to connect and what the platform client uses to refresh."""
 
     def authorization_url(self, state: str) -> str: ...
 
     def exchange(self, code: str) -> OAuthToken:
-        """Trade an authorization code for tokens (ProviderError on a bad or used code)."""
+        """Trade an authorization code for tokens (ProviderError on a bad or used code). `code` may be the
+        callback's whole query string: the platform reads what else it needs from it (QuickBooks' realmId)."""
         ...
 
     def tenants(self, token: OAuthToken) -> list[Tenant]: ...
@@ -245,15 +266,41 @@ class OAuthFlow(Protocol):
         ...
 
 
-class ProviderSpec(Protocol):
-    """A platform as the engine sees it before connecting: name, capabilities, connect flow, factory.
+# Records a platform says changed, per entity, by the platform's ids.
+Changes = dict[Entity, set[str]]
 
-    `config` is the connection's platform settings (client id and secret, redirect URI, and optionally a
-    `base_url` that points every endpoint at a local sandbox)."""
+
+class WebhookRefused(Exception):
+    """An inbound webhook that is not provably from the platform for this connection (nothing is stored)."""
+
+
+@runtime_checkable
+class ReceivesWebhooks(Protocol):
+    """A platform spec that takes inbound webhooks: it checks they come from the platform and names what
+    changed. The API has one route per such platform, `/v1/webhooks/{name}/{connection_id}`."""
+
+    # How the platform authenticates its calls, for the API's documentation.
+    webhook_auth: str
+
+    def receive_webhook(
+        self, config: ProviderConfig, tenant_id: str | None, body: bytes, headers: Mapping[str, str]
+    ) -> Changes:
+        """Check the call against the connection's settings (raise WebhookRefused) and read the records that
+        changed, leaving out other tenants'. A valid call naming nothing (Xero's intent to receive) is {}."""
+        ...
+
+
+class ProviderSpec(Protocol):
+    """A platform as the engine sees it before connecting: name, capabilities, typed config, connect flow and
+    the factory of connected providers. Found through the `ledgersync.providers` entry-point group.
+
+    `config_model` validates a connection's settings (client id and secret, redirect URI, and optionally a
+    `base_url` that points every endpoint at a local sandbox); `connect` receives them with every secret
+    decrypted, and the connection's tokens."""
 
     name: str
     capabilities: Capabilities
+    config_model: type[ProviderConfig]
+    connect_flow: ConnectFlow
 
-    def oauth(self, config: dict[str, str]) -> OAuthFlow: ...
-
-    def connect(self, config: dict[str, str], tenant_id: str, tokens: TokenStore) -> Provider: ...
+    def connect(self, config: ProviderConfig, tenant_id: str, tokens: TokenStore) -> Provider: ...

@@ -1,20 +1,14 @@
-"""Small helpers every connector uses: numeric settings, saved cursors, chunking."""
+"""Small helpers every connector uses: saved cursors, chunking, the unknown-outcome and unreachable errors."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 from ledgersync.model import ErrorCode, ProviderError, SyncError
 
 T = TypeVar("T")
-
-
-def config_number(config: Mapping[str, str], key: str, default: float) -> float:
-    """A numeric connection setting (settings are strings); empty or absent means the default."""
-    value = config.get(key)
-    return float(value) if value not in (None, "") else default
 
 
 def parse_cursor(cursor: str) -> dt.datetime:

@@ -11,6 +11,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledgersync.store.crypto import SecretBox
+
 DEFAULT_DIR = Path(".ledgersync")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -51,11 +53,13 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest revision (idempotent; safe on every start)."""
+def migrate(engine: Engine, box: SecretBox | None = None) -> None:
+    """Bring the schema to the latest revision (idempotent; safe on every start). `box` is the store's
+    encryption, for revisions that encrypt what was stored in the clear."""
     with engine.begin() as conn:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
+        cfg.attributes["secret_box"] = box
         command.upgrade(cfg, "head")
 
 

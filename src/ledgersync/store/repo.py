@@ -116,7 +116,7 @@ class Store:
     def open(cls, url: str | None, box: SecretBox, *, run_migrations: bool = True) -> Store:
         engine = make_engine(url)
         if run_migrations:
-            migrate(engine)
+            migrate(engine, box)
         return cls(engine, box)
 
     @property
@@ -144,11 +144,33 @@ class Store:
             return list(s.scalars(select(Organisation).order_by(Organisation.created_at)))
 
     # -- connections ---------------------------------------------------------------------------------
-    def create_connection(self, org_id: str, provider: str, config: dict[str, str]) -> str:
+    def create_connection(
+        self, org_id: str, provider: str, config: dict[str, str], credentials: dict[str, str] | None = None
+    ) -> str:
+        """A new connection: `config` is what may be shown; `credentials` (secrets) are stored encrypted."""
         conn_id = new_id("conn")
+        blob = self._seal(credentials) if credentials else None
         with self.session() as s:
-            s.add(Connection(id=conn_id, org_id=org_id, provider=provider, config=config))
+            s.add(Connection(id=conn_id, org_id=org_id, provider=provider, config=config, credentials=blob))
         return conn_id
+
+    def _seal(self, credentials: dict[str, str]) -> bytes:
+        return self.box.encrypt(json.dumps(credentials, sort_keys=True).encode())
+
+    def credentials(self, conn_id: str) -> dict[str, str]:
+        """The connection's secrets, decrypted ({} when it has none)."""
+        with self.session() as s:
+            blob = s.scalar(select(Connection.credentials).where(Connection.id == conn_id))
+        if not blob:
+            return {}
+        data = json.loads(self.box.decrypt(blob))
+        return {str(k): str(v) for k, v in data.items()}
+
+    def save_credentials(self, conn_id: str, credentials: dict[str, str], **values: Any) -> None:
+        """Replace the connection's secrets (and set other columns in the same transaction)."""
+        blob = self._seal(credentials) if credentials else None
+        with self.session() as s:
+            s.execute(update(Connection).where(Connection.id == conn_id).values(credentials=blob, **values))
 
     def get_connection(self, conn_id: str) -> Connection:
         with self.session() as s:

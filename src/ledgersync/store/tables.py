@@ -65,7 +65,7 @@ class Organisation(Base):
 
 
 class Connection(Base):
-    """One organisation's link to one platform tenant. Tokens are encrypted at rest."""
+    """One organisation's link to one platform tenant. Tokens and credentials are encrypted at rest."""
 
     __tablename__ = "connections"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -75,6 +75,9 @@ class Connection(Base):
     tenant_id: Mapped[str | None] = mapped_column(String(64))
     tenant_name: Mapped[str | None] = mapped_column(String(255))
     token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The connection's secret settings and submitted credentials (client secret, webhook key, API key, the
+    # Web Connector password's hash) as encrypted JSON; `config` holds only what may be shown.
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
     # connected | needs_reconnect | parked | disconnected | pending_consent
     status: Mapped[str] = mapped_column(String(32), default="pending_consent")
     status_reason: Mapped[str | None] = mapped_column(Text)

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from ledgersync.engine import LedgerSync
+from ledgersync import LedgerSync
 from ledgersync.web.auth import create_user, set_role
 from ledgersync.web.views import CsrfFailed, Forbidden, LoginRequired, build_router, forbidden_page
 

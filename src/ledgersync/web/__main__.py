@@ -7,7 +7,7 @@ import getpass
 import os
 import sys
 
-from ledgersync.engine import LedgerSync
+from ledgersync import LedgerSync
 from ledgersync.web.auth import create_user
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -11,40 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from starlette.requests import Request
 
-from ledgersync.engine.actions import Actor, Role
+from ledgersync import Actor, Role
+from ledgersync.passwords import DUMMY_HASH, hash_password, verify_password
 from ledgersync.store import Store, new_id
 from ledgersync.store.tables import Organisation, WebMembership, WebUser, utcnow
 
-# scrypt at n=2**14, r=8, p=1 (the interactive-login figures of the scrypt paper, ~16 MiB per hash).
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-
-
-def hash_password(password: str) -> str:
-    """A self-describing salted scrypt hash: scrypt$n$r$p$salt$key (base64)."""
-    salt = secrets.token_bytes(16)
-    key = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(key).decode()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, key = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(key)
-        got = hashlib.scrypt(
-            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(got, expected)
-
-
-# Checked when the email is unknown, so a wrong email takes as long as a wrong password.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -141,7 +112,7 @@ def authenticate(store: Store, email: str, password: str) -> User | None:
     with store.session() as s:
         user = s.scalar(select(WebUser).where(WebUser.email == email.strip().lower()))
         if user is None or not user.active:
-            verify_password(password, _DUMMY_HASH)
+            verify_password(password, DUMMY_HASH)
             return None
         if not verify_password(password, user.password_hash):
             return None

@@ -15,9 +15,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from ledgersync.engine import ConnectionBusy, CycleReport, Health, LedgerSync
-from ledgersync.engine.actions import ActionCentre, ActionError, Actor, PermissionDenied, Role
-from ledgersync.model import Entity, ProviderError
+from ledgersync import (
+    ActionCentre,
+    ActionError,
+    Actor,
+    ConnectionBusy,
+    CycleReport,
+    Entity,
+    Health,
+    LedgerSync,
+    PermissionDenied,
+    ProviderError,
+    Role,
+)
 from ledgersync.store.tables import Connection
 from ledgersync.web import present
 from ledgersync.web.auth import (
@@ -326,7 +336,13 @@ def build_router(ls: LedgerSync) -> APIRouter:
         conn = ctx.connection(conn_id)
         if not ctx.can_manage:
             raise Forbidden(f"Only an owner or admin can refresh the link; you are a {ctx.role.value}.")
+        if ls.connect_kind(conn.id) != "redirect":
+            # A password or key must be shown or typed on a page of its own; until there is one, the API does it.
+            where = f"POST /v1/connections/{conn.id}/refresh-link"
+            flash(request, "error", f"Reconnect {ctx.display_name(conn)} through the REST API: {where}.")
+            return see_other("/integrations")
         start = ls.refresh_link(conn.id)
+        assert start.authorization_url is not None
         return RedirectResponse(start.authorization_url, status_code=303)
 
     def complete(request: Request) -> Response:
@@ -336,7 +352,7 @@ def build_router(ls: LedgerSync) -> APIRouter:
         except (ValueError, ProviderError) as exc:
             flash(request, "error", f"Could not connect: {exc}. Nothing was changed.")
             return see_other("/integrations")
-        conn = ls.store.get_connection(conn_id)
+        conn = ls.connection(conn_id)
         flash(request, "ok", f"Connected to {conn.tenant_name}; syncing resumes.")
         return see_other("/integrations")
 

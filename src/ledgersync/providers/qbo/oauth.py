@@ -14,6 +14,8 @@ from authlib.integrations.httpx_client import OAuth2Client
 
 from ledgersync.model import AUTH, ErrorCode, ProviderError, SyncError
 from ledgersync.providers.base import OAuthToken, Tenant
+from ledgersync.providers.config import ProviderConfig
+from ledgersync.providers.qbo.config import QboConfig
 from ledgersync.providers.qbo.errors import RECONNECT_HINT, auth_revoked, fault_error
 from ledgersync.providers.qbo.mapping import MINOR_VERSION, loads
 
@@ -31,8 +33,14 @@ class QboEndpoints:
     api: str
 
     @classmethod
-    def from_config(cls, config: Mapping[str, str]) -> QboEndpoints:
-        base = (config.get("base_url") or "").rstrip("/")
+    def from_config(cls, config: QboConfig | Mapping[str, Any]) -> QboEndpoints:
+        raw: str | None
+        environment: str | None
+        if isinstance(config, QboConfig):
+            raw, environment = config.base_url, config.environment
+        else:
+            raw, environment = config.get("base_url"), config.get("environment")
+        base = (raw or "").rstrip("/")
         if base:
             # A local sandbox serves every Intuit host's paths on one origin.
             return cls(
@@ -43,7 +51,7 @@ class QboEndpoints:
                 api=f"{base}/v3",
             )
         # Intuit's development keys only reach sandbox companies, which live on their own API host.
-        development = (config.get("environment") or "production").lower() in ("sandbox", "development")
+        development = str(environment or "production").lower() in ("sandbox", "development")
         return cls(
             discovery="https://developer.intuit.com/.well-known/openid_"
             + ("sandbox_configuration" if development else "configuration"),
@@ -116,19 +124,21 @@ def token_from_response(data: Mapping[str, Any], realm_id: str | None = None) ->
 
 
 class QboOAuth:
-    """OAuthFlow for one Intuit app. Config: client_id, client_secret, redirect_uri, optional scopes, base_url
-    (a local sandbox), environment (production | sandbox: Intuit's development companies), timeout (seconds)."""
+    """OAuthFlow for one Intuit app (QboConfig: client_id, client_secret, redirect_uri, scopes, base_url (a
+    local sandbox), environment (production | sandbox: Intuit's development companies), timeout). Settings as
+    a mapping are validated into QboConfig (ConfigError if they do not fit)."""
 
-    def __init__(self, config: Mapping[str, str], *, transport: httpx.BaseTransport | None = None) -> None:
-        for key in ("client_id", "client_secret", "redirect_uri"):
-            if not config.get(key):
-                raise ValueError(f"QuickBooks config needs {key!r}")
-        self.client_id = config["client_id"]
-        self._secret = config["client_secret"]
-        self.redirect_uri = config["redirect_uri"]
-        self.scopes = config.get("scopes") or ACCOUNTING_SCOPE
-        self.endpoints = QboEndpoints.from_config(config)
-        self._timeout = float(config.get("timeout") or 30)
+    def __init__(
+        self, config: ProviderConfig | Mapping[str, Any], *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        cfg = QboConfig.coerce(config)
+        self.client_id = cfg.client_id
+        self._secret = cfg.client_secret.get_secret_value()
+        self.redirect_uri = cfg.redirect_uri
+        self.scopes = cfg.scopes or ACCOUNTING_SCOPE
+        self.endpoints = QboEndpoints.from_config(cfg)
+        # Sign-in calls keep their own 30 s: the API timeout (60) suits long queries, not token exchanges.
+        self._timeout = 30.0 if "timeout" not in cfg.model_fields_set else cfg.timeout
         self._transport = transport
         # The realmId of the last code exchanged on this flow, for a caller that hands `tenants` a plain token.
         self._last_realm: str | None = None

@@ -23,8 +23,10 @@ from ledgersync.providers.base import (
     Write,
     WriteResult,
 )
+from ledgersync.providers.config import ProviderConfig
 from ledgersync.providers.pacing import Budget, Limits, pacer_for
 from ledgersync.providers.qbo.client import QBO_BATCH_LIMITS, QBO_LIMITS, QboClient, request_id_for
+from ledgersync.providers.qbo.config import QboConfig
 from ledgersync.providers.qbo.errors import archived_contact, fault_error, unknown_outcome
 from ledgersync.providers.qbo.mapping import (
     ENTITY_NAME,
@@ -42,7 +44,7 @@ from ledgersync.providers.qbo.mapping import (
     to_qbo,
 )
 from ledgersync.providers.qbo.oauth import QboOAuth
-from ledgersync.providers.util import chunks, config_number, parse_cursor
+from ledgersync.providers.util import chunks, parse_cursor
 
 ALL_ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE)
 
@@ -123,18 +125,14 @@ def _stamp(item: Mapping[str, Any]) -> dt.datetime | None:
 
 
 class QboProvider:
-    """A connection to one QuickBooks Online company (realm).
-
-    Config keys (all strings): client_id, client_secret, redirect_uri, base_url (a local sandbox), environment
-    (production | sandbox), scopes, timeout (60), page_size (1000), batch_size (30), lookback_seconds (300),
-    max_attempts (4), max_retry_seconds (75), max_in_flight (10), per_minute (500), batch_per_minute (40),
-    default_item_id / default_item_name ("Services"), income_account_id, deposit_account_id, home_currency."""
+    """A connection to one QuickBooks Online company (realm), with its settings as QboConfig (a mapping of
+    settings is validated into one)."""
 
     capabilities: Capabilities = QBO_CAPABILITIES
 
     def __init__(
         self,
-        config: Mapping[str, str],
+        config: ProviderConfig | Mapping[str, Any],
         realm_id: str,
         tokens: TokenStore,
         *,
@@ -143,25 +141,19 @@ class QboProvider:
         batch_pacer: Budget | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.config = dict(config)
+        cfg = QboConfig.coerce(config)
+        self.config = cfg
         self.realm_id = realm_id
-        self.oauth = QboOAuth(config, transport=transport)
-        self.page_size = int(min(1000, max(1, config_number(config, "page_size", 1000))))
-        self.lookback = dt.timedelta(seconds=config_number(config, "lookback_seconds", 300))
-        batch = int(min(30, max(1, config_number(config, "batch_size", 30))))
-        if batch != QBO_CAPABILITIES.batch_size:
-            self.capabilities = dataclasses.replace(QBO_CAPABILITIES, batch_size=batch)
+        self.oauth = QboOAuth(cfg, transport=transport)
+        self.page_size = cfg.page_size
+        self.lookback = dt.timedelta(seconds=cfg.lookback_seconds)
+        if cfg.batch_size != QBO_CAPABILITIES.batch_size:
+            self.capabilities = dataclasses.replace(QBO_CAPABILITIES, batch_size=cfg.batch_size)
         if pacer is None:
-            limits = dataclasses.replace(
-                QBO_LIMITS,
-                concurrent=int(config_number(config, "max_in_flight", QBO_LIMITS.concurrent)),
-                per_minute=int(config_number(config, "per_minute", QBO_LIMITS.per_minute)),
-            )
+            limits = dataclasses.replace(QBO_LIMITS, concurrent=cfg.max_in_flight, per_minute=cfg.per_minute)
             pacer = pacer_for(self.oauth.client_id, realm_id, limits)
         if batch_pacer is None:
-            batch_limits: Limits = dataclasses.replace(
-                QBO_BATCH_LIMITS, per_minute=int(config_number(config, "batch_per_minute", QBO_BATCH_LIMITS.per_minute))
-            )
+            batch_limits: Limits = dataclasses.replace(QBO_BATCH_LIMITS, per_minute=cfg.batch_per_minute)
             batch_pacer = pacer_for(f"{self.oauth.client_id}#batch", realm_id, batch_limits)
         # Set by the engine after construction; read on every call so a later assignment takes effect.
         self.on_call: Callable[[CallInfo], None] | None = None
@@ -173,18 +165,18 @@ class QboProvider:
             pacer=pacer,
             batch_pacer=batch_pacer,
             transport=transport,
-            timeout=config_number(config, "timeout", 60),
-            max_attempts=int(config_number(config, "max_attempts", 4)),
-            max_retry_seconds=config_number(config, "max_retry_seconds", 75),
-            throttle_wait=config_number(config, "throttle_wait_seconds", 60),
+            timeout=cfg.timeout,
+            max_attempts=cfg.max_attempts,
+            max_retry_seconds=cfg.max_retry_seconds,
+            throttle_wait=cfg.throttle_wait_seconds,
             on_call=self._relay_call,
             **extra,
         )
         self.refs = Refs(
-            default_item_id=config.get("default_item_id") or None,
-            deposit_account=config.get("deposit_account_id") or None,
-            income_account=config.get("income_account_id") or None,
-            home_currency=config.get("home_currency") or None,
+            default_item_id=cfg.default_item_id,
+            deposit_account=cfg.deposit_account_id,
+            income_account=cfg.income_account_id,
+            home_currency=cfg.home_currency,
         )
         self._home_known = self.refs.home_currency is not None
         self._default_item_looked_up = False
@@ -301,7 +293,7 @@ class QboProvider:
         Reads only look it up (create=False), so a line booked to it reads back without an item code."""
         if self.refs.default_item_id or (self._default_item_looked_up and not create):
             return
-        name = self.config.get("default_item_name") or "Services"
+        name = self.config.default_item_name
         rows = self._where_in("Item", "Name", [name])
         self._default_item_looked_up = True
         active = [r for r in rows if r.get("Active", True)]

@@ -15,6 +15,8 @@ from authlib.integrations.httpx_client import OAuth2Client
 
 from ledgersync.model import ErrorCode, ProviderError, SyncError
 from ledgersync.providers.base import OAuthToken, Tenant
+from ledgersync.providers.config import ProviderConfig
+from ledgersync.providers.xero.config import XeroConfig
 from ledgersync.providers.xero.errors import RECONNECT_HINT, auth_revoked
 from ledgersync.providers.xero.mapping import loads
 
@@ -36,8 +38,9 @@ class XeroEndpoints:
     api: str
 
     @classmethod
-    def from_config(cls, config: Mapping[str, str]) -> XeroEndpoints:
-        base = (config.get("base_url") or "").rstrip("/")
+    def from_config(cls, config: XeroConfig | Mapping[str, Any]) -> XeroEndpoints:
+        raw = config.base_url if isinstance(config, XeroConfig) else config.get("base_url")
+        base = (raw or "").rstrip("/")
         if base:
             # A local sandbox serves every host's paths on one origin.
             return cls(
@@ -99,19 +102,19 @@ def token_from_response(data: Mapping[str, Any], now: dt.datetime | None = None)
 
 
 class XeroOAuth:
-    """OAuthFlow for one Xero app. Config: client_id, client_secret, redirect_uri, optional scopes, base_url,
-    timeout (seconds)."""
+    """OAuthFlow for one Xero app (XeroConfig: client_id, client_secret, redirect_uri, scopes, base_url,
+    timeout). Settings as a mapping are validated into XeroConfig (ConfigError if they do not fit)."""
 
-    def __init__(self, config: Mapping[str, str], *, transport: httpx.BaseTransport | None = None) -> None:
-        for key in ("client_id", "client_secret", "redirect_uri"):
-            if not config.get(key):
-                raise ValueError(f"Xero config needs {key!r}")
-        self.client_id = config["client_id"]
-        self._secret = config["client_secret"]
-        self.redirect_uri = config["redirect_uri"]
-        self.scopes = config.get("scopes") or DEFAULT_SCOPES
-        self.endpoints = XeroEndpoints.from_config(config)
-        self._timeout = float(config.get("timeout") or 30)
+    def __init__(
+        self, config: ProviderConfig | Mapping[str, Any], *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        cfg = XeroConfig.coerce(config)
+        self.client_id = cfg.client_id
+        self._secret = cfg.client_secret.get_secret_value()
+        self.redirect_uri = cfg.redirect_uri
+        self.scopes = cfg.scopes or DEFAULT_SCOPES
+        self.endpoints = XeroEndpoints.from_config(cfg)
+        self._timeout = cfg.timeout
         self._transport = transport
 
     def _session(self) -> OAuth2Client:

@@ -23,13 +23,14 @@ from ledgersync.providers.base import (
     Write,
     WriteResult,
 )
+from ledgersync.providers.config import ProviderConfig
 from ledgersync.providers.pacing import Budget, Limits, pacer_for
-from ledgersync.providers.util import chunks, config_number, parse_cursor
+from ledgersync.providers.util import chunks, parse_cursor
 from ledgersync.providers.xero.client import XeroClient, idempotency_key_for
+from ledgersync.providers.xero.config import XeroConfig
 from ledgersync.providers.xero.errors import element_error, unknown_outcome
 from ledgersync.providers.xero.mapping import (
     COLLECTION,
-    DEFAULT_BANK_ACCOUNT,
     ID_FIELD,
     MappingError,
     from_xero,
@@ -119,18 +120,14 @@ def _where_any(field: str, values: Sequence[str]) -> str:
 
 
 class XeroProvider:
-    """A connection to one Xero organisation.
-
-    Config keys (all strings): client_id, client_secret, redirect_uri, base_url (a local sandbox), scopes,
-    timeout (30), page_size (1000), batch_size (50), lookback_seconds (300), bank_account_code ("090"),
-    max_attempts (4), max_retry_seconds (60), max_in_flight (5), per_minute (60), per_day (5000),
-    app_per_minute (10000)."""
+    """A connection to one Xero organisation, with its settings as XeroConfig (a mapping of settings is
+    validated into one)."""
 
     capabilities: Capabilities = XERO_CAPABILITIES
 
     def __init__(
         self,
-        config: Mapping[str, str],
+        config: ProviderConfig | Mapping[str, Any],
         tenant_id: str,
         tokens: TokenStore,
         *,
@@ -138,22 +135,21 @@ class XeroProvider:
         pacer: Budget | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.config = dict(config)
+        cfg = XeroConfig.coerce(config)
+        self.config = cfg
         self.tenant_id = tenant_id
-        self.oauth = XeroOAuth(config, transport=transport)
-        self.page_size = int(min(1000, max(1, config_number(config, "page_size", 1000))))
-        self.lookback = dt.timedelta(seconds=config_number(config, "lookback_seconds", 300))
-        # Xero recommends up to 50 elements a request; smaller batches keep big documents under 3.5 MB.
-        batch = int(min(50, max(1, config_number(config, "batch_size", 50))))
-        if batch != XERO_CAPABILITIES.batch_size:
-            self.capabilities = dataclasses.replace(XERO_CAPABILITIES, batch_size=batch)
-        self.bank_account = config.get("bank_account_code") or DEFAULT_BANK_ACCOUNT
+        self.oauth = XeroOAuth(cfg, transport=transport)
+        self.page_size = cfg.page_size
+        self.lookback = dt.timedelta(seconds=cfg.lookback_seconds)
+        if cfg.batch_size != XERO_CAPABILITIES.batch_size:
+            self.capabilities = dataclasses.replace(XERO_CAPABILITIES, batch_size=cfg.batch_size)
+        self.bank_account = cfg.bank_account_code
         if pacer is None:
             limits = Limits(
-                concurrent=int(config_number(config, "max_in_flight", 5)),
-                per_minute=int(config_number(config, "per_minute", 60)),
-                per_day=int(config_number(config, "per_day", 5000)),
-                app_per_minute=int(config_number(config, "app_per_minute", 10_000)),
+                concurrent=cfg.max_in_flight,
+                per_minute=cfg.per_minute,
+                per_day=cfg.per_day,
+                app_per_minute=cfg.app_per_minute,
             )
             pacer = pacer_for(self.oauth.client_id, tenant_id, limits)
         # Set by the engine after construction; read on every call so a later assignment takes effect.
@@ -165,9 +161,9 @@ class XeroProvider:
             self.oauth,
             pacer=pacer,
             transport=transport,
-            timeout=config_number(config, "timeout", 30),
-            max_attempts=int(config_number(config, "max_attempts", 4)),
-            max_retry_seconds=config_number(config, "max_retry_seconds", 60),
+            timeout=cfg.timeout,
+            max_attempts=cfg.max_attempts,
+            max_retry_seconds=cfg.max_retry_seconds,
             on_call=self._relay_call,
             **extra,
         )
