@@ -19,11 +19,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ledgersync.api import create_app, services
-from ledgersync.api.services import hmac_b64
 from ledgersync.demo import XeroSandboxHandle
 from ledgersync.engine import LedgerSync
 from ledgersync.engine.actions import Role
 from ledgersync.model import Entity
+from ledgersync.providers.webhooks import hmac_b64
 from ledgersync.sandbox.server import RunningServer, serve_in_thread
 from ledgersync.store.tables import Connection, InboundWebhook, WebhookEndpoint, utcnow
 
@@ -354,21 +354,33 @@ def test_a_replay_to_another_process_sharing_the_store_is_a_no_op(
 
 
 def test_intuit_cloudevents_are_deduplicated_by_their_own_ids(api: Api) -> None:
-    conn = api.ls.store.create_connection(api.a.id, "qbo", {"client_id": "x", "webhook_verifier": "v"})
+    conn = api.ls.store.create_connection(api.a.id, "qbo", {})
 
-    def receive(events: list[dict[str, Any]]) -> services.Changes:
-        body = json.dumps(events).encode()
-        _, changes = services.verify_inbound(
-            api.ls, "qbo", conn, body, {"intuit-signature": hmac_b64(body, "v")}, dedupe_window=3600
-        )
-        return changes
+    def fresh(events: Any) -> bool:
+        return services.first_delivery(api.ls, conn, json.dumps(events).encode(), window=3600)
 
     first = {"id": "ev-1", "type": "qbo.customer.updated.v1", "intuitentityid": "58", "intuitaccountid": "9130"}
     second = {"id": "ev-2", "type": "qbo.invoice.created.v1", "intuitentityid": "130", "intuitaccountid": "9130"}
-    assert receive([first]) == {Entity.CONTACT: {"58"}}
-    # The same event again, now batched with a new one (another body, another digest): only the new one counts.
-    assert receive([first, second]) == {Entity.INVOICE: {"130"}}
-    assert receive([second, first]) == {}
+    assert fresh([first]) is True
+    # The same event again, batched with a new one (another body): the new one makes it worth acting on.
+    assert fresh([first, second]) is True
+    # Every event already seen, in a body never seen before: a replay all the same.
+    assert fresh([second, first]) is False
+    # Intuit's legacy bodies carry no event ids: the signed body is the unit.
+    legacy = {"eventNotifications": [{"realmId": "9130", "dataChangeEvent": {"entities": [{"id": "58"}]}}]}
+    assert fresh(legacy) is True and fresh(legacy) is False
+
+
+def test_a_replayed_intuit_webhook_answers_200_and_is_recorded_once(api: Api) -> None:
+    config = {"client_id": "x", "client_secret": "s", "redirect_uri": "http://127.0.0.1:9/cb", "webhook_verifier": "v"}
+    conn = api.ls.connect(api.a.id, "qbo", config).connection_id
+    events = [{"id": "ev-9", "type": "qbo.customer.updated.v1", "intuitentityid": "58", "intuitaccountid": "9130"}]
+    body = json.dumps(events).encode()
+    for _ in range(5):
+        r = api.client.post(f"/v1/webhooks/qbo/{conn}", content=body, headers={"intuit-signature": hmac_b64(body, "v")})
+        assert r.status_code == 200
+    with api.ls.store.session() as s:
+        assert [row.key for row in s.query(InboundWebhook).filter_by(connection_id=conn)] == ["event:ev-9"]
 
 
 def test_seen_events_are_forgotten_only_after_the_window(api: Api) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -13,7 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledgersync.store.crypto import SecretBox
+if TYPE_CHECKING:  # crypto reads this module's paths, so the import only serves the annotation
+    from ledgersync.store.crypto import SecretBox
 
 DEFAULT_DIR = Path(".ledgersync")
 MIGRATIONS = Path(__file__).parent / "migrations"
