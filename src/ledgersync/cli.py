@@ -9,13 +9,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from ledgersync import (
     ActionCentre,
     ActionError,
     Actor,
+    ConnectionBusy,
     CycleReport,
     Entity,
     Health,
@@ -24,11 +27,58 @@ from ledgersync import (
     ProviderError,
     Role,
 )
+from ledgersync.store import SecretKeyError
+
+console = Console()
+
+# Exit codes: 1 the work failed (the platform refused, a conflict), 2 the command or its setup is wrong
+# (unknown id, keys that do not fit the store), 3 try again later (the connection is busy).
+EXIT_FAILED, EXIT_SETUP, EXIT_BUSY = 1, 2, 3
+
+
+def expected_failure(exc: BaseException) -> tuple[str, int] | None:
+    """One line and an exit code for each failure a person can meet; None for a bug (its traceback stays)."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    if isinstance(exc, ConnectionBusy):
+        return "that connection is being synced by another process right now; try again shortly", EXIT_BUSY
+    if isinstance(exc, SecretKeyError):
+        return str(exc), EXIT_SETUP
+    if isinstance(exc, ProviderError):
+        return f"{exc.error.message} {exc.error.hint or ''}".strip(), EXIT_FAILED
+    if isinstance(exc, PermissionDenied | ActionError):
+        return str(exc), EXIT_FAILED
+    if isinstance(exc, IntegrityError):
+        return "that conflicts with a record already in the store (nothing was changed)", EXIT_FAILED
+    if isinstance(exc, OperationalError):
+        return f"the database cannot be used: {str(exc.orig).strip() or type(exc.orig).__name__}", EXIT_SETUP
+    if isinstance(exc, KeyError | LookupError):
+        detail = exc.args[0] if exc.args else "not found"
+        return str(detail), EXIT_SETUP
+    return None
+
+
+class _Commands(TyperGroup):
+    """Every command's expected failures become one red line and an exit code, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            found = expected_failure(exc)
+            if found is None:
+                raise
+            message, code = found
+            console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
+            raise typer.Exit(code) from None
+
 
 app = typer.Typer(
-    help="Two-way sync between your app and accounting platforms.", no_args_is_help=True, add_completion=False
+    help="Two-way sync between your app and accounting platforms.",
+    no_args_is_help=True,
+    add_completion=False,
+    cls=_Commands,
 )
-console = Console()
 
 try:  # the sandboxes are optional at run time but ship with the package
     from ledgersync.sandbox.cli import sandbox_app
@@ -161,12 +211,18 @@ def demo(
 
         password = secrets.token_urlsafe(9)
         create_user(ls.store, "admin@example.com", password, result.org_id, "owner", name="Demo Admin")
-        settings = ApiSettings.from_env(f"sqlite:///{workdir / 'ledgersync.db'}", sync_every_seconds=every)
+        # Local development: the demo's sandboxes and webhook receivers live on loopback.
+        settings = ApiSettings.from_env(
+            f"sqlite:///{workdir / 'ledgersync.db'}",
+            sync_every_seconds=every,
+            allow_private_urls=True,
+            allowed_base_urls=["http://127.0.0.1:*"],
+        )
         web = create_app(ls, settings=settings, start_scheduler=True)
         console.print(f"[bold]Dashboard and REST API: http://{host}:{port}/[/]")
         console.print(f"Sign in as admin@example.com with password {password}", soft_wrap=True)
         console.print(f"The sandboxes stay up and everything syncs every {every:.0f}s; press Ctrl-C to stop.")
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        uvicorn.run(web, host=host, port=port, log_level="warning", proxy_headers=False)
 
     with _progress() as progress:
         run_demo(
@@ -196,22 +252,30 @@ def sync(
     if not conns:
         console.print("No connected connections.")
         raise typer.Exit(0)
-    failed = False
+    codes: list[int] = []
     for conn in conns:
         with _progress() as progress:
             try:
                 report = ls.sync(conn.id, progress=_ProgressSink(progress))
             except ProviderError as exc:
                 console.print(f"[red]{conn.id}: {exc.error.message}[/] {exc.error.hint}")
-                failed = True
+                codes.append(EXIT_FAILED)
+                continue
+            except (ConnectionBusy, SecretKeyError) as exc:
+                # The other connections still sync; this one's line says why it did not.
+                message, code = expected_failure(exc) or (str(exc), EXIT_FAILED)
+                console.print(f"[red]{conn.id}: {escape(message)}[/]", soft_wrap=True)
+                codes.append(code)
                 continue
         console.print(
             f"{conn.id}: {report.status}; pulled {sum(report.pulled.values())}, pushed "
             f"{sum(report.pushed.values())}, failed {sum(report.failed.values())}, {report.calls} calls, "
             f"{report.seconds:.1f}s" + (f" — {report.message}" if report.message else "")
         )
-        failed = failed or report.status not in ("ok",)
-    raise typer.Exit(1 if failed else 0)
+        if report.status != "ok":
+            codes.append(EXIT_FAILED)
+    # Busy alone means "try again later" (3); any other failure wins (1 or 2).
+    raise typer.Exit(0 if not codes else EXIT_BUSY if set(codes) == {EXIT_BUSY} else min(codes))
 
 
 @app.command()
@@ -437,7 +501,8 @@ def serve(
         "Create an organisation: POST /v1/organisations with the admin token (LEDGERSYNC_ADMIN_TOKEN "
         "or the admin.token file beside the database)."
     )
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    # X-Forwarded-* are honoured by the app, from LEDGERSYNC_TRUSTED_PROXIES only, not by uvicorn's default.
+    uvicorn.run(api, host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command()

@@ -33,6 +33,10 @@ def fast_settings(**overrides: Any) -> ApiSettings:
         "webhook_timeout": 5.0,
         "deliver_every_seconds": 0.05,
         "refresh_wait_seconds": 10.0,
+        # The operator's opt-ins for local development, which these tests are: the sandboxes and the
+        # webhook receivers listen on loopback. tests/api/test_security.py turns them off to show the refusals.
+        "allow_private_urls": True,
+        "allowed_base_urls": ["http://127.0.0.1:*"],
     }
     values.update(overrides)
     return ApiSettings(**values)

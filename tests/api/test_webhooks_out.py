@@ -14,6 +14,7 @@ from ledgersync.api import services
 from ledgersync.api.scheduler import Scheduler
 from ledgersync.demo import XeroSandboxHandle
 from ledgersync.engine.actions import Role
+from ledgersync.model import Contact
 from ledgersync.sandbox.server import serve_in_thread
 
 from .conftest import Api, make_api, queue_event, wait_for
@@ -145,7 +146,8 @@ def test_sync_failed_and_needs_reconnect_are_sent_from_the_sync_path(
     connected: tuple[Api, str], sandbox: XeroSandboxHandle
 ) -> None:
     api, conn = connected
-    api.client.put("/v1/contacts/c1", headers=api.a.h(), json={"name": "Bad\x07 Name"}).raise_for_status()
+    # A name Xero refuses, put in through the Python API (the REST API refuses it with 422 before any sync).
+    api.ls.upsert_contact(api.a.id, Contact(id="c1", name="Bad\x07 Name"))
     api.client.post(f"/v1/connections/{conn}/sync", headers=api.a.h()).raise_for_status()
     sandbox.control.post("/_sandbox/tokens/revoke", json={}).raise_for_status()
     sandbox.control.post("/_sandbox/tokens/expire", json={}).raise_for_status()

@@ -16,10 +16,12 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledgersync import ActionError, ConnectionBusy, LedgerSync, PermissionDenied, ProviderError
+from ledgersync.api.limits import BodyLimit
 from ledgersync.api.routes import router, webhook_router
 from ledgersync.api.scheduler import Scheduler
 from ledgersync.api.settings import ApiSettings
 from ledgersync.model import TRANSIENT
+from ledgersync.store import SecretKeyError
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
         return _problem(409, "conflicts with an existing record")
 
+    @app.exception_handler(SecretKeyError)
+    async def keys(_: Request, exc: SecretKeyError) -> JSONResponse:
+        # The deployment's keys do not fit its store: the operator's to fix, said plainly, never a traceback.
+        log.error("%s", exc)
+        return _problem(503, "the server cannot decrypt its stored credentials; its operator has been told")
+
 
 def create_app(ls: LedgerSync, *, settings: ApiSettings | None = None, start_scheduler: bool = False) -> FastAPI:
     """The whole web process: the REST API under /v1 (OpenAPI at /v1/openapi.json, docs at /v1/docs), the
@@ -132,4 +140,11 @@ def create_app(ls: LedgerSync, *, settings: ApiSettings | None = None, start_sch
     mount = getattr(web, "mount", None)
     if callable(mount):
         mount(app, ls)
+    # Added last, so outermost: bodies are capped before anything reads them, and the client's address and
+    # scheme come from X-Forwarded-* only when the request came through a proxy the operator trusts.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.trusted_proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

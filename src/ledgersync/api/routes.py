@@ -24,8 +24,9 @@ from ledgersync import (
     Role,
     WebhookRefused,
 )
-from ledgersync.api import services
+from ledgersync.api import outbound, services
 from ledgersync.api.auth import RANK, Caller, Principal, issue_key, require_admin_token
+from ledgersync.api.limits import check_record
 from ledgersync.api.schemas import (
     ActionResult,
     ApiKeyCreate,
@@ -70,9 +71,11 @@ from ledgersync.store.repo import STATES
 from ledgersync.store.tables import ApiKey, Connection, Event, WebhookDelivery, WebhookEndpoint
 
 COMMON: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body could not be read (not JSON, or not UTF-8)"},
     401: {"model": Problem, "description": "No or unknown API key"},
     403: {"model": Problem, "description": "The key's role may not do this"},
     404: {"model": Problem, "description": "No such resource in this organisation"},
+    413: {"model": Problem, "description": "The request body is larger than this server accepts"},
     422: {"model": Problem, "description": "Invalid request"},
 }
 PLATFORM: dict[int | str, dict[str, Any]] = {
@@ -86,6 +89,11 @@ router = APIRouter(prefix="/v1", responses=COMMON)
 Id = Annotated[str, Path(min_length=1, max_length=128)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+# Records can be large (up to the body limit each), so their pages are smaller.
+RecordLimit = Annotated[int, Query(ge=1, le=200)]
+# Per organisation: enough for any app, few enough that a list is one bounded answer.
+MAX_LIVE_KEYS = 100
+MAX_ENDPOINTS = 50
 StateFilter = Annotated[str | None, Query(description=f"One of {', '.join(STATES)}", max_length=32)]
 
 
@@ -122,6 +130,25 @@ def own_connection(ls: LedgerSync, who: Principal, conn_id: str) -> Connection:
     if conn is None or conn.org_id != who.org_id:
         raise HTTPException(404, f"no connection {conn_id}")
     return conn
+
+
+def check_operator_settings(settings: ApiSettings, config: dict[str, str | None]) -> None:
+    """`base_url` decides where the server sends the app's client id and secret: it is the operator's to set
+    (LEDGERSYNC_ALLOW_BASE_URLS), never an API caller's. Removing it (back to the platform) is always allowed."""
+    base = config.get("base_url")
+    if base is not None and not outbound.base_url_allowed(base, settings.allowed_base_urls):
+        raise HTTPException(
+            422,
+            "base_url is an operator setting: this deployment does not allow connections to "
+            f"{base!r} (the operator lists allowed ones in LEDGERSYNC_ALLOW_BASE_URLS)",
+        )
+
+
+def check_webhook_url(settings: ApiSettings, url: str) -> None:
+    try:
+        outbound.check_url(url, allow_private=settings.allow_private_urls)
+    except outbound.UnsafeUrl as exc:
+        raise HTTPException(422, f"url: {exc}") from None
 
 
 def _usable(conn: Connection) -> None:
@@ -202,8 +229,9 @@ def get_organisation(request: Request, who: Caller) -> OrganisationOut:
 
 
 @router.get("/api-keys", tags=["organisations"], response_model=list[ApiKeyOut])
-def list_api_keys(request: Request, who: Caller) -> list[ApiKeyOut]:
-    return [_key_out(k) for k in ls_of(request).store.api_keys(who.org_id)]
+def list_api_keys(request: Request, who: Caller, limit: Limit = 100, offset: Offset = 0) -> list[ApiKeyOut]:
+    """The organisation's keys, oldest first, `limit` at a time."""
+    return [_key_out(k) for k in ls_of(request).store.api_keys(who.org_id)[offset : offset + limit]]
 
 
 @router.post("/api-keys", status_code=201, tags=["organisations"], response_model=ApiKeyCreated)
@@ -212,7 +240,10 @@ def create_api_key(request: Request, who: Caller, body: ApiKeyCreate) -> ApiKeyC
     who.require(Role.ADMIN, "create API keys")
     if RANK[body.role] > RANK[who.actor.role]:
         raise PermissionDenied(f"a {who.actor.role.value} key cannot create a {body.role.value} key")
-    issued = issue_key(ls_of(request), who.org_id, body.role, body.name)
+    ls = ls_of(request)
+    if ls.store.count_live_api_keys(who.org_id) >= MAX_LIVE_KEYS:
+        raise HTTPException(409, f"an organisation may have at most {MAX_LIVE_KEYS} live API keys; revoke one first")
+    issued = issue_key(ls, who.org_id, body.role, body.name)
     return ApiKeyCreated(**_key_out(issued.key).model_dump(), token=issued.token)
 
 
@@ -231,9 +262,10 @@ def revoke_api_key(request: Request, who: Caller, key_id: Id) -> Response:
 
 # -- connections ------------------------------------------------------------------------------------------------
 @router.get("/connections", tags=["connections"], response_model=list[ConnectionOut])
-def list_connections(request: Request, who: Caller) -> list[ConnectionOut]:
+def list_connections(request: Request, who: Caller, limit: Limit = 100, offset: Offset = 0) -> list[ConnectionOut]:
+    """The organisation's connections, oldest first, `limit` at a time."""
     ls = ls_of(request)
-    return [_connection_out(ls, c) for c in ls.connections(who.org_id)]
+    return [_connection_out(ls, c) for c in ls.connections(who.org_id)[offset : offset + limit]]
 
 
 @router.post("/connections", status_code=201, tags=["connections"], response_model=ConnectStartOut)
@@ -247,6 +279,7 @@ def create_connection(request: Request, who: Caller, body: ConnectionCreate) -> 
     ls = ls_of(request)
     if body.provider not in ls.providers:
         raise HTTPException(422, f"unknown provider {body.provider!r}; known: {', '.join(sorted(ls.providers))}")
+    check_operator_settings(settings_of(request), dict(body.config))
     try:
         start = ls.connect(who.org_id, body.provider, body.config)
     except (KeyError, TypeError, ValueError) as exc:
@@ -267,6 +300,7 @@ def update_connection(request: Request, who: Caller, connection_id: Id, body: Co
     ls = ls_of(request)
     own_connection(ls, who, connection_id)
     who.require(Role.ADMIN, "change a connection's settings")
+    check_operator_settings(settings_of(request), dict(body.config))
     try:
         ls.update_settings(connection_id, body.config)
     except ValueError as exc:
@@ -307,8 +341,10 @@ def submit_credentials(
     ls = ls_of(request)
     own_connection(ls, who, connection_id)
     who.require(Role.ADMIN, "connect a platform")
+    fields = (body or CredentialsSubmit()).fields
+    check_operator_settings(settings_of(request), dict(fields))
     try:
-        ls.submit_credentials(connection_id, (body or CredentialsSubmit()).fields)
+        ls.submit_credentials(connection_id, fields)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     return _connection_out(ls, ls.connection(connection_id))
@@ -402,8 +438,7 @@ def list_states(
 ) -> StatePage:
     ls = ls_of(request)
     own_connection(ls, who, connection_id)
-    rows = ls.states(connection_id, entity, state)
-    page = rows[offset : offset + limit]
+    page, total = ls.store.states_page(connection_id, entity, state, limit=limit, offset=offset)
     return StatePage(
         items=[
             StateOut(
@@ -423,7 +458,7 @@ def list_states(
             )
             for r in page
         ],
-        total=len(rows),
+        total=total,
         limit=limit,
         offset=offset,
     )
@@ -656,18 +691,23 @@ def own_endpoint(ls: LedgerSync, who: Principal, endpoint_id: str) -> WebhookEnd
 
 
 @router.get("/webhook-endpoints", tags=["webhooks"], response_model=list[EndpointOut])
-def list_endpoints(request: Request, who: Caller) -> list[EndpointOut]:
-    return [_endpoint_out(e) for e in ls_of(request).store.webhook_endpoints(who.org_id)]
+def list_endpoints(request: Request, who: Caller, limit: Limit = 100, offset: Offset = 0) -> list[EndpointOut]:
+    """The organisation's endpoints (removed ones too), oldest first, `limit` at a time."""
+    return [_endpoint_out(e) for e in ls_of(request).store.webhook_endpoints(who.org_id)[offset : offset + limit]]
 
 
 @router.post("/webhook-endpoints", status_code=201, tags=["webhooks"], response_model=EndpointCreated)
 def create_endpoint(request: Request, who: Caller, body: EndpointCreate) -> EndpointCreated:
-    """Register a URL for signed (Standard Webhooks) events; the whsec_ secret verifies them."""
+    """Register a URL for signed (Standard Webhooks) events; the whsec_ secret verifies them. The URL must be
+    public http(s): its host is resolved and every address checked (loopback, private, link-local, multicast
+    and reserved ones are refused, however they are spelt), now and again at every delivery."""
     who.require(Role.ADMIN, "register webhook endpoints")
+    ls = ls_of(request)
+    check_webhook_url(settings_of(request), str(body.url))
+    if ls.store.count_webhook_endpoints(who.org_id) >= MAX_ENDPOINTS:
+        raise HTTPException(409, f"an organisation may have at most {MAX_ENDPOINTS} webhook endpoints")
     secret = services.new_webhook_secret()
-    e = ls_of(request).store.create_webhook_endpoint(
-        who.org_id, str(body.url), secret, list(body.event_types), body.description
-    )
+    e = ls.store.create_webhook_endpoint(who.org_id, str(body.url), secret, list(body.event_types), body.description)
     return EndpointCreated(**_endpoint_out(e).model_dump(), secret=secret)
 
 
@@ -684,6 +724,7 @@ def update_endpoint(request: Request, who: Caller, endpoint_id: Id, body: Endpoi
     values = body.model_dump(exclude_unset=True)
     if values.get("url") is not None:
         values["url"] = str(body.url)
+        check_webhook_url(settings_of(request), values["url"])
     values = {k: v for k, v in values.items() if v is not None or k == "description"}
     if values:
         ls.store.update_webhook_endpoint(endpoint_id, **values)
@@ -798,15 +839,19 @@ def _inbound_route(hooks: APIRouter, provider: str, auth: str) -> None:
     async def receive(request: Request, connection_id: Id, background: BackgroundTasks) -> Response:
         body = await request.body()  # the RAW bytes: a signature covers them exactly
         ls = ls_of(request)
+        settings = settings_of(request)
         try:
             conn, changes = ls.receive_webhook(provider, connection_id, body, request.headers)
         except WebhookRefused:
             return Response(status_code=401)
-        if changes:
-            # After the response: the platform wants its 200 within seconds, the fetch may take longer.
-            background.add_task(
-                ls.apply_platform_changes, conn.id, changes, wait=settings_of(request).refresh_wait_seconds
-            )
+        # Each event once (a replay answers 200 and does nothing), after the response (the platform wants its
+        # 200 within seconds, the fetch may take longer), and one refresh at a time per connection.
+        if (
+            changes
+            and services.first_delivery(ls, conn.id, body, settings.inbound_dedupe_seconds)
+            and services.queue_platform_changes(conn.id, changes)
+        ):
+            background.add_task(services.drain_platform_changes, ls, conn.id, wait=settings.refresh_wait_seconds)
         return Response(status_code=200)
 
     receive.__name__ = f"{provider}_webhook"
@@ -820,7 +865,8 @@ def _inbound_route(hooks: APIRouter, provider: str, auth: str) -> None:
         description=(
             f"Authenticated by the platform ({auth}). A call that fails the check gets 401 and nothing is "
             "stored; a valid event answers 200 at once and the named records are fetched and applied in the "
-            "background."
+            "background. Each event is acted on once: a replay (same event ids, else the same signed body) "
+            "answers 200 and does nothing."
         ),
         responses={200: {"description": "Accepted (empty body)"}, 401: {"description": "Not from the platform"}},
         response_class=Response,
@@ -896,7 +942,7 @@ def _record_routes(path: str, model: type[Record]) -> None:
         who: Caller,
         state: StateFilter = None,
         connection_id: ConnParam = None,
-        limit: Limit = 50,
+        limit: RecordLimit = 50,
         offset: Offset = 0,
     ) -> Any:
         ls = ls_of(request)
@@ -951,6 +997,7 @@ def _record_routes(path: str, model: type[Record]) -> None:
         data = body.model_dump()
         if data.get("id") not in (None, app_id):
             raise HTTPException(422, f"the body's id {data['id']!r} differs from the path's {app_id!r}")
+        check_record(data)
         record = model.model_validate({**data, "id": app_id})
         ls.upsert(who.org_id, record)
         stored = ls.store.get_record(who.org_id, entity, app_id)

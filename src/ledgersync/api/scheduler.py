@@ -77,13 +77,19 @@ class Scheduler:
         return ran
 
     def prune_due(self, now: float | None = None) -> int:
-        """Drop event-log rows older than the retention (EngineSettings.event_retention_days), at most hourly.
-        Returns rows deleted."""
+        """Drop event-log rows older than the retention (EngineSettings.event_retention_days), and the
+        security tables' rows that can no longer matter, at most hourly. Returns event-log rows deleted."""
         now = time.monotonic() if now is None else now
         if now - self._last_prune < 3600:
             return 0
         self._last_prune = now
         days = self.ls.settings.event_retention_days
+        # Sessions that ended, sign-in failures past their window, inbound event keys past the dedupe window.
+        self.ls.store.prune_security(
+            sessions_after=dt.timedelta(seconds=self.settings.session_max_seconds),
+            failures_after=dt.timedelta(seconds=self.settings.signin_window_seconds),
+            inbound_after=dt.timedelta(seconds=self.settings.inbound_dedupe_seconds),
+        )
         return self.ls.store.prune_events(dt.timedelta(days=days))
 
     def _sync_loop(self) -> None:

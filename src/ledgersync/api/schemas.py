@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, UrlConstraints
 
 from ledgersync import Role
+from ledgersync.api.limits import single_line, text_value
 from ledgersync.model import Record
 
 R = TypeVar("R", bound=Record)
@@ -43,9 +44,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A name a person gives something: one line, no control characters (NUL included), at most 255 characters.
+Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(single_line)]
+Description = Annotated[str, Field(max_length=255), AfterValidator(text_value)]
+# Connection settings: a bounded set of short keys with bounded values (JSON code maps fit in 16 KiB).
+ConfigKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+ConfigValue = Annotated[str, Field(max_length=16384), AfterValidator(text_value)]
+MAX_CONFIG_KEYS = 50
+WebhookUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
+
+
 # -- organisations and keys ---------------------------------------------------------------------------------
 class OrganisationCreate(Strict):
-    name: str = Field(min_length=1, max_length=255)
+    name: Name
     id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
@@ -56,7 +67,7 @@ class OrganisationOut(BaseModel):
 
 
 class ApiKeyCreate(Strict):
-    name: str = Field(default="API key", min_length=1, max_length=255)
+    name: Name = "API key"
     role: Role = Role.MEMBER
 
 
@@ -82,13 +93,18 @@ class OrganisationCreated(BaseModel):
 # -- connections --------------------------------------------------------------------------------------------
 class ConnectionCreate(Strict):
     provider: str = Field(min_length=1, max_length=32)
-    config: dict[str, str] = Field(
-        default_factory=dict, description="client_id, client_secret, redirect_uri, base_url, webhook_key ..."
+    config: dict[ConfigKey, ConfigValue] = Field(
+        default_factory=dict,
+        max_length=MAX_CONFIG_KEYS,
+        description="client_id, client_secret, redirect_uri, webhook_key ...; base_url only where the operator "
+        "allows it (LEDGERSYNC_ALLOW_BASE_URLS)",
     )
 
 
 class ConnectionUpdate(Strict):
-    config: dict[str, str | None] = Field(description="Keys to set; null removes a key")
+    config: dict[ConfigKey, ConfigValue | None] = Field(
+        max_length=MAX_CONFIG_KEYS, description="Keys to set; null removes a key"
+    )
 
 
 class CredentialFieldOut(BaseModel):
@@ -122,8 +138,10 @@ class ConnectStartOut(BaseModel):
 
 
 class CredentialsSubmit(Strict):
-    fields: dict[str, str] = Field(
-        default_factory=dict, description="The values the connect answer asked for (e.g. account_id, application_key)"
+    fields: dict[ConfigKey, ConfigValue] = Field(
+        default_factory=dict,
+        max_length=MAX_CONFIG_KEYS,
+        description="The values the connect answer asked for (e.g. account_id, application_key)",
     )
 
 
@@ -294,17 +312,17 @@ class EventPage(BaseModel):
 
 # -- outbound webhooks ----------------------------------------------------------------------------------------
 class EndpointCreate(Strict):
-    url: AnyHttpUrl
+    url: WebhookUrl = Field(description="A public http(s) URL (private addresses only where the operator allows)")
     event_types: list[Literal[EVENT_TYPES]] = Field(  # type: ignore[valid-type]
-        default_factory=list, description="Empty: every event type"
+        default_factory=list, max_length=64, description="Empty: every event type"
     )
-    description: str | None = Field(default=None, max_length=255)
+    description: Description | None = None
 
 
 class EndpointUpdate(Strict):
-    url: AnyHttpUrl | None = None
-    event_types: list[Literal[EVENT_TYPES]] | None = None  # type: ignore[valid-type]
-    description: str | None = Field(default=None, max_length=255)
+    url: WebhookUrl | None = None
+    event_types: list[Literal[EVENT_TYPES]] | None = Field(default=None, max_length=64)  # type: ignore[valid-type]
+    description: Description | None = None
     active: bool | None = None
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from ledgersync import ActionCentre, ActionError, Actor, ConnectionBusy, CycleReport, Entity, LedgerSync
+from ledgersync.api import outbound
 from ledgersync.api.settings import ApiSettings
 from ledgersync.store.tables import WebhookDelivery, utcnow
 
@@ -147,6 +150,72 @@ def run_action(
     )
 
 
+# -- inbound platform webhooks: each event once, one refresh at a time per connection ------------------------------
+Changes = dict[Entity, set[str]]
+
+
+def cloudevent_ids(body: bytes) -> list[str] | None:
+    """The ids of a CloudEvents batch (a JSON array of events, each with its `id` and `type`; Intuit's newer
+    webhooks), or None for any other body (Xero's, Intuit's legacy eventNotifications): those have no id of
+    their own per event, so the signed body is the unit."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(payload, list) or not payload:
+        return None
+    ids = [ev.get("id") if isinstance(ev, dict) and isinstance(ev.get("type"), str) else None for ev in payload]
+    return [str(i) for i in ids] if all(isinstance(i, str | int) and str(i) for i in ids) else None
+
+
+def first_delivery(ls: LedgerSync, conn_id: str, body: bytes, window: float) -> bool:
+    """Whether a verified webhook body carries anything not acted on within `window` seconds: by its events'
+    own ids where the platform gives them (a batch whose every event was seen is a replay), else by the
+    SHA-256 of the signed body. The keys are kept in the store, so a replay to another process, or after a
+    restart, is a no-op too."""
+    ids = cloudevent_ids(body)
+    keys = [f"event:{i}" for i in ids] if ids is not None else ["body:" + hashlib.sha256(body).hexdigest()]
+    return bool(ls.store.first_seen(conn_id, keys, window))
+
+
+# A refresh storm (many webhooks for one connection at once) becomes one refresh at a time per connection:
+# what arrives while one is pending or running is merged and fetched by the same worker.
+_pending: dict[str, Changes] = {}
+_draining: set[str] = set()
+_pending_guard = threading.Lock()
+
+
+def queue_platform_changes(conn_id: str, changes: Changes) -> bool:
+    """Merge changes into the connection's pending refresh. True when nobody is draining it yet: the
+    caller must then run `drain_platform_changes` (in the background)."""
+    with _pending_guard:
+        merged = _pending.setdefault(conn_id, {})
+        for entity, ids in changes.items():
+            merged.setdefault(entity, set()).update(ids)
+        if conn_id in _draining:
+            return False
+        _draining.add(conn_id)
+        return True
+
+
+def drain_platform_changes(ls: LedgerSync, conn_id: str, *, wait: float = 60.0) -> int:
+    """Apply the connection's pending changes until none are left; returns the number of refreshes run."""
+    runs = 0
+    try:
+        while True:
+            with _pending_guard:
+                changes = _pending.pop(conn_id, None)
+                if not changes:
+                    _draining.discard(conn_id)
+                    return runs
+            ls.apply_platform_changes(conn_id, changes, wait=wait)
+            runs += 1
+    except BaseException:
+        with _pending_guard:
+            _draining.discard(conn_id)
+        raise
+
+
 # -- outbound webhooks to the app ------------------------------------------------------------------------------
 def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -181,10 +250,20 @@ def _attempt(ls: LedgerSync, settings: ApiSettings, client: httpx.Client, d: Web
     code: int | None = None
     error: str | None = None
     try:
-        resp = client.post(endpoint.url, content=body.encode(), headers=headers, timeout=settings.webhook_timeout)
+        # Checked again now, after DNS, and sent to the address that passed; a redirect is an answer, not a hop.
+        resp = outbound.post(
+            client,
+            endpoint.url,
+            content=body.encode(),
+            headers=headers,
+            timeout=settings.webhook_timeout,
+            allow_private=settings.allow_private_urls,
+        )
         code = resp.status_code
         if not 200 <= code < 300:
-            error = f"receiver answered {code}"
+            error = f"receiver answered {code}" + (" (redirects are not followed)" if 300 <= code < 400 else "")
+    except outbound.UnsafeUrl as exc:
+        error = f"refused: {exc}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     ms = int((time.monotonic() - started) * 1000)
@@ -227,9 +306,13 @@ __all__ = [
     "ActionOutcome",
     "ConnectionBusy",
     "HealthView",
+    "cloudevent_ids",
     "deliver_webhooks",
+    "drain_platform_changes",
+    "first_delivery",
     "health_view",
     "new_webhook_secret",
+    "queue_platform_changes",
     "run_action",
     "sign_delivery",
     "sync_connection",

@@ -17,7 +17,8 @@ from ledgersync.engine.settings import EngineSettings
 from ledgersync.engine.sync import Cycle, CycleReport, run_cycle
 from ledgersync.model import Contact, Entity, ErrorCode, Invoice, Item, Payment, ProviderError, Record, SyncError
 from ledgersync.providers.base import Changes, Provider, ProviderSpec, ReceivesWebhooks
-from ledgersync.store import SecretBox, Store, StoredRecord, load_keys
+from ledgersync.store import SecretBox, Store, StoredRecord
+from ledgersync.store.crypto import open_box
 from ledgersync.store.tables import Connection, SyncState, utcnow
 
 
@@ -83,7 +84,13 @@ class LedgerSync:
             providers = dict(installed())
         self.providers = providers
         self.settings = settings or EngineSettings()
-        self.store = Store.open(database_url, SecretBox(secret_keys or load_keys(key_file)))
+        # Without keys given, the key file sits beside the database, wherever the command runs from.
+        box = (
+            SecretBox(secret_keys, source="the keys given")
+            if secret_keys
+            else open_box(key_file, database_url=database_url)
+        )
+        self.store = Store.open(database_url, box)
 
     def spec(self, name: str) -> ProviderSpec:
         try:

@@ -41,7 +41,7 @@ def xero(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8765, help="Port to listen on."),
     data: Path | None = typer.Option(
-        None, "--data", help="JSON state file: loaded at start, saved as it changes."
+        None, "--data", help="JSON state file: loaded at start; every change is written through before it is answered."
     ),
     client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an OAuth app with this id."),
     client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
@@ -55,6 +55,7 @@ def xero(
 
     sb = XeroSandbox.load(data) if data is not None else XeroSandbox()
     _preregister(sb, client_id, client_secret, redirect_uri, tenant)
+    sb.save()  # what was pre-registered is on disk before the first request
     typer.echo(f"Xero sandbox on http://{host}:{port}  (API /api.xro/2.0, control /_sandbox)")
     uvicorn.run(create_app(sb), host=host, port=port, log_level="info")
 
@@ -64,7 +65,7 @@ def qbo(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8766, help="Port to listen on."),
     data: Path | None = typer.Option(
-        None, "--data", help="JSON state file: loaded at start, saved as it changes."
+        None, "--data", help="JSON state file: loaded at start; every change is written through before it is answered."
     ),
     client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an OAuth app with this id."),
     client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
@@ -79,6 +80,7 @@ def qbo(
 
     sb = QboSandbox.load(data) if data is not None else QboSandbox()
     _preregister(sb, client_id, client_secret, redirect_uri, tenant)
+    sb.save()  # what was pre-registered is on disk before the first request
     typer.echo(
         f"QBO sandbox on http://{host}:{port}  (API /v3/company/{{realmId}}, "
         "discovery /.well-known/openid_configuration, control /_sandbox)"

@@ -1,18 +1,29 @@
 """Store: SQLAlchemy 2 tables, Alembic migrations and the repository (SQLite by default, PostgreSQL at scale)."""
 
-from ledgersync.store.crypto import SecretBox, load_keys
+from ledgersync.store.crypto import (
+    MissingKeyFile,
+    SecretBox,
+    SecretKeyError,
+    UndecryptableSecret,
+    load_keys,
+    open_box,
+)
 from ledgersync.store.database import default_url, make_engine, migrate
 from ledgersync.store.repo import Store, StoredRecord, new_id
 from ledgersync.store.tokens import StoreTokenStore
 
 __all__ = [
+    "MissingKeyFile",
     "SecretBox",
+    "SecretKeyError",
     "Store",
     "StoreTokenStore",
     "StoredRecord",
+    "UndecryptableSecret",
     "default_url",
     "load_keys",
     "make_engine",
     "migrate",
     "new_id",
+    "open_box",
 ]

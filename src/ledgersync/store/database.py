@@ -1,17 +1,20 @@
-"""Opening the store: engine creation for SQLite or PostgreSQL, and Alembic migrations to the latest schema."""
+"""Opening the store: engine creation for SQLite or PostgreSQL, owner-only files, and Alembic migrations."""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledgersync.store.crypto import SecretBox
+if TYPE_CHECKING:  # crypto reads this module's paths, so the import only serves the annotation
+    from ledgersync.store.crypto import SecretBox
 
 DEFAULT_DIR = Path(".ledgersync")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,6 +25,40 @@ def default_url() -> str:
     if url:
         return url
     return f"sqlite:///{DEFAULT_DIR / 'ledgersync.db'}"
+
+
+def sqlite_path(url: str | None) -> Path | None:
+    """The database file of a SQLite URL (None for PostgreSQL and in-memory SQLite)."""
+    parsed = make_url(url or default_url())
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def state_dir(url: str | None) -> Path:
+    """Where the deployment's generated secrets live (secret.key, session.key, admin.token): beside a SQLite
+    file, so `--db /abs/path` from any folder finds the same keys; else `.ledgersync/` here."""
+    path = sqlite_path(url)
+    return path.resolve().parent if path is not None else DEFAULT_DIR.resolve()
+
+
+def private_dir(path: Path) -> None:
+    """Create a folder for the store's files as owner-only (0700). An existing folder is tightened only when
+    it is the store's own `.ledgersync/`: a folder the operator chose (say /srv/data) keeps its mode."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    elif path.name == DEFAULT_DIR.name and stat.S_IMODE(path.stat().st_mode) & 0o077:
+        os.chmod(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite opens it, and tighten an older, wider one.
+    SQLite gives its -wal and -shm files the main file's mode, so they follow."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        os.chmod(path, 0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,9 +74,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str | None = None) -> Engine:
     url = url or default_url()
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            private_dir(path.parent)
+            private_file(path)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -65,3 +103,40 @@ def migrate(engine: Engine, box: SecretBox | None = None) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+# Columns that hold ciphertext under the deployment's keys: a database with a value in any of them cannot be
+# given a new key without losing what they hold.
+SECRET_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("connections", "token"),
+    ("connections", "credentials"),
+    ("webhook_endpoints", "secret"),
+)
+
+
+def holds_secrets(url: str | None) -> bool:
+    """Whether the database already holds values encrypted with some key. Never creates a SQLite file, and
+    an unreachable database counts as empty (opening the store reports that failure itself)."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = url or default_url()
+    path = sqlite_path(url)
+    if url.startswith("sqlite") and (path is None or not path.exists() or path.stat().st_size == 0):
+        return False
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            inspector = inspect(conn)
+            tables = set(inspector.get_table_names())
+            for table, column in SECRET_COLUMNS:
+                # An older schema may not have the column yet (the credentials revision adds one).
+                if table in tables and column in {c["name"] for c in inspector.get_columns(table)}:
+                    found = conn.execute(text(f"SELECT 1 FROM {table} WHERE {column} IS NOT NULL LIMIT 1")).first()
+                    if found is not None:
+                        return True
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+    return False

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
+import secrets
 import socket
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, String, and_, cast, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledgersync.model import Entity, Record, SyncError, record_from_json
@@ -27,13 +30,16 @@ from ledgersync.store.tables import (
     Connection,
     Cursor,
     Event,
+    InboundWebhook,
     Link,
     OAuthState,
     Organisation,
+    SignInThrottle,
     SyncState,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    WebSession,
     utcnow,
 )
 
@@ -1030,6 +1036,181 @@ class Store:
                 .where(WebhookDelivery.id == delivery_id)
                 .values(status="retrying", next_attempt_at=utcnow())
             )
+
+    # -- security: paged lists, dashboard sessions, sign-in throttling, inbound webhook de-duplication ---------
+    def states_page(
+        self, conn_id: str, entity: Entity | None = None, state: str | None = None, *, limit: int, offset: int = 0
+    ) -> tuple[list[SyncState], int]:
+        """One page of `states` and the total, read page by page (a connection may hold a million states)."""
+        with self.session() as s:
+            q = select(SyncState).where(SyncState.connection_id == conn_id)
+            if entity is not None:
+                q = q.where(SyncState.entity == entity.value)
+            if state is not None:
+                q = q.where(SyncState.state == state)
+            total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+            rows = list(s.scalars(q.order_by(SyncState.entity, SyncState.app_id).offset(offset).limit(limit)))
+            return rows, total
+
+    def count_live_api_keys(self, org_id: str) -> int:
+        with self.session() as s:
+            q = select(func.count()).where(ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None))
+            return int(s.scalar(q) or 0)
+
+    def count_webhook_endpoints(self, org_id: str) -> int:
+        with self.session() as s:
+            q = select(func.count()).where(WebhookEndpoint.org_id == org_id, WebhookEndpoint.active.is_(True))
+            return int(s.scalar(q) or 0)
+
+    def create_web_session(self, user_id: str) -> str:
+        """A new server-side session for the user; returns the id for the cookie (only its hash is kept)."""
+        sid = secrets.token_urlsafe(32)
+        now = utcnow()
+        with self.session() as s:
+            s.add(WebSession(id=_sha256(sid), user_id=user_id, created_at=now, last_seen_at=now))
+        return sid
+
+    def live_web_session(
+        self, sid: str, *, idle_seconds: float, max_seconds: float, touch_every: float = 60.0
+    ) -> str | None:
+        """The user id of a live session: not revoked, used within `idle_seconds`, younger than `max_seconds`.
+        A session found expired is revoked on the spot. Its last use is stamped at most every `touch_every`."""
+        now = utcnow()
+        with self.session() as s:
+            row = s.get(WebSession, _sha256(sid))
+            if row is None or row.revoked_at is not None:
+                return None
+            idle = (now - row.last_seen_at).total_seconds()
+            if idle > idle_seconds or (now - row.created_at).total_seconds() > max_seconds:
+                row.revoked_at = now
+                return None
+            if idle > touch_every:
+                row.last_seen_at = now
+            return row.user_id
+
+    def revoke_web_session(self, sid: str) -> None:
+        with self.session() as s:
+            s.execute(
+                update(WebSession)
+                .where(WebSession.id == _sha256(sid), WebSession.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+
+    def revoke_user_sessions(self, user_id: str) -> int:
+        """End every session of a user (a password change, a removed user); returns how many were live."""
+        with self.session() as s:
+            result = s.execute(
+                update(WebSession)
+                .where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def sign_in_attempt(self, keys: Sequence[tuple[str, int]], *, base: float, cap: float, window: float) -> float:
+        """Count one sign-in attempt against each (key, free failures) before the password is checked.
+
+        Returns 0 when the attempt may go ahead, else the seconds until it may (nothing is counted then). The
+        count is taken first and under the rows' write lock, so a burst of parallel guesses cannot all slip
+        in before the first failure is recorded: once `free` attempts are spent, each further one sets the
+        wait for the next (base * 2**k, capped). A success undoes its count (`sign_in_succeeded`)."""
+        now = utcnow()
+        for _ in range(3):  # two first attempts racing to insert the same row: the loser retries
+            try:
+                with self.session() as s:
+                    if self.dialect == "sqlite":
+                        # Take SQLite's write lock before reading, as connection_row_lock does: two attempts
+                        # must not both read the same count.
+                        first = keys[0][0]
+                        s.execute(
+                            update(SignInThrottle).where(SignInThrottle.key == first).values(key=SignInThrottle.key)
+                        )
+                    rows: list[tuple[SignInThrottle, int]] = []
+                    for key, free in keys:
+                        row = s.get(SignInThrottle, key, with_for_update=self.dialect != "sqlite")
+                        if row is None:
+                            row = SignInThrottle(key=key, failures=0, first_failed_at=now, last_failed_at=now)
+                            s.add(row)
+                            s.flush()
+                        elif (now - row.last_failed_at).total_seconds() > window:
+                            row.failures, row.first_failed_at, row.locked_until = 0, now, None
+                        rows.append((row, free))
+                    wait = max(((r.locked_until - now).total_seconds() for r, _ in rows if r.locked_until), default=0.0)
+                    if wait > 0:
+                        return wait
+                    for row, free in rows:
+                        row.failures = (row.failures or 0) + 1
+                        row.last_failed_at = now
+                        if row.failures >= free:
+                            delay = min(cap, base * 2 ** (row.failures - free))
+                            row.locked_until = now + dt.timedelta(seconds=delay)
+                    return 0.0
+            except IntegrityError:
+                continue
+        return base
+
+    def sign_in_succeeded(self, account_key: str, other_keys: Sequence[tuple[str, int]]) -> None:
+        """A right password: the account's failures are forgotten; a shared key (a client address) only
+        gives back the count this attempt took, so one good account cannot launder another's guesses."""
+        with self.session() as s:
+            s.execute(delete(SignInThrottle).where(SignInThrottle.key == account_key))
+            for key, free in other_keys:
+                row = s.get(SignInThrottle, key)
+                if row is None:
+                    continue
+                row.failures = max(0, (row.failures or 0) - 1)
+                if row.failures < free:
+                    row.locked_until = None
+
+    def sign_in_lock(self, key: str) -> SignInThrottle | None:
+        with self.session() as s:
+            return s.get(SignInThrottle, key)
+
+    def clear_sign_in_failures(self, key: str) -> bool:
+        """Lift a lockout (an owner's decision); True when there was something to lift."""
+        with self.session() as s:
+            result = s.execute(delete(SignInThrottle).where(SignInThrottle.key == key))
+            return bool(getattr(result, "rowcount", 0))
+
+    def prune_security(
+        self, *, sessions_after: dt.timedelta, failures_after: dt.timedelta, inbound_after: dt.timedelta
+    ) -> int:
+        """Drop sessions older than their absolute lifetime (or revoked that long ago), sign-in failures whose
+        window has passed and inbound event keys past the dedupe window. Returns rows deleted."""
+        now = utcnow()
+        n = 0
+        with self.session() as s:
+            for stmt in (
+                delete(WebSession).where(
+                    or_(WebSession.created_at < now - sessions_after, WebSession.revoked_at < now - sessions_after)
+                ),
+                delete(SignInThrottle).where(
+                    SignInThrottle.last_failed_at < now - failures_after,
+                    or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until < now),
+                ),
+                delete(InboundWebhook).where(InboundWebhook.received_at < now - inbound_after),
+            ):
+                n += int(getattr(s.execute(stmt), "rowcount", 0) or 0)
+        return n
+
+    def first_seen(self, conn_id: str, keys: Iterable[str], window: float) -> list[str]:
+        """Of these inbound event keys, the ones not seen on this connection within `window` seconds; they
+        are recorded in the same transaction, so of two processes racing on one event only one gets it."""
+        now = utcnow()
+        fresh: list[str] = []
+        with self.session() as s:
+            s.execute(delete(InboundWebhook).where(InboundWebhook.received_at < now - dt.timedelta(seconds=window)))
+            for key in dict.fromkeys(keys):
+                try:
+                    with s.begin_nested():
+                        s.add(InboundWebhook(connection_id=conn_id, key=key, received_at=now))
+                except IntegrityError:
+                    continue
+                fresh.append(key)
+        return fresh
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _holder_dead(holder: str) -> bool:

@@ -346,3 +346,40 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- security (migration 0006): dashboard sessions, sign-in throttling, inbound webhook de-duplication ----------
+
+
+class WebSession(Base):
+    """A dashboard sign-in, kept server-side so sign-out and timeouts end it whatever the cookie says.
+
+    The cookie carries a random session id; only its SHA-256 is stored, so a copy of the table opens nothing."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("web_users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per account ("account:<email>") and per client address ("address:<ip>")."""
+
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboundWebhook(Base):
+    """An inbound platform event already acted on: by the platform's event id, else the digest of the signed
+    body. The primary key makes a replay (in this process or any other) a no-op."""
+
+    __tablename__ = "inbound_webhooks"
+    connection_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

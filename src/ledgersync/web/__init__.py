@@ -11,9 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgersync import LedgerSync
-from ledgersync.web.auth import create_user, set_role
+from ledgersync.web.auth import WebSettings, create_user, set_role, unlock_sign_in
 from ledgersync.web.views import CsrfFailed, Forbidden, LoginRequired, build_router, forbidden_page
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,34 @@ STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "ledgersync_session"
 SESSION_SECRET_ENV = "LEDGERSYNC_SESSION_SECRET"
 SESSION_HOURS = 12
+
+
+class SecureCookies:
+    """ASGI middleware: the session cookie gets the Secure flag whenever the request came over HTTPS.
+
+    Behind a proxy, the scheme is the one its X-Forwarded-Proto gave, when the operator trusts that proxy
+    (LEDGERSYNC_TRUSTED_PROXIES; `create_app` installs the proxy-header middleware outside this one)."""
+
+    def __init__(self, app: ASGIApp, cookie: str) -> None:
+        self.app = app
+        self.prefix = f"{cookie}=".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for name, value in message.get("headers", []):
+                    if name == b"set-cookie" and value.startswith(self.prefix) and b"secure" not in value.lower():
+                        value = value + b"; secure"
+                    headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, secured)
 
 
 def mount(app: FastAPI, ls: LedgerSync, *, session_secret: str | None = None) -> None:
@@ -33,6 +62,7 @@ def mount(app: FastAPI, ls: LedgerSync, *, session_secret: str | None = None) ->
     if getattr(app.state, "ledgersync_web", False):
         return
     settings = getattr(app.state, "settings", None)
+    ws = WebSettings.of(settings)
     secret = session_secret or getattr(settings, "session_secret", None) or os.environ.get(SESSION_SECRET_ENV)
     if not secret:
         log.warning("no session secret configured (%s); sign-ins end when this process restarts", SESSION_SECRET_ENV)
@@ -41,12 +71,14 @@ def mount(app: FastAPI, ls: LedgerSync, *, session_secret: str | None = None) ->
         SessionMiddleware,
         secret_key=secret,
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_HOURS * 3600,
+        # The cookie's own lifetime is the absolute one; the server ends the session sooner when idle.
+        max_age=int(ws.session_max_seconds),
         same_site="lax",
         https_only=os.environ.get("LEDGERSYNC_HTTPS_ONLY", "") == "1",
     )
+    app.add_middleware(SecureCookies, cookie=SESSION_COOKIE)
     app.mount("/assets", StaticFiles(directory=STATIC), name="ledgersync-web-assets")
-    app.include_router(build_router(ls))
+    app.include_router(build_router(ls, ws))
 
     async def login_required(request: Request, exc: Exception) -> Response:
         if request.headers.get("hx-request"):
@@ -76,4 +108,4 @@ def _quote(path: str) -> str:
     return quote(path, safe="")
 
 
-__all__ = ["create_user", "mount", "set_role"]
+__all__ = ["SecureCookies", "create_user", "mount", "set_role", "unlock_sign_in"]

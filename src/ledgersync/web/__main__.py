@@ -1,4 +1,4 @@
-"""`python -m ledgersync.web create-user`: add a dashboard user to an organisation (the password is prompted)."""
+"""`python -m ledgersync.web create-user | unlock`: add a dashboard user (the password is prompted), lift a lockout."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 
 from ledgersync import LedgerSync
-from ledgersync.web.auth import create_user
+from ledgersync.web.auth import create_user, unlock_sign_in
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", choices=["owner", "admin", "member"], default="member")
     add.add_argument("--name")
     add.add_argument("--db", help="database URL (default: LEDGERSYNC_DATABASE_URL or .ledgersync/ledgersync.db)")
+    unlock = sub.add_parser("unlock", help="lift the sign-in lockout of an account after too many failed sign-ins")
+    unlock.add_argument("email")
+    unlock.add_argument("--db", help="database URL (default: LEDGERSYNC_DATABASE_URL or .ledgersync/ledgersync.db)")
     args = parser.parse_args(argv)
+    if args.command == "unlock":
+        lifted = unlock_sign_in(LedgerSync(args.db).store, args.email)
+        print(f"{args.email}: " + ("sign-in unlocked" if lifted else "was not locked"))
+        return 0
     password = os.environ.get("LEDGERSYNC_NEW_PASSWORD") or getpass.getpass(f"Password for {args.email}: ")
     ls = LedgerSync(args.db)
     try:

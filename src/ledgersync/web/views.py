@@ -33,12 +33,15 @@ from ledgersync.web import present
 from ledgersync.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
+    SignInLocked,
     User,
-    authenticate,
+    WebSettings,
     csrf_ok,
     csrf_token,
     load_user,
+    session_user_id,
     sign_in,
+    sign_in_throttled,
     sign_out,
 )
 from ledgersync.web.queries import EVENT_KINDS, OUTCOMES, contact_names, list_events, list_records, record_history
@@ -149,8 +152,9 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def build_router(ls: LedgerSync) -> APIRouter:
+def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
     """The dashboard's routes over one LedgerSync; every POST passes the CSRF check first."""
+    ws = ws or WebSettings()
 
     async def csrf_protect(request: Request) -> None:
         if request.method in SAFE_METHODS:
@@ -182,8 +186,8 @@ def build_router(ls: LedgerSync) -> APIRouter:
             ac.retry(actor, conn_id, entity, app_id, now=True)
 
     def context(request: Request) -> Ctx:
-        uid = request.session.get("uid")
-        user = load_user(ls.store, uid) if isinstance(uid, str) else None
+        uid = session_user_id(request, ls.store, ws)
+        user = load_user(ls.store, uid) if uid is not None else None
         if user is None or not user.memberships:
             raise LoginRequired()
         org = request.session.get("org")
@@ -237,9 +241,29 @@ def build_router(ls: LedgerSync) -> APIRouter:
 
     @router.post("/login", response_model=None)
     def login(
-        request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/integrations")
+        request: Request,
+        email: str = Form("", max_length=320),
+        password: str = Form("", max_length=1024),
+        next: str = Form("/integrations", max_length=2048),
     ) -> Response:
-        user = authenticate(ls.store, email, password)
+        address = request.client.host if request.client else "unknown"
+        try:
+            user = sign_in_throttled(ls.store, email, password, address, ws)
+        except SignInLocked as locked:
+            minutes = max(1, round(locked.retry_after / 60))
+            return TEMPLATES.TemplateResponse(
+                request,
+                "login.html",
+                {
+                    "csrf": csrf_token(request),
+                    "next": safe_next(next, "/integrations"),
+                    "error": "Too many failed sign-ins for this account or from this address. Try again in "
+                    f"{minutes} minute{'s' if minutes != 1 else ''}, or ask an owner to unlock the account.",
+                    "email": email,
+                },
+                status_code=429,
+                headers={"Retry-After": str(locked.retry_after)},
+            )
         if user is None or not user.memberships:
             return TEMPLATES.TemplateResponse(
                 request,
@@ -252,12 +276,12 @@ def build_router(ls: LedgerSync) -> APIRouter:
                 },
                 status_code=401,
             )
-        sign_in(request, user)
+        sign_in(request, user, ls.store)
         return see_other(safe_next(next, "/integrations"))
 
     @router.post("/logout")
     def logout(request: Request) -> RedirectResponse:
-        sign_out(request)
+        sign_out(request, ls.store)
         return see_other("/login")
 
     @router.post("/org")

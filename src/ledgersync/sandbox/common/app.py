@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from .durable import WriteThrough
 from .persistence import PersistedState, persist_loop
 
 
@@ -58,6 +59,8 @@ def build_app(
                 sb.save()
 
     app = Starlette(routes=list(routes), lifespan=lifespan)
+    # Each confirmed change is on disk before it is confirmed (with --data), so a SIGKILL loses nothing.
+    app.add_middleware(WriteThrough, sb=sb)
     app.state.rt = rt
     app.state.sandbox = sb
     return app

@@ -1,4 +1,4 @@
-"""Saving a sandbox's whole state as one JSON file (atomic writes, debounced background saves) and its clock."""
+"""Saving a sandbox's whole state as one JSON file (atomic, fsync'd writes; see durable.py) and its clock."""
 
 from __future__ import annotations
 
@@ -36,9 +36,18 @@ class PersistedState:
     @staticmethod
     def write_file(path: Path, payload: bytes) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(payload)
-        # Atomic replace so a crash mid-write never leaves a truncated state file.
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # Atomic replace so a crash mid-write never leaves a truncated state file; the folder's fsync makes
+        # the rename itself survive a power cut, not only a killed process.
         os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     def save(self) -> None:
         if self.data_path is not None:

@@ -42,7 +42,8 @@ def make_jwt(claims: dict[str, Any], secret: str) -> str:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0")
+    # float(): a state reloaded from --data holds its timestamps as Decimals (exact JSON numbers).
+    return datetime.fromtimestamp(float(ts), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0")
 
 
 def _check_client(rt: Runtime, client_id: str, redirect_uri: str) -> str | None:
