@@ -298,3 +298,22 @@ def test_clients_with_separate_backends_do_not_share_a_budget() -> None:
     call(first, times=3)
     call(second, times=3)
     assert t.slept == []
+
+
+def test_a_short_window_starts_at_most_its_latency_cap_after_the_send() -> None:
+    t = FakeTime()
+    b = budget([Policy("second", 1, 1.0, latency_cap=0.1)], t)
+    with b.slot(GET):
+        t.now += 0.5  # a slow answer
+    call(b)
+    # Counted from send + 0.1 s, the window opened 1.1 s after the send: 0.6 s after the answer.
+    assert t.slept == [pytest.approx(0.6)]
+
+
+def test_an_answer_sooner_than_the_latency_cap_starts_the_window_at_the_answer() -> None:
+    t = FakeTime()
+    b = budget([Policy("second", 1, 1.0, latency_cap=0.1)], t)
+    with b.slot(GET):
+        t.now += 0.02
+    call(b)
+    assert t.slept == [pytest.approx(1.0)]

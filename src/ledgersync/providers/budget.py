@@ -71,6 +71,11 @@ class Policy:
     remaining_headers: tuple[str, ...] = ()
     # A spent window that parks the connection (DAILY_LIMIT) instead of making the caller wait.
     park: bool = False
+    # At most how long after its send a call starts its `span` (None: at its answer). Counting from the answer
+    # costs a call's latency per span: nothing for a minute, but a large share of a one-second window, so a
+    # short window may start at most this long after the send; that is safe while the platform receives our
+    # calls within this much of each other's delay.
+    latency_cap: float | None = None
     source: str = ""
 
 
@@ -81,6 +86,7 @@ class Window:
     key: str
     limit: int
     span: float
+    latency_cap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,7 @@ class InMemoryBudgetBackend:
         self._cond = threading.Condition()
         self._logs: dict[str, _Log] = {}
         self._holds: dict[str, float] = {}
-        self._tickets: dict[int, tuple[Window, ...]] = {}
+        self._tickets: dict[int, tuple[float, tuple[Window, ...]]] = {}
         self._ids = itertools.count(1)
 
     def _log(self, key: str) -> _Log:
@@ -197,17 +203,19 @@ class InMemoryBudgetBackend:
             for window in windows:
                 self._log(window.key).in_flight += 1
             ticket = next(self._ids)
-            self._tickets[ticket] = tuple(windows)
+            self._tickets[ticket] = (now, tuple(windows))
             return Reservation(ticket, now)
 
     def release(self, ticket: int) -> None:
         with self._cond:
             now = self._clock()
-            for window in self._tickets.pop(ticket, ()):
+            started, windows = self._tickets.pop(ticket, (now, ()))
+            for window in windows:
                 log = self._log(window.key)
                 log.in_flight = max(0, log.in_flight - 1)
                 if window.span > 0:
-                    bisect.insort(log.ends, now + window.span)
+                    anchor = now if window.latency_cap is None else min(now, started + window.latency_cap)
+                    bisect.insort(log.ends, anchor + window.span)
                 log.trim(now)
             self._cond.notify_all()
 
@@ -287,7 +295,7 @@ class Budget:
         # thread is never parked for long.
         self.max_wait = max_wait
         self._windows = {
-            p.name: Window(f"{app}|{'*' if p.scope == 'app' else tenant}|{p.name}", p.limit, p.span)
+            p.name: Window(f"{app}|{'*' if p.scope == 'app' else tenant}|{p.name}", p.limit, p.span, p.latency_cap)
             for p in self.policies
         }
         self._by_key = {self._windows[p.name].key: p for p in self.policies}

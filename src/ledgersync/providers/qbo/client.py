@@ -36,7 +36,9 @@ def qbo_policies(
     source = "developer.intuit.com/app/developer/qbo/docs/learn/limits-and-throttles"
     return (
         Policy("minute", per_minute, MINUTE, source=source),
-        Policy("second", per_second, SECOND, source=source),
+        # How Intuit counts "a second" is UNVERIFIED (the sandbox does not enforce it). Counted from the answer,
+        # latency would hold each place ~1.3 s against real QuickBooks, below the 500 a minute this must allow.
+        Policy("second", per_second, SECOND, latency_cap=0.1, source=source),
         Policy("concurrent", concurrent, 0.0, source=source),
         Policy("batch", batch_per_minute, MINUTE, counts=BATCH_ENDPOINT, source=source),
     )
