@@ -106,7 +106,12 @@ class BudgetBackend(Protocol):
 
     In memory for one process now; a Redis backend keeps each window as a sorted set (a member per call, scored
     by the time it stops counting) and does `reserve` in one Lua script over every key, with Redis's TIME as
-    the clock so that workers on several machines agree on it."""
+    the clock so that workers on several machines agree on it.
+
+    The `limits` library's moving windows (memory and Redis) were considered as the backend and do not fit: they
+    stamp a call when it is admitted and cannot move the stamp to its answer, have no notion of calls in flight
+    (concurrency limits), admit one window at a time rather than all of a call's windows at once, and read
+    time.time() with no clock to inject."""
 
     def reserve(self, windows: Sequence[Window]) -> Reservation:
         """Atomically take one place in every window, or say how long until all of them have one."""
