@@ -36,7 +36,6 @@ from ledgersync.engine import LedgerSync
 from ledgersync.providers.budget import MINUTE, Call, Policy
 from ledgersync.providers.qbo.client import qbo_policies
 from ledgersync.providers.xero.client import xero_policies
-from ledgersync.store import StoreTokenStore
 
 
 @dataclass
@@ -118,10 +117,7 @@ def connected(
             ls = LedgerSync(f"sqlite:///{Path(tmp) / 'bench.db'}", secret_keys=[Fernet.generate_key().decode()])
         org = ls.create_organisation("Pacing benchmark")
         conn_id = connect_sandbox(ls, org, sb, client_limits)
-        conn = ls.store.get_connection(conn_id)
-        provider: Any = ls.spec(conn.provider).connect(
-            dict(conn.config), conn.tenant_id or "", StoreTokenStore(ls.store, conn_id), budget=ls.budget
-        )
+        provider: Any = ls.open_provider(conn_id)
         provider.on_call = None
         # Connecting QuickBooks reads CompanyInfo (QboOAuth.tenants) outside any budget, and the platform counts
         # it: tell the budget, as a backend shared with the connect flow would know, or the first burst of the
