@@ -175,5 +175,10 @@ def platforms() -> Iterator[Platform]:
             "rate_limits": {"minute": 100_000, "concurrent": 10, "batch_minute": 100_000, "batch_realm_minute": 100_000}
         },
         # Intuit asks for 60 s after a 429; scaled down so the rate-limit behaviour runs in seconds.
-        client_limits={"per_minute": "100000", "batch_per_minute": "100000", "throttle_wait_seconds": "1"},
+        client_limits={
+            "per_minute": "100000",
+            "per_second": "100000",
+            "batch_per_minute": "100000",
+            "throttle_wait_seconds": "1",
+        },
     )

@@ -21,7 +21,6 @@ from ledgersync.demo import connect_sandbox
 from ledgersync.engine import EngineSettings, LedgerSync, check
 from ledgersync.engine.actions import ActionCentre, Actor, Role
 from ledgersync.model import Allocation, Contact, Entity, Invoice, InvoiceLine, InvoiceStatus, Payment
-from ledgersync.providers.pacing import reset_pacers
 
 from .platforms import Platform, platforms
 
@@ -31,7 +30,6 @@ DAY = dt.date.today()
 
 @pytest.fixture(params=list(platforms()), ids=lambda p: p.name)
 def platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
-    reset_pacers()
     plat: Platform = request.param
     with plat.start() as handle:
         plat.handle = handle

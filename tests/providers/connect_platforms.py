@@ -30,6 +30,7 @@ from ledgersync.providers.base import (
     Write,
     WriteResult,
 )
+from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ProviderConfig, UrlSetting
 from ledgersync.providers.connect import ApiKeyFlow, CredentialField, WebConnectorConfig, WebConnectorFlow
 from ledgersync.sandbox.server import RunningServer, serve_in_thread
@@ -193,7 +194,9 @@ class KeyedSpec:
     )
     webhook_auth = "Authorization: Bearer <the connection's webhook_token>"
 
-    def connect(self, config: ProviderConfig, tenant_id: str, tokens: TokenStore) -> KeyedProvider:
+    def connect(
+        self, config: ProviderConfig, tenant_id: str, tokens: TokenStore, *, budget: BudgetBackend | None = None
+    ) -> KeyedProvider:
         return KeyedProvider(KeyedConfig.coerce(config))
 
     def receive_webhook(
@@ -217,7 +220,9 @@ class DesktopSpec:
     config_model: type[ProviderConfig] = DesktopConfig
     connect_flow = WebConnectorFlow(app_name="ledgersync tests", description="Syncs the test app")
 
-    def connect(self, config: ProviderConfig, tenant_id: str, tokens: TokenStore) -> KeyedProvider:
+    def connect(
+        self, config: ProviderConfig, tenant_id: str, tokens: TokenStore, *, budget: BudgetBackend | None = None
+    ) -> KeyedProvider:
         raise ProviderError(
             SyncError(
                 code=ErrorCode.VALIDATION,

@@ -161,7 +161,7 @@ class ActionCentre:
 
     def _cycle(self, conn_id: str) -> Cycle:
         conn = self.store.get_connection(conn_id)
-        return Cycle(self.store, self.ls.spec(conn.provider), conn_id, self.ls.settings)
+        return Cycle(self.store, self.ls.spec(conn.provider), conn_id, self.ls.settings, budget=self.ls.budget)
 
     # -- actions -------------------------------------------------------------------------------------
     def retry(

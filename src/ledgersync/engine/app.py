@@ -17,6 +17,7 @@ from ledgersync.engine.settings import EngineSettings
 from ledgersync.engine.sync import Cycle, CycleReport, run_cycle
 from ledgersync.model import Contact, Entity, ErrorCode, Invoice, Item, Payment, ProviderError, Record, SyncError
 from ledgersync.providers.base import Changes, Provider, ProviderSpec, ReceivesWebhooks
+from ledgersync.providers.budget import BudgetBackend, InMemoryBudgetBackend
 from ledgersync.store import SecretBox, Store, StoredRecord
 from ledgersync.store.crypto import open_box
 from ledgersync.store.tables import Connection, SyncState, utcnow
@@ -84,6 +85,9 @@ class LedgerSync:
             providers = dict(installed())
         self.providers = providers
         self.settings = settings or EngineSettings()
+        # Where every provider this instance builds counts its platform's rate limits, so that two syncs of
+        # one organisation (a cycle and an action, say) share one budget.
+        self.budget: BudgetBackend = InMemoryBudgetBackend()
         # Without keys given, the key file sits beside the database, wherever the command runs from.
         box = (
             SecretBox(secret_keys, source="the keys given")
@@ -217,7 +221,7 @@ class LedgerSync:
     def open_provider(self, conn_id: str) -> Provider:
         """The connected provider of a connection (credentials decrypted); the caller closes it."""
         conn = self.store.get_connection(conn_id)
-        return connections.open_provider(self.store, self.spec(conn.provider), conn)
+        return connections.open_provider(self.store, self.spec(conn.provider), conn, self.budget)
 
     def disconnect(self, conn_id: str) -> None:
         """Stop syncing; tokens and submitted credentials are dropped, every synced record and link is kept."""
@@ -283,7 +287,7 @@ class LedgerSync:
             time.sleep(0.2)
             owner = self.store.acquire_sync_lock(conn_id, self.settings.lease_seconds)
         try:
-            cycle = Cycle(self.store, self.spec(conn.provider), conn_id, self.settings)
+            cycle = Cycle(self.store, self.spec(conn.provider), conn_id, self.settings, budget=self.budget)
             try:
                 applied = 0
                 for entity in Entity.push_order():
@@ -347,6 +351,7 @@ class LedgerSync:
             only=only,
             wait=wait,
             progress=progress,
+            budget=self.budget,
         )
 
     def health(self, conn_id: str) -> Health:

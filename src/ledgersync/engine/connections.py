@@ -10,6 +10,7 @@ from typing import Any
 
 from ledgersync.passwords import DUMMY_HASH, verify_password
 from ledgersync.providers.base import Changes, Provider, ProviderSpec, ReceivesWebhooks, Tenant, WebhookRefused
+from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ConfigError, ProviderConfig, split_settings
 from ledgersync.providers.connect import (
     PASSWORD_HASH_KEY,
@@ -73,11 +74,14 @@ def load_config(store: Store, spec: ProviderSpec, conn: Connection) -> ProviderC
     return spec.config_model.parse({**conn.config, **store.credentials(conn.id)})
 
 
-def open_provider(store: Store, spec: ProviderSpec, conn: Connection | str) -> Provider:
+def open_provider(
+    store: Store, spec: ProviderSpec, conn: Connection | str, budget: BudgetBackend | None = None
+) -> Provider:
     """The connected provider for a stored connection: credentials decrypted, typed config built, tokens from
-    the store (refreshed single-flight). The caller closes it."""
+    the store (refreshed single-flight), its rate limits counted in `budget`. The caller closes it."""
     row = store.get_connection(conn) if isinstance(conn, str) else conn
-    return spec.connect(load_config(store, spec, row), row.tenant_id or "", StoreTokenStore(store, row.id))
+    tokens = StoreTokenStore(store, row.id)
+    return spec.connect(load_config(store, spec, row), row.tenant_id or "", tokens, budget=budget)
 
 
 def setting_names(store: Store, spec: ProviderSpec, conn: Connection) -> list[str]:

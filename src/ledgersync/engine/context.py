@@ -15,6 +15,7 @@ from ledgersync.engine.settings import EngineSettings
 from ledgersync.engine.translate import CodeMap, Resolver, Unresolved, translate
 from ledgersync.model import Entity, Record
 from ledgersync.providers.base import CallInfo, Provider, ProviderSpec, RemoteRecord
+from ledgersync.providers.budget import BudgetBackend
 from ledgersync.store import Store, StoreTokenStore
 from ledgersync.store.tables import utcnow
 
@@ -75,6 +76,7 @@ class CycleContext:
         settings: EngineSettings,
         provider: Provider | None = None,
         progress: Progress | None = None,
+        budget: BudgetBackend | None = None,
     ) -> None:
         self.store = store
         self.spec = spec
@@ -83,7 +85,7 @@ class CycleContext:
         self.conn_id = conn_id
         self.org_id = self.conn.org_id
         self.tokens = StoreTokenStore(store, conn_id)
-        self.provider = provider or open_provider(store, spec, self.conn)
+        self.provider = provider or open_provider(store, spec, self.conn, budget)
         self.provider.on_call = self._on_call
         self.caps = self.provider.capabilities
         self.codes = CodeMap.from_config(self.conn.config)

@@ -21,6 +21,7 @@ from ledgersync.engine.faults import boundary
 from ledgersync.engine.settings import EngineSettings
 from ledgersync.model import Entity, ErrorCode, ProviderError, SyncError
 from ledgersync.providers.base import Provider, ProviderSpec
+from ledgersync.providers.budget import BudgetBackend
 from ledgersync.store import Store
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import utcnow
@@ -147,6 +148,7 @@ def run_cycle(
     only: dict[Entity, set[str]] | None = None,
     wait: float = 0,
     progress: Progress | None = None,
+    budget: BudgetBackend | None = None,
 ) -> CycleReport:
     """Run one cycle under the connection's lease (one worker per connection at a time)."""
     settings = settings or EngineSettings()
@@ -159,6 +161,8 @@ def run_cycle(
             raise ConnectionBusy(f"connection {conn_id} is being synced by another worker")
         time.sleep(0.2)
     try:
-        return Cycle(store, spec, conn_id, settings, provider=provider, progress=progress).run(entities, only)
+        return Cycle(store, spec, conn_id, settings, provider=provider, progress=progress, budget=budget).run(
+            entities, only
+        )
     finally:
         store.release_sync_lock(conn_id, owner)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from ledgersync.model import Entity, Record, SyncError
 
 if TYPE_CHECKING:
+    from ledgersync.providers.budget import BudgetBackend
     from ledgersync.providers.config import ProviderConfig
     from ledgersync.providers.connect import ConnectFlow
 
@@ -296,11 +297,15 @@ class ProviderSpec(Protocol):
 
     `config_model` validates a connection's settings (client id and secret, redirect URI, and optionally a
     `base_url` that points every endpoint at a local sandbox); `connect` receives them with every secret
-    decrypted, and the connection's tokens."""
+    decrypted, and the connection's tokens. `budget` is where the platform's rate limits are counted: whoever
+    builds providers owns it and gives the same one to every provider that must share them (None: a budget of
+    the provider's own)."""
 
     name: str
     capabilities: Capabilities
     config_model: type[ProviderConfig]
     connect_flow: ConnectFlow
 
-    def connect(self, config: ProviderConfig, tenant_id: str, tokens: TokenStore) -> Provider: ...
+    def connect(
+        self, config: ProviderConfig, tenant_id: str, tokens: TokenStore, *, budget: BudgetBackend | None = None
+    ) -> Provider: ...

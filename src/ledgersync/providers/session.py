@@ -1,5 +1,6 @@
 """What every platform client shares: the connection's token with single-flight refresh, the stop after a
-refused refresh, backoff with jitter, and sending one HTTP call with its report for the event log."""
+refused refresh, the rate budget, and the one retry loop that sends a call until its platform's error
+interpreter says it is done."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import httpx
 
 from ledgersync.model import ErrorCode, ProviderError, SyncError
 from ledgersync.providers.base import CallInfo, OAuthFlow, OAuthToken, TokenStore
+from ledgersync.providers.budget import DAY, Budget, Call
+from ledgersync.providers.retry import Action, Attempt, ErrorInterpreter, unconfirmed
 
 
 def loads_exact(content: bytes | str) -> Any:
@@ -23,20 +26,39 @@ def loads_exact(content: bytes | str) -> Any:
     return json.loads(content, parse_float=Decimal)
 
 
+def parse_body(response: httpx.Response) -> Any:
+    """A response's JSON (None when empty)."""
+    return loads_exact(response.content) if response.content else None
+
+
+def parse_body_quietly(response: httpx.Response) -> Any:
+    """A refusal's body: its JSON, else its text (error pages are not always JSON)."""
+    try:
+        return loads_exact(response.content) if response.content else None
+    except ValueError:
+        return response.text
+
+
 def elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
 class PlatformSession:
-    """Base of the platform clients. Subclasses call `_init_session` and then use `_token`, `_refresh`,
-    `_raise_if_disconnected`, `_backoff` and `_send`; they name the platform's request id in `_request_id`."""
+    """Base of the platform clients. Subclasses call `_init_session` with their error interpreter and budget,
+    build each request, and send it with `_call`; they name the platform's request id in `_request_id`."""
 
     tokens: TokenStore
     oauth: OAuthFlow
+    interpreter: ErrorInterpreter
+    budget: Budget
+    max_attempts: int
+    max_retry_seconds: float
     refresh_margin: float
     backoff_base: float
     backoff_cap: float
     _jitter: Callable[[], float]
+    _sleep: Callable[[float], None]
+    _clock: Callable[[], float]
     on_call: Callable[[CallInfo], None] | None
     http: httpx.Client
 
@@ -45,10 +67,16 @@ class PlatformSession:
         tokens: TokenStore,
         oauth: OAuthFlow,
         *,
+        interpreter: ErrorInterpreter,
+        budget: Budget,
+        max_attempts: int,
+        max_retry_seconds: float,
         refresh_margin: float,
         backoff_base: float,
         backoff_cap: float,
         jitter: Callable[[], float] = random.random,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
@@ -59,10 +87,16 @@ class PlatformSession:
         self.http = http or httpx.Client(timeout=timeout, transport=transport)
         self.tokens = tokens
         self.oauth = oauth
+        self.interpreter = interpreter
+        self.budget = budget
+        self.max_attempts = max(1, max_attempts)
+        self.max_retry_seconds = max_retry_seconds
         self.refresh_margin = refresh_margin
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._jitter = jitter
+        self._sleep = sleep
+        self._clock = clock
         self._dead_lock = threading.Lock()
         self._dead: SyncError | None = None
 
@@ -100,6 +134,81 @@ class PlatformSession:
         ceiling = min(self.backoff_cap, self.backoff_base * float(2 ** (attempt - 1)))
         # Equal jitter: never less than half the step, so retries still back off, but spread across workers.
         return ceiling / 2 + self._jitter() * ceiling / 2
+
+    # -- the retry loop ---------------------------------------------------------------------------------
+    def _call(
+        self,
+        call: Call,
+        url: str,
+        *,
+        params: dict[str, str],
+        content: bytes | None,
+        headers: dict[str, str],
+    ) -> Any:
+        """Send `call` until the interpreter says it is done, within `max_attempts` and `max_retry_seconds`;
+        return the data of the answer or raise its ProviderError. Every attempt carries the same body and
+        headers, so a write goes again with the same idempotency key."""
+        self._raise_if_disconnected()
+        started = self._clock()
+        attempt = 0
+        refreshed = False
+        outcome_unknown = False
+        slept = 0.0
+        while True:
+            attempt += 1
+            token = self._token()
+            outcome: httpx.Response | httpx.TransportError
+            with self.budget.slot(call) as reservation:
+                try:
+                    outcome = self._send(
+                        call.method,
+                        call.path,
+                        url,
+                        params=params,
+                        content=content,
+                        headers={**headers, "Authorization": f"Bearer {token.access_token}"},
+                    )
+                except httpx.TransportError as exc:
+                    outcome = exc
+            if isinstance(outcome, httpx.Response):
+                self.budget.observe(outcome.headers, as_of=reservation.started)
+            resolution = self.interpreter.interpret(call, outcome, Attempt(attempt, outcome_unknown))
+            action = resolution.action
+            if action is Action.SUCCESS:
+                return resolution.data
+            failure = resolution.error or _unexplained(self.interpreter.platform, outcome)
+            if action is Action.REFRESH_TOKEN_THEN_RETRY:
+                if refreshed:
+                    raise ProviderError(failure)
+                refreshed = True
+                self._refresh(token)
+                attempt -= 1
+                continue
+            if action is Action.FAIL:
+                # A definitive answer: an earlier unknown outcome is resolved by it.
+                raise ProviderError(failure)
+            if action is Action.DAILY_LIMIT:
+                self.budget.penalise(
+                    resolution.retry_after if resolution.retry_after is not None else DAY, resolution.problem or "day"
+                )
+                raise ProviderError(failure)
+            budget_waits = action is Action.RATE_LIMITED
+            if budget_waits:
+                delay = resolution.retry_after if resolution.retry_after is not None else self._backoff(attempt)
+                # The budget now holds every call of this connection for that long; waiting here too would
+                # double it. `delay` still counts against the retry time budget.
+                self.budget.penalise(delay, resolution.problem)
+            else:
+                outcome_unknown = outcome_unknown or action is Action.UNKNOWN_OUTCOME
+                delay = resolution.retry_after if resolution.retry_after is not None else self._backoff(attempt)
+            elapsed = max(self._clock() - started, slept)
+            if attempt >= self.max_attempts or elapsed + delay > self.max_retry_seconds:
+                if outcome_unknown and failure.code is not ErrorCode.UNKNOWN_OUTCOME:
+                    raise ProviderError(unconfirmed(self.interpreter.platform, failure)) from ProviderError(failure)
+                raise ProviderError(failure)
+            if not budget_waits:
+                self._sleep(delay)
+            slept += delay
 
     # -- one call ---------------------------------------------------------------------------------------
     def _request_id(self, response: httpx.Response | None, params: dict[str, str]) -> str | None:
@@ -148,19 +257,17 @@ class PlatformSession:
             with contextlib.suppress(Exception):
                 self.on_call(info)
 
-    @staticmethod
-    def _parse(response: httpx.Response) -> Any:
-        if not response.content:
-            return None
-        return loads_exact(response.content)
-
-    @staticmethod
-    def _parse_quietly(response: httpx.Response) -> Any:
-        try:
-            return loads_exact(response.content) if response.content else None
-        except ValueError:
-            return response.text
-
     def close(self) -> None:
         if self._owns_http:
             self.http.close()
+
+
+def _unexplained(platform: str, outcome: httpx.Response | httpx.TransportError) -> SyncError:
+    # An interpreter that asks for a retry or a failure without saying why still leaves a readable error.
+    what = f"HTTP {outcome.status_code}" if isinstance(outcome, httpx.Response) else type(outcome).__name__
+    return SyncError(
+        code=ErrorCode.UNAVAILABLE,
+        message=f"{platform} could not complete the call ({what}).",
+        hint="This retries by itself; nothing needs doing.",
+        platform_code=what,
+    )

@@ -13,7 +13,7 @@ import httpx
 
 REDIRECT_URI = "http://127.0.0.1:8000/integrations/qbo/callback"
 # Scaled-up limits so tests are not paced to QBO's 500 calls a minute (pacing has its own tests).
-FAST_CLIENT = {"per_minute": "100000", "batch_per_minute": "100000"}
+FAST_CLIENT = {"per_minute": "100000", "per_second": "100000", "batch_per_minute": "100000"}
 FAST_SANDBOX = {
     "rate_limits": {"minute": 100_000, "concurrent": 10, "batch_minute": 100_000, "batch_realm_minute": 100_000}
 }

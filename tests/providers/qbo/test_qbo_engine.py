@@ -15,7 +15,6 @@ import pytest
 
 from ledgersync.engine import EngineSettings, LedgerSync
 from ledgersync.model import Allocation, Contact, Entity, Invoice, InvoiceLine, InvoiceStatus, Payment, Tracking
-from ledgersync.providers.pacing import reset_pacers
 
 from .sandbox import QboSandboxHandle, consent, qbo_sandbox
 
@@ -24,7 +23,6 @@ TODAY = dt.date.today()
 
 @pytest.fixture
 def sandbox() -> Iterator[QboSandboxHandle]:
-    reset_pacers()
     with qbo_sandbox("Ledgersync Test Co") as sb:
         yield sb
 

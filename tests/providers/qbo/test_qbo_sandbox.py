@@ -21,7 +21,6 @@ from ledgersync.model import (
     ProviderError,
 )
 from ledgersync.providers.base import Write
-from ledgersync.providers.pacing import reset_pacers
 from ledgersync.providers.qbo import QboOAuth, QboProvider
 
 from ..fakes import MemoryTokenStore
@@ -38,7 +37,6 @@ def sandbox() -> Iterator[QboSandboxHandle]:
 
 @pytest.fixture
 def connected(sandbox: QboSandboxHandle) -> tuple[QboProvider, MemoryTokenStore]:
-    reset_pacers()
     flow = QboOAuth(sandbox.config)
     callback = consent(flow.authorization_url("st-1"), sandbox.realm_id)
     token = flow.exchange(callback)

@@ -11,8 +11,8 @@ import pytest
 
 from ledgersync.model import ErrorCode, ProviderError
 from ledgersync.providers.base import CallInfo
-from ledgersync.providers.pacing import Limits, MovingWindowPacer
-from ledgersync.providers.xero.client import XeroClient, idempotency_key_for
+from ledgersync.providers.budget import Budget, InMemoryBudgetBackend
+from ledgersync.providers.xero.client import XeroClient, idempotency_key_for, xero_policies
 from ledgersync.providers.xero.oauth import XeroOAuth
 
 from ..fakes import CONFIG, MemoryTokenStore, Script, json_response, token
@@ -35,13 +35,13 @@ def make(
 ) -> tuple[XeroClient, list[float]]:
     slept: list[float] = []
     transport = script.transport()
-    # One fake timeline for the client's backoff sleeps and the pacer's window waits.
-    pacer = MovingWindowPacer(Limits(max_wait=30), clock=lambda: 1000 + sum(slept), sleep=slept.append)
+    # One fake timeline for the client's backoff sleeps and the budget's window waits.
     client = XeroClient(
         "tenant-1",
         store or MemoryTokenStore(),
         XeroOAuth(CONFIG, transport=transport),
-        pacer=pacer,
+        budget=InMemoryBudgetBackend(clock=lambda: 1000 + sum(slept)),
+        max_wait=30,
         transport=transport,
         sleep=slept.append,
         jitter=lambda: 0.0,
@@ -206,7 +206,7 @@ def test_twenty_threads_with_an_expired_token_cause_exactly_one_refresh() -> Non
     script = Script(fallback=handler)
     store = MemoryTokenStore(token(access="old", seconds=-5))
     client, _ = make(script, store)
-    client.pacer = MovingWindowPacer(Limits(concurrent=50, per_minute=1000))
+    client.budget = Budget(xero_policies(concurrent=50, per_minute=1000), app="xero:app-1", tenant="tenant-1")
     errors: list[BaseException] = []
     barrier = threading.Barrier(20)
 

@@ -24,7 +24,6 @@ from ledgersync.model import (
     ProviderError,
 )
 from ledgersync.providers.base import CallInfo, Write
-from ledgersync.providers.pacing import reset_pacers
 from ledgersync.providers.registry import PROVIDERS
 from ledgersync.providers.xero import XeroProvider, new_state, parse_callback
 
@@ -91,7 +90,6 @@ def connect(url: str, http: httpx.Client, config: dict[str, str]) -> tuple[str, 
 
 @pytest.fixture
 def live(server: Any) -> Iterator[Live]:
-    reset_pacers()
     with httpx.Client(timeout=10) as http:
         url = server.url
         assert http.post(f"{url}/_sandbox/reset").status_code == 200

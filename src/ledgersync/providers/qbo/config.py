@@ -21,6 +21,7 @@ class QboConfig(OAuthAppConfig):
     max_retry_seconds: float = Field(75, ge=0)
     max_in_flight: int = Field(10, ge=1, description="Calls in flight per realm")
     per_minute: int = Field(500, ge=1, description="Calls a minute per realm")
+    per_second: int = Field(10, ge=1, description="Calls a second per realm and app")
     batch_per_minute: int = Field(40, ge=1, description="Batch calls a minute per realm")
     throttle_wait_seconds: float = Field(60, ge=0, description="Wait after a throttle answer without Retry-After")
     default_item_id: str | None = Field(None, description="The service item lines without an item are booked to")

@@ -8,6 +8,9 @@ from typing import Any
 import httpx
 
 from ledgersync.model import ErrorCode, ProviderError, SyncError
+from ledgersync.providers.budget import Call
+from ledgersync.providers.retry import Action, Attempt, Resolution
+from ledgersync.providers.session import parse_body, parse_body_quietly
 from ledgersync.providers.util import unknown_outcome_error, unreachable_error
 
 RECONNECT_HINT = "Reconnect QuickBooks from the integration page (Refresh link) and sign in again."
@@ -225,6 +228,83 @@ def name_problem(name: str, what: str = "name") -> SyncError | None:
             platform_code="2050",
         )
     return None
+
+
+# A 500/502/504 answer to a write may come after QuickBooks saved it; 503 means it did not take the request.
+_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
+_NOT_TAKEN_STATUSES = frozenset({503})
+
+
+class QboErrors:
+    """QuickBooks Online's error interpreter: what each answer of the Accounting API means for the retry loop.
+
+    A Fault inside a 200 answer is a refusal like any other. A stale SyncToken (5010) is a plain FAIL with the
+    CONFLICT code: re-reading and resending the record is the provider's job, not the loop's."""
+
+    platform = "QuickBooks"
+
+    def __init__(self, throttle_wait: float = 60.0) -> None:
+        # How long to hold this company's calls after a 429 without Retry-After (Intuit: 60 s).
+        self.throttle_wait = throttle_wait
+
+    def interpret(self, call: Call, outcome: httpx.Response | httpx.TransportError, attempt: Attempt) -> Resolution:
+        if isinstance(outcome, httpx.TransportError):
+            return _transport_resolution(call, outcome, attempt)
+        response = outcome
+        status = response.status_code
+        if status == 404 and call.allow_not_found:
+            return Resolution(Action.SUCCESS)
+        if status < 400:
+            data = parse_body(response)
+            fault = data.get("Fault") if isinstance(data, Mapping) else None
+            if isinstance(fault, Mapping):
+                return Resolution(Action.FAIL, fault_error(fault, status))
+            return Resolution(Action.SUCCESS, data=data)
+        body = parse_body_quietly(response)
+        if status == 401:
+            return Resolution(
+                Action.REFRESH_TOKEN_THEN_RETRY,
+                SyncError(
+                    code=ErrorCode.AUTH_EXPIRED,
+                    message="QuickBooks refused this connection's sign-in even after renewing it.",
+                    hint=RECONNECT_HINT,
+                    platform_code="401",
+                    platform_message=_first_text(body),
+                ),
+            )
+        if status == 429:
+            # Intuit says to wait 60 seconds; the budget holds every call of this company that long.
+            retry_after = retry_after_seconds(response.headers, self.throttle_wait)
+            return Resolution(Action.RATE_LIMITED, response_error(response, body, is_write=call.is_write), retry_after)
+        if status in _AMBIGUOUS_STATUSES:
+            action = Action.UNKNOWN_OUTCOME if call.is_write else Action.RETRY
+            return Resolution(action, response_error(response, body, is_write=call.is_write))
+        if status in _NOT_TAKEN_STATUSES:
+            return Resolution(Action.RETRY, response_error(response, body, is_write=call.is_write))
+        # 400 and friends: QuickBooks answered definitively.
+        return Resolution(Action.FAIL, response_error(response, body, is_write=call.is_write))
+
+
+def _transport_resolution(call: Call, exc: httpx.TransportError, attempt: Attempt) -> Resolution:
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        # The request never reached QuickBooks: safe to retry, nothing to reconcile.
+        return Resolution(Action.RETRY, transport_error(exc, outcome_unknown=attempt.outcome_unknown).error)
+    # Timed out or dropped after sending: a write may have been saved. Repeating the same requestid is
+    # QuickBooks' documented way to get the first answer without running it twice.
+    unknown = attempt.outcome_unknown or call.is_write
+    action = Action.UNKNOWN_OUTCOME if call.is_write else Action.RETRY
+    return Resolution(action, transport_error(exc, outcome_unknown=unknown).error)
+
+
+def _first_text(body: Any) -> str | None:
+    if isinstance(body, Mapping):
+        fault = body.get("Fault")
+        if isinstance(fault, Mapping):
+            return fault_error(fault).platform_message
+        for key in ("Detail", "Message", "message", "error"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    return body if isinstance(body, str) else None
 
 
 def _message(body: Any) -> str | None:

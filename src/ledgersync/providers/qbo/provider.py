@@ -23,9 +23,9 @@ from ledgersync.providers.base import (
     Write,
     WriteResult,
 )
+from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ProviderConfig
-from ledgersync.providers.pacing import Budget, Limits, pacer_for
-from ledgersync.providers.qbo.client import QBO_BATCH_LIMITS, QBO_LIMITS, QboClient, request_id_for
+from ledgersync.providers.qbo.client import QboClient, qbo_policies, request_id_for
 from ledgersync.providers.qbo.config import QboConfig
 from ledgersync.providers.qbo.errors import archived_contact, fault_error, unknown_outcome
 from ledgersync.providers.qbo.mapping import (
@@ -137,8 +137,7 @@ class QboProvider:
         tokens: TokenStore,
         *,
         transport: httpx.BaseTransport | None = None,
-        pacer: Budget | None = None,
-        batch_pacer: Budget | None = None,
+        budget: BudgetBackend | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         cfg = QboConfig.coerce(config)
@@ -149,12 +148,12 @@ class QboProvider:
         self.lookback = dt.timedelta(seconds=cfg.lookback_seconds)
         if cfg.batch_size != QBO_CAPABILITIES.batch_size:
             self.capabilities = dataclasses.replace(QBO_CAPABILITIES, batch_size=cfg.batch_size)
-        if pacer is None:
-            limits = dataclasses.replace(QBO_LIMITS, concurrent=cfg.max_in_flight, per_minute=cfg.per_minute)
-            pacer = pacer_for(self.oauth.client_id, realm_id, limits)
-        if batch_pacer is None:
-            batch_limits: Limits = dataclasses.replace(QBO_BATCH_LIMITS, per_minute=cfg.batch_per_minute)
-            batch_pacer = pacer_for(f"{self.oauth.client_id}#batch", realm_id, batch_limits)
+        policies = qbo_policies(
+            concurrent=cfg.max_in_flight,
+            per_minute=cfg.per_minute,
+            per_second=cfg.per_second,
+            batch_per_minute=cfg.batch_per_minute,
+        )
         # Set by the engine after construction; read on every call so a later assignment takes effect.
         self.on_call: Callable[[CallInfo], None] | None = None
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
@@ -162,8 +161,8 @@ class QboProvider:
             realm_id,
             tokens,
             self.oauth,
-            pacer=pacer,
-            batch_pacer=batch_pacer,
+            budget=budget,
+            policies=policies,
             transport=transport,
             timeout=cfg.timeout,
             max_attempts=cfg.max_attempts,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ledgersync.providers.base import Capabilities, Changes, TokenStore
+from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ProviderConfig
 from ledgersync.providers.connect import OAuth2CodeFlow
 from ledgersync.providers.qbo import webhooks
@@ -29,8 +30,10 @@ class QboSpec:
     def oauth(self, config: ProviderConfig | Mapping[str, Any]) -> QboOAuth:
         return QboOAuth(config)
 
-    def connect(self, config: ProviderConfig, tenant_id: str, tokens: TokenStore) -> QboProvider:
-        return QboProvider(config, tenant_id, tokens)
+    def connect(
+        self, config: ProviderConfig, tenant_id: str, tokens: TokenStore, *, budget: BudgetBackend | None = None
+    ) -> QboProvider:
+        return QboProvider(config, tenant_id, tokens, budget=budget)
 
     def receive_webhook(
         self, config: ProviderConfig, tenant_id: str | None, body: bytes, headers: Mapping[str, str]

@@ -1,4 +1,4 @@
-"""HTTP client for one Xero tenant: tokens, pacing, idempotency keys, bounded retries, error mapping."""
+"""HTTP client for one Xero tenant: request building, Xero's published limits and its request id."""
 
 from __future__ import annotations
 
@@ -10,23 +10,40 @@ from typing import Any
 
 import httpx
 
-from ledgersync.model import ErrorCode, ProviderError, SyncError
 from ledgersync.providers.base import CallInfo, TokenStore
-from ledgersync.providers.pacing import Budget, MovingWindowPacer, daily_limit_error
+from ledgersync.providers.budget import DAY, MINUTE, Budget, BudgetBackend, Call, Policy
 from ledgersync.providers.session import PlatformSession
-from ledgersync.providers.xero.errors import (
-    RECONNECT_HINT,
-    response_error,
-    retry_after_seconds,
-    transport_error,
-)
+from ledgersync.providers.xero.errors import XeroErrors
 from ledgersync.providers.xero.mapping import dumps
 from ledgersync.providers.xero.oauth import XeroOAuth
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# A 500/502/504 answer to a write may come after Xero saved it; 503 means Xero did not take the request.
-_AMBIGUOUS_WRITE_STATUSES = frozenset({500, 502, 504})
 MAX_KEY = 128
+
+
+def xero_policies(
+    *, concurrent: int = 5, per_minute: int = 60, per_day: int = 5000, app_per_minute: int = 10_000
+) -> tuple[Policy, ...]:
+    """Xero's published limits (developer.xero.com/faq/limits): per tenant 5 calls in flight, 60 a minute and
+    5,000 a day; 10,000 a minute per app across its tenants. Names are Xero's X-Rate-Limit-Problem values
+    ("minute" and "day" are documented; "concurrent" and "appminute" are UNVERIFIED)."""
+    source = "developer.xero.com/faq/limits"
+    return (
+        Policy("minute", per_minute, MINUTE, remaining_headers=("X-MinLimit-Remaining",), source=source),
+        Policy("day", per_day, DAY, remaining_headers=("X-DayLimit-Remaining",), park=True, source=source),
+        Policy("concurrent", concurrent, 0.0, source=source),
+        Policy(
+            "appminute",
+            app_per_minute,
+            MINUTE,
+            scope="app",
+            # X-AppLimit-Remaining is an older spelling some answers have carried (UNVERIFIED).
+            remaining_headers=("X-AppMinLimit-Remaining", "X-AppLimit-Remaining"),
+            source=source,
+        ),
+    )
+
+
+XERO_POLICIES = xero_policies()
 
 
 def idempotency_key_for(keys: Sequence[str]) -> str:
@@ -42,9 +59,10 @@ def idempotency_key_for(keys: Sequence[str]) -> str:
 class XeroClient(PlatformSession):
     """Calls to Xero's Accounting API for one tenant. Thread-safe; one per connection.
 
-    Every call goes through the tenant's pacer and the TokenStore; it refreshes the access token shortly
-    before expiry and once on a 401, retries transient failures a bounded number of times within a bounded
-    total time, and turns failures into ProviderErrors carrying canonical SyncErrors."""
+    Every call goes through the tenant's budget and the TokenStore and is sent by the shared retry loop with
+    Xero's error interpreter: the access token is refreshed shortly before expiry and once on a 401, transient
+    failures are retried a bounded number of times within a bounded total time, and failures become
+    ProviderErrors carrying canonical SyncErrors."""
 
     def __init__(
         self,
@@ -52,7 +70,9 @@ class XeroClient(PlatformSession):
         tokens: TokenStore,
         oauth: XeroOAuth,
         *,
-        pacer: Budget | None = None,
+        budget: BudgetBackend | None = None,
+        policies: Sequence[Policy] = XERO_POLICIES,
+        max_wait: float = 90.0,
         http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
@@ -68,23 +88,31 @@ class XeroClient(PlatformSession):
     ) -> None:
         self.tenant_id = tenant_id
         self.api_url = oauth.endpoints.api
-        self.pacer: Budget = pacer or MovingWindowPacer()
-        self.max_attempts = max(1, max_attempts)
-        self.max_retry_seconds = max_retry_seconds
         self._init_session(
             tokens,
             oauth,
+            interpreter=XeroErrors(),
+            budget=Budget(
+                policies,
+                app=f"xero:{oauth.client_id}",
+                tenant=tenant_id,
+                backend=budget,
+                sleep=sleep,
+                max_wait=max_wait,
+            ),
+            max_attempts=max_attempts,
+            max_retry_seconds=max_retry_seconds,
             refresh_margin=refresh_margin,
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             jitter=jitter,
+            sleep=sleep,
+            clock=clock,
             http=http,
             transport=transport,
             timeout=timeout,
             on_call=on_call,
         )
-        self._sleep = sleep
-        self._clock = clock
 
     # ------------------------------------------------------------ calls
 
@@ -114,7 +142,6 @@ class XeroClient(PlatformSession):
         allow_not_found: bool = False,
     ) -> Any:
         """Send one call and return its parsed JSON (None for an allowed 404 or an empty body)."""
-        self._raise_if_disconnected()
         is_write = method.upper() in ("PUT", "POST")
         if is_write and not idempotency_key:
             raise ValueError("every Xero write needs an Idempotency-Key")
@@ -125,101 +152,9 @@ class XeroClient(PlatformSession):
             send_headers["Content-Type"] = "application/json"
         if idempotency_key:
             send_headers["Idempotency-Key"] = idempotency_key[:MAX_KEY]
+        call = Call(method, path, is_write=is_write, allow_not_found=allow_not_found)
         url = f"{self.api_url}/{path.lstrip('/')}"
-
-        started = self._clock()
-        attempt = 0
-        refreshed_after_401 = False
-        outcome_unknown = False
-        slept = 0.0
-        while True:
-            attempt += 1
-            pacer_waits = False
-            token = self._token()
-            try:
-                with self.pacer.acquire():
-                    response = self._send(
-                        method,
-                        path,
-                        url,
-                        params=dict(params or {}),
-                        content=content,
-                        headers={**send_headers, "Authorization": f"Bearer {token.access_token}"},
-                    )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # The request never reached Xero: safe to retry, nothing to reconcile.
-                failure: ProviderError = transport_error(exc, outcome_unknown=outcome_unknown)
-                delay = self._backoff(attempt)
-            except httpx.TransportError as exc:
-                # Timed out or dropped after sending: a write may have been saved. Retrying with the same
-                # Idempotency-Key is Xero's documented way to find out without duplicating it.
-                outcome_unknown = outcome_unknown or is_write
-                failure = transport_error(exc, outcome_unknown=outcome_unknown)
-                delay = self._backoff(attempt)
-            else:
-                self.pacer.observe(response.headers)
-                status = response.status_code
-                if status == 401 and not refreshed_after_401:
-                    refreshed_after_401 = True
-                    self._refresh(token)
-                    attempt -= 1
-                    continue
-                if status < 400 or (status == 404 and allow_not_found):
-                    return self._parse(response) if status != 404 else None
-                body_json = self._parse_quietly(response)
-                if status == 401:
-                    raise ProviderError(
-                        SyncError(
-                            code=ErrorCode.AUTH_EXPIRED,
-                            message="Xero refused this connection's sign-in even after renewing it.",
-                            hint=RECONNECT_HINT,
-                            platform_code="401",
-                            platform_message=_first_text(body_json),
-                        )
-                    )
-                if status == 429:
-                    retry_after = retry_after_seconds(response.headers)
-                    problem = response.headers.get("x-rate-limit-problem")
-                    self.pacer.penalise(retry_after, problem)
-                    if (problem or "").lower().startswith("day"):
-                        raise daily_limit_error(retry_after)
-                    failure = ProviderError(response_error(response, body_json, is_write=is_write))
-                    # The pacer now holds every call of this tenant for Retry-After; waiting here too would
-                    # double it. `delay` still counts against the retry time budget.
-                    delay = retry_after
-                    pacer_waits = True
-                elif status in RETRY_STATUSES:
-                    if is_write and status in _AMBIGUOUS_WRITE_STATUSES:
-                        outcome_unknown = True
-                    failure = ProviderError(response_error(response, body_json, is_write=is_write))
-                    delay = self._backoff(attempt)
-                else:
-                    # 400 and friends: Xero answered definitively, so an earlier unknown outcome is resolved.
-                    raise ProviderError(response_error(response, body_json, is_write=is_write))
-            elapsed = max(self._clock() - started, slept)
-            if attempt >= self.max_attempts or elapsed + delay > self.max_retry_seconds:
-                if outcome_unknown and failure.error.code is not ErrorCode.UNKNOWN_OUTCOME:
-                    raise ProviderError(
-                        failure.error.model_copy(
-                            update={
-                                "code": ErrorCode.UNKNOWN_OUTCOME,
-                                "message": "Xero did not confirm the change, so we don't know whether it was saved.",
-                                "hint": "It is checked in Xero before being retried; nothing needs doing.",
-                            }
-                        )
-                    ) from failure
-                raise failure
-            if not pacer_waits:
-                self._sleep(delay)
-            slept += delay
+        return self._call(call, url, params=dict(params or {}), content=content, headers=send_headers)
 
     def _request_id(self, response: httpx.Response | None, params: dict[str, str]) -> str | None:
         return response.headers.get("xero-correlation-id") if response is not None else None
-
-
-def _first_text(body: Any) -> str | None:
-    if isinstance(body, Mapping):
-        for key in ("Detail", "Message", "Title"):
-            if isinstance(body.get(key), str):
-                return str(body[key])
-    return body if isinstance(body, str) else None

@@ -23,10 +23,10 @@ from ledgersync.providers.base import (
     Write,
     WriteResult,
 )
+from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ProviderConfig
-from ledgersync.providers.pacing import Budget, Limits, pacer_for
 from ledgersync.providers.util import chunks, parse_cursor
-from ledgersync.providers.xero.client import XeroClient, idempotency_key_for
+from ledgersync.providers.xero.client import XeroClient, idempotency_key_for, xero_policies
 from ledgersync.providers.xero.config import XeroConfig
 from ledgersync.providers.xero.errors import element_error, unknown_outcome
 from ledgersync.providers.xero.mapping import (
@@ -132,7 +132,7 @@ class XeroProvider:
         tokens: TokenStore,
         *,
         transport: httpx.BaseTransport | None = None,
-        pacer: Budget | None = None,
+        budget: BudgetBackend | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         cfg = XeroConfig.coerce(config)
@@ -144,14 +144,12 @@ class XeroProvider:
         if cfg.batch_size != XERO_CAPABILITIES.batch_size:
             self.capabilities = dataclasses.replace(XERO_CAPABILITIES, batch_size=cfg.batch_size)
         self.bank_account = cfg.bank_account_code
-        if pacer is None:
-            limits = Limits(
-                concurrent=cfg.max_in_flight,
-                per_minute=cfg.per_minute,
-                per_day=cfg.per_day,
-                app_per_minute=cfg.app_per_minute,
-            )
-            pacer = pacer_for(self.oauth.client_id, tenant_id, limits)
+        policies = xero_policies(
+            concurrent=cfg.max_in_flight,
+            per_minute=cfg.per_minute,
+            per_day=cfg.per_day,
+            app_per_minute=cfg.app_per_minute,
+        )
         # Set by the engine after construction; read on every call so a later assignment takes effect.
         self.on_call: Callable[[CallInfo], None] | None = None
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
@@ -159,7 +157,8 @@ class XeroProvider:
             tenant_id,
             tokens,
             self.oauth,
-            pacer=pacer,
+            budget=budget,
+            policies=policies,
             transport=transport,
             timeout=cfg.timeout,
             max_attempts=cfg.max_attempts,
