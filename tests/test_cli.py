@@ -153,7 +153,7 @@ def test_a_busy_connection_is_one_line_and_exit_3(tmp_path: Path) -> None:
 
     url, conn = _store_with_a_connection(tmp_path)
     holder = LedgerSync(url).store
-    assert holder.acquire_sync_lock(conn, 600) is not None  # this test process holds the lease
+    assert holder.acquire_lease(conn, 600) is not None  # this test process holds the lease
     for args in (("sync", "--connection", conn), ("sync-now", "--connection", conn)):
         result = ledgersync(*args, "--db", url, cwd=tmp_path, env=_no_key_env())
         out = result.stdout + result.stderr

@@ -22,6 +22,7 @@ from ledgersync import (
     CycleReport,
     Entity,
     Health,
+    LeaseLost,
     LedgerSync,
     PermissionDenied,
     ProviderError,
@@ -41,7 +42,16 @@ def expected_failure(exc: BaseException) -> tuple[str, int] | None:
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     if isinstance(exc, ConnectionBusy):
-        return "that connection is being synced by another process right now; try again shortly", EXIT_BUSY
+        return (
+            f"connection {exc.connection_id} is being synced by another process right now; try again in a minute",
+            EXIT_BUSY,
+        )
+    if isinstance(exc, LeaseLost):
+        return (
+            f"connection {exc.lease.connection_id} was taken over by another process meanwhile (nothing of this "
+            "command was saved); try again in a minute",
+            EXIT_BUSY,
+        )
     if isinstance(exc, SecretKeyError):
         return str(exc), EXIT_SETUP
     if isinstance(exc, ProviderError):
