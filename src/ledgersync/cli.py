@@ -42,16 +42,9 @@ def expected_failure(exc: BaseException) -> tuple[str, int] | None:
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     if isinstance(exc, ConnectionBusy):
-        return (
-            f"connection {exc.connection_id} is being synced by another process right now; try again in a minute",
-            EXIT_BUSY,
-        )
+        return "that connection is being synced by another process right now; try again shortly", EXIT_BUSY
     if isinstance(exc, LeaseLost):
-        return (
-            f"connection {exc.lease.connection_id} was taken over by another process meanwhile (nothing of this "
-            "command was saved); try again in a minute",
-            EXIT_BUSY,
-        )
+        return "another process took that connection over meanwhile (nothing was saved); try again shortly", EXIT_BUSY
     if isinstance(exc, SecretKeyError):
         return str(exc), EXIT_SETUP
     if isinstance(exc, ProviderError):
