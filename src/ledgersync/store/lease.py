@@ -104,8 +104,8 @@ def _core_write(state: ORMExecuteState) -> None:
 
 @event.listens_for(FencedSession, "before_flush")
 def _orm_write(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
-    if session.new or session.deleted or any(session.is_modified(o) for o in session.dirty):
-        session.info[_WROTE] = True
+    # A flush runs only when something was added, deleted or assigned (even an unchanged value): count it.
+    session.info[_WROTE] = True
 
 
 @event.listens_for(FencedSession, "before_commit")
