@@ -37,7 +37,7 @@ from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
 
-from ledgersync.demo import XeroSandboxHandle, consent, xero_sandbox
+from ledgersync.demo import SandboxHandle, consent, xero_sandbox
 from ledgersync.engine import CycleReport, EngineSettings, LedgerSync
 from ledgersync.model import Address, Allocation, Contact, Entity, Invoice, InvoiceLine, Payment
 
@@ -145,7 +145,7 @@ def _sandbox_child(pipe: Any) -> None:
 
 @dataclass
 class SandboxRun:
-    handle: XeroSandboxHandle
+    handle: SandboxHandle
     peak_rss_kb: int | None = None  # the sandbox process's, when it runs in its own process
 
 
@@ -176,7 +176,7 @@ def sandbox(mode: str, client_id: str) -> Iterator[SandboxRun]:
         secret = "bench-secret-" + client_id.lower()
         control.post("/_sandbox/apps", json={"client_id": client_id, "client_secret": secret,
                                              "redirect_uris": [redirect]}).raise_for_status()
-        run = SandboxRun(XeroSandboxHandle(url, tenant["tenantId"], client_id, secret, redirect, control))
+        run = SandboxRun(SandboxHandle("xero", url, str(tenant["tenantId"]), client_id, secret, redirect, control))
         yield run
         control.close()
     finally:
@@ -278,7 +278,7 @@ class CycleFigures:
         return dict(self.__dict__)
 
 
-def tenant_counters(sb: XeroSandboxHandle) -> dict[str, int]:
+def tenant_counters(sb: SandboxHandle) -> dict[str, int]:
     data = sb.counters()
     mine = (data.get("by_tenant") or {}).get(sb.tenant_id.lower()) or (data.get("by_tenant") or {}).get(sb.tenant_id)
     calls = dict((mine or data).get("calls") or {})
@@ -286,7 +286,7 @@ def tenant_counters(sb: XeroSandboxHandle) -> dict[str, int]:
     return calls
 
 
-def run_sync(ls: LedgerSync, conn_id: str, sb: XeroSandboxHandle, label: str,
+def run_sync(ls: LedgerSync, conn_id: str, sb: SandboxHandle, label: str,
              profile: Path | None = None) -> CycleFigures:
     provider = ls.open_provider(conn_id)
     log = CallLog()
@@ -310,7 +310,7 @@ def run_sync(ls: LedgerSync, conn_id: str, sb: XeroSandboxHandle, label: str,
                         report.message)
 
 
-def connect(ls: LedgerSync, sb: XeroSandboxHandle) -> tuple[str, str]:
+def connect(ls: LedgerSync, sb: SandboxHandle) -> tuple[str, str]:
     org = ls.create_organisation("Benchmark Workshop")
     start = ls.connect(org, "xero", {**sb.config, **FAST_CLIENT})
     code, state = consent(start.authorization_url, choose={"tenantId": sb.tenant_id})

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def ledgersync(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("ledgersync") or str(Path(sys.executable).parent / "ledgersync")
@@ -153,7 +155,7 @@ def test_a_busy_connection_is_one_line_and_exit_3(tmp_path: Path) -> None:
 
     url, conn = _store_with_a_connection(tmp_path)
     holder = LedgerSync(url).store
-    assert holder.acquire_sync_lock(conn, 600) is not None  # this test process holds the lease
+    assert holder.acquire_lease(conn, 600) is not None  # this test process holds the lease
     for args in (("sync", "--connection", conn), ("sync-now", "--connection", conn)):
         result = ledgersync(*args, "--db", url, cwd=tmp_path, env=_no_key_env())
         out = result.stdout + result.stderr
@@ -182,3 +184,26 @@ def test_a_conflict_in_the_store_reads_as_one_line() -> None:
         ls.create_organisation("Acme again", "org_1")
     message, code = expected_failure(caught.value) or ("", 0)
     assert code == EXIT_FAILED and message.startswith("that conflicts with a record already in the store")
+
+
+BUSY_COMMANDS = {
+    "sync": ["sync"],
+    "sync-now": ["sync-now", "--record", "contact:c1"],
+    "resolve --merge-into": ["resolve", "contact:c1", "--merge-into", "auto"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(BUSY_COMMANDS))
+def test_every_command_that_needs_the_lease_says_busy_in_exactly_one_line(tmp_path: Path, command: str) -> None:
+    from ledgersync.engine import LedgerSync
+    from ledgersync.model import Contact
+
+    url, conn = _store_with_a_connection(tmp_path)
+    ls = LedgerSync(url)
+    ls.upsert_contact(ls.connection(conn).org_id, Contact(id="c1", name="Ann Lee"))
+    assert ls.store.acquire_lease(conn, 600) is not None  # another worker is syncing it
+    result = ledgersync(*BUSY_COMMANDS[command], "--db", url, "--connection", conn, cwd=tmp_path, env=_no_key_env())
+    assert result.returncode == 3, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1 and "is being synced by another process right now" in lines[0], result.stdout
+    assert result.stderr.strip() == ""

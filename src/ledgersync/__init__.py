@@ -20,7 +20,8 @@ _EXPORTS = {
     "EngineSettings": "ledgersync.engine.settings",
     "ConnectStart": "ledgersync.engine.connections",
     "CycleReport": "ledgersync.engine.sync",
-    "ConnectionBusy": "ledgersync.engine.sync",
+    "ConnectionBusy": "ledgersync.engine.lease",
+    "LeaseLost": "ledgersync.store",
     "ActionCentre": "ledgersync.engine.actions",
     "ActionError": "ledgersync.engine.actions",
     "Actor": "ledgersync.engine.actions",
@@ -84,6 +85,7 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "Item",
+    "LeaseLost",
     "LedgerSync",
     "OAuth2CodeFlow",
     "Payment",
@@ -109,8 +111,9 @@ if TYPE_CHECKING:
     from ledgersync.engine.app import Health, LedgerSync, RecordView
     from ledgersync.engine.check import CheckReport, check
     from ledgersync.engine.connections import ConnectStart
+    from ledgersync.engine.lease import ConnectionBusy
     from ledgersync.engine.settings import EngineSettings
-    from ledgersync.engine.sync import ConnectionBusy, CycleReport
+    from ledgersync.engine.sync import CycleReport
     from ledgersync.model import (
         Address,
         Allocation,
@@ -138,6 +141,7 @@ if TYPE_CHECKING:
     )
     from ledgersync.providers.config import ConfigError, ProviderConfig
     from ledgersync.providers.connect import ApiKeyFlow, CredentialField, OAuth2CodeFlow, WebConnectorFlow
+    from ledgersync.store import LeaseLost
 
 
 def __getattr__(name: str) -> Any:

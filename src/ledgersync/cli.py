@@ -22,6 +22,7 @@ from ledgersync import (
     CycleReport,
     Entity,
     Health,
+    LeaseLost,
     LedgerSync,
     PermissionDenied,
     ProviderError,
@@ -42,6 +43,8 @@ def expected_failure(exc: BaseException) -> tuple[str, int] | None:
 
     if isinstance(exc, ConnectionBusy):
         return "that connection is being synced by another process right now; try again shortly", EXIT_BUSY
+    if isinstance(exc, LeaseLost):
+        return "another process took that connection over meanwhile (nothing was saved); try again shortly", EXIT_BUSY
     if isinstance(exc, SecretKeyError):
         return str(exc), EXIT_SETUP
     if isinstance(exc, ProviderError):

@@ -155,3 +155,14 @@ def test_actions_on_unknown_records_or_connections_are_404(connected: tuple[Api,
     assert act(api, conn, "contact", "nope", "skip").status_code == 404
     assert act(api, "conn_nope", "contact", "nope", "skip").status_code == 404
     assert act(api, conn, "gizmo", "x", "skip").status_code == 422
+
+
+def test_a_connection_another_worker_holds_answers_409_with_a_plain_message(connected: tuple[Api, str]) -> None:
+    api, conn = connected
+    put(api, "contacts/c1", {"name": "Ann Lee"})
+    assert api.ls.store.acquire_lease(conn, 600) is not None  # another worker is syncing it
+    busy = f"Connection {conn} is being synced by another worker; try again in a minute."
+    r = act(api, conn, "contact", "c1", "merge")
+    assert r.status_code == 409 and r.json()["detail"] == busy and r.headers["Retry-After"]
+    r = api.client.post(f"/v1/connections/{conn}/sync", headers=api.a.h(Role.MEMBER))
+    assert r.status_code == 409 and r.json()["detail"] == busy

@@ -58,10 +58,10 @@ def test_the_scheduler_syncs_due_connections_and_skips_one_another_worker_holds(
     api, conn = connected
     api.client.put("/v1/contacts/c1", headers=api.a.h(), json={"name": "Scheduled"}).raise_for_status()
     scheduler = Scheduler(api.ls, fast_settings(sync_every_seconds=3600))
-    owner = api.ls.store.acquire_sync_lock(conn)  # another worker is syncing it
-    assert owner is not None
+    lease = api.ls.store.acquire_lease(conn, 600)  # another worker is syncing it
+    assert lease is not None
     assert scheduler.sync_due() == 0
-    api.ls.store.release_sync_lock(conn, owner)
+    api.ls.store.release_lease(lease)
     assert scheduler.sync_due() == 1
     assert [c["Name"] for c in sandbox.dump()["Contacts"]] == ["Scheduled"]
     assert scheduler.sync_due() == 0  # synced just now: not due for an hour

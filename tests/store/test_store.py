@@ -142,33 +142,6 @@ def test_push_candidates_are_new_changed_or_deleted_linked_records(store: Store)
     assert sorted(ids) == ["c0", "c1", "c2"]
 
 
-def test_sync_lease_is_exclusive_and_released(store: Store) -> None:
-    org = store.create_org("Acme")
-    conn = store.create_connection(org, "xero", {})
-    owner = store.acquire_sync_lock(conn)
-    assert owner is not None
-    assert store.acquire_sync_lock(conn) is None
-    store.release_sync_lock(conn, owner)
-    assert store.acquire_sync_lock(conn) is not None
-
-
-def test_a_lease_held_by_a_dead_process_is_taken_over(store: Store) -> None:
-    import socket
-    import subprocess
-    import sys
-
-    org = store.create_org("Acme")
-    conn = store.create_connection(org, "xero", {})
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(proc.stdout)
-    store.update_connection(
-        conn,
-        lock_owner=f"{socket.gethostname()}:{dead_pid}:abc",
-        lock_until=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
-    )
-    assert store.acquire_sync_lock(conn) is not None
-
-
 def test_oauth_state_is_single_use(store: Store) -> None:
     org = store.create_org("Acme")
     conn = store.create_connection(org, "xero", {})

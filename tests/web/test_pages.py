@@ -171,6 +171,17 @@ def test_merge_from_the_errors_page_uses_the_existing_xero_contact(web: Web, adm
     assert len([c for c in web.sandbox.records("Contacts") if c["Name"] == "Ann Lee"]) == 1
 
 
+def test_a_fix_while_another_worker_syncs_shows_a_notice_and_changes_nothing(web: Web, admin: Client) -> None:
+    client, token = admin
+    web.duplicate_name_failure()
+    assert web.ls.store.acquire_lease(web.conn, 600) is not None  # another worker is syncing it
+    resp = action(client, token, "merge", web, Entity.CONTACT, "c5")
+    assert resp.status_code == 303 and resp.headers["location"] == "/errors"
+    page = client.get("/errors").text
+    assert "A sync with Xero is running right now; try again in a minute." in page
+    assert web.state(Entity.CONTACT, "c5") == "failed"
+
+
 def test_skip_takes_a_paid_invoice_off_the_error_list(web: Web, admin: Client) -> None:
     client, token = admin
     app_id = web.paid_invoice_failure()

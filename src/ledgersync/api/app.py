@@ -21,7 +21,7 @@ from ledgersync.api.routes import router, webhook_router
 from ledgersync.api.scheduler import Scheduler
 from ledgersync.api.settings import ApiSettings
 from ledgersync.model import TRANSIENT
-from ledgersync.store import SecretKeyError
+from ledgersync.store import LeaseLost, SecretKeyError
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ConnectionBusy)
     async def busy(_: Request, exc: ConnectionBusy) -> JSONResponse:
+        return _problem(409, str(exc), headers={"Retry-After": "60"})
+
+    @app.exception_handler(LeaseLost)
+    async def lease_lost(_: Request, exc: LeaseLost) -> JSONResponse:
         return _problem(
-            409, "the connection is being synced right now; try again shortly", headers={"Retry-After": "5"}
+            409,
+            f"Connection {exc.lease.connection_id} was taken over by another worker; nothing was saved, try again.",
+            headers={"Retry-After": "60"},
         )
 
     @app.exception_handler(LookupError)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ledgersync.engine.app import LedgerSync
 from ledgersync.engine.credit import excess_of, split
+from ledgersync.engine.lease import hold
 from ledgersync.engine.sync import Cycle, CycleReport, idempotency_key
 from ledgersync.model import (
     Contact,
@@ -25,6 +27,7 @@ from ledgersync.model import (
     SyncError,
 )
 from ledgersync.providers.base import RemoteRecord, Restores, Write
+from ledgersync.store import Store
 from ledgersync.store.tables import AppRecord, SyncState
 
 
@@ -159,9 +162,17 @@ class ActionCentre:
                 s=s,
             )
 
-    def _cycle(self, conn_id: str) -> Cycle:
-        conn = self.store.get_connection(conn_id)
-        return Cycle(self.store, self.ls.spec(conn.provider), conn_id, self.ls.settings, budget=self.ls.budget)
+    @contextmanager
+    def _platform(self, conn_id: str) -> Iterator[tuple[Store, Cycle]]:
+        """The connection's lease for an action that calls the platform (ConnectionBusy while a sync or another
+        action holds it), and a Cycle over the fenced store: the action's writes commit only under the lease."""
+        with hold(self.store, conn_id, self.ls.settings) as (store, _lease):
+            conn = store.get_connection(conn_id)
+            cycle = Cycle(store, self.ls.spec(conn.provider), conn_id, self.ls.settings, budget=self.ls.budget)
+            try:
+                yield store, cycle
+            finally:
+                cycle.provider.close()
 
     # -- actions -------------------------------------------------------------------------------------
     def retry(
@@ -204,37 +215,37 @@ class ActionCentre:
         """Use a chosen existing platform record for this app record; the app's details are sent to it on the
         next sync (documents keep their own content; a contact's details win over the platform's)."""
         self._authorise(actor, "link")
-        self._attach(actor, conn_id, entity, app_id, remote_id, take_platform=False, action="link")
+        self._record(conn_id, entity, app_id)
+        with self._platform(conn_id) as (store, cycle):
+            self._attach(store, cycle, actor, entity, app_id, remote_id, take_platform=False, action="link")
 
     def merge(self, actor: Actor, conn_id: str, app_id: str, remote_id: str | None = None) -> str:
         """Use the existing platform contact from now on (found by name when not given). The platform's
         details are kept; this customer's invoices and payments follow it. Returns the platform id."""
         self._authorise(actor, "merge")
         _, record = self._record(conn_id, Entity.CONTACT, app_id)
-        if remote_id is None:
-            cycle = self._cycle(conn_id)
-            try:
+        with self._platform(conn_id) as (store, cycle):
+            if remote_id is None:
                 write = Write(
                     key=app_id,
                     record=record.model_copy(update={"parent_id": None}),
                     idempotency_key=idempotency_key(conn_id, Entity.CONTACT, app_id, 0),
                 )
                 found = cycle.provider.find(Entity.CONTACT, [write])
-            finally:
-                cycle.provider.close()
-            if app_id not in found:
-                raise ActionError(
-                    f"no {cycle.caps.display_name} contact named {getattr(record, 'name', app_id)!r} "
-                    "to merge into; choose one with Link"
-                )
-            remote_id = found[app_id].remote_id
-        self._attach(actor, conn_id, Entity.CONTACT, app_id, remote_id, take_platform=True, action="merge")
+                if app_id not in found:
+                    raise ActionError(
+                        f"no {cycle.caps.display_name} contact named {getattr(record, 'name', app_id)!r} "
+                        "to merge into; choose one with Link"
+                    )
+                remote_id = found[app_id].remote_id
+            self._attach(store, cycle, actor, Entity.CONTACT, app_id, remote_id, take_platform=True, action="merge")
         return remote_id
 
     def _attach(
         self,
+        store: Store,
+        cycle: Cycle,
         actor: Actor,
-        conn_id: str,
         entity: Entity,
         app_id: str,
         remote_id: str,
@@ -242,17 +253,15 @@ class ActionCentre:
         take_platform: bool,
         action: str,
     ) -> None:
+        """Link (or merge) under the lease `store` is fenced by."""
+        conn_id = cycle.conn_id
         org, record = self._record(conn_id, entity, app_id)
-        cycle = self._cycle(conn_id)
-        try:
-            remotes = cycle.provider.fetch(entity, [remote_id])
-        finally:
-            cycle.provider.close()
+        remotes = cycle.provider.fetch(entity, [remote_id])
         if not remotes:
             raise ActionError(f"{cycle.caps.display_name} has no {entity.value} {remote_id}")
         remote: RemoteRecord = remotes[0]
-        with self.store.session() as s:
-            current = self.store.link_by_remote(conn_id, entity, remote_id, s)
+        with store.session() as s:
+            current = store.link_by_remote(conn_id, entity, remote_id, s)
             if current is not None and current.app_id != app_id:
                 if entity is not Entity.CONTACT or not take_platform:
                     raise ActionError(
@@ -262,12 +271,12 @@ class ActionCentre:
             incoming = cycle.app_view(remote, app_id)
             if take_platform and isinstance(incoming, Contact) and isinstance(record, Contact):
                 merged = incoming.model_copy(update={"parent_id": incoming.parent_id or record.parent_id})
-                self.store.upsert_record(org, merged, s=s)
+                store.upsert_record(org, merged, s=s)
                 h = merged.content_hash()
                 app_hash: str | None = h
             else:
                 app_hash = None  # the app's content goes out on the next sync
-            self.store.save_link(
+            store.save_link(
                 s,
                 conn_id,
                 entity,
@@ -278,7 +287,7 @@ class ActionCentre:
                 remote_hash=incoming.content_hash() if incoming else None,
                 removed=remote.deleted,
             )
-            self.store.set_state(
+            store.set_state(
                 s,
                 conn_id,
                 entity,
@@ -287,8 +296,8 @@ class ActionCentre:
                 doc_number=remote.doc_number or getattr(record, "name", None),
             )
             if take_platform:
-                self.store.emit(s, org, f"{entity.value}.updated", entity, app_id, {"merged_into": remote_id})
-            self.store.log(
+                store.emit(s, org, f"{entity.value}.updated", entity, app_id, {"merged_into": remote_id})
+            store.log(
                 "action",
                 connection_id=conn_id,
                 org_id=org,
@@ -338,51 +347,48 @@ class ActionCentre:
         self._authorise(actor, "record_credit")
         org, record = self._record(conn_id, Entity.PAYMENT, payment_id)
         assert isinstance(record, Payment)
-        cycle = self._cycle(conn_id)
-        try:
+        with self._platform(conn_id) as (store, cycle):
             # What the invoices owe now, read from the platform, not from a possibly stale copy.
             remote_ids = [r for a in record.allocations if (r := cycle.to_remote_id(Entity.INVOICE, a.invoice_id))]
             cycle.refresh(Entity.INVOICE, remote_ids)
-        finally:
-            cycle.provider.close()
-        with self.store.session() as s:
-            invoices: dict[str, Invoice] = {}
-            dues: dict[str, Decimal] = {}
-            for alloc in record.allocations:
-                inv = self.store.get_record(org, Entity.INVOICE, alloc.invoice_id, s)
-                if inv is not None and isinstance(inv.record, Invoice):
-                    invoices[alloc.invoice_id] = inv.record
-                    if inv.record.amount_due is not None:
-                        dues[alloc.invoice_id] = inv.record.amount_due
-            excess = excess_of(record, dues, invoices)
-            if excess is None:
-                raise ActionError("this payment is not larger than what its invoices owe; nothing to record as credit")
-            _, credit = split(self.store, s, org, excess, keep_in_payment=cycle.caps.payment_holds_credit)
-            self.store.set_state(s, conn_id, Entity.PAYMENT, payment_id, "pending")
-            self.store.log(
-                "action",
-                connection_id=conn_id,
-                org_id=org,
-                entity=Entity.PAYMENT,
-                app_id=payment_id,
-                message=f"excess of {excess.amount} recorded as customer credit",
-                details={"action": "record_credit", "actor": actor.name, "role": actor.role.value},
-                s=s,
-            )
+            with store.session() as s:
+                invoices: dict[str, Invoice] = {}
+                dues: dict[str, Decimal] = {}
+                for alloc in record.allocations:
+                    inv = store.get_record(org, Entity.INVOICE, alloc.invoice_id, s)
+                    if inv is not None and isinstance(inv.record, Invoice):
+                        invoices[alloc.invoice_id] = inv.record
+                        if inv.record.amount_due is not None:
+                            dues[alloc.invoice_id] = inv.record.amount_due
+                excess = excess_of(record, dues, invoices)
+                if excess is None:
+                    raise ActionError(
+                        "this payment is not larger than what its invoices owe; nothing to record as credit"
+                    )
+                _, credit = split(store, s, org, excess, keep_in_payment=cycle.caps.payment_holds_credit)
+                store.set_state(s, conn_id, Entity.PAYMENT, payment_id, "pending")
+                store.log(
+                    "action",
+                    connection_id=conn_id,
+                    org_id=org,
+                    entity=Entity.PAYMENT,
+                    app_id=payment_id,
+                    message=f"excess of {excess.amount} recorded as customer credit",
+                    details={"action": "record_credit", "actor": actor.name, "role": actor.role.value},
+                    s=s,
+                )
         return credit.id if credit else None
 
     def restore(self, actor: Actor, conn_id: str, contact_id: str) -> None:
         """Un-archive the platform contact (e.g. so a new invoice for it can go); its invoices retry."""
         self._authorise(actor, "restore")
         org, record = self._record(conn_id, Entity.CONTACT, contact_id)
-        cycle = self._cycle(conn_id)
-        remote_id = cycle.to_remote_id(Entity.CONTACT, contact_id)
-        if remote_id is None:
-            raise ActionError("this contact is not linked to a platform contact")
-        if not isinstance(cycle.provider, Restores):
-            cycle.provider.close()
-            raise ActionError(f"{cycle.caps.display_name} has no way to bring an archived contact back")
-        try:
+        with self._platform(conn_id) as (store, cycle):
+            remote_id = cycle.to_remote_id(Entity.CONTACT, contact_id)
+            if remote_id is None:
+                raise ActionError("this contact is not linked to a platform contact")
+            if not isinstance(cycle.provider, Restores):
+                raise ActionError(f"{cycle.caps.display_name} has no way to bring an archived contact back")
             result = cycle.provider.restore(
                 Entity.CONTACT,
                 Write(
@@ -392,32 +398,30 @@ class ActionCentre:
                     remote_id=remote_id,
                 ),
             )
-        finally:
-            cycle.provider.close()
-        if result.error is not None:
-            raise ActionError(result.error.message)
-        with self.store.session() as s:
-            self.store.upsert_record(org, record.model_copy(update={"status": ContactStatus.ACTIVE}), s=s)
-            # Documents that failed because the contact was archived go again.
-            for row in list(
-                s.scalars(
-                    select(SyncState).where(
-                        SyncState.connection_id == conn_id, SyncState.error_code == ErrorCode.ARCHIVED_CONTACT.value
+            if result.error is not None:
+                raise ActionError(result.error.message)
+            with store.session() as s:
+                store.upsert_record(org, record.model_copy(update={"status": ContactStatus.ACTIVE}), s=s)
+                # Documents that failed because the contact was archived go again.
+                for row in list(
+                    s.scalars(
+                        select(SyncState).where(
+                            SyncState.connection_id == conn_id, SyncState.error_code == ErrorCode.ARCHIVED_CONTACT.value
+                        )
                     )
+                ):
+                    store.set_state(s, conn_id, Entity(row.entity), row.app_id, "pending")
+                store.log(
+                    "action",
+                    connection_id=conn_id,
+                    org_id=org,
+                    entity=Entity.CONTACT,
+                    app_id=contact_id,
+                    remote_id=remote_id,
+                    message="contact restored on the platform",
+                    details={"action": "restore", "actor": actor.name, "role": actor.role.value},
+                    s=s,
                 )
-            ):
-                self.store.set_state(s, conn_id, Entity(row.entity), row.app_id, "pending")
-            self.store.log(
-                "action",
-                connection_id=conn_id,
-                org_id=org,
-                entity=Entity.CONTACT,
-                app_id=contact_id,
-                remote_id=remote_id,
-                message="contact restored on the platform",
-                details={"action": "restore", "actor": actor.name, "role": actor.role.value},
-                s=s,
-            )
 
     def sync_now(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 from ledgersync.engine import connections
 from ledgersync.engine.check import CheckReport, check
 from ledgersync.engine.connections import ChooseTenant, ConnectStart
+from ledgersync.engine.lease import ConnectionBusy, hold
 from ledgersync.engine.settings import EngineSettings
 from ledgersync.engine.sync import Cycle, CycleReport, run_cycle
 from ledgersync.model import Contact, Entity, ErrorCode, Invoice, Item, Payment, ProviderError, Record, SyncError
 from ledgersync.providers.base import Changes, Provider, ProviderSpec, ReceivesWebhooks
 from ledgersync.providers.budget import BudgetBackend, InMemoryBudgetBackend
-from ledgersync.store import SecretBox, Store, StoredRecord
+from ledgersync.store import LeaseLost, SecretBox, Store, StoredRecord
 from ledgersync.store.crypto import open_box
 from ledgersync.store.tables import Connection, SyncState, utcnow
 
@@ -272,53 +272,48 @@ class LedgerSync:
         conn = self.store.get_connection(conn_id)
         if conn.status not in ("connected", "parked"):
             return False
-        deadline = time.monotonic() + wait
-        owner = self.store.acquire_sync_lock(conn_id, self.settings.lease_seconds)
-        while owner is None:
-            if time.monotonic() >= deadline:
-                self.store.log(
-                    "webhook",
-                    connection_id=conn_id,
-                    org_id=conn.org_id,
-                    outcome="deferred",
-                    message="platform webhook: connection busy; the next sync picks the changes up",
-                )
-                return False
-            time.sleep(0.2)
-            owner = self.store.acquire_sync_lock(conn_id, self.settings.lease_seconds)
         try:
-            cycle = Cycle(self.store, self.spec(conn.provider), conn_id, self.settings, budget=self.budget)
-            try:
-                applied = 0
-                for entity in Entity.push_order():
-                    ids = sorted(changes.get(entity, ()))
-                    if not ids or entity not in cycle.caps.pull_entities:
-                        continue
-                    linked = [r for r in ids if cycle.to_app_id(entity, r) is not None]
-                    cycle.refresh(entity, linked)
-                    applied += len(linked)
-                    if len(linked) < len(ids):
-                        cycle.pull(entity)
-                self.store.log(
-                    "webhook",
-                    connection_id=conn_id,
-                    org_id=conn.org_id,
-                    message=f"platform webhook: refreshed {applied} record(s)",
-                    details={e.value: sorted(ids) for e, ids in changes.items()},
-                )
-            except ProviderError as exc:
-                self.store.log(
-                    "webhook",
-                    connection_id=conn_id,
-                    org_id=conn.org_id,
-                    outcome="failed",
-                    message=f"platform webhook refresh failed: {exc.error.message}",
-                )
-                return False
-            finally:
-                cycle.provider.close()
-        finally:
-            self.store.release_sync_lock(conn_id, owner)
+            with hold(self.store, conn_id, self.settings, wait=wait) as (store, _lease):
+                cycle = Cycle(store, self.spec(conn.provider), conn_id, self.settings, budget=self.budget)
+                try:
+                    applied = 0
+                    for entity in Entity.push_order():
+                        ids = sorted(changes.get(entity, ()))
+                        if not ids or entity not in cycle.caps.pull_entities:
+                            continue
+                        linked = [r for r in ids if cycle.to_app_id(entity, r) is not None]
+                        cycle.refresh(entity, linked)
+                        applied += len(linked)
+                        if len(linked) < len(ids):
+                            cycle.pull(entity)
+                    self.store.log(
+                        "webhook",
+                        connection_id=conn_id,
+                        org_id=conn.org_id,
+                        message=f"platform webhook: refreshed {applied} record(s)",
+                        details={e.value: sorted(ids) for e, ids in changes.items()},
+                    )
+                except ProviderError as exc:
+                    self.store.log(
+                        "webhook",
+                        connection_id=conn_id,
+                        org_id=conn.org_id,
+                        outcome="failed",
+                        message=f"platform webhook refresh failed: {exc.error.message}",
+                    )
+                    return False
+                finally:
+                    cycle.provider.close()
+        except (ConnectionBusy, LeaseLost) as exc:
+            busy = "connection busy" if isinstance(exc, ConnectionBusy) else "another worker took the connection over"
+            self.store.log(
+                "webhook",
+                connection_id=conn_id,
+                org_id=conn.org_id,
+                outcome="deferred",
+                message=f"platform webhook: {busy}; the next sync picks the changes up",
+            )
+            return False
         return True
 
     # -- sync ----------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ service) can run the same stages a batch or a page at a time, and a crash betwee
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 
 from ledgersync.engine import plan as plan_stage
@@ -18,19 +17,16 @@ from ledgersync.engine.context import CycleContext, CycleReport, Progress, idemp
 from ledgersync.engine.entities import rules_for
 from ledgersync.engine.execute import Executed, execute_next
 from ledgersync.engine.faults import boundary
+from ledgersync.engine.lease import LEASE_LOST_MESSAGE, ConnectionBusy, hold
 from ledgersync.engine.settings import EngineSettings
 from ledgersync.model import Entity, ErrorCode, ProviderError, SyncError
 from ledgersync.providers.base import Provider, ProviderSpec
 from ledgersync.providers.budget import BudgetBackend
-from ledgersync.store import Store
+from ledgersync.store import LeaseLost, Store
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import utcnow
 
 __all__ = ["ConnectionBusy", "Cycle", "CycleReport", "idempotency_key", "run_cycle"]
-
-
-class ConnectionBusy(Exception):
-    """Another worker holds this connection's sync lease."""
 
 
 class Cycle(CycleContext):
@@ -55,6 +51,11 @@ class Cycle(CycleContext):
             self.report.status = "ok"
         except ProviderError as exc:
             record_stage.stopped(self, exc.error)
+        except LeaseLost:
+            # Another worker took the connection over: stop. What cycle_finished still writes (calls used, the
+            # outcome row) is true whoever holds the connection, so it goes outside the fence.
+            self.report.status, self.report.message = "lease_lost", LEASE_LOST_MESSAGE
+            self.store = self.store.unfenced
         finally:
             self.report.finished_at = utcnow()
             self.report.calls = self.calls
@@ -150,19 +151,14 @@ def run_cycle(
     progress: Progress | None = None,
     budget: BudgetBackend | None = None,
 ) -> CycleReport:
-    """Run one cycle under the connection's lease (one worker per connection at a time)."""
-    settings = settings or EngineSettings()
-    deadline = time.monotonic() + wait
-    while True:
-        owner = store.acquire_sync_lock(conn_id, settings.lease_seconds)
-        if owner is not None:
-            break
-        if time.monotonic() >= deadline:
-            raise ConnectionBusy(f"connection {conn_id} is being synced by another worker")
-        time.sleep(0.2)
-    try:
-        return Cycle(store, spec, conn_id, settings, provider=provider, progress=progress, budget=budget).run(
-            entities, only
+    """Run one cycle under the connection's lease (one worker per connection at a time): the cycle writes
+    through the fenced store, so a worker whose lease was taken over writes nothing more (status lease_lost)."""
+    with hold(store, conn_id, settings, wait=wait) as (fenced, _lease):
+        cycle = Cycle(
+            fenced, spec, conn_id, settings or EngineSettings(), provider=provider, progress=progress, budget=budget
         )
-    finally:
-        store.release_sync_lock(conn_id, owner)
+        try:
+            return cycle.run(entities, only)
+        except LeaseLost:  # lost while recording the outcome itself
+            cycle.report.status, cycle.report.message = "lease_lost", LEASE_LOST_MESSAGE
+            return cycle.report

@@ -9,10 +9,13 @@ from ledgersync.store.crypto import (
     open_box,
 )
 from ledgersync.store.database import default_url, make_engine, migrate
+from ledgersync.store.lease import Lease, LeaseLost
 from ledgersync.store.repo import Store, StoredRecord, new_id
 from ledgersync.store.tokens import StoreTokenStore
 
 __all__ = [
+    "Lease",
+    "LeaseLost",
     "MissingKeyFile",
     "SecretBox",
     "SecretKeyError",

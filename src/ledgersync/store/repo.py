@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
-import os
 import secrets
-import socket
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, String, and_, cast, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,7 @@ from ledgersync.model import Entity, Record, SyncError, record_from_json
 from ledgersync.providers.base import OAuthToken
 from ledgersync.store.crypto import SecretBox
 from ledgersync.store.database import make_engine, migrate, session_factory
+from ledgersync.store.lease import FencedSession, Lease, fence_info, holder_dead, new_owner
 from ledgersync.store.outbox import Outbox
 from ledgersync.store.tables import (
     ApiKey,
@@ -35,6 +37,7 @@ from ledgersync.store.tables import (
     OAuthState,
     Organisation,
     SignInThrottle,
+    SyncLease,
     SyncState,
     WebhookAttempt,
     WebhookDelivery,
@@ -116,6 +119,9 @@ class Store:
         self.engine = engine
         self.box = box
         self._sessions: sessionmaker[Session] = session_factory(engine)
+        # Never fenced (Store.fenced replaces _sessions only): tokens and the lease itself.
+        self._plain = self._sessions
+        self.lease: Lease | None = None
         self.outbox = Outbox(self)
 
     @classmethod
@@ -201,18 +207,20 @@ class Store:
             with self.session() as s:
                 s.execute(update(Connection).where(Connection.id == conn_id).values(calls=Connection.calls + n))
 
+    # Tokens go through the unfenced sessions: a refresh the platform has done must be saved even by a worker
+    # that lost its lease (the old refresh token may already be dead).
     def save_token(self, conn_id: str, token: OAuthToken, s: Session | None = None) -> None:
         blob = self.box.encrypt(token_to_bytes(token))
         stmt = update(Connection).where(Connection.id == conn_id).values(token=blob)
         if s is not None:
             s.execute(stmt)
             return
-        with self.session() as s2:
+        with self._plain.begin() as s2:
             s2.execute(stmt)
 
     def load_token(self, conn_id: str, s: Session | None = None) -> OAuthToken | None:
         if s is None:
-            with self.session() as s2:
+            with self._plain.begin() as s2:
                 blob = s2.scalar(select(Connection.token).where(Connection.id == conn_id))
         else:
             blob = s.scalar(select(Connection.token).where(Connection.id == conn_id))
@@ -221,8 +229,8 @@ class Store:
     @contextmanager
     def connection_row_lock(self, conn_id: str) -> Iterator[Session]:
         """A transaction holding the connection's row lock (PostgreSQL FOR UPDATE; SQLite takes the write
-        lock up front), so token refreshes in several processes run one at a time."""
-        with self.session() as s:
+        lock up front), so token refreshes in several processes run one at a time. Never fenced."""
+        with self._plain.begin() as s:
             if self.dialect == "sqlite":
                 # Take SQLite's write lock now with a no-op write, before reading the token.
                 s.execute(update(Connection).where(Connection.id == conn_id).values(id=Connection.id))
@@ -230,37 +238,82 @@ class Store:
                 s.execute(select(Connection.id).where(Connection.id == conn_id).with_for_update())
             yield s
 
-    def acquire_sync_lock(self, conn_id: str, lease_seconds: float = 600) -> str | None:
-        """Lease the connection for one worker; a lease held by a dead process on this host is taken over."""
-        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    # -- the sync lease -----------------------------------------------------------------------------------
+    def acquire_lease(self, conn_id: str, seconds: float) -> Lease | None:
+        """Lease the connection to this worker for `seconds`, or None while another holds it. A lease is free
+        once expired (whichever host held it) or when its holder is a process of this machine that has died.
+        Every acquisition increments the connection's fencing token."""
         now = utcnow()
-        with self.session() as s:
-            conn = s.get(Connection, conn_id, with_for_update=self.dialect != "sqlite")
-            if conn is None:
-                raise KeyError(conn_id)
-            holder = conn.lock_owner
-            free = holder is None or conn.lock_until is None or conn.lock_until < now or _holder_dead(holder)
-            if not free:
+        with self._plain.begin() as s:
+            if s.get(Connection, conn_id) is None:
+                raise KeyError(f"no connection {conn_id}")
+            # The first statement writes: on SQLite that takes the write lock before the lease row is read, so
+            # two acquirers cannot both read it free (a read first, then a write, let both win); on PostgreSQL
+            # ON CONFLICT waits for a concurrent first insert, and FOR UPDATE then locks the row.
+            s.execute(self._insert_lease(conn_id))
+            row = s.scalars(select(SyncLease).where(SyncLease.connection_id == conn_id).with_for_update()).one()
+            held = row.owner is not None and row.expires_at is not None and row.expires_at > now
+            if held and not holder_dead(row.owner or ""):
                 return None
-            conn.lock_owner = owner
-            conn.lock_until = now + dt.timedelta(seconds=lease_seconds)
-        return owner
+            lease = Lease(conn_id, new_owner(), row.token + 1, now + dt.timedelta(seconds=seconds), seconds)
+            row.owner, row.token, row.expires_at, row.acquired_at = lease.owner, lease.token, lease.expires_at, now
+        return lease
 
-    def renew_sync_lock(self, conn_id: str, owner: str, lease_seconds: float = 600) -> None:
-        with self.session() as s:
-            s.execute(
-                update(Connection)
-                .where(Connection.id == conn_id, Connection.lock_owner == owner)
-                .values(lock_until=utcnow() + dt.timedelta(seconds=lease_seconds))
-            )
+    def _insert_lease(self, conn_id: str) -> Any:
+        values = {"connection_id": conn_id, "token": 0}
+        if self.dialect == "postgresql":
+            return pg_insert(SyncLease).values(**values).on_conflict_do_nothing(index_elements=["connection_id"])
+        return sqlite_insert(SyncLease).values(**values).on_conflict_do_nothing(index_elements=["connection_id"])
 
-    def release_sync_lock(self, conn_id: str, owner: str) -> None:
-        with self.session() as s:
-            s.execute(
-                update(Connection)
-                .where(Connection.id == conn_id, Connection.lock_owner == owner)
-                .values(lock_owner=None, lock_until=None)
+    def renew_lease(self, lease: Lease) -> bool:
+        """Push the lease's expiry out by its length again. False when another worker holds the connection now
+        (the lease was taken over after it expired, or released)."""
+        with self._plain.begin() as s:
+            done = s.execute(
+                update(SyncLease)
+                .where(*self._held(lease))
+                .values(expires_at=utcnow() + dt.timedelta(seconds=lease.seconds))
             )
+        return bool(getattr(done, "rowcount", 0))
+
+    def release_lease(self, lease: Lease) -> None:
+        """Give the connection back (a no-op when the lease was already taken over); the token stays."""
+        with self._plain.begin() as s:
+            s.execute(update(SyncLease).where(*self._held(lease)).values(owner=None, expires_at=None))
+
+    @staticmethod
+    def _held(lease: Lease) -> tuple[Any, ...]:
+        return (
+            SyncLease.connection_id == lease.connection_id,
+            SyncLease.owner == lease.owner,
+            SyncLease.token == lease.token,
+        )
+
+    def lease_row(self, conn_id: str) -> SyncLease | None:
+        """The connection's lease row as stored (holder, expiry, token), for display and tests."""
+        with self._plain.begin() as s:
+            return s.get(SyncLease, conn_id)
+
+    def fenced(self, lease: Lease) -> Store:
+        """This store (same engine and keys) with every write transaction fenced by `lease`: its commit runs
+        only while the lease row still names this owner and token, else it rolls back and raises LeaseLost.
+        Tokens are the exception: a refreshed OAuth token is saved whoever holds the lease (see unfenced)."""
+        return self._with_sessions(
+            sessionmaker(self.engine, class_=FencedSession, expire_on_commit=False, info=fence_info(lease)), lease
+        )
+
+    @property
+    def unfenced(self) -> Store:
+        """The same store without a fence. What stays true whoever holds the connection goes through it: OAuth
+        tokens (the platform already rotated the refresh token), the lease itself, and calls already made."""
+        return self if self.lease is None else self._with_sessions(self._plain, None)
+
+    def _with_sessions(self, sessions: sessionmaker[Session], lease: Lease | None) -> Store:
+        other = copy.copy(self)
+        other._sessions, other.lease = sessions, lease
+        # Repositories that open sessions of their own must open the new store's, not share this one's.
+        other.outbox = Outbox(other)
+        return other
 
     # -- OAuth state ---------------------------------------------------------------------------------
     def save_oauth_state(self, state: str, conn_id: str) -> None:
@@ -1211,24 +1264,6 @@ class Store:
 
 def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _holder_dead(holder: str) -> bool:
-    """True when the lease holder was a process on this host that no longer exists."""
-    host, _, rest = holder.partition(":")
-    pid_s = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_s.isdigit():
-        return False
-    pid = int(pid_s)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:

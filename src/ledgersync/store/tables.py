@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -84,10 +85,20 @@ class Connection(Base):
     parked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    lock_owner: Mapped[str | None] = mapped_column(String(128))
-    lock_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     calls: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SyncLease(Base):
+    """Which worker may sync a connection, until when, and the fencing token of that grant: every acquisition
+    increments `token`, and a fenced write commits only while the row still names its owner and token."""
+
+    __tablename__ = "sync_leases"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(160))
+    token: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acquired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class OAuthState(Base):

@@ -24,7 +24,8 @@ class StoreTokenStore:
     Whoever gets the lock first re-reads the token: if another refreshed it meanwhile, that one is used."""
 
     def __init__(self, store: Store, conn_id: str) -> None:
-        self.store = store
+        # Never fenced: what the platform said about the credentials is true whoever holds the sync lease.
+        self.store = store.unfenced
         self.conn_id = conn_id
         self.refreshes = 0
 

@@ -502,7 +502,9 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
                 raise Forbidden(f"unknown action {action!r}")
         except PermissionDenied as exc:
             raise Forbidden(str(exc).capitalize() + ".") from None
-        except (ActionError, ProviderError, ConnectionBusy, LookupError) as exc:
+        except ConnectionBusy:
+            flash(request, "info", f"A sync with {name} is running right now; try again in a minute.")
+        except (ActionError, ProviderError, LookupError) as exc:
             flash(request, "error", f"{present.ACTION_LABEL.get(action, action)} did not work: {exc}")
         return see_other(back)
 
