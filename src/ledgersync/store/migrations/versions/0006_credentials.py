@@ -1,6 +1,6 @@
 """credentials encrypted at rest: secrets move out of connections.config into connections.credentials
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01 12:00:00
 """
@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
-revision: str = "0007"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
