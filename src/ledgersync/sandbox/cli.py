@@ -33,7 +33,8 @@ def _preregister(
             existing.redirect_uris = sorted(set(existing.redirect_uris) | set(redirect_uri))
     for name in tenant:
         if not any(t.name == name for t in sb.tenants.values()):
-            sb.add_tenant(name)
+            # A tenant made here is for people to try things against: it comes with a small company's records.
+            sb.add_tenant(name, demo=True)
 
 
 @sandbox_app.command("xero")
@@ -46,7 +47,9 @@ def xero(
     client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an OAuth app with this id."),
     client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
     redirect_uri: list[str] = typer.Option([], "--redirect-uri", help="Redirect URI(s) for --client-id."),
-    tenant: list[str] = typer.Option([], "--tenant", help="Pre-create an organisation with this name."),
+    tenant: list[str] = typer.Option(
+        [], "--tenant", help="Pre-create an organisation of this name, holding a small demo company."
+    ),
 ) -> None:
     """Serve the Xero sandbox (Accounting API, identity, webhooks, /_sandbox control API)."""
     import uvicorn
@@ -70,7 +73,9 @@ def qbo(
     client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an OAuth app with this id."),
     client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
     redirect_uri: list[str] = typer.Option([], "--redirect-uri", help="Redirect URI(s) for --client-id."),
-    tenant: list[str] = typer.Option([], "--tenant", help="Pre-create a company (realm) with this name."),
+    tenant: list[str] = typer.Option(
+        [], "--tenant", help="Pre-create a company (realm) of this name, holding a small demo company."
+    ),
 ) -> None:
     """Serve the QuickBooks Online sandbox (Accounting API v3, Intuit OAuth, webhooks, /_sandbox control API)."""
     import uvicorn
