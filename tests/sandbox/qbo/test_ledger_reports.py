@@ -163,3 +163,17 @@ def test_the_readme_lists_exactly_what_the_routing_table_serves() -> None:
     from pathlib import Path
 
     assert generated(Path(readme), "ledgersync.sandbox.readmes") == served_markdown().strip()
+
+
+def test_account_current_balances_follow_the_postings(ready: Sandbox) -> None:
+    c = ready.customer("Balance Co")
+    inv = ready.invoice(c["Id"], "60.00")
+    assert ready.ok("GET", "account/1")["Account"]["CurrentBalance"] == 60
+    link = [{"Amount": 60, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}]
+    body = {"CustomerRef": {"value": c["Id"]}, "TotalAmt": 60, "DepositToAccountRef": {"value": "3"}, "Line": link}
+    ready.ok("POST", "payment", body)
+    assert ready.ok("GET", "account/3")["Account"]["CurrentBalance"] == 60
+    assert ready.ok("GET", "account/1")["Account"]["CurrentBalance"] == 0
+    v = ready.ok("POST", "vendor", {"DisplayName": "Balance Vendor"})["Vendor"]
+    ready.ok("POST", "bill", {"VendorRef": {"value": v["Id"]}, "Line": [_spend(25)]})
+    assert ready.ok("GET", "account/4")["Account"]["CurrentBalance"] == 25

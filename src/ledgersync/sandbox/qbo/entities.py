@@ -207,6 +207,14 @@ def render(sb: QboSandbox, c: Company, entity: str, rec: dict[str, Any]) -> dict
         out["LinkedTxn"] = links
     elif entity == "CreditMemo":
         out["LinkedTxn"] = [{"TxnId": pid, "TxnType": "Payment"} for pid in rec.get("_used", {})]
+    elif entity == "Account":
+        from .ledger import account_balances, current_balance
+
+        balances = account_balances(c)
+        own = current_balance(c, rec, balances)
+        subs = [a for a in c.data["Account"].values() if _ref_value(a, "ParentRef") == str(rec["Id"])]
+        out["CurrentBalance"] = own
+        out["CurrentBalanceWithSubAccounts"] = own + sum((current_balance(c, a, balances) for a in subs), ZERO)
     elif entity in ("Bill", "VendorCredit"):
         paid_by = rec.get("_applied" if entity == "Bill" else "_used", {})
         out["LinkedTxn"] = [{"TxnId": pid, "TxnType": "BillPayment"} for pid in paid_by]

@@ -153,3 +153,27 @@ def postings(c: Company) -> list[Posting]:
                 if amount:
                     out.append(Posting(date, account, amount, entity, rid))
     return out
+
+
+def account_balances(c: Company) -> dict[str, Decimal]:
+    """Each account's balance to date (debits positive), recomputed only after the company changed."""
+    cached = c.derived.get("balances")
+    if cached is not None and cached[0] == c.version:
+        return dict(cached[1])
+    out: dict[str, Decimal] = {}
+    for p in postings(c):
+        out[p.account] = out.get(p.account, ZERO) + p.amount
+    c.derived["balances"] = (c.version, out)
+    return dict(out)
+
+
+def current_balance(c: Company, account: dict[str, Any], balances: dict[str, Decimal]) -> Decimal:
+    """Account.CurrentBalance: what an asset holds or a liability/equity owes; sandbox guesses: income and
+    expense accounts show 0 (QuickBooks reports their activity, not a running balance)."""
+    cls = account.get("Classification")
+    own = balances.get(str(account["Id"]), ZERO)
+    if cls == "Asset":
+        return own
+    if cls in ("Liability", "Equity"):
+        return -own
+    return ZERO

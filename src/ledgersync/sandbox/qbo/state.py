@@ -197,6 +197,9 @@ class Company:
         self.log_ms: dict[str, list[int]] = {e: [] for e in ENTITIES}
         self.log_ids: dict[str, list[str]] = {e: [] for e in ENTITIES}
         self.tombstones: dict[str, dict[str, int]] = {e: {} for e in ENTITIES}
+        # bumped by every change, so derived figures (account balances) know when to recompute
+        self.version = 0
+        self.derived: dict[str, tuple[int, Any]] = {}
         # requestid -> (status, body) or an Event while the first request is in flight
         self.requestids: dict[str, tuple[int, bytes] | asyncio.Event] = {}
         if seed:
@@ -228,12 +231,14 @@ class Company:
             rec.setdefault("_created", ms)
         self._reindex(entity, rid, old, rec)
         self.data[entity][rid] = rec
+        self.version += 1
         self.log_ms[entity].append(int(rec["_updated"]))
         self.log_ids[entity].append(rid)
         return rec
 
     def remove(self, entity: str, rid: str) -> int:
         old = self.data[entity].pop(rid, None)
+        self.version += 1
         ms = self.stamp()
         if old is not None:
             self._reindex(entity, rid, old, None)

@@ -22,6 +22,8 @@ CLASS_OF_TYPE = {
     **dict.fromkeys(("EXPENSE", "DIRECTCOSTS", "OVERHEADS", "DEPRECIATN"), "EXPENSE"),
 }
 REPORTS = ("ProfitAndLoss", "BalanceSheet", "TrialBalance", "AgedReceivablesByContact")
+# Row layout follows the spec's examples (BalanceSheet, TrialBalance, AgedReceivablesByContact); sandbox guesses:
+# the P&L's section names and default range, empty sections left out, header date format, rows by code.
 _EARNINGS_ID = "00000000-0000-0000-0000-000000000000"
 _DAY_MS = 86_400_000
 

@@ -32,6 +32,7 @@ NUMBER_FIELDS = {
     "Items": "Code",
     "Quotes": "QuoteNumber",
 }
+# paymentsOnly=true (sandbox guesses): the journals of money actually moving, not a cash-basis recast.
 _PAYMENT_SOURCES = {
     "ACCRECPAYMENT",
     "ACCPAYPAYMENT",
@@ -301,6 +302,7 @@ def _refresh_links(req: Req) -> None:
         status = transactions.link_status(ctx, rec)
         if status != rec["Status"]:
             req.tenant.put("LinkedTransactions", {**rec, "Status": status})
+            req.rt.sb.dirty = True
 
 
 def organisation(req: Req) -> Result:

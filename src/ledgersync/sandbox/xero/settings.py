@@ -128,5 +128,5 @@ def _refresh_members(ctx: Ctx, group: dict[str, Any], contact_ids: list[str]) ->
             if g.get("Status") == "ACTIVE" and cid in g.get("_members", [])
         ]
         if groups != contact.get("ContactGroups"):
-            # Membership is a contact group's data: the contact's UpdatedDateUTC stays (sandbox guesses).
+            # sandbox guesses: membership is the group's data, so the contact's UpdatedDateUTC stays.
             t.put("Contacts", {**contact, "ContactGroups": groups}, touch=False)
