@@ -20,6 +20,7 @@ def _preregister(
     client_secret: str | None,
     redirect_uri: list[str],
     tenant: list[str],
+    demo: bool = True,
 ) -> None:
     """Apply --client-id/--client-secret/--redirect-uri and --tenant to a (possibly loaded) sandbox state."""
     if client_id:
@@ -33,8 +34,9 @@ def _preregister(
             existing.redirect_uris = sorted(set(existing.redirect_uris) | set(redirect_uri))
     for name in tenant:
         if not any(t.name == name for t in sb.tenants.values()):
-            # A tenant made here is for people to try things against: it comes with a small company's records.
-            sb.add_tenant(name, demo=True)
+            # A tenant made here is for people to try things against: it comes with a small company's records
+            # unless --no-demo asks for an empty one (tests that count what they create).
+            sb.add_tenant(name, demo=demo)
 
 
 @sandbox_app.command("xero")
@@ -50,6 +52,7 @@ def xero(
     tenant: list[str] = typer.Option(
         [], "--tenant", help="Pre-create an organisation of this name, holding a small demo company."
     ),
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="Fill --tenant organisations with demo records."),
 ) -> None:
     """Serve the Xero sandbox (Accounting API, identity, webhooks, /_sandbox control API)."""
     import uvicorn
@@ -57,7 +60,7 @@ def xero(
     from .xero import XeroSandbox, create_app
 
     sb = XeroSandbox.load(data) if data is not None else XeroSandbox()
-    _preregister(sb, client_id, client_secret, redirect_uri, tenant)
+    _preregister(sb, client_id, client_secret, redirect_uri, tenant, demo)
     sb.save()  # what was pre-registered is on disk before the first request
     typer.echo(f"Xero sandbox on http://{host}:{port}  (API /api.xro/2.0, control /_sandbox)")
     uvicorn.run(create_app(sb), host=host, port=port, log_level="info")
@@ -76,6 +79,7 @@ def qbo(
     tenant: list[str] = typer.Option(
         [], "--tenant", help="Pre-create a company (realm) of this name, holding a small demo company."
     ),
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="Fill --tenant companies with demo records."),
 ) -> None:
     """Serve the QuickBooks Online sandbox (Accounting API v3, Intuit OAuth, webhooks, /_sandbox control API)."""
     import uvicorn
@@ -84,7 +88,7 @@ def qbo(
     from .qbo import create_app as create_qbo_app
 
     sb = QboSandbox.load(data) if data is not None else QboSandbox()
-    _preregister(sb, client_id, client_secret, redirect_uri, tenant)
+    _preregister(sb, client_id, client_secret, redirect_uri, tenant, demo)
     sb.save()  # what was pre-registered is on disk before the first request
     typer.echo(
         f"QBO sandbox on http://{host}:{port}  (API /v3/company/{{realmId}}, "
