@@ -20,6 +20,7 @@ def _preregister(
     client_secret: str | None,
     redirect_uri: list[str],
     tenant: list[str],
+    demo: bool = True,
 ) -> None:
     """Apply --client-id/--client-secret/--redirect-uri and --tenant to a (possibly loaded) sandbox state."""
     if client_id:
@@ -33,7 +34,9 @@ def _preregister(
             existing.redirect_uris = sorted(set(existing.redirect_uris) | set(redirect_uri))
     for name in tenant:
         if not any(t.name == name for t in sb.tenants.values()):
-            sb.add_tenant(name)
+            # A tenant made here is for people to try things against: it comes with a small company's records
+            # unless --no-demo asks for an empty one (tests that count what they create).
+            sb.add_tenant(name, demo=demo)
 
 
 @sandbox_app.command("xero")
@@ -46,7 +49,10 @@ def xero(
     client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an OAuth app with this id."),
     client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
     redirect_uri: list[str] = typer.Option([], "--redirect-uri", help="Redirect URI(s) for --client-id."),
-    tenant: list[str] = typer.Option([], "--tenant", help="Pre-create an organisation with this name."),
+    tenant: list[str] = typer.Option(
+        [], "--tenant", help="Pre-create an organisation of this name, holding a small demo company."
+    ),
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="Fill --tenant organisations with demo records."),
 ) -> None:
     """Serve the Xero sandbox (Accounting API, identity, webhooks, /_sandbox control API)."""
     import uvicorn
@@ -54,7 +60,7 @@ def xero(
     from .xero import XeroSandbox, create_app
 
     sb = XeroSandbox.load(data) if data is not None else XeroSandbox()
-    _preregister(sb, client_id, client_secret, redirect_uri, tenant)
+    _preregister(sb, client_id, client_secret, redirect_uri, tenant, demo)
     sb.save()  # what was pre-registered is on disk before the first request
     typer.echo(f"Xero sandbox on http://{host}:{port}  (API /api.xro/2.0, control /_sandbox)")
     uvicorn.run(create_app(sb), host=host, port=port, log_level="info")
@@ -70,7 +76,10 @@ def qbo(
     client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an OAuth app with this id."),
     client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
     redirect_uri: list[str] = typer.Option([], "--redirect-uri", help="Redirect URI(s) for --client-id."),
-    tenant: list[str] = typer.Option([], "--tenant", help="Pre-create a company (realm) with this name."),
+    tenant: list[str] = typer.Option(
+        [], "--tenant", help="Pre-create a company (realm) of this name, holding a small demo company."
+    ),
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="Fill --tenant companies with demo records."),
 ) -> None:
     """Serve the QuickBooks Online sandbox (Accounting API v3, Intuit OAuth, webhooks, /_sandbox control API)."""
     import uvicorn
@@ -79,7 +88,7 @@ def qbo(
     from .qbo import create_app as create_qbo_app
 
     sb = QboSandbox.load(data) if data is not None else QboSandbox()
-    _preregister(sb, client_id, client_secret, redirect_uri, tenant)
+    _preregister(sb, client_id, client_secret, redirect_uri, tenant, demo)
     sb.save()  # what was pre-registered is on disk before the first request
     typer.echo(
         f"QBO sandbox on http://{host}:{port}  (API /v3/company/{{realmId}}, "

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from intuitlib.client import AuthClient
+from quickbooks import QuickBooks
 
 from ledgersync.sandbox.qbo import QboSandbox, create_app
 from ledgersync.sandbox.server import RunningServer, serve_in_thread
@@ -198,3 +200,35 @@ def contracts_dir() -> Path:
     if not (CONTRACTS / "Finance.xsd").exists():
         pytest.skip(f"QBO contracts not found at {CONTRACTS} (expected ../shared/contracts/qbo/ next to the repo)")
     return CONTRACTS
+
+
+@pytest.fixture
+def demo(qs: Sandbox) -> Sandbox:
+    """A sandbox whose one company holds the demo records `--tenant` creates, with an app and a live token."""
+    r = qs.control("POST", "/tenants", {"name": "Demo Workshop", "demo": True})
+    assert r.status_code == 201, r.text
+    qs.realm = str(r.json()["tenantId"])
+    qs.add_app(qs.client_id, qs.client_secret)
+    qs.tokens = qs.authorize()
+    return qs
+
+
+def auth_client(s: Sandbox, **kw: Any) -> AuthClient:
+    """intuit-oauth's AuthClient reading the sandbox's discovery document."""
+    return AuthClient(
+        s.client_id,
+        s.client_secret,
+        REDIRECT,
+        environment=f"{s.url}/.well-known/openid_configuration",
+        **kw,
+    )
+
+
+def sdk_client(s: Sandbox) -> QuickBooks:
+    """python-quickbooks pointed at the sandbox with `s`'s tokens (set OAUTHLIB_INSECURE_TRANSPORT first)."""
+    auth = auth_client(s, access_token=s.tokens["access_token"], refresh_token=s.tokens["refresh_token"])
+    qb = QuickBooks(
+        auth_client=auth, refresh_token=s.tokens["refresh_token"], company_id=s.realm, minorversion=75, use_decimal=True
+    )
+    qb.api_url_v3 = f"{s.url}/v3"
+    return qb

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from quickbooks import QuickBooks
 from quickbooks.batch import batch_create
@@ -21,32 +19,15 @@ from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.payment import Payment, PaymentLine
 
-from .conftest import REDIRECT, Sandbox, consent_form
+from .conftest import Sandbox, consent_form
+from .conftest import auth_client as _auth_client
+from .conftest import sdk_client as _client
 
 
 @pytest.fixture(autouse=True)
 def _plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
     # requests-oauthlib refuses http:// unless told the transport is trusted (loopback here).
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-
-
-def _auth_client(s: Sandbox, **kw: Any) -> AuthClient:
-    return AuthClient(
-        s.client_id,
-        s.client_secret,
-        REDIRECT,
-        environment=f"{s.url}/.well-known/openid_configuration",
-        **kw,
-    )
-
-
-def _client(s: Sandbox) -> QuickBooks:
-    auth = _auth_client(s, access_token=s.tokens["access_token"], refresh_token=s.tokens["refresh_token"])
-    qb = QuickBooks(
-        auth_client=auth, refresh_token=s.tokens["refresh_token"], company_id=s.realm, minorversion=75, use_decimal=True
-    )
-    qb.api_url_v3 = f"{s.url}/v3"
-    return qb
 
 
 def _invoice(qb: QuickBooks, customer: Customer, amount: str) -> Invoice:

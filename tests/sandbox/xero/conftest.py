@@ -11,6 +11,10 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from xero_python.accounting import AccountingApi
+from xero_python.api_client import ApiClient
+from xero_python.api_client.configuration import Configuration
+from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
 
 from ledgersync.sandbox.server import RunningServer, serve_in_thread
 from ledgersync.sandbox.xero import XeroSandbox, create_app
@@ -175,3 +179,26 @@ def contracts_dir() -> Path:
             f"Xero contracts not found at {CONTRACTS} (expected ../shared/contracts/xero/ next to the repo)"
         )
     return CONTRACTS
+
+
+def sdk_client(s: Sandbox, monkeypatch: pytest.MonkeyPatch) -> tuple[AccountingApi, ApiClient, dict[str, Any]]:
+    """xero-python's AccountingApi pointed at the sandbox, holding `s`'s tokens (and saving refreshed ones)."""
+    # api-facts §5.2: the token endpoints are class attributes of TokenApi.
+    monkeypatch.setattr(TokenApi, "refresh_token_url", f"{s.url}/connect/token")
+    monkeypatch.setattr(TokenApi, "revoke_token_url", f"{s.url}/connect/revocation")
+    store: dict[str, Any] = {"token": dict(s.tokens)}
+    client = ApiClient(
+        Configuration(oauth2_token=OAuth2Token(client_id=s.client_id, client_secret=s.client_secret)),
+        pool_threads=1,
+    )
+
+    @client.oauth2_token_getter
+    def _get() -> dict[str, Any]:
+        return dict(store["token"])
+
+    @client.oauth2_token_saver
+    def _save(token: dict[str, Any]) -> None:
+        store["token"] = dict(token)
+
+    client.set_oauth2_token(dict(s.tokens))
+    return AccountingApi(client, base_url=f"{s.url}/api.xro/2.0"), client, store

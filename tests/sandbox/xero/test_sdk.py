@@ -20,37 +20,17 @@ from xero_python.accounting.models import (
     Payments,
 )
 from xero_python.api_client import ApiClient
-from xero_python.api_client.configuration import Configuration
-from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
 from xero_python.exceptions import AccountingBadRequestException, NotFoundException
 from xero_python.identity import IdentityApi
 
-from .conftest import Sandbox
+from .conftest import Sandbox, sdk_client
 
 
 @pytest.fixture
 def sdk(
     ready: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[AccountingApi, ApiClient, dict[str, Any]]]:
-    # api-facts §5.2: the token endpoints are class attributes of TokenApi.
-    monkeypatch.setattr(TokenApi, "refresh_token_url", f"{ready.url}/connect/token")
-    monkeypatch.setattr(TokenApi, "revoke_token_url", f"{ready.url}/connect/revocation")
-    store: dict[str, Any] = {"token": dict(ready.tokens)}
-    client = ApiClient(
-        Configuration(oauth2_token=OAuth2Token(client_id=ready.client_id, client_secret=ready.client_secret)),
-        pool_threads=1,
-    )
-
-    @client.oauth2_token_getter
-    def _get() -> dict[str, Any]:
-        return dict(store["token"])
-
-    @client.oauth2_token_saver
-    def _save(token: dict[str, Any]) -> None:
-        store["token"] = dict(token)
-
-    client.set_oauth2_token(dict(ready.tokens))
-    yield AccountingApi(client, base_url=f"{ready.url}/api.xro/2.0"), client, store
+    yield sdk_client(ready, monkeypatch)
 
 
 def test_sdk_contacts_invoices_payments(

@@ -12,11 +12,13 @@ from starlette.types import Receive, Scope, Send
 
 from . import entities as E
 from . import faults as F
+from .company import company_info, preferences
 from .faults import Fault, fault_body
 from .oauth import bearer, gateway_fault
 from .query import parse as parse_query
 from .query import run as run_query
-from .state import ENTITIES, URL_NAMES, Company
+from .reports import run_report
+from .state import ENTITIES, NOT_IN_CDC, URL_NAMES, Company
 from .util import dumps, iso, loads, now_ms, parse_iso_ms
 
 if TYPE_CHECKING:
@@ -105,7 +107,7 @@ def _cdc(rt: Runtime, company: Company, params: Mapping[str, str]) -> dict[str, 
     entities: list[str] = []
     for n in names:
         ent = URL_NAMES.get(n.lower())
-        if ent is None:
+        if ent is None or ent in NOT_IN_CDC:
             raise F.query_validation(f"Unsupported entity for cdc: {n}")
         if ent not in entities:
             entities.append(ent)
@@ -202,22 +204,6 @@ def _batch(rt: Runtime, company: Company, body: Any, params: Mapping[str, str]) 
     return {"BatchItemResponse": out, "time": _time(rt)}, events
 
 
-def _company_info(rt: Runtime, company: Company) -> dict[str, Any]:
-    """The CompanyInfo entity (Intuit: GET /v3/company/{realmId}/companyinfo/{realmId}): who the company is."""
-    return {
-        "Id": company.id,
-        "SyncToken": "0",
-        "CompanyName": company.name,
-        "LegalName": company.name,
-        "Country": {"AUD": "AU", "USD": "US", "CAD": "CA", "GBP": "GB"}.get(
-            str(company.preferences.get("home_currency")), "US"
-        ),
-        "SupportedLanguages": "en",
-        "domain": "QBO",
-        "sparse": False,
-    }
-
-
 def handle(
     rt: Runtime,
     company: Company,
@@ -242,7 +228,11 @@ def handle(
         if head == "companyinfo" and method == "GET" and len(segs) == 2:
             if segs[1] != company.id:
                 raise F.not_found("CompanyInfo")
-            return 200, dumps({"CompanyInfo": _company_info(rt, company), "time": _time(rt)})
+            return 200, dumps({"CompanyInfo": company_info(rt.sb, company), "time": _time(rt)})
+        if head == "preferences" and method == "GET" and len(segs) == 1:
+            return 200, dumps({"Preferences": preferences(rt.sb, company), "time": _time(rt)})
+        if head == "reports" and method == "GET" and len(segs) == 2:
+            return 200, dumps(run_report(rt.sb, company, segs[1], params))
         body: Any = None
         if method == "POST":
             try:

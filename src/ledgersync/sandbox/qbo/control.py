@@ -12,6 +12,7 @@ from starlette.routing import Route
 from ..common.control import ControlHandlers, deep_merge, read_json_object
 from .api import JSON, handle
 from .entities import render
+from .ledger import postings
 from .oauth import revoke_grants
 from .state import DEFAULT_FAULTS
 
@@ -50,7 +51,7 @@ async def tenants(request: Request) -> Response:
     if not isinstance(name, str) or not name:
         return _j({"error": "name is required"}, 400)
     rid = body.get("tenantId") or body.get("realmId")
-    t = rt.sb.add_tenant(name, str(rid) if rid else None)
+    t = rt.sb.add_tenant(name, str(rid) if rid else None, demo=bool(body.get("demo")))
     if isinstance(body.get("preferences"), dict):
         t.preferences.update(body["preferences"])
     return _j(_tenant_json(t), 201)
@@ -140,6 +141,19 @@ async def dump(request: Request) -> Response:
     return _j(out)
 
 
+async def ledger(request: Request) -> Response:
+    """Every posting the company's transactions make (debits positive): what its reports add up."""
+    rt = _rt(request)
+    t = rt.sb.tenants.get(request.path_params["tenant_id"])
+    if t is None:
+        return _j({"error": "unknown tenant"}, 404)
+    rows = [
+        {"date": p.date, "account": p.account, "amount": p.amount, "entity": p.entity, "id": p.txn}
+        for p in postings(t)
+    ]
+    return _j({"postings": rows})
+
+
 async def tokens_revoke(request: Request) -> Response:
     rt = _rt(request)
     body = await read_json_object(request)
@@ -163,6 +177,7 @@ ROUTES = [
     Route("/_sandbox/tenants", tenants, methods=["GET", "POST"]),
     Route("/_sandbox/tenants/{tenant_id}/as-user/{path:path}", as_user, methods=["POST", "GET"]),
     Route("/_sandbox/tenants/{tenant_id}/dump", dump, methods=["GET"]),
+    Route("/_sandbox/tenants/{tenant_id}/ledger", ledger, methods=["GET"]),
     Route("/_sandbox/tenants/{tenant_id}/preferences", preferences, methods=["GET", "PUT"]),
     Route("/_sandbox/apps", apps, methods=["GET", "POST"]),
     Route("/_sandbox/apps/{client_id}/webhook", app_webhook, methods=["PUT"]),

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import faults as F
-from .state import LIST_ENTITIES, PEOPLE, QboSandbox
+from .state import LIST_ENTITIES, OPERATIONS, PEOPLE, QboSandbox
 from .state import Company as Company
 from .util import ZERO, iso, money, public, to_dec, today
 
@@ -33,9 +33,21 @@ _READONLY: dict[str, set[str]] = {
     "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit", "TxnTaxDetail"},
     "RefundReceipt": {"TotalAmt", "Balance", "TxnTaxDetail"},
     "PurchaseOrder": {"TotalAmt"},
-    "Bill": {"TotalAmt", "Balance"},
+    "Bill": {"TotalAmt", "Balance", "LinkedTxn"},
     "TaxCode": set(),
+    "SalesReceipt": {"TotalAmt", "Balance", "HomeTotalAmt", "HomeBalance", "TxnTaxDetail"},
+    "Estimate": {"TotalAmt", "HomeTotalAmt", "TxnTaxDetail"},
+    "Purchase": {"TotalAmt"},
+    "VendorCredit": {"TotalAmt", "Balance", "LinkedTxn"},
+    "JournalEntry": {"TotalAmt", "HomeTotalAmt"},
+    "Deposit": {"TotalAmt", "HomeTotalAmt"},
 }
+# Forms whose lines sell items (SalesItemLineDetail) and forms whose lines spend (expense line details).
+SALES_FORMS = ("Invoice", "CreditMemo", "RefundReceipt", "SalesReceipt", "Estimate")
+EXPENSE_FORMS = ("Bill", "PurchaseOrder", "Purchase", "VendorCredit")
+# Forms QuickBooks numbers itself when DocNumber is left out, and those it refuses a duplicate number on.
+AUTO_NUMBERED = ("Invoice", "CreditMemo", "RefundReceipt", "PurchaseOrder", "SalesReceipt", "Estimate")
+DUPLICATE_CHECKED = (*AUTO_NUMBERED, "Bill")
 _BAD_NAME_CHARS = (":", "\t", "\n", "\r")
 _CLASSIFICATION = {
     "Bank": "Asset",
@@ -195,6 +207,17 @@ def render(sb: QboSandbox, c: Company, entity: str, rec: dict[str, Any]) -> dict
         out["LinkedTxn"] = links
     elif entity == "CreditMemo":
         out["LinkedTxn"] = [{"TxnId": pid, "TxnType": "Payment"} for pid in rec.get("_used", {})]
+    elif entity == "Account":
+        from .ledger import account_balances, current_balance
+
+        balances = account_balances(c)
+        own = current_balance(c, rec, balances)
+        subs = [a for a in c.data["Account"].values() if _ref_value(a, "ParentRef") == str(rec["Id"])]
+        out["CurrentBalance"] = own
+        out["CurrentBalanceWithSubAccounts"] = own + sum((current_balance(c, a, balances) for a in subs), ZERO)
+    elif entity in ("Bill", "VendorCredit"):
+        paid_by = rec.get("_applied" if entity == "Bill" else "_used", {})
+        out["LinkedTxn"] = [{"TxnId": pid, "TxnType": "BillPayment"} for pid in paid_by]
     return out
 
 
@@ -220,7 +243,11 @@ def _people(ctx: Ctx, entity: str, body: dict[str, Any], rid: str) -> dict[str, 
     rec["DisplayName"] = name
     rec["Active"] = _bool(rec.get("Active"), True)
     rec.setdefault("PrintOnCheckName", rec.get("CompanyName") or name)
-    rec.setdefault("CurrencyRef", home_currency(ctx))
+    if entity != "Employee":
+        # Employee has no CurrencyRef in the XSD.
+        rec.setdefault("CurrencyRef", home_currency(ctx))
+    else:
+        rec.pop("CurrencyRef", None)
     if entity == "Customer":
         parent_id = _ref_value(rec, "ParentRef")
         if parent_id is not None:
@@ -320,7 +347,7 @@ def _lines(ctx: Ctx, entity: str, raw: Any) -> tuple[list[dict[str, Any]], Decim
         for k in ("Description", "CustomField"):
             if line.get(k) not in (None, [], ""):
                 new[k] = line[k]
-        if dtype in (None, "SalesItemLineDetail") and entity in ("Invoice", "CreditMemo", "RefundReceipt"):
+        if dtype in (None, "SalesItemLineDetail") and entity in SALES_FORMS:
             det = dict(line.get("SalesItemLineDetail") or {})
             item = _ref(ctx, det, "ItemRef", "Item")
             det["ItemRef"] = item or {"value": "1", "name": "Services"}
@@ -352,10 +379,7 @@ def _lines(ctx: Ctx, entity: str, raw: Any) -> tuple[list[dict[str, Any]], Decim
             new.update(DetailType=dtype, DescriptionLineDetail=line.get("DescriptionLineDetail") or {})
             if line.get("Amount") not in (None, ""):
                 new["Amount"] = money(_num(line["Amount"], "Amount"))
-        elif dtype in ("AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail") and entity in (
-            "Bill",
-            "PurchaseOrder",
-        ):
+        elif dtype in ("AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail") and entity in EXPENSE_FORMS:
             det = dict(line.get(dtype) or {})
             if dtype == "AccountBasedExpenseLineDetail":
                 acct = _ref(ctx, det, "AccountRef", "Account", required=True)
@@ -392,7 +416,7 @@ def _lines(ctx: Ctx, entity: str, raw: Any) -> tuple[list[dict[str, Any]], Decim
             amt = money(_num(raw_amt, "Amount", ZERO))
         d["Amount"] = amt
         total -= amt
-    if entity in ("Invoice", "CreditMemo", "RefundReceipt"):
+    if entity in SALES_FORMS:
         n += 1
         out.append({"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
     return out, money(total)
@@ -402,7 +426,7 @@ def _docnumber(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str) -> None:
     c = ctx.company
     num = rec.get("DocNumber")
     if num is None:
-        if entity in ("Invoice", "CreditMemo", "RefundReceipt", "PurchaseOrder"):
+        if entity in AUTO_NUMBERED:
             seq_key = f"_doc_{entity}"
             n = int(c.preferences.get(seq_key, 1000))
             while True:
@@ -413,7 +437,7 @@ def _docnumber(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str) -> None:
             rec["DocNumber"] = str(n)
         return
     rec["DocNumber"] = str(num)
-    if not c.preferences.get("warn_duplicate_docnumber", True):
+    if entity not in DUPLICATE_CHECKED or not c.preferences.get("warn_duplicate_docnumber", True):
         return
     includes = {s.strip().lower() for s in str(ctx.params.get("include", "")).split(",")}
     if "allowduplicatedocnum" in includes:
@@ -426,10 +450,20 @@ def _docnumber(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str) -> None:
         raise F.duplicate_docnumber()
 
 
+_PARTY = {"Bill": "VendorRef", "PurchaseOrder": "VendorRef", "VendorCredit": "VendorRef", "BillPayment": "VendorRef"}
+# Forms with no party, or one that may be left out (a sales receipt to a walk-in customer).
+_NO_PARTY = ("Purchase", "JournalEntry", "Deposit", "Transfer")
+_PARTY_OPTIONAL = ("SalesReceipt",)
+
+
 def _txn_common(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str) -> None:
     tz = ctx.sb.tz()
-    party = "VendorRef" if entity in ("Bill", "PurchaseOrder") else "CustomerRef"
-    rec[party] = _ref(ctx, rec, party, "Vendor" if party == "VendorRef" else "Customer", required=True)
+    if entity not in _NO_PARTY:
+        party = _PARTY.get(entity, "CustomerRef")
+        target = "Vendor" if party == "VendorRef" else "Customer"
+        ref = _ref(ctx, rec, party, target, required=entity not in _PARTY_OPTIONAL)
+        if ref is not None:
+            rec[party] = ref
     for key, target in (("ClassRef", "Class"), ("DepartmentRef", "Department")):
         ref = _ref(ctx, rec, key, target)
         if ref is not None:
@@ -475,14 +509,19 @@ def _invoice_like(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str, old: dic
         rec["Balance"] = ZERO
 
 
-def _purchase(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str) -> None:
+def _purchase(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str, old: dict[str, Any] | None = None) -> None:
     _txn_common(ctx, entity, rec, rid)
     lines, total = _lines(ctx, entity, rec.get("Line"))
     rec["Line"] = lines
     rec["TotalAmt"] = total
     if entity == "Bill":
         rec["DueDate"] = str(rec.get("DueDate") or rec["TxnDate"])
-        rec["Balance"] = total
+        applied = dict((old or {}).get("_applied", {}))
+        paid = sum(applied.values(), ZERO)
+        if total < paid:
+            raise F.business(f"The bill total ({total}) cannot be less than the payments applied to it ({paid}).")
+        rec["_applied"] = applied
+        rec["Balance"] = money(total - paid)
         if "APAccountRef" not in rec:
             rec["APAccountRef"] = {"value": "4", "name": "Accounts Payable (A/P)"}
     else:
@@ -543,10 +582,10 @@ def _payment_plan(
     return lines, plan
 
 
-def _unapply(ctx: Ctx, pid: str, keep: set[tuple[str, str]] | None = None) -> None:
-    """Remove a payment's applications from its invoices / credit memos (they change: SyncToken+1)."""
+def _unapply(ctx: Ctx, pid: str, keep: set[tuple[str, str]] | None = None, entity: str = "Payment") -> None:
+    """Remove a (bill) payment's applications from what it paid (the targets change: SyncToken+1)."""
     c = ctx.company
-    old = c.data["Payment"].get(pid)
+    old = c.data[entity].get(pid)
     if old is None:
         return
     for ttype, tid in list(old.get("_targets", [])):
@@ -558,9 +597,18 @@ def _unapply(ctx: Ctx, pid: str, keep: set[tuple[str, str]] | None = None) -> No
         _touch_target(ctx, ttype, target, pid, None)
 
 
+# What a payment-like transaction applies to: the target's key for applications and the field it lowers.
+_TARGET_FIELDS = {
+    "Invoice": ("_applied", ("Balance",)),
+    "Bill": ("_applied", ("Balance",)),
+    "CreditMemo": ("_used", ("RemainingCredit", "Balance")),
+    "VendorCredit": ("_used", ("Balance",)),
+}
+
+
 def _touch_target(ctx: Ctx, ttype: str, target: dict[str, Any], pid: str, amount: Decimal | None) -> None:
     t = dict(target)
-    key = "_applied" if ttype == "Invoice" else "_used"
+    key, fields = _TARGET_FIELDS[ttype]
     applied = dict(t.get(key, {}))
     if amount is None or amount == ZERO:
         applied.pop(pid, None)
@@ -570,11 +618,8 @@ def _touch_target(ctx: Ctx, ttype: str, target: dict[str, Any], pid: str, amount
         return
     t[key] = applied
     rest = money(t["TotalAmt"] - sum(applied.values(), ZERO))
-    if ttype == "Invoice":
-        t["Balance"] = rest
-    else:
-        t["RemainingCredit"] = rest
-        t["Balance"] = rest
+    for fld in fields:
+        t[fld] = rest
     t["SyncToken"] = str(int(t["SyncToken"]) + 1)
     ctx.company.put(ttype, t)
     ctx.event(ttype, str(t["Id"]), "Update")
@@ -618,6 +663,9 @@ def _apply_payment(ctx: Ctx, rec: dict[str, Any]) -> None:
 
 
 # ---- operations ----------------------------------------------------------------------------------
+# Transactions that pay others: their applications are kept on what they pay and reapplied on update.
+PAYS = ("Payment", "BillPayment")
+
 def _build(ctx: Ctx, entity: str, body: dict[str, Any], rid: str, old: dict[str, Any] | None) -> dict[str, Any]:
     ro = _READONLY_COMMON | _READONLY.get(entity, set())
     rec = {k: v for k, v in body.items() if k not in ro and not k.startswith("_")}
@@ -629,28 +677,34 @@ def _build(ctx: Ctx, entity: str, body: dict[str, Any], rid: str, old: dict[str,
     elif entity in ("Invoice", "CreditMemo", "RefundReceipt"):
         _invoice_like(ctx, entity, rec, rid, old)
     elif entity in ("Bill", "PurchaseOrder"):
-        _purchase(ctx, entity, rec, rid)
+        _purchase(ctx, entity, rec, rid, old)
     elif entity == "Payment":
         _payment(ctx, rec, rid, old)
+    else:
+        from .txns import BUILDERS
+
+        rec = BUILDERS[entity](ctx, rec, rid, old)
     return rec
+
+
+def _allowed(entity: str, op: str, path: str) -> None:
+    if op not in OPERATIONS[entity]:
+        raise F.unsupported(path)
 
 
 def save(ctx: Ctx, entity: str, body: dict[str, Any], path: str) -> dict[str, Any]:
     """POST /{entity}: create (no Id) or full/sparse update (Id + SyncToken)."""
     c = ctx.company
-    if entity == "TaxCode":
-        raise F.unsupported(path)
     body = _clean(body)
     rid_in = body.get("Id")
+    _allowed(entity, "create" if rid_in in (None, "", 0, "0") else "update", path)
     if rid_in in (None, "", 0, "0"):
         rid = c.next_id(entity)
         rec = _build(ctx, entity, body, rid, None)
         rec["SyncToken"] = "0"
-        if entity == "Payment":
-            c.put(entity, rec)
+        c.put(entity, rec)
+        if entity in PAYS:
             _apply_payment(ctx, rec)
-        else:
-            c.put(entity, rec)
         ctx.created.append((entity, rid))
         ctx.event(entity, rid, "Create")
         return render(ctx.sb, c, entity, c.data[entity][rid])
@@ -673,8 +727,8 @@ def save(ctx: Ctx, entity: str, body: dict[str, Any], path: str) -> dict[str, An
     for k, v in old.items():
         if k.startswith("_") and k not in rec and k not in ("_updated", "_targets", "_plan"):
             rec[k] = v
-    if entity == "Payment":
-        _unapply(ctx, rid)
+    if entity in PAYS:
+        _unapply(ctx, rid, entity=entity)
         c.put(entity, rec)
         _apply_payment(ctx, rec)
     else:
@@ -737,18 +791,26 @@ def _check_version(ctx: Ctx, entity: str, body: dict[str, Any]) -> dict[str, Any
 
 def delete(ctx: Ctx, entity: str, body: dict[str, Any], path: str) -> dict[str, Any]:
     """POST /{entity}?operation=delete: transactions only (list entities are made inactive instead)."""
-    if entity in LIST_ENTITIES:
+    if "delete" not in OPERATIONS[entity]:
         raise F.Fault("500", "Unsupported Operation", f"Operation Delete is not supported for {entity}.")
     body = _clean(body)
     rec = _check_version(ctx, entity, body)
     rid = str(rec["Id"])
     c = ctx.company
-    if entity == "Payment":
-        _unapply(ctx, rid)
+    if entity in PAYS:
+        _unapply(ctx, rid, entity=entity)
     elif entity == "Invoice":
         _detach_payments(ctx, rec)
     elif entity == "CreditMemo" and rec.get("_used"):
         raise F.business("This credit memo has been applied to a payment. Remove it from the payment first.")
+    elif entity in ("Bill", "VendorCredit") and (rec.get("_applied") or rec.get("_used")):
+        # sandbox guesses: the text; QuickBooks refuses to delete a bill or credit a bill payment uses.
+        raise F.business(f"This {entity} is linked to a bill payment. Remove it from the bill payment first.")
+    from .txns import deposited_in
+
+    if entity in ("Payment", "SalesReceipt") and deposited_in(c, entity, rid):
+        # sandbox guesses: the text; a deposited payment must leave its deposit first.
+        raise F.business(f"This {entity} has been deposited. Remove it from the deposit first.")
     c.remove(entity, rid)
     ctx.event(entity, rid, "Delete")
     return deleted_stub(rid)
@@ -782,8 +844,8 @@ def _detach_payments(ctx: Ctx, inv: dict[str, Any]) -> None:
 
 
 def void(ctx: Ctx, entity: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Invoice: ?operation=void; Payment: ?operation=update&include=void. Amounts become zero."""
-    if entity not in ("Invoice", "Payment"):
+    """Invoice: ?operation=void; Payment, SalesReceipt, BillPayment: ?operation=update&include=void."""
+    if "void" not in OPERATIONS[entity]:
         raise F.Fault("500", "Unsupported Operation", f"Operation Void is not supported for {entity}.")
     body = _clean(body)
     rec = _check_version(ctx, entity, body)
@@ -795,10 +857,15 @@ def void(ctx: Ctx, entity: str, body: dict[str, Any]) -> dict[str, Any]:
         new = dict(c.data["Invoice"][rid])
         new["Line"] = [{**ln, "Amount": ZERO} if "Amount" in ln else ln for ln in new.get("Line", [])]
         new.update(TotalAmt=ZERO, Balance=ZERO, _applied={})
+    elif entity == "SalesReceipt":
+        new["Line"] = [{**ln, "Amount": ZERO} if "Amount" in ln else ln for ln in new.get("Line", [])]
+        new.update(TotalAmt=ZERO, Balance=ZERO)
     else:
-        _unapply(ctx, rid)
+        _unapply(ctx, rid, entity=entity)
         new["Line"] = [{**ln, "Amount": ZERO} for ln in new.get("Line", [])]
-        new.update(TotalAmt=ZERO, UnappliedAmt=ZERO, _plan=[], _targets=[])
+        new.update(TotalAmt=ZERO, _plan=[], _targets=[])
+        if entity == "Payment":
+            new["UnappliedAmt"] = ZERO
     note = str(rec.get("PrivateNote") or "")
     new["PrivateNote"] = f"Voided - {note}" if note and not note.startswith("Voided") else "Voided"
     new["SyncToken"] = str(int(rec["SyncToken"]) + 1)

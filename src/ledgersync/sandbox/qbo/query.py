@@ -8,8 +8,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import faults as F
+from .company import company_info, preferences
 from .entities import Ctx, customer_balance, render
-from .state import DOC_NUMBERED, ENTITIES, LIST_ENTITIES, NAMED_LISTS, PEOPLE
+from .state import CUSTOMER_TXNS, DOC_NUMBERED, ENTITIES, LIST_ENTITIES, NAMED_LISTS, OPERATIONS, PEOPLE
 from .util import parse_iso_ms
 
 _TOKEN = re.compile(
@@ -39,6 +40,38 @@ _KEYWORDS = {
     "count",
     "or",
 }
+
+
+# Entity names as the query reads them, whatever their case ("select * from invoice"); sandbox guesses:
+# Intuit's page calls entity names case sensitive, its own examples and clients write them in any case.
+QUERYABLE = {
+    **{e.lower(): e for e in ENTITIES if "query" in OPERATIONS[e]},
+    "preferences": "Preferences",
+    "companyinfo": "CompanyInfo",
+}
+# Property names are matched whatever their case (Intuit's examples write Metadata.LastUpdatedTime and
+# metadata.lastupdatedtime); these are the ones the evaluator treats specially, so they get one spelling.
+_CANON = {
+    n.lower(): n
+    for n in (
+        "Id",
+        "DisplayName",
+        "Name",
+        "FullyQualifiedName",
+        "DocNumber",
+        "CustomerRef",
+        "Active",
+        "Balance",
+        "MetaData.LastUpdatedTime",
+        "MetaData.CreateTime",
+    )
+}
+# Intuit: "Null is represented as the string ' ' (a space within single quotes)".
+NULL = " "
+
+
+def canon(name: str) -> str:
+    return _CANON.get(name.lower(), name)
 
 
 @dataclass
@@ -169,13 +202,14 @@ class _Parser:
             while self.punct(","):
                 self.ident()
         self.need_kw("from")
-        entity = self.ident()
-        if entity not in ENTITIES and entity != "Preferences":
-            raise F.query_parser(f"Invalid entity name: {entity}")
+        written = self.ident()
+        entity = QUERYABLE.get(written.lower())
+        if entity is None:
+            raise F.query_parser(f"Invalid entity name: {written}")
         q = Query(entity, count)
         if self.kw("where"):
             while True:
-                fld = self.ident()
+                fld = canon(self.ident())
                 tok = self.peek()
                 if self.kw("in"):
                     if not self.punct("("):
@@ -197,7 +231,7 @@ class _Parser:
                     break
         if self.kw("orderby") or (self.kw("order") and (self.kw("by") or True)):
             while True:
-                fld = self.ident()
+                fld = canon(self.ident())
                 desc = False
                 if self.kw("desc"):
                     desc = True
@@ -228,10 +262,13 @@ def _field(ctx: Ctx, entity: str, rec: dict[str, Any], name: str) -> Any:
         return customer_balance(ctx.company, str(rec["Id"]))
     cur: Any = rec
     for part in name.split("."):
-        if isinstance(cur, dict):
-            cur = cur.get(part)
-        else:
+        if not isinstance(cur, dict):
             return None
+        if part in cur:
+            cur = cur[part]
+        else:
+            low = part.lower()
+            cur = next((v for k, v in cur.items() if k.lower() == low), None)
     if isinstance(cur, dict) and "value" in cur:
         cur = cur["value"]
     if name == "Active" and cur is None:
@@ -288,6 +325,10 @@ def _like(a: Any, pattern: str) -> bool:
 def _matches(ctx: Ctx, entity: str, rec: dict[str, Any], where: list[Cond]) -> bool:
     for cond in where:
         actual = _field(ctx, entity, rec, cond.field)
+        if cond.op in ("=", "IN") and NULL in cond.values:
+            if actual in (None, "") or any(_cmp(actual, "=", v) for v in cond.values if v != NULL):
+                continue
+            return False
         if cond.op == "IN":
             if not any(_cmp(actual, "=", _coerce(ctx, cond.field, v, actual)) for v in cond.values):
                 return False
@@ -333,7 +374,7 @@ def _candidates(ctx: Ctx, q: Query) -> list[dict[str, Any]] | None:
             for v in vals:
                 ids2 |= c.docnums[q.entity].get(str(v).casefold(), set())
             return [data[i] for i in ids2 if i in data]
-        if cond.field == "CustomerRef" and q.entity in ("Invoice", "Payment", "CreditMemo", "RefundReceipt"):
+        if cond.field == "CustomerRef" and q.entity in CUSTOMER_TXNS:
             ids3 = [i for v in vals for (e, i) in c.by_customer.get(str(v), set()) if e == q.entity]
             return [data[i] for i in ids3 if i in data]
         if cond.field == "MetaData.LastUpdatedTime" and isinstance(vals[0], str):
@@ -344,27 +385,11 @@ def _candidates(ctx: Ctx, q: Query) -> list[dict[str, Any]] | None:
     return None
 
 
-def preferences(ctx: Ctx) -> dict[str, Any]:
-    """The company's Preferences entity (one per company), as much of it as the sandbox models."""
-    prefs = ctx.company.preferences
-    return {
-        "Id": "1",
-        "SyncToken": "0",
-        "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": str(prefs.get("home_currency"))}},
-        "SalesFormsPrefs": {"CustomTxnNumbers": True},
-        "OtherPrefs": {
-            "NameValue": [
-                {"Name": "WarnDuplicateDocNum", "Value": "true" if prefs.get("warn_duplicate_docnumber") else "false"}
-            ]
-        },
-    }
-
-
 def run(ctx: Ctx, q: Query) -> dict[str, Any]:
-    if q.entity == "Preferences":
-        return (
-            {"totalCount": 1} if q.count else {"Preferences": [preferences(ctx)], "startPosition": 1, "maxResults": 1}
-        )
+    if q.entity in ("Preferences", "CompanyInfo"):
+        # One per company; WHERE, ORDERBY and paging have nothing to choose from.
+        one = preferences(ctx.sb, ctx.company) if q.entity == "Preferences" else company_info(ctx.sb, ctx.company)
+        return {"totalCount": 1} if q.count else {q.entity: [one], "startPosition": 1, "maxResults": 1}
     cand = _candidates(ctx, q)
     if cand is None:
         pool: list[dict[str, Any]] = list(ctx.company.data[q.entity].values())

@@ -1,7 +1,8 @@
-"""Starter lists every new sandbox company gets: a small chart of accounts, US tax codes, one service item."""
+"""Starter lists every new sandbox company gets: chart of accounts, terms, payment methods, sales tax, one item."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .util import ZERO
@@ -19,6 +20,21 @@ _ACCOUNTS: list[tuple[str, str, str, str]] = [
     ("Services", "Income", "ServiceFeeIncome", "Revenue"),
     ("Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs", "Expense"),
     ("Office Expenses", "Expense", "OfficeGeneralAdministrativeExpenses", "Expense"),
+    ("Mastercard", "Credit Card", "CreditCard", "Liability"),
+    ("Savings", "Bank", "Savings", "Asset"),
+    ("Retained Earnings", "Equity", "RetainedEarnings", "Equity"),
+    ("Opening Balance Equity", "Equity", "OpeningBalanceEquity", "Equity"),
+    ("Board of Equalization Payable", "Other Current Liability", "SalesTaxPayable", "Liability"),
+]
+# (Name, Type, DueDays) and (Name, Type): what a new QuickBooks Online company lists out of the box.
+_TERMS = [("Due on receipt", 0), ("Net 15", 15), ("Net 30", 30), ("Net 60", 60)]
+_PAYMENT_METHODS = [
+    ("Cash", "NON_CREDIT_CARD"),
+    ("Check", "NON_CREDIT_CARD"),
+    ("Visa", "CREDIT_CARD"),
+    ("MasterCard", "CREDIT_CARD"),
+    ("American Express", "CREDIT_CARD"),
+    ("Discover", "CREDIT_CARD"),
 ]
 
 
@@ -40,7 +56,43 @@ def seed_company(c: Company) -> None:
             "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
         }
         c.put("Account", rec)
+    for name, days in _TERMS:
+        rid = c.next_id("Term")
+        c.put("Term", {"Id": rid, "SyncToken": "0", "Name": name, "Active": True, "Type": "STANDARD", "DueDays": days})
+    for name, ptype in _PAYMENT_METHODS:
+        rid = c.next_id("PaymentMethod")
+        c.put("PaymentMethod", {"Id": rid, "SyncToken": "0", "Name": name, "Active": True, "Type": ptype})
+    agency = c.next_id("TaxAgency")
+    c.put(
+        "TaxAgency",
+        {
+            "Id": agency,
+            "SyncToken": "0",
+            "DisplayName": "California Department of Tax and Fee Administration",
+            "TaxTrackedOnSales": True,
+            "TaxTrackedOnPurchases": False,
+        },
+    )
+    rate = c.next_id("TaxRate")
+    c.put(
+        "TaxRate",
+        {
+            "Id": rate,
+            "SyncToken": "0",
+            "Name": "California",
+            "Description": "Sales Tax",
+            "Active": True,
+            "RateValue": Decimal("8"),
+            "AgencyRef": {"value": agency},
+            "SpecialTaxType": "NONE",
+            "DisplayType": "ReadOnly",
+            "EffectiveTaxRate": [{"RateValue": Decimal("8"), "EffectiveDate": "2020-01-01T00:00:00-08:00"}],
+        },
+    )
     for tid, name, taxable in (("TAX", "TAX", True), ("NON", "NON", False)):
+        rates = [
+            {"TaxRateRef": {"value": rate, "name": "California"}, "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": 0}
+        ]
         c.put(
             "TaxCode",
             {
@@ -51,6 +103,8 @@ def seed_company(c: Company) -> None:
                 "Active": True,
                 "Taxable": taxable,
                 "TaxGroup": False,
+                "SalesTaxRateList": {"TaxRateDetail": rates if taxable else []},
+                "PurchaseTaxRateList": {"TaxRateDetail": []},
             },
         )
     c.put(

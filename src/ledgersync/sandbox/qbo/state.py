@@ -30,15 +30,96 @@ ENTITIES: tuple[str, ...] = (
     "RefundReceipt",
     "PurchaseOrder",
     "Bill",
+    "SalesReceipt",
+    "Estimate",
+    "Purchase",
+    "BillPayment",
+    "VendorCredit",
+    "JournalEntry",
+    "Deposit",
+    "Transfer",
+    "TimeActivity",
+    "Term",
+    "PaymentMethod",
+    "TaxRate",
+    "TaxAgency",
+    "Budget",
+    "CustomerType",
 )
 URL_NAMES = {e.lower(): e for e in ENTITIES}
 # Name-list entities are never deleted, only made inactive (Active=false).
-LIST_ENTITIES = frozenset({"Customer", "Vendor", "Employee", "Item", "Class", "Department", "Account", "TaxCode"})
-TXN_ENTITIES = frozenset({"Invoice", "Payment", "CreditMemo", "RefundReceipt", "PurchaseOrder", "Bill"})
+LIST_ENTITIES = frozenset(
+    {
+        "Customer",
+        "Vendor",
+        "Employee",
+        "Item",
+        "Class",
+        "Department",
+        "Account",
+        "TaxCode",
+        "Term",
+        "PaymentMethod",
+        "TaxRate",
+        "TaxAgency",
+        "Budget",
+        "CustomerType",
+    }
+)
+TXN_ENTITIES = frozenset(set(ENTITIES) - LIST_ENTITIES)
+# Read with GET, query and CDC only: Intuit's API creates none of these (TaxRate comes from TaxService).
+READ_ONLY = frozenset({"TaxCode", "TaxRate", "Budget", "CustomerType"})
+# Change data capture covers every entity except these (Intuit, "Change data capture operation").
+NOT_IN_CDC = frozenset({"JournalCode", "TaxAgency", "TimeActivity", "TaxCode", "TaxRate"})
+_CRUD = frozenset({"create", "read", "update", "query", "cdc"})
+_TXN = _CRUD | {"delete"}
+# What the API lets a client do with each entity (Intuit's API reference, per entity).
+OPERATIONS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("Customer", "Vendor", "Employee", "Item", "Class", "Department", "Account"), _CRUD),
+    **dict.fromkeys(("Term", "PaymentMethod"), _CRUD),
+    **dict.fromkeys(("TaxCode", "TaxRate"), frozenset({"read", "query"})),
+    "TaxAgency": frozenset({"create", "read", "query"}),
+    **dict.fromkeys(("Budget", "CustomerType"), frozenset({"read", "query", "cdc"})),
+    **dict.fromkeys(("Invoice", "Payment", "SalesReceipt", "BillPayment"), _TXN | {"void"}),
+    **dict.fromkeys(
+        (
+            "CreditMemo",
+            "RefundReceipt",
+            "PurchaseOrder",
+            "Bill",
+            "Estimate",
+            "Purchase",
+            "VendorCredit",
+            "JournalEntry",
+            "Deposit",
+            "Transfer",
+        ),
+        _TXN,
+    ),
+    "TimeActivity": frozenset({"create", "read", "update", "delete", "query"}),
+}
+# Transactions that carry a CustomerRef at the top (indexed for balances and CustomerRef queries).
+CUSTOMER_TXNS = frozenset({"Invoice", "Payment", "CreditMemo", "RefundReceipt", "SalesReceipt", "Estimate"})
 # DisplayName is unique across these three (incl. inactive records).
 PEOPLE = frozenset({"Customer", "Vendor", "Employee"})
 NAMED_LISTS = frozenset({"Item", "Class", "Department", "Account"})
-DOC_NUMBERED = frozenset({"Invoice", "CreditMemo", "RefundReceipt", "PurchaseOrder", "Bill"})
+DOC_NUMBERED = frozenset(
+    {
+        "Invoice",
+        "CreditMemo",
+        "RefundReceipt",
+        "PurchaseOrder",
+        "Bill",
+        "SalesReceipt",
+        "Estimate",
+        "VendorCredit",
+        "JournalEntry",
+        "Purchase",
+        "Deposit",
+        "BillPayment",
+        "Transfer",
+    }
+)
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "access_token_ttl": 3600,
@@ -116,6 +197,9 @@ class Company:
         self.log_ms: dict[str, list[int]] = {e: [] for e in ENTITIES}
         self.log_ids: dict[str, list[str]] = {e: [] for e in ENTITIES}
         self.tombstones: dict[str, dict[str, int]] = {e: {} for e in ENTITIES}
+        # bumped by every change, so derived figures (account balances) know when to recompute
+        self.version = 0
+        self.derived: dict[str, tuple[int, Any]] = {}
         # requestid -> (status, body) or an Event while the first request is in flight
         self.requestids: dict[str, tuple[int, bytes] | asyncio.Event] = {}
         if seed:
@@ -147,12 +231,14 @@ class Company:
             rec.setdefault("_created", ms)
         self._reindex(entity, rid, old, rec)
         self.data[entity][rid] = rec
+        self.version += 1
         self.log_ms[entity].append(int(rec["_updated"]))
         self.log_ids[entity].append(rid)
         return rec
 
     def remove(self, entity: str, rid: str) -> int:
         old = self.data[entity].pop(rid, None)
+        self.version += 1
         ms = self.stamp()
         if old is not None:
             self._reindex(entity, rid, old, None)
@@ -200,7 +286,7 @@ class Company:
                     self.children.get(str(op), set()).discard(rid)
                 if np is not None and new is not None:
                     self.children.setdefault(str(np), set()).add(rid)
-        if entity in ("Invoice", "Payment", "CreditMemo", "RefundReceipt"):
+        if entity in CUSTOMER_TXNS:
             oc = ((old or {}).get("CustomerRef") or {}).get("value")
             nc = ((new or {}).get("CustomerRef") or {}).get("value")
             if oc != nc or new is None:
@@ -303,9 +389,14 @@ class QboSandbox(PersistedState):
     def tz(self) -> timezone:
         return parse_offset(str(self.config.get("company_utc_offset", "-07:00")))
 
-    def add_tenant(self, name: str, realm_id: str | None = None) -> Company:
+    def add_tenant(self, name: str, realm_id: str | None = None, demo: bool = False) -> Company:
+        """A new company; `demo` fills it with a small business's records (what `--tenant` creates)."""
         c = Company(name, realm_id)
         self.tenants[c.id] = c
+        if demo:
+            from .demo import seed_demo
+
+            seed_demo(self, c)
         self.dirty = True
         return c
 

@@ -10,9 +10,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..common.control import ControlHandlers, deep_merge, read_json_object
-from .api import COLLECTIONS, JSON, handle
+from .api import JSON
 from .oauth import revoke_matching
 from .records import render
+from .routes import find, handle
 from .state import DEFAULT_FAULTS
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ async def tenants(request: Request) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not name:
         return _j({"error": "name is required"}, 400)
-    t = rt.sb.add_tenant(name, body.get("tenantId"))
+    t = rt.sb.add_tenant(name, body.get("tenantId"), demo=bool(body.get("demo")))
     return _j({"tenantId": t.id, "name": t.name}, 201)
 
 
@@ -105,7 +106,7 @@ async def as_user(request: Request) -> Response:
     if tenant is None:
         return _j({"error": "unknown tenant"}, 404)
     segs = [s for s in request.path_params["path"].split("/") if s]
-    if not segs or segs[0].lower() not in COLLECTIONS:
+    if find(request.method, segs) is None:
         return _j({"error": "unknown collection"}, 404)
     raw = await request.body()
     status, body, headers = handle(
@@ -121,7 +122,9 @@ async def dump(request: Request) -> Response:
     tenant = rt.sb.tenants.get(request.path_params["tenant_id"])
     if tenant is None:
         return _j({"error": "unknown tenant"}, 404)
-    return _j({coll: [render(coll, r) for r in recs.values()] for coll, recs in tenant.data.items()})
+    out = {coll: [render(coll, r) for r in recs.values()] for coll, recs in tenant.data.items()}
+    out["Organisations"] = [render("Organisations", tenant.organisation)]
+    return _j(out)
 
 
 async def tokens_revoke(request: Request) -> Response:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .state import Tenant
+from .fields import FIELDS, LINE_FIELDS, TRACKING_FIELDS
+from .state import ID_FIELDS, Tenant
 from .util import ZERO, date_to_ms, money, ms_date, ms_to_iso, new_id, parse_date, public, to_dec
 
 # Verbatim Xero messages (api-facts §1.6 and the sources cited there).
@@ -26,9 +26,7 @@ MSG_ARCHIVED = (
     "The contact must be un-archived before creating new invoices or credit notes."
 )
 MSG_BAD_STATUS = "Invoice not of valid status for modification"
-MSG_HAS_PAYMENTS = (
-    "This document cannot be edited as it has a reconciled payment or credit note allocated to it."
-)
+MSG_HAS_PAYMENTS = "This document cannot be edited as it has a reconciled payment or credit note allocated to it."
 MSG_OVERPAY = "Payment amount exceeds the amount outstanding on this document"
 MSG_PAY_NOT_AUTH = "Payments can only be made against Authorised documents"
 MSG_DUP_INVOICE = "Invoice # must be unique."
@@ -79,6 +77,7 @@ _READ_ONLY = {
     "DueDateString",
     "RemainingCredit",
     "Allocations",
+    "ContactGroups",
 }
 
 
@@ -99,11 +98,11 @@ class Ctx:
         self.events.append((category, etype, rid))
 
 
-def _today() -> date:
+def today() -> date:
     return datetime.now(tz=UTC).date()
 
 
-def _set_date(rec: dict[str, Any], key: str, value: Any) -> None:
+def set_date(rec: dict[str, Any], key: str, value: Any) -> None:
     if value in (None, ""):
         rec.pop(key, None)
         rec.pop(key + "String", None)
@@ -116,14 +115,14 @@ def _set_date(rec: dict[str, Any], key: str, value: Any) -> None:
     rec[key + "String"] = d.isoformat() + "T00:00:00"
 
 
-def _copy_writable(src: dict[str, Any], dst: dict[str, Any], skip: set[str]) -> None:
+def copy_writable(src: dict[str, Any], dst: dict[str, Any], skip: set[str]) -> None:
     for k, v in src.items():
         if k in _READ_ONLY or k in skip or k.startswith("_"):
             continue
         dst[k] = v
 
 
-def _ident(el: dict[str, Any], key: str) -> str | None:
+def ident(el: dict[str, Any], key: str) -> str | None:
     v = el.get(key)
     return str(v) if v not in (None, "") else None
 
@@ -132,15 +131,15 @@ def _ident(el: dict[str, Any], key: str) -> str | None:
 def upsert_contact(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
     t = ctx.tenant
     existing: dict[str, Any] | None = None
-    cid = target or _ident(el, "ContactID")
+    cid = target or ident(el, "ContactID")
     if cid:
         existing = t.get("Contacts", cid)
         if existing is None:
             raise ElementError(MSG_NOT_FOUND)
-    elif mode == "POST" and _ident(el, "ContactNumber"):
+    elif mode == "POST" and ident(el, "ContactNumber"):
         found = t.lookup("Contacts", "ContactNumber", str(el["ContactNumber"]))
         existing = found[0] if found else None
-    if existing is None and not _ident(el, "Name"):
+    if existing is None and not ident(el, "Name"):
         raise ElementError(MSG_CONTACT_IDENT)
     rec: dict[str, Any] = (
         dict(existing)
@@ -158,7 +157,7 @@ def upsert_contact(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) 
             "HasValidationErrors": False,
         }
     )
-    _copy_writable(el, rec, {"ContactID"})
+    copy_writable(el, rec, {"ContactID"})
     name = rec.get("Name")
     if not isinstance(name, str) or not name.strip():
         raise ElementError(MSG_CONTACT_IDENT)
@@ -176,23 +175,23 @@ def upsert_contact(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) 
     return rec
 
 
-def _resolve_contact(ctx: Ctx, ref: Any, allow_create: bool) -> tuple[dict[str, Any] | None, str | None]:
+def resolve_contact(ctx: Ctx, ref: Any, allow_create: bool) -> tuple[dict[str, Any] | None, str | None]:
     """Find the contact an invoice names; Xero creates one when only an unknown Name is given."""
     t = ctx.tenant
     if not isinstance(ref, dict):
         raise ElementError(MSG_CONTACT_IDENT)
-    if _ident(ref, "ContactID"):
+    if ident(ref, "ContactID"):
         c = t.get("Contacts", str(ref["ContactID"]))
         if c is None:
             raise ElementError(MSG_NOT_FOUND)
         return c, None
-    if _ident(ref, "ContactNumber"):
+    if ident(ref, "ContactNumber"):
         found = t.lookup("Contacts", "ContactNumber", str(ref["ContactNumber"]))
         if found:
             return found[0], None
-        if not _ident(ref, "Name"):
+        if not ident(ref, "Name"):
             raise ElementError(MSG_NOT_FOUND)
-    if _ident(ref, "Name"):
+    if ident(ref, "Name"):
         found = t.lookup("Contacts", "Name", str(ref["Name"]))
         active = [c for c in found if c.get("ContactStatus") == "ACTIVE"]
         if active or found:
@@ -202,7 +201,7 @@ def _resolve_contact(ctx: Ctx, ref: Any, allow_create: bool) -> tuple[dict[str, 
     raise ElementError(MSG_CONTACT_IDENT)
 
 
-def _contact_summary(c: dict[str, Any]) -> dict[str, Any]:
+def contact_summary(c: dict[str, Any]) -> dict[str, Any]:
     out = {
         "ContactID": c["ContactID"],
         "Name": c["Name"],
@@ -215,7 +214,7 @@ def _contact_summary(c: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- Line items and totals ---------------------------------------------------------------------
-def _tax_rate(t: Tenant, code: str) -> Decimal:
+def tax_rate(t: Tenant, code: str) -> Decimal:
     tr = t.data["TaxRates"].get(code)
     if tr is None or tr.get("Status") != "ACTIVE":
         raise ElementError(MSG_TAX.format(code=code))
@@ -233,7 +232,7 @@ def compute_lines(
     for raw in lines:
         if not isinstance(raw, dict):
             raise ElementError("Invalid line item")
-        li: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("ValidationErrors",)}
+        li: dict[str, Any] = {k: v for k, v in raw.items() if k in LINE_FIELDS}
         lid = li.get("LineItemID")
         li["LineItemID"] = lid if lid in known_ids and lid else new_id()
         item = None
@@ -276,7 +275,7 @@ def compute_lines(
         else:
             code = li.get("TaxType") or (account or {}).get("TaxType") or "NONE"
             li["TaxType"] = code
-            rate = _tax_rate(t, str(code))
+            rate = tax_rate(t, str(code))
             if amount_types == "Inclusive":
                 tax = money(line_amount - line_amount * Decimal(100) / (Decimal(100) + rate))
             else:
@@ -285,8 +284,11 @@ def compute_lines(
         li["UnitAmount"] = money(unit) if unit == money(unit) else unit.quantize(Decimal("0.0001"))
         li["LineAmount"] = line_amount
         li["TaxAmount"] = tax
-        li.setdefault("Tracking", [])
-        _resolve_tracking(t, li["Tracking"])
+        tracking = li.get("Tracking") or []
+        resolve_tracking(t, tracking)
+        li["Tracking"] = [
+            {k: v for k, v in tr.items() if k in TRACKING_FIELDS} for tr in tracking if isinstance(tr, dict)
+        ]
         sum_lines += line_amount
         sum_tax += tax
         out.append(li)
@@ -299,10 +301,19 @@ def compute_lines(
     return out, money(sub), money(sum_tax), money(total)
 
 
-def _resolve_tracking(t: Tenant, tracking: Any) -> None:
+def resolve_tracking(t: Tenant, tracking: Any) -> None:
     if not isinstance(tracking, list):
         raise ElementError("Tracking must be a list")
     for tr in tracking:
+        if isinstance(tr, dict) and not tr.get("Name") and tr.get("TrackingCategoryID"):
+            # A reference by ids only (as BankTransfers' FromTracking/ToTracking are written).
+            cat_by_id = t.get("TrackingCategories", str(tr["TrackingCategoryID"]))
+            options = (cat_by_id or {}).get("Options", [])
+            opt_by_id = next((o for o in options if o["TrackingOptionID"] == tr.get("TrackingOptionID")), None)
+            if cat_by_id is None or opt_by_id is None:
+                raise ElementError("Tracking category or option is not valid.")
+            tr.update(Name=cat_by_id["Name"], Option=opt_by_id["Name"])
+            continue
         if not isinstance(tr, dict) or not tr.get("Name"):
             continue
         cats = t.lookup("TrackingCategories", "Name", str(tr["Name"]))
@@ -315,9 +326,7 @@ def _resolve_tracking(t: Tenant, tracking: Any) -> None:
             None,
         )
         if opt is None:
-            raise ElementError(
-                f"Tracking option '{tr.get('Option')}' does not exist for category '{tr['Name']}'."
-            )
+            raise ElementError(f"Tracking option '{tr.get('Option')}' does not exist for category '{tr['Name']}'.")
         tr["TrackingOptionID"] = opt["TrackingOptionID"]
         tr["Option"] = opt["Name"]
 
@@ -375,12 +384,10 @@ PURCHASE_ORDER = DocKind(
 )
 
 
-def upsert_document(
-    kind: DocKind, ctx: Ctx, el: dict[str, Any], mode: str, target: str | None
-) -> dict[str, Any]:
+def upsert_document(kind: DocKind, ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
     t = ctx.tenant
     existing: dict[str, Any] | None = None
-    did = target or _ident(el, kind.id_field)
+    did = target or ident(el, kind.id_field)
     if did:
         existing = t.get(kind.coll, did)
         if existing is None and kind.coll == "PurchaseOrders" and target:
@@ -388,7 +395,7 @@ def upsert_document(
             existing = found[0] if found else None
         if existing is None:
             raise ElementError(MSG_NOT_FOUND)
-    elif mode == "POST" and _ident(el, kind.number_field):
+    elif mode == "POST" and ident(el, kind.number_field):
         found = [
             r
             for r in t.lookup(kind.coll, kind.number_field, str(el[kind.number_field]))
@@ -423,6 +430,9 @@ def upsert_document(
         if existing is not None and el.get("Type") and el["Type"] != existing["Type"]:
             raise ElementError(MSG_BAD_STATUS)
         rec["Type"] = typ
+    # An empty Contact object (SDKs and the spec's examples send one) names no contact: it changes nothing.
+    if el.get("Contact") == {} and existing is not None:
+        el = {k: v for k, v in el.items() if k != "Contact"}
     financial = any(k in el for k in ("LineItems", "Contact", "LineAmountTypes", "CurrencyCode"))
     if existing is not None and paid > 0 and financial:
         raise ElementError(MSG_HAS_PAYMENTS)
@@ -432,10 +442,10 @@ def upsert_document(
     if "Contact" in el or existing is None:
         if existing is None and "Contact" not in el:
             raise ElementError(MSG_CONTACT_IDENT)
-        contact, pending_contact = _resolve_contact(ctx, el["Contact"], allow_create=True)
+        contact, pending_contact = resolve_contact(ctx, el["Contact"], allow_create=True)
         if contact is not None and contact.get("ContactStatus") == "ARCHIVED":
             raise ElementError(MSG_ARCHIVED)
-    _copy_writable(
+    copy_writable(
         el,
         rec,
         {
@@ -455,9 +465,7 @@ def upsert_document(
     number = el.get(kind.number_field)
     typ_now = rec.get("Type", "")
     if number not in (None, ""):
-        if number != (existing or {}).get(kind.number_field) and (
-            kind.coll != "Invoices" or typ_now == "ACCREC"
-        ):
+        if number != (existing or {}).get(kind.number_field) and (kind.coll != "Invoices" or typ_now == "ACCREC"):
             for other in t.lookup(kind.coll, kind.number_field, str(number)):
                 if (
                     other[kind.id_field] != rec[kind.id_field]
@@ -471,9 +479,9 @@ def upsert_document(
     # Dates
     for dkey in ("Date", "DueDate", "DeliveryDate", "ExpectedArrivalDate"):
         if dkey in el:
-            _set_date(rec, dkey, el[dkey])
+            set_date(rec, dkey, el[dkey])
     if "Date" not in rec:
-        _set_date(rec, "Date", _today())
+        set_date(rec, "Date", today())
     rec.setdefault("LineAmountTypes", "Exclusive")
     if rec["LineAmountTypes"] not in ("Exclusive", "Inclusive", "NoTax"):
         raise ElementError(f"LineAmountTypes '{rec['LineAmountTypes']}' is not valid.")
@@ -488,7 +496,7 @@ def upsert_document(
     if pending_contact is not None:
         contact = upsert_contact(ctx, {"Name": pending_contact}, "PUT", None)
     if contact is not None:
-        rec["Contact"] = _contact_summary(contact)
+        rec["Contact"] = contact_summary(contact)
         flag = "IsCustomer" if typ_now in ("ACCREC", "ACCRECCREDIT") else "IsSupplier"
         if kind.coll != "PurchaseOrders" and not contact.get(flag):
             # Xero documents that IsCustomer/IsSupplier changes do not bump UpdatedDateUTC.
@@ -498,14 +506,14 @@ def upsert_document(
         rec.setdefault("HasErrors", False)
         rec.setdefault("SentToContact", False)
         rec.setdefault("IsDiscounted", False)
-        _settle(rec, kind)
+        settle(rec, kind)
     t.put(kind.coll, rec)
     if kind.category:
         ctx.emit(kind.category, "UPDATE" if existing else "CREATE", rec[kind.id_field])
     return rec
 
 
-def _settle(rec: dict[str, Any], kind: DocKind) -> None:
+def settle(rec: dict[str, Any], kind: DocKind) -> None:
     """Recompute AmountPaid/AmountCredited/AmountDue and PAID<->AUTHORISED from payments and allocations."""
     pays = [p for p in rec.get("_payments", {}).values() if p.get("Status") != "DELETED"]
     allocs = list(rec.get("_allocations", {}).values())
@@ -534,7 +542,11 @@ def _settle(rec: dict[str, Any], kind: DocKind) -> None:
         for a in allocs
         if a["Source"] == "CreditNotes"
     ]
-    rec.setdefault("Prepayments", [])
+    rec["Prepayments"] = [
+        {"PrepaymentID": a["SourceID"], "Total": a["SourceTotal"], "AppliedAmount": a["Amount"]}
+        for a in allocs
+        if a["Source"] == "Prepayments"
+    ]
     if kind.coll == "CreditNotes":
         rec["AmountPaid"] = paid
         rec["AmountCredited"] = credited
@@ -559,9 +571,9 @@ def _resolve_account_for_payment(t: Tenant, ref: Any) -> dict[str, Any]:
     if not isinstance(ref, dict):
         raise ElementError(MSG_ACCOUNT)
     acc = None
-    if _ident(ref, "AccountID"):
+    if ident(ref, "AccountID"):
         acc = t.get("Accounts", str(ref["AccountID"]))
-    elif _ident(ref, "Code"):
+    elif ident(ref, "Code"):
         found = t.lookup("Accounts", "Code", str(ref["Code"]))
         acc = found[0] if found else None
     if acc is None or not (acc.get("Type") == "BANK" or acc.get("EnablePaymentsToAccount")):
@@ -569,13 +581,13 @@ def _resolve_account_for_payment(t: Tenant, ref: Any) -> dict[str, Any]:
     return acc
 
 
-def _resolve_doc(t: Tenant, kind: DocKind, ref: Any) -> dict[str, Any]:
+def resolve_doc(t: Tenant, kind: DocKind, ref: Any) -> dict[str, Any]:
     if not isinstance(ref, dict):
         raise ElementError(MSG_NOT_FOUND)
     doc = None
-    if _ident(ref, kind.id_field):
+    if ident(ref, kind.id_field):
         doc = t.get(kind.coll, str(ref[kind.id_field]))
-    elif _ident(ref, kind.number_field):
+    elif ident(ref, kind.number_field):
         found = [
             r
             for r in t.lookup(kind.coll, kind.number_field, str(ref[kind.number_field]))
@@ -589,13 +601,13 @@ def _resolve_doc(t: Tenant, kind: DocKind, ref: Any) -> dict[str, Any]:
 
 def upsert_payment(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
     t = ctx.tenant
-    pid = target or (_ident(el, "PaymentID") if mode == "POST" else None)
+    pid = target or (ident(el, "PaymentID") if mode == "POST" else None)
     if pid:
         return _delete_payment(ctx, pid, el)
     if el.get("Invoice") is not None:
-        kind, doc = INVOICE, _resolve_doc(t, INVOICE, el.get("Invoice"))
+        kind, doc = INVOICE, resolve_doc(t, INVOICE, el.get("Invoice"))
     elif el.get("CreditNote") is not None:
-        kind, doc = CREDIT_NOTE, _resolve_doc(t, CREDIT_NOTE, el.get("CreditNote"))
+        kind, doc = CREDIT_NOTE, resolve_doc(t, CREDIT_NOTE, el.get("CreditNote"))
     else:
         raise ElementError(MSG_NOT_FOUND)
     acc = _resolve_account_for_payment(t, el.get("Account"))
@@ -610,7 +622,7 @@ def upsert_payment(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) 
     if amount > to_dec(doc["AmountDue"]):
         raise ElementError(MSG_OVERPAY)
     pay: dict[str, Any] = {"PaymentID": new_id()}
-    _set_date(pay, "Date", el.get("Date") or _today())
+    set_date(pay, "Date", el.get("Date") or today())
     pay.pop("DateString", None)
     pay.update(
         Amount=amount,
@@ -651,7 +663,7 @@ def _attach_payment(ctx: Ctx, kind: DocKind, doc: dict[str, Any], pay: dict[str,
         "_date_ms": int(pay["Date"][6:-7]),
     }
     upd["_payments"] = pays
-    _settle(upd, kind)
+    settle(upd, kind)
     ctx.tenant.put(kind.coll, upd)
     if kind.category:
         ctx.emit(kind.category, "UPDATE", upd[kind.id_field])
@@ -680,12 +692,12 @@ def _delete_payment(ctx: Ctx, pid: str, el: dict[str, Any]) -> dict[str, Any]:
 def upsert_item(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
     t = ctx.tenant
     existing = None
-    iid = target or _ident(el, "ItemID")
+    iid = target or ident(el, "ItemID")
     if iid:
         existing = t.get("Items", iid)
         if existing is None:
             raise ElementError(MSG_NOT_FOUND)
-    elif mode == "POST" and _ident(el, "Code"):
+    elif mode == "POST" and ident(el, "Code"):
         found = t.lookup("Items", "Code", str(el["Code"]))
         existing = found[0] if found else None
     rec: dict[str, Any] = (
@@ -698,7 +710,7 @@ def upsert_item(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> 
             "IsTrackedAsInventory": False,
         }
     )
-    _copy_writable(el, rec, {"ItemID"})
+    copy_writable(el, rec, {"ItemID"})
     code = rec.get("Code")
     if not isinstance(code, str) or not code.strip():
         raise ElementError(MSG_ITEM_CODE_REQUIRED)
@@ -722,7 +734,7 @@ def upsert_item(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> 
 # ---- Accounts, tax rates, tracking categories ------------------------------------------------------
 def upsert_account(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
     t = ctx.tenant
-    aid = target or _ident(el, "AccountID")
+    aid = target or ident(el, "AccountID")
     existing = t.get("Accounts", aid) if aid else None
     if aid and existing is None:
         raise ElementError(MSG_NOT_FOUND)
@@ -738,7 +750,7 @@ def upsert_account(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) 
             "AddToWatchlist": False,
         }
     )
-    _copy_writable(el, rec, {"AccountID"})
+    copy_writable(el, rec, {"AccountID"})
     for fld, msg in (("Code", MSG_DUP_ACCOUNT_CODE), ("Name", MSG_DUP_ACCOUNT_NAME)):
         v = rec.get(fld)
         if not v:
@@ -772,7 +784,7 @@ def upsert_tax_rate(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None)
             "CanApplyToRevenue": True,
         }
     )
-    _copy_writable(el, rec, {"TaxType", "EffectiveRate", "DisplayTaxRate"})
+    copy_writable(el, rec, {"TaxType", "EffectiveRate", "DisplayTaxRate"})
     if not rec.get("Name"):
         raise ElementError("Name is required")
     comps = rec.get("TaxComponents") or []
@@ -788,14 +800,14 @@ def upsert_tax_rate(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None)
 
 def upsert_tracking(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
     t = ctx.tenant
-    tid = target or _ident(el, "TrackingCategoryID")
+    tid = target or ident(el, "TrackingCategoryID")
     existing = t.get("TrackingCategories", tid) if tid else None
     if tid and existing is None:
         raise ElementError(MSG_NOT_FOUND)
     rec: dict[str, Any] = (
         dict(existing) if existing else {"TrackingCategoryID": new_id(), "Status": "ACTIVE", "Options": []}
     )
-    _copy_writable(el, rec, {"TrackingCategoryID", "Options"})
+    copy_writable(el, rec, {"TrackingCategoryID", "Options"})
     if not rec.get("Name"):
         raise ElementError("Name is required")
     if any(
@@ -830,41 +842,57 @@ _BT_TYPES = (
 )
 
 
+MSG_BT_LOCKED = "This bank transaction cannot be edited."  # sandbox guesses: no source has the text
+
+
 def upsert_bank_transaction(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
     t = ctx.tenant
-    bid = target or _ident(el, "BankTransactionID")
+    bid = target or ident(el, "BankTransactionID")
+    existing: dict[str, Any] | None = None
     if bid:
         existing = t.get("BankTransactions", bid)
         if existing is None:
             raise ElementError(MSG_NOT_FOUND)
-        if el.get("Status") == "DELETED" and not existing.get("OverpaymentID"):
+        linked = existing.get("OverpaymentID") or existing.get("PrepaymentID") or existing.get("_transfer")
+        if el.get("Status") == "DELETED" and not linked:
             return t.put("BankTransactions", {**existing, "Status": "DELETED"})
-        raise ElementError("This bank transaction cannot be modified through the sandbox.")
-    typ = el.get("Type")
-    if typ not in _BT_TYPES:
+        # Spend and receive money can be edited until reconciled; credits and transfers are edited elsewhere.
+        if linked or existing["Status"] != "AUTHORISED" or existing.get("IsReconciled"):
+            raise ElementError(MSG_BT_LOCKED)
+    typ = el.get("Type") or (existing or {}).get("Type")
+    if typ not in _BT_TYPES or (existing is not None and typ != existing["Type"]):
         raise ElementError(MSG_TYPE.format(t=typ))
-    contact, pending = _resolve_contact(ctx, el.get("Contact"), allow_create=True)
+    contact: dict[str, Any] | None = None
+    pending: str | None = None
+    if el.get("Contact") or existing is None:
+        contact, pending = resolve_contact(ctx, el.get("Contact"), allow_create=True)
+    else:
+        contact = t.get("Contacts", existing["Contact"]["ContactID"])
     if contact is not None and contact.get("ContactStatus") == "ARCHIVED":
         raise ElementError(MSG_ARCHIVED)
-    bank = el.get("BankAccount")
+    bank = el.get("BankAccount") if el.get("BankAccount") else None
     acc = None
     if isinstance(bank, dict):
-        if _ident(bank, "AccountID"):
+        if ident(bank, "AccountID"):
             acc = t.get("Accounts", str(bank["AccountID"]))
-        elif _ident(bank, "Code"):
+        elif ident(bank, "Code"):
             found = t.lookup("Accounts", "Code", str(bank["Code"]))
             acc = found[0] if found else None
+    elif existing is not None:
+        acc = t.get("Accounts", existing["BankAccount"]["AccountID"])
     if acc is None or acc.get("Type") != "BANK":
         raise ElementError(MSG_ACCOUNT)
-    lat = str(el.get("LineAmountTypes") or "Exclusive")
-    lines, sub, tax, total = compute_lines(t, el.get("LineItems", []), lat, None)
+    lat = str(el.get("LineAmountTypes") or (existing or {}).get("LineAmountTypes") or "Exclusive")
+    raw_lines = el.get("LineItems", (existing or {}).get("LineItems", []))
+    lines, sub, tax, total = compute_lines(t, raw_lines, lat, (existing or {}).get("LineItems"))
     if pending is not None:
         contact = upsert_contact(ctx, {"Name": pending}, "PUT", None)
     assert contact is not None
     rec: dict[str, Any] = {
-        "BankTransactionID": new_id(),
+        **(existing or {}),
+        "BankTransactionID": (existing or {}).get("BankTransactionID") or new_id(),
         "Type": typ,
-        "Contact": _contact_summary(contact),
+        "Contact": contact_summary(contact),
         "BankAccount": {"AccountID": acc["AccountID"], "Code": acc["Code"], "Name": acc["Name"]},
         "LineItems": lines,
         "LineAmountTypes": lat,
@@ -872,48 +900,64 @@ def upsert_bank_transaction(ctx: Ctx, el: dict[str, Any], mode: str, target: str
         "TotalTax": tax,
         "Total": total,
         "Status": "AUTHORISED",
-        "IsReconciled": bool(el.get("IsReconciled")),
+        "IsReconciled": bool(el.get("IsReconciled", (existing or {}).get("IsReconciled", False))),
         "CurrencyCode": "AUD",
         "HasAttachments": False,
-        "Reference": str(el.get("Reference") or ""),
+        "Reference": str(el.get("Reference", (existing or {}).get("Reference")) or ""),
     }
-    _set_date(rec, "Date", el.get("Date") or _today())
-    if typ in ("RECEIVE-OVERPAYMENT", "SPEND-OVERPAYMENT"):
-        ov: dict[str, Any] = {
-            "OverpaymentID": new_id(),
-            "Type": typ,
-            "Contact": rec["Contact"],
-            "Date": rec["Date"],
-            "DateString": rec["DateString"],
-            "Status": "AUTHORISED",
-            "LineAmountTypes": lat,
-            "LineItems": lines,
-            "SubTotal": sub,
-            "TotalTax": tax,
-            "Total": total,
-            "RemainingCredit": total,
-            "Reference": rec["Reference"],
-            "Allocations": [],
-            "Payments": [],
-            "CurrencyCode": "AUD",
-            "CurrencyRate": Decimal("1.000000"),
-            "HasAttachments": False,
-            "_date_ms": int(rec["Date"][6:-7]),
-        }
-        t.put("Overpayments", ov)
-        rec["OverpaymentID"] = ov["OverpaymentID"]
+    if "Date" in el or existing is None:
+        set_date(rec, "Date", el.get("Date") or today())
+    if existing is not None:
+        return t.put("BankTransactions", rec)
+    credit_kind = {"OVERPAYMENT": "Overpayments", "PREPAYMENT": "Prepayments"}.get(typ.split("-", 1)[-1])
+    if credit_kind is not None:
+        credit = _credit_record(ctx, credit_kind, rec)
+        t.put(credit_kind, credit)
+        rec[ID_FIELDS[credit_kind]] = credit[ID_FIELDS[credit_kind]]
     return t.put("BankTransactions", rec)
 
 
+def _credit_record(ctx: Ctx, coll: str, bt: dict[str, Any]) -> dict[str, Any]:
+    """The Overpayment or Prepayment a RECEIVE-/SPEND- bank transaction of that kind creates."""
+    rec: dict[str, Any] = {
+        ID_FIELDS[coll]: new_id(),
+        "Type": bt["Type"],
+        "Contact": bt["Contact"],
+        "Date": bt["Date"],
+        "Status": "AUTHORISED",
+        "LineAmountTypes": bt["LineAmountTypes"],
+        "LineItems": bt["LineItems"],
+        "SubTotal": bt["SubTotal"],
+        "TotalTax": bt["TotalTax"],
+        "Total": bt["Total"],
+        "RemainingCredit": bt["Total"],
+        "Reference": bt["Reference"],
+        "Allocations": [],
+        "Payments": [],
+        "CurrencyCode": "AUD",
+        "CurrencyRate": Decimal("1.000000"),
+        "HasAttachments": False,
+        "_date_ms": int(bt["Date"][6:-7]),
+    }
+    if bt["Type"] == "RECEIVE-PREPAYMENT":
+        # Xero: "Receive money prepayments receive invoice numbers in line with sales invoices."
+        rec["InvoiceNumber"] = ctx.tenant.next_number("INV", "Invoices", "InvoiceNumber")
+    return rec
+
+
+_ALLOCATION_SOURCES = {"Overpayments": "OverpaymentID", "CreditNotes": "CreditNoteID", "Prepayments": "PrepaymentID"}
+_CATEGORY = {"CreditNotes": "CREDITNOTE"}
+
+
 def allocate(ctx: Ctx, source_coll: str, source_id: str, el: dict[str, Any]) -> dict[str, Any]:
-    """PUT /Overpayments/{id}/Allocations and /CreditNotes/{id}/Allocations: apply credit to an invoice."""
+    """PUT /{Overpayments,Prepayments,CreditNotes}/{id}/Allocations: apply credit to an invoice."""
     t = ctx.tenant
     src = t.get(source_coll, source_id)
     if src is None:
         raise ElementError(MSG_NOT_FOUND)
     if src["Status"] != "AUTHORISED":
         raise ElementError(MSG_BAD_STATUS)
-    inv = _resolve_doc(t, INVOICE, el.get("Invoice"))
+    inv = resolve_doc(t, INVOICE, el.get("Invoice"))
     if inv["Status"] != "AUTHORISED":
         raise ElementError(MSG_PAY_NOT_AUTH)
     try:
@@ -928,7 +972,7 @@ def allocate(ctx: Ctx, source_coll: str, source_id: str, el: dict[str, Any]) -> 
         raise ElementError(MSG_OVERPAY)
     alloc_id = new_id()
     d: dict[str, Any] = {}
-    _set_date(d, "Date", el.get("Date") or _today())
+    set_date(d, "Date", el.get("Date") or today())
     date_ms = int(d["Date"][6:-7])
     upd_inv = dict(inv)
     allocs = dict(upd_inv.get("_allocations", {}))
@@ -940,10 +984,10 @@ def allocate(ctx: Ctx, source_coll: str, source_id: str, el: dict[str, Any]) -> 
         "_date_ms": date_ms,
     }
     upd_inv["_allocations"] = allocs
-    _settle(upd_inv, INVOICE)
+    settle(upd_inv, INVOICE)
     t.put("Invoices", upd_inv)
     ctx.emit("INVOICE", "UPDATE", inv["InvoiceID"])
-    src_id_field = "OverpaymentID" if source_coll == "Overpayments" else "CreditNoteID"
+    src_id_field = _ALLOCATION_SOURCES[source_coll]
     allocation = {
         "AllocationID": alloc_id,
         "Amount": amount,
@@ -975,6 +1019,38 @@ def allocate(ctx: Ctx, source_coll: str, source_id: str, el: dict[str, Any]) -> 
     return allocation
 
 
+def delete_allocation(ctx: Ctx, source_coll: str, source_id: str, alloc_id: str) -> dict[str, Any]:
+    """DELETE /{Overpayments,Prepayments,CreditNotes}/{id}/Allocations/{AllocationID}: the credit is free again."""
+    t = ctx.tenant
+    src = t.get(source_coll, source_id)
+    if src is None:
+        raise ElementError(MSG_NOT_FOUND)
+    alloc = next((a for a in src.get("Allocations", []) if a.get("AllocationID") == alloc_id), None)
+    if alloc is None:
+        raise ElementError(MSG_NOT_FOUND)
+    amount = to_dec(alloc["Amount"])
+    upd_src = dict(src)
+    upd_src["Allocations"] = [a for a in src["Allocations"] if a.get("AllocationID") != alloc_id]
+    remaining = money(to_dec(src["RemainingCredit"]) + amount)
+    upd_src["RemainingCredit"] = remaining
+    if source_coll == "CreditNotes":
+        upd_src["AmountCredited"] = money(to_dec(src.get("AmountCredited"), ZERO) - amount)
+        upd_src["AmountDue"] = remaining
+    if upd_src["Status"] == "PAID":
+        upd_src["Status"] = "AUTHORISED"
+    t.put(source_coll, upd_src)
+    if source_coll in _CATEGORY:
+        ctx.emit(_CATEGORY[source_coll], "UPDATE", source_id)
+    inv = t.get("Invoices", str(alloc["Invoice"]["InvoiceID"]))
+    if inv is not None:
+        upd_inv = dict(inv)
+        upd_inv["_allocations"] = {k: v for k, v in inv.get("_allocations", {}).items() if k != alloc_id}
+        settle(upd_inv, INVOICE)
+        t.put("Invoices", upd_inv)
+        ctx.emit("INVOICE", "UPDATE", inv["InvoiceID"])
+    return {**alloc, "IsDeleted": True, source_coll[:-1]: {_ALLOCATION_SOURCES[source_coll]: source_id}}
+
+
 def delete_item(ctx: Ctx, item_id: str) -> bool:
     if ctx.tenant.get("Items", item_id) is None:
         return False
@@ -982,30 +1058,25 @@ def delete_item(ctx: Ctx, item_id: str) -> bool:
     return True
 
 
-Handler = Callable[[Ctx, dict[str, Any], str, str | None], dict[str, Any]]
+def upsert_invoice(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
+    return upsert_document(INVOICE, ctx, el, mode, target)
 
-HANDLERS: dict[str, Handler] = {
-    "Contacts": upsert_contact,
-    "Invoices": lambda c, e, m, t: upsert_document(INVOICE, c, e, m, t),
-    "CreditNotes": lambda c, e, m, t: upsert_document(CREDIT_NOTE, c, e, m, t),
-    "PurchaseOrders": lambda c, e, m, t: upsert_document(PURCHASE_ORDER, c, e, m, t),
-    "Payments": upsert_payment,
-    "Items": upsert_item,
-    "Accounts": upsert_account,
-    "TaxRates": upsert_tax_rate,
-    "TrackingCategories": upsert_tracking,
-    "BankTransactions": upsert_bank_transaction,
-}
+
+def upsert_credit_note(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
+    return upsert_document(CREDIT_NOTE, ctx, el, mode, target)
+
+
+def upsert_purchase_order(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> dict[str, Any]:
+    return upsert_document(PURCHASE_ORDER, ctx, el, mode, target)
 
 
 def render(coll: str, rec: dict[str, Any]) -> dict[str, Any]:
-    """The public form of a stored record (private bookkeeping removed)."""
+    """The public form of a stored record: exactly the fields its schema in the contract has."""
+    if coll in ("Overpayments", "Prepayments") and "UpdatedDateUTC" not in rec:
+        rec = {**rec, "UpdatedDateUTC": ms_date(rec["_updated_ms"])}
+    allowed = FIELDS.get(coll)
     out = public(rec)
-    if coll in ("Contacts", "Items", "Accounts") and "UpdatedDateUTC" in out:
-        pass
-    if coll == "Overpayments":
-        out.setdefault("UpdatedDateUTC", ms_date(rec["_updated_ms"]))
-    return out
+    return out if allowed is None else {k: v for k, v in out.items() if k in allowed}
 
 
 def updated_iso(rec: dict[str, Any]) -> str:

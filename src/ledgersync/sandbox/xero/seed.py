@@ -1,7 +1,9 @@
-"""Demo-company seed data for a new sandbox tenant: chart of accounts, tax rates, a tracking category."""
+"""Seed data every new sandbox tenant gets: organisation, chart of accounts, tax rates, settings lists."""
 
 from __future__ import annotations
 
+import random
+import string
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +32,9 @@ _ACCOUNTS: list[tuple[str, str, str, str, str]] = [
     ("960", "Retained Earnings", "EQUITY", "EQUITY", "BASEXCLUDED"),
     ("970", "Owner A Funds Introduced", "EQUITY", "EQUITY", "BASEXCLUDED"),
 ]
+
+# The accounts Xero's journals post to without being named on a line.
+_SYSTEM_ACCOUNTS = {"610": "DEBTORS", "800": "CREDITORS", "820": "GST", "960": "RETAINEDEARNINGS"}
 
 # (TaxType, Name, Rate, ReportTaxType)
 _TAX_RATES: list[tuple[str, str, str, str]] = [
@@ -64,6 +69,8 @@ def seed_accounts(stamp_ms: int) -> list[dict[str, Any]]:
             "AddToWatchlist": False,
             "_updated_ms": stamp_ms,
         }
+        if code in _SYSTEM_ACCOUNTS:
+            rec["SystemAccount"] = _SYSTEM_ACCOUNTS[code]
         if typ == "BANK":
             rec["BankAccountNumber"] = "0826" + code + "1234"
             rec["BankAccountType"] = "BANK"
@@ -108,3 +115,77 @@ def seed_tracking(stamp_ms: int) -> list[dict[str, Any]]:
             ],
         }
     ]
+
+
+def seed_organisation(org_id: str, name: str, created_ms: int) -> dict[str, Any]:
+    """GET /Organisation: an Australian company (base currency AUD, financial year ending 30 June)."""
+    short = "!" + "".join(random.choice(string.ascii_letters + string.digits) for _ in range(5))
+    return {
+        "OrganisationID": org_id,
+        "Name": name,
+        "LegalName": name,
+        "PaysTax": True,
+        "Version": "AU",
+        "OrganisationType": "COMPANY",
+        "BaseCurrency": "AUD",
+        "CountryCode": "AU",
+        "IsDemoCompany": False,
+        "OrganisationStatus": "ACTIVE",
+        "TaxNumber": "12345678901",
+        "FinancialYearEndDay": 30,
+        "FinancialYearEndMonth": 6,
+        "SalesTaxBasis": "ACCRUALS",
+        "SalesTaxPeriod": "QUARTERLY1",
+        "DefaultSalesTax": "Tax Exclusive",
+        "DefaultPurchasesTax": "Tax Inclusive",
+        "CreatedDateUTC": ms_date(created_ms),
+        "OrganisationEntityType": "COMPANY",
+        "Timezone": "AUSEASTERNSTANDARDTIME",
+        "ShortCode": short,
+        "Edition": "BUSINESS",
+        "Class": "PREMIUM",
+        "LineOfBusiness": "Automotive repairs",
+        "Addresses": [
+            {
+                "AddressType": "STREET",
+                "AddressLine1": "23 Main Street",
+                "City": "Melbourne",
+                "Region": "VIC",
+                "PostalCode": "3000",
+                "Country": "Australia",
+            }
+        ],
+        "Phones": [{"PhoneType": "OFFICE", "PhoneNumber": "9000 0000", "PhoneAreaCode": "03"}],
+        "ExternalLinks": [],
+        "PaymentTerms": {
+            "Bills": {"Day": 30, "Type": "DAYSAFTERBILLDATE"},
+            "Sales": {"Day": 14, "Type": "DAYSAFTERBILLDATE"},
+        },
+    }
+
+
+def seed_settings(stamp_ms: int) -> dict[str, list[dict[str, Any]]]:
+    """The lists an organisation has from day one: its base currency, the Standard theme, its owner."""
+    return {
+        "Currencies": [{"Code": "AUD", "Description": "Australian Dollar"}],
+        "BrandingThemes": [
+            {
+                "BrandingThemeID": new_id(),
+                "Name": "Standard",
+                "Type": "INVOICE",
+                "SortOrder": 0,
+                "CreatedDateUTC": ms_date(stamp_ms),
+            }
+        ],
+        "Users": [
+            {
+                "UserID": new_id(),
+                "EmailAddress": "owner@example.com",
+                "FirstName": "Demo",
+                "LastName": "Owner",
+                "UpdatedDateUTC": ms_date(stamp_ms),
+                "IsSubscriber": True,
+                "OrganisationRole": "FINANCIALADVISER",
+            }
+        ],
+    }

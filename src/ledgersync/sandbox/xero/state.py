@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..common.persistence import PersistedState
-from .seed import seed_accounts, seed_tax_rates, seed_tracking
+from . import ledger
+from .seed import seed_accounts, seed_organisation, seed_settings, seed_tax_rates, seed_tracking
 from .util import ms_date, new_id, now_ms
 
 ID_FIELDS: dict[str, str] = {
@@ -25,7 +26,20 @@ ID_FIELDS: dict[str, str] = {
     "Accounts": "AccountID",
     "Overpayments": "OverpaymentID",
     "BankTransactions": "BankTransactionID",
+    "Prepayments": "PrepaymentID",
+    "Currencies": "Code",
+    "ContactGroups": "ContactGroupID",
+    "BrandingThemes": "BrandingThemeID",
+    "Users": "UserID",
+    "ManualJournals": "ManualJournalID",
+    "BankTransfers": "BankTransferID",
+    "Quotes": "QuoteID",
+    "RepeatingInvoices": "RepeatingInvoiceID",
+    "LinkedTransactions": "LinkedTransactionID",
+    "Journals": "JournalID",
 }
+# Ids that are codes rather than GUIDs: looked up exactly as given (TaxType) or upper-cased (currency codes).
+CODE_IDS = {"TaxRates", "Currencies"}
 
 # Secondary indexes (case-folded value -> ids) so `where` lookups stay O(1) at benchmark volumes.
 INDEXED: dict[str, tuple[str, ...]] = {
@@ -40,6 +54,14 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "TrackingCategories": ("Name",),
     "BankTransactions": ("Reference",),
     "Overpayments": (),
+    "Prepayments": (),
+    "ContactGroups": ("Name",),
+    "ManualJournals": (),
+    "BankTransfers": (),
+    "Quotes": ("QuoteNumber",),
+    "RepeatingInvoices": (),
+    "LinkedTransactions": ("SourceTransactionID", "TargetTransactionID"),
+    "Journals": (),
 }
 
 # Collections whose public objects carry UpdatedDateUTC in the spec.
@@ -53,6 +75,11 @@ _STAMPED = {
     "Accounts",
     "Overpayments",
     "BankTransactions",
+    "Prepayments",
+    "Users",
+    "ManualJournals",
+    "Quotes",
+    "LinkedTransactions",
 }
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -100,11 +127,16 @@ class Tenant:
         self.idx: dict[str, dict[str, dict[str, set[str]]]] = {
             c: {f: {} for f in INDEXED.get(c, ())} for c in ID_FIELDS
         }
-        self.seq: dict[str, int] = {"INV": 0, "CN": 0, "PO": 0}
+        self.seq: dict[str, int] = {"INV": 0, "CN": 0, "PO": 0, "QU": 0, "JOURNAL": 0}
         self.last_ms = 0
         self.created = 0
         # Idempotency-Key -> (status, headers, body) or an Event while the first request is in flight.
         self.idempotency: dict[str, tuple[int, list[tuple[str, str]], bytes] | asyncio.Event] = {}
+        # What each posting record last posted (source id -> posting), so a change can be reversed.
+        self.posted: dict[str, dict[str, Any]] = {}
+        # False while a saved state is loaded: its journals are restored, never re-posted.
+        self.posting = True
+        self.organisation: dict[str, Any] = seed_organisation(self.id, name, self.created_ms)
         if seed:
             stamp = self.stamp()
             for rec in seed_accounts(stamp):
@@ -113,6 +145,9 @@ class Tenant:
                 self.put("TaxRates", rec, touch=False)
             for rec in seed_tracking(stamp):
                 self.put("TrackingCategories", rec, touch=False)
+            for coll, recs in seed_settings(stamp).items():
+                for rec in recs:
+                    self.put(coll, rec, touch=False)
 
     def stamp(self) -> int:
         """A strictly increasing ms timestamp, so every change orders after the previous one."""
@@ -123,8 +158,10 @@ class Tenant:
     def get(self, coll: str, rid: str) -> dict[str, Any] | None:
         recs = self.data[coll]
         rec = recs.get(rid)
-        if rec is None and coll != "TaxRates":
+        if rec is None and coll not in CODE_IDS:
             rec = recs.get(rid.lower())
+        elif rec is None and coll == "Currencies":
+            rec = recs.get(rid.upper())
         return rec
 
     def lookup(self, coll: str, fld: str, value: str) -> list[dict[str, Any]]:
@@ -162,6 +199,8 @@ class Tenant:
             if isinstance(nv, str) and nv:
                 index.setdefault(nv.casefold(), set()).add(rid)
         self.data[coll][rid] = rec
+        if self.posting and coll in ledger.SOURCES:
+            ledger.sync(self, coll, rec, rid)
         return rec
 
     def delete(self, coll: str, rid: str) -> None:
@@ -187,6 +226,8 @@ class Tenant:
             "created_ms": self.created_ms,
             "seq": self.seq,
             "last_ms": self.last_ms,
+            "organisation": self.organisation,
+            "posted": self.posted,
             "data": {c: list(r.values()) for c, r in self.data.items()},
         }
 
@@ -195,9 +236,18 @@ class Tenant:
         t = cls(obj["name"], obj["id"], seed=False)
         t.created_ms = obj["created_ms"]
         t.seq.update(obj["seq"])
+        t.organisation.update(obj.get("organisation") or {})
+        t.posted = dict(obj.get("posted") or {})
+        t.posting = False
         for coll, recs in obj["data"].items():
             if coll in t.data:
                 for rec in recs:
+                    t.put(coll, rec, touch=False)
+        t.posting = True
+        if not t.data["Currencies"]:
+            # A state file saved before these lists existed.
+            for coll, seeded in seed_settings(t.created_ms).items():
+                for rec in seeded:
                     t.put(coll, rec, touch=False)
         t.last_ms = obj.get("last_ms", t.last_ms)
         t.created = max(
@@ -256,9 +306,14 @@ class XeroSandbox(PersistedState):
     signing_secret: str = field(default_factory=lambda: os.urandom(16).hex())
 
     # ---- tenants & apps -------------------------------------------------------------------
-    def add_tenant(self, name: str, tenant_id: str | None = None) -> Tenant:
+    def add_tenant(self, name: str, tenant_id: str | None = None, demo: bool = False) -> Tenant:
+        """A new organisation; `demo` fills it with a small company's records (what `--tenant` creates)."""
         t = Tenant(name, tenant_id)
         self.tenants[t.id] = t
+        if demo:
+            from .demo import seed_demo
+
+            seed_demo(t)
         self.dirty = True
         return t
 
