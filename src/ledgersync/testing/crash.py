@@ -1,0 +1,111 @@
+"""Crash points in process: a ProviderSpec whose providers stop the process's work where a SIGKILL would land."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ledgersync.model import Entity
+from ledgersync.providers.base import (
+    CallInfo,
+    Capabilities,
+    OAuthFlow,
+    Provider,
+    ProviderSpec,
+    PullPage,
+    RemoteRecord,
+    Write,
+    WriteResult,
+)
+
+
+class Crash(BaseException):
+    """The process died here. A BaseException, so no `except Exception` on the way out can swallow it; the
+    transactions it unwinds roll back as a killed process's would."""
+
+
+class CrashingSpec:
+    """Wraps a ProviderSpec: its providers raise Crash right after the `after_writes`-th write call (push, remove,
+    restore) returned, i.e. after the platform committed and before the engine recorded it, or when the engine
+    asks for the next pull page after the `after_pages`-th (that page and its cursor already stored).
+
+    Counts run over every provider the spec connects; `arm` sets them again. Give it to a LedgerSync over the
+    same database (`LedgerSync(url, providers={name: CrashingSpec(spec)})`) to crash that one's syncs."""
+
+    def __init__(self, inner: ProviderSpec, *, after_writes: int | None = None, after_pages: int | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.capabilities: Capabilities = inner.capabilities
+        self.crashes = 0
+        self.arm(after_writes=after_writes, after_pages=after_pages)
+
+    def arm(self, *, after_writes: int | None = None, after_pages: int | None = None) -> None:
+        self._writes_left = after_writes
+        self._pages_left = after_pages
+
+    def oauth(self, config: dict[str, str]) -> OAuthFlow:
+        return self.inner.oauth(config)
+
+    def connect(self, *args: Any, **kwargs: Any) -> CrashingProvider:
+        # Whatever the spec's connect takes (its shape is changing), passed through as it came.
+        return CrashingProvider(self.inner.connect(*args, **kwargs), self)
+
+    def _count(self, kind: str) -> None:
+        if kind == "write" and self._writes_left is not None:
+            self._writes_left -= 1
+            if self._writes_left <= 0:
+                self._writes_left = None
+                self.crashes += 1
+                raise Crash("stopped right after a write the platform committed")
+        if kind == "page" and self._pages_left is not None:
+            self._pages_left -= 1
+            if self._pages_left <= 0:
+                self._pages_left = None
+                self.crashes += 1
+                raise Crash("stopped between two pages of a pull")
+
+
+class CrashingProvider:
+    """A Provider that delegates to another and crashes where its CrashingSpec says."""
+
+    def __init__(self, inner: Provider, spec: CrashingSpec) -> None:
+        self.inner = inner
+        self.spec = spec
+        self.capabilities: Capabilities = inner.capabilities
+
+    @property
+    def on_call(self) -> Callable[[CallInfo], None] | None:
+        return self.inner.on_call
+
+    @on_call.setter
+    def on_call(self, value: Callable[[CallInfo], None] | None) -> None:
+        self.inner.on_call = value
+
+    def pull(self, entity: Entity, cursor: str | None) -> Iterator[PullPage]:
+        for page in self.inner.pull(entity, cursor):
+            yield page
+            self.spec._count("page")
+
+    def fetch(self, entity: Entity, remote_ids: Sequence[str]) -> list[RemoteRecord]:
+        return self.inner.fetch(entity, remote_ids)
+
+    def push(self, entity: Entity, writes: Sequence[Write]) -> list[WriteResult]:
+        results = self.inner.push(entity, writes)
+        self.spec._count("write")
+        return results
+
+    def find(self, entity: Entity, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        return self.inner.find(entity, writes)
+
+    def remove(self, entity: Entity, write: Write) -> WriteResult:
+        result = self.inner.remove(entity, write)
+        self.spec._count("write")
+        return result
+
+    def restore(self, entity: Entity, write: Write) -> WriteResult:
+        result = self.inner.restore(entity, write)
+        self.spec._count("write")
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
