@@ -27,7 +27,7 @@ class Crash(BaseException):
 class CrashingSpec:
     """Wraps a ProviderSpec: its providers raise Crash right after the `after_writes`-th write call (push, remove,
     restore) returned, i.e. after the platform committed and before the engine recorded it, or when the engine
-    asks for the next pull page after the `after_pages`-th (that page and its cursor already stored).
+    asks for another pull page after `after_pages` pages (those pages and their checkpoint already stored).
 
     Counts run over every provider the spec connects; `arm` sets them again. Give it to a LedgerSync over the
     same database (`LedgerSync(url, providers={name: CrashingSpec(spec)})`) to crash that one's syncs."""
@@ -41,7 +41,8 @@ class CrashingSpec:
 
     def arm(self, *, after_writes: int | None = None, after_pages: int | None = None) -> None:
         self._writes_left = after_writes
-        self._pages_left = after_pages
+        self._after_pages = after_pages
+        self._pages_given = 0
 
     def oauth(self, config: dict[str, str]) -> OAuthFlow:
         return self.inner.oauth(config)
@@ -57,12 +58,10 @@ class CrashingSpec:
                 self._writes_left = None
                 self.crashes += 1
                 raise Crash("stopped right after a write the platform committed")
-        if kind == "page" and self._pages_left is not None:
-            self._pages_left -= 1
-            if self._pages_left <= 0:
-                self._pages_left = None
-                self.crashes += 1
-                raise Crash("stopped between two pages of a pull")
+        if kind == "page" and self._after_pages is not None and self._pages_given >= self._after_pages:
+            self._after_pages = None
+            self.crashes += 1
+            raise Crash("stopped between two pages of a pull")
 
 
 class CrashingProvider:
@@ -81,10 +80,19 @@ class CrashingProvider:
     def on_call(self, value: Callable[[CallInfo], None] | None) -> None:
         self.inner.on_call = value
 
-    def pull(self, entity: Entity, cursor: str | None) -> Iterator[PullPage]:
-        for page in self.inner.pull(entity, cursor):
-            yield page
+    def pull(self, entity: Entity, cursor: str | None, resume: str | None = None) -> Iterator[PullPage]:
+        pages = (
+            self.inner.pull(entity, cursor, resume=resume) if resume is not None else self.inner.pull(entity, cursor)
+        )
+        while True:
+            # Before reading another page, whether the engine asks within this pull or resumes it in a new one.
             self.spec._count("page")
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            self.spec._pages_given += 1
+            yield page
 
     def fetch(self, entity: Entity, remote_ids: Sequence[str]) -> list[RemoteRecord]:
         return self.inner.fetch(entity, remote_ids)

@@ -863,8 +863,9 @@ class MemoryProvider:
         self._dead: SyncError | None = None
 
     # ------------------------------------------------------------------ the protocol
-    def pull(self, entity: Entity, cursor: str | None) -> Iterator[PullPage]:
-        after = self._position(cursor)
+    def pull(self, entity: Entity, cursor: str | None, resume: str | None = None) -> Iterator[PullPage]:
+        # A change number is an exact position, so a page's resume state is just the last change it held.
+        after = self._position(resume if resume is not None else cursor)
         while True:
 
             def page(token: str | None, after: int = after) -> tuple[list[RemoteRecord], int | None, bool]:
@@ -873,7 +874,7 @@ class MemoryProvider:
             records, last, more = self._call("GET", "pull", entity, page, write=False)
             if last is not None:
                 after, cursor = last, str(last)
-            yield PullPage(records, cursor)
+            yield PullPage(records, cursor, str(after) if more else None)
             if not more:
                 return
 

@@ -167,6 +167,35 @@ class ProtocolChecks:
         assert positions == sorted(positions), f"cursors went backwards: {positions}"
         assert last is not None and self.cursor_key(last) >= self.cursor_key(first)
 
+    def a_pull_resumed_after_a_page_brings_the_rest(self, records: int = 5) -> bool:
+        """A page's `resume` continues the same pull after that page: the pages that follow bring every other
+        record, none of that page's again, with cursors no older. False when the provider's pages carry no
+        resume (it is read to the end in one go), so there is nothing to check."""
+        writes = [self.contact(f"r{i}", f"Resumed {i}") for i in range(records)]
+        for batch in _chunks(writes, self.provider.capabilities.batch_size):
+            for result in self.provider.push(Entity.CONTACT, batch):
+                assert result.ok, result.error
+        everything = {r.remote_id for page in self._pull_all(Entity.CONTACT, None) for r in page.records}
+        pages = self.provider.pull(Entity.CONTACT, None)
+        try:
+            first = next(iter(pages))
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+        if first.resume is None:
+            return False
+        assert first.cursor is not None, "a page that can be resumed gave no cursor to save with it"
+        rest = list(self.provider.pull(Entity.CONTACT, first.cursor, resume=first.resume))
+        head = {r.remote_id for r in first.records}
+        tail = {r.remote_id for page in rest for r in page.records}
+        assert not head & tail, f"the resumed pull read the first page's records again: {sorted(head & tail)}"
+        assert head | tail == everything, f"the resumed pull missed {sorted(everything - head - tail)}"
+        positions = [self.cursor_key(p.cursor) for p in rest if p.cursor is not None]
+        assert all(p >= self.cursor_key(first.cursor) for p in positions), "a resumed pull's cursor went back"
+        assert rest[-1].resume is None, "the last page of a pull still carries resume state"
+        return True
+
     def find_finds_what_push_created(self) -> None:
         """find, given the writes push took, names the records push created (keyed by Write.key); it finds
         nothing for a write that never landed."""

@@ -301,6 +301,11 @@ class ProviderConformance:
         with self.protocol(tmp_path, Tuning(page_size=2)) as checks:
             checks.cursors_never_go_backwards()
 
+    def test_a_pull_resumed_after_a_page_brings_the_rest(self, tmp_path: Path) -> None:
+        with self.protocol(tmp_path, Tuning(page_size=2)) as checks:
+            resumable = checks.a_pull_resumed_after_a_page_brings_the_rest()
+        self.require(resumable, "its pull pages carry no resume state (a pull is read to the end in one go)")
+
     def test_find_finds_what_push_created(self, tmp_path: Path) -> None:
         with self.protocol(tmp_path) as checks:
             checks.find_finds_what_push_created()
