@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ledgersync.model import Entity
 from ledgersync.providers.base import (
     CallInfo,
     Capabilities,
-    OAuthFlow,
     Provider,
     ProviderSpec,
     PullPage,
     RemoteRecord,
+    Restores,
     Write,
     WriteResult,
 )
@@ -36,6 +36,8 @@ class CrashingSpec:
         self.inner = inner
         self.name = inner.name
         self.capabilities: Capabilities = inner.capabilities
+        self.config_model = inner.config_model
+        self.connect_flow = inner.connect_flow
         self.crashes = 0
         self.arm(after_writes=after_writes, after_pages=after_pages)
 
@@ -44,12 +46,12 @@ class CrashingSpec:
         self._after_pages = after_pages
         self._pages_given = 0
 
-    def oauth(self, config: dict[str, str]) -> OAuthFlow:
-        return self.inner.oauth(config)
-
     def connect(self, *args: Any, **kwargs: Any) -> CrashingProvider:
-        # Whatever the spec's connect takes (its shape is changing), passed through as it came.
-        return CrashingProvider(self.inner.connect(*args, **kwargs), self)
+        # Whatever the spec's connect takes, passed through as it came; restoring only where the inner does.
+        inner = self.inner.connect(*args, **kwargs)
+        if isinstance(inner, Restores):
+            return CrashingRestoringProvider(inner, self)
+        return CrashingProvider(inner, self)
 
     def _count(self, kind: str) -> None:
         if kind == "write" and self._writes_left is not None:
@@ -110,10 +112,20 @@ class CrashingProvider:
         self.spec._count("write")
         return result
 
+    def close(self) -> None:
+        self.inner.close()
+
+
+class CrashingRestoringProvider(CrashingProvider):
+    """A CrashingProvider over a provider that also restores (the optional Restores ability)."""
+
+    inner: Restoring
+
     def restore(self, entity: Entity, write: Write) -> WriteResult:
         result = self.inner.restore(entity, write)
         self.spec._count("write")
         return result
 
-    def close(self) -> None:
-        self.inner.close()
+
+class Restoring(Provider, Restores, Protocol):
+    pass

@@ -4,7 +4,8 @@
 on it as a person would (`create`, `edit`, `pay`, `remove`) and read its truth (`records`, `count`). `MemoryProvider`
 reaches it the way a connector reaches a platform's API, minus the HTTP: every call is counted, can be refused by
 an injected fault, and can lose its answer after the platform committed. `MemorySpec` is the ProviderSpec a
-`LedgerSync` is given, and `connect_memory` connects an organisation to it."""
+`LedgerSync` is given, and `connect_memory` connects an organisation to it: through an OAuth2 consent granted at
+once when the platform has tokens, else with its API key (the API-key connect flow)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from pydantic import Field, SecretStr
 
 from ledgersync.model import (
     RECORD_TYPES,
@@ -51,7 +54,9 @@ from ledgersync.providers.base import (
     Write,
     WriteResult,
 )
-from ledgersync.providers.util import config_number, unknown_outcome_error
+from ledgersync.providers.config import ProviderConfig
+from ledgersync.providers.connect import ApiKeyFlow, ConnectFlow, CredentialField, OAuth2CodeFlow
+from ledgersync.providers.util import unknown_outcome_error
 from ledgersync.testing.faults import (
     DROP_AFTER_COMMIT,
     FAULT_KINDS,
@@ -154,7 +159,7 @@ class MemoryPlatform:
     (`MemoryPlatform(payments_editable=True, payment_holds_credit=True, batch_size=1)`); the platform's rules
     follow them (a payment that can't be edited is refused an update, an unapplied amount is refused unless
     payments hold credit, a payment over several invoices is refused unless allowed). With `tokens=False` the
-    platform checks no access token at all."""
+    platform has no tokens: a connection submits the platform's `api_key` instead, checked on every call."""
 
     capabilities: Capabilities = MEMORY_CAPABILITIES
     tokens: bool = True
@@ -182,6 +187,7 @@ class MemoryPlatform:
         self._codes: set[str] = set()
         self._access: dict[str, dt.datetime] = {}
         self._refresh: set[str] = set()
+        self.api_key = secrets.token_urlsafe(16)
 
     @classmethod
     def with_capabilities(cls, *, tokens: bool = True, **overrides: Any) -> MemoryPlatform:
@@ -299,10 +305,30 @@ class MemoryPlatform:
             self._access.clear()
             self._refresh.clear()
 
-    def _authorise(self, access_token: str | None) -> None:
+    def verify_key(self, api_key: str | None) -> Tenant:
+        """The organisation an API key opens (ProviderError when the key is not this platform's)."""
+        if not api_key or not secrets.compare_digest(api_key, self.api_key):
+            raise ProviderError(
+                SyncError(
+                    code=ErrorCode.AUTH_REVOKED,
+                    message=f"{DISPLAY_NAME} did not accept the API key.",
+                    hint="Copy the key again from the platform's settings.",
+                )
+            )
+        return Tenant(id=self.tenant_id, name=self.organisation)
+
+    def rotate_key(self) -> str:
+        """A new API key; the old one stops working (as a person regenerating it would)."""
+        with self._lock:
+            self.api_key = secrets.token_urlsafe(16)
+            return self.api_key
+
+    def _authorise(self, credential: str | None) -> None:
         if not self.tokens:
+            if not credential or not secrets.compare_digest(credential, self.api_key):
+                raise _Unauthorized()
             return
-        expires = self._access.get(access_token or "")
+        expires = self._access.get(credential or "")
         if expires is None or expires <= self.clock():
             raise _Unauthorized()
 
@@ -839,26 +865,35 @@ class MemoryConsent:
         return self.platform.refresh_access(token.refresh_token)
 
 
+class MemoryConfig(ProviderConfig):
+    """Settings of one memory connection. `max_attempts` (from the base) is the tries per call on a 429, a 500
+    or a lost answer: a write whose answer was lost is retried under its idempotency key, so the platform
+    replays the first answer. Timeouts and retry times are accepted and unused (nothing here waits)."""
+
+    batch_size: int | None = Field(None, ge=1, description="Writes per push (default: the platform's)")
+    page_size: int | None = Field(None, ge=1, description="Records per pull page (default: the platform's)")
+    api_key: SecretStr | None = Field(None, description="The platform's API key, where it has no tokens")
+
+
 class MemoryProvider:
-    """A connection to the memory platform, as a connector is to a platform's API.
+    """A connection to the memory platform, as a connector is to a platform's API."""
 
-    Config keys (all strings, all optional): batch_size and page_size (override the platform's capabilities for
-    this connection), max_attempts (4: tries per call on a 429, a 500 or a lost answer; a write whose answer was
-    lost is retried under its idempotency key, so the platform replays the first answer)."""
-
-    def __init__(self, platform: MemoryPlatform, config: Mapping[str, str], tenant_id: str, tokens: TokenStore) -> None:
+    def __init__(
+        self, platform: MemoryPlatform, config: ProviderConfig | Mapping[str, Any], tenant_id: str, tokens: TokenStore
+    ) -> None:
+        cfg = MemoryConfig.coerce(config)
         self.platform = platform
         self.tenant_id = tenant_id
         self.tokens = tokens
+        self._api_key = cfg.secret("api_key")
         caps = platform.capabilities
-        batch = int(max(1, config_number(config, "batch_size", caps.batch_size)))
-        page = int(max(1, config_number(config, "page_size", caps.page_size)))
+        batch, page = cfg.batch_size or caps.batch_size, cfg.page_size or caps.page_size
         self.capabilities: Capabilities = (
             dataclasses.replace(caps, batch_size=batch, page_size=page)
             if (batch, page) != (caps.batch_size, caps.page_size)
             else caps
         )
-        self.max_attempts = int(max(1, config_number(config, "max_attempts", 4)))
+        self.max_attempts = cfg.max_attempts
         self.on_call: Callable[[CallInfo], None] | None = None
         self._dead: SyncError | None = None
 
@@ -964,7 +999,7 @@ class MemoryProvider:
             token = self._token()
             started = time.perf_counter()
             try:
-                result = send(token.access_token if token is not None else None)
+                result = send(token.access_token if token is not None else self._api_key)
             except _Unauthorized:
                 self._report(method, path, 401, started)
                 if not refreshed and token is not None:
@@ -972,6 +1007,16 @@ class MemoryProvider:
                     attempt -= 1
                     self._refresh(token)
                     continue
+                if token is None:
+                    # A refused API key: nothing to renew, the connection needs a person.
+                    self._dead = SyncError(
+                        code=ErrorCode.AUTH_REVOKED,
+                        message=f"{DISPLAY_NAME} did not accept the connection's API key.",
+                        hint="Connect again with the platform's current API key.",
+                        platform_code="401",
+                    )
+                    self.tokens.mark_needs_reconnect(self._dead.message)
+                    raise ProviderError(self._dead) from None
                 raise ProviderError(
                     SyncError(
                         code=ErrorCode.AUTH_EXPIRED,
@@ -1018,22 +1063,43 @@ class MemoryProvider:
 
 
 class MemorySpec:
-    """The memory platform as the engine sees it before connecting (today's ProviderSpec shape)."""
+    """The memory platform as the engine sees it before connecting: capabilities, typed config, connect flow
+    (OAuth2 consent when the platform has tokens, else its API key) and the factory of connected providers."""
+
+    config_model: type[ProviderConfig] = MemoryConfig
 
     def __init__(self, platform: MemoryPlatform, name: str = "memory") -> None:
         self.platform = platform
         self.name = name
         self.capabilities = platform.capabilities
+        self.connect_flow: ConnectFlow = (
+            OAuth2CodeFlow(lambda config: MemoryConsent(platform))
+            if platform.tokens
+            else ApiKeyFlow(
+                [CredentialField("api_key", "API key")], lambda config: platform.verify_key(config.secret("api_key"))
+            )
+        )
 
-    def oauth(self, config: dict[str, str]) -> MemoryConsent:
-        return MemoryConsent(self.platform)
-
-    def connect(self, config: dict[str, str], tenant_id: str, tokens: TokenStore, **_: object) -> MemoryProvider:
+    def connect(self, config: ProviderConfig, tenant_id: str, tokens: TokenStore, **_: object) -> MemoryProvider:
         # Extra keywords (a rate budget, say) are accepted and unused: the memory platform has no rate limit.
         return MemoryProvider(self.platform, config, tenant_id, tokens)
 
 
-def connect_memory(ls: LedgerSync, org_id: str, provider: str = "memory", config: dict[str, str] | None = None) -> str:
-    """Connect the organisation to the memory platform registered in `ls` under `provider`; the connection's id."""
-    start = ls.connect(org_id, provider, dict(config or {}))
+def connect_memory(
+    ls: LedgerSync, org_id: str, provider: str = "memory", config: Mapping[str, Any] | None = None
+) -> str:
+    """Connect the organisation to the memory platform registered in `ls` under `provider`, through the
+    platform's connect flow (a consent granted at once, or its API key); the connection's id."""
+    spec = ls.spec(provider)
+    if not isinstance(spec, MemorySpec):
+        raise TypeError(f"{provider!r} is not a memory platform")
+    settings = dict(config or {})
+    if isinstance(spec.connect_flow, ApiKeyFlow):
+        settings["api_key"] = spec.platform.api_key
+        start = ls.connect(org_id, provider, settings)
+        if start.status != "connected":
+            raise RuntimeError(f"the memory platform's API key was not accepted: {start.next_step}")
+        return start.connection_id
+    start = ls.connect(org_id, provider, settings)
+    assert start.authorization_url is not None
     return ls.complete_callback(start.authorization_url)

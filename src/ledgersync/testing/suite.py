@@ -24,11 +24,24 @@ from typing import Any, ClassVar
 import pytest
 from cryptography.fernet import Fernet
 
-from ledgersync.engine import EngineSettings, LedgerSync, check
-from ledgersync.engine.actions import ActionCentre, Actor, Role
-from ledgersync.model import Allocation, Contact, Entity, Invoice, InvoiceLine, InvoiceStatus, Payment, Record
-from ledgersync.providers.base import Capabilities, Provider, ProviderSpec
-from ledgersync.store import StoreTokenStore
+from ledgersync import (
+    ActionCentre,
+    Actor,
+    Allocation,
+    Capabilities,
+    Contact,
+    EngineSettings,
+    Entity,
+    Invoice,
+    InvoiceLine,
+    LedgerSync,
+    Payment,
+    Provider,
+    ProviderSpec,
+    Record,
+    Role,
+)
+from ledgersync.model import InvoiceStatus
 from ledgersync.testing.crash import Crash, CrashingSpec
 from ledgersync.testing.faults import Faults
 from ledgersync.testing.protocol import ProtocolChecks, cursor_position
@@ -95,10 +108,7 @@ class Connected:
     @contextmanager
     def provider(self) -> Iterator[Provider]:
         """A Provider on this connection, as the engine connects one (its calls are not counted)."""
-        conn = self.ls.store.get_connection(self.conn)
-        provider = self.ls.spec(conn.provider).connect(
-            dict(conn.config), conn.tenant_id or "", StoreTokenStore(self.ls.store, self.conn)
-        )
+        provider = self.ls.open_provider(self.conn)
         provider.on_call = None
         try:
             yield provider
@@ -106,14 +116,13 @@ class Connected:
             provider.close()
 
     def agree(self) -> None:
-        with self.provider() as provider:
-            report = check(self.ls.store, provider, self.conn)
+        report = self.ls.check(self.conn)
         assert report.agree, [str(d) for d in report.differences[:10]]
 
 
 RUNNER = """
 import importlib, sys
-from ledgersync.engine import LedgerSync
+from ledgersync import LedgerSync
 providers = None
 if sys.argv[4]:
     module, _, name = sys.argv[4].partition(":")
