@@ -9,7 +9,6 @@ from typing import ClassVar
 
 from ledgersync.demo import connect_sandbox
 from ledgersync.engine import LedgerSync
-from ledgersync.providers.pacing import reset_pacers
 from ledgersync.testing import Faults, PlatformTraits, ProviderConformance
 
 from .platforms import Platform, QuickBooksOnline, Xero, platforms
@@ -27,7 +26,6 @@ class SandboxConformance(ProviderConformance):
 
     @contextmanager
     def start_platform(self) -> Iterator[None]:
-        reset_pacers()
         self.plat = next(p for p in platforms() if isinstance(p, self.harness))
         with self.plat.start() as handle:
             self.plat.handle = handle
