@@ -1,6 +1,7 @@
-"""The provider + sandbox pairs the conformance suite runs over, behind one small harness each.
+"""The provider + sandbox pairs the conformance kit runs over, behind one small harness each.
 
-A later provider joins the suite by adding one Platform here; the behaviours in test_conformance.py are shared."""
+test_sandboxes.py wraps each Platform in a ledgersync.testing.ProviderConformance subclass; the behaviours live in
+the kit (src/ledgersync/testing/suite.py) and are shared with the memory platform and third-party providers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgersync.demo import SandboxHandle, qbo_sandbox, xero_sandbox
+from ledgersync.testing import Faults
 
 
 @dataclass
@@ -66,6 +68,38 @@ class Platform:
 
     def refreshes(self) -> int:
         return int(self.sb.counters()["token_grants"]["refresh_token"])
+
+    # Faults, calls and tokens, through the sandbox's control API.
+    def inject_faults(self, faults: Faults) -> None:
+        body: dict[str, Any] = {}
+        rates = {"429": faults.rate_limited, "500": faults.server_error}
+        if any(rates.values()):
+            body["error_rates"] = {code: rate for code, rate in rates.items() if rate}
+        if faults.timeout_after_commit:
+            body["timeout_after_commit_rate"] = faults.timeout_after_commit
+            body["hang_seconds"] = faults.hang_seconds
+        if faults.drop_after_commit:
+            body["drop_after_commit_rate"] = faults.drop_after_commit
+        if faults.latency_ms:
+            body["latency_ms"] = faults.latency_ms
+        if faults.seed is not None:
+            body["seed"] = faults.seed
+        self.sb.control.put("/_sandbox/faults", json=body).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self.sb.control.delete("/_sandbox/faults").raise_for_status()
+
+    def faults_injected(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.sb.counters()["faults"].items()}
+
+    def calls_received(self) -> int:
+        return int(self.sb.counters()["total_calls"])
+
+    def expire_tokens(self) -> None:
+        self.sb.control.post("/_sandbox/tokens/expire").raise_for_status()
+
+    def revoke_tokens(self) -> None:
+        self.sb.control.post("/_sandbox/tokens/revoke", json={}).raise_for_status()
 
 
 class Xero(Platform):

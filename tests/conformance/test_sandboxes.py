@@ -1,0 +1,93 @@
+"""The shipped conformance kit over Xero and QuickBooks Online, each against its local sandbox over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import ClassVar
+
+from ledgersync.demo import connect_sandbox
+from ledgersync.engine import LedgerSync
+from ledgersync.testing import Faults, PlatformTraits, ProviderConformance
+
+from .platforms import Platform, QuickBooksOnline, Xero, platforms
+
+# Both platforms' modified-since reads have one-second precision.
+SANDBOX_TRAITS = PlatformTraits(settle_seconds=1.05)
+
+
+class SandboxConformance(ProviderConformance):
+    """The kit's hooks answered by one of platforms.py's sandbox harnesses."""
+
+    harness: ClassVar[type[Platform]]
+    traits = SANDBOX_TRAITS
+    plat: Platform
+
+    @contextmanager
+    def start_platform(self) -> Iterator[None]:
+        self.plat = next(p for p in platforms() if isinstance(p, self.harness))
+        with self.plat.start() as handle:
+            self.plat.handle = handle
+            yield
+        self.plat.handle = None
+
+    def connect(self, ls: LedgerSync, org_id: str, config: dict[str, str]) -> str:
+        return connect_sandbox(ls, org_id, self.plat.sb, {**self.plat.client_limits, **config})
+
+    def create_contact(self, name: str) -> str:
+        return self.plat.create_contact(name)
+
+    def rename_contact(self, remote_id: str, name: str) -> None:
+        self.plat.rename_contact(remote_id, name)
+
+    def pay_invoice(self, invoice_remote_id: str, amount: Decimal) -> str:
+        return self.plat.pay(invoice_remote_id, amount)
+
+    def active_contact_names(self) -> list[str]:
+        return self.plat.active_contact_names()
+
+    def live_invoice_numbers(self) -> list[str]:
+        return self.plat.live_invoice_numbers()
+
+    def invoice_total(self, remote_id: str) -> Decimal:
+        return self.plat.invoice_total(remote_id)
+
+    def invoice_state(self, remote_id: str) -> str:
+        return self.plat.invoice_state(remote_id)
+
+    def live_payment_count(self) -> int:
+        return self.plat.live_payment_count()
+
+    def inject_faults(self, faults: Faults) -> None:
+        self.plat.inject_faults(faults)
+
+    def clear_faults(self) -> None:
+        self.plat.clear_faults()
+
+    def faults_injected(self) -> Mapping[str, int]:
+        return self.plat.faults_injected()
+
+    def calls_received(self) -> int:
+        return self.plat.calls_received()
+
+    def expire_tokens(self) -> None:
+        self.plat.expire_tokens()
+
+    def revoke_tokens(self) -> None:
+        self.plat.revoke_tokens()
+
+    def token_refreshes(self) -> int:
+        return self.plat.refreshes()
+
+
+class TestXero(SandboxConformance):
+    provider_name = "xero"
+    currency = "AUD"
+    harness = Xero
+
+
+class TestQuickBooksOnline(SandboxConformance):
+    provider_name = "qbo"
+    currency = "USD"
+    harness = QuickBooksOnline
