@@ -3,8 +3,8 @@
 - `ProviderConformance` (ledgersync.testing.suite, needs pytest): subclass it as `Test<Platform>` and fill in
   its hooks to run the protocol checks and the engine-level behaviours over a platform.
 - `ProtocolChecks` (ledgersync.testing.protocol): the protocol-level checks, on any connected Provider.
-- `MemoryPlatform`, `MemorySpec`, `MemoryProvider`, `connect_memory` (ledgersync.testing.memory): a platform in
-  memory that implements the whole Provider protocol, for engine tests that need no sandbox.
+- `MemoryPlatform`, `MemorySpec`, `MemoryProvider`, `MemoryConfig`, `connect_memory` (ledgersync.testing.memory):
+  a platform in memory that implements the whole Provider protocol, for engine tests that need no sandbox.
 - `Faults`, `Crash`, `CrashingSpec`: faults to inject, and crash points in process.
 
 The suite is imported lazily, so the memory platform can be used without pytest installed."""
@@ -17,6 +17,7 @@ from ledgersync.testing.crash import Crash, CrashingProvider, CrashingSpec
 from ledgersync.testing.faults import Faults
 from ledgersync.testing.memory import (
     MEMORY_CAPABILITIES,
+    MemoryConfig,
     MemoryConsent,
     MemoryPlatform,
     MemoryProvider,
@@ -47,6 +48,7 @@ __all__ = [
     "CrashingProvider",
     "CrashingSpec",
     "Faults",
+    "MemoryConfig",
     "MemoryConsent",
     "MemoryPlatform",
     "MemoryProvider",
