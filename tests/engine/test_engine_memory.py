@@ -256,10 +256,6 @@ def test_an_api_key_the_platform_no_longer_accepts_stops_calls_until_reconnected
     assert app.platform.total_calls == calls and app.platform.count(Entity.CONTACT) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/check.py counts an app invoice marked voided from the platform (link removed) as missing",
-)
 def test_an_invoice_voided_on_the_platform_leaves_both_sides_agreeing(make: Make) -> None:
     app = make()
     app.ls.upsert_contact(app.org, Contact(id="c1", name="Ann Lee"))

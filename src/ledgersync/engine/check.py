@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledgersync.engine.translate import CodeMap, Unresolved, translate
-from ledgersync.model import Entity, Invoice, Payment, PaymentStatus, Record
+from ledgersync.model import Entity, Invoice, InvoiceStatus, Payment, PaymentStatus, Record
 from ledgersync.providers.base import Provider, RemoteRecord
 from ledgersync.store import Store
+from ledgersync.store.tables import Link
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,9 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
     entities = entities or tuple(e for e in Entity.push_order() if e in provider.capabilities.push_entities)
     to_remote: dict[Entity, dict[str, str]] = {}
     to_app: dict[Entity, dict[str, str]] = {}
+    all_links: dict[Entity, dict[str, Link]] = {}
     for entity in Entity.push_order():
-        links = store.links(conn_id, entity)
+        links = all_links[entity] = store.links(conn_id, entity)
         to_remote[entity] = {a: link.remote_id for a, link in links.items() if not link.removed}
         to_app[entity] = {link.remote_id: a for a, link in links.items()}
 
@@ -99,22 +101,22 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
         n = 0
         for app_id, rec in app_records.items():
             record = rec.record
-            record_deleted = isinstance(record, Payment) and record.status is PaymentStatus.DELETED
-            remote_id = to_remote[entity].get(app_id)
-            if remote_id is None:
-                if not record_deleted:
-                    report.differences.append(Difference(entity.value, app_id, None, "(record)", "present", "missing"))
-                continue
-            remote = remote_all.get(remote_id)
-            if remote is None or (remote.deleted and not record_deleted):
-                report.differences.append(Difference(entity.value, app_id, remote_id, "(record)", "present", "missing"))
-                continue
-            if record_deleted:
-                if not remote.deleted:
+            gone = _gone(record)
+            link = all_links[entity].get(app_id)
+            remote = remote_all.get(link.remote_id) if link is not None else None
+            if gone:
+                # Out of use here: it must be out of use (or never sent) there too.
+                if remote is not None and not remote.deleted:
                     report.differences.append(
-                        Difference(entity.value, app_id, remote_id, "(record)", "deleted", "present")
+                        Difference(entity.value, app_id, remote.remote_id, "(record)", "deleted", "present")
                     )
                 continue
+            if link is None or link.removed or remote is None or (remote.deleted and not gone):
+                report.differences.append(
+                    Difference(entity.value, app_id, link.remote_id if link else None, "(record)", "present", "missing")
+                )
+                continue
+            remote_id = link.remote_id
             try:
                 remote_view = codes.back(translate(remote.record, app_id, app_id_of))
             except Unresolved as exc:
@@ -141,6 +143,15 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
             if remote_id not in to_app[entity] and entity in provider.capabilities.pull_entities:
                 report.differences.append(Difference(entity.value, None, remote_id, "(record)", "missing", "present"))
     return report
+
+
+def _gone(record: Record) -> bool:
+    """An app record out of use: a deleted payment, a voided or deleted invoice."""
+    if isinstance(record, Payment):
+        return record.status is PaymentStatus.DELETED
+    if isinstance(record, Invoice):
+        return record.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED)
+    return False
 
 
 def _natural_key(remote: RemoteRecord) -> str | None:
