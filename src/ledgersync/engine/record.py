@@ -387,8 +387,15 @@ def _preload_remote(ctx: CycleContext, s: Session, entity: Entity, records: Sequ
     """The links of a page of platform records, and the app records and states they point at, in a few queries,
     so applying the page finds them in the session instead of querying (and autoflushing) once per record."""
     links = ctx.store.remote_links(ctx.conn_id, entity, [r.remote_id for r in records], s)
-    if links:
-        ctx.store.preload(s, ctx.org_id, ctx.conn_id, entity, [link.app_id for link in links.values()])
+    # Only the records that changed there are read: our own writes coming back are skipped without loading.
+    changed = [
+        link.app_id
+        for r in records
+        if (link := links.get(r.remote_id)) is not None
+        and (link.remote_version != r.version or (r.deleted and not link.removed))
+    ]
+    if changed:
+        ctx.store.preload(s, ctx.org_id, ctx.conn_id, entity, changed)
     return links
 
 
