@@ -150,8 +150,11 @@ def claim(ctx: CycleContext, rows: Sequence[PlannedWrite]) -> None:
     mid-call, the next run looks the writes up by these keys before sending anything again."""
     with ctx.store.session() as s, s.no_autoflush:
         ctx.store.outbox.mark_sent(s, [r.id for r in rows])
-        # One read of the batch's states, so each one below is found in the session, not queried.
-        ctx.store.state_map(ctx.conn_id, rows[0].entity, [r.app_id for r in rows], s)
+        # One read of the batch's states, pinned for the transaction (see Store.preload), so each one below is
+        # found in the session instead of queried.
+        s.info.setdefault("pinned", []).extend(
+            ctx.store.state_map(ctx.conn_id, rows[0].entity, [r.app_id for r in rows], s).values()
+        )
         for row in rows:
             if row.op == "write":
                 ctx.store.set_state(

@@ -634,10 +634,14 @@ class Store:
 
     def preload(self, s: Session, org_id: str, conn_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, Link]:
         """Load a batch's states, records and links into the session with a few queries, so the per-record
-        writes that follow find them in the identity map instead of querying one by one."""
-        self.state_map(conn_id, entity, app_ids, s)
+        writes that follow find them in the identity map instead of querying one by one.
+
+        The session's identity map holds unmodified objects weakly: loaded and dropped, they are collected at
+        once and every `get` queries again. So what is loaded is pinned in `s.info` for the transaction."""
+        pinned: list[object] = s.info.setdefault("pinned", [])
+        pinned.extend(self.state_map(conn_id, entity, app_ids, s).values())
         for chunk in chunks(list(app_ids), 500):
-            list(
+            pinned.extend(
                 s.scalars(
                     select(AppRecord).where(
                         AppRecord.org_id == org_id, AppRecord.entity == entity.value, AppRecord.app_id.in_(chunk)
