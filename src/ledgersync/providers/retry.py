@@ -10,6 +10,7 @@ import httpx
 
 from ledgersync.model import ErrorCode, SyncError
 from ledgersync.providers.budget import Call
+from ledgersync.providers.util import unreachable_error
 
 
 class Action(enum.Enum):
@@ -78,3 +79,28 @@ def unconfirmed(platform: str, error: SyncError) -> SyncError:
 
 
 __all__ = ["Action", "Attempt", "Call", "ErrorInterpreter", "Resolution", "unconfirmed"]
+
+
+# A 500/502/504 answer to a write may come after the platform saved it; a 503 (not available, offline for
+# maintenance) means the platform did not take the request, so even a write is simply sent again.
+AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
+NOT_TAKEN_STATUSES = frozenset({503})
+
+
+def answered(call: Call, status: int, error: SyncError) -> Resolution:
+    """What a platform's error status means once its own special answers (401, 429 ...) are ruled out."""
+    if status in AMBIGUOUS_STATUSES:
+        return Resolution(Action.UNKNOWN_OUTCOME if call.is_write else Action.RETRY, error)
+    if status in NOT_TAKEN_STATUSES:
+        return Resolution(Action.RETRY, error)
+    return Resolution(Action.FAIL, error)  # 400 and friends: the platform answered definitively
+
+
+def transport_resolution(platform: str, call: Call, exc: httpx.TransportError, attempt: Attempt) -> Resolution:
+    """A call that got no answer: never connected (retry, nothing to reconcile), or timed out or dropped after
+    sending, where a write may have been saved and is sent again under the same idempotency key."""
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return Resolution(Action.RETRY, unreachable_error(platform, exc, outcome_unknown=attempt.outcome_unknown).error)
+    unknown = attempt.outcome_unknown or call.is_write
+    action = Action.UNKNOWN_OUTCOME if call.is_write else Action.RETRY
+    return Resolution(action, unreachable_error(platform, exc, outcome_unknown=unknown).error)

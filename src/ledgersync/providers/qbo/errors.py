@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 
-from ledgersync.model import ErrorCode, ProviderError, SyncError
+from ledgersync.model import ErrorCode, SyncError
 from ledgersync.providers.budget import Call
-from ledgersync.providers.retry import Action, Attempt, Resolution
+from ledgersync.providers.retry import Action, Attempt, Resolution, answered, transport_resolution
 from ledgersync.providers.session import parse_body, parse_body_quietly
-from ledgersync.providers.util import unknown_outcome_error, unreachable_error
+from ledgersync.providers.util import unknown_outcome_error
 
 RECONNECT_HINT = "Reconnect QuickBooks from the integration page (Refresh link) and sign in again."
 # DisplayName is the name QuickBooks shows everywhere; ':' builds "Parent:Child" names for sub-customers, and
@@ -195,9 +195,6 @@ def unknown_outcome(platform_message: str | None = None, platform_code: str | No
     return unknown_outcome_error("QuickBooks", platform_message, platform_code)
 
 
-def transport_error(exc: httpx.HTTPError, *, outcome_unknown: bool) -> ProviderError:
-    return unreachable_error("QuickBooks", exc, outcome_unknown=outcome_unknown)
-
 
 def auth_revoked(platform_message: str | None = None) -> SyncError:
     return SyncError(
@@ -230,9 +227,6 @@ def name_problem(name: str, what: str = "name") -> SyncError | None:
     return None
 
 
-# A 500/502/504 answer to a write may come after QuickBooks saved it; 503 means it did not take the request.
-_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
-_NOT_TAKEN_STATUSES = frozenset({503})
 
 
 class QboErrors:
@@ -249,7 +243,7 @@ class QboErrors:
 
     def interpret(self, call: Call, outcome: httpx.Response | httpx.TransportError, attempt: Attempt) -> Resolution:
         if isinstance(outcome, httpx.TransportError):
-            return _transport_resolution(call, outcome, attempt)
+            return transport_resolution("QuickBooks", call, outcome, attempt)
         response = outcome
         status = response.status_code
         if status == 404 and call.allow_not_found:
@@ -276,24 +270,8 @@ class QboErrors:
             # Intuit says to wait 60 seconds; the budget holds every call of this company that long.
             retry_after = retry_after_seconds(response.headers, self.throttle_wait)
             return Resolution(Action.RATE_LIMITED, response_error(response, body, is_write=call.is_write), retry_after)
-        if status in _AMBIGUOUS_STATUSES:
-            action = Action.UNKNOWN_OUTCOME if call.is_write else Action.RETRY
-            return Resolution(action, response_error(response, body, is_write=call.is_write))
-        if status in _NOT_TAKEN_STATUSES:
-            return Resolution(Action.RETRY, response_error(response, body, is_write=call.is_write))
-        # 400 and friends: QuickBooks answered definitively.
-        return Resolution(Action.FAIL, response_error(response, body, is_write=call.is_write))
+        return answered(call, status, response_error(response, body, is_write=call.is_write))
 
-
-def _transport_resolution(call: Call, exc: httpx.TransportError, attempt: Attempt) -> Resolution:
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        # The request never reached QuickBooks: safe to retry, nothing to reconcile.
-        return Resolution(Action.RETRY, transport_error(exc, outcome_unknown=attempt.outcome_unknown).error)
-    # Timed out or dropped after sending: a write may have been saved. Repeating the same requestid is
-    # QuickBooks' documented way to get the first answer without running it twice.
-    unknown = attempt.outcome_unknown or call.is_write
-    action = Action.UNKNOWN_OUTCOME if call.is_write else Action.RETRY
-    return Resolution(action, transport_error(exc, outcome_unknown=unknown).error)
 
 
 def _first_text(body: Any) -> str | None:

@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 
-from ledgersync.model import ErrorCode, ProviderError, SyncError
+from ledgersync.model import ErrorCode, SyncError
 from ledgersync.providers.budget import Call, daily_limit_error
-from ledgersync.providers.retry import Action, Attempt, Resolution
+from ledgersync.providers.retry import Action, Attempt, Resolution, answered, transport_resolution
 from ledgersync.providers.session import parse_body, parse_body_quietly
-from ledgersync.providers.util import unknown_outcome_error, unreachable_error
+from ledgersync.providers.util import unknown_outcome_error
 
 RECONNECT_HINT = "Reconnect Xero from the integration page (Refresh link) and sign in again."
 
@@ -175,9 +175,6 @@ def unknown_outcome(platform_message: str | None = None, platform_code: str | No
     return unknown_outcome_error("Xero", platform_message, platform_code)
 
 
-def transport_error(exc: httpx.HTTPError, *, outcome_unknown: bool) -> ProviderError:
-    return unreachable_error("Xero", exc, outcome_unknown=outcome_unknown)
-
 
 def auth_revoked(platform_message: str | None = None) -> SyncError:
     return SyncError(
@@ -189,10 +186,6 @@ def auth_revoked(platform_message: str | None = None) -> SyncError:
     )
 
 
-# A 500/502/504 answer to a write may come after Xero saved it; a 503 (not available, organisation offline
-# for maintenance) means Xero did not take the request, so even a write is simply sent again.
-_AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
-_NOT_TAKEN_STATUSES = frozenset({503})
 
 
 class XeroErrors:
@@ -202,7 +195,7 @@ class XeroErrors:
 
     def interpret(self, call: Call, outcome: httpx.Response | httpx.TransportError, attempt: Attempt) -> Resolution:
         if isinstance(outcome, httpx.TransportError):
-            return _transport_resolution(call, outcome, attempt)
+            return transport_resolution("Xero", call, outcome, attempt)
         response = outcome
         status = response.status_code
         if status < 400:
@@ -228,24 +221,8 @@ class XeroErrors:
                 return Resolution(Action.DAILY_LIMIT, daily_limit_error(retry_after).error, retry_after, problem)
             error = response_error(response, body, is_write=call.is_write)
             return Resolution(Action.RATE_LIMITED, error, retry_after, problem)
-        if status in _AMBIGUOUS_STATUSES:
-            action = Action.UNKNOWN_OUTCOME if call.is_write else Action.RETRY
-            return Resolution(action, response_error(response, body, is_write=call.is_write))
-        if status in _NOT_TAKEN_STATUSES:
-            return Resolution(Action.RETRY, response_error(response, body, is_write=call.is_write))
-        # 400 and friends: Xero answered definitively.
-        return Resolution(Action.FAIL, response_error(response, body, is_write=call.is_write))
+        return answered(call, status, response_error(response, body, is_write=call.is_write))
 
-
-def _transport_resolution(call: Call, exc: httpx.TransportError, attempt: Attempt) -> Resolution:
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        # The request never reached Xero: safe to retry, nothing to reconcile.
-        return Resolution(Action.RETRY, transport_error(exc, outcome_unknown=attempt.outcome_unknown).error)
-    # Timed out or dropped after sending: a write may have been saved. Retrying with the same Idempotency-Key
-    # is Xero's documented way to find out without duplicating it.
-    unknown = attempt.outcome_unknown or call.is_write
-    action = Action.UNKNOWN_OUTCOME if call.is_write else Action.RETRY
-    return Resolution(action, transport_error(exc, outcome_unknown=unknown).error)
 
 
 def _first_text(body: Any) -> str | None:
