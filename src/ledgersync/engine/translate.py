@@ -6,7 +6,22 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ledgersync.model import Allocation, Contact, CreditNote, CustomerCredit, Entity, Invoice, Payment, Record
+from ledgersync.model import (
+    Allocation,
+    Bill,
+    BillAllocation,
+    BillPayment,
+    Contact,
+    CreditNote,
+    CustomerCredit,
+    Entity,
+    Invoice,
+    Payment,
+    PurchaseOrder,
+    Record,
+    Refund,
+    SalesReceipt,
+)
 
 # Looks a reference up: (entity, id) -> the id on the other side, or None when not linked (yet).
 Resolver = Callable[[Entity, str], str | None]
@@ -43,10 +58,27 @@ def translate(record: Record, new_id: str, resolve: Resolver) -> Record:
             Allocation(invoice_id=_need(resolve, Entity.INVOICE, a.invoice_id), amount=a.amount)
             for a in record.allocations
         ]
-    if isinstance(record, Payment) and record.contact_id:
+    if isinstance(record, Payment | Refund) and record.contact_id:
         contact = resolve(Entity.CONTACT, record.contact_id)
         # A payment's contact is informative only (its invoice decides); an unlinked one is dropped.
         update["contact_id"] = contact
+    if isinstance(record, SalesReceipt) and record.contact_id:
+        update["contact_id"] = _need(resolve, Entity.CONTACT, record.contact_id)
+    if isinstance(record, Refund) and record.credit_note_id:
+        update["credit_note_id"] = _need(resolve, Entity.CREDIT_NOTE, record.credit_note_id)
+    if isinstance(record, Refund) and record.credit_id:
+        update["credit_id"] = _need(resolve, Entity.CREDIT, record.credit_id)
+    if isinstance(record, PurchaseOrder | Bill):
+        update["supplier_id"] = _need(resolve, Entity.SUPPLIER, record.supplier_id)
+    if isinstance(record, Bill) and record.purchase_order_id:
+        update["purchase_order_id"] = resolve(Entity.PURCHASE_ORDER, record.purchase_order_id)
+    if isinstance(record, BillPayment):
+        if record.supplier_id:
+            update["supplier_id"] = resolve(Entity.SUPPLIER, record.supplier_id)
+        update["allocations"] = [
+            BillAllocation(bill_id=_need(resolve, Entity.BILL, a.bill_id), amount=a.amount)
+            for a in record.allocations
+        ]
     return record.model_copy(update=update)
 
 

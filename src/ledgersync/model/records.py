@@ -1,4 +1,6 @@
-"""Canonical records shared by the engine and every provider: contacts, items, invoices, payments, credit notes."""
+"""Canonical records shared by the engine and every provider: the sales side (contacts, items, invoices,
+payments, credit, credit notes, refunds, sales receipts) and the vendor side (suppliers, purchase orders, bills,
+bill payments)."""
 
 from __future__ import annotations
 
@@ -42,10 +44,29 @@ class Entity(enum.StrEnum):
     PAYMENT = "payment"
     CREDIT = "credit"
     CREDIT_NOTE = "credit_note"
+    REFUND = "refund"
+    SALES_RECEIPT = "sales_receipt"
+    SUPPLIER = "supplier"
+    PURCHASE_ORDER = "purchase_order"
+    BILL = "bill"
+    BILL_PAYMENT = "bill_payment"
 
     @classmethod
     def push_order(cls) -> list[Entity]:
-        return [cls.CONTACT, cls.ITEM, cls.INVOICE, cls.PAYMENT, cls.CREDIT, cls.CREDIT_NOTE]
+        return [
+            cls.CONTACT,
+            cls.SUPPLIER,
+            cls.ITEM,
+            cls.INVOICE,
+            cls.PAYMENT,
+            cls.CREDIT,
+            cls.CREDIT_NOTE,
+            cls.REFUND,
+            cls.SALES_RECEIPT,
+            cls.PURCHASE_ORDER,
+            cls.BILL,
+            cls.BILL_PAYMENT,
+        ]
 
 
 class Record(BaseModel):
@@ -278,6 +299,148 @@ class CreditNote(Record):
     remaining_credit: Amount | None = None
 
 
+class Refund(Record):
+    """Money paid back to a customer out of a credit note or customer credit (Xero: a payment on the credit
+    note; QuickBooks: a RefundReceipt; MYOB: a CreditRefund). Exactly one of `credit_note_id` / `credit_id`."""
+
+    entity: ClassVar[Entity] = Entity.REFUND
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"contact_id"})
+
+    contact_id: str | None = None
+    credit_note_id: str | None = None
+    credit_id: str | None = None
+    date: dt.date
+    amount: Amount
+    currency: str = "AUD"
+    reference: str | None = None
+    account_code: str | None = None
+    status: PaymentStatus = PaymentStatus.ACTIVE
+
+
+class SalesReceipt(Record):
+    """A sale paid on the spot ("customer purchases"): lines and the account the money went to, no invoice."""
+
+    entity: ClassVar[Entity] = Entity.SALES_RECEIPT
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "total_tax"})
+
+    contact_id: str | None = None
+    number: str | None = None
+    date: dt.date
+    currency: str = "AUD"
+    line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
+    lines: list[InvoiceLine] = Field(default_factory=list)
+    account_code: str | None = None
+    reference: str | None = None
+    status: PaymentStatus = PaymentStatus.ACTIVE
+    total: Amount | None = None
+    total_tax: Amount | None = None
+
+
+class Supplier(Record):
+    """A vendor the business buys from. Its own entity because most platforms keep vendors apart from
+    customers (QuickBooks Vendor, MYOB Contact/Supplier, DEAR supplier); on Xero it is a contact that is a
+    supplier."""
+
+    entity: ClassVar[Entity] = Entity.SUPPLIER
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"status"})
+
+    name: str = Field(min_length=1, max_length=255)
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    tax_number: str | None = None
+    account_number: str | None = None
+    address: Address | None = None
+    currency: str | None = None
+    status: ContactStatus = ContactStatus.ACTIVE
+
+
+class PurchaseOrderStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    AUTHORISED = "authorised"
+    # Finished in the app: the engine creates a bill from it and links the two.
+    BILLED = "billed"
+    DELETED = "deleted"
+
+
+class PurchaseOrder(Record):
+    """An order to a supplier. When it is marked `billed` (finished) in the app, a bill is made from it."""
+
+    entity: ClassVar[Entity] = Entity.PURCHASE_ORDER
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "total_tax"})
+
+    supplier_id: str
+    number: str | None = None
+    date: dt.date
+    delivery_date: dt.date | None = None
+    currency: str = "AUD"
+    line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
+    lines: list[InvoiceLine] = Field(default_factory=list)
+    status: PurchaseOrderStatus = PurchaseOrderStatus.AUTHORISED
+    reference: str | None = None
+    total: Amount | None = None
+    total_tax: Amount | None = None
+
+
+class Bill(Record):
+    """A supplier's invoice to the business (Xero ACCPAY invoice, QuickBooks Bill, MYOB Purchase/Bill)."""
+
+    entity: ClassVar[Entity] = Entity.BILL
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "total_tax", "amount_due", "amount_paid"})
+
+    supplier_id: str
+    number: str | None = None
+    date: dt.date
+    due_date: dt.date | None = None
+    currency: str = "AUD"
+    line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
+    lines: list[InvoiceLine] = Field(default_factory=list)
+    status: InvoiceStatus = InvoiceStatus.AUTHORISED
+    reference: str | None = None
+    # The purchase order this bill was made from, if any.
+    purchase_order_id: str | None = None
+    total: Amount | None = None
+    total_tax: Amount | None = None
+    amount_due: Amount | None = None
+    amount_paid: Amount | None = None
+
+    def hash_view(self) -> dict[str, Any]:
+        view = super().hash_view()
+        if view["status"] == InvoiceStatus.PAID.value:
+            view["status"] = InvoiceStatus.AUTHORISED.value
+        return view
+
+
+class BillAllocation(BaseModel):
+    """The part of a bill payment applied to one bill."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    bill_id: str
+    amount: Amount
+
+
+class BillPayment(Record):
+    """Money paid to a supplier against one or several bills."""
+
+    entity: ClassVar[Entity] = Entity.BILL_PAYMENT
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"supplier_id"})
+
+    supplier_id: str | None = None
+    date: dt.date
+    amount: Amount
+    currency: str = "AUD"
+    reference: str | None = None
+    account_code: str | None = None
+    allocations: list[BillAllocation] = Field(default_factory=list)
+    status: PaymentStatus = PaymentStatus.ACTIVE
+
+    @property
+    def allocated(self) -> Decimal:
+        return money(sum((a.amount for a in self.allocations), Decimal(0)))
+
+
 RECORD_TYPES: dict[Entity, type[Record]] = {
     Entity.CONTACT: Contact,
     Entity.ITEM: Item,
@@ -285,6 +448,12 @@ RECORD_TYPES: dict[Entity, type[Record]] = {
     Entity.PAYMENT: Payment,
     Entity.CREDIT: CustomerCredit,
     Entity.CREDIT_NOTE: CreditNote,
+    Entity.REFUND: Refund,
+    Entity.SALES_RECEIPT: SalesReceipt,
+    Entity.SUPPLIER: Supplier,
+    Entity.PURCHASE_ORDER: PurchaseOrder,
+    Entity.BILL: Bill,
+    Entity.BILL_PAYMENT: BillPayment,
 }
 
 

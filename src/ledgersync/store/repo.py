@@ -60,8 +60,19 @@ def _refs(record: Record) -> list[str]:
         refs.append(f"contact:{data['contact_id']}")
     if data.get("parent_id"):
         refs.append(f"contact:{data['parent_id']}")
+    if data.get("supplier_id"):
+        refs.append(f"supplier:{data['supplier_id']}")
+    if data.get("credit_note_id"):
+        refs.append(f"credit_note:{data['credit_note_id']}")
+    if data.get("credit_id"):
+        refs.append(f"credit:{data['credit_id']}")
+    if data.get("purchase_order_id"):
+        refs.append(f"purchase_order:{data['purchase_order_id']}")
     for alloc in data.get("allocations") or []:
-        refs.append(f"invoice:{alloc['invoice_id']}")
+        if "invoice_id" in alloc:
+            refs.append(f"invoice:{alloc['invoice_id']}")
+        if "bill_id" in alloc:
+            refs.append(f"bill:{alloc['bill_id']}")
     return refs
 
 

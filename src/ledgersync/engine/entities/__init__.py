@@ -21,8 +21,48 @@ class CreditNoteRules(EntityRules):
     entity = Entity.CREDIT_NOTE
 
 
+# The records added for refunds, sales receipts and the vendor side start with the base rules; their own
+# modules (matching, settling what the platform computes) replace these as each is built.
+class RefundRules(EntityRules):
+    entity = Entity.REFUND
+
+
+class SalesReceiptRules(EntityRules):
+    entity = Entity.SALES_RECEIPT
+
+
+class SupplierRules(EntityRules):
+    entity = Entity.SUPPLIER
+
+
+class PurchaseOrderRules(EntityRules):
+    entity = Entity.PURCHASE_ORDER
+
+
+class BillRules(EntityRules):
+    entity = Entity.BILL
+
+
+class BillPaymentRules(EntityRules):
+    entity = Entity.BILL_PAYMENT
+
+
 RULES: dict[Entity, EntityRules] = {
-    r.entity: r for r in (ContactRules(), ItemRules(), InvoiceRules(), PaymentRules(), CreditRules(), CreditNoteRules())
+    r.entity: r
+    for r in (
+        ContactRules(),
+        ItemRules(),
+        InvoiceRules(),
+        PaymentRules(),
+        CreditRules(),
+        CreditNoteRules(),
+        RefundRules(),
+        SalesReceiptRules(),
+        SupplierRules(),
+        PurchaseOrderRules(),
+        BillRules(),
+        BillPaymentRules(),
+    )
 }
 
 
