@@ -335,6 +335,20 @@ def qbo_sandbox(
         yield handle
 
 
+@contextmanager
+def myob_sandbox(
+    business_name: str = "Demo Workshop Pty Ltd",
+    config: dict[str, Any] | None = None,
+    client_id: str = "LEDGERSYNCMYOB",
+    extra_config: dict[str, str] | None = None,
+) -> Iterator[SandboxHandle]:
+    """A MYOB Business API sandbox on loopback with one business (company file) and an API key registered."""
+    from ledgersync.sandbox.myob import create_app
+
+    with _sandbox("myob", create_app(), business_name, config, client_id, "businessId", extra_config) as handle:
+        yield handle
+
+
 def connect_sandbox(ls: LedgerSync, org_id: str, sandbox: SandboxHandle, config: dict[str, str] | None = None) -> str:
     """Connect through the platform's real consent flow, as a person would, and finish it from the callback."""
     start = ls.connect(org_id, sandbox.provider, {**sandbox.config, **(config or {})})
