@@ -409,7 +409,7 @@ def invoice_from_myob(data: Mapping[str, Any], refs: Refs, defaults: Defaults) -
         contact_id=str((data.get("Customer") or {}).get("UID") or ""),
         number=str(data.get("Number") or "") or None,
         date=date,
-        due_date=due_date if due_date != date or terms.get("BalanceDueDate") else due_date,
+        due_date=due_date,
         currency=defaults.currency,
         line_amount_types=kind,
         lines=lines,

@@ -284,6 +284,22 @@ def _document(
         merged.setdefault("SupplierInvoiceNumber", None)
     else:
         merged.setdefault("InvoiceType", "Item" if resource.endswith("/Item") else "Service")
+    terms = merged.get("Terms")
+    if isinstance(terms, Mapping):
+        terms = dict(terms)
+        kind = terms.get("PaymentIsDue") or "InAGivenNumberOfDays"
+        days = int(terms.get("BalanceDueDate") or 0)
+        issued = parse_datetime(merged["Date"])
+        # AccountRight works the due date out of the terms (Terms.PaymentIsDue; a subset of its kinds here).
+        if kind in ("CashOnDelivery", "PrePaid"):
+            due = issued
+        elif kind == "DayOfMonthAfterEOM":
+            first_next = (issued.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+            due = first_next + dt.timedelta(days=max(0, days - 1))
+        else:
+            due = issued + dt.timedelta(days=days)
+        terms.update(PaymentIsDue=kind, BalanceDueDate=days, DueDate=due.strftime("%Y-%m-%dT%H:%M:%S"))
+        merged["Terms"] = terms
     merged.setdefault("JournalMemo", None)
     merged.setdefault("Comment", None)
     merged.setdefault("_applied", {})
