@@ -570,7 +570,12 @@ def deleted_stub(entity: Entity, remote_id: str) -> RemoteRecord:
         record = CustomerCredit(id=remote_id, contact_id="", date=today, amount=Decimal(0))
     else:
         record = Invoice(id=remote_id, contact_id="", date=today, status=InvoiceStatus.DELETED)
-    archived = entity is Entity.CONTACT
+    # A card deleted in MYOB reads as archived in the app (the engine keeps contacts, archived).
     return RemoteRecord(
-        entity=entity, remote_id=remote_id, version="deleted", record=record, archived=archived, deleted=not archived
+        entity=entity,
+        remote_id=remote_id,
+        version="deleted",
+        record=record,
+        archived=entity is Entity.CONTACT,
+        deleted=True,
     )
