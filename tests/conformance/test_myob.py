@@ -17,6 +17,7 @@ from ledgersync.testing.suite import Tuning
 from .platforms import Platform
 from .test_sandboxes import SandboxConformance
 
+
 class Myob(Platform):
     """MYOB's sandbox acted on as a person would (through its business rules, without auth or limits)."""
 
@@ -76,6 +77,7 @@ class Myob(Platform):
         # The sandbox stamps LastModified to the millisecond and pulls read a lookback behind the cursor.
         return None
 
+
 def myob() -> Myob:
     return Myob(
         "myob",
@@ -86,6 +88,7 @@ def myob() -> Myob:
         # The delete check runs on every pull here, so deletions show at once (hourly by default).
         client_limits={"per_second": "100000", "delete_check_seconds": "0"},
     )
+
 
 class TestMyob(SandboxConformance):
     provider_name = "myob"
@@ -110,4 +113,3 @@ class TestMyob(SandboxConformance):
 
     def cursor_key(self, cursor: str) -> Any:
         return cursor_stamp(cursor)
-

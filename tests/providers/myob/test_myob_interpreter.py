@@ -20,8 +20,9 @@ REQUEST = httpx.Request("GET", "http://myob.test/accountright/x/Contact/Customer
 
 def answer(status: int, name: str = "", message: str = "", details: str | None = None) -> httpx.Response:
     body: dict[str, Any] = {
-        "Errors": [{"Name": name, "Message": message, "AdditionalDetails": details, "ErrorCode": None,
-                    "Severity": "Error"}]
+        "Errors": [
+            {"Name": name, "Message": message, "AdditionalDetails": details, "ErrorCode": None, "Severity": "Error"}
+        ]
     }
     return httpx.Response(status, json=body, request=REQUEST)
 
@@ -33,13 +34,18 @@ def read(outcome: httpx.Response | httpx.TransportError, call: Call = READ) -> A
 def test_success_and_an_allowed_404() -> None:
     ok = read(httpx.Response(200, json={"Items": [], "NextPageLink": None, "Count": 0}, request=REQUEST))
     assert ok.action is Action.SUCCESS and ok.data["Count"] == 0
-    gone = MyobErrors().interpret(Call("DELETE", "Sale/CustomerPayment", is_write=True, allow_not_found=True),
-                                  answer(404, "NotFound", "The requested resource could not be found"), Attempt(1))
+    gone = MyobErrors().interpret(
+        Call("DELETE", "Sale/CustomerPayment", is_write=True, allow_not_found=True),
+        answer(404, "NotFound", "The requested resource could not be found"),
+        Attempt(1),
+    )
     assert gone.action is Action.SUCCESS
 
 
 def test_rate_limits_are_403_ratelimiterror() -> None:
-    second = read(answer(403, "RateLimitError", "API key has exceeded the per-second rate limit", "Header: x-myobapi-key"))
+    second = read(
+        answer(403, "RateLimitError", "API key has exceeded the per-second rate limit", "Header: x-myobapi-key")
+    )
     assert second.action is Action.RATE_LIMITED and second.retry_after == 1.0 and second.problem == "second"
     day = read(answer(403, "RateLimitError", "API key has exceeded the daily rate limit", "Header: x-myobapi-key"))
     assert day.action is Action.DAILY_LIMIT and day.error.code is ErrorCode.DAILY_LIMIT and day.retry_after >= 60
@@ -55,8 +61,9 @@ def test_401_renews_the_token_and_409_is_a_conflict() -> None:
     assert read(answer(401, "OAuthTokenIsInvalid", "The supplied OAuth token (Bearer) is not valid")).action is (
         Action.REFRESH_TOKEN_THEN_RETRY
     )
-    stale = read(answer(409, "IncorrectRowVersionSupplied", "An Update operation requires the latest RowVersion"),
-                 UPDATE)
+    stale = read(
+        answer(409, "IncorrectRowVersionSupplied", "An Update operation requires the latest RowVersion"), UPDATE
+    )
     assert stale.action is Action.FAIL and stale.error.code is ErrorCode.CONFLICT
 
 
@@ -79,12 +86,18 @@ def test_a_create_whose_answer_was_lost_is_not_sent_again() -> None:
     [
         ("CardIdInUse", "The Card ID is already in use by another card", ErrorCode.DUPLICATE_NUMBER),
         ("DuplicateNumber", "The number 00000001 is already in use", ErrorCode.DUPLICATE_NUMBER),
-        ("AmountAppliedExceedsBalanceDue", "The amount applied (200.00) is greater than the balance due on invoice "
-         "00000001 (110.00)", ErrorCode.OVERPAYMENT),
+        (
+            "AmountAppliedExceedsBalanceDue",
+            "The amount applied (200.00) is greater than the balance due on invoice 00000001 (110.00)",
+            ErrorCode.OVERPAYMENT,
+        ),
         ("InactiveCard", "The customer card is inactive", ErrorCode.ARCHIVED_CONTACT),
         ("NotFound", "The Account specified could not be found", ErrorCode.NOT_FOUND),
-        ("ValidationError", "This transaction has payments or credits applied to it; delete those first",
-         ErrorCode.DOCUMENT_LOCKED),
+        (
+            "ValidationError",
+            "This transaction has payments or credits applied to it; delete those first",
+            ErrorCode.DOCUMENT_LOCKED,
+        ),
         ("Required", "CompanyName is required", ErrorCode.VALIDATION),
     ],
 )

@@ -36,8 +36,11 @@ def sandbox() -> Iterator[SandboxHandle]:
 
 
 def open_app(tmp_path: Path) -> tuple[LedgerSync, str]:
-    ls = LedgerSync(f"sqlite:///{tmp_path / 'app.db'}", secret_keys=[Fernet.generate_key().decode()],
-                    settings=EngineSettings(retry_base_seconds=0))
+    ls = LedgerSync(
+        f"sqlite:///{tmp_path / 'app.db'}",
+        secret_keys=[Fernet.generate_key().decode()],
+        settings=EngineSettings(retry_base_seconds=0),
+    )
     return ls, ls.create_organisation("Workshop")
 
 
@@ -67,7 +70,7 @@ def test_connect_chooses_the_business_from_the_consent(sandbox: SandboxHandle, t
 
 def test_the_cadence_is_data_hourly_by_default() -> None:
     spec = PROVIDERS["myob"]
-    assert getattr(spec, "default_cadence_seconds") == 3600
+    assert spec.default_cadence_seconds == 3600
     config = MyobConfig.parse({"client_id": "k", "client_secret": "s", "redirect_uri": "http://127.0.0.1:9/cb"})
     assert config.sync_every_seconds == 3600 and config.delete_check_seconds == 3600
     assert spec.capabilities.live_updates is False and spec.capabilities.batch_size == 1
@@ -155,10 +158,19 @@ def _business(ls: LedgerSync, org: str, tracking: bool = False) -> None:
     ls.upsert_invoice(
         org,
         Invoice(
-            id="i1", contact_id="c1", number="WS-1001", date=TODAY,
-            lines=[InvoiceLine(description="Service", unit_amount=Decimal("100.00"), account_code="200",
-                               tax_type="OUTPUT",
-                               tracking=[Tracking(category="Region", option="North")] if tracking else [])],
+            id="i1",
+            contact_id="c1",
+            number="WS-1001",
+            date=TODAY,
+            lines=[
+                InvoiceLine(
+                    description="Service",
+                    unit_amount=Decimal("100.00"),
+                    account_code="200",
+                    tax_type="OUTPUT",
+                    tracking=[Tracking(category="Region", option="North")] if tracking else [],
+                )
+            ],
         ),
     )
 
@@ -166,8 +178,11 @@ def _business(ls: LedgerSync, org: str, tracking: bool = False) -> None:
 def test_codes_and_categories_through_the_connections_maps(sandbox: SandboxHandle, tmp_path: Path) -> None:
     sandbox.as_user("GeneralLedger/Category", {"DisplayID": "NTH", "Name": "North"})
     ls, org = open_app(tmp_path)
-    maps = {"account_codes": '{"200": "4-2000", "090": "1-1110"}', "tax_codes": '{"OUTPUT": "GST"}',
-            "category_codes": '{"North": "NTH"}'}
+    maps = {
+        "account_codes": '{"200": "4-2000", "090": "1-1110"}',
+        "tax_codes": '{"OUTPUT": "GST"}',
+        "category_codes": '{"North": "NTH"}',
+    }
     conn = connect_sandbox(ls, org, sandbox, {**FAST_CLIENT, **maps})
     _business(ls, org, tracking=True)
     assert ls.sync(conn).status == "ok"
@@ -179,8 +194,16 @@ def test_codes_and_categories_through_the_connections_maps(sandbox: SandboxHandl
     report = ls.check(conn)
     assert report.agree, [str(d) for d in report.differences]
     # A code the company file lacks fails that record with the fix named, not the sync.
-    ls.upsert_invoice(org, Invoice(id="i2", contact_id="c1", number="WS-1002", date=TODAY,
-                                   lines=[InvoiceLine(description="x", unit_amount=Decimal("1"), tax_type="ZZZ")]))
+    ls.upsert_invoice(
+        org,
+        Invoice(
+            id="i2",
+            contact_id="c1",
+            number="WS-1002",
+            date=TODAY,
+            lines=[InvoiceLine(description="x", unit_amount=Decimal("1"), tax_type="ZZZ")],
+        ),
+    )
     ls.sync(conn)
     view = ls.get(org, Entity.INVOICE, "i2", conn)
     assert view is not None and view.state == "failed"
@@ -193,22 +216,55 @@ def test_payments_are_deleted_and_entered_again_and_overpayments_become_credit(
     maps = {"account_codes": '{"200": "4-2000", "090": "1-1110"}', "tax_codes": '{"OUTPUT": "GST"}'}
     conn = connect_sandbox(ls, org, sandbox, {**FAST_CLIENT, **maps})
     _business(ls, org)
-    ls.upsert_invoice(org, Invoice(id="i2", contact_id="c1", number="WS-1002", date=TODAY,
-                                   lines=[InvoiceLine(description="Tyres", unit_amount=Decimal("100.00"),
-                                                      account_code="200", tax_type="OUTPUT")]))
-    ls.upsert_payment(org, Payment(id="p1", date=TODAY, amount=Decimal("50.00"), account_code="090",
-                                   allocations=[Allocation(invoice_id="i1", amount=Decimal("50.00"))]))
+    ls.upsert_invoice(
+        org,
+        Invoice(
+            id="i2",
+            contact_id="c1",
+            number="WS-1002",
+            date=TODAY,
+            lines=[
+                InvoiceLine(description="Tyres", unit_amount=Decimal("100.00"), account_code="200", tax_type="OUTPUT")
+            ],
+        ),
+    )
+    ls.upsert_payment(
+        org,
+        Payment(
+            id="p1",
+            date=TODAY,
+            amount=Decimal("50.00"),
+            account_code="090",
+            allocations=[Allocation(invoice_id="i1", amount=Decimal("50.00"))],
+        ),
+    )
     assert ls.sync(conn).status == "ok"
     (first,) = _records(sandbox, "Sale/CustomerPayment")
     # Edited in the app: MYOB can't edit a payment, so it is deleted and entered again.
-    ls.upsert_payment(org, Payment(id="p1", date=TODAY, amount=Decimal("60.00"), account_code="090",
-                                   allocations=[Allocation(invoice_id="i1", amount=Decimal("60.00"))]))
+    ls.upsert_payment(
+        org,
+        Payment(
+            id="p1",
+            date=TODAY,
+            amount=Decimal("60.00"),
+            account_code="090",
+            allocations=[Allocation(invoice_id="i1", amount=Decimal("60.00"))],
+        ),
+    )
     assert ls.sync(conn).status == "ok"
     (second,) = _records(sandbox, "Sale/CustomerPayment")
     assert second["UID"] != first["UID"] and Decimal(str(second["AmountReceived"])) == Decimal("60.00")
     # 120 received on an invoice owing 110: 110 applied, 10 held as customer credit (a negative sale).
-    ls.upsert_payment(org, Payment(id="p2", date=TODAY, amount=Decimal("120.00"), account_code="090",
-                                   allocations=[Allocation(invoice_id="i2", amount=Decimal("120.00"))]))
+    ls.upsert_payment(
+        org,
+        Payment(
+            id="p2",
+            date=TODAY,
+            amount=Decimal("120.00"),
+            account_code="090",
+            allocations=[Allocation(invoice_id="i2", amount=Decimal("120.00"))],
+        ),
+    )
     report = ls.sync(conn)
     assert report.status == "ok" and report.pushed.get("credit") == 1
     (credit,) = [s for s in _records(sandbox, "Sale/Invoice/Service") if Decimal(str(s["TotalAmount"])) < 0]
@@ -240,8 +296,15 @@ def test_a_lost_answer_is_found_not_sent_again(sandbox: SandboxHandle, tmp_path:
     ls, org = open_app(tmp_path)
     conn = connect_sandbox(ls, org, sandbox, {**FAST_CLIENT, **MAPS})
     _business(ls, org)
-    ls.upsert_payment(org, Payment(id="p1", date=TODAY, amount=Decimal("10.00"),
-                                   allocations=[Allocation(invoice_id="i1", amount=Decimal("10.00"))]))
+    ls.upsert_payment(
+        org,
+        Payment(
+            id="p1",
+            date=TODAY,
+            amount=Decimal("10.00"),
+            allocations=[Allocation(invoice_id="i1", amount=Decimal("10.00"))],
+        ),
+    )
     sandbox.control.put("/_sandbox/faults", json={"drop_after_commit_rate": 1.0, "seed": 3}).raise_for_status()
     first = ls.sync(conn)
     sandbox.control.delete("/_sandbox/faults").raise_for_status()

@@ -25,12 +25,16 @@ class Running:
     client_secret: str = "sandbox-secret"
 
     def account(self, display: str) -> dict[str, Any]:
-        return next(a for a in self.sb.tenants[self.business_id].data["GeneralLedger/Account"].values()
-                    if a["DisplayID"] == display)
+        return next(
+            a
+            for a in self.sb.tenants[self.business_id].data["GeneralLedger/Account"].values()
+            if a["DisplayID"] == display
+        )
 
     def tax(self, code: str) -> dict[str, Any]:
-        return next(t for t in self.sb.tenants[self.business_id].data["GeneralLedger/TaxCode"].values()
-                    if t["Code"] == code)
+        return next(
+            t for t in self.sb.tenants[self.business_id].data["GeneralLedger/TaxCode"].values() if t["Code"] == code
+        )
 
 
 @pytest.fixture
@@ -70,8 +74,14 @@ def pymyob_at(running: Running, monkeypatch: pytest.MonkeyPatch) -> Running:
 def authorization_url(running: Running, scope: str = "CompanyFile", state: str = "s1") -> str:
     from urllib.parse import urlencode
 
-    query = {"client_id": running.client_id, "redirect_uri": REDIRECT, "response_type": "code", "scope": scope,
-             "state": state, "prompt": "consent"}
+    query = {
+        "client_id": running.client_id,
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": scope,
+        "state": state,
+        "prompt": "consent",
+    }
     return f"{running.url}/oauth2/account/authorize?{urlencode(query)}"
 
 
@@ -83,8 +93,14 @@ def token_for(running: Running, scope: str = "CompanyFile") -> dict[str, Any]:
     query = parse_qs(consent_callback(authorization_url(running, scope)))
     resp = running.control.post(
         "/oauth2/v1/authorize",
-        data={"client_id": running.client_id, "client_secret": running.client_secret, "redirect_uri": REDIRECT,
-              "code": query["code"][0], "grant_type": "authorization_code", "scope": scope},
+        data={
+            "client_id": running.client_id,
+            "client_secret": running.client_secret,
+            "redirect_uri": REDIRECT,
+            "code": query["code"][0],
+            "grant_type": "authorization_code",
+            "scope": scope,
+        },
     )
     resp.raise_for_status()
     token: dict[str, Any] = resp.json()

@@ -81,8 +81,14 @@ def _element(kind: str) -> str:
     return kind.removesuffix("[]")
 
 
-def check(models: dict[str, Model], cls: str, value: dict[str, Any], where: str, problems: list[str],
-          item_classes: dict[str, str]) -> None:
+def check(
+    models: dict[str, Model],
+    cls: str,
+    value: dict[str, Any],
+    where: str,
+    problems: list[str],
+    item_classes: dict[str, str],
+) -> None:
     props = properties(models, cls)
     assert props, f"no contract for {cls}"
     for key, v in value.items():
@@ -144,50 +150,158 @@ def test_every_served_record_uses_the_contracts_names_and_types(
         out: dict[str, Any] = resp.json()
         return out
 
-    customer = post("Contact/Customer", {
-        "CompanyName": "Contract Motors", "IsIndividual": False, "DisplayID": "CON1", "Notes": "n",
-        "Addresses": [{"Location": 1, "Street": "1 Main St", "City": "Sydney", "State": "NSW", "PostCode": "2000",
-                       "Country": "Australia", "Phone1": "02 9999 0000", "Email": "a@example.com",
-                       "ContactName": "Ann Lee"}],
-        "SellingDetails": {"ABN": "53 004 085 616", "TaxCode": {"UID": gst["UID"]}},
-    })
+    customer = post(
+        "Contact/Customer",
+        {
+            "CompanyName": "Contract Motors",
+            "IsIndividual": False,
+            "DisplayID": "CON1",
+            "Notes": "n",
+            "Addresses": [
+                {
+                    "Location": 1,
+                    "Street": "1 Main St",
+                    "City": "Sydney",
+                    "State": "NSW",
+                    "PostCode": "2000",
+                    "Country": "Australia",
+                    "Phone1": "02 9999 0000",
+                    "Email": "a@example.com",
+                    "ContactName": "Ann Lee",
+                }
+            ],
+            "SellingDetails": {"ABN": "53 004 085 616", "TaxCode": {"UID": gst["UID"]}},
+        },
+    )
     supplier = post("Contact/Supplier", {"CompanyName": "Parts Co", "IsIndividual": False})
-    category = post("GeneralLedger/Category", {"DisplayID": "CAT1", "Name": "Workshop", "Description": "",
-                                               "IsActive": True})
+    category = post(
+        "GeneralLedger/Category", {"DisplayID": "CAT1", "Name": "Workshop", "Description": "", "IsActive": True}
+    )
     job = post("GeneralLedger/Job", {"Number": "J1", "Name": "Fleet", "IsHeader": False})
-    item = post("Inventory/Item", {"Number": "OIL", "Name": "Oil", "IsSold": True, "IsBought": True,
-                                   "IncomeAccount": {"UID": income["UID"]}, "BaseSellingPrice": 10})
-    service_line = {"Type": "Transaction", "Description": "Work", "Total": 100, "UnitCount": 1, "UnitPrice": 100,
-                    "Account": {"UID": income["UID"]}, "TaxCode": {"UID": gst["UID"]}, "Job": {"UID": job["UID"]}}
-    invoice = post("Sale/Invoice/Service", {
-        "Date": today, "Customer": {"UID": customer["UID"]}, "IsTaxInclusive": False, "Lines": [service_line],
-        "Category": {"UID": category["UID"]}, "Terms": {"PaymentIsDue": "InAGivenNumberOfDays", "BalanceDueDate": 7},
-        "CustomerPurchaseOrderNumber": "PO1", "JournalMemo": "Sale; Contract Motors",
-    })
-    item_invoice = post("Sale/Invoice/Item", {
-        "Date": today, "Customer": {"UID": customer["UID"]},
-        "Lines": [{"Type": "Transaction", "Description": "Oil", "ShipQuantity": 2, "UnitPrice": 10,
-                   "Item": {"UID": item["UID"]}, "TaxCode": {"UID": gst["UID"]}}],
-    })
-    credit = post("Sale/Invoice/Service", {"Date": today, "Customer": {"UID": customer["UID"]},
-                                           "Lines": [{**service_line, "Total": -30, "UnitPrice": -30}]})
-    payment = post("Sale/CustomerPayment", {
-        "DepositTo": "Account", "Account": {"UID": bank["UID"]}, "Customer": {"UID": customer["UID"]},
-        "Date": today, "AmountReceived": 50, "Memo": "EFT",
-        "Invoices": [{"UID": invoice["UID"], "AmountApplied": 50, "Type": "Invoice"}],
-    })
-    settlement = post("Sale/CreditSettlement", {
-        "CreditFromInvoice": {"UID": credit["UID"]}, "Customer": {"UID": customer["UID"]}, "Date": today,
-        "CreditAmount": 10, "Lines": [{"Type": "Invoice", "Sale": {"UID": invoice["UID"]}, "AmountApplied": 10}],
-    })
-    refund = post("Sale/CreditRefund", {"Account": {"UID": bank["UID"]}, "Invoice": {"UID": credit["UID"]},
-                                        "Customer": {"UID": customer["UID"]}, "Date": today, "Amount": 5})
-    order = post("Purchase/Order/Item", {"Date": today, "Supplier": {"UID": supplier["UID"]}, "Lines": [
-        {"Type": "Transaction", "Description": "Oil", "BillQuantity": 3, "UnitPrice": 6, "Item": {"UID": item["UID"]},
-         "TaxCode": {"UID": gst["UID"]}}]})
-    bill = post("Purchase/Bill/Service", {"Date": today, "Supplier": {"UID": supplier["UID"]}, "Lines": [
-        {"Type": "Transaction", "Description": "Freight", "Total": 10, "Account": {"UID": income["UID"]},
-         "TaxCode": {"UID": gst["UID"]}}]})
+    item = post(
+        "Inventory/Item",
+        {
+            "Number": "OIL",
+            "Name": "Oil",
+            "IsSold": True,
+            "IsBought": True,
+            "IncomeAccount": {"UID": income["UID"]},
+            "BaseSellingPrice": 10,
+        },
+    )
+    service_line = {
+        "Type": "Transaction",
+        "Description": "Work",
+        "Total": 100,
+        "UnitCount": 1,
+        "UnitPrice": 100,
+        "Account": {"UID": income["UID"]},
+        "TaxCode": {"UID": gst["UID"]},
+        "Job": {"UID": job["UID"]},
+    }
+    invoice = post(
+        "Sale/Invoice/Service",
+        {
+            "Date": today,
+            "Customer": {"UID": customer["UID"]},
+            "IsTaxInclusive": False,
+            "Lines": [service_line],
+            "Category": {"UID": category["UID"]},
+            "Terms": {"PaymentIsDue": "InAGivenNumberOfDays", "BalanceDueDate": 7},
+            "CustomerPurchaseOrderNumber": "PO1",
+            "JournalMemo": "Sale; Contract Motors",
+        },
+    )
+    item_invoice = post(
+        "Sale/Invoice/Item",
+        {
+            "Date": today,
+            "Customer": {"UID": customer["UID"]},
+            "Lines": [
+                {
+                    "Type": "Transaction",
+                    "Description": "Oil",
+                    "ShipQuantity": 2,
+                    "UnitPrice": 10,
+                    "Item": {"UID": item["UID"]},
+                    "TaxCode": {"UID": gst["UID"]},
+                }
+            ],
+        },
+    )
+    credit = post(
+        "Sale/Invoice/Service",
+        {
+            "Date": today,
+            "Customer": {"UID": customer["UID"]},
+            "Lines": [{**service_line, "Total": -30, "UnitPrice": -30}],
+        },
+    )
+    payment = post(
+        "Sale/CustomerPayment",
+        {
+            "DepositTo": "Account",
+            "Account": {"UID": bank["UID"]},
+            "Customer": {"UID": customer["UID"]},
+            "Date": today,
+            "AmountReceived": 50,
+            "Memo": "EFT",
+            "Invoices": [{"UID": invoice["UID"], "AmountApplied": 50, "Type": "Invoice"}],
+        },
+    )
+    settlement = post(
+        "Sale/CreditSettlement",
+        {
+            "CreditFromInvoice": {"UID": credit["UID"]},
+            "Customer": {"UID": customer["UID"]},
+            "Date": today,
+            "CreditAmount": 10,
+            "Lines": [{"Type": "Invoice", "Sale": {"UID": invoice["UID"]}, "AmountApplied": 10}],
+        },
+    )
+    refund = post(
+        "Sale/CreditRefund",
+        {
+            "Account": {"UID": bank["UID"]},
+            "Invoice": {"UID": credit["UID"]},
+            "Customer": {"UID": customer["UID"]},
+            "Date": today,
+            "Amount": 5,
+        },
+    )
+    order = post(
+        "Purchase/Order/Item",
+        {
+            "Date": today,
+            "Supplier": {"UID": supplier["UID"]},
+            "Lines": [
+                {
+                    "Type": "Transaction",
+                    "Description": "Oil",
+                    "BillQuantity": 3,
+                    "UnitPrice": 6,
+                    "Item": {"UID": item["UID"]},
+                    "TaxCode": {"UID": gst["UID"]},
+                }
+            ],
+        },
+    )
+    bill = post(
+        "Purchase/Bill/Service",
+        {
+            "Date": today,
+            "Supplier": {"UID": supplier["UID"]},
+            "Lines": [
+                {
+                    "Type": "Transaction",
+                    "Description": "Freight",
+                    "Total": 10,
+                    "Account": {"UID": income["UID"]},
+                    "TaxCode": {"UID": gst["UID"]},
+                }
+            ],
+        },
+    )
     served = [
         ("Customer", api.get(f"Contact/Customer/{customer['UID']}").json(), {}),
         ("Supplier", supplier, {}),

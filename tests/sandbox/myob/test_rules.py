@@ -54,13 +54,21 @@ def test_consent_redirect_carries_code_state_and_the_business_chosen(running: Ru
     # The token reaches that business only, and GET /accountright/ lists it alone.
     resp = running.control.post(
         "/oauth2/v1/authorize",
-        data={"client_id": running.client_id, "client_secret": running.client_secret, "redirect_uri": REDIRECT,
-              "code": query["code"][0], "grant_type": "authorization_code"},
+        data={
+            "client_id": running.client_id,
+            "client_secret": running.client_secret,
+            "redirect_uri": REDIRECT,
+            "code": query["code"][0],
+            "grant_type": "authorization_code",
+        },
     )
     token = resp.json()
     assert set(token) == {"access_token", "token_type", "refresh_token", "expires_in", "scope"}
-    headers = {"Authorization": f"Bearer {token['access_token']}", "x-myobapi-key": running.client_id,
-               "x-myobapi-version": "v2"}
+    headers = {
+        "Authorization": f"Bearer {token['access_token']}",
+        "x-myobapi-key": running.client_id,
+        "x-myobapi-version": "v2",
+    }
     files = httpx.get(f"{running.url}/accountright/", headers=headers).json()
     assert [f["Id"] for f in files] == [second] and files[0]["Name"] == "Second Business"
     other = httpx.get(f"{running.url}/accountright/{running.business_id}/Contact/Customer", headers=headers)
@@ -68,8 +76,13 @@ def test_consent_redirect_carries_code_state_and_the_business_chosen(running: Ru
     # The code is single-use.
     again = running.control.post(
         "/oauth2/v1/authorize",
-        data={"client_id": running.client_id, "client_secret": running.client_secret, "redirect_uri": REDIRECT,
-              "code": query["code"][0], "grant_type": "authorization_code"},
+        data={
+            "client_id": running.client_id,
+            "client_secret": running.client_secret,
+            "redirect_uri": REDIRECT,
+            "code": query["code"][0],
+            "grant_type": "authorization_code",
+        },
     )
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
@@ -87,8 +100,12 @@ def test_scopes_are_granular_or_the_legacy_companyfile(running: Running) -> None
 
 def test_refresh_rotates_the_refresh_token(running: Running) -> None:
     token = token_for(running)
-    form = {"client_id": running.client_id, "client_secret": running.client_secret,
-            "refresh_token": token["refresh_token"], "grant_type": "refresh_token"}
+    form = {
+        "client_id": running.client_id,
+        "client_secret": running.client_secret,
+        "refresh_token": token["refresh_token"],
+        "grant_type": "refresh_token",
+    }
     fresh = running.control.post("/oauth2/v1/authorize", data=form)
     assert fresh.status_code == 200 and fresh.json()["refresh_token"] != token["refresh_token"]
     reused = running.control.post("/oauth2/v1/authorize", data=form)
@@ -117,8 +134,9 @@ def test_each_required_header_is_checked(running: Running, api: httpx.Client) ->
 
 # ------------------------------------------------------------------------------------------------ reads
 def _customer(api: httpx.Client, name: str, **extra: Any) -> dict[str, Any]:
-    resp = api.post("Contact/Customer", params={"returnBody": "true"},
-                    json={"CompanyName": name, "IsIndividual": False, **extra})
+    resp = api.post(
+        "Contact/Customer", params={"returnBody": "true"}, json={"CompanyName": name, "IsIndividual": False, **extra}
+    )
     assert resp.status_code == 201, resp.text
     out: dict[str, Any] = resp.json()
     return out
@@ -183,14 +201,21 @@ def test_rowversion_is_required_and_a_stale_one_is_409(api: httpx.Client) -> Non
     assert stale.json()["Errors"][0]["Name"] == "IncorrectRowVersionSupplied"
 
 
-def _invoice(running: Running, api: httpx.Client, customer: str, total: str, number: str | None = None,
-             **extra: Any) -> httpx.Response:
+def _invoice(
+    running: Running, api: httpx.Client, customer: str, total: str, number: str | None = None, **extra: Any
+) -> httpx.Response:
     body: dict[str, Any] = {
         "Date": TODAY,
         "Customer": {"UID": customer},
-        "Lines": [{"Type": "Transaction", "Description": "Work", "Total": total,
-                   "Account": {"UID": running.account("4-2000")["UID"]},
-                   "TaxCode": {"UID": running.tax("GST")["UID"]}}],
+        "Lines": [
+            {
+                "Type": "Transaction",
+                "Description": "Work",
+                "Total": total,
+                "Account": {"UID": running.account("4-2000")["UID"]},
+                "TaxCode": {"UID": running.tax("GST")["UID"]},
+            }
+        ],
         **extra,
     }
     if number:
@@ -198,14 +223,20 @@ def _invoice(running: Running, api: httpx.Client, customer: str, total: str, num
     return api.post("Sale/Invoice/Service", params={"returnBody": "true"}, json=body)
 
 
-def _pay(running: Running, api: httpx.Client, customer: str, invoice: str, amount: str,
-         received: str | None = None) -> httpx.Response:
+def _pay(
+    running: Running, api: httpx.Client, customer: str, invoice: str, amount: str, received: str | None = None
+) -> httpx.Response:
     return api.post(
         "Sale/CustomerPayment",
         params={"returnBody": "true"},
-        json={"DepositTo": "Account", "Account": {"UID": running.account("1-1110")["UID"]},
-              "Customer": {"UID": customer}, "Date": TODAY, "AmountReceived": received or amount,
-              "Invoices": [{"UID": invoice, "AmountApplied": amount, "Type": "Invoice"}]},
+        json={
+            "DepositTo": "Account",
+            "Account": {"UID": running.account("1-1110")["UID"]},
+            "Customer": {"UID": customer},
+            "Date": TODAY,
+            "AmountReceived": received or amount,
+            "Invoices": [{"UID": invoice, "AmountApplied": amount, "Type": "Invoice"}],
+        },
     )
 
 
@@ -216,13 +247,13 @@ def test_invoice_totals_numbers_lines_and_their_rowversions(running: Running, ap
     assert Decimal(str(inv["TotalAmount"])) == Decimal("100.00") and Decimal(str(inv["TotalTax"])) == Decimal("9.09")
     line = inv["Lines"][0]
     assert line["RowID"] and line["RowVersion"] and line["TaxCode"]["Code"] == "GST"
-    stale_line = api.put(f"Sale/Invoice/Service/{inv['UID']}",
-                         json={**inv, "Lines": [{**line, "RowVersion": "1"}]})
+    stale_line = api.put(f"Sale/Invoice/Service/{inv['UID']}", json={**inv, "Lines": [{**line, "RowVersion": "1"}]})
     assert stale_line.status_code == 409
     dup = _invoice(running, api, c["UID"], "5.00", number="00000001")
     assert dup.status_code == 400 and "00000001" in dup.json()["Errors"][0]["Message"]
-    terms = _invoice(running, api, c["UID"], "5.00", Terms={"PaymentIsDue": "InAGivenNumberOfDays",
-                                                           "BalanceDueDate": 14}).json()
+    terms = _invoice(
+        running, api, c["UID"], "5.00", Terms={"PaymentIsDue": "InAGivenNumberOfDays", "BalanceDueDate": 14}
+    ).json()
     assert terms["Terms"]["DueDate"][:10] == (dt.date.today() + dt.timedelta(days=14)).isoformat()
 
 
@@ -265,40 +296,93 @@ def test_credit_is_a_negative_sale_settled_or_refunded(running: Running, api: ht
     credit = _invoice(running, api, c["UID"], "-50.00").json()
     assert credit["Status"] == "Credit" and Decimal(str(credit["BalanceDueAmount"])) < 0
     inv = _invoice(running, api, c["UID"], "20.00").json()  # 22.00
-    settle = api.post("Sale/CreditSettlement", params={"returnBody": "true"}, json={
-        "CreditFromInvoice": {"UID": credit["UID"]}, "Customer": {"UID": c["UID"]}, "Date": TODAY,
-        "CreditAmount": "22.00", "Lines": [{"Type": "Invoice", "Sale": {"UID": inv["UID"]}, "AmountApplied": "22.00"}],
-    })
+    settle = api.post(
+        "Sale/CreditSettlement",
+        params={"returnBody": "true"},
+        json={
+            "CreditFromInvoice": {"UID": credit["UID"]},
+            "Customer": {"UID": c["UID"]},
+            "Date": TODAY,
+            "CreditAmount": "22.00",
+            "Lines": [{"Type": "Invoice", "Sale": {"UID": inv["UID"]}, "AmountApplied": "22.00"}],
+        },
+    )
     assert settle.status_code == 201, settle.text
     assert api.get(f"Sale/Invoice/Service/{inv['UID']}").json()["Status"] == "Closed"
-    refund = api.post("Sale/CreditRefund", json={
-        "Account": {"UID": running.account("1-1110")["UID"]}, "Invoice": {"UID": credit["UID"]},
-        "Customer": {"UID": c["UID"]}, "Date": TODAY, "Amount": "40.00"})
+    refund = api.post(
+        "Sale/CreditRefund",
+        json={
+            "Account": {"UID": running.account("1-1110")["UID"]},
+            "Invoice": {"UID": credit["UID"]},
+            "Customer": {"UID": c["UID"]},
+            "Date": TODAY,
+            "Amount": "40.00",
+        },
+    )
     assert refund.status_code == 400  # only 33.00 of credit is left
-    refund = api.post("Sale/CreditRefund", json={
-        "Account": {"UID": running.account("1-1110")["UID"]}, "Invoice": {"UID": credit["UID"]},
-        "Customer": {"UID": c["UID"]}, "Date": TODAY, "Amount": "33.00"})
+    refund = api.post(
+        "Sale/CreditRefund",
+        json={
+            "Account": {"UID": running.account("1-1110")["UID"]},
+            "Invoice": {"UID": credit["UID"]},
+            "Customer": {"UID": c["UID"]},
+            "Date": TODAY,
+            "Amount": "33.00",
+        },
+    )
     assert refund.status_code == 201
     assert api.get(f"Sale/Invoice/Service/{credit['UID']}").json()["Status"] == "Closed"
 
 
 def test_the_other_resources_are_served(running: Running, api: httpx.Client) -> None:
-    supplier = api.post("Contact/Supplier", params={"returnBody": "true"},
-                        json={"CompanyName": "Parts Co", "IsIndividual": False}).json()
+    supplier = api.post(
+        "Contact/Supplier", params={"returnBody": "true"}, json={"CompanyName": "Parts Co", "IsIndividual": False}
+    ).json()
     assert supplier["Type"] == "Supplier"
-    item = api.post("Inventory/Item", params={"returnBody": "true"}, json={
-        "Number": "OIL-5W30", "Name": "Oil", "IsSold": True, "IsBought": True,
-        "IncomeAccount": {"UID": running.account("4-1000")["UID"]}, "BaseSellingPrice": "12.50"}).json()
+    item = api.post(
+        "Inventory/Item",
+        params={"returnBody": "true"},
+        json={
+            "Number": "OIL-5W30",
+            "Name": "Oil",
+            "IsSold": True,
+            "IsBought": True,
+            "IncomeAccount": {"UID": running.account("4-1000")["UID"]},
+            "BaseSellingPrice": "12.50",
+        },
+    ).json()
     assert item["IncomeAccount"]["DisplayID"] == "4-1000"
-    line = {"Type": "Transaction", "Description": "Oil", "Item": {"UID": item["UID"]}, "BillQuantity": "4",
-            "UnitPrice": "8.00", "TaxCode": {"UID": running.tax("GST")["UID"]}}
-    order = api.post("Purchase/Order/Item", params={"returnBody": "true"},
-                     json={"Date": TODAY, "Supplier": {"UID": supplier["UID"]}, "Lines": [line]}).json()
+    line = {
+        "Type": "Transaction",
+        "Description": "Oil",
+        "Item": {"UID": item["UID"]},
+        "BillQuantity": "4",
+        "UnitPrice": "8.00",
+        "TaxCode": {"UID": running.tax("GST")["UID"]},
+    }
+    order = api.post(
+        "Purchase/Order/Item",
+        params={"returnBody": "true"},
+        json={"Date": TODAY, "Supplier": {"UID": supplier["UID"]}, "Lines": [line]},
+    ).json()
     assert Decimal(str(order["TotalAmount"])) == Decimal("35.20")
-    bill = api.post("Purchase/Bill/Service", params={"returnBody": "true"}, json={
-        "Date": TODAY, "Supplier": {"UID": supplier["UID"]},
-        "Lines": [{"Type": "Transaction", "Description": "Freight", "Total": "10.00",
-                   "Account": {"UID": running.account("6-1000")["UID"]}, "TaxCode": {"UID": running.tax("FRE")["UID"]}}]})
+    bill = api.post(
+        "Purchase/Bill/Service",
+        params={"returnBody": "true"},
+        json={
+            "Date": TODAY,
+            "Supplier": {"UID": supplier["UID"]},
+            "Lines": [
+                {
+                    "Type": "Transaction",
+                    "Description": "Freight",
+                    "Total": "10.00",
+                    "Account": {"UID": running.account("6-1000")["UID"]},
+                    "TaxCode": {"UID": running.tax("FRE")["UID"]},
+                }
+            ],
+        },
+    )
     assert bill.status_code == 201 and Decimal(str(bill.json()["TotalAmount"])) == Decimal("10.00")
     for resource, body in (
         ("GeneralLedger/Category", {"DisplayID": "WORKSHOP", "Name": "Workshop"}),

@@ -94,9 +94,20 @@ def test_oauth_business_customers_invoices_payments_conflict_and_rate_limit(pymy
         # The line's RowVersion moved with the update.
         api.invoices.put_service(uid=invoice["UID"], data={**updated, "Lines": [{**line, "Total": 100.00}]})
     with pytest.raises(MyobBadRequest) as duplicate:
-        api.invoices.post_service(data={**{k: v for k, v in invoice.items() if k != "UID"}, "Lines": [
-            {"Type": "Transaction", "Description": "x", "Total": 1, "Account": {"UID": income["UID"]},
-             "TaxCode": {"UID": gst["UID"]}}]})
+        api.invoices.post_service(
+            data={
+                **{k: v for k, v in invoice.items() if k != "UID"},
+                "Lines": [
+                    {
+                        "Type": "Transaction",
+                        "Description": "x",
+                        "Total": 1,
+                        "Account": {"UID": income["UID"]},
+                        "TaxCode": {"UID": gst["UID"]},
+                    }
+                ],
+            }
+        )
     assert "INV-1" in duplicate.value.errors[0]["Message"]
     assert api.invoices.service(Number="INV-1")["Count"] == 1
 

@@ -48,13 +48,17 @@ def classify(name: str, message: str) -> SyncError:
     def err(code: ErrorCode, plain: str, hint: str) -> SyncError:
         return SyncError(code=code, message=plain, hint=hint, platform_code=name or "400", platform_message=message)
 
-    if "card id" in lower or "cardid" in lower or "displayid" in lower and "in use" in lower:
+    if "card id" in lower or "cardid" in lower or ("displayid" in lower and "in use" in lower):
         return err(
             ErrorCode.DUPLICATE_NUMBER,
             "MYOB already has a card with this card ID.",
             "Change the card ID, link this record to the existing MYOB card, or skip.",
         )
-    if "amountapplied" in lower.replace(" ", "") and ("greater" in lower or "exceed" in lower) or "balance due" in lower:
+    if (
+        ("amountapplied" in lower.replace(" ", "")
+        and ("greater" in lower or "exceed" in lower))
+        or "balance due" in lower
+    ):
         return err(
             ErrorCode.OVERPAYMENT,
             "The payment is more than the balance due on the invoice in MYOB.",
@@ -84,7 +88,9 @@ def classify(name: str, message: str) -> SyncError:
             "A record this one refers to does not exist in MYOB.",
             "Check it wasn't deleted in MYOB; relink it or skip.",
         )
-    return err(ErrorCode.VALIDATION, f"MYOB refused the record: {message or name}", "Correct the record and retry, or skip.")
+    return err(
+        ErrorCode.VALIDATION, f"MYOB refused the record: {message or name}", "Correct the record and retry, or skip."
+    )
 
 
 def seconds_to_midnight(now: dt.datetime | None = None) -> float:

@@ -257,7 +257,9 @@ def contact_from_myob(data: Mapping[str, Any]) -> Contact:
 
 
 # ------------------------------------------------------------------------------------------------- items
-def item_to_myob(item: Item, refs: Refs, defaults: Defaults, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def item_to_myob(
+    item: Item, refs: Refs, defaults: Defaults, current: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = dict(current or {})
     selling = dict(body.get("SellingDetails") or {})
     body.update(
@@ -390,13 +392,20 @@ def invoice_from_myob(data: Mapping[str, Any], refs: Refs, defaults: Defaults) -
         back = {v: k for k, v in reversed(list(defaults.category_codes.items()))}
         tracking = [Tracking(category=CATEGORY, option=back.get(category["DisplayID"], category["DisplayID"]))]
     lines = [
-        _line_from_myob(ln, refs, tracking) for ln in data.get("Lines") or [] if ln.get("Type", "Transaction") == "Transaction"
+        _line_from_myob(ln, refs, tracking)
+        for ln in data.get("Lines") or []
+        if ln.get("Type", "Transaction") == "Transaction"
     ]
     total = dec(data.get("TotalAmount"))
     due = dec(data.get("BalanceDueAmount"))
     inclusive = bool(data.get("IsTaxInclusive"))
     kind = LineAmountTypes.INCLUSIVE if inclusive else LineAmountTypes.EXCLUSIVE
-    if not inclusive and lines and all(ln.tax_type == defaults.no_tax_code for ln in lines) and defaults.tax_code != defaults.no_tax_code:
+    if (
+        not inclusive
+        and lines
+        and all(ln.tax_type == defaults.no_tax_code for ln in lines)
+        and defaults.tax_code != defaults.no_tax_code
+    ):
         kind = LineAmountTypes.NO_TAX
     terms = data.get("Terms") or {}
     due_date = None
@@ -423,7 +432,9 @@ def invoice_from_myob(data: Mapping[str, Any], refs: Refs, defaults: Defaults) -
 
 
 # ------------------------------------------------------------------------------------------------- payments
-def payment_to_myob(payment: Payment, customer_uid: str, receipt: str, refs: Refs, defaults: Defaults) -> dict[str, Any]:
+def payment_to_myob(
+    payment: Payment, customer_uid: str, receipt: str, refs: Refs, defaults: Defaults
+) -> dict[str, Any]:
     if payment.currency != defaults.currency:
         raise _refuse(
             f"This MYOB connection keeps {defaults.currency}; the payment is in {payment.currency}.",

@@ -101,12 +101,30 @@ MYOB_CAPABILITIES = Capabilities(
     initial_import_export=True,
     name_rules=(
         # AccountRight's card and item fields (UNVERIFIED against the API, which publishes no lengths).
-        NameRule(Entity.CONTACT, "name", "Card name", max_length=50, no_control_characters=True,
-                 source="AccountRight card file: company name 50 characters (UNVERIFIED)"),
-        NameRule(Entity.ITEM, "code", "Item number", max_length=30, no_control_characters=True,
-                 source="AccountRight items: item number 30 characters (UNVERIFIED)"),
-        NameRule(Entity.ITEM, "name", "Item name", max_length=30, no_control_characters=True,
-                 source="AccountRight items: item name 30 characters (UNVERIFIED)"),
+        NameRule(
+            Entity.CONTACT,
+            "name",
+            "Card name",
+            max_length=50,
+            no_control_characters=True,
+            source="AccountRight card file: company name 50 characters (UNVERIFIED)",
+        ),
+        NameRule(
+            Entity.ITEM,
+            "code",
+            "Item number",
+            max_length=30,
+            no_control_characters=True,
+            source="AccountRight items: item number 30 characters (UNVERIFIED)",
+        ),
+        NameRule(
+            Entity.ITEM,
+            "name",
+            "Item name",
+            max_length=30,
+            no_control_characters=True,
+            source="AccountRight items: item name 30 characters (UNVERIFIED)",
+        ),
     ),
     # A MYOB company card holds one contact person (ContactName) and no account number, currency or parent;
     # a service sale's lines name no item, and a sale carries one category, not one per line.
@@ -599,14 +617,16 @@ class MyobProvider:
             keys = {str(getattr(w.record, "code", "")).lower(): w for w in writes if getattr(w.record, "code", None)}
             return self._find_by("Inventory/Item", Entity.ITEM, "Number", keys)
         if entity is Entity.INVOICE:
-            keys = {str(getattr(w.record, "number", "")).lower(): w for w in writes if getattr(w.record, "number", None)}
+            keys = {
+                str(getattr(w.record, "number", "")).lower(): w for w in writes if getattr(w.record, "number", None)
+            }
             found = self._find_by("Sale/Invoice", Entity.INVOICE, "Number", keys)
             # The same number on another customer's sale is someone else's document, not our write.
             return {
                 k: r
                 for k, r in found.items()
-                if getattr(r.record, "contact_id", None) == getattr(next(w for w in writes if w.key == k).record,
-                                                                    "contact_id", None)
+                if getattr(r.record, "contact_id", None)
+                == getattr(next(w for w in writes if w.key == k).record, "contact_id", None)
             }
         if entity is Entity.CREDIT:
             keys = {tag(w.idempotency_key).lower(): w for w in writes}

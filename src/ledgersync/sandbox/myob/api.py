@@ -156,7 +156,12 @@ def handle(
     url = f"{base}/accountright/{cf.id}"
     if not segs:
         if method != "GET":
-            return (*records.error(405, "MethodNotAllowed", f"The requested resource does not support http method '{method}'."), {})
+            return (
+                *records.error(
+                    405, "MethodNotAllowed", f"The requested resource does not support http method '{method}'."
+                ),
+                {},
+            )
         resources = [{"Name": r, "Key": r.replace("/", ""), "Href": f"{url}/{r}"} for r in RESOURCES]
         return 200, {"CompanyFile": company_file(cf, base), "Resources": resources}, {}
     resource, uid = split_path(segs)
@@ -175,7 +180,10 @@ def handle(
                 return 200, records.render(cf, res, rec, url), {}
         return (*records.error(404, "NotFound", "The requested resource could not be found", f"UID = {uid}", 150), {})
     if resource in PARENTS:
-        return (*records.error(405, "MethodNotAllowed", f"The requested resource does not support http method '{method}'."), {})
+        return (
+            *records.error(405, "MethodNotAllowed", f"The requested resource does not support http method '{method}'."),
+            {},
+        )
     body: Any = {}
     if method in ("POST", "PUT"):
         try:
@@ -183,25 +191,42 @@ def handle(
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            return (*records.error(400, "SerializationError", "The request body could not be read as JSON", None, 50), {})
+            return (
+                *records.error(400, "SerializationError", "The request body could not be read as JSON", None, 50),
+                {},
+            )
     if method == "POST":
         if uid is not None:
-            return (*records.error(405, "MethodNotAllowed", "The requested resource does not support http method 'POST'."), {})
+            return (
+                *records.error(405, "MethodNotAllowed", "The requested resource does not support http method 'POST'."),
+                {},
+            )
         status, out = records.create(cf, resource, body, url)
     elif method == "PUT":
         if uid is None:
-            return (*records.error(405, "MethodNotAllowed", "The requested resource does not support http method 'PUT'."), {})
+            return (
+                *records.error(405, "MethodNotAllowed", "The requested resource does not support http method 'PUT'."),
+                {},
+            )
         status, out = records.update(cf, resource, uid, body, url)
     elif method == "DELETE":
         if uid is None:
-            return (*records.error(405, "MethodNotAllowed", "The requested resource does not support http method 'DELETE'."), {})
+            return (
+                *records.error(
+                    405, "MethodNotAllowed", "The requested resource does not support http method 'DELETE'."
+                ),
+                {},
+            )
         status, out = records.delete(cf, resource, uid)
         if status == 200:
             rt.sb.dirty = True
             return 200, None, {}
         return status, out, {}
     else:
-        return (*records.error(405, "MethodNotAllowed", f"The requested resource does not support http method '{method}'."), {})
+        return (
+            *records.error(405, "MethodNotAllowed", f"The requested resource does not support http method '{method}'."),
+            {},
+        )
     if status >= 400:
         return status, out, {}
     rt.sb.dirty = True

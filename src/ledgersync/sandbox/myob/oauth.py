@@ -103,14 +103,21 @@ async def authorize_get(request: Request) -> Response:
         return redirect_with(redirect_uri, {"error": "invalid_scope", "state": state})
     hidden = "".join(
         f'<input type="hidden" name="{k}" value="{html.escape(v)}">'
-        for k, v in (("client_id", client_id), ("redirect_uri", redirect_uri), ("scope", " ".join(wanted)),
-                     ("state", state))
+        for k, v in (
+            ("client_id", client_id),
+            ("redirect_uri", redirect_uri),
+            ("scope", " ".join(wanted)),
+            ("state", state),
+        )
     )
-    files = "".join(
-        f'<li><label><input type="radio" name="businessId" value="{cf.id}"{" checked" if i == 0 else ""}> '
-        f"{html.escape(cf.name)}</label></li>"
-        for i, cf in enumerate(rt.sb.tenants.values())
-    ) or "<li>No businesses yet (create one with POST /_sandbox/tenants)</li>"
+    files = (
+        "".join(
+            f'<li><label><input type="radio" name="businessId" value="{cf.id}"{" checked" if i == 0 else ""}> '
+            f"{html.escape(cf.name)}</label></li>"
+            for i, cf in enumerate(rt.sb.tenants.values())
+        )
+        or "<li>No businesses yet (create one with POST /_sandbox/tenants)</li>"
+    )
     app = rt.sb.apps[client_id]
     page = f"""<!doctype html><html><head><title>MYOB sandbox - {html.escape(app.name)}</title></head>
 <body><h1>{html.escape(app.name)} would like to access one of your businesses</h1>

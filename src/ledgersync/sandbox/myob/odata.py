@@ -44,7 +44,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             break
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise ODataError(f"The query option $filter could not be parsed near '{text[pos:pos + 20]}'")
+            raise ODataError(f"The query option $filter could not be parsed near '{text[pos : pos + 20]}'")
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind)))
         pos = m.end()
@@ -125,7 +125,7 @@ class _Parser:
         return tok
 
     def expect(self, value: str) -> None:
-        kind, text = self.take()
+        _, text = self.take()
         if text != value:
             raise ODataError(f"Expected '{value}' in $filter, found '{text}'")
 

@@ -10,7 +10,7 @@ import copy
 import datetime as dt
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..common.codec import public
 from .odata import parse_datetime
@@ -50,7 +50,7 @@ class Refused(Exception):
         self.outcome = outcome
 
 
-def refuse(message: str, details: str | None = None, name: str = "ValidationError", code: int | None = None) -> None:
+def refuse(message: str, details: str | None = None, name: str = "ValidationError", code: int | None = None) -> NoReturn:
     raise Refused(error(400, name, message, details, code))
 
 
@@ -61,7 +61,6 @@ def money(value: Any, field: str) -> Decimal:
         return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation:
         refuse(f"'{value}' is not a valid value for {field}", field, "SerializationError", 50)
-    raise AssertionError("unreachable")
 
 
 def _date(value: Any, field: str) -> str:
@@ -71,13 +70,12 @@ def _date(value: Any, field: str) -> str:
         return parse_datetime(str(value)).strftime("%Y-%m-%dT%H:%M:%S")
     except ValueError:
         refuse(f"'{value}' is not a valid value for {field}", field, "SerializationError", 50)
-    raise AssertionError("unreachable")
 
 
 def _uid(link: Any, field: str) -> str:
     if not isinstance(link, Mapping) or not link.get("UID"):
         refuse(f"{field} is required", f"{field}.UID", "Required", 100)
-    return str(link["UID"]).lower()  # type: ignore[index]
+    return str(link["UID"]).lower()
 
 
 def _referenced(cf: CompanyFile, resources: tuple[str, ...], link: Any, field: str) -> dict[str, Any]:
@@ -88,7 +86,6 @@ def _referenced(cf: CompanyFile, resources: tuple[str, ...], link: Any, field: s
             return rec
     # NotFound/150 for a referenced UID that does not exist (3rd-party error table; text GUESS).
     refuse(f"The {field} specified could not be found", f"{field}.UID = {uid}", "NotFound", 150)
-    raise AssertionError("unreachable")
 
 
 def _length(body: Mapping[str, Any], field: str) -> None:
@@ -170,10 +167,10 @@ def _lines(
     old = {int(line["RowID"]): line for line in (current or {}).get("Lines") or []}
     item_lines = resource.endswith("/Item")
     out: list[dict[str, Any]] = []
-    for i, raw in enumerate(lines):  # type: ignore[union-attr]
+    for i, raw in enumerate(lines):
         if not isinstance(raw, Mapping):
             refuse("Each line must be an object", f"Lines[{i}]", "SerializationError", 50)
-        line = dict(raw)  # type: ignore[arg-type]
+        line = dict(raw)
         kind = line.get("Type") or "Transaction"
         if kind not in ("Transaction", "Header", "SubTotal"):
             refuse(f"'{kind}' is not a valid value for Type", f"Lines[{i}].Type", "SerializationError", 50)
@@ -182,7 +179,7 @@ def _lines(
             previous = old.get(int(row_id))
             if previous is None:
                 refuse("The line specified could not be found", f"Lines[{i}].RowID = {row_id}", "NotFound", 150)
-            if str(line.get("RowVersion") or "") != str(previous.get("RowVersion")):  # type: ignore[union-attr]
+            if str(line.get("RowVersion") or "") != str(previous.get("RowVersion")):
                 raise Refused(_stale(f"Lines[{i}].RowVersion"))
         line["Type"] = kind
         if kind == "Transaction":
@@ -331,7 +328,7 @@ def _payment(cf: CompanyFile, body: dict[str, Any]) -> dict[str, Any]:
         refuse("Invoices is required", "Invoices", "Required", 100)
     out: list[dict[str, Any]] = []
     total = ZERO
-    for i, raw in enumerate(lines):  # type: ignore[union-attr]
+    for i, raw in enumerate(lines):
         sale = _referenced(cf, SALES, raw.get("UID") and {"UID": raw.get("UID")}, "Invoice")
         if sale["Customer"]["UID"] != customer["UID"]:
             refuse("The invoice does not belong to this customer", f"Invoices[{i}].UID", "ValidationError")  # GUESS
@@ -412,8 +409,13 @@ def _settlement(cf: CompanyFile, body: dict[str, Any]) -> tuple[dict[str, Any], 
         if applied > Decimal(str(sale["BalanceDueAmount"])):
             refuse(f"The amount applied is greater than the balance due on {sale['Number']}", f"Lines[{i}]")  # GUESS
         targets.append((sale["UID"], applied))
-        lines.append({"Type": "Invoice", "Sale": {"UID": sale["UID"], "Number": sale["Number"], "URI": None},
-                      "AmountApplied": applied})
+        lines.append(
+            {
+                "Type": "Invoice",
+                "Sale": {"UID": sale["UID"], "Number": sale["Number"], "URI": None},
+                "AmountApplied": applied,
+            }
+        )
     if sum((a for _, a in targets), ZERO) != amount:
         refuse("The credit settlement is out of balance", "CreditAmount")  # GUESS
     doc["Lines"] = lines
@@ -561,8 +563,9 @@ def update(cf: CompanyFile, resource: str, uid: str, body: dict[str, Any], base:
     incoming["UID"] = current["UID"]
     base_doc = {k: v for k, v in copy.deepcopy(current).items() if k.startswith("_") or k in ("Created", "UID")}
     try:
-        doc, _ = _build(cf, resource, {**{k: v for k, v in current.items() if not k.startswith("_")}, **incoming},
-                        {**current})
+        doc, _ = _build(
+            cf, resource, {**{k: v for k, v in current.items() if not k.startswith("_")}, **incoming}, {**current}
+        )
     except Refused as exc:
         return exc.outcome
     doc = {**doc, **{k: v for k, v in base_doc.items() if k.startswith("_")}}
@@ -586,8 +589,10 @@ def delete(cf: CompanyFile, resource: str, uid: str) -> Outcome:
         return validation("A card with a balance cannot be deleted", f"UID = {uid}")  # GUESS
     if resource in CARDS:
         for res in (*SALES, *ORDERS, *BILLS):
-            if any((d.get("Customer") or d.get("Supplier") or {}).get("UID") == current["UID"]
-                   for d in cf.data[res].values()):
+            if any(
+                (d.get("Customer") or d.get("Supplier") or {}).get("UID") == current["UID"]
+                for d in cf.data[res].values()
+            ):
                 return validation("A card with transactions cannot be deleted; make it inactive", f"UID = {uid}")
     del cf.data[resource][current["UID"]]
     if resource == "Sale/CustomerPayment":

@@ -112,7 +112,7 @@ def seed_demo(cf: CompanyFile) -> None:
             cf,
             "Sale/Invoice/Service",
             {
-                "Date": "2026-01-0%dT00:00:00" % i,
+                "Date": f"2026-01-0{i}T00:00:00",
                 "Customer": {"UID": customer["UID"]},
                 "IsTaxInclusive": False,
                 "Lines": [
