@@ -433,3 +433,23 @@ def test_faults_are_injected_and_counted(running: Running, api: httpx.Client) ->
     counters = running.control.get("/_sandbox/counters").json()
     assert counters["faults"]["500"] == 1 and counters["faults"]["429"] == 1
     assert counters["faults"]["drop_after_commit"] == 1
+
+
+def test_state_survives_a_restart_from_its_file(tmp_path: Path) -> None:
+    from ledgersync.sandbox.myob import MyobSandbox
+    from ledgersync.sandbox.myob.records import create
+
+    path = tmp_path / "myob.json"
+    sb = MyobSandbox.load(path)
+    sb.add_app("KEY", "S", [REDIRECT])
+    cf = sb.add_tenant("Durable Pty Ltd")
+    status, card = create(cf, "Contact/Customer", {"CompanyName": "Kept", "DisplayID": "K1"}, "")
+    assert status == 201
+    sb.save()
+    again = MyobSandbox.load(path)
+    kept = again.tenants[cf.id]
+    assert kept.data["Contact/Customer"][card["UID"]]["CompanyName"] == "Kept"
+    # Sequences and stamps carry on: a new card's LastModified is later, and the card ID stays taken.
+    status, later = create(kept, "Contact/Customer", {"CompanyName": "Later"}, "")
+    assert status == 201 and later["LastModified"] > card["LastModified"]
+    assert create(kept, "Contact/Customer", {"CompanyName": "Dup", "DisplayID": "K1"}, "")[0] == 400

@@ -109,12 +109,7 @@ class MyobClient(PlatformSession):
             headers["Content-Type"] = "application/json"
         if method in ("POST", "PUT"):
             query.setdefault("returnBody", "true")
-        call = Call(
-            method,
-            path.split("/")[0] if "/" not in path else "/".join(path.split("/")[:2]),
-            is_write=is_write,
-            allow_not_found=allow_not_found,
-        )
+        call = Call(method, path, is_write=is_write, allow_not_found=allow_not_found)
         url = f"{self.api_url}/{path.lstrip('/')}"
         return self._call(call, url, params=query, content=content, headers=headers)
 

@@ -55,10 +55,8 @@ def classify(name: str, message: str) -> SyncError:
             "Change the card ID, link this record to the existing MYOB card, or skip.",
         )
     if (
-        ("amountapplied" in lower.replace(" ", "")
-        and ("greater" in lower or "exceed" in lower))
-        or "balance due" in lower
-    ):
+        "amountapplied" in lower.replace(" ", "") and ("greater" in lower or "exceed" in lower)
+    ) or "balance due" in lower:
         return err(
             ErrorCode.OVERPAYMENT,
             "The payment is more than the balance due on the invoice in MYOB.",

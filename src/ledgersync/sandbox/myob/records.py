@@ -50,7 +50,9 @@ class Refused(Exception):
         self.outcome = outcome
 
 
-def refuse(message: str, details: str | None = None, name: str = "ValidationError", code: int | None = None) -> NoReturn:
+def refuse(
+    message: str, details: str | None = None, name: str = "ValidationError", code: int | None = None
+) -> NoReturn:
     raise Refused(error(400, name, message, details, code))
 
 
@@ -369,7 +371,9 @@ def _payment(cf: CompanyFile, body: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _apply(cf: CompanyFile, source_uid: str, targets: list[tuple[str, Decimal]], sign: int = 1) -> None:
+def _apply(
+    cf: CompanyFile, source_uid: str, targets: list[tuple[str, Decimal]], sign: int = 1, date: str | None = None
+) -> None:
     for uid, amount in targets:
         found = cf.find(uid)
         if found is None:
@@ -383,8 +387,8 @@ def _apply(cf: CompanyFile, source_uid: str, targets: list[tuple[str, Decimal]],
         settle(doc)
         doc["RowVersion"] = cf.row_version()
         doc["LastModified"] = cf.stamp()
-        if amount and doc.get("Date"):
-            doc["LastPaymentDate"] = doc["Date"] if sign < 0 else dt.datetime.now().strftime("%Y-%m-%dT00:00:00")
+        if sign > 0 and date and "Status" in doc:
+            doc["LastPaymentDate"] = date
 
 
 def _credit_available(sale: dict[str, Any]) -> Decimal:
@@ -542,7 +546,7 @@ def create(cf: CompanyFile, resource: str, body: dict[str, Any], base: str) -> O
     doc.update(UID=uid, RowVersion=cf.row_version(), Created=stamp, LastModified=stamp, _seq=cf.next("record"))
     cf.data[resource][uid] = doc
     if applies:
-        _apply(cf, uid, applies)
+        _apply(cf, uid, applies, date=doc.get("Date"))
     return 201, render(cf, resource, doc, base)
 
 
