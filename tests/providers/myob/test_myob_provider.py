@@ -316,3 +316,37 @@ def test_a_lost_answer_is_found_not_sent_again(sandbox: SandboxHandle, tmp_path:
     assert len(_records(sandbox, "Sale/CustomerPayment")) == 1
     assert ls.health(conn).counts == {"contact": {"synced": 1}, "invoice": {"synced": 1}, "payment": {"synced": 1}}
     assert sandbox.counters()["faults"]["drop_after_commit"] >= 1
+
+
+def test_the_daily_limit_parks_the_connection_and_stops_calls(tmp_path: Path) -> None:
+    with myob_sandbox(config={"rate_limits": {"second": 1000, "day": 1_000_000}}) as sb:
+        ls, org = open_app(tmp_path)
+        conn = connect_sandbox(ls, org, sb, FAST_CLIENT)
+        # A few calls left of the API key's day.
+        spent = int(sb.counters()["total_calls"])
+        sb.control.put("/_sandbox/config", json={"rate_limits": {"day": spent + 3}}).raise_for_status()
+        ls.upsert_many(org, [Contact(id=f"c{i}", name=f"Customer {i}") for i in range(10)])
+        assert ls.sync(conn).status == "parked"
+        assert ls.health(conn).status == "parked"
+        before = calls(sb)
+        assert ls.sync(conn).status == "parked" and calls(sb) == before
+        assert sb.counters()["rate_limited"]["day"] >= 1
+
+
+def test_sync_now_reads_what_changed_in_myob(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    from ledgersync import ActionCentre, Actor, Role
+
+    ls, org = open_app(tmp_path)
+    conn = connect_sandbox(ls, org, sandbox, FAST_CLIENT)
+    ls.sync(conn)
+    sandbox.as_user("Contact/Customer", {"CompanyName": "Walk-in (added in MYOB)"})
+    report = ActionCentre(ls).sync_now(Actor("mo", Role.MEMBER), conn)
+    assert report.status == "ok" and report.created_in_app == {"contact": 1}
+
+
+def test_the_engine_names_no_platform() -> None:
+    # MYOB came as a provider package and its sandbox: the engine reads capability data, never a name.
+    engine = Path(__file__).resolve().parents[3] / "src" / "ledgersync" / "engine"
+    for path in engine.rglob("*.py"):
+        text = path.read_text().lower()
+        assert "myob" not in text, f"{path} names MYOB"
