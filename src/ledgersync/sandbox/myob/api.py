@@ -266,9 +266,15 @@ async def endpoint(request: Request) -> Response:
         )
     key = headers.get("x-myobapi-key", "")
     if key not in sb.apps:
-        # DeveloperInactive is in a 3rd-party table of MYOB's error names; the text is a GUESS.
-        return refusal(403, "DeveloperInactive", "The API key is not active or does not exist", "Header: x-myobapi-key")
+        # 403 for a missing or inactive key (developer.myob.com error-messages); name and message as MYOB's
+        # portal gives them, quoted by guide.pestregister.com ("MYOB AccountRight Live error messages").
+        return refusal(403, "DeveloperInactive", "API key is missing or inactive")
     auth = headers.get("authorization", "")
+    if not auth.strip():
+        # The name is MYOB's (davidlumley/myob-api issue #28 quotes the body); the message is a GUESS.
+        return refusal(
+            401, "OAuthTokenIsMissing", "The supplied OAuth token (Bearer) is missing", "Header: Authorization"
+        )
     token = sb.access_tokens.get(auth[7:].strip()) if auth.lower().startswith("bearer ") else None
     if token is None or token["exp"] <= sb.now() or token["client_id"] != key:
         # Name and message as integrators quote MYOB's 401 (UNVERIFIED against a MYOB page).
@@ -325,7 +331,7 @@ def _rate_limited(which: str, status: int) -> Response:
         # Verbatim from developer.myob.com/api/myob-business-api/api-overview/error-messages.
         message = "API key has exceeded the daily rate limit"
     else:
-        # From a 3rd-party compilation (UNVERIFIED).
+        # 403 as MYOB's error-messages page lists it; the text is from a 3rd-party compilation (UNVERIFIED).
         message = "API key has exceeded the per-second rate limit"
     return refusal(status, "RateLimitError", message, "Header: x-myobapi-key")
 

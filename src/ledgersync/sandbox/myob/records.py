@@ -56,13 +56,19 @@ def refuse(
     raise Refused(error(400, name, message, details, code))
 
 
+def _converting(value: Any, kind: str, path: str) -> str:
+    # SerializationError (50) reads "Error converting value ..." (MYOB's portal, quoted by guide.pestregister.com),
+    # in Json.NET's words, as integrators quote them: `Error converting value "" to type 'System.Guid'. Path ...`.
+    return f"Error converting value \"{value}\" to type '{kind}'. Path '{path}'."
+
+
 def money(value: Any, field: str) -> Decimal:
     if value is None or value == "" or isinstance(value, bool):
         refuse(f"{field} is required", field, "Required", 100)
     try:
         return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation:
-        refuse(f"'{value}' is not a valid value for {field}", field, "SerializationError", 50)
+        refuse(_converting(value, "System.Decimal", field), field, "SerializationError", 50)
 
 
 def _date(value: Any, field: str) -> str:
@@ -71,7 +77,7 @@ def _date(value: Any, field: str) -> str:
     try:
         return parse_datetime(str(value)).strftime("%Y-%m-%dT%H:%M:%S")
     except ValueError:
-        refuse(f"'{value}' is not a valid value for {field}", field, "SerializationError", 50)
+        refuse(_converting(value, "System.DateTime", field), field, "SerializationError", 50)
 
 
 def _uid(link: Any, field: str) -> str:
@@ -175,7 +181,9 @@ def _lines(
         line = dict(raw)
         kind = line.get("Type") or "Transaction"
         if kind not in ("Transaction", "Header", "SubTotal"):
-            refuse(f"'{kind}' is not a valid value for Type", f"Lines[{i}].Type", "SerializationError", 50)
+            refuse(
+                _converting(kind, "InvoiceLineType", f"Lines[{i}].Type"), f"Lines[{i}].Type", "SerializationError", 50
+            )
         row_id = line.get("RowID")
         if is_put and row_id is not None:
             previous = old.get(int(row_id))
@@ -317,7 +325,7 @@ def _payment(cf: CompanyFile, body: dict[str, Any]) -> dict[str, Any]:
     doc["Customer"] = card_link(customer)
     doc["DepositTo"] = doc.get("DepositTo") or "Account"
     if doc["DepositTo"] not in ("Account", "UndepositedFunds"):
-        refuse(f"'{doc['DepositTo']}' is not a valid value for DepositTo", "DepositTo", "SerializationError", 50)
+        refuse(_converting(doc["DepositTo"], "DepositTo", "DepositTo"), "DepositTo", "SerializationError", 50)
     if doc["DepositTo"] == "Account":
         doc["Account"] = account_link(_referenced(cf, ("GeneralLedger/Account",), doc.get("Account"), "Account"))
     else:
