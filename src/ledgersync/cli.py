@@ -176,7 +176,7 @@ def demo(
     contacts: int = 40,
     invoices: int = 200,
 ) -> None:
-    """Sync a sample business two ways with local Xero and QuickBooks Online sandboxes, over the real OAuth flow;
+    """Sync a sample business two ways with local Xero, QuickBooks Online and MYOB sandboxes, over the real OAuth flow;
     then serve the dashboard (unless --once)."""
     from ledgersync.demo import DemoResult, run_demo
 
@@ -184,7 +184,11 @@ def demo(
 
     def summary(ls: LedgerSync, result: DemoResult) -> None:
         nonlocal failed
-        for conn_id, report in ((result.connection_id, result.check), (result.qbo_connection_id, result.qbo_check)):
+        for conn_id, report in (
+            (result.connection_id, result.check),
+            (result.qbo_connection_id, result.qbo_check),
+            (result.myob_connection_id, result.myob_check),
+        ):
             if conn_id is None or report is None:
                 continue
             health = ls.health(conn_id)

@@ -335,6 +335,20 @@ def qbo_sandbox(
         yield handle
 
 
+@contextmanager
+def myob_sandbox(
+    business_name: str = "Demo Workshop Pty Ltd",
+    config: dict[str, Any] | None = None,
+    client_id: str = "LEDGERSYNCMYOB",
+    extra_config: dict[str, str] | None = None,
+) -> Iterator[SandboxHandle]:
+    """A MYOB Business API sandbox on loopback with one business (company file) and an API key registered."""
+    from ledgersync.sandbox.myob import create_app
+
+    with _sandbox("myob", create_app(), business_name, config, client_id, "businessId", extra_config) as handle:
+        yield handle
+
+
 def connect_sandbox(ls: LedgerSync, org_id: str, sandbox: SandboxHandle, config: dict[str, str] | None = None) -> str:
     """Connect through the platform's real consent flow, as a person would, and finish it from the callback."""
     start = ls.connect(org_id, sandbox.provider, {**sandbox.config, **(config or {})})
@@ -359,6 +373,8 @@ class DemoResult:
     resolved: list[str] = field(default_factory=list)
     qbo_connection_id: str | None = None
     qbo_check: CheckReport | None = None
+    myob_connection_id: str | None = None
+    myob_check: CheckReport | None = None
 
 
 def run_demo(
@@ -369,6 +385,7 @@ def run_demo(
     on_step: Callable[[str], None] = lambda _msg: None,
     progress: Callable[[str, int, int | None], None] | None = None,
     with_qbo: bool = True,
+    with_myob: bool = True,
     hold: Callable[[LedgerSync, DemoResult], None] | None = None,
 ) -> DemoResult:
     """The whole job on local sandboxes. `hold`, when given, runs while the sandboxes are still up (the CLI
@@ -377,7 +394,11 @@ def run_demo(
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     ls = LedgerSync(f"sqlite:///{workdir / 'ledgersync.db'}", key_file=workdir / "secret.key")
-    with xero_sandbox() as sandbox, qbo_sandbox("Demo Company (AU) Pty Ltd") as qbo:
+    with (
+        xero_sandbox() as sandbox,
+        qbo_sandbox("Demo Company (AU) Pty Ltd") as qbo,
+        myob_sandbox("Demo Workshop Pty Ltd") as myob,
+    ):
         on_step(f"Xero sandbox running at {sandbox.url} (organisation 'Demo Company (AU)')")
         org = ls.create_organisation("Demo Workshop")
         biz = sample_business(contacts, invoices)
@@ -454,6 +475,8 @@ def run_demo(
         result = DemoResult(org, conn, first, second, report, calls, resolved)
         if with_qbo:
             result.qbo_connection_id, result.qbo_check = _quickbooks(ls, org, qbo, on_step, progress)
+        if with_myob:
+            result.myob_connection_id, result.myob_check = _myob(ls, org, myob, on_step, progress)
         if hold is not None:
             hold(ls, result)
         return result
@@ -488,6 +511,36 @@ def _quickbooks(
     on_step(
         f"QuickBooks Online again: created in app {sum(again.created_in_app.values())}, "
         f"pushed {sum(again.pushed.values())}"
+    )
+    return conn, check_connection(ls, conn)
+
+
+def _myob(
+    ls: LedgerSync,
+    org: str,
+    myob: SandboxHandle,
+    on_step: Callable[[str], None],
+    progress: Callable[[str, int, int | None], None] | None,
+) -> tuple[str, CheckReport]:
+    """The same business synced with MYOB (an AccountRight company file), at MYOB's pace of 8 calls a second."""
+    on_step(f"MYOB sandbox running at {myob.url} (business 'Demo Workshop Pty Ltd')")
+    # The app keeps Xero's codes; this connection maps them to the company file's account numbers and tax codes.
+    codes = {
+        "account_codes": json.dumps({"090": "1-1110", "200": "4-2000"}),  # bank, service income
+        "tax_codes": json.dumps({"OUTPUT": "GST", "NONE": "FRE"}),
+    }
+    conn = connect_sandbox(ls, org, myob, codes)
+    on_step("Connected to MYOB: an administrator chose the business on MYOB's consent page (businessId)")
+    report = ls.sync(conn, progress=progress)
+    on_step(
+        f"MYOB: pushed {sum(report.pushed.values())} records one call each using {report.calls} API calls "
+        f"in {report.seconds:.1f}s (8 a second per API key)"
+    )
+    myob.as_user("Contact/Customer", {"CompanyName": "Cash Sale (added in MYOB)", "IsIndividual": False})
+    again = ls.sync(conn, progress=progress)
+    on_step(
+        f"MYOB again: created in app {sum(again.created_in_app.values())}, pushed {sum(again.pushed.values())}; "
+        "it syncs hourly by itself (MYOB has no webhooks), and Sync now at any time"
     )
     return conn, check_connection(ls, conn)
 

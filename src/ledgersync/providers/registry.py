@@ -19,6 +19,7 @@ GROUP = "ledgersync.providers"
 BUILTIN = {
     "xero": "ledgersync.providers.xero.spec:XeroSpec",
     "qbo": "ledgersync.providers.qbo.spec:QboSpec",
+    "myob": "ledgersync.providers.myob.spec:MyobSpec",
 }
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from .myob import MyobSandbox
     from .qbo import QboSandbox
     from .xero import XeroSandbox
 
@@ -15,7 +16,7 @@ sandbox_app = typer.Typer(help="Run local emulators of accounting platforms.", n
 
 
 def _preregister(
-    sb: XeroSandbox | QboSandbox,
+    sb: XeroSandbox | QboSandbox | MyobSandbox,
     client_id: str | None,
     client_secret: str | None,
     redirect_uri: list[str],
@@ -95,3 +96,34 @@ def qbo(
         "discovery /.well-known/openid_configuration, control /_sandbox)"
     )
     uvicorn.run(create_qbo_app(sb), host=host, port=port, log_level="info")
+
+
+@sandbox_app.command("myob")
+def myob(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8767, help="Port to listen on."),
+    data: Path | None = typer.Option(
+        None, "--data", help="JSON state file: loaded at start; every change is written through before it is answered."
+    ),
+    client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an app with this API key."),
+    client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
+    redirect_uri: list[str] = typer.Option([], "--redirect-uri", help="Redirect URI(s) for --client-id."),
+    tenant: list[str] = typer.Option(
+        [], "--tenant", help="Pre-create a business (company file) of this name, holding a small demo company."
+    ),
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="Fill --tenant businesses with demo records."),
+) -> None:
+    """Serve the MYOB Business API sandbox (/accountright/, MYOB OAuth at /oauth2/, /_sandbox control API)."""
+    import uvicorn
+
+    from .myob import MyobSandbox
+    from .myob import create_app as create_myob_app
+
+    sb = MyobSandbox.load(data) if data is not None else MyobSandbox()
+    _preregister(sb, client_id, client_secret, redirect_uri, tenant, demo)
+    sb.save()  # what was pre-registered is on disk before the first request
+    typer.echo(
+        f"MYOB sandbox on http://{host}:{port}  (API /accountright/, OAuth /oauth2/account/authorize and "
+        "/oauth2/v1/authorize, control /_sandbox; no webhooks, as MYOB has none)"
+    )
+    uvicorn.run(create_myob_app(sb), host=host, port=port, log_level="info")
