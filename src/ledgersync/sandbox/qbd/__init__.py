@@ -1,0 +1,1 @@
+"""An emulated QuickBooks Desktop company file and Web Connector (see README.md)."""
