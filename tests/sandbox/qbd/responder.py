@@ -70,7 +70,7 @@ def serve(service: ScriptedService) -> Iterator[ScriptedService]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             try:
                 out = service.handle(raw, self.headers.get("SOAPAction", ""))
@@ -84,7 +84,7 @@ def serve(service: ScriptedService) -> Iterator[ScriptedService]:
             self.end_headers()
             self.wfile.write(out)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -12,7 +12,7 @@ from .conftest import rq
 def answer(qbd: QbdSandboxHandle, body: str, on_error: str = "stopOnError") -> list[etree._Element]:
     root = etree.fromstring(qbd.qbxml(rq(body, on_error)).encode())
     assert root.tag == "QBXML"
-    return list(root.find("QBXMLMsgsRs"))  # type: ignore[arg-type]
+    return list(root.find("QBXMLMsgsRs"))
 
 
 def one(qbd: QbdSandboxHandle, body: str) -> etree._Element:
@@ -24,7 +24,7 @@ def customer(qbd: QbdSandboxHandle, name: str, parent: str | None = None) -> etr
     p = f"<ParentRef><FullName>{parent}</FullName></ParentRef>" if parent else ""
     rs = one(qbd, f'<CustomerAddRq requestID="c"><CustomerAdd><Name>{name}</Name>{p}</CustomerAdd></CustomerAddRq>')
     assert rs.get("statusCode") == "0", rs.get("statusMessage")
-    return rs.find("CustomerRet")  # type: ignore[return-value]
+    return rs.find("CustomerRet")
 
 
 def service_item(qbd: QbdSandboxHandle, name: str = "Labour", price: str = "50.00") -> etree._Element:
@@ -32,7 +32,7 @@ def service_item(qbd: QbdSandboxHandle, name: str = "Labour", price: str = "50.0
                   "<AccountRef><FullName>Services</FullName></AccountRef></SalesOrPurchase></ItemServiceAdd>"
                   "</ItemServiceAddRq>")
     assert rs.get("statusCode") == "0", rs.get("statusMessage")
-    return rs.find("ItemServiceRet")  # type: ignore[return-value]
+    return rs.find("ItemServiceRet")
 
 
 def invoice(qbd: QbdSandboxHandle, cust: str, qty: str = "2", ref: str = "") -> etree._Element:
@@ -41,7 +41,7 @@ def invoice(qbd: QbdSandboxHandle, cust: str, qty: str = "2", ref: str = "") -> 
                   f"<InvoiceLineAdd><ItemRef><FullName>Labour</FullName></ItemRef><Quantity>{qty}</Quantity>"
                   "</InvoiceLineAdd></InvoiceAdd></InvoiceAddRq>")
     assert rs.get("statusCode") == "0", rs.get("statusMessage")
-    return rs.find("InvoiceRet")  # type: ignore[return-value]
+    return rs.find("InvoiceRet")
 
 
 def test_request_id_echoed_status_ok_and_sub_customers(qbd: QbdSandboxHandle) -> None:

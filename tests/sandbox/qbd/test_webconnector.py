@@ -144,7 +144,7 @@ def test_session_ended_mid_iterator_then_3391(qbd: QbdSandboxHandle, loaded: Any
     s = qbd.run_now()
     assert s["outcome"] == "ended_mid_iterator" and svc.methods()[-1] == "closeConnection"
     first = etree.fromstring(svc.params("receiveResponseXML")[0]["response"].encode())
-    iid = first.find("QBXMLMsgsRs/CustomerQueryRs").get("iteratorID")  # type: ignore[union-attr]
+    iid = first.find("QBXMLMsgsRs/CustomerQueryRs").get("iteratorID")
     cont = qbxml_request(f'<CustomerQueryRq requestID="it2" iterator="Continue" iteratorID="{iid}">'
                          "<MaxReturned>1</MaxReturned></CustomerQueryRq>")
     svc2 = loaded({"authenticate": ["T2", ""], "sendRequestXML": cont, "receiveResponseXML": 100})

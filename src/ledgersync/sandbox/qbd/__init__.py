@@ -147,7 +147,7 @@ def start_qbd_sandbox(
 
     sb = QbdSandbox.load(data) if data is not None else QbdSandbox()
     with sb.lock:
-        if data is None or not sb.company.lists["Customer"] and not sb.company.txns["Invoice"]:
+        if data is None or (not sb.company.lists["Customer"] and not sb.company.txns["Invoice"]):
             sb.config["company_name"] = company_name
             sb.company.name = company_name
         sb.config.update(seconds_per_minute=seconds_per_minute, auto_run=auto_run,

@@ -772,7 +772,8 @@ class Company:
     def _apply_payment(self, rec: Rec, fields: Rec, old_id: str | None) -> None:
         customer = rec["CustomerRef"]["ListID"]
         applications: list[tuple[str, Decimal | None]] = []
-        for a in fields.get("AppliedToTxnAdd", fields.get("AppliedToTxnMod", [])):
+        rows: list[Rec] = fields.get("AppliedToTxnAdd") or fields.get("AppliedToTxnMod") or []
+        for a in rows:
             applications.append((str(a.get("TxnID", "")), q.dec(a["PaymentAmount"]) if a.get("PaymentAmount")
                                  else None))
         total = q.dec(rec["TotalAmount"]) if rec.get("TotalAmount") not in (None, "") else None
@@ -791,13 +792,13 @@ class Company:
                 left -= amt
         else:
             remaining_total = total
-            for tid, amt in applications:
-                inv = self.txns["Invoice"].get(tid)
-                if inv is None or inv["CustomerRef"]["ListID"] != customer:
+            for tid, asked in applications:
+                target = self.txns["Invoice"].get(tid)
+                if target is None or target["CustomerRef"]["ListID"] != customer:
                     raise q.not_found(tid)
-                due = self.invoice_balance(inv, old_id)
-                if amt is None:
-                    amt = min(due, remaining_total) if remaining_total is not None else due
+                due = self.invoice_balance(target, old_id)
+                amt = asked if asked is not None else (min(due, remaining_total) if remaining_total is not None
+                                                       else due)
                 if amt > due:
                     raise q.overpaid(amt)
                 applied.append({"TxnID": tid, "Amount": q.fmt_amt(amt)})
@@ -816,9 +817,9 @@ class Company:
         # GUESS: an invoice a payment is applied to (or taken from) gets a new EditSequence and TimeModified, since
         # its balance changed; a delta pull of invoices sees it.
         for tid in before | {a["TxnID"] for a in applied}:
-            inv = self.txns["Invoice"].get(tid)
-            if inv is not None:
-                self.touch(inv)
+            touched = self.txns["Invoice"].get(tid)
+            if touched is not None:
+                self.touch(touched)
 
     # ---- Mod / Del / Void -----------------------------------------------------------------------------------------
     def _txn_mod(self, el: etree._Element, session: str) -> Result:

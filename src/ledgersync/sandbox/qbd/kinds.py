@@ -190,7 +190,8 @@ LIST_DEL_TYPES = frozenset({
 TXN_DEL_TYPES = frozenset({
     "ARRefundCreditCard", "Bill", "BillPaymentCheck", "BillPaymentCreditCard", "BuildAssembly", "Charge", "Check",
     "CreditCardCharge", "CreditCardCredit", "CreditMemo", "Deposit", "Estimate", "InventoryAdjustment", "Invoice",
-    "ItemReceipt", "JournalEntry", "PurchaseOrder", "ReceivePayment", "SalesOrder", "SalesReceipt", "SalesTaxPaymentCheck", "TimeTracking",
+    "ItemReceipt", "JournalEntry", "PurchaseOrder", "ReceivePayment", "SalesOrder", "SalesReceipt",
+    "SalesTaxPaymentCheck", "TimeTracking",
     "TransferInventory", "VehicleMileage", "VendorCredit",
 })
 TXN_VOID_TYPES = frozenset({

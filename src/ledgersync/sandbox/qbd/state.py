@@ -126,7 +126,7 @@ class QbdSandbox(PersistedState):
             kind = tag[:-2]
             for suffix in ("Add", "Mod", "Query"):
                 kind = kind.removesuffix(suffix)
-            name = el.findtext(f".//Name") or el.findtext(".//FullName") or ""
+            name = el.findtext(".//Name") or el.findtext(".//FullName") or ""
             raise q.lock_status(int(lock.get("code", 3180)), kind, name)
         stale = self.faults.get("stale_edit_sequence")
         count = int(stale.get("count", 0)) if isinstance(stale, dict) else int(stale or 0)

@@ -8,6 +8,7 @@ It runs on the .qwc's schedule (RunEveryNMinutes, scaled by the config's seconds
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -286,10 +287,8 @@ class Session:
                 self.wc.postpone(secs)
                 self.note(f"the web service asked to postpone the next update by {secs:g} s")
         if len(auth) >= 4 and auth[3].strip():
-            try:
+            with contextlib.suppress(ValueError):
                 self.wc.min_run_every_seconds = float(auth[3])
-            except ValueError:
-                pass
 
     def _open(self, wanted: str) -> tuple[str, str]:
         """Open the company file: "" is the one open now; a path must be that file (one file is open at a time)."""
@@ -450,18 +449,18 @@ class WebConnector:
                 continue
             try:
                 self.run_now("scheduled")
-            except Exception as exc:  # noqa: BLE001 - a failed run is logged and the schedule goes on
+            except Exception as exc:
                 self.sb.log.append({"session": None, "method": None, "note": f"scheduled run failed: {exc}",
                                     "at": time.time()})
                 self.schedule()
 
     def status(self) -> dict[str, Any]:
+        err: str | None = None
+        qwc: Qwc | None = None
         try:
             qwc = self.qwc()
         except ValueError as exc:
-            qwc, err = None, str(exc)
-        else:
-            err = None
+            err = str(exc)
         return {
             "loaded": qwc is not None and self.sb.password is not None,
             "qwc": qwc.public() if qwc else None,
