@@ -111,6 +111,8 @@ def qbd(
     ),
     seconds_per_minute: float = typer.Option(60.0, "--seconds-per-minute", help="Scale of the .qwc's schedule."),
     auto_run: bool = typer.Option(True, "--auto-run/--no-auto-run", help="Run on the .qwc's schedule."),
+    schema_dir: Path | None = typer.Option(None, "--schema-dir", help="A folder holding Intuit's qbxmlops130.xsd: "
+                                           "request sets are validated against it.", file_okay=False),
 ) -> None:
     """Serve the QuickBooks Desktop sandbox: a company file and a Web Connector polling --app-url, with the
     /_sandbox control API (POST /_sandbox/webconnector/run is "Update Selected")."""
@@ -122,6 +124,8 @@ def qbd(
         raise typer.BadParameter("--qwc and --password go together")
     sb = QbdSandbox.load(data) if data is not None else QbdSandbox()
     sb.config.update(seconds_per_minute=seconds_per_minute, auto_run=auto_run)
+    if schema_dir is not None:
+        sb.config["schema_dir"] = str(schema_dir)
     if qwc is not None and password is not None:
         text = qwc.read_text(encoding="utf-8")
         try:

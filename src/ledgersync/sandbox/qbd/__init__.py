@@ -137,12 +137,14 @@ def start_qbd_sandbox(
     seconds_per_minute: float = 60.0,
     auto_run: bool = False,
     noop_wait_seconds: float = 5.0,
+    schema_dir: Path | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> QbdSandboxHandle:
     """Start the sandbox's control API on a thread (port 0 = a free port). With `qwc` and `password` the Web
     Connector has the application loaded (`app_url` overrides the file's AppURL); `auto_run` runs it on the file's
-    schedule, else only `run_now()` does."""
+    schedule, else only `run_now()` does. `schema_dir`, a folder holding Intuit's qbxmlops130.xsd, makes the company
+validate every request set against it."""
     from ..server import serve_in_thread
 
     sb = QbdSandbox.load(data) if data is not None else QbdSandbox()
@@ -152,6 +154,8 @@ def start_qbd_sandbox(
             sb.company.name = company_name
         sb.config.update(seconds_per_minute=seconds_per_minute, auto_run=auto_run,
                          noop_wait_seconds=noop_wait_seconds)
+        if schema_dir is not None:
+            sb.config["schema_dir"] = str(schema_dir)
         if qwc is not None:
             text = qwc.read_text(encoding="utf-8") if isinstance(qwc, Path) else (
                 qwc.decode("utf-8") if isinstance(qwc, bytes) else qwc)

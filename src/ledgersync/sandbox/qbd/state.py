@@ -30,6 +30,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "http_timeout": 60.0,
     "log_limit": 5000,
     "persist_interval": 2.0,
+    # A folder holding Intuit's qbxmlops130.xsd: when set, request sets are validated against it (not shipped).
+    "schema_dir": None,
 }
 
 DEFAULT_FAULTS: dict[str, Any] = {
@@ -63,6 +65,8 @@ class QbdSandbox(PersistedState):
     access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     company: Company = field(init=False)
+    last_parse_error: str | None = None
+    _schema: tuple[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.company = self._new_company()
@@ -102,8 +106,10 @@ class QbdSandbox(PersistedState):
                 except q.ParseError:
                     pass
             try:
+                self._validate(raw)
                 answer = self.company.process(raw, session, None if as_user else self._before)
-            except q.ParseError:
+            except q.ParseError as exc:
+                self.last_parse_error = str(exc)
                 if not as_user:
                     self.count("hresults", q.HR_PARSE)
                 return "", q.HR_PARSE, q.HR_PARSE_MSG
@@ -116,6 +122,20 @@ class QbdSandbox(PersistedState):
             if self.data_path is not None:
                 self.save()
             return answer, "", ""
+
+    def _validate(self, raw: str) -> None:
+        folder = self.config.get("schema_dir")
+        if not folder:
+            return
+        if self._schema is None or self._schema[0] != folder:
+            import xmlschema
+
+            ops = Path(str(folder)) / "qbxmlops130.xsd"
+            if not ops.exists():
+                raise q.ParseError(f"schema_dir has no qbxmlops130.xsd: {ops}")
+            self._schema = (str(folder), xmlschema.XMLSchema(str(ops)))
+        for err in self._schema[1].iter_errors(raw):
+            raise q.ParseError(f"not valid against qbxmlops130.xsd: {err.reason} at {err.path}")
 
     def _before(self, company: Company, tag: str, el: etree._Element) -> None:
         """Faults that act on the next requests: lock contention, and a person's edit that makes an EditSequence

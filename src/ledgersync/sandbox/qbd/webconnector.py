@@ -320,6 +320,8 @@ class Session:
                 return self._close(ticket, "done" if not last else "error", last or None)
             self.requests += 1
             response, hresult, message = self.sb.process(req, self.key)
+            if hresult:
+                self.note(f"QuickBooks could not process the request: {self.sb.last_parse_error}")
             mid_iterator = self._mid_iterator(response)
             pct = self.call("receiveResponseXML", [("ticket", ticket), ("response", response), ("hresult", hresult),
                                                    ("message", message)])
