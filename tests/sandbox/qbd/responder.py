@@ -130,3 +130,33 @@ QWC = """<?xml version="1.0"?>
   <Scheduler><RunEveryNMinutes>{minutes}</RunEveryNMinutes></Scheduler>
 </QBWCXML>
 """
+
+
+class WsdlService(ScriptedService):
+    """The same scripted answers, but every call is read with zeep from the published WSDL (its SOAP 1.1 binding:
+    the operation's input message and soapAction) and every answer is written by zeep from the operation's output
+    message, so the Web Connector is shown to speak exactly that contract."""
+
+    def __init__(self, script: dict[str, Any], wsdl: str) -> None:
+        super().__init__(script)
+        import zeep
+
+        self.binding = zeep.Client(wsdl).service._binding
+
+    def handle(self, raw: bytes, soap_action: str) -> bytes:
+        root = etree.fromstring(raw)
+        body = root.find(f"{{{SOAP}}}Body")
+        assert body is not None and len(body) == 1
+        method = body[0].tag.split("}")[1]
+        op = self.binding._operations[method]
+        assert soap_action.strip('"') == op.soapaction
+        op.input.deserialize(root)  # raises when the call does not match the WSDL's message
+        params = {c.tag.split("}")[1]: (c.text or "") for c in body[0]}
+        with self.lock:
+            self.calls.append((method, params))
+        answer = self.script.get(method, "")
+        if callable(answer):
+            answer = answer(params)
+        value: Any = {"string": answer} if isinstance(answer, list) else answer
+        msg = op.output.serialize(**{f"{method}Result": value})
+        return bytes(etree.tostring(msg.content, xml_declaration=True, encoding="utf-8"))

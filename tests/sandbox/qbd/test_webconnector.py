@@ -184,3 +184,26 @@ def test_schedule_runs_every_n_minutes(qbd: QbdSandboxHandle, loaded: Any) -> No
 def test_version_refused(qbd: QbdSandboxHandle, loaded: Any) -> None:
     svc = loaded({"clientVersion": "E:upgrade your Web Connector"})
     assert qbd.run_now()["outcome"] == "version_refused" and "authenticate" not in svc.methods()
+
+
+def test_every_call_matches_the_published_wsdl(qbd: QbdSandboxHandle) -> None:
+    from .conftest import CONTRACTS
+    from .responder import WsdlService
+
+    wsdl = CONTRACTS / "QBWebConnectorSvc.wsdl"
+    if not wsdl.exists():
+        pytest.skip(f"the QBWC WSDL is not at {wsdl} (../shared/contracts/qbd)")
+    script = {"serverVersion": "wsdl", "clientVersion": "", "authenticate": ["T", ""],
+              "sendRequestXML": queue(CUSTOMER_ADD, "", ""), "receiveResponseXML": 50,
+              "getLastError": "", "connectionError": "done", "closeConnection": "OK"}
+    svc = WsdlService(script, str(wsdl))
+    with serve(svc):
+        qbd.load_qwc(QWC.format(url=svc.url, minutes=30), "pw")
+        assert qbd.run_now()["outcome"] == "done"
+        qbd.faults(qb_not_running=True)
+        assert qbd.run_now()["outcome"] == "connection_error"
+    assert set(svc.methods()) == {"serverVersion", "clientVersion", "authenticate", "sendRequestXML",
+                                  "receiveResponseXML", "getLastError", "connectionError", "closeConnection"}
+    rr = svc.params("receiveResponseXML")[0]
+    assert "CustomerAddRs" in rr["response"] and rr["hresult"] == ""
+    assert svc.params("sendRequestXML")[0]["qbXMLMajorVers"] == "13"
