@@ -212,3 +212,10 @@ def test_lock_contention_fault_on_next_requests(qbd: QbdSandboxHandle) -> None:
     assert codes == ["3175", "3175", "0"]
     counters = qbd.counters()
     assert counters["requests"]["VendorAddRq"] == 3 and counters["statuses"]["3175"] == 2
+
+
+def test_request_id_over_50_characters(qbd: QbdSandboxHandle) -> None:
+    rid = "r" * 51
+    rs = one(qbd, f'<ClassQueryRq requestID="{rid}"/>')
+    assert rs.get("statusCode") == "1060" and rs.get("requestID") == rid
+    assert one(qbd, f'<ClassQueryRq requestID="{"r" * 50}"/>').get("statusCode") == "1"

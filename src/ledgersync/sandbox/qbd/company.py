@@ -209,6 +209,9 @@ class Company:
         handler = self._handler(tag)
         assert handler is not None
         try:
+            if rid is not None and len(rid) > 50:
+                # Status 1060 for a requestID over 50 characters (Intuit's status-code list; the text is a GUESS).
+                raise q.Status(1060, f'The requestID "{rid[:50]}..." is longer than 50 characters.')
             if before is not None:
                 before(self, tag, el)
             code, sev, msg, rets, extra = handler(el, session)
