@@ -125,6 +125,8 @@ def qbd(
     sb = QbdSandbox.load(data) if data is not None else QbdSandbox()
     sb.config.update(seconds_per_minute=seconds_per_minute, auto_run=auto_run)
     if schema_dir is not None:
+        if not (schema_dir / "qbxmlops130.xsd").exists():
+            raise typer.BadParameter(f"no qbxmlops130.xsd in {schema_dir}", param_hint="--schema-dir")
         sb.config["schema_dir"] = str(schema_dir)
     if qwc is not None and password is not None:
         text = qwc.read_text(encoding="utf-8")

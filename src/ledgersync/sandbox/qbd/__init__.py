@@ -155,6 +155,8 @@ validate every request set against it."""
         sb.config.update(seconds_per_minute=seconds_per_minute, auto_run=auto_run,
                          noop_wait_seconds=noop_wait_seconds)
         if schema_dir is not None:
+            if not (Path(schema_dir) / "qbxmlops130.xsd").exists():
+                raise ValueError(f"schema_dir has no qbxmlops130.xsd: {schema_dir}")
             sb.config["schema_dir"] = str(schema_dir)
         if qwc is not None:
             text = qwc.read_text(encoding="utf-8") if isinstance(qwc, Path) else (
