@@ -207,11 +207,13 @@ def test_void_delete_and_deleted_queries(qbd: QbdSandboxHandle) -> None:
 
 def test_lock_contention_fault_on_next_requests(qbd: QbdSandboxHandle) -> None:
     qbd.faults(lock_contention={"count": 2, "code": 3175})
+    assert one(qbd, "<VendorQueryRq/>").get("statusCode") == "1"  # a query takes no lock
     codes = [one(qbd, f"<VendorAddRq><VendorAdd><Name>L{i}</Name></VendorAdd></VendorAddRq>").get("statusCode")
              for i in range(3)]
     assert codes == ["3175", "3175", "0"]
     counters = qbd.counters()
     assert counters["requests"]["VendorAddRq"] == 3 and counters["statuses"]["3175"] == 2
+    assert one(qbd, "<VendorQueryRq/>").findtext("VendorRet/Name") == "L2"
 
 
 def test_request_id_over_50_characters(qbd: QbdSandboxHandle) -> None:

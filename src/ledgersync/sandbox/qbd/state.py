@@ -142,7 +142,9 @@ class QbdSandbox(PersistedState):
         """Faults that act on the next requests: lock contention, and a person's edit that makes an EditSequence
         stale."""
         lock = self.faults.get("lock_contention") or {}
-        if int(lock.get("count", 0)) > 0:
+        # Locks are taken by what saves: Add, Mod, Del and Void requests (a query reads without one).
+        writes = tag.endswith(("AddRq", "ModRq", "DelRq", "VoidRq"))
+        if writes and int(lock.get("count", 0)) > 0:
             lock["count"] = int(lock["count"]) - 1
             kind = tag[:-2]
             for suffix in ("Add", "Mod", "Query"):
