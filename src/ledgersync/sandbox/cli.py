@@ -119,6 +119,7 @@ def qbd(
     import uvicorn
 
     from .qbd import QbdSandbox, create_app, parse_qwc
+    from .qbd.webconnector import check_app_url
 
     if (qwc is None) != (password is None):
         raise typer.BadParameter("--qwc and --password go together")
@@ -128,6 +129,11 @@ def qbd(
         if not (schema_dir / "qbxmlops130.xsd").exists():
             raise typer.BadParameter(f"no qbxmlops130.xsd in {schema_dir}", param_hint="--schema-dir")
         sb.config["schema_dir"] = str(schema_dir)
+    if app_url is not None:
+        try:
+            check_app_url(app_url)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--app-url") from exc
     if qwc is not None and password is not None:
         text = qwc.read_text(encoding="utf-8")
         try:

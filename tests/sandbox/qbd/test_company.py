@@ -221,3 +221,19 @@ def test_request_id_over_50_characters(qbd: QbdSandboxHandle) -> None:
     rs = one(qbd, f'<ClassQueryRq requestID="{rid}"/>')
     assert rs.get("statusCode") == "1060" and rs.get("requestID") == rid
     assert one(qbd, f'<ClassQueryRq requestID="{"r" * 50}"/>').get("statusCode") == "1"
+
+
+def test_named_lookups_of_missing_records_warn_500(qbd: QbdSandboxHandle) -> None:
+    customer(qbd, "Here")
+    rs = one(qbd, "<CustomerQueryRq><FullName>Here</FullName><FullName>Gone Away</FullName></CustomerQueryRq>")
+    assert (rs.get("statusCode"), rs.get("statusSeverity")) == ("500", "Warn")
+    assert '("Gone Away")' in (rs.get("statusMessage") or "") and [r.findtext("Name") for r in rs] == ["Here"]
+    rs = one(qbd, "<InvoiceQueryRq><TxnID>1-1</TxnID></InvoiceQueryRq>")
+    assert rs.get("statusCode") == "500" and len(rs) == 0
+    rs = one(qbd, "<InvoiceQueryRq><RefNumber>none</RefNumber></InvoiceQueryRq>")
+    assert rs.get("statusCode") == "1"
+    # includeNone: statuses without the Rets
+    none = rq("<CustomerQueryRq/>").replace('onError="stopOnError"', 'onError="stopOnError" responseData="includeNone"')
+    root = etree.fromstring(qbd.qbxml(none).encode())
+    (rs,) = list(root.find("QBXMLMsgsRs"))
+    assert rs.get("statusCode") == "0" and len(rs) == 0

@@ -65,6 +65,10 @@ def test_web_connector_settings_and_bad_qwc(qbd: QbdSandboxHandle) -> None:
         "qwc": QWC.format(url="http://example.com/qbwc", minutes=5), "password": "p"})
     assert r.status_code == 400 and "HTTPS" in r.json()["error"]
     assert qbd.control.post("/_sandbox/webconnector/run", json={}).status_code == 409
+    r = qbd.control.put("/_sandbox/webconnector/qwc", json={
+        "qwc": QWC.format(url="https://example.com/qbwc", minutes=5), "password": "p",
+        "app_url": "http://10.0.0.5/qbwc"})
+    assert r.status_code == 400 and "HTTPS" in r.json()["error"]
     qbd.load_qwc(QWC.format(url="https://example.com/qbwc", minutes=5), "p")
     st = qbd.set_interval(minutes=7, seconds_per_minute=1.0)
     assert st["run_every_minutes"] == 7 and st["qwc"]["UserName"] == "conn-1" and st["loaded"]

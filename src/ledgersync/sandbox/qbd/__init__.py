@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 from ..common.app import build_app
 from . import control
 from .state import QbdSandbox
-from .webconnector import WebConnector, parse_qwc
+from .webconnector import WebConnector, check_app_url, parse_qwc
 
 __all__ = ["QbdSandbox", "QbdSandboxHandle", "Runtime", "WebConnector", "create_app", "parse_qwc",
            "start_qbd_sandbox"]
@@ -162,6 +162,8 @@ validate every request set against it."""
             text = qwc.read_text(encoding="utf-8") if isinstance(qwc, Path) else (
                 qwc.decode("utf-8") if isinstance(qwc, bytes) else qwc)
             parse_qwc(text)  # a bad file fails here, with its reason
+            if app_url:
+                check_app_url(app_url)
             if password is None:
                 raise ValueError("password is required with qwc")
             sb.qwc, sb.password, sb.app_url = text, password, app_url

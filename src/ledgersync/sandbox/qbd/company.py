@@ -454,7 +454,7 @@ class Company:
     def _exact(self, hits: list[tuple[str, Rec]], asked: list[str]) -> list[tuple[str, str]]:
         found = {r["ListID"] if "ListID" in r else r["TxnID"]: t for t, r in hits}
         missing = [a for a in asked if a not in found]
-        if missing and found:
+        if missing:
             raise _Partial([(found[a], a) for a in asked if a in found], missing[0])
         return [(found[a], a) for a in asked if a in found]
 
@@ -462,7 +462,7 @@ class Company:
         by = {self.full_name(r).casefold(): (t, r["ListID"]) for t, r in hits}
         missing = [a for a in asked if a.casefold() not in by]
         out = [by[a.casefold()] for a in asked if a.casefold() in by]
-        if missing and out:
+        if missing:
             raise _Partial(out, missing[0])
         return out
 
@@ -1083,7 +1083,7 @@ class Company:
 
 
 class _Partial(Exception):
-    """A ListID / FullName / TxnID query that found some of what it named (status 500, Warn)."""
+    """A ListID / FullName / TxnID query that did not find all it named (status 500, Warn, with what was found)."""
 
     def __init__(self, found: list[tuple[str, str]], missing: str) -> None:
         super().__init__(missing)

@@ -75,13 +75,17 @@ def parse_qwc(text: str | bytes) -> Qwc:
         raise ValueError("QBType must be QBFS or QBPOS")
     if qwc.qb_type != "QBFS":
         raise ValueError("this sandbox emulates QuickBooks Financial Software (QBType QBFS) only")
-    url = urlsplit(qwc.app_url)
+    check_app_url(qwc.app_url)
+    return qwc
+
+
+def check_app_url(app_url: str) -> None:
+    url = urlsplit(app_url)
     if url.scheme not in ("http", "https") or not url.hostname:
         raise ValueError("AppURL must be an http(s) URL")
     if url.scheme == "http" and url.hostname not in ("localhost", "127.0.0.1", "::1"):
         # QBWC: "HTTP is only permitted for localhost" (api-facts-wave2 A.1)
         raise ValueError("AppURL must use HTTPS unless the host is localhost")
-    return qwc
 
 
 class SoapFault(Exception):
@@ -377,6 +381,8 @@ class WebConnector:
 
     def load(self, qwc_text: str, password: str, app_url: str | None = None) -> Qwc:
         parsed = parse_qwc(qwc_text)
+        if app_url:
+            check_app_url(app_url)
         with self.sb.lock:
             self.sb.qwc, self.sb.password, self.sb.app_url = qwc_text, password, app_url
             self.sb.dirty = True
@@ -451,9 +457,10 @@ class WebConnector:
                 continue
             try:
                 self.run_now("scheduled")
-            except Exception as exc:
-                self.sb.log.append({"session": None, "method": None, "note": f"scheduled run failed: {exc}",
-                                    "at": time.time()})
+            except Exception as exc:  # a failed run is logged and the schedule goes on
+                with self.sb.lock:
+                    self.sb.log.append({"session": None, "method": None, "note": f"scheduled run failed: {exc}",
+                                        "at": time.time()})
                 self.schedule()
 
     def status(self) -> dict[str, Any]:
