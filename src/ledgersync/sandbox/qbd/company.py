@@ -76,6 +76,9 @@ class Company:
         self.txn_number = 0
         self.line_seq = 0
         self.iterators: dict[str, Iterator] = {}
+        # Derived figures (amounts applied per invoice, balances per customer), computed once per query request:
+        # nothing changes while a query is answered. None while a request that writes is handled.
+        self._cache: dict[str, Any] | None = None
         self.seed()
 
     # ---- ids and stamps -------------------------------------------------------------------------------------------
@@ -208,6 +211,7 @@ class Company:
             rs.set("requestID", rid)
         handler = self._handler(tag)
         assert handler is not None
+        self._cache = {} if tag.endswith("QueryRq") else None
         try:
             if rid is not None and len(rid) > 50:
                 # Status 1060 for a requestID over 50 characters (Intuit's status-code list; the text is a GUESS).
@@ -218,6 +222,8 @@ class Company:
         except q.Status as st:
             code, sev, msg, extra = st.code, st.severity, st.message, {}
             rets = [st.ret] if st.ret is not None else []
+        finally:
+            self._cache = None
         rs.set("statusCode", str(code))
         rs.set("statusSeverity", sev)
         rs.set("statusMessage", msg)
@@ -557,17 +563,27 @@ class Company:
         return el
 
     def customer_balance(self, lid: str) -> Decimal:
-        total = ZERO
-        for inv in self.txns["Invoice"].values():
-            if (inv.get("CustomerRef") or {}).get("ListID") == lid:
-                total += self.invoice_balance(inv)
-        for cm in self.txns["CreditMemo"].values():
-            if (cm.get("CustomerRef") or {}).get("ListID") == lid:
-                total -= q.dec(cm.get("_total"))
-        for p in self.txns["ReceivePayment"].values():
-            if (p.get("CustomerRef") or {}).get("ListID") == lid:
-                total -= self.unused(p)
-        return total
+        if self._cache is not None:
+            if "balances" not in self._cache:
+                self._cache["balances"] = self._all_balances()
+            cached: Decimal = self._cache["balances"].get(lid, ZERO)
+            return cached
+        return self._all_balances(lid).get(lid, ZERO)
+
+    def _all_balances(self, only: str | None = None) -> dict[str, Decimal]:
+        """Each customer's own balance: open invoices, less credit memos and unused payments."""
+        out: dict[str, Decimal] = {}
+        amounts: tuple[tuple[str, Callable[[Rec], Decimal]], ...] = (
+            ("Invoice", self.invoice_balance),
+            ("CreditMemo", lambda cm: -q.dec(cm.get("_total"))),
+            ("ReceivePayment", lambda p: -self.unused(p)),
+        )
+        for t, amount in amounts:
+            for rec in self.txns[t].values():
+                cid = (rec.get("CustomerRef") or {}).get("ListID")
+                if cid is not None and (only is None or cid == only):
+                    out[cid] = out.get(cid, ZERO) + amount(rec)
+        return out
 
     def _total_balance(self, lid: str, depth: int) -> Decimal:
         total = self.customer_balance(lid)
@@ -757,6 +773,15 @@ class Company:
 
     # ---- payments -------------------------------------------------------------------------------------------------
     def applied_to(self, invoice_id: str, except_payment: str | None = None) -> Decimal:
+        if except_payment is None and self._cache is not None:
+            if "applied" not in self._cache:
+                sums: dict[str, Decimal] = {}
+                for p in self.txns["ReceivePayment"].values():
+                    for a in p.get("_applied", []):
+                        sums[a["TxnID"]] = sums.get(a["TxnID"], ZERO) + q.dec(a["Amount"])
+                self._cache["applied"] = sums
+            cached: Decimal = self._cache["applied"].get(invoice_id, ZERO)
+            return cached
         total = ZERO
         for p in self.txns["ReceivePayment"].values():
             if p["TxnID"] == except_payment:
