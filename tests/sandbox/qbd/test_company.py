@@ -237,3 +237,13 @@ def test_named_lookups_of_missing_records_warn_500(qbd: QbdSandboxHandle) -> Non
     root = etree.fromstring(qbd.qbxml(none).encode())
     (rs,) = list(root.find("QBXMLMsgsRs"))
     assert rs.get("statusCode") == "0" and len(rs) == 0
+
+
+def test_dates_out_of_range_and_inverted_ranges(qbd: QbdSandboxHandle) -> None:
+    customer(qbd, "Dates")
+    rs = one(qbd, "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Dates</FullName></CustomerRef>"
+                  "<TxnDate>2040-01-01</TxnDate></InvoiceAdd></InvoiceAddRq>")
+    assert rs.get("statusCode") == "3020"
+    rs = one(qbd, "<CustomerQueryRq><FromModifiedDate>2026-12-02</FromModifiedDate><ToModifiedDate>2026-12-01"
+                  "</ToModifiedDate></CustomerQueryRq>")
+    assert rs.get("statusCode") == "3030"

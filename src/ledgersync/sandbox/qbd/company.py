@@ -473,6 +473,9 @@ class Company:
         return out
 
     def _modified_filter(self, recs: list[tuple[str, Rec]], frm: Any, to: Any) -> list[tuple[str, Rec]]:
+        if isinstance(frm, str) and frm and isinstance(to, str) and to and \
+                q.parse_time(frm, self.tz) > q.parse_time(to, self.tz, end_of_day=True):
+            raise q.inverted_range("ModifiedDate")
         if isinstance(frm, str) and frm:
             lo = q.parse_time(frm, self.tz)
             recs = [(t, r) for t, r in recs if int(r["_modified"]) >= lo]
@@ -692,7 +695,10 @@ class Company:
         self._resolve_refs(head, kind.name)
         for d in ("TxnDate", "DueDate", "ShipDate", "ExpectedDate"):
             if isinstance(head.get(d), str) and head[d]:
-                head[d] = q.parse_date(head[d]).isoformat()
+                value = q.parse_date(head[d]).isoformat()
+                if not "1970-01-02" <= value <= "2037-12-31":
+                    raise q.date_out_of_range(head[d], d)
+                head[d] = value
 
     def _next_ref(self, t: str) -> str:
         nums = [int(r["RefNumber"]) for r in self.txns[t].values() if str(r.get("RefNumber", "")).isdigit()]

@@ -87,6 +87,17 @@ def bad_iterator(iterator_id: str) -> Status:
     return Status(3391, f'The iteratorID "{iterator_id}" is not valid.')
 
 
+def date_out_of_range(value: str, field: str) -> Status:
+    # Code 3020 and the range 1970-01-02..2037-12-31 (DesktopAccountingAPI, 3rd-party); the text is a GUESS.
+    return Status(3020, f'There was an error when converting the date value "{value}" in the field "{field}".  '
+                  "QuickBooks error message: The date is outside the range 1970-01-02 to 2037-12-31.")
+
+
+def inverted_range(field: str) -> Status:
+    # Code 3030 for an inverted date range (DesktopAccountingAPI, 3rd-party); the text is a GUESS.
+    return Status(3030, f'The "{field}" range is invalid: its from date is after its to date.')
+
+
 def invalid_value(field: str, value: str, why: str) -> Status:
     # GUESS: the shape of QuickBooks' "field has an invalid value" messages (as in the 3210 capture) for other fields.
     return Status(3000, f'The "{field}" field has an invalid value "{value}".  QuickBooks error message: {why}')
