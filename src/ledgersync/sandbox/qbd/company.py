@@ -79,6 +79,9 @@ class Company:
         # Derived figures (amounts applied per invoice, balances per customer), computed once per query request:
         # nothing changes while a query is answered. None while a request that writes is handled.
         self._cache: dict[str, Any] | None = None
+        # casefolded FullName (Name where a list has no FullName) -> ListID, per list type
+        self.by_name: dict[str, dict[str, str]] = {k: {} for k in LISTS}
+        self.max_ref: dict[str, int] = {}  # largest numeric RefNumber per transaction type (computed on first use)
         self.seed()
 
     # ---- ids and stamps -------------------------------------------------------------------------------------------
@@ -128,11 +131,15 @@ class Company:
                 if rec is not None:
                     return rec
             elif full:
-                key = full.casefold()
-                for rec in self.lists[t].values():
-                    if self.full_name(rec).casefold() == key:
-                        return rec
+                found = self.by_name[t].get(full.casefold())
+                if found is not None:
+                    return self.lists[t][found]
         return None
+
+    def _index(self, t: str, rec: Rec, old_full: str | None = None) -> None:
+        if old_full is not None and self.by_name[t].get(old_full.casefold()) == rec["ListID"]:
+            del self.by_name[t][old_full.casefold()]
+        self.by_name[t][self.full_name(rec).casefold()] = rec["ListID"]
 
     def full_name(self, rec: Rec) -> str:
         return str(rec.get("FullName") or rec["Name"])
@@ -149,10 +156,9 @@ class Company:
     def _name_taken(self, kind: ListKind, full: str, except_id: str | None) -> bool:
         key = full.casefold()
         for k in LISTS.values():
-            if k.namespace != kind.namespace:
-                continue
-            for rec in self.lists[k.name].values():
-                if rec["ListID"] != except_id and self.full_name(rec).casefold() == key:
+            if k.namespace == kind.namespace:
+                found = self.by_name[k.name].get(key)
+                if found is not None and found != except_id:
                     return True
         return False
 
@@ -322,6 +328,7 @@ class Company:
         rec.update(fields)
         rec.setdefault("IsActive", "true")
         self.lists[t][rec["ListID"]] = rec
+        self._index(t, rec)
         return rec
 
     def _place(self, kind: ListKind, rec: Rec, fields: Rec) -> None:
@@ -404,7 +411,9 @@ class Company:
             full = str(changes.get("FullName") or changes.get("Name") or rec["Name"])
             if self._name_taken(kind, full, lid):
                 raise q.name_in_use(str(changes.get("Name", rec["Name"])))
+        old_full = self.full_name(rec)
         rec.update(changes)
+        self._index(kind.name, rec, old_full)
         self.touch(rec)
         if "FullName" in changes:
             self._rename_children(kind, rec)
@@ -415,7 +424,9 @@ class Company:
         for t in types:
             for child in self.children(t, parent["ListID"]):
                 child["ParentRef"] = self.ref_of(parent)
+                old_full = self.full_name(child)
                 child["FullName"] = f"{self.full_name(parent)}:{child['Name']}"
+                self._index(t, child, old_full)
                 child["Sublevel"] = str(int(parent.get("Sublevel", "0")) + 1)
                 self.touch(child)
                 self._rename_children(LISTS[t], child)
@@ -610,6 +621,8 @@ class Company:
                 self.children(it, lid) for it in ITEM_TYPES)) or self.used_by_list(lid, lid):
             raise q.in_use(kind_label, self.full_name(rec))
         del self.lists[t][lid]
+        if self.by_name[t].get(self.full_name(rec).casefold()) == lid:
+            del self.by_name[t][self.full_name(rec).casefold()]
         deleted = self.stamp()
         self.deleted_lists.append({"ListDelType": t, "ListID": lid, "TimeCreated": rec["TimeCreated"],
                                    "TimeDeleted": deleted, "FullName": self.full_name(rec), "_deleted": self.now()})
@@ -685,6 +698,7 @@ class Company:
         if kind.name == "Invoice" and "DueDate" not in rec:
             rec["DueDate"] = rec["TxnDate"]
         self.txns[kind.name][rec["TxnID"]] = rec
+        self._note_ref(kind.name, rec.get("RefNumber"))
         return self._ok([self.render_txn(kind.name, rec, {"IncludeLineItems": "true"})])
 
     def _txn_head_rules(self, kind: TxnKind, head: Rec) -> None:
@@ -701,8 +715,15 @@ class Company:
                 head[d] = value
 
     def _next_ref(self, t: str) -> str:
-        nums = [int(r["RefNumber"]) for r in self.txns[t].values() if str(r.get("RefNumber", "")).isdigit()]
-        return str(max(nums, default=0) + 1)
+        """The next number QuickBooks gives: one more than the largest numeric RefNumber of that type so far."""
+        if t not in self.max_ref:
+            nums = [int(r["RefNumber"]) for r in self.txns[t].values() if str(r.get("RefNumber", "")).isdigit()]
+            self.max_ref[t] = max(nums, default=0)
+        return str(self.max_ref[t] + 1)
+
+    def _note_ref(self, t: str, ref: Any) -> None:
+        if isinstance(ref, str) and ref.isdigit() and t in self.max_ref:
+            self.max_ref[t] = max(self.max_ref[t], int(ref))
 
     def _line(self, kind: TxnKind, lk: LineKind, ln: Rec, old: Rec | None) -> Rec:
         line: Rec = dict(old or {})
@@ -904,6 +925,7 @@ class Company:
                                       "applied to it.")
         rec.clear()
         rec.update(new)
+        self._note_ref(kind.name, rec.get("RefNumber"))
         self.touch(rec)
         return self._ok([self.render_txn(kind.name, rec, {"IncludeLineItems": "true"})])
 
@@ -1111,6 +1133,11 @@ class Company:
         self.deleted_lists, self.deleted_txns = list(obj["deleted_lists"]), list(obj["deleted_txns"])
         self.list_seq, self.txn_seq, self.txn_number, self.line_seq = obj["seq"]
         self.iterators = {}  # iterators never outlive QuickBooks
+        self.by_name = {k: {} for k in LISTS}
+        self.max_ref = {}
+        for t, recs in self.lists.items():
+            for rec in recs.values():
+                self._index(t, rec)
 
 
 class _Partial(Exception):
