@@ -133,6 +133,11 @@ def test_cli_serves_runs_the_web_connector_and_survives_sigkill(tmp_path: Path) 
             proc = _start(["--port", str(port), "--data", str(data), "--no-auto-run"], url)
             dump = httpx.get(f"{url}/_sandbox/company/dump", timeout=10).json()
             assert [c["Name"] for c in dump["Customer"]] == ["Durable"]
+            # the restored file still knows its names: a lookup by FullName, and the name stays taken
+            q = rq("<CustomerQueryRq><FullName>durable</FullName></CustomerQueryRq>"
+                   "<VendorAddRq><VendorAdd><Name>Durable</Name></VendorAdd></VendorAddRq>", "continueOnError")
+            text = httpx.post(f"{url}/_sandbox/qbxml", content=q, timeout=10).text
+            assert "<Name>Durable</Name>" in text and 'statusCode="3100"' in text
             st = httpx.get(f"{url}/_sandbox/webconnector", timeout=10).json()
             assert st["loaded"] and st["app_url"] == svc.url
         finally:
