@@ -207,3 +207,23 @@ def test_every_call_matches_the_published_wsdl(qbd: QbdSandboxHandle) -> None:
     rr = svc.params("receiveResponseXML")[0]
     assert "CustomerAddRs" in rr["response"] and rr["hresult"] == ""
     assert svc.params("sendRequestXML")[0]["qbXMLMajorVers"] == "13"
+
+
+def test_the_ticket_rides_every_call_and_an_expired_ticket_ends_the_session(
+    qbd: QbdSandboxHandle, loaded: Any
+) -> None:
+    svc = loaded({"authenticate": ["TK-9", ""], "sendRequestXML": queue(CUSTOMER_ADD, ""),
+                  "receiveResponseXML": 40, "getLastError": "The ticket has expired; the next update starts afresh"})
+    s = qbd.run_now()
+    assert s["outcome"] == "error" and s["error"].startswith("The ticket has expired")
+    after_auth = svc.calls[3:]
+    assert [m for m, _ in after_auth] == ["sendRequestXML", "receiveResponseXML", "sendRequestXML", "getLastError",
+                                          "closeConnection"]
+    assert all(p["ticket"] == "TK-9" for _, p in after_auth)
+
+
+def test_noop_straight_from_send_request_xml(qbd: QbdSandboxHandle, loaded: Any) -> None:
+    svc = loaded({"authenticate": ["T", ""], "sendRequestXML": queue("NoOp", CUSTOMER_ADD),
+                  "receiveResponseXML": 100})
+    s = qbd.run_now()
+    assert s["outcome"] == "done" and s["requests"] == 1 and svc.methods().count("sendRequestXML") == 2
