@@ -65,6 +65,10 @@ def test_web_connector_settings_and_bad_qwc(qbd: QbdSandboxHandle) -> None:
         "qwc": QWC.format(url="http://example.com/qbwc", minutes=5), "password": "p"})
     assert r.status_code == 400 and "HTTPS" in r.json()["error"]
     assert qbd.control.post("/_sandbox/webconnector/run", json={}).status_code == 409
+    no_guid = QWC.format(url="https://example.com/qbwc", minutes=5).replace(
+        "{90A44FB5-33D9-4815-AC85-BC87A7E7D1EB}", "file-1")
+    r = qbd.control.put("/_sandbox/webconnector/qwc", json={"qwc": no_guid, "password": "p"})
+    assert r.status_code == 400 and "FileID must be a GUID" in r.json()["error"]
     r = qbd.control.put("/_sandbox/webconnector/qwc", json={
         "qwc": QWC.format(url="https://example.com/qbwc", minutes=5), "password": "p",
         "app_url": "http://10.0.0.5/qbwc"})

@@ -9,6 +9,7 @@ It runs on the .qwc's schedule (RunEveryNMinutes, scaled by the config's seconds
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ from .state import QbdSandbox
 
 NS = "http://developer.intuit.com/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+_GUID = re.compile(r"\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}")
 HCP_REQUEST = ('<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="continueOnError">'
                "<HostQueryRq/><CompanyQueryRq/></QBXMLMsgsRq></QBXML>")
 
@@ -71,6 +73,10 @@ def parse_qwc(text: str | bytes) -> Qwc:
             minutes = float(sched.findtext("RunEveryNSeconds") or 0) / 60
     qwc = Qwc(get("AppName"), get("AppURL"), get("AppSupport", False), get("UserName"), get("OwnerID"),
               get("FileID"), get("QBType"), minutes)
+    for tag, value in (("OwnerID", qwc.owner_id), ("FileID", qwc.file_id)):
+        # {GUID}: one OwnerID per application, one FileID per company file (api-facts-wave2 A.4)
+        if not _GUID.fullmatch(value):
+            raise ValueError(f"{tag} must be a GUID in braces, e.g. {{57F3B9B1-86F1-4fcc-B1EE-566DE1813D20}}")
     if qwc.qb_type not in ("QBFS", "QBPOS"):
         raise ValueError("QBType must be QBFS or QBPOS")
     if qwc.qb_type != "QBFS":
