@@ -247,3 +247,38 @@ def test_dates_out_of_range_and_inverted_ranges(qbd: QbdSandboxHandle) -> None:
     rs = one(qbd, "<CustomerQueryRq><FromModifiedDate>2026-12-02</FromModifiedDate><ToModifiedDate>2026-12-01"
                   "</ToModifiedDate></CustomerQueryRq>")
     assert rs.get("statusCode") == "3030"
+
+
+def test_renaming_a_parent_renames_its_jobs_and_a_parent_cannot_be_deleted(qbd: QbdSandboxHandle) -> None:
+    parent = customer(qbd, "Old Name")
+    job = customer(qbd, "Job", "Old Name")
+    rs = one(qbd, f"<CustomerModRq><CustomerMod><ListID>{parent.findtext('ListID')}</ListID><EditSequence>"
+                  f"{parent.findtext('EditSequence')}</EditSequence><Name>New Name</Name></CustomerMod>"
+                  "</CustomerModRq>")
+    assert rs.get("statusCode") == "0"
+    got = one(qbd, f"<CustomerQueryRq><ListID>{job.findtext('ListID')}</ListID></CustomerQueryRq>")
+    assert got.findtext("CustomerRet/FullName") == "New Name:Job"
+    assert got.findtext("CustomerRet/ParentRef/FullName") == "New Name"
+    assert one(qbd, "<CustomerQueryRq><FullName>Old Name:Job</FullName></CustomerQueryRq>").get("statusCode") == "500"
+    rs = one(qbd, f"<ListDelRq><ListDelType>Customer</ListDelType><ListID>{parent.findtext('ListID')}</ListID>"
+                  "</ListDelRq>")
+    assert rs.get("statusCode") == "3171"
+    # a customer cannot become its own job's job
+    me = one(qbd, f"<CustomerQueryRq><ListID>{parent.findtext('ListID')}</ListID></CustomerQueryRq>")
+    rs = one(qbd, f"<CustomerModRq><CustomerMod><ListID>{parent.findtext('ListID')}</ListID><EditSequence>"
+                  f"{me.findtext('CustomerRet/EditSequence')}</EditSequence><ParentRef><FullName>New Name:Job"
+                  "</FullName></ParentRef></CustomerMod></CustomerModRq>")
+    assert rs.get("statusSeverity") == "Error"
+
+
+def test_item_query_mixes_item_types(qbd: QbdSandboxHandle) -> None:
+    service_item(qbd, "Alpha")
+    rs = one(qbd, "<ItemInventoryAddRq><ItemInventoryAdd><Name>Beta</Name><SalesPrice>9.00</SalesPrice>"
+                  "<QuantityOnHand>4</QuantityOnHand><TotalValue>20.00</TotalValue></ItemInventoryAdd>"
+                  "</ItemInventoryAddRq>")
+    assert rs.findtext("ItemInventoryRet/AverageCost") == "5"
+    rs = one(qbd, "<ItemQueryRq/>")
+    assert [r.tag for r in rs] == ["ItemServiceRet", "ItemInventoryRet"]
+    rs = one(qbd, "<ItemNonInventoryAddRq><ItemNonInventoryAdd><Name>alpha</Name></ItemNonInventoryAdd>"
+                  "</ItemNonInventoryAddRq>")
+    assert rs.get("statusCode") == "3100"  # items share one name list
