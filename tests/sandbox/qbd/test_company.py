@@ -282,3 +282,29 @@ def test_item_query_mixes_item_types(qbd: QbdSandboxHandle) -> None:
     rs = one(qbd, "<ItemNonInventoryAddRq><ItemNonInventoryAdd><Name>alpha</Name></ItemNonInventoryAdd>"
                   "</ItemNonInventoryAddRq>")
     assert rs.get("statusCode") == "3100"  # items share one name list
+
+
+def test_payment_mod_reapplies_and_inactive_names_hide_from_active_only(qbd: QbdSandboxHandle) -> None:
+    c = customer(qbd, "Modder")
+    service_item(qbd)
+    t1 = invoice(qbd, "Modder", "1").findtext("TxnID")
+    rs = one(qbd, f"<ReceivePaymentAddRq><ReceivePaymentAdd><CustomerRef><FullName>Modder</FullName></CustomerRef>"
+                  f"<TotalAmount>50.00</TotalAmount><AppliedToTxnAdd><TxnID>{t1}</TxnID><PaymentAmount>50.00"
+                  "</PaymentAmount></AppliedToTxnAdd></ReceivePaymentAdd></ReceivePaymentAddRq>")
+    pay = rs.find("ReceivePaymentRet")
+    rs = one(qbd, f"<ReceivePaymentModRq><ReceivePaymentMod><TxnID>{pay.findtext('TxnID')}</TxnID><EditSequence>"
+                  f"{pay.findtext('EditSequence')}</EditSequence><TotalAmount>60.00</TotalAmount><AppliedToTxnMod>"
+                  f"<TxnID>{t1}</TxnID><PaymentAmount>20.00</PaymentAmount></AppliedToTxnMod></ReceivePaymentMod>"
+                  "</ReceivePaymentModRq>")
+    assert rs.get("statusCode") == "0", rs.get("statusMessage")
+    assert rs.findtext("ReceivePaymentRet/UnusedPayment") == "40.00"
+    inv = one(qbd, f"<InvoiceQueryRq><TxnID>{t1}</TxnID></InvoiceQueryRq>").find("InvoiceRet")
+    assert inv is not None and inv.findtext("BalanceRemaining") == "30.00" and inv.findtext("AppliedAmount") == "-20.00"
+    rs = one(qbd, f"<CustomerModRq><CustomerMod><ListID>{c.findtext('ListID')}</ListID><EditSequence>"
+                  f"{c.findtext('EditSequence')}</EditSequence><IsActive>false</IsActive></CustomerMod>"
+                  "</CustomerModRq>")
+    assert rs.get("statusCode") == "0"
+    assert one(qbd, "<CustomerQueryRq/>").get("statusCode") == "1"
+    rs = one(qbd, "<CustomerQueryRq><ActiveStatus>All</ActiveStatus></CustomerQueryRq>")
+    assert [r.findtext("IsActive") for r in rs] == ["false"]
+    assert one(qbd, "<CustomerQueryRq><FullName>Modder</FullName></CustomerQueryRq>").get("retCount") == "1"
