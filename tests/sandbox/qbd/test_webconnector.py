@@ -45,7 +45,8 @@ def test_full_session_call_order_and_answers(qbd: QbdSandboxHandle, loaded: Any)
     assert svc.params("authenticate")[0] == {"strUserName": "conn-1", "strPassword": "s3cret"}
     send = svc.params("sendRequestXML")[0]
     assert send["ticket"] == "TICKET-1" and send["qbXMLMajorVers"] == "13" and send["qbXMLCountry"] == "US"
-    assert "HostQueryRs" in send["strHCPResponse"] and send["strCompanyFileName"].endswith(".QBW")
+    assert "HostQueryRs" in send["strHCPResponse"] and "PreferencesQueryRs" in send["strHCPResponse"]
+    assert send["strCompanyFileName"].endswith(".QBW")
     rr = svc.params("receiveResponseXML")[0]
     rs = etree.fromstring(rr["response"].encode()).find("QBXMLMsgsRs/CustomerAddRs")
     assert rs is not None and rs.get("requestID") == "w1" and rs.get("statusCode") == "0"

@@ -15,7 +15,7 @@ from ledgersync.sandbox.qbd import QbdSandboxHandle
 from .conftest import PRODUCED, rq
 
 WALK = [
-    "<HostQueryRq/><CompanyQueryRq/>",
+    "<HostQueryRq/><CompanyQueryRq/><PreferencesQueryRq/>",
     "<ClassAddRq><ClassAdd><Name>North</Name></ClassAdd></ClassAddRq>",
     "<ItemSalesTaxAddRq><ItemSalesTaxAdd><Name>State</Name><TaxRate>8.5</TaxRate></ItemSalesTaxAdd>"
     "</ItemSalesTaxAddRq>",
@@ -95,7 +95,8 @@ def test_walk_then_every_response_validates(qbd: QbdSandboxHandle, schema: Any) 
         seen |= {el.tag for el in doc.find("QBXMLMsgsRs")}
         errors = list(schema.iter_errors(text))
         assert not errors, f"{errors[0].reason} in {text[:400]}"
-    assert {"InvoiceAddRs", "ReceivePaymentAddRs", "TxnVoidRs", "TxnDelRs", "ItemQueryRs", "BillAddRs",
+    assert {"PreferencesQueryRs", "HostQueryRs", "InvoiceAddRs",
+            "ReceivePaymentAddRs", "TxnVoidRs", "TxnDelRs", "ItemQueryRs", "BillAddRs",
             "TxnDeletedQueryRs", "CustomerModRs"} <= seen
 
 

@@ -247,6 +247,7 @@ class Company:
         fixed: dict[str, Callable[[etree._Element, str], Company.Result]] = {
             "HostQuery": self._host_query,
             "CompanyQuery": self._company_query,
+            "PreferencesQuery": self._preferences_query,
             "ItemQuery": self._item_query,
             "ListDel": self._list_del,
             "TxnDel": self._txn_del,
@@ -287,6 +288,20 @@ class Company:
         q.sub(ret, "IsSampleCompany", "false")
         q.sub(ret, "CompanyName", self.name)
         q.sub(ret, "LegalCompanyName", self.name)
+        return self._ok([ret])
+
+    def _preferences_query(self, el: etree._Element, session: str) -> Result:
+        """The preferences a sync reads: class tracking on (classes stand for the app's locations), accounts
+        required, one currency. Sales tax preferences are left out: they need a default ItemSalesTax, which a new
+        file lacks."""
+        ret = etree.Element("PreferencesRet")
+        acc = etree.SubElement(ret, "AccountingPreferences")
+        for k, v in (("IsUsingAccountNumbers", "false"), ("IsRequiringAccounts", "true"),
+                     ("IsUsingClassTracking", "true"), ("IsUsingAuditTrail", "true"),
+                     ("IsAssigningJournalEntryNumbers", "true")):
+            q.sub(acc, k, v)
+        mc = etree.SubElement(ret, "MultiCurrencyPreferences")
+        q.sub(mc, "IsMultiCurrencyOn", "false")
         return self._ok([ret])
 
     # ---- lists ----------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from __future__ import annotations
 from .kinds import LISTS, TXN_VOID_TYPES, TXNS
 
 OTHER_REQUESTS = [
-    ("HostQueryRq, CompanyQueryRq", "the HCP response of a session's first sendRequestXML; also answered directly"),
+    ("HostQueryRq, CompanyQueryRq, PreferencesQueryRq", "the HCP response of a session's first sendRequestXML; also "
+     "answered directly (preferences: class tracking on, accounts required, one currency)"),
     ("ItemQueryRq", "ItemService, ItemNonInventory, ItemInventory and ItemSalesTax Rets, in one list"),
     ("ListDelRq", "Customer, Vendor, Class, SalesTaxCode, ItemSalesTax, ItemService, ItemNonInventory, ItemInventory; "
                   "refused (3171) while a transaction, a list element or a sub-element uses it"),

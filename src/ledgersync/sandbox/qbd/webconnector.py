@@ -28,7 +28,7 @@ NS = "http://developer.intuit.com/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _GUID = re.compile(r"\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}")
 HCP_REQUEST = ('<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="continueOnError">'
-               "<HostQueryRq/><CompanyQueryRq/></QBXMLMsgsRq></QBXML>")
+               "<HostQueryRq/><CompanyQueryRq/><PreferencesQueryRq/></QBXMLMsgsRq></QBXML>")
 
 
 @dataclass
