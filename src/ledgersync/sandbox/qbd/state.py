@@ -29,7 +29,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "on_warning": "continue",  # clientVersion "W:...": the person at the machine chooses to continue (or "stop")
     "http_timeout": 60.0,
     "log_limit": 5000,
-    "persist_interval": 2.0,
+    # Every change is written through (after each request set, before each control answer), so the shared
+    # debounced writer has nothing to do; it stays idle so an older snapshot of it can never land after a newer save.
+    "persist_interval": 1e9,
     # A folder holding Intuit's qbxmlops130.xsd: when set, request sets are validated against it (not shipped).
     "schema_dir": None,
 }
@@ -170,6 +172,12 @@ class QbdSandbox(PersistedState):
     def snapshot(self) -> bytes:
         with self.lock:
             return super().snapshot()
+
+    def save(self) -> None:
+        """Snapshot and write under the lock: the Web Connector's thread and the control API save in turn, never
+        over each other, and the file always holds the newest state."""
+        with self.lock:
+            super().save()
 
     def to_json(self) -> dict[str, Any]:
         return {
