@@ -553,3 +553,46 @@ def _failures_and_fixes(
         on_step(f"Resolved: {line}")
     ls.sync(conn, progress=progress)
     return done
+
+
+# -- DEAR / Cin7 Core (issue 12) -----------------------------------------------------------------------------------
+@contextmanager
+def dear_sandbox(
+    company_name: str = "Demo Company (AU) Pty Ltd",
+    config: dict[str, Any] | None = None,
+    extra_config: dict[str, str] | None = None,
+) -> Iterator[SandboxHandle]:
+    """A DEAR / Cin7 Core sandbox on loopback with one company and one API application. The handle's
+    client_id / client_secret are the company's Account ID and the application's key."""
+    from ledgersync.sandbox.dear import create_app
+    from ledgersync.sandbox.server import serve_in_thread
+
+    server = serve_in_thread(create_app())
+    try:
+        control = httpx.Client(base_url=server.url, timeout=30)
+        if config:
+            control.put("/_sandbox/config", json=config).raise_for_status()
+        made = control.post("/_sandbox/accounts", json={"name": company_name}).json()
+        yield SandboxHandle(
+            "dear",
+            server.url,
+            str(made["account_id"]),
+            str(made["account_id"]),
+            str(made["application_key"]),
+            "",
+            control,
+            tenant_field="account_id",
+            extra_config=dict(extra_config or {}),
+        )
+        control.close()
+    finally:
+        server.stop()
+
+
+def connect_dear(ls: LedgerSync, org_id: str, sandbox: SandboxHandle, config: dict[str, str] | None = None) -> str:
+    """Connect with the API key, as a person would on the Integrations page: start, then submit the Account ID
+    and Application Key (checked with DEAR's /me before anything is saved)."""
+    start = ls.connect(org_id, "dear", {"base_url": sandbox.url, **sandbox.extra_config, **(config or {})})
+    return ls.submit_credentials(
+        start.connection_id, {"account_id": sandbox.client_id, "application_key": sandbox.client_secret}
+    )

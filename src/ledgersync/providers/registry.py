@@ -19,6 +19,8 @@ GROUP = "ledgersync.providers"
 BUILTIN = {
     "xero": "ledgersync.providers.xero.spec:XeroSpec",
     "qbo": "ledgersync.providers.qbo.spec:QboSpec",
+    # DEAR / Cin7 Core (issue 12)
+    "dear": "ledgersync.providers.dear.spec:DearSpec",
 }
 
 
