@@ -170,7 +170,17 @@ def handle(rt: Runtime, acct: Account, method: str, path: str, query: Mapping[st
         sb.dirty = True
     for kind, payload in events:
         rt.webhooks.emit(acct, kind, payload)
-    return status, dumps(out)
+    return status, dumps(no_nulls(out))
+
+
+def no_nulls(value: Any) -> Any:
+    """Empty text as "", never null: the contract types these fields as strings (most not nullable), and the
+    document's examples show "" for what is unset."""
+    if isinstance(value, dict):
+        return {k: "" if v is None else no_nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [no_nulls(v) for v in value]
+    return value
 
 
 def _count(rt: Runtime, acct_id: str | None, method: str, path: str) -> None:

@@ -962,6 +962,11 @@ def _purchase_doc(acct: Account, body: Mapping[str, Any], now: float, which: str
         line.pop("AverageCost", None)
         if which == "Order":
             line["SupplierSKU"] = ""
+        # A purchase's lines carry the product's details (openapi.yaml GET /purchase: required on its lines).
+        product = acct.data["product"][line["ProductID"]]
+        line.update({"DimensionsUnits": "cm", "WeightUnits": "kg", "ProductHeight": Decimal(0),
+                     "ProductLength": Decimal(0), "ProductWidth": Decimal(0), "ProductWeight": Decimal(0)})
+        line.update({f"ProductCustomField{i}": product.get(f"AdditionalAttribute{i}") or "" for i in range(1, 11)})
     before, tax, total = _totals(lines)
     doc = record[which]
     if which == "Invoice" and doc["Payments"]:
