@@ -97,7 +97,8 @@ class DearClient(PlatformSession):
                 max_wait=max_wait,
             ),
             max_attempts=config.max_attempts,
-            max_retry_seconds=max(config.max_retry_seconds, config.rate_limit_wait_seconds),
+            # A 503 holds every call for DEAR's minute; the usual retry allowance comes on top of that wait.
+            max_retry_seconds=config.max_retry_seconds + config.rate_limit_wait_seconds,
             refresh_margin=0.0,
             backoff_base=0.5,
             backoff_cap=20.0,

@@ -456,8 +456,6 @@ class DearProvider:
     def _purchase_line(self, line: Any, with_account: bool = False) -> dict[str, Any]:
         (out,) = self._lines([line], with_account=with_account, tax=self.config.purchase_tax_rule)
         out.setdefault("Comment", "")
-        out.setdefault("Tax", (Decimal(str(out["Total"])) * 0).quantize(Decimal("0.01")))
-        out.pop("Tax")
         return out
 
     def _write_bill(self, write: Write, bill: Bill) -> RemoteRecord:
