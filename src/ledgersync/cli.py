@@ -184,7 +184,9 @@ def demo(
 
     def summary(ls: LedgerSync, result: DemoResult) -> None:
         nonlocal failed
-        for conn_id, report in ((result.connection_id, result.check), (result.qbo_connection_id, result.qbo_check)):
+        checked = [(result.connection_id, result.check), (result.qbo_connection_id, result.qbo_check)]
+        checked.append((result.dear_connection_id, result.dear_check))  # DEAR / Cin7 Core (issue 12)
+        for conn_id, report in checked:
             if conn_id is None or report is None:
                 continue
             health = ls.health(conn_id)

@@ -137,9 +137,18 @@ def _party_fields(data: Mapping[str, Any]) -> dict[str, Any]:
             postal_code=_opt(a.get("Postcode")),
             country=_opt(a.get("Country")),
         )
+    # The contact person's one Name holds the first and last names we send (split at the first space); a person
+    # named as the customer is not a separate name.
+    person = _opt(first.get("Name"))
+    first_name = last_name = None
+    if person and person != str(data["Name"]):
+        first_name, _, rest = person.partition(" ")
+        last_name = rest.strip() or None
     return {
         "id": str(data["ID"]),
         "name": str(data["Name"]),
+        "first_name": first_name,
+        "last_name": last_name,
         "email": _opt(first.get("Email")),
         "phone": _opt(first.get("Phone")),
         "tax_number": _opt(data.get("TaxNumber")),
@@ -272,6 +281,7 @@ def invoice_from_sale(sale: Mapping[str, Any], service_sku: str) -> RemoteRecord
         line_amount_types=LineAmountTypes.INCLUSIVE if sale.get("TaxInclusive") else LineAmountTypes.EXCLUSIVE,
         lines=[line_from_dear(line, service_sku) for line in inv.get("Lines") or []],
         status=status,
+        reference=_opt(inv.get("Memo")) or _opt(sale.get("Note")),
         total=total,
         total_tax=dec(inv.get("Tax")),
         amount_paid=paid,

@@ -76,8 +76,9 @@ DEAR_CAPABILITIES = Capabilities(
         NameRule(Entity.CONTACT, "name", "Customer name", max_length=256, no_control_characters=True,
                  source="openapi.yaml tag Customer: Name[256]"),
     ),
-    # Lines book to the product's or the line's account; tracking has no place in a sale.
-    unheld_fields=frozenset({"lines.tracking"}),
+    # Tracking has no place in a sale. A customer's contact person has one Name: first and last names are sent in
+    # it ("first last") but cannot be told apart again when read.
+    unheld_fields=frozenset({"lines.tracking", "first_name", "last_name"}),
     batch_size=1,
     payments_editable=False,
     payment_holds_credit=False,
