@@ -23,8 +23,9 @@ class DearHarness:
     def __init__(self, sb: SandboxHandle) -> None:
         self.sb = sb
 
-    def user(self, path: str, body: dict[str, Any] | None = None, method: str = "POST",
-             params: dict[str, str] | None = None) -> Any:
+    def user(
+        self, path: str, body: dict[str, Any] | None = None, method: str = "POST", params: dict[str, str] | None = None
+    ) -> Any:
         resp = self.sb.control.request(
             method, f"/_sandbox/accounts/{self.sb.tenant_id}/as-user/{path}", json=body, params=params
         )
@@ -133,15 +134,25 @@ class TestDear(ProviderConformance):
             _, invoice, _ = checks._documents()
             leaving = checks.push_one(Entity.CONTACT, checks.contact("gone", "Leaving"))
             payment = checks.push_one(Entity.PAYMENT, checks.payment("gp", invoice.remote_id, "100.00"))
-            cursors = {e: checks._last_cursor(checks._pull_all(e, None), None) for e in (Entity.INVOICE, Entity.CONTACT)}
+            cursors = {
+                e: checks._last_cursor(checks._pull_all(e, None), None) for e in (Entity.INVOICE, Entity.CONTACT)
+            }
             for entity, remote in ((Entity.PAYMENT, payment), (Entity.INVOICE, invoice), (Entity.CONTACT, leaving)):
-                write = Write(f"rm-{remote.remote_id}", remote.record, f"rm-{remote.remote_id}", remote.remote_id,
-                              remote.version)
+                write = Write(
+                    f"rm-{remote.remote_id}", remote.record, f"rm-{remote.remote_id}", remote.remote_id, remote.version
+                )
                 result = checks.provider.remove(entity, write)
                 assert result.error is None, result.error
             assert checks.provider.fetch(Entity.PAYMENT, [payment.remote_id]) == []
-            assert all(p.remote_id != payment.remote_id for page in checks._pull_all(Entity.PAYMENT, None)
-                       for p in page.records)
-            latest = {r.remote_id: r for e in (Entity.INVOICE, Entity.CONTACT)
-                      for page in checks._pull_all(e, cursors[e]) for r in page.records}
+            assert all(
+                p.remote_id != payment.remote_id
+                for page in checks._pull_all(Entity.PAYMENT, None)
+                for p in page.records
+            )
+            latest = {
+                r.remote_id: r
+                for e in (Entity.INVOICE, Entity.CONTACT)
+                for page in checks._pull_all(e, cursors[e])
+                for r in page.records
+            }
             assert latest[invoice.remote_id].deleted and latest[leaving.remote_id].archived

@@ -34,14 +34,18 @@ def sandbox() -> Iterator[SandboxHandle]:
 
 
 def open_ls(tmp_path: Path) -> tuple[LedgerSync, str]:
-    ls = LedgerSync(f"sqlite:///{tmp_path / 'app.db'}", secret_keys=[Fernet.generate_key().decode()],
-                    settings=EngineSettings(retry_base_seconds=0))
+    ls = LedgerSync(
+        f"sqlite:///{tmp_path / 'app.db'}",
+        secret_keys=[Fernet.generate_key().decode()],
+        settings=EngineSettings(retry_base_seconds=0),
+    )
     return ls, ls.create_organisation("Dear Workshop")
 
 
 def provider(sb: SandboxHandle, **config: Any) -> DearProvider:
-    return DearProvider({"base_url": sb.url, "account_id": sb.client_id, "application_key": sb.client_secret,
-                         **FAST, **config})
+    return DearProvider(
+        {"base_url": sb.url, "account_id": sb.client_id, "application_key": sb.client_secret, **FAST, **config}
+    )
 
 
 def user(sb: SandboxHandle, path: str, body: Any = None, method: str = "POST") -> Any:
@@ -50,8 +54,9 @@ def user(sb: SandboxHandle, path: str, body: Any = None, method: str = "POST") -
     return r.json()
 
 
-def test_the_api_key_is_checked_with_me_before_it_is_saved_and_kept_encrypted(tmp_path: Path,
-                                                                             sandbox: SandboxHandle) -> None:
+def test_the_api_key_is_checked_with_me_before_it_is_saved_and_kept_encrypted(
+    tmp_path: Path, sandbox: SandboxHandle
+) -> None:
     ls, org = open_ls(tmp_path)
     start = ls.connect(org, "dear", {"base_url": sandbox.url})
     assert start.kind == "credentials" and [f.name for f in start.fields] == ["account_id", "application_key"]
@@ -60,8 +65,9 @@ def test_the_api_key_is_checked_with_me_before_it_is_saved_and_kept_encrypted(tm
     assert refused.value.error.platform_message == "Method authentication failed"
     assert ls.connection(start.connection_id).status != "connected"
     assert "application_key" not in ls.store.credentials(start.connection_id)
-    ls.submit_credentials(start.connection_id, {"account_id": sandbox.client_id,
-                                                "application_key": sandbox.client_secret})
+    ls.submit_credentials(
+        start.connection_id, {"account_id": sandbox.client_id, "application_key": sandbox.client_secret}
+    )
     conn = ls.connection(start.connection_id)
     assert conn.status == "connected" and conn.tenant_name == "Demo Company (AU) Pty Ltd"
     with ls.store.session() as s:
@@ -78,8 +84,9 @@ def test_the_api_key_is_checked_with_me_before_it_is_saved_and_kept_encrypted(tm
 def test_products_flow_both_ways_with_prices_and_stock_on_hand_is_read(tmp_path: Path, sandbox: SandboxHandle) -> None:
     ls, org = open_ls(tmp_path)
     conn = connect_dear(ls, org, sandbox, FAST)
-    ls.upsert_many(org, [Item(id="it1", code="OIL-5W30", name="Engine oil 5W-30", unit_price=Decimal("59.95"),
-                              is_purchased=True)])
+    ls.upsert_many(
+        org, [Item(id="it1", code="OIL-5W30", name="Engine oil 5W-30", unit_price=Decimal("59.95"), is_purchased=True)]
+    )
     made = user(sandbox, "product", {"SKU": "WIPER", "Name": "Wiper blade", "Type": "Stock", "PriceTier1": 24.5})
     report = ls.sync(conn)
     assert report.status == "ok" and report.pushed == {"item": 1}
@@ -87,10 +94,14 @@ def test_products_flow_both_ways_with_prices_and_stock_on_hand_is_read(tmp_path:
     assert products["OIL-5W30"]["PriceTier1"] == 59.95 and products["OIL-5W30"]["Type"] == "Stock"
     pulled = {r.record.code: r.record for r in ls.records(org, Entity.ITEM)}  # type: ignore[attr-defined]
     assert pulled["WIPER"].unit_price == Decimal("24.50")
-    sandbox.control.post(f"/_sandbox/accounts/{sandbox.tenant_id}/stock",
-                         json={"product_id": made["Products"][0]["ID"], "location": "Main Warehouse", "on_hand": 12})
-    sandbox.control.post(f"/_sandbox/accounts/{sandbox.tenant_id}/stock",
-                         json={"product_id": made["Products"][0]["ID"], "location": "Shop", "on_hand": 3})
+    sandbox.control.post(
+        f"/_sandbox/accounts/{sandbox.tenant_id}/stock",
+        json={"product_id": made["Products"][0]["ID"], "location": "Main Warehouse", "on_hand": 12},
+    )
+    sandbox.control.post(
+        f"/_sandbox/accounts/{sandbox.tenant_id}/stock",
+        json={"product_id": made["Products"][0]["ID"], "location": "Shop", "on_hand": 3},
+    )
     p = provider(sandbox)
     try:
         assert p.stock_on_hand(["WIPER", "OIL-5W30"]) == {"WIPER": Decimal(15)}
@@ -104,13 +115,22 @@ def test_credit_notes_sit_on_their_sale(sandbox: SandboxHandle) -> None:
     try:
         (c,) = p.push(Entity.CONTACT, [Write("c1", Contact(id="c1", name="Credit Co"), "k-c1")])
         assert c.remote is not None
-        inv = Invoice(id="i1", contact_id=c.remote.remote_id, number="CN-TEST", date=dt.date.today(),
-                      lines=[InvoiceLine(description="Job", unit_amount=Decimal("80"))])
+        inv = Invoice(
+            id="i1",
+            contact_id=c.remote.remote_id,
+            number="CN-TEST",
+            date=dt.date.today(),
+            lines=[InvoiceLine(description="Job", unit_amount=Decimal("80"))],
+        )
         (i,) = p.push(Entity.INVOICE, [Write("i1", inv, "k-i1")])
         assert i.remote is not None and i.remote.record.total == Decimal("80.00")  # type: ignore[attr-defined]
-        note = CreditNote(id="n1", contact_id=c.remote.remote_id, date=dt.date.today(),
-                          lines=[InvoiceLine(description="Refund part", unit_amount=Decimal("30"))],
-                          allocations=[Allocation(invoice_id=i.remote.remote_id, amount=Decimal("30"))])
+        note = CreditNote(
+            id="n1",
+            contact_id=c.remote.remote_id,
+            date=dt.date.today(),
+            lines=[InvoiceLine(description="Refund part", unit_amount=Decimal("30"))],
+            allocations=[Allocation(invoice_id=i.remote.remote_id, amount=Decimal("30"))],
+        )
         (n,) = p.push(Entity.CREDIT_NOTE, [Write("n1", note, "k-n1")])
         assert n.ok and n.remote is not None and n.remote.record.total == Decimal("30.00")  # type: ignore[attr-defined]
         pulled = [r for page in p.pull(Entity.CREDIT_NOTE, None) for r in page.records]
@@ -128,7 +148,9 @@ def test_credit_notes_sit_on_their_sale(sandbox: SandboxHandle) -> None:
 def test_suppliers_purchase_orders_and_bills(sandbox: SandboxHandle) -> None:
     p = provider(sandbox)
     try:
-        (s,) = p.push(Entity.SUPPLIER, [Write("s1", Supplier(id="s1", name="Parts Wholesale", email="a@p.example"), "k")])
+        (s,) = p.push(
+            Entity.SUPPLIER, [Write("s1", Supplier(id="s1", name="Parts Wholesale", email="a@p.example"), "k")]
+        )
         assert s.ok and s.remote is not None
         user(sandbox, "supplier", {"Name": "Made In DEAR"})
         names = {r.record.name for page in p.pull(Entity.SUPPLIER, None) for r in page.records}  # type: ignore[attr-defined]
@@ -139,15 +161,22 @@ def test_suppliers_purchase_orders_and_bills(sandbox: SandboxHandle) -> None:
         assert o.ok and o.remote is not None
         # Purchase lines take the purchase tax rule (GST on Expenses, 10%).
         assert (o.remote.record.total, o.remote.record.total_tax) == (Decimal("110.00"), Decimal("10.00"))  # type: ignore[attr-defined]
-        bill = Bill(id="b1", supplier_id=s.remote.remote_id, number="SUP-881", date=dt.date.today(), lines=[line],
-                    purchase_order_id=o.remote.remote_id)
+        bill = Bill(
+            id="b1",
+            supplier_id=s.remote.remote_id,
+            number="SUP-881",
+            date=dt.date.today(),
+            lines=[line],
+            purchase_order_id=o.remote.remote_id,
+        )
         (b,) = p.push(Entity.BILL, [Write("b1", bill, "k-b1")])
         assert b.ok and b.remote is not None and b.remote.remote_id == o.remote.remote_id
         assert b.remote.record.number == "SUP-881" and b.remote.record.purchase_order_id == o.remote.remote_id  # type: ignore[attr-defined]
         orders = [r for page in p.pull(Entity.PURCHASE_ORDER, None) for r in page.records]
         assert [r.record.status for r in orders] == [PurchaseOrderStatus.BILLED]  # type: ignore[attr-defined]
-        (alone,) = p.push(Entity.BILL, [Write("b2", bill.model_copy(update={"purchase_order_id": None,
-                                                                           "number": "SUP-882"}), "k-b2")])
+        (alone,) = p.push(
+            Entity.BILL, [Write("b2", bill.model_copy(update={"purchase_order_id": None, "number": "SUP-882"}), "k-b2")]
+        )
         assert alone.ok and alone.remote is not None and alone.remote.record.purchase_order_id is None  # type: ignore[attr-defined]
         assert p.remove(Entity.BILL, Write("b2", bill, "k-b2-rm", alone.remote.remote_id)).error is None
         bills = {r.remote_id: r for page in p.pull(Entity.BILL, None) for r in page.records}
@@ -179,10 +208,13 @@ class SandboxTime:
 def test_calls_are_paced_under_sixty_a_minute_and_never_meet_the_503(sandbox: SandboxHandle) -> None:
     t = SandboxTime(sandbox)
     backend = InMemoryBudgetBackend(clock=t.clock)
-    p = DearProvider({"base_url": sandbox.url, "account_id": sandbox.client_id, "application_key": sandbox.client_secret},
-                     budget=backend, sleep=t.sleep)
+    p = DearProvider(
+        {"base_url": sandbox.url, "account_id": sandbox.client_id, "application_key": sandbox.client_secret},
+        budget=backend,
+        sleep=t.sleep,
+    )
     try:
-        for i in range(130):
+        for _ in range(130):
             p.client.get("me")
     finally:
         p.close()
@@ -198,8 +230,17 @@ def test_a_503_is_the_rate_limit_every_call_waits_then_goes_again(sandbox: Sandb
     t = SandboxTime(sandbox)
     # The client believes it may make 1000 a minute (another installation shares the application): DEAR's 503
     # holds every call for DEAR's minute, and the call goes again.
-    p = DearProvider({"base_url": sandbox.url, "account_id": sandbox.client_id, "application_key": sandbox.client_secret,
-                      "per_minute": 1000, "max_attempts": 3}, budget=InMemoryBudgetBackend(clock=t.clock), sleep=t.sleep)
+    p = DearProvider(
+        {
+            "base_url": sandbox.url,
+            "account_id": sandbox.client_id,
+            "application_key": sandbox.client_secret,
+            "per_minute": 1000,
+            "max_attempts": 3,
+        },
+        budget=InMemoryBudgetBackend(clock=t.clock),
+        sleep=t.sleep,
+    )
     try:
         for _ in range(5):
             assert p.client.get("me")["Company"]

@@ -18,8 +18,8 @@ from ledgersync.providers.dear.config import DEFAULT_WEBHOOK_TYPES
 from ledgersync.sandbox.server import serve_in_thread
 from ledgersync.store.tables import AppEvent, Event, InboundWebhook
 
-from .test_dear_provider import FAST
 from ...api.conftest import Api, make_api, wait_for
+from .test_dear_provider import FAST
 
 
 @pytest.fixture
@@ -36,16 +36,21 @@ def connect(api: Api, sb: SandboxHandle, **config: str) -> str:
     )
     assert r.status_code == 201, r.text
     conn: str = r.json()["connection_id"]
-    r = api.client.post(f"/v1/connections/{conn}/credentials", headers=api.a.h(),
-                        json={"fields": {"account_id": sb.client_id, "application_key": sb.client_secret}})
+    r = api.client.post(
+        f"/v1/connections/{conn}/credentials",
+        headers=api.a.h(),
+        json={"fields": {"account_id": sb.client_id, "application_key": sb.client_secret}},
+    )
     assert r.status_code == 200 and r.json()["status"] == "connected", r.text
     return conn
 
 
 def stored(api: Api) -> tuple[int, int, int]:
     with api.ls.store.session() as s:
-        return tuple(int(s.scalar(select(func.count()).select_from(t)) or 0)  # type: ignore[return-value]
-                     for t in (Event, AppEvent, InboundWebhook))
+        return tuple(
+            int(s.scalar(select(func.count()).select_from(t)) or 0)  # type: ignore[return-value]
+            for t in (Event, AppEvent, InboundWebhook)
+        )
 
 
 def hooks(sb: SandboxHandle) -> list[dict[str, Any]]:
@@ -84,8 +89,12 @@ def test_a_webhook_with_a_wrong_credential_is_refused_and_nothing_is_stored(
         r = api.client.post(f"/v1/webhooks/dear/{conn}", content=body, headers=headers)
         assert r.status_code == 401 and r.content == b""
     # The right token for another connection id, or an unknown one, is refused the same way.
-    assert api.client.post("/v1/webhooks/dear/conn_unknown", content=body,
-                           headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        api.client.post(
+            "/v1/webhooks/dear/conn_unknown", content=body, headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 401
+    )
     assert stored(api) == before
     assert api.client.get("/v1/contacts/c1", headers=api.a.h()).json()["record"]["name"] == "Ann Lee"
 
@@ -102,16 +111,29 @@ def test_registered_webhooks_bring_changes_live_and_a_switched_off_one_is_restor
         # The sync registered every webhook we want, pointing at us with our bearer token.
         registered = {h["Type"]: h for h in hooks(sandbox)}
         assert set(registered) == set(DEFAULT_WEBHOOK_TYPES)
-        assert all(h["ExternalAuthorizationType"] == "bearerauth" and h["ExternalBearerToken"] == token_of(api, conn)
-                   and h["ExternalURL"] == url and h["IsActive"] for h in registered.values())
+        assert all(
+            h["ExternalAuthorizationType"] == "bearerauth"
+            and h["ExternalBearerToken"] == token_of(api, conn)
+            and h["ExternalURL"] == url
+            and h["IsActive"]
+            for h in registered.values()
+        )
         # A person renames the customer in DEAR: no sync runs, the webhook alone brings it in.
-        sandbox.control.put(f"/_sandbox/accounts/{sandbox.tenant_id}/as-user/customer",
-                            json={"ID": rid, "Name": "Ann Lee (renamed in DEAR)"}).raise_for_status()
-        wait_for(lambda: api.client.get("/v1/contacts/c1", headers=api.a.h()).json()["record"]["name"]
-                 == "Ann Lee (renamed in DEAR)")
+        sandbox.control.put(
+            f"/_sandbox/accounts/{sandbox.tenant_id}/as-user/customer",
+            json={"ID": rid, "Name": "Ann Lee (renamed in DEAR)"},
+        ).raise_for_status()
+        wait_for(
+            lambda: (
+                api.client.get("/v1/contacts/c1", headers=api.a.h()).json()["record"]["name"]
+                == "Ann Lee (renamed in DEAR)"
+            )
+        )
     # Our endpoint is down now: DEAR's deliveries fail, are retried six times and the webhook is switched off.
-    sandbox.control.put(f"/_sandbox/accounts/{sandbox.tenant_id}/as-user/customer",
-                        json={"ID": rid, "Name": "Ann Lee (while we were down)"}).raise_for_status()
+    sandbox.control.put(
+        f"/_sandbox/accounts/{sandbox.tenant_id}/as-user/customer",
+        json={"ID": rid, "Name": "Ann Lee (while we were down)"},
+    ).raise_for_status()
     for _ in range(7):
         sandbox.control.post("/_sandbox/clock", json={"advance_seconds": 26 * 60})
         time.sleep(0.2)
@@ -120,5 +142,7 @@ def test_registered_webhooks_bring_changes_live_and_a_switched_off_one_is_restor
     report = api.client.post(f"/v1/connections/{conn}/sync", headers=api.a.h()).json()
     assert report["status"] == "ok", report
     assert {h["Type"]: h for h in hooks(sandbox)}["Customer/Updated"]["IsActive"] is True
-    assert api.client.get("/v1/contacts/c1", headers=api.a.h()).json()["record"]["name"] == "Ann Lee (while we were down)"
+    assert (
+        api.client.get("/v1/contacts/c1", headers=api.a.h()).json()["record"]["name"] == "Ann Lee (while we were down)"
+    )
     assert sandbox.counters()["calls"].get("PUT /webhooks", 0) >= 1

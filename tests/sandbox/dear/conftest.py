@@ -66,8 +66,21 @@ def _document() -> dict[str, Any]:
 # lists of models (e.g. "`Payments` | [] Sale Payment Line Model" in the Sale tag), so such a property is read as
 # a list of objects. Nothing else is loosened.
 LIST_OF_MODELS = frozenset(
-    {"Addresses", "Contacts", "Payments", "Lines", "AdditionalCharges", "Refunds", "Restock", "Invoices",
-     "CreditNotes", "Transactions", "InventoryMovements", "ProductPrices", "RoundingTable"}
+    {
+        "Addresses",
+        "Contacts",
+        "Payments",
+        "Lines",
+        "AdditionalCharges",
+        "Refunds",
+        "Restock",
+        "Invoices",
+        "CreditNotes",
+        "Transactions",
+        "InventoryMovements",
+        "ProductPrices",
+        "RoundingTable",
+    }
 )
 
 
@@ -76,8 +89,13 @@ def _loosen(node: Any) -> None:
         props = node.get("properties")
         if isinstance(props, dict):
             for name, schema in props.items():
-                if name in LIST_OF_MODELS and isinstance(schema, dict) and (
-                    schema.get("type") == "string" or (schema.get("type") == "array" and schema.get("items") == {"type": "string"})
+                if (
+                    name in LIST_OF_MODELS
+                    and isinstance(schema, dict)
+                    and (
+                        schema.get("type") == "string"
+                        or (schema.get("type") == "array" and schema.get("items") == {"type": "string"})
+                    )
                 ):
                     props[name] = {"type": "array", "items": {"type": "object"}}
         for value in node.values():

@@ -49,10 +49,16 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_calls_need_both_keys_and_json(sandbox: Sandbox) -> None:
-    for headers in ({}, {"api-auth-accountid": sandbox.account_id}, {**sandbox.headers(), "api-auth-applicationkey": "x"}):
+    for headers in (
+        {},
+        {"api-auth-accountid": sandbox.account_id},
+        {**sandbox.headers(), "api-auth-applicationkey": "x"},
+    ):
         resp = httpx.get(f"{sandbox.url}/ExternalApi/v2/me", headers=headers)
         assert resp.status_code == 403 and resp.json()[0]["Exception"] == "Method authentication failed"
-    form = sandbox.api.post("customer", content=b"Name=Ann", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = sandbox.api.post(
+        "customer", content=b"Name=Ann", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert form.status_code == 400 and "Only JSON" in form.json()[0]["Exception"]
     assert sandbox.api.get("me").json()["Company"] == "Demo Company (AU)"
 
@@ -66,7 +72,9 @@ def test_paging_deltas_and_deprecated(sandbox: Sandbox) -> None:
     stamp = sandbox.api.get("customer", params={"ID": ids[4]}).json()["CustomerList"][0]["LastModifiedOn"]
     sandbox.control.post("/_sandbox/clock", json={"advance_seconds": 5})
     sandbox.api.put("customer", json={"ID": ids[0], "Status": "Deprecated"})
-    later = sandbox.api.get("customer", params={"ModifiedSince": stamp[:19] + ".999", "IncludeDeprecated": "true"}).json()
+    later = sandbox.api.get(
+        "customer", params={"ModifiedSince": stamp[:19] + ".999", "IncludeDeprecated": "true"}
+    ).json()
     assert [c["ID"] for c in later["CustomerList"]] == [ids[0]]
     assert ids[0] not in {c["ID"] for c in sandbox.api.get("customer").json()["CustomerList"]}
     dup = sandbox.api.post("customer", json={"Name": "c1"})
@@ -79,8 +87,10 @@ def test_sixty_calls_a_minute_then_503_until_the_minute_has_passed(sandbox: Sand
     assert sandbox.api.get("me").json()[0]["Exception"] == "You reached 60 calls per minute API limit"
     # Limits apply per API application: a second application of the same company has its own minute.
     other = sandbox.control.post("/_sandbox/accounts", json={"name": "x", "account_id": sandbox.account_id}).json()
-    two = httpx.get(f"{sandbox.url}/ExternalApi/v2/me",
-                    headers={"api-auth-accountid": sandbox.account_id, "api-auth-applicationkey": other["application_key"]})
+    two = httpx.get(
+        f"{sandbox.url}/ExternalApi/v2/me",
+        headers={"api-auth-accountid": sandbox.account_id, "api-auth-applicationkey": other["application_key"]},
+    )
     assert two.status_code == 200
     sandbox.control.post("/_sandbox/clock", json={"advance_seconds": 61})
     assert sandbox.api.get("me").status_code == 200
@@ -89,17 +99,22 @@ def test_sixty_calls_a_minute_then_503_until_the_minute_has_passed(sandbox: Sand
 
 def _sale(sandbox: Sandbox) -> tuple[str, str, list[dict[str, Any]]]:
     customer = sandbox.api.post("customer", json={"Name": "Sale Co"}).json()["CustomerList"][0]["ID"]
-    product = sandbox.api.post("product", json={"SKU": "S", "Name": "Svc", "Type": "Service"}).json()["Products"][0]["ID"]
+    product = sandbox.api.post("product", json={"SKU": "S", "Name": "Svc", "Type": "Service"}).json()["Products"][0][
+        "ID"
+    ]
     sale = sandbox.api.post("sale", json={"CustomerID": customer, "CustomerReference": "APP-1"}).json()["ID"]
     return sale, product, [{"ProductID": product, "Quantity": 1, "Price": 100, "TaxRule": "GST on Income"}]
 
 
 def test_a_sale_is_a_header_with_order_invoice_and_payments_keyed_by_task(sandbox: Sandbox) -> None:
     sale, _, lines = _sale(sandbox)
-    wrong = sandbox.api.post("sale/order", json={"SaleID": sale, "Status": "AUTHORISED",
-                                                 "Lines": [{**lines[0], "Total": 90}]})
+    wrong = sandbox.api.post(
+        "sale/order", json={"SaleID": sale, "Status": "AUTHORISED", "Lines": [{**lines[0], "Total": 90}]}
+    )
     assert wrong.status_code == 400 and "does not match" in wrong.json()[0]["Exception"]
-    assert sandbox.api.post("sale/order", json={"SaleID": sale, "Status": "AUTHORISED", "Lines": lines}).status_code == 200
+    assert (
+        sandbox.api.post("sale/order", json={"SaleID": sale, "Status": "AUTHORISED", "Lines": lines}).status_code == 200
+    )
     inv = sandbox.api.post("sale/invoice", json={"SaleID": sale, "Status": "AUTHORISED", "Lines": lines}).json()
     task = inv["Invoices"][0]["TaskID"]
     assert inv["Invoices"][0]["InvoiceNumber"] == "INV-00001" and inv["Invoices"][0]["Total"] == 110
@@ -136,10 +151,19 @@ def test_webhooks_carry_the_chosen_credentials(sandbox: Sandbox, receiver: Recei
     assert sixth.status_code == 400 and "At most 5" in sixth.json()[0]["Exception"]
 
 
-def test_a_failing_webhook_is_retried_six_times_on_schedule_then_switched_off(sandbox: Sandbox, receiver: Receiver) -> None:
+def test_a_failing_webhook_is_retried_six_times_on_schedule_then_switched_off(
+    sandbox: Sandbox, receiver: Receiver
+) -> None:
     receiver.status = 500
-    hook = sandbox.api.post("webhooks", json={"Type": "Sale/InvoiceAuthorised", "ExternalURL": receiver.url,
-                                              "ExternalAuthorizationType": "bearerauth", "ExternalBearerToken": "t"})
+    hook = sandbox.api.post(
+        "webhooks",
+        json={
+            "Type": "Sale/InvoiceAuthorised",
+            "ExternalURL": receiver.url,
+            "ExternalAuthorizationType": "bearerauth",
+            "ExternalBearerToken": "t",
+        },
+    )
     hook_id = hook.json()["Webhooks"][0]["ID"]
     sale, _, lines = _sale(sandbox)
     sandbox.api.post("sale/invoice", json={"SaleID": sale, "Status": "AUTHORISED", "Lines": lines})

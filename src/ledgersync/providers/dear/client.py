@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from ledgersync.model import ErrorCode, ProviderError, SyncError
-from ledgersync.providers.base import CallInfo, OAuthFlow, OAuthToken, Tenant, TokenStore
+from ledgersync.providers.base import CallInfo, OAuthToken, Tenant, TokenStore
 from ledgersync.providers.budget import MINUTE, Budget, BudgetBackend, Call, Policy
 from ledgersync.providers.dear.config import DEFAULT_API, DearConfig
 from ledgersync.providers.dear.errors import RECONNECT_HINT, DearErrors
@@ -42,6 +42,10 @@ class _NoTokens:
     def mark_needs_reconnect(self, reason: str) -> None:
         return None
 
+
+class _NoOAuth:
+    """DEAR has no OAuth: the session's OAuth slot, never used (its keys are not refreshed)."""
+
     def authorization_url(self, state: str) -> str:
         raise NotImplementedError
 
@@ -50,6 +54,9 @@ class _NoTokens:
 
     def tenants(self, token: OAuthToken) -> list[Tenant]:
         return []
+
+    def refresh(self, token: OAuthToken) -> OAuthToken:
+        raise ProviderError(_missing_keys())
 
 
 def _missing_keys() -> SyncError:
@@ -86,7 +93,7 @@ class DearClient(PlatformSession):
         application = hashlib.sha256(f"{self.account_id}:{self._key}".encode()).hexdigest()[:16]
         self._init_session(
             none,
-            none,
+            _NoOAuth(),
             interpreter=DearErrors(config.rate_limit_wait_seconds),
             budget=Budget(
                 dear_policies(config.per_minute),
@@ -131,7 +138,9 @@ class DearClient(PlatformSession):
             content = dumps(body)
             headers["Content-Type"] = "application/json"
         call = Call(method.upper(), path.strip("/"), is_write=is_write, allow_not_found=allow_not_found)
-        query = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items() if v is not None}
+        query = {
+            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items() if v is not None
+        }
         try:
             return self._call(call, self.api + path.strip("/"), params=query, content=content, headers=headers)
         except ProviderError as exc:

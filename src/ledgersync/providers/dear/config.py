@@ -39,7 +39,9 @@ class DearConfig(ProviderConfig):
     default_tax_rule: str = Field("GST on Income", min_length=1, description="Tax rule of lines with no tax code")
     purchase_tax_rule: str = Field("GST on Expenses", min_length=1, description="Tax rule of purchase lines")
     service_sku: str = Field(
-        "LEDGERSYNC-SERVICE", min_length=1, max_length=50,
+        "LEDGERSYNC-SERVICE",
+        min_length=1,
+        max_length=50,
         description="The service product DEAR lines use when an app line names no item (created when missing)",
     )
     # Webhooks: where DEAR calls us (the API's /v1/webhooks/dear/{connection_id}) and the bearer token we give

@@ -136,8 +136,9 @@ class DearErrors:
             return Resolution(Action.FAIL, auth_failed(text))
         if status == 503:
             # Every 503 is the minute limit (DEAR documents no other meaning): nothing was taken.
-            return Resolution(Action.RATE_LIMITED, rate_limited(text, self.rate_limit_wait), self.rate_limit_wait,
-                              "minute")
+            return Resolution(
+                Action.RATE_LIMITED, rate_limited(text, self.rate_limit_wait), self.rate_limit_wait, "minute"
+            )
         if status >= 500:
             if call.is_write:
                 return Resolution(Action.FAIL, unknown_outcome_error("DEAR", text, str(status)))
@@ -154,9 +155,13 @@ class DearErrors:
         if status == 404:
             return Resolution(
                 Action.FAIL,
-                SyncError(code=ErrorCode.NOT_FOUND, message="DEAR has no such endpoint or record.",
-                          hint="Check the connection's address; relink the record or skip.", platform_code="404",
-                          platform_message=text),
+                SyncError(
+                    code=ErrorCode.NOT_FOUND,
+                    message="DEAR has no such endpoint or record.",
+                    hint="Check the connection's address; relink the record or skip.",
+                    platform_code="404",
+                    platform_message=text,
+                ),
             )
         return Resolution(Action.FAIL, classify(text, status))
 

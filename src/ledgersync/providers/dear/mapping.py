@@ -161,16 +161,24 @@ def _party_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 def customer_from_dear(data: Mapping[str, Any]) -> RemoteRecord:
     record = Contact(**_party_fields(data))
     return RemoteRecord(
-        Entity.CONTACT, record.id, str(data.get("LastModifiedOn") or ""), record,
-        updated_at=parse_stamp(data.get("LastModifiedOn")), archived=record.status is ContactStatus.ARCHIVED,
+        Entity.CONTACT,
+        record.id,
+        str(data.get("LastModifiedOn") or ""),
+        record,
+        updated_at=parse_stamp(data.get("LastModifiedOn")),
+        archived=record.status is ContactStatus.ARCHIVED,
     )
 
 
 def supplier_from_dear(data: Mapping[str, Any]) -> RemoteRecord:
     record = Supplier(**_party_fields(data))
     return RemoteRecord(
-        Entity.SUPPLIER, record.id, str(data.get("LastModifiedOn") or ""), record,
-        updated_at=parse_stamp(data.get("LastModifiedOn")), archived=record.status is ContactStatus.ARCHIVED,
+        Entity.SUPPLIER,
+        record.id,
+        str(data.get("LastModifiedOn") or ""),
+        record,
+        updated_at=parse_stamp(data.get("LastModifiedOn")),
+        archived=record.status is ContactStatus.ARCHIVED,
     )
 
 
@@ -209,8 +217,12 @@ def product_from_dear(data: Mapping[str, Any]) -> RemoteRecord:
         is_purchased=data.get("Type") == "Stock",
     )
     return RemoteRecord(
-        Entity.ITEM, record.id, str(data.get("LastModifiedOn") or ""), record,
-        updated_at=parse_stamp(data.get("LastModifiedOn")), archived=data.get("Status") == "Deprecated",
+        Entity.ITEM,
+        record.id,
+        str(data.get("LastModifiedOn") or ""),
+        record,
+        updated_at=parse_stamp(data.get("LastModifiedOn")),
+        archived=data.get("Status") == "Deprecated",
     )
 
 
@@ -257,9 +269,10 @@ _INVOICE_STATUS = {
 
 def sale_invoice(sale: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The sale's invoice: the live one, else the last (voided) one."""
-    invoices = sale.get("Invoices") or []
+    invoices: list[Mapping[str, Any]] = list(sale.get("Invoices") or [])
     live = [i for i in invoices if i.get("Status") != "VOIDED"]
-    return (live or invoices or [None])[0]
+    chosen = live or invoices
+    return chosen[0] if chosen else None
 
 
 def invoice_from_sale(sale: Mapping[str, Any], service_sku: str) -> RemoteRecord | None:
@@ -288,9 +301,14 @@ def invoice_from_sale(sale: Mapping[str, Any], service_sku: str) -> RemoteRecord
         amount_due=total - paid,
     )
     return RemoteRecord(
-        Entity.INVOICE, record.id, str(sale.get("LastModifiedOn") or sale.get("Updated") or ""), record,
-        updated_at=parse_stamp(sale.get("LastModifiedOn") or sale.get("Updated")), deleted=voided,
-        doc_number=number, external_id=_opt(sale.get("ExternalID")),
+        Entity.INVOICE,
+        record.id,
+        str(sale.get("LastModifiedOn") or sale.get("Updated") or ""),
+        record,
+        updated_at=parse_stamp(sale.get("LastModifiedOn") or sale.get("Updated")),
+        deleted=voided,
+        doc_number=number,
+        external_id=_opt(sale.get("ExternalID")),
     )
 
 
@@ -314,9 +332,14 @@ def payments_from_sale(sale: Mapping[str, Any]) -> list[RemoteRecord]:
             )
             version = f"{p.get('DateCreated', '')}|{amount}|{p.get('DatePaid', '')}|{p.get('Reference', '')}"
             out.append(
-                RemoteRecord(Entity.PAYMENT, record.id, version, record,
-                             updated_at=parse_stamp(sale.get("LastModifiedOn") or sale.get("Updated")),
-                             doc_number=number or _opt(inv.get("InvoiceNumber")))
+                RemoteRecord(
+                    Entity.PAYMENT,
+                    record.id,
+                    version,
+                    record,
+                    updated_at=parse_stamp(sale.get("LastModifiedOn") or sale.get("Updated")),
+                    doc_number=number or _opt(inv.get("InvoiceNumber")),
+                )
             )
     return out
 
@@ -336,16 +359,25 @@ def credit_notes_from_sale(sale: Mapping[str, Any], service_sku: str) -> list[Re
             total=dec(note.get("Total")),
         )
         out.append(
-            RemoteRecord(Entity.CREDIT_NOTE, record.id, str(sale.get("LastModifiedOn") or ""), record,
-                         updated_at=parse_stamp(sale.get("LastModifiedOn")), deleted=note.get("Status") == "VOIDED",
-                         doc_number=record.number)
+            RemoteRecord(
+                Entity.CREDIT_NOTE,
+                record.id,
+                str(sale.get("LastModifiedOn") or ""),
+                record,
+                updated_at=parse_stamp(sale.get("LastModifiedOn")),
+                deleted=note.get("Status") == "VOIDED",
+                doc_number=record.number,
+            )
         )
     return out
 
 
 # -- purchases: a purchase order and its bill are the order and invoice of one DEAR purchase -------------------------
-_PO_STATUS = {"DRAFT": PurchaseOrderStatus.DRAFT, "AUTHORISED": PurchaseOrderStatus.AUTHORISED,
-              "VOIDED": PurchaseOrderStatus.DELETED}
+_PO_STATUS = {
+    "DRAFT": PurchaseOrderStatus.DRAFT,
+    "AUTHORISED": PurchaseOrderStatus.AUTHORISED,
+    "VOIDED": PurchaseOrderStatus.DELETED,
+}
 
 
 def purchase_order_from_dear(data: Mapping[str, Any], service_sku: str) -> RemoteRecord | None:
@@ -369,8 +401,15 @@ def purchase_order_from_dear(data: Mapping[str, Any], service_sku: str) -> Remot
         total=dec(order.get("Total")),
         total_tax=dec(order.get("Tax")),
     )
-    return RemoteRecord(Entity.PURCHASE_ORDER, record.id, str(data.get("LastUpdatedDate") or ""), record,
-                        updated_at=parse_stamp(data.get("LastUpdatedDate")), deleted=voided, doc_number=record.number)
+    return RemoteRecord(
+        Entity.PURCHASE_ORDER,
+        record.id,
+        str(data.get("LastUpdatedDate") or ""),
+        record,
+        updated_at=parse_stamp(data.get("LastUpdatedDate")),
+        deleted=voided,
+        doc_number=record.number,
+    )
 
 
 def bill_from_dear(data: Mapping[str, Any], service_sku: str) -> RemoteRecord | None:
@@ -389,15 +428,24 @@ def bill_from_dear(data: Mapping[str, Any], service_sku: str) -> RemoteRecord | 
         due_date=parse_date(inv.get("InvoiceDueDate")),
         currency=str(data.get("SupplierCurrency") or "AUD"),
         lines=[line_from_dear(line, service_sku) for line in inv.get("Lines") or []],
-        status=InvoiceStatus.VOIDED if voided else _INVOICE_STATUS.get(str(inv.get("Status")), InvoiceStatus.AUTHORISED),
+        status=InvoiceStatus.VOIDED
+        if voided
+        else _INVOICE_STATUS.get(str(inv.get("Status")), InvoiceStatus.AUTHORISED),
         purchase_order_id=str(data["ID"]) if has_order else None,
         total=total,
         total_tax=dec(inv.get("Tax")),
         amount_paid=paid,
         amount_due=total - paid,
     )
-    return RemoteRecord(Entity.BILL, record.id, str(data.get("LastUpdatedDate") or ""), record,
-                        updated_at=parse_stamp(data.get("LastUpdatedDate")), deleted=voided, doc_number=record.number)
+    return RemoteRecord(
+        Entity.BILL,
+        record.id,
+        str(data.get("LastUpdatedDate") or ""),
+        record,
+        updated_at=parse_stamp(data.get("LastUpdatedDate")),
+        deleted=voided,
+        doc_number=record.number,
+    )
 
 
 def require(record: Record, kind: type[Record]) -> Any:

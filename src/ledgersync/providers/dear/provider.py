@@ -73,8 +73,14 @@ DEAR_CAPABILITIES = Capabilities(
     void_and_delete=True,
     initial_import_export=True,
     name_rules=(
-        NameRule(Entity.CONTACT, "name", "Customer name", max_length=256, no_control_characters=True,
-                 source="openapi.yaml tag Customer: Name[256]"),
+        NameRule(
+            Entity.CONTACT,
+            "name",
+            "Customer name",
+            max_length=256,
+            no_control_characters=True,
+            source="openapi.yaml tag Customer: Name[256]",
+        ),
     ),
     # Tracking has no place in a sale. A customer's contact person has one Name: first and last names are sent in
     # it ("first last") but cannot be told apart again when read.
@@ -122,8 +128,7 @@ class DearProvider:
         self.tenant_id = tenant_id
         self.on_call: Callable[[CallInfo], None] | None = None
         kwargs: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
-        self.client = DearClient(cfg, tokens=tokens, budget=budget, transport=transport, on_call=self._relay,
-                                 **kwargs)
+        self.client = DearClient(cfg, tokens=tokens, budget=budget, transport=transport, on_call=self._relay, **kwargs)
         # Sale details by SaleID with the Updated stamp they were read at: invoices and payments share reads.
         self._sales: dict[str, tuple[str, dict[str, Any]]] = {}
         self._service_product: str | None = None
@@ -145,7 +150,9 @@ class DearProvider:
             # The service product lines without an item use is made before the first read, so it comes back
             # with the products instead of appearing on DEAR's side only.
             self._ensure_service_product()
-        state = json.loads(resume) if resume else {"since": self._since(cursor), "page": 1, "floor": cursor}
+        state: dict[str, Any] = (
+            json.loads(resume) if resume else {"since": self._since(cursor), "page": 1, "floor": cursor}
+        )
         limit = self.config.page_size
         while True:
             records, stamps, total = self._page(entity, state["since"], state["page"], limit)
@@ -153,8 +160,12 @@ class DearProvider:
             newest = max(stamps) if stamps else None
             if more:
                 floor = state.get("floor") or (min(stamps) if stamps else None)
-                state = {"since": state["since"], "page": state["page"] + 1, "floor": floor,
-                         "newest": max(filter(None, [state.get("newest"), newest]), default=None)}
+                state = {
+                    "since": state["since"],
+                    "page": state["page"] + 1,
+                    "floor": floor,
+                    "newest": max(filter(None, [state.get("newest"), newest]), default=None),
+                }
                 yield PullPage(records, floor, json.dumps(state))
                 continue
             last = max(filter(None, [state.get("newest"), newest, cursor]), default=None)
@@ -169,18 +180,26 @@ class DearProvider:
         when -= dt.timedelta(seconds=self.config.lookback_seconds)
         return when.strftime("%Y-%m-%dT%H:%M:%S")
 
-    def _page(self, entity: Entity, since: str | None, page: int, limit: int) -> tuple[list[RemoteRecord], list[str], int]:
+    def _page(
+        self, entity: Entity, since: str | None, page: int, limit: int
+    ) -> tuple[list[RemoteRecord], list[str], int]:
         params: dict[str, Any] = {"Page": page, "Limit": limit}
         if entity in (Entity.CONTACT, Entity.SUPPLIER, Entity.ITEM):
-            path, key = {Entity.CONTACT: ("customer", "CustomerList"), Entity.SUPPLIER: ("supplier", "SupplierList"),
-                         Entity.ITEM: ("product", "Products")}[entity]
+            path, key = {
+                Entity.CONTACT: ("customer", "CustomerList"),
+                Entity.SUPPLIER: ("supplier", "SupplierList"),
+                Entity.ITEM: ("product", "Products"),
+            }[entity]
             params["IncludeDeprecated"] = True
             if since:
                 params["ModifiedSince"] = since
             body = self.client.get(path, params)
             rows = body.get(key) or []
-            conv = {Entity.CONTACT: M.customer_from_dear, Entity.SUPPLIER: M.supplier_from_dear,
-                    Entity.ITEM: M.product_from_dear}[entity]
+            conv = {
+                Entity.CONTACT: M.customer_from_dear,
+                Entity.SUPPLIER: M.supplier_from_dear,
+                Entity.ITEM: M.product_from_dear,
+            }[entity]
             return [conv(r) for r in rows], [str(r["LastModifiedOn"]) for r in rows], int(body.get("Total") or 0)
         if entity in _SALE_ENTITIES:
             if since:
@@ -203,8 +222,13 @@ class DearProvider:
                 if found is not None:
                     records.append(found)
             return records, [str(r["LastUpdatedDate"]) for r in rows], int(body.get("Total") or 0)
-        raise ProviderError(_err(ErrorCode.VALIDATION, f"DEAR does not sync {entity.value} records.",
-                                 "Leave it out of the connection's entities."))
+        raise ProviderError(
+            _err(
+                ErrorCode.VALIDATION,
+                f"DEAR does not sync {entity.value} records.",
+                "Leave it out of the connection's entities.",
+            )
+        )
 
     def _purchase_record(self, entity: Entity, data: Mapping[str, Any]) -> RemoteRecord | None:
         sku = self.config.service_sku
@@ -241,17 +265,25 @@ class DearProvider:
 
     def _fetch_one(self, entity: Entity, rid: str) -> RemoteRecord | None:
         if entity in (Entity.CONTACT, Entity.SUPPLIER, Entity.ITEM):
-            path, key = {Entity.CONTACT: ("customer", "CustomerList"), Entity.SUPPLIER: ("supplier", "SupplierList"),
-                         Entity.ITEM: ("product", "Products")}[entity]
+            path, key = {
+                Entity.CONTACT: ("customer", "CustomerList"),
+                Entity.SUPPLIER: ("supplier", "SupplierList"),
+                Entity.ITEM: ("product", "Products"),
+            }[entity]
             rows = self.client.get(path, {"ID": rid, "IncludeDeprecated": True}).get(key) or []
-            conv = {Entity.CONTACT: M.customer_from_dear, Entity.SUPPLIER: M.supplier_from_dear,
-                    Entity.ITEM: M.product_from_dear}[entity]
+            conv = {
+                Entity.CONTACT: M.customer_from_dear,
+                Entity.SUPPLIER: M.supplier_from_dear,
+                Entity.ITEM: M.product_from_dear,
+            }[entity]
             return conv(rows[0]) if rows else None
         if entity is Entity.INVOICE:
-            return next(iter(self._from_sale(entity, self._sale_or_none(rid) or {})), None) if self._sale_or_none(rid) else None
+            sale = self._sale_or_none(rid)
+            return next(iter(self._from_sale(entity, sale)), None) if sale else None
         if entity in (Entity.PAYMENT, Entity.CREDIT_NOTE):
-            # Found through their sale: the payment's allocation names it.
-            for sid, (_, sale) in list(self._sales.items()):
+            # DEAR reads payments and credit notes only through their sale, so they are found in the sales this
+            # provider has read (a pull, or the push that made them); others are left out, as fetch allows.
+            for sid in list(self._sales):
                 fresh = self._sale(sid)
                 for record in self._from_sale(entity, fresh):
                     if record.remote_id == rid:
@@ -294,17 +326,25 @@ class DearProvider:
     def _write(self, entity: Entity, write: Write) -> RemoteRecord:
         record = write.record
         if entity is Entity.CONTACT:
-            body = self.client.request("PUT" if write.remote_id else "POST", "customer",
-                                       body=M.party_to_dear(M.require(record, Contact), write.remote_id))
+            body = self.client.request(
+                "PUT" if write.remote_id else "POST",
+                "customer",
+                body=M.party_to_dear(M.require(record, Contact), write.remote_id),
+            )
             return M.customer_from_dear(body["CustomerList"][0])
         if entity is Entity.SUPPLIER:
-            body = self.client.request("PUT" if write.remote_id else "POST", "supplier",
-                                       body=M.party_to_dear(M.require(record, Supplier), write.remote_id))
+            body = self.client.request(
+                "PUT" if write.remote_id else "POST",
+                "supplier",
+                body=M.party_to_dear(M.require(record, Supplier), write.remote_id),
+            )
             return M.supplier_from_dear(body["SupplierList"][0])
         if entity is Entity.ITEM:
-            body = self.client.request("PUT" if write.remote_id else "POST", "product",
-                                       body=M.product_to_dear(M.require(record, Item), write.remote_id,
-                                                              self.config.default_tax_rule))
+            body = self.client.request(
+                "PUT" if write.remote_id else "POST",
+                "product",
+                body=M.product_to_dear(M.require(record, Item), write.remote_id, self.config.default_tax_rule),
+            )
             return M.product_from_dear(body["Products"][0])
         if entity is Entity.INVOICE:
             return self._write_sale(write, M.require(record, Invoice))
@@ -321,8 +361,10 @@ class DearProvider:
     def _lines(self, lines: Sequence[Any], with_account: bool, tax: str | None = None) -> list[dict[str, Any]]:
         if any(not line.item_code for line in lines):
             self._ensure_service_product()
-        return [M.line_to_dear(line, self.config.service_sku, tax or self.config.default_tax_rule, with_account)
-                for line in lines]
+        return [
+            M.line_to_dear(line, self.config.service_sku, tax or self.config.default_tax_rule, with_account)
+            for line in lines
+        ]
 
     def _ensure_service_product(self) -> None:
         if self._service_product is not None:
@@ -332,8 +374,17 @@ class DearProvider:
         if rows:
             self._service_product = str(rows[0]["ID"])
             return
-        body = {"SKU": sku, "Name": "Services (ledgersync)", "Type": "Service", "Category": "General", "UOM": "Item",
-                "CostingMethod": "FIFO", "Status": "Active", "PriceTier1": 0, "SaleTaxRule": self.config.default_tax_rule}
+        body = {
+            "SKU": sku,
+            "Name": "Services (ledgersync)",
+            "Type": "Service",
+            "Category": "General",
+            "UOM": "Item",
+            "CostingMethod": "FIFO",
+            "Status": "Active",
+            "PriceTier1": 0,
+            "SaleTaxRule": self.config.default_tax_rule,
+        }
         self._service_product = str(self.client.request("POST", "product", body=body)["Products"][0]["ID"])
 
     def _write_sale(self, write: Write, invoice: Invoice) -> RemoteRecord:
@@ -361,10 +412,17 @@ class DearProvider:
         else:
             sale = self._sale(sale_id)
             if sale.get("Status") == "VOIDED":
-                raise ProviderError(_err(ErrorCode.DOCUMENT_LOCKED, "This sale is voided in DEAR.",
-                                         "Unlink it to enter the invoice again, or skip."))
+                raise ProviderError(
+                    _err(
+                        ErrorCode.DOCUMENT_LOCKED,
+                        "This sale is voided in DEAR.",
+                        "Unlink it to enter the invoice again, or skip.",
+                    )
+                )
             if sale.get("CustomerReference") != header["CustomerReference"] or sale.get("Note") != header["Note"]:
-                self.client.request("PUT", "sale", body={"ID": sale_id, **{k: header[k] for k in ("CustomerReference", "Note")}})
+                self.client.request(
+                    "PUT", "sale", body={"ID": sale_id, **{k: header[k] for k in ("CustomerReference", "Note")}}
+                )
         order_lines = [{k: v for k, v in line.items() if k != "Account"} for line in lines]
         status = "DRAFT" if invoice.status is InvoiceStatus.DRAFT else "AUTHORISED"
         self.client.request("POST", "sale/order", body={"SaleID": sale_id, "Status": status, "Lines": order_lines})
@@ -388,8 +446,13 @@ class DearProvider:
         sale = self._sale_or_none(sale_id)
         inv = M.sale_invoice(sale) if sale else None
         if sale is None or inv is None or inv.get("Status") not in ("AUTHORISED", "PAID"):
-            raise ProviderError(_err(ErrorCode.NOT_FOUND, "The invoice this payment is for is not authorised in DEAR.",
-                                     "Sync the invoice first, or relink the payment."))
+            raise ProviderError(
+                _err(
+                    ErrorCode.NOT_FOUND,
+                    "The invoice this payment is for is not authorised in DEAR.",
+                    "Sync the invoice first, or relink the payment.",
+                )
+            )
         return sale, str(inv["TaskID"])
 
     def _write_payment(self, write: Write, payment: Payment) -> RemoteRecord:
@@ -417,8 +480,12 @@ class DearProvider:
     def _same_payment(sale: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any] | None:
         for inv in sale.get("Invoices") or []:
             for p in inv.get("Payments") or []:
-                if (str(p.get("Reference") or "") == body["Reference"] and M.dec(p.get("Amount")) == Decimal(body["Amount"])
-                        and str(p.get("DatePaid") or "")[:10] == str(body["DatePaid"])[:10] and body["Reference"]):
+                if (
+                    str(p.get("Reference") or "") == body["Reference"]
+                    and M.dec(p.get("Amount")) == Decimal(body["Amount"])
+                    and str(p.get("DatePaid") or "")[:10] == str(body["DatePaid"])[:10]
+                    and body["Reference"]
+                ):
                     return dict(p)
         return None
 
@@ -438,18 +505,31 @@ class DearProvider:
         notes = answer.get("CreditNotes") or []
         chosen = next((n for n in notes if n["TaskID"] == write.remote_id), notes[-1])
         fresh = self._sale(sale_id)
-        return next(r for r in M.credit_notes_from_sale(fresh, self.config.service_sku) if r.remote_id == chosen["TaskID"])
+        return next(
+            r for r in M.credit_notes_from_sale(fresh, self.config.service_sku) if r.remote_id == chosen["TaskID"]
+        )
 
     def _write_purchase_order(self, write: Write, order: PurchaseOrder) -> RemoteRecord:
         pid = write.remote_id
-        header = {"SupplierID": order.supplier_id, "Note": order.reference or "", "Approach": "INVOICE",
-                  "RequiredBy": M.dear_date(order.delivery_date)}
+        header = {
+            "SupplierID": order.supplier_id,
+            "Note": order.reference or "",
+            "Approach": "INVOICE",
+            "RequiredBy": M.dear_date(order.delivery_date),
+        }
         if pid is None:
             pid = str(self.client.request("POST", "purchase", body=header)["ID"])
         status = "DRAFT" if order.status is PurchaseOrderStatus.DRAFT else "AUTHORISED"
-        self.client.request("POST", "purchase/order", body={
-            "TaskID": pid, "Status": status, "Memo": order.reference or "",
-            "Lines": [self._purchase_line(line) for line in order.lines]})
+        self.client.request(
+            "POST",
+            "purchase/order",
+            body={
+                "TaskID": pid,
+                "Status": status,
+                "Memo": order.reference or "",
+                "Lines": [self._purchase_line(line) for line in order.lines],
+            },
+        )
         found = M.purchase_order_from_dear(self.client.get("purchase", {"ID": pid}), self.config.service_sku)
         assert found is not None
         return found
@@ -464,22 +544,28 @@ class DearProvider:
         if pid is None:
             header = {"SupplierID": bill.supplier_id, "Note": bill.reference or "", "Approach": "INVOICE"}
             pid = str(self.client.request("POST", "purchase", body=header)["ID"])
-        self.client.request("POST", "purchase/invoice", body={
-            "TaskID": pid,
-            "Status": "DRAFT" if bill.status is InvoiceStatus.DRAFT else "AUTHORISED",
-            "InvoiceNumber": bill.number or "",
-            "InvoiceDate": M.dear_date(bill.date),
-            "InvoiceDueDate": M.dear_date(bill.due_date or bill.date),
-            "Lines": [self._purchase_line(line, with_account=True) for line in bill.lines],
-        })
+        self.client.request(
+            "POST",
+            "purchase/invoice",
+            body={
+                "TaskID": pid,
+                "Status": "DRAFT" if bill.status is InvoiceStatus.DRAFT else "AUTHORISED",
+                "InvoiceNumber": bill.number or "",
+                "InvoiceDate": M.dear_date(bill.date),
+                "InvoiceDueDate": M.dear_date(bill.due_date or bill.date),
+                "Lines": [self._purchase_line(line, with_account=True) for line in bill.lines],
+            },
+        )
         found = M.bill_from_dear(self.client.get("purchase", {"ID": pid}), self.config.service_sku)
         assert found is not None
         return found
 
     def restore(self, entity: Entity, write: Write) -> WriteResult:
         if entity not in (Entity.CONTACT, Entity.SUPPLIER):
-            return WriteResult(write.key, error=_err(ErrorCode.VALIDATION, "DEAR can only make customers and "
-                                                     "suppliers active again.", "Skip."))
+            return WriteResult(
+                write.key,
+                error=_err(ErrorCode.VALIDATION, "DEAR can only make customers and suppliers active again.", "Skip."),
+            )
         record = write.record.model_copy(update={"status": ContactStatus.ACTIVE})
         return self._push_one(entity, Write(write.key, record, write.idempotency_key, write.remote_id))
 
@@ -495,13 +581,18 @@ class DearProvider:
                 rows = self.client.get("product", {"ID": rid, "IncludeDeprecated": True}).get("Products") or []
                 if not rows:
                     return WriteResult(write.key, remote=None)
-                body = self.client.request("PUT", "product", body={"ID": rid, "SKU": rows[0]["SKU"],
-                                                                     "Name": rows[0]["Name"], "Status": "Deprecated"})
+                body = self.client.request(
+                    "PUT",
+                    "product",
+                    body={"ID": rid, "SKU": rows[0]["SKU"], "Name": rows[0]["Name"], "Status": "Deprecated"},
+                )
                 return WriteResult(write.key, remote=M.product_from_dear(body["Products"][0]))
             if entity is Entity.INVOICE:
                 sale = self._sale_or_none(rid)
                 if sale is None or sale.get("Status") == "VOIDED":
-                    return WriteResult(write.key, remote=M.invoice_from_sale(sale, self.config.service_sku) if sale else None)
+                    return WriteResult(
+                        write.key, remote=M.invoice_from_sale(sale, self.config.service_sku) if sale else None
+                    )
                 self.client.request("DELETE", "sale", params={"ID": rid, "Void": True})
                 return WriteResult(write.key, remote=M.invoice_from_sale(self._sale(rid), self.config.service_sku))
             if entity is Entity.PAYMENT:
@@ -517,8 +608,11 @@ class DearProvider:
         except ProviderError as exc:
             if exc.error.code in AUTH or exc.error.code in (ErrorCode.UNKNOWN_OUTCOME, ErrorCode.RATE_LIMITED):
                 raise
-            if entity is Entity.PAYMENT and exc.error.code in (ErrorCode.NOT_FOUND, ErrorCode.VALIDATION) and \
-                    "not found" in (exc.error.platform_message or "").lower():
+            if (
+                entity is Entity.PAYMENT
+                and exc.error.code in (ErrorCode.NOT_FOUND, ErrorCode.VALIDATION)
+                and "not found" in (exc.error.platform_message or "").lower()
+            ):
                 return WriteResult(write.key, remote=None)  # already gone: what remove wanted
             return WriteResult(write.key, error=exc.error)
         return WriteResult(write.key, error=_err(ErrorCode.VALIDATION, f"DEAR can't remove {entity.value}.", "Skip."))
@@ -564,8 +658,11 @@ class DearProvider:
             sale = self._sale_or_none(record.allocations[0].invoice_id)
             if sale is None:
                 return None
-            body = {"Reference": record.reference or "", "Amount": record.allocations[0].amount,
-                    "DatePaid": M.dear_date(record.date)}
+            body = {
+                "Reference": record.reference or "",
+                "Amount": record.allocations[0].amount,
+                "DatePaid": M.dear_date(record.date),
+            }
             same = self._same_payment(sale, body)
             if same is None:
                 return None
@@ -607,14 +704,23 @@ class DearProvider:
         mine = {w["Type"]: w for w in existing if w.get("ExternalURL") == url}
         changes: list[str] = []
         for kind in DEFAULT_WEBHOOK_TYPES:
-            wanted = {"Type": kind, "IsActive": True, "ExternalURL": url, "ExternalAuthorizationType": "bearerauth",
-                      "ExternalBearerToken": token, "ExternalHeaders": []}
+            wanted = {
+                "Type": kind,
+                "IsActive": True,
+                "ExternalURL": url,
+                "ExternalAuthorizationType": "bearerauth",
+                "ExternalBearerToken": token,
+                "ExternalHeaders": [],
+            }
             hook = mine.get(kind)
             if hook is None:
                 self.client.request("POST", "webhooks", body=wanted)
                 changes.append(f"created {kind}")
-            elif not hook.get("IsActive") or hook.get("ExternalBearerToken") != token or \
-                    hook.get("ExternalAuthorizationType") != "bearerauth":
+            elif (
+                not hook.get("IsActive")
+                or hook.get("ExternalBearerToken") != token
+                or hook.get("ExternalAuthorizationType") != "bearerauth"
+            ):
                 self.client.request("PUT", "webhooks", body={"ID": hook["ID"], **wanted})
                 changes.append(f"{'re-enabled' if not hook.get('IsActive') else 'updated'} {kind}")
         self.webhooks_checked = changes

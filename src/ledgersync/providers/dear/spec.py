@@ -16,10 +16,15 @@ from ledgersync.providers.dear.config import DearConfig
 from ledgersync.providers.dear.provider import DEAR_CAPABILITIES, DearProvider
 
 FIELDS = (
-    CredentialField("account_id", "Account ID", secret=False,
-                    help="DEAR > Integrations > API: the Account ID of your company"),
-    CredentialField("application_key", "Application Key", secret=True,
-                    help="DEAR > Integrations > API: the key of the application you created for ledgersync"),
+    CredentialField(
+        "account_id", "Account ID", secret=False, help="DEAR > Integrations > API: the Account ID of your company"
+    ),
+    CredentialField(
+        "application_key",
+        "Application Key",
+        secret=True,
+        help="DEAR > Integrations > API: the key of the application you created for ledgersync",
+    ),
 )
 
 

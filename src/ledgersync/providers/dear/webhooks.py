@@ -44,6 +44,8 @@ def receive(token: str | None, body: bytes, headers: Mapping[str, str]) -> Chang
     changes: Changes = {}
     for item in _items(payload):
         if item.get("SaleID"):
+            # The sale is the invoice; for payments the sale id names no payment, so the engine reads what changed
+            # with a delta pull of payments (an id it has not linked), which brings a payment made in DEAR.
             sale = str(item["SaleID"])
             for entity in (Entity.INVOICE, Entity.PAYMENT):
                 changes.setdefault(entity, set()).add(sale)

@@ -68,7 +68,9 @@ def _norm(path: str) -> str:
 
 
 # (method, path) -> handler(rt, acct, query, body, now) -> Result
-def _route(rt: Runtime, acct: Account, method: str, path: str, query: Mapping[str, str], body: Any, now: float) -> R.Result:
+def _route(
+    rt: Runtime, acct: Account, method: str, path: str, query: Mapping[str, str], body: Any, now: float
+) -> R.Result:
     per_type = int(rt.sb.config.get("webhooks_per_type", 5))
     if not isinstance(body, Mapping):
         body = {}
@@ -134,9 +136,26 @@ def known(method: str, path: str) -> bool:
 
 
 _PATHS = {
-    "me", "customer", "supplier", "product", "ref/productavailability", "sale", "salelist", "sale/order",
-    "sale/invoice", "sale/payment", "sale/creditnote", "purchase", "purchaselist", "purchase/order",
-    "purchase/invoice", "ref/tax", "ref/account", "ref/paymentterm", "ref/location", "webhooks",
+    "me",
+    "customer",
+    "supplier",
+    "product",
+    "ref/productavailability",
+    "sale",
+    "salelist",
+    "sale/order",
+    "sale/invoice",
+    "sale/payment",
+    "sale/creditnote",
+    "purchase",
+    "purchaselist",
+    "purchase/order",
+    "purchase/invoice",
+    "ref/tax",
+    "ref/account",
+    "ref/paymentterm",
+    "ref/location",
+    "webhooks",
 }
 
 
@@ -153,7 +172,9 @@ def _purchase(acct: Account, query: Mapping[str, str]) -> dict[str, Any]:
     return copy.deepcopy(R._purchase(acct, query.get("ID") or ""))
 
 
-def handle(rt: Runtime, acct: Account, method: str, path: str, query: Mapping[str, str], raw: bytes) -> tuple[int, bytes]:
+def handle(
+    rt: Runtime, acct: Account, method: str, path: str, query: Mapping[str, str], raw: bytes
+) -> tuple[int, bytes]:
     """Run one call's business rules (no auth, limits or faults): the control API's as-user calls use this too."""
     sb = rt.sb
     try:

@@ -43,7 +43,9 @@ async def accounts(request: Request) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not name:
         return _j({"error": "name is required"}, 400)
-    acct, key = rt.sb.add_account(name, body.get("account_id"), body.get("application_key"), body.get("currency") or "AUD")
+    acct, key = rt.sb.add_account(
+        name, body.get("account_id"), body.get("application_key"), body.get("currency") or "AUD"
+    )
     return _j({"account_id": acct.id, "application_key": key, "name": acct.name}, 201)
 
 
@@ -99,7 +101,9 @@ async def stock(request: Request) -> Response:
     body = await read_json_object(request)
     if body.get("product_id") not in acct.data["product"]:
         return _j({"error": "unknown product"}, 404)
-    acct.stock.setdefault(str(body["product_id"]), {})[str(body.get("location") or "Main Warehouse")] = body.get("on_hand", 0)
+    acct.stock.setdefault(str(body["product_id"]), {})[str(body.get("location") or "Main Warehouse")] = body.get(
+        "on_hand", 0
+    )
     rt.sb.dirty = True
     rt.webhooks.emit(acct, "Stock/AvailableStockLevelChanged", {"ProductID": body["product_id"]})
     return _j({"ok": True})

@@ -127,9 +127,11 @@ def _addresses(body: Mapping[str, Any], supplier: bool) -> list[dict[str, Any]]:
     return out
 
 
-def _party(acct: Account, kind: str, body: Mapping[str, Any], now: float, existing: dict[str, Any] | None) -> dict[str, Any]:
+def _party(
+    acct: Account, kind: str, body: Mapping[str, Any], now: float, existing: dict[str, Any] | None
+) -> dict[str, Any]:
     supplier = kind == "supplier"
-    record = copy.deepcopy(existing) if existing else {"ID": new_id()}
+    record: dict[str, Any] = copy.deepcopy(existing) if existing else {"ID": new_id()}
     name = _str(body, "Name", str(record.get("Name") or ""))
     if not name:
         raise _bad("Name is required")
@@ -150,7 +152,9 @@ def _party(acct: Account, kind: str, body: Mapping[str, Any], now: float, existi
             "Status": status,
             "Currency": _str(body, "Currency", record.get("Currency") or acct.currency),
             "PaymentTerm": _str(body, "PaymentTerm", record.get("PaymentTerm") or "30 days"),
-            "TaxRule": _str(body, "TaxRule", record.get("TaxRule") or ("GST on Expenses" if supplier else "GST on Income")),
+            "TaxRule": _str(
+                body, "TaxRule", record.get("TaxRule") or ("GST on Expenses" if supplier else "GST on Income")
+            ),
             "Discount": to_dec(body.get("Discount"), Decimal(str(record.get("Discount", 0)))),
             "Comments": body.get("Comments", record.get("Comments")),
             "TaxNumber": body.get("TaxNumber", record.get("TaxNumber")),
@@ -220,7 +224,7 @@ def write_party(acct: Account, kind: str, method: str, body: Mapping[str, Any], 
 
 # -- products -------------------------------------------------------------------------------------------------
 def _product(acct: Account, body: Mapping[str, Any], now: float, existing: dict[str, Any] | None) -> dict[str, Any]:
-    record = copy.deepcopy(existing) if existing else {"ID": new_id()}
+    record: dict[str, Any] = copy.deepcopy(existing) if existing else {"ID": new_id()}
     sku = _str(body, "SKU", str(record.get("SKU") or ""))
     name = _str(body, "Name", str(record.get("Name") or ""))
     if not sku or not name:
@@ -274,7 +278,11 @@ def list_products(acct: Account, query: Mapping[str, str]) -> dict[str, Any]:
     deprecated = _bool(query.get("IncludeDeprecated", "false"))
     items = []
     for r in acct.data["product"].values():
-        if (wanted and r["ID"] != wanted) or (sku and r["SKU"].lower() != sku) or (name and name not in r["Name"].lower()):
+        if (
+            (wanted and r["ID"] != wanted)
+            or (sku and r["SKU"].lower() != sku)
+            or (name and name not in r["Name"].lower())
+        ):
             continue
         if not deprecated and not wanted and r["Status"] == "Deprecated":
             continue
@@ -337,7 +345,7 @@ def _tax_rate(acct: Account, rule: str) -> Decimal:
 
 
 def _lines(acct: Account, body: Mapping[str, Any], default_tax: str, with_account: bool) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     lines = body.get("Lines")
     if lines is None:
         return out
@@ -373,7 +381,9 @@ def _lines(acct: Account, body: Mapping[str, Any], default_tax: str, with_accoun
         given = raw.get("Total")
         # Line Total is sent "for validation": a total that disagrees with the line is refused.
         if given is not None and money(to_dec(given)) != total:
-            raise _bad(f"Line {n}: Total {money(to_dec(given))} does not match Quantity x Price less Discount ({total})")
+            raise _bad(
+                f"Line {n}: Total {money(to_dec(given))} does not match Quantity x Price less Discount ({total})"
+            )
         given_tax = raw.get("Tax")
         if given_tax is not None and money(to_dec(given_tax)) != tax:
             raise _bad(f"Line {n}: Tax {money(to_dec(given_tax))} does not match the tax rule ({tax})")
@@ -446,7 +456,9 @@ def _touch(sale: dict[str, Any], now: float) -> None:
             sale["Status"] = "INVOICED" if paid < owed or owed == 0 else "COMPLETED"
         elif invoices:
             sale["CombinedInvoiceStatus"] = "DRAFT"
-        sale["CombinedPaymentStatus"] = "PAID" if owed > 0 and paid >= owed else ("PARTIALLY PAID" if paid else "UNPAID")
+        sale["CombinedPaymentStatus"] = (
+            "PAID" if owed > 0 and paid >= owed else ("PARTIALLY PAID" if paid else "UNPAID")
+        )
     sale["PaidAmount"] = money(paid)
     sale["InvoiceAmount"] = money(owed)
     sale["LastModifiedOn"] = stamp(now)
@@ -496,8 +508,14 @@ def create_sale(acct: Account, body: Mapping[str, Any], now: float) -> Result:
         "ShipBy": None,
         "COGSAmount": Decimal("0.00"),
         "BillingAddress": {
-            "Line1": "", "Line2": "", "City": "", "State": "", "Postcode": "", "Country": "",
-            "DisplayAddressLine1": "", "DisplayAddressLine2": "",
+            "Line1": "",
+            "Line2": "",
+            "City": "",
+            "State": "",
+            "Postcode": "",
+            "Country": "",
+            "DisplayAddressLine1": "",
+            "DisplayAddressLine2": "",
         },
         "AdditionalAttributes": {a: "" for a in _ATTRS},
         "Attachments": [],
@@ -901,38 +919,60 @@ def _purchase(acct: Account, pid: str) -> dict[str, Any]:
 
 
 def _blank_doc() -> dict[str, Any]:
-    return {"Status": "NOT AVAILABLE", "Lines": [], "AdditionalCharges": [], "Tax": Decimal("0.00"),
-            "Total": Decimal("0.00"), "TotalBeforeTax": Decimal("0.00")}
+    return {
+        "Status": "NOT AVAILABLE",
+        "Lines": [],
+        "AdditionalCharges": [],
+        "Tax": Decimal("0.00"),
+        "Total": Decimal("0.00"),
+        "TotalBeforeTax": Decimal("0.00"),
+    }
 
 
-def create_purchase(acct: Account, body: Mapping[str, Any], now: float, existing: dict[str, Any] | None = None) -> Result:
+def create_purchase(
+    acct: Account, body: Mapping[str, Any], now: float, existing: dict[str, Any] | None = None
+) -> Result:
     supplier = _supplier_of(acct, body) if existing is None or "SupplierID" in body or "Supplier" in body else None
     if existing is not None and existing["Status"] == "VOIDED":
         raise _bad("Purchase is voided and cannot be changed")
-    record = existing or {
+    record: dict[str, Any] = existing or {
         "ID": new_id(),
         "OrderNumber": acct.next_number("PO"),
         "Status": "ORDERING",
         "Type": "Simple Purchase",
         "Order": {**_blank_doc(), "Memo": "", "CombineAdditionalCharges": False},
-        "Invoice": {**_blank_doc(), "InvoiceNumber": None, "InvoiceDate": "", "InvoiceDueDate": None,
-                    "Paid": Decimal("0.00"), "Payments": []},
-        "CreditNote": {**_blank_doc(), "CreditNoteNumber": "", "CreditNoteDate": None, "Refunds": [],
-                       "Unstock": {"Lines": [], "Status": "NOT AVAILABLE"}},
+        "Invoice": {
+            **_blank_doc(),
+            "InvoiceNumber": None,
+            "InvoiceDate": "",
+            "InvoiceDueDate": None,
+            "Paid": Decimal("0.00"),
+            "Payments": [],
+        },
+        "CreditNote": {
+            **_blank_doc(),
+            "CreditNoteNumber": "",
+            "CreditNoteDate": None,
+            "Refunds": [],
+            "Unstock": {"Lines": [], "Status": "NOT AVAILABLE"},
+        },
         "Attachments": [],
         "InventoryMovements": [],
         "ManualJournals": {"Lines": [], "Status": "NOT AVAILABLE"},
     }
     if supplier is not None:
-        record.update({"Supplier": supplier["Name"], "SupplierID": supplier["ID"],
-                       "SupplierCurrency": supplier["Currency"]})
+        record.update(
+            {"Supplier": supplier["Name"], "SupplierID": supplier["ID"], "SupplierCurrency": supplier["Currency"]}
+        )
     record.update(
         {
             "Contact": _str(body, "Contact", record.get("Contact", "")),
             "Phone": _str(body, "Phone", record.get("Phone", "")),
             "Note": body.get("Note", record.get("Note")),
             "Location": _str(body, "Location", record.get("Location") or "Main Warehouse"),
-            "TaxRule": _str(body, "TaxRule", record.get("TaxRule") or (supplier or {}).get("TaxRule", "GST on Expenses")),
+            "TaxRule": _str(
+                body, "TaxRule", record.get("TaxRule") or (supplier or {}).get("TaxRule", "GST on Expenses")
+            ),
             "TaxCalculation": _str(body, "TaxCalculation", record.get("TaxCalculation") or "Exclusive"),
             "Terms": _str(body, "Terms", record.get("Terms") or (supplier or {}).get("PaymentTerm", "30 days")),
             "RequiredBy": body.get("RequiredBy", record.get("RequiredBy")),
@@ -942,8 +982,19 @@ def create_purchase(acct: Account, body: Mapping[str, Any], now: float, existing
             "BaseCurrency": acct.currency,
             "InventoryAccount": "630",
             "AdditionalAttributes": {a: "" for a in _ATTRS},
-            "BillingAddress": {k: None for k in ("Line1", "Line2", "City", "State", "Postcode", "Country",
-                                                 "DisplayAddressLine1", "DisplayAddressLine2")},
+            "BillingAddress": {
+                k: None
+                for k in (
+                    "Line1",
+                    "Line2",
+                    "City",
+                    "State",
+                    "Postcode",
+                    "Country",
+                    "DisplayAddressLine1",
+                    "DisplayAddressLine2",
+                )
+            },
             "LastUpdatedDate": stamp(now),
         }
     )
@@ -964,15 +1015,31 @@ def _purchase_doc(acct: Account, body: Mapping[str, Any], now: float, which: str
             line["SupplierSKU"] = ""
         # A purchase's lines carry the product's details (openapi.yaml GET /purchase: required on its lines).
         product = acct.data["product"][line["ProductID"]]
-        line.update({"DimensionsUnits": "cm", "WeightUnits": "kg", "ProductHeight": Decimal(0),
-                     "ProductLength": Decimal(0), "ProductWidth": Decimal(0), "ProductWeight": Decimal(0)})
+        line.update(
+            {
+                "DimensionsUnits": "cm",
+                "WeightUnits": "kg",
+                "ProductHeight": Decimal(0),
+                "ProductLength": Decimal(0),
+                "ProductWidth": Decimal(0),
+                "ProductWeight": Decimal(0),
+            }
+        )
         line.update({f"ProductCustomField{i}": product.get(f"AdditionalAttribute{i}") or "" for i in range(1, 11)})
     before, tax, total = _totals(lines)
     doc = record[which]
     if which == "Invoice" and doc["Payments"]:
         raise _bad("Invoice has payments and cannot be updated. Please remove payments and then try again")
-    doc.update({"Status": status, "Lines": lines, "TotalBeforeTax": before, "Tax": tax, "Total": total,
-                "CombineAdditionalCharges": bool(body.get("CombineAdditionalCharges", False))})
+    doc.update(
+        {
+            "Status": status,
+            "Lines": lines,
+            "TotalBeforeTax": before,
+            "Tax": tax,
+            "Total": total,
+            "CombineAdditionalCharges": bool(body.get("CombineAdditionalCharges", False)),
+        }
+    )
     events: Events = []
     if which == "Order":
         doc["Memo"] = _str(body, "Memo")
@@ -1037,7 +1104,9 @@ def list_purchases(acct: Account, query: Mapping[str, str]) -> dict[str, Any]:
         if since is not None and parse_stamp(p["LastUpdatedDate"]) < since:
             continue
         inv = p["Invoice"]
-        if search and not any(search in str(f).lower() for f in (p["OrderNumber"], p.get("Supplier"), inv["InvoiceNumber"])):
+        if search and not any(
+            search in str(f).lower() for f in (p["OrderNumber"], p.get("Supplier"), inv["InvoiceNumber"])
+        ):
             continue
         items.append(
             {
@@ -1079,7 +1148,7 @@ _AUTH_TYPES = ("noauth", "basicauth", "bearerauth")
 
 
 def _webhook(acct: Account, body: Mapping[str, Any], existing: dict[str, Any] | None, per_type: int) -> dict[str, Any]:
-    record = copy.deepcopy(existing) if existing else {"ID": new_id()}
+    record: dict[str, Any] = copy.deepcopy(existing) if existing else {"ID": new_id()}
     kind = _str(body, "Type", record.get("Type", ""))
     if kind not in WEBHOOK_TYPES:
         raise _bad(f"Type '{kind}' is not a webhook type")
@@ -1093,7 +1162,9 @@ def _webhook(acct: Account, body: Mapping[str, Any], existing: dict[str, Any] | 
     if auth not in _AUTH_TYPES:
         raise _bad("ExternalAuthorizationType must be noauth, basicauth or bearerauth")
     headers = body.get("ExternalHeaders", record.get("ExternalHeaders", []))
-    if not isinstance(headers, list) or not all(isinstance(h, Mapping) and "Key" in h and "Value" in h for h in headers):
+    if not isinstance(headers, list) or not all(
+        isinstance(h, Mapping) and "Key" in h and "Value" in h for h in headers
+    ):
         raise _bad("ExternalHeaders must be a list of {Key, Value}")
     record.update(
         {
@@ -1155,7 +1226,12 @@ def me(acct: Account) -> dict[str, Any]:
 
 
 def ref_list(acct: Account, name: str, query: Mapping[str, str]) -> dict[str, Any]:
-    key = {"tax": "TaxRuleList", "account": "AccountsList", "paymentterm": "PaymentTermList", "location": "LocationList"}[name]
+    key = {
+        "tax": "TaxRuleList",
+        "account": "AccountsList",
+        "paymentterm": "PaymentTermList",
+        "location": "LocationList",
+    }[name]
     items = acct.ref[name]
     if query.get("Name"):
         items = [i for i in items if query["Name"].lower() in str(i["Name"]).lower()]

@@ -120,8 +120,14 @@ def _reference_data() -> dict[str, list[dict[str, Any]]]:
                 "IsTaxForPurchase": purchase,
                 "Account": acct,
                 "Components": [
-                    {"ID": new_id(), "Name": name, "Percent": str(pct), "AccountCode": acct, "ComponentOrder": "1",
-                     "Compound": "false"}
+                    {
+                        "ID": new_id(),
+                        "Name": name,
+                        "Percent": str(pct),
+                        "AccountCode": acct,
+                        "ComponentOrder": "1",
+                        "Compound": "false",
+                    }
                 ],
             }
             for name, pct, sale, purchase, acct in tax
@@ -286,7 +292,7 @@ class DearSandbox(PersistedState):
         }
 
     def load_json(self, obj: dict[str, Any]) -> None:
-        self.accounts = {a["id"]: a for a in (Account.from_json(x) for x in obj.get("accounts") or [])}
+        self.accounts = {a.id: a for a in (Account.from_json(x) for x in obj.get("accounts") or [])}
         self.config = {**copy.deepcopy(DEFAULT_CONFIG), **(obj.get("config") or {})}
         self.faults = {**copy.deepcopy(DEFAULT_FAULTS), **(obj.get("faults") or {})}
         self.clock_offset = float(obj.get("clock_offset") or 0.0)

@@ -73,7 +73,11 @@ class WebhookDispatcher:
     async def _run(self) -> None:
         assert self.wakeup is not None
         while True:
-            due = [d for d in self.sb.deliveries if d["status"] in ("pending", "retrying") and d["next_at"] <= self.sb.now()]
+            due = [
+                d
+                for d in self.sb.deliveries
+                if d["status"] in ("pending", "retrying") and d["next_at"] <= self.sb.now()
+            ]
             for delivery in due:
                 await self._attempt(delivery)
             waiting = [d["next_at"] for d in self.sb.deliveries if d["status"] in ("pending", "retrying")]
@@ -100,8 +104,9 @@ class WebhookDispatcher:
             status = resp.status_code
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
-        delivery["attempts"].append({"attempt": len(delivery["attempts"]) + 1, "at": iso_now(), "status_code": status,
-                                     "error": error})
+        delivery["attempts"].append(
+            {"attempt": len(delivery["attempts"]) + 1, "at": iso_now(), "status_code": status, "error": error}
+        )
         self.sb.dirty = True
         if status is not None and 200 <= status < 300:
             delivery["status"] = "delivered"
