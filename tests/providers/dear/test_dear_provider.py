@@ -272,3 +272,20 @@ def test_bad_settings_are_named(tmp_path: Path, sandbox: SandboxHandle) -> None:
         ls.connect(org, "dear", {"base_url": sandbox.url, "page_size": "5000"})
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{sandbox.url}/nothing-here").raise_for_status()
+
+
+def test_a_key_dear_no_longer_accepts_asks_for_reconnection_and_stops_calls(
+    tmp_path: Path, sandbox: SandboxHandle
+) -> None:
+    ls, org = open_ls(tmp_path)
+    conn = connect_dear(ls, org, sandbox, FAST)
+    ls.upsert_contact(org, Contact(id="c1", name="Fay"))
+    assert ls.sync(conn).status == "ok"
+    # The application is deleted in DEAR (its key no longer works): the same as this connection holding a bad key.
+    ls.update_settings(conn, {"application_key": "revoked-key"})
+    ls.upsert_contact(org, Contact(id="c2", name="Gus"))
+    assert ls.sync(conn).status == "needs_reconnect"
+    assert ls.health(conn).status == "needs_reconnect"
+    calls = sandbox.counters()["total_calls"]
+    assert ls.sync(conn).status == "needs_reconnect"
+    assert sandbox.counters()["total_calls"] == calls
