@@ -289,3 +289,37 @@ def test_a_key_dear_no_longer_accepts_asks_for_reconnection_and_stops_calls(
     calls = sandbox.counters()["total_calls"]
     assert ls.sync(conn).status == "needs_reconnect"
     assert sandbox.counters()["total_calls"] == calls
+
+
+def test_a_credit_note_from_the_app_lands_on_its_sale_and_both_sides_agree(
+    tmp_path: Path, sandbox: SandboxHandle
+) -> None:
+    ls, org = open_ls(tmp_path)
+    conn = connect_dear(ls, org, sandbox, FAST)
+    ls.upsert_contact(org, Contact(id="c1", name="Ann"))
+    ls.upsert_invoice(
+        org,
+        Invoice(
+            id="i1",
+            contact_id="c1",
+            number="A-1",
+            date=dt.date.today(),
+            lines=[InvoiceLine(description="Job", unit_amount=Decimal("100"))],
+        ),
+    )
+    note = CreditNote(
+        id="n1",
+        contact_id="c1",
+        number="CN-1",
+        date=dt.date.today(),
+        lines=[InvoiceLine(description="Back", unit_amount=Decimal("20"))],
+        allocations=[Allocation(invoice_id="i1", amount=Decimal("20"))],
+    )
+    ls.upsert_many(org, [note])
+    report = ls.sync(conn)
+    assert report.status == "ok" and report.pushed == {"contact": 1, "invoice": 1, "credit_note": 1}
+    (sale,) = sandbox.records("sale")
+    assert sale["CustomerReference"] == "A-1" and [n["Memo"] for n in sale["CreditNotes"]] == ["CN-1"]
+    assert sale["CreditNotes"][0]["Total"] == 20
+    assert ls.sync(conn).pushed == {}
+    assert ls.check(conn).agree

@@ -350,7 +350,7 @@ def credit_notes_from_sale(sale: Mapping[str, Any], service_sku: str) -> list[Re
         record = CreditNote(
             id=str(note["TaskID"]),
             contact_id=str(sale["CustomerID"]),
-            number=_opt(note.get("CreditNoteNumber")),
+            number=_opt(note.get("Memo")) or _opt(note.get("CreditNoteNumber")),
             date=parse_date(note.get("CreditNoteDate")) or dt.date.today(),
             currency=str(sale.get("CustomerCurrency") or "AUD"),
             lines=[line_from_dear(line, service_sku) for line in note.get("Lines") or []],

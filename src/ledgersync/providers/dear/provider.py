@@ -50,7 +50,7 @@ from ledgersync.providers.dear import mapping as M
 from ledgersync.providers.dear.client import DearClient
 from ledgersync.providers.dear.config import DEFAULT_WEBHOOK_TYPES, DearConfig
 
-SYNCED = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT)
+SYNCED = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE)
 # Read and written by the provider; the engine syncs them once their entity rules are in (the vendor side).
 VENDOR = (Entity.SUPPLIER, Entity.PURCHASE_ORDER, Entity.BILL)
 
@@ -497,6 +497,8 @@ class DearProvider:
             "SaleID": sale_id,
             "Status": "DRAFT" if note.status is InvoiceStatus.DRAFT else "AUTHORISED",
             "CreditNoteDate": M.dear_date(note.date),
+            # DEAR numbers credit notes itself (CR-00001); the app's number is kept in the memo.
+            "Memo": note.number or "",
             "Lines": self._lines(note.lines, with_account=True),
         }
         if write.remote_id:
