@@ -312,36 +312,37 @@ def invoice_from_sale(sale: Mapping[str, Any], service_sku: str) -> RemoteRecord
     )
 
 
+def payment_record(sale: Mapping[str, Any], inv: Mapping[str, Any], p: Mapping[str, Any]) -> RemoteRecord:
+    """One payment of a sale's invoice (as GET /sale lists it, or as POST /sale/payment answers)."""
+    amount = dec(p.get("Amount"))
+    record = Payment(
+        id=str(p["ID"]),
+        contact_id=str(sale["CustomerID"]),
+        date=parse_date(p.get("DatePaid")) or dt.date.today(),
+        amount=amount,
+        currency=str(sale.get("CustomerCurrency") or "AUD"),
+        reference=_opt(p.get("Reference")),
+        account_code=_opt(p.get("Account")),
+        allocations=[Allocation(invoice_id=str(sale["ID"]), amount=amount)],
+    )
+    version = f"{p.get('DateCreated', '')}|{amount}|{p.get('DatePaid', '')}|{p.get('Reference', '')}"
+    return RemoteRecord(
+        Entity.PAYMENT,
+        record.id,
+        version,
+        record,
+        updated_at=parse_stamp(sale.get("LastModifiedOn") or sale.get("Updated")),
+        doc_number=_opt(sale.get("CustomerReference")) or _opt(inv.get("InvoiceNumber")),
+    )
+
+
 def payments_from_sale(sale: Mapping[str, Any]) -> list[RemoteRecord]:
-    out = []
-    number = _opt(sale.get("CustomerReference"))
-    for inv in sale.get("Invoices") or []:
-        for p in inv.get("Payments") or []:
-            if p.get("Type", "Payment") != "Payment":
-                continue
-            amount = dec(p.get("Amount"))
-            record = Payment(
-                id=str(p["ID"]),
-                contact_id=str(sale["CustomerID"]),
-                date=parse_date(p.get("DatePaid")) or dt.date.today(),
-                amount=amount,
-                currency=str(sale.get("CustomerCurrency") or "AUD"),
-                reference=_opt(p.get("Reference")),
-                account_code=_opt(p.get("Account")),
-                allocations=[Allocation(invoice_id=str(sale["ID"]), amount=amount)],
-            )
-            version = f"{p.get('DateCreated', '')}|{amount}|{p.get('DatePaid', '')}|{p.get('Reference', '')}"
-            out.append(
-                RemoteRecord(
-                    Entity.PAYMENT,
-                    record.id,
-                    version,
-                    record,
-                    updated_at=parse_stamp(sale.get("LastModifiedOn") or sale.get("Updated")),
-                    doc_number=number or _opt(inv.get("InvoiceNumber")),
-                )
-            )
-    return out
+    return [
+        payment_record(sale, inv, p)
+        for inv in sale.get("Invoices") or []
+        for p in inv.get("Payments") or []
+        if p.get("Type", "Payment") == "Payment"
+    ]
 
 
 def credit_notes_from_sale(sale: Mapping[str, Any], service_sku: str) -> list[RemoteRecord]:

@@ -473,8 +473,9 @@ class DearProvider:
         else:
             same = self._same_payment(sale, body)
             answer = same or self.client.request("POST", "sale/payment", body=body)
-        fresh = self._sale(alloc.invoice_id)
-        return next(r for r in M.payments_from_sale(fresh) if r.remote_id == str(answer["ID"]))
+        # The answer carries the payment whole; with the sale just read it is the record (no read back).
+        inv = next(i for i in sale.get("Invoices") or [] if i.get("TaskID") == task)
+        return M.payment_record(sale, inv, answer)
 
     @staticmethod
     def _same_payment(sale: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any] | None:
