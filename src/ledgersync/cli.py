@@ -188,6 +188,7 @@ def demo(
             (result.connection_id, result.check),
             (result.qbo_connection_id, result.qbo_check),
             (result.myob_connection_id, result.myob_check),
+            (result.dear_connection_id, result.dear_check),
         ):
             if conn_id is None or report is None:
                 continue

@@ -375,6 +375,8 @@ class DemoResult:
     qbo_check: CheckReport | None = None
     myob_connection_id: str | None = None
     myob_check: CheckReport | None = None
+    dear_connection_id: str | None = None
+    dear_check: CheckReport | None = None
 
 
 def run_demo(
@@ -387,6 +389,7 @@ def run_demo(
     with_qbo: bool = True,
     with_myob: bool = True,
     hold: Callable[[LedgerSync, DemoResult], None] | None = None,
+    with_dear: bool = True,
 ) -> DemoResult:
     """The whole job on local sandboxes. `hold`, when given, runs while the sandboxes are still up (the CLI
     serves the dashboard from it until Ctrl-C)."""
@@ -398,6 +401,7 @@ def run_demo(
         xero_sandbox() as sandbox,
         qbo_sandbox("Demo Company (AU) Pty Ltd") as qbo,
         myob_sandbox("Demo Workshop Pty Ltd") as myob,
+        dear_sandbox(config=DEAR_DEMO_SANDBOX) as dear,
     ):
         on_step(f"Xero sandbox running at {sandbox.url} (organisation 'Demo Company (AU)')")
         org = ls.create_organisation("Demo Workshop")
@@ -477,6 +481,8 @@ def run_demo(
             result.qbo_connection_id, result.qbo_check = _quickbooks(ls, org, qbo, on_step, progress)
         if with_myob:
             result.myob_connection_id, result.myob_check = _myob(ls, org, myob, on_step, progress)
+        if with_dear:
+            result.dear_connection_id, result.dear_check = _dear(ls, org, dear, on_step, progress)
         if hold is not None:
             hold(ls, result)
         return result
@@ -606,3 +612,78 @@ def _failures_and_fixes(
         on_step(f"Resolved: {line}")
     ls.sync(conn, progress=progress)
     return done
+
+
+# -- DEAR / Cin7 Core (issue 12) -----------------------------------------------------------------------------------
+@contextmanager
+def dear_sandbox(
+    company_name: str = "Demo Company (AU) Pty Ltd",
+    config: dict[str, Any] | None = None,
+    extra_config: dict[str, str] | None = None,
+) -> Iterator[SandboxHandle]:
+    """A DEAR / Cin7 Core sandbox on loopback with one company and one API application. The handle's
+    client_id / client_secret are the company's Account ID and the application's key."""
+    from ledgersync.sandbox.dear import create_app
+    from ledgersync.sandbox.server import serve_in_thread
+
+    server = serve_in_thread(create_app())
+    try:
+        control = httpx.Client(base_url=server.url, timeout=30)
+        if config:
+            control.put("/_sandbox/config", json=config).raise_for_status()
+        made = control.post("/_sandbox/accounts", json={"name": company_name}).json()
+        yield SandboxHandle(
+            "dear",
+            server.url,
+            str(made["account_id"]),
+            str(made["account_id"]),
+            str(made["application_key"]),
+            "",
+            control,
+            tenant_field="account_id",
+            extra_config=dict(extra_config or {}),
+        )
+        control.close()
+    finally:
+        server.stop()
+
+
+def connect_dear(ls: LedgerSync, org_id: str, sandbox: SandboxHandle, config: dict[str, str] | None = None) -> str:
+    """Connect with the API key, as a person would on the Integrations page: start, then submit the Account ID
+    and Application Key (checked with DEAR's /me before anything is saved)."""
+    start = ls.connect(org_id, "dear", {"base_url": sandbox.url, **sandbox.extra_config, **(config or {})})
+    return ls.submit_credentials(
+        start.connection_id, {"account_id": sandbox.client_id, "application_key": sandbox.client_secret}
+    )
+
+
+# DEAR allows 60 calls a minute; the demo's sandbox and connection allow 100 a second so the demo takes seconds
+# (the pacing itself is shown by tests/providers/dear on the sandbox's clock).
+DEAR_DEMO_SANDBOX = {"rate_limits": {"per_minute": 6000}}
+DEAR_DEMO_CONFIG = {
+    "per_minute": "6000",
+    "tax_codes": json.dumps({"OUTPUT": "GST on Income", "NONE": "GST Free Income"}),
+}
+
+
+def _dear(
+    ls: LedgerSync,
+    org: str,
+    dear: SandboxHandle,
+    on_step: Callable[[str], None],
+    progress: Callable[[str, int, int | None], None] | None,
+) -> tuple[str, CheckReport]:
+    """The same business synced with DEAR / Cin7 Core: API key, sales with their invoices and payments."""
+    on_step(f"DEAR / Cin7 Core sandbox running at {dear.url} (company 'Demo Company (AU) Pty Ltd')")
+    conn = connect_dear(ls, org, dear, DEAR_DEMO_CONFIG)
+    on_step("Connected to DEAR with an Account ID and Application Key (checked with /me, stored encrypted)")
+    report = ls.sync(conn, progress=progress)
+    on_step(f"DEAR: pushed {sum(report.pushed.values())} records using {report.calls} API calls")
+    dear.control.post(
+        f"/_sandbox/accounts/{dear.tenant_id}/as-user/customer", json={"Name": "Counter Sale (added in DEAR)"}
+    ).raise_for_status()
+    again = ls.sync(conn, progress=progress)
+    on_step(
+        f"DEAR again: created in app {sum(again.created_in_app.values())}, pushed {sum(again.pushed.values())}"
+    )
+    return conn, check_connection(ls, conn)

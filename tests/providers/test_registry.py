@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ledgersync import LedgerSync, OAuth2CodeFlow, ReceivesWebhooks
+from ledgersync.providers.connect import ApiKeyFlow
 from ledgersync.providers.qbo.spec import QboSpec
 from ledgersync.providers.registry import GROUP, discover
 from ledgersync.providers.xero.spec import XeroSpec
@@ -56,7 +57,8 @@ def test_a_package_that_fails_to_load_is_left_out_and_logged(site: Path, caplog:
 
 def test_the_shipped_platforms_connect_through_oauth_and_take_webhooks() -> None:
     for name, spec in discover(points=[]).items():
-        assert isinstance(spec.connect_flow, OAuth2CodeFlow), name
+        # DEAR connects with an API key (issue 12).
+        assert isinstance(spec.connect_flow, ApiKeyFlow if name == "dear" else OAuth2CodeFlow), name
         # A platform with live updates takes webhooks; MYOB has none (it is polled).
         assert isinstance(spec, ReceivesWebhooks) == spec.capabilities.live_updates, name
 

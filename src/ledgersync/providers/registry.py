@@ -20,6 +20,8 @@ BUILTIN = {
     "xero": "ledgersync.providers.xero.spec:XeroSpec",
     "qbo": "ledgersync.providers.qbo.spec:QboSpec",
     "myob": "ledgersync.providers.myob.spec:MyobSpec",
+    # DEAR / Cin7 Core (issue 12)
+    "dear": "ledgersync.providers.dear.spec:DearSpec",
 }
 
 

@@ -130,6 +130,13 @@ class PlatformSession:
             token = self._refresh(token)
         return token
 
+    def _credentials(self) -> tuple[OAuthToken | None, dict[str, str]]:
+        """The headers that authenticate one attempt and the token they carry. A platform that takes fixed keys
+        instead of tokens (DEAR's account id and application key) overrides this and returns no token, so a
+        refusal is never answered with a refresh."""
+        token = self._token()
+        return token, {"Authorization": f"Bearer {token.access_token}"}
+
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_cap, self.backoff_base * float(2 ** (attempt - 1)))
         # Equal jitter: never less than half the step, so retries still back off, but spread across workers.
@@ -156,7 +163,7 @@ class PlatformSession:
         slept = 0.0
         while True:
             attempt += 1
-            token = self._token()
+            token, auth = self._credentials()
             outcome: httpx.Response | httpx.TransportError
             with self.budget.slot(call) as reservation:
                 try:
@@ -166,7 +173,7 @@ class PlatformSession:
                         url,
                         params=params,
                         content=content,
-                        headers={**headers, "Authorization": f"Bearer {token.access_token}"},
+                        headers={**headers, **auth},
                     )
                 except httpx.TransportError as exc:
                     outcome = exc
@@ -178,7 +185,7 @@ class PlatformSession:
                 return resolution.data
             failure = resolution.error or _unexplained(self.interpreter.platform, outcome)
             if action is Action.REFRESH_TOKEN_THEN_RETRY:
-                if refreshed:
+                if refreshed or token is None:
                     raise ProviderError(failure)
                 refreshed = True
                 self._refresh(token)

@@ -179,3 +179,38 @@ def qbd(
     typer.echo(f"QuickBooks Desktop sandbox: control API on http://{host}:{port}/_sandbox; Web Connector polls "
                f"{sb.app_url or 'the .qwc AppURL (none loaded yet)'}")
     uvicorn.run(create_app(sb), host=host, port=port, log_level="info")
+
+
+# -- DEAR / Cin7 Core (issue 12) -----------------------------------------------------------------------------------
+@sandbox_app.command("dear")
+def dear(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8769, help="Port to listen on."),
+    data: Path | None = typer.Option(
+        None, "--data", help="JSON state file: loaded at start; every change is written through before it is answered."
+    ),
+    account_id: str | None = typer.Option(None, "--account-id", help="Pre-create a company with this Account ID."),
+    application_key: str | None = typer.Option(
+        None, "--application-key", help="The API application key of --account-id (generated when left out)."
+    ),
+    tenant: str = typer.Option("Demo Company (AU) Pty Ltd", "--tenant", help="The company's name."),
+) -> None:
+    """Serve the DEAR / Cin7 Core sandbox (API v2 under /ExternalApi/v2/, webhooks, /_sandbox control API)."""
+    import uvicorn
+
+    from .dear import DearSandbox
+    from .dear import create_app as create_dear_app
+
+    sb = DearSandbox.load(data) if data is not None else DearSandbox()
+    if application_key and not account_id:
+        raise typer.BadParameter("--account-id is required with --application-key")
+    if account_id:
+        acct = sb.accounts.get(account_id)
+        if acct is None or (application_key and application_key not in acct.applications):
+            acct, key = sb.add_account(tenant, account_id, application_key)
+        else:
+            key = application_key or next(iter(acct.applications))
+        typer.echo(f"Company {acct.name!r}: Account ID {acct.id}, Application Key {key}")
+    sb.save()  # what was pre-created is on disk before the first request
+    typer.echo(f"DEAR sandbox on http://{host}:{port}  (API /ExternalApi/v2/, control /_sandbox)")
+    uvicorn.run(create_dear_app(sb), host=host, port=port, log_level="info")

@@ -360,6 +360,9 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         conn = ctx.connection(conn_id)
         if not ctx.can_manage:
             raise Forbidden(f"Only an owner or admin can refresh the link; you are a {ctx.role.value}.")
+        if ls.connect_kind(conn.id) == "credentials":
+            # An API key (DEAR): typed on a page of its own, checked with the platform before it is saved.
+            return see_other(f"/integrations/{conn.id}/credentials")
         if ls.connect_kind(conn.id) != "redirect":
             # A password or key must be shown or typed on a page of its own; until there is one, the API does it.
             where = f"POST /v1/connections/{conn.id}/refresh-link"
@@ -368,6 +371,34 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         start = ls.refresh_link(conn.id)
         assert start.authorization_url is not None
         return RedirectResponse(start.authorization_url, status_code=303)
+
+    # -- API-key connections (DEAR / Cin7 Core, issue 12) --------------------------------------------------
+    @router.get("/integrations/{conn_id}/credentials", response_class=HTMLResponse)
+    def credentials_form(conn_id: str, ctx: Ctx = Depends(context)) -> HTMLResponse:
+        conn = ctx.connection(conn_id)
+        if ls.connect_kind(conn.id) != "credentials":
+            raise Forbidden(f"{ctx.display_name(conn)} does not connect with an API key.")
+        fields = ls.refresh_link(conn.id).fields
+        return render(ctx, "credentials.html", conn=conn, name=ctx.display_name(conn), fields=fields)
+
+    @router.post("/integrations/{conn_id}/credentials", response_model=None)
+    async def credentials_submit(request: Request, conn_id: str, ctx: Ctx = Depends(context)) -> Response:
+        conn = ctx.connection(conn_id)
+        if not ctx.can_manage:
+            raise Forbidden(f"Only an owner or admin can connect a platform; you are a {ctx.role.value}.")
+        if ls.connect_kind(conn.id) != "credentials":
+            raise Forbidden(f"{ctx.display_name(conn)} does not connect with an API key.")
+        form = await request.form()
+        names = [f.name for f in ls.refresh_link(conn.id).fields]
+        submitted = {n: str(form.get(n) or "")[:1024] for n in names}
+        try:
+            ls.submit_credentials(conn.id, submitted)
+        except (ValueError, ProviderError) as exc:
+            message = exc.error.message if isinstance(exc, ProviderError) else str(exc)
+            flash(request, "error", f"Could not connect {ctx.display_name(conn)}: {message} Nothing was saved.")
+            return see_other(f"/integrations/{conn.id}/credentials")
+        flash(request, "ok", f"Connected to {ls.connection(conn.id).tenant_name}; syncing resumes.")
+        return see_other("/integrations")
 
     def complete(request: Request) -> Response:
         query = request.url.query
