@@ -19,6 +19,8 @@ GROUP = "ledgersync.providers"
 BUILTIN = {
     "xero": "ledgersync.providers.xero.spec:XeroSpec",
     "qbo": "ledgersync.providers.qbo.spec:QboSpec",
+    # QuickBooks Desktop through the Web Connector (issue 10)
+    "qbd": "ledgersync.providers.qbd.spec:QbdSpec",
 }
 
 
