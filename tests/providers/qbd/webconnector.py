@@ -20,15 +20,20 @@ HCP = (
 )
 
 
-def soap_client(url: str) -> Any:
+def soap_client(url: str, *, close_connections: bool = False) -> Any:
+    """`close_connections`: a new TCP connection per call (the server may be restarted between two calls)."""
     import pytest
 
     if not WSDL.exists():
         pytest.skip(f"the Web Connector WSDL is not at {WSDL} (../shared/contracts/qbd)")
+    import requests
     from zeep import Client
     from zeep.transports import Transport
 
-    client = Client(str(WSDL), transport=Transport(timeout=60, operation_timeout=60))
+    session = requests.Session()
+    if close_connections:
+        session.headers["Connection"] = "close"
+    client = Client(str(WSDL), transport=Transport(session=session, timeout=60, operation_timeout=60))
     return client.create_service(BINDING, url)
 
 
@@ -62,10 +67,13 @@ def run_session(
     noop_pause: float = 0.05,
     between: Callable[[str], None] | None = None,
     max_calls: int = 2000,
+    calls: list[str] | None = None,
 ) -> SessionLog:
     """One Web Connector run, the way QBWC drives it. `between(call_name)` runs after each SOAP call (the kill
     test stops the server there)."""
     log = SessionLog()
+    if calls is not None:
+        log.calls = calls
 
     def call(name: str, *args: Any) -> Any:
         log.calls.append(name)
