@@ -93,3 +93,32 @@ def test_sync_now_outside_a_session_says_it_waits(tmp_path: Path, secret_key: st
     report = ls.sync(start.connection_id)
     assert report.status == "error" and "Web Connector" in (report.message or "")
     _ = soap_client, strings
+
+
+def test_capabilities_and_the_cadence_phrase() -> None:
+    import datetime as dt
+
+    from ledgersync import capabilities
+    from ledgersync.engine.app import Health
+
+    rows = dict(capabilities.matrix())
+    assert rows["Purchase orders and bills"]["qbd"] is True
+    assert rows["Sub-customers"]["qbd"] is True and rows["Live updates (webhooks)"]["qbd"] is False
+    now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    h = Health(
+        connection_id="c",
+        provider="qbd",
+        display_name="QuickBooks Desktop",
+        tenant_name=None,
+        status="connected",
+        status_reason=None,
+        last_sync_at=now,
+        last_success_at=now - dt.timedelta(minutes=12),
+        stale=False,
+        calls=0,
+        counts={},
+        cadence="Web Connector, every 30 minutes",
+    )
+    assert h.last_sync_phrase(now) == (
+        "Last sync with QuickBooks Desktop performed 12 minutes ago (Web Connector, every 30 minutes)"
+    )
