@@ -95,3 +95,50 @@ def qbo(
         "discovery /.well-known/openid_configuration, control /_sandbox)"
     )
     uvicorn.run(create_qbo_app(sb), host=host, port=port, log_level="info")
+
+
+# ---- QuickBooks Desktop (qbd-sandbox) ------------------------------------------------------------------------------
+@sandbox_app.command("qbd")
+def qbd(
+    app_url: str | None = typer.Option(None, "--app-url", help="The web service the Web Connector polls (overrides "
+                                       "the .qwc's AppURL)."),
+    qwc: Path | None = typer.Option(None, "--qwc", help="The application's .qwc file.", exists=True, dir_okay=False),
+    password: str | None = typer.Option(None, "--password", help="The password the .qwc's UserName signs in with."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (the control API)."),
+    port: int = typer.Option(8767, help="Port of the control API."),
+    data: Path | None = typer.Option(
+        None, "--data", help="JSON state file: loaded at start; every change is written through before it is answered."
+    ),
+    seconds_per_minute: float = typer.Option(60.0, "--seconds-per-minute", help="Scale of the .qwc's schedule."),
+    auto_run: bool = typer.Option(True, "--auto-run/--no-auto-run", help="Run on the .qwc's schedule."),
+    schema_dir: Path | None = typer.Option(None, "--schema-dir", help="A folder holding Intuit's qbxmlops130.xsd: "
+                                           "request sets are validated against it.", file_okay=False),
+) -> None:
+    """Serve the QuickBooks Desktop sandbox: a company file and a Web Connector polling --app-url, with the
+    /_sandbox control API (POST /_sandbox/webconnector/run is "Update Selected")."""
+    import uvicorn
+
+    from .qbd import QbdSandbox, create_app, parse_qwc
+
+    if (qwc is None) != (password is None):
+        raise typer.BadParameter("--qwc and --password go together")
+    sb = QbdSandbox.load(data) if data is not None else QbdSandbox()
+    sb.config.update(seconds_per_minute=seconds_per_minute, auto_run=auto_run)
+    if schema_dir is not None:
+        if not (schema_dir / "qbxmlops130.xsd").exists():
+            raise typer.BadParameter(f"no qbxmlops130.xsd in {schema_dir}", param_hint="--schema-dir")
+        sb.config["schema_dir"] = str(schema_dir)
+    if qwc is not None and password is not None:
+        text = qwc.read_text(encoding="utf-8")
+        try:
+            parse_qwc(text)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--qwc") from exc
+        sb.qwc, sb.password, sb.app_url = text, password, app_url
+    elif app_url is not None:
+        sb.app_url = app_url
+    sb.dirty = True
+    sb.save()
+    typer.echo(f"QuickBooks Desktop sandbox: control API on http://{host}:{port}/_sandbox; Web Connector polls "
+               f"{sb.app_url or 'the .qwc AppURL (none loaded yet)'}")
+    uvicorn.run(create_app(sb), host=host, port=port, log_level="info")
