@@ -54,8 +54,9 @@ def sync_error(rs: Response) -> SyncError:
             rs,
         )
     if c in LOCK_CODES:
+        # Transient: nothing was saved, and the record goes again on the next run once the person is done.
         return _err(
-            ErrorCode.DOCUMENT_LOCKED,
+            ErrorCode.UNAVAILABLE,
             "Someone is editing this record in QuickBooks Desktop, so it could not be saved.",
             "It is retried on the next Web Connector run, once they have finished.",
             rs,

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select, update
 
@@ -267,6 +268,13 @@ def _pid() -> int:
     return os.getpid()
 
 
+class Asks(Protocol):
+    """What a QbdProvider talks through: one qbXML document out, each *Rs back (the Web Connector mailbox; a
+    test harness may carry documents to a company file directly)."""
+
+    def ask(self, requests: Sequence[Node], *, is_write: bool) -> list[Response]: ...
+
+
 class Mailbox:
     """What a QbdProvider talks through: `ask` posts a qbXML request for the session and waits for its
     response. Bound to one session (ticket) and one worker."""
@@ -330,4 +338,4 @@ class Mailbox:
         return out
 
 
-__all__ = ["Mailbox", "MailboxSettings", "Sessions", "local_alive", "register_local"]
+__all__ = ["Asks", "Mailbox", "MailboxSettings", "Sessions", "local_alive", "register_local"]

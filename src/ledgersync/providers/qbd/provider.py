@@ -24,7 +24,7 @@ from ledgersync.providers.qbd.errors import (
     sync_error,
     unavailable,
 )
-from ledgersync.providers.qbd.mailbox import Mailbox
+from ledgersync.providers.qbd.mailbox import Asks
 from ledgersync.providers.qbd.qbxml import Node, Response
 from ledgersync.providers.retry import Action
 
@@ -138,7 +138,10 @@ QBD_CAPABILITIES = Capabilities(
 # Contacts are edited on both sides and left to the next cycle's merge on a stale EditSequence; the app owns
 # the rest outright, so those are read again and re-sent with the fresh EditSequence.
 _APP_OWNED = frozenset(ENTITIES) - {Entity.CONTACT, Entity.SUPPLIER}
-LOCK_RETRIES = 3
+
+
+# QuickBooks refuses dates before 1970-01-02 (status 3020).
+EARLIEST = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
 
 
 def _rid() -> str:
@@ -158,7 +161,7 @@ class QbdProvider:
     def __init__(
         self,
         config: ProviderConfig | Mapping[str, Any],
-        mailbox: Mailbox | None = None,
+        mailbox: Asks | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -183,6 +186,7 @@ class QbdProvider:
         self.on_call: Callable[[CallInfo], None] | None = None
         # Every request document sent, for tests that validate them against the schema.
         self.sent: list[str] = []
+        self._default_item_ready = False
 
     # -- one exchange ----------------------------------------------------------------------------------------
     def _ask(self, requests: Sequence[Node], *, is_write: bool) -> list[Response]:
@@ -223,12 +227,17 @@ class QbdProvider:
 
     def _one(self, rq: Node, *, is_write: bool) -> Response:
         """One request, resent while another QuickBooks user holds the record (lock errors)."""
-        for attempt in range(LOCK_RETRIES):
+        attempts = self.config.max_attempts
+        waited = 0.0
+        for attempt in range(attempts):
             rs = self._ask([rq], is_write=is_write)[0]
             res = self.errors.interpret(rs)
-            if res.action is Action.RETRY and attempt + 1 < LOCK_RETRIES:
+            pause = min(0.5 * (attempt + 1), 5.0)
+            budget_left = waited + pause <= self.config.max_retry_seconds
+            if res.action is Action.RETRY and attempt + 1 < attempts and budget_left:
                 rq.set("requestID", _rid())
-                self.sleep(min(2.0 * (attempt + 1), 5.0))
+                self.sleep(pause)
+                waited += pause
                 continue
             return rs
         raise AssertionError("unreachable")  # pragma: no cover
@@ -277,7 +286,7 @@ class QbdProvider:
         last = _stamp(cursor)
         since_text: str | None = state.get("since")
         if not state:
-            since = last - self.lookback if last is not None else None
+            since = max(last - self.lookback, EARLIEST) if last is not None else None
             since_text = x.datetime(since) if since is not None else None
         newest = _stamp(state.get("hi")) or last
         iterator_id: str | None = state.get("it")
@@ -303,8 +312,9 @@ class QbdProvider:
             if more:
                 iterator_id = rs.iterator_id
                 resume_state = json.dumps({"it": iterator_id, "since": since_text, "hi": hi})
-                # The checkpoint stays where the window started until the whole window is read.
-                yield PullPage(records, cursor, resume_state)
+                # The checkpoint stays where the window started until the whole window is read (a first
+                # read's window starts at QuickBooks' earliest date).
+                yield PullPage(records, cursor or x.datetime(EARLIEST), resume_state)
                 continue
             if cursor is not None and since_dt is not None:
                 records.extend(self._deletions(entity, since_dt))
@@ -378,6 +388,10 @@ class QbdProvider:
             return []
         if entity is Entity.PAYMENT:
             return [self._push_payment(w) for w in writes]
+        if entity in (Entity.INVOICE, Entity.CREDIT_NOTE, Entity.PURCHASE_ORDER) and any(
+            not ln.item_code for w in writes for ln in getattr(w.record, "lines", [])
+        ):
+            self._ensure_default_item()
         rqs = [self._wrap(self._element(entity, w, w.remote_version)) for w in writes]
         answers = self._ask(rqs, is_write=True)
         out: list[WriteResult] = []
@@ -411,6 +425,25 @@ class QbdProvider:
         if rs.ok:
             return self._result(entity, w, rs)
         return WriteResult(w.key, error=sync_error(rs))
+
+    def _ensure_default_item(self) -> None:
+        """Lines without an item are booked to the default service item: found by name, else created once."""
+        if self._default_item_ready:
+            return
+        rq = self._query(Entity.ITEM)
+        x.el(rq, "FullName", self.refs.default_item)
+        rs = self._ask([rq], is_write=False)[0]
+        if not self._rets(Entity.ITEM, rs):
+            add = x.etree.Element("ItemServiceAdd")
+            x.el(add, "Name", self.refs.default_item)
+            sop = x.el(add, "SalesOrPurchase")
+            x.el(sop, "Desc", self.refs.default_item)
+            x.el(sop, "Price", "0")
+            x.ref(sop, "AccountRef", full_name=self.refs.income_account)
+            made = self._one(self._wrap(add), is_write=True)
+            if not made.ok and made.code != 3100:  # 3100: someone made it meanwhile
+                raise ProviderError(sync_error(made))
+        self._default_item_ready = True
 
     def _customer_of(self, invoice_ids: Sequence[str]) -> str | None:
         rets = self._by_ids(Entity.INVOICE, invoice_ids[:1])

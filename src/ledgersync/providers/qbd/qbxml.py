@@ -63,7 +63,7 @@ def datetime(value: dt.datetime) -> str:
     """DATETIMETYPE: no Z suffix; an explicit offset."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.replace(microsecond=0).isoformat()
+    return value.astimezone(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def parse_datetime(text: str | None) -> dt.datetime | None:
