@@ -45,7 +45,9 @@ def _need_contracts() -> None:
 
 
 LOCKED = "This list has been modified by another user."
-AS_USER = '<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">{}</QBXMLMsgsRq></QBXML>'
+AS_USER = (
+    '<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">{}</QBXMLMsgsRq></QBXML>'
+)
 
 
 class Direct:
@@ -143,7 +145,7 @@ class TestQuickBooksDesktop(ProviderConformance):
 
     # -- a person at QuickBooks -----------------------------------------------------------------------
     def _rq(self, body: str) -> Any:
-        doc = f'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">{body}</QBXMLMsgsRq></QBXML>'
+        doc = AS_USER.format(body)
         r = self.handle.control.post(
             "/_sandbox/as-user/qbxml", content=doc.encode(), headers={"Content-Type": "text/xml"}
         )
@@ -324,7 +326,6 @@ def test_the_sandbox_web_connector_syncs_through_our_service(wc: dict[str, Any])
 def test_a_session_that_ends_mid_iterator_resumes_on_the_next_run(wc: dict[str, Any]) -> None:
     ls, org = wc["ls"], wc["org"]
     for i in range(7):
-        wc["sb"].as_user("customer-edit", {"FullName": "x", "fields": {}}) if False else None
         r = wc["sb"].control.post(
             "/_sandbox/as-user/qbxml",
             content=(

@@ -487,13 +487,16 @@ def from_ret(entity: Entity, ret: Node, refs: Refs) -> RemoteRecord:
             due_date=x.parse_date(x.text(ret, "DueDate")),
             reference=x.text(ret, "Memo"),
             lines=lines,
-            status=InvoiceStatus.PAID if x.text(ret, "IsPaid") == "true" else InvoiceStatus.AUTHORISED,
+            status=InvoiceStatus.VOIDED
+            if is_void(ret)
+            else (InvoiceStatus.PAID if x.text(ret, "IsPaid") == "true" else InvoiceStatus.AUTHORISED),
             purchase_order_id=linked[0] if linked else None,
             total=_money(total),
             amount_due=_money(due),
             amount_paid=_money(total - due) if due is not None else None,
         )
         doc = x.text(ret, "RefNumber")
+        deleted = is_void(ret)
     else:
         raise ValueError(f"QuickBooks Desktop does not sync {entity.value}")
     return RemoteRecord(
