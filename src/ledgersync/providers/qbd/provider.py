@@ -297,13 +297,15 @@ class QbdProvider:
             else:
                 rq = self._query(entity, iterator="Start")
             self._filter(entity, rq, since_dt, max_returned=self.page_size)
-            rs = self._ask([rq], is_write=False)[0]
+            rs = self._one(rq, is_write=False)
             if rs.code == ITERATOR_INVALID and iterator_id:
                 iterator_id = None  # start the same window again; pages already applied apply again harmlessly
                 continue
             if not rs.ok:
                 raise ProviderError(sync_error(rs))
             records = self._records(entity, self._rets(entity, rs))
+            if entity is Entity.ITEM:  # the item lines without one are booked to is ours, not the app's
+                records = [r for r in records if getattr(r.record, "code", None) != self.refs.default_item]
             for r in records:
                 if r.updated_at is not None and (newest is None or r.updated_at > newest):
                     newest = r.updated_at
@@ -344,11 +346,11 @@ class QbdProvider:
 
     def _by_ids(self, entity: Entity, ids: Sequence[str]) -> list[Node]:
         rq = self._query(entity)
-        for rid in ids:
+        for rid in dict.fromkeys(ids):
             x.el(rq, "ListID" if entity in m.LISTS else "TxnID", rid)
         if entity not in m.LISTS:
             self._tail(entity, rq)
-        rs = self._ask([rq], is_write=False)[0]
+        rs = self._one(rq, is_write=False)
         # 1 "no matching object" and 500 "one or more objects cannot be found" still carry what was found.
         if not rs.ok and rs.code != 500 and rs.code not in (3120,):
             raise ProviderError(sync_error(rs))
@@ -392,21 +394,34 @@ class QbdProvider:
             not ln.item_code for w in writes for ln in getattr(w.record, "lines", [])
         ):
             self._ensure_default_item()
-        rqs = [self._wrap(self._element(entity, w, w.remote_version)) for w in writes]
-        answers = self._ask(rqs, is_write=True)
-        out: list[WriteResult] = []
-        for w, rq, rs in zip(writes, rqs, answers, strict=True):
+        replayed = self._replayed(entity, writes)
+        todo = [w for w in writes if w.key not in replayed]
+        rqs = [self._wrap(self._element(entity, w, w.remote_version)) for w in todo]
+        answers = self._ask(rqs, is_write=True) if rqs else []
+        done: dict[str, WriteResult] = {k: WriteResult(k, remote=r) for k, r in replayed.items()}
+        for w, rq, rs in zip(todo, rqs, answers, strict=True):
             res = self.errors.interpret(rs)
             if res.action is Action.RETRY:  # a lock: send this one alone, again
                 rs = self._one(rq, is_write=True)
                 res = self.errors.interpret(rs)
             if res.action is Action.SUCCESS:
-                out.append(self._result(entity, w, rs))
+                done[w.key] = self._result(entity, w, rs)
             elif rs.code == STALE_EDIT_SEQUENCE and w.remote_id:
-                out.append(self._after_stale(entity, w, sync_error(rs)))
+                done[w.key] = self._after_stale(entity, w, sync_error(rs))
             else:
-                out.append(WriteResult(w.key, error=res.error))
-        return out
+                done[w.key] = WriteResult(w.key, error=res.error)
+        return [done[w.key] for w in writes]
+
+    def _replayed(self, entity: Entity, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        """QuickBooks has no idempotency key, and a document number need not be unique: before adding a
+        transaction, look it up by its ExternalGUID (derived from the key), so a write sent again after an
+        answer was lost answers with the first record instead of adding another. List elements need no
+        look-up: their names are unique, and a second Add is refused (3100)."""
+        creates = [w for w in writes if w.remote_id is None]
+        if entity in m.LISTS or not creates:
+            return {}
+        found = self.find(entity, creates)
+        return {k: r for k, r in found.items() if r.external_id == m.external_guid(_by_key(creates)[k].idempotency_key)}
 
     def _result(self, entity: Entity, w: Write, rs: Response) -> WriteResult:
         rets = self._rets(entity, rs)
@@ -471,6 +486,9 @@ class QbdProvider:
                     hint="Sync the customer or the invoice first, then retry.",
                 ),
             )
+        replayed = self._replayed(Entity.PAYMENT, [w])
+        if w.key in replayed:
+            return WriteResult(w.key, remote=replayed[w.key])
         body = m.payment_element(rec, customer, self.refs, guid=m.external_guid(w.idempotency_key))
         rs = self._one(self._wrap(body), is_write=True)
         if rs.ok:
@@ -528,20 +546,31 @@ class QbdProvider:
 
     # -- finding what an unknown outcome left --------------------------------------------------------------
     def find(self, entity: Entity, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
-        """Look each write up by its natural key (Name, RefNumber; a payment by customer and date) and accept
-        the record only if it carries the write's ExternalGUID (or, having none, the same natural key)."""
+        """Look each write up by its natural key (Name, RefNumber; a payment by its date) and accept the record
+        only if it carries the write's ExternalGUID (or, having none, the same natural key). One qbXML
+        document holds the look-ups of all the writes."""
         out: dict[str, RemoteRecord] = {}
-        for w in writes:
-            rets = self._candidates(entity, w)
+        if not writes:
+            return out
+        rqs = [self._candidate_query(entity, w) for w in writes]
+        answers = [self._retry_locks(rq, rs) for rq, rs in zip(rqs, self._ask(rqs, is_write=False), strict=True)]
+        for w, rs in zip(writes, answers, strict=True):
+            if not rs.ok:
+                raise ProviderError(sync_error(rs))
             guid = m.external_guid(w.idempotency_key)
-            for ret in rets:
+            for ret in self._rets(entity, rs):
                 theirs = x.text(ret, "ExternalGUID")
                 if theirs == guid or (theirs is None and self._same_key(entity, ret, w)):
                     out[w.key] = m.from_ret(entity, ret, self.refs)
                     break
         return out
 
-    def _candidates(self, entity: Entity, w: Write) -> list[Node]:
+    def _retry_locks(self, rq: Node, rs: Response) -> Response:
+        if self.errors.interpret(rs).action is Action.RETRY:
+            return self._one(rq, is_write=False)
+        return rs
+
+    def _candidate_query(self, entity: Entity, w: Write) -> Node:
         rec = w.record
         rq = self._query(entity)
         if entity in (Entity.CONTACT, Entity.SUPPLIER, Entity.ITEM):
@@ -560,10 +589,7 @@ class QbdProvider:
                 x.el(f, "FromTxnDate", x.date(day))
                 x.el(f, "ToTxnDate", x.date(day))
             self._tail(entity, rq)
-        rs = self._ask([rq], is_write=False)[0]
-        if not rs.ok:
-            raise ProviderError(sync_error(rs))
-        return self._rets(entity, rs)
+        return rq
 
     def _same_key(self, entity: Entity, ret: Node, w: Write) -> bool:
         rec = w.record
@@ -577,6 +603,10 @@ class QbdProvider:
 
     def close(self) -> None:
         return None
+
+
+def _by_key(writes: Sequence[Write]) -> dict[str, Write]:
+    return {w.key: w for w in writes}
 
 
 def _now() -> dt.datetime:
