@@ -204,10 +204,21 @@ def sales_element(
     return node
 
 
-def payment_element(rec: Payment, customer_id: str, refs: Refs, *, guid: str | None) -> Node:
-    """ReceivePaymentAdd: one payment over one or several invoices; what it leaves unapplied stays in it as
-    the customer's credit (UnusedPayment). Payments are never modified (deleted and entered again)."""
-    node = x.etree.Element("ReceivePaymentAdd")
+def payment_element(
+    rec: Payment,
+    customer_id: str,
+    refs: Refs,
+    *,
+    guid: str | None,
+    remote_id: str | None = None,
+    edit_sequence: str | None = None,
+) -> Node:
+    """ReceivePaymentAdd/Mod: one payment over one or several invoices; what it leaves unapplied stays in it
+    as the customer's credit (UnusedPayment)."""
+    mod = remote_id is not None
+    node = x.etree.Element("ReceivePaymentMod" if mod else "ReceivePaymentAdd")
+    if mod:
+        _core_mod(node, "TxnID", remote_id or "", edit_sequence)
     x.ref(node, "CustomerRef", customer_id)
     x.el(node, "TxnDate", x.date(rec.date))
     x.opt(node, "RefNumber", _clip(rec.reference, 20))
@@ -215,14 +226,14 @@ def payment_element(rec: Payment, customer_id: str, refs: Refs, *, guid: str | N
     deposit = rec.account_code or refs.deposit_account
     if deposit:
         x.ref(node, "DepositToAccountRef", full_name=deposit)
-    if guid:
+    if guid and not mod:
         x.el(node, "ExternalGUID", guid)
     if rec.allocations:
         for a in rec.allocations:
-            applied = x.el(node, "AppliedToTxnAdd")
+            applied = x.el(node, "AppliedToTxnMod" if mod else "AppliedToTxnAdd")
             x.el(applied, "TxnID", a.invoice_id)
             x.el(applied, "PaymentAmount", x.amount(a.amount))
-    else:
+    elif not mod:
         x.el(node, "IsAutoApply", "false")
     return node
 

@@ -56,8 +56,8 @@ QBD_CAPABILITIES = Capabilities(
     moved_payments=False,
     refunds=False,
     void_and_delete=True,
-    # A ReceivePaymentMod exists, but re-applying a payment is safer as delete-then-enter (TxnDel + Add).
-    payments_editable=False,
+    # ReceivePaymentMod edits a payment in place (TotalAmount, AppliedToTxnMod) on its EditSequence.
+    payments_editable=True,
     payment_holds_credit=True,
     initial_import_export=True,
     unheld_fields=frozenset(
@@ -467,15 +467,6 @@ class QbdProvider:
     def _push_payment(self, w: Write) -> WriteResult:
         rec = w.record
         assert isinstance(rec, Payment)
-        if w.remote_id:
-            return WriteResult(
-                w.key,
-                error=SyncError(
-                    code=EC.VALIDATION,
-                    message="A QuickBooks Desktop payment is deleted and entered again, not edited.",
-                    hint="Retry: the engine re-enters it.",
-                ),
-            )
         customer = rec.contact_id or self._customer_of([a.invoice_id for a in rec.allocations])
         if not customer:
             return WriteResult(
@@ -489,10 +480,23 @@ class QbdProvider:
         replayed = self._replayed(Entity.PAYMENT, [w])
         if w.key in replayed:
             return WriteResult(w.key, remote=replayed[w.key])
-        body = m.payment_element(rec, customer, self.refs, guid=m.external_guid(w.idempotency_key))
+        guid = m.external_guid(w.idempotency_key)
+        body = m.payment_element(
+            rec, customer, self.refs, guid=guid, remote_id=w.remote_id, edit_sequence=w.remote_version
+        )
         rs = self._one(self._wrap(body), is_write=True)
         if rs.ok:
             return self._result(Entity.PAYMENT, w, rs)
+        if rs.code == STALE_EDIT_SEQUENCE and w.remote_id:
+            current = self._by_ids(Entity.PAYMENT, [w.remote_id])
+            if current:
+                fresh = x.text(current[0], "EditSequence")
+                body = m.payment_element(
+                    rec, customer, self.refs, guid=guid, remote_id=w.remote_id, edit_sequence=fresh
+                )
+                rs = self._one(self._wrap(body), is_write=True)
+                if rs.ok:
+                    return self._result(Entity.PAYMENT, w, rs)
         return WriteResult(w.key, error=sync_error(rs))
 
     # -- removing and restoring ------------------------------------------------------------------------------
