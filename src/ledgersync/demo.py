@@ -480,7 +480,12 @@ def _quickbooks_desktop(
     app = FastAPI()
     mount(app, ls)
     with serve_in_thread(app) as server:
-        start = ls.connect(org, "qbd", {"app_url": f"{server.url}/qbwc", "run_every_minutes": "30"})
+        # The app's Xero-style codes -> this company file's sales tax codes and accounts (decision 5).
+        codes = {
+            "tax_codes": json.dumps({"OUTPUT": "Tax", "NONE": "Non"}),
+            "account_codes": json.dumps({"090": "Undeposited Funds", "200": "Sales"}),
+        }
+        start = ls.connect(org, "qbd", {"app_url": f"{server.url}/qbwc", "run_every_minutes": "30", **codes})
         assert start.file is not None and start.password
         with start_qbd_sandbox(
             f"{server.url}/qbwc", qwc=start.file.content, password=start.password, noop_wait_seconds=0.2
