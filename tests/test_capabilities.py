@@ -24,6 +24,12 @@ def test_every_provider_has_a_column_and_every_row_reads_a_real_capability() -> 
 
 def test_the_matrix_reflects_what_each_platform_can_do() -> None:
     rows = dict(capabilities.matrix())
-    assert rows["One payment to several invoices"] == {"qbo": True, "xero": False, "myob": True, "dear": False}
-    assert rows["Sub-customers"] == {"qbo": True, "xero": False, "myob": False, "dear": False}
+    assert rows["One payment to several invoices"] == {
+        "qbo": True,
+        "xero": False,
+        "myob": True,
+        "dear": False,
+        "qbd": True,
+    }
+    assert rows["Sub-customers"] == {"qbo": True, "xero": False, "myob": False, "dear": False, "qbd": True}
     assert rows["Live updates (webhooks)"]["myob"] is False

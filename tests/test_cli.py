@@ -31,6 +31,8 @@ def test_demo_once_syncs_both_ways_and_exits_zero(tmp_path: Path) -> None:
     assert "Both sides agree record for record" in out
     assert out.count("Resolved:") == 3
     assert "Last sync with Xero performed less than a minute ago" in out
+    # QuickBooks Desktop through the emulated Web Connector (issue 10)
+    assert "QuickBooks Desktop: every record synced through the Web Connector" in out
     assert (tmp_path / "ledgersync-demo" / "ledgersync.db").exists()
 
     db = f"sqlite:///{tmp_path / 'ledgersync-demo' / 'ledgersync.db'}"

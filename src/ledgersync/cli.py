@@ -203,6 +203,14 @@ def demo(
                 )
                 for d in report.differences[:20]:
                     console.print(f"  {d}")
+        if result.qbd_connection_id is not None:  # QuickBooks Desktop through the Web Connector
+            _print_health(ls.health(result.qbd_connection_id))
+            failed_qbd = {e: n.get("failed", 0) for e, n in result.qbd_counts.items() if n.get("failed")}
+            if failed_qbd:
+                failed = True
+                console.print(f"[red]QuickBooks Desktop: failed records {failed_qbd}[/]")
+            else:
+                console.print("[green]QuickBooks Desktop: every record synced through the Web Connector[/]")
         console.print(f"The Xero sandbox counted {result.sandbox_calls} API calls in all.")
 
     def serve(ls: LedgerSync, result: DemoResult) -> None:

@@ -377,6 +377,9 @@ class DemoResult:
     myob_check: CheckReport | None = None
     dear_connection_id: str | None = None
     dear_check: CheckReport | None = None
+    # QuickBooks Desktop through the Web Connector (issue 10): the connection and its record counts per state.
+    qbd_connection_id: str | None = None
+    qbd_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def run_demo(
@@ -388,6 +391,7 @@ def run_demo(
     progress: Callable[[str, int, int | None], None] | None = None,
     with_qbo: bool = True,
     with_myob: bool = True,
+    with_qbd: bool = True,
     hold: Callable[[LedgerSync, DemoResult], None] | None = None,
     with_dear: bool = True,
 ) -> DemoResult:
@@ -483,9 +487,63 @@ def run_demo(
             result.myob_connection_id, result.myob_check = _myob(ls, org, myob, on_step, progress)
         if with_dear:
             result.dear_connection_id, result.dear_check = _dear(ls, org, dear, on_step, progress)
+        if with_qbd:
+            result.qbd_connection_id, result.qbd_counts = _quickbooks_desktop(ls, org, on_step)
         if hold is not None:
             hold(ls, result)
         return result
+
+
+def _quickbooks_desktop(
+    ls: LedgerSync, org: str, on_step: Callable[[str], None]
+) -> tuple[str, dict[str, dict[str, int]]]:
+    """The same business synced with an emulated QuickBooks Desktop company file: our /qbwc service on a
+    loopback port, polled by the sandbox's Web Connector ("Update Selected", twice: the second run carries a
+    payment a person recorded in QuickBooks back to the app)."""
+    from fastapi import FastAPI
+
+    from ledgersync.providers.qbd.asgi import mount
+    from ledgersync.sandbox.qbd import start_qbd_sandbox
+    from ledgersync.sandbox.server import serve_in_thread
+
+    app = FastAPI()
+    mount(app, ls)
+    with serve_in_thread(app) as server:
+        # The app's Xero-style codes -> this company file's sales tax codes and accounts (decision 5).
+        codes = {
+            "tax_codes": json.dumps({"OUTPUT": "Tax", "NONE": "Non"}),
+            "account_codes": json.dumps({"090": "Undeposited Funds", "200": "Sales"}),
+        }
+        start = ls.connect(org, "qbd", {"app_url": f"{server.url}/qbwc", "run_every_minutes": "30", **codes})
+        assert start.file is not None and start.password
+        with start_qbd_sandbox(
+            f"{server.url}/qbwc", qwc=start.file.content, password=start.password, noop_wait_seconds=0.2
+        ) as wc:
+            on_step(f"QuickBooks Desktop: {start.file.name} added to the emulated Web Connector (password shown once)")
+            first = wc.run_now(timeout=600)
+            on_step(f"Web Connector run: {first.get('outcome')}, {first.get('requests')} qbXML requests")
+            dump = wc.dump()
+            open_invoices = [i for i in dump.get("Invoice", []) if i.get("IsPaid") == "false" and i.get("TxnID")]
+            if open_invoices:
+                inv = open_invoices[0]
+                due = inv.get("BalanceRemaining", "0")
+                wc.as_user(
+                    "payment",
+                    {
+                        "customer": inv["CustomerRef"]["ListID"],
+                        "total": due,
+                        "applied": [{"TxnID": inv["TxnID"], "amount": due}],
+                        "ref": "Paid at the counter",
+                    },
+                )
+            second = wc.run_now(timeout=600)
+            on_step(
+                f"Second Web Connector run: {second.get('outcome')}, {second.get('requests')} requests "
+                "(a payment recorded in QuickBooks came back)"
+            )
+    health = ls.health(start.connection_id)
+    on_step(health.last_sync_phrase())
+    return start.connection_id, health.counts
 
 
 def check_connection(ls: LedgerSync, conn_id: str) -> CheckReport:

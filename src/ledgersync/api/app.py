@@ -146,6 +146,11 @@ def create_app(ls: LedgerSync, *, settings: ApiSettings | None = None, start_sch
     mount = getattr(web, "mount", None)
     if callable(mount):
         mount(app, ls)
+    # The QuickBooks Web Connector's SOAP service (issue 10): /qbwc, its WSDL at /qbwc?wsdl.
+    if "qbd" in ls.providers:
+        from ledgersync.providers.qbd.asgi import mount as mount_qbwc
+
+        mount_qbwc(app, ls)
     # Added last, so outermost: bodies are capped before anything reads them, and the client's address and
     # scheme come from X-Forwarded-* only when the request came through a proxy the operator trusts.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -65,6 +65,9 @@ class Scheduler:
                 continue
             if conn.last_sync_at and (now - conn.last_sync_at).total_seconds() < self.settings.sync_every_seconds:
                 continue
+            # A Web Connector connection is synced when the Web Connector calls /qbwc, never from here.
+            if self.ls.connect_kind(conn.id) == "web_connector":
+                continue
             try:
                 services.sync_connection(self.ls, conn.id)
                 ran += 1

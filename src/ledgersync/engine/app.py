@@ -18,6 +18,7 @@ from ledgersync.engine.sync import Cycle, CycleReport, run_cycle
 from ledgersync.model import Contact, Entity, ErrorCode, Invoice, Item, Payment, ProviderError, Record, SyncError
 from ledgersync.providers.base import Changes, Provider, ProviderSpec, ReceivesWebhooks
 from ledgersync.providers.budget import BudgetBackend, InMemoryBudgetBackend
+from ledgersync.providers.connect import DownloadFile
 from ledgersync.store import LeaseLost, SecretBox, Store, StoredRecord
 from ledgersync.store.crypto import open_box
 from ledgersync.store.tables import Connection, SyncState, utcnow
@@ -38,10 +39,18 @@ class Health:
     stale: bool
     calls: int
     counts: dict[str, dict[str, int]]
+    # How syncs happen when the platform calls us on its own schedule (the QuickBooks Web Connector):
+    # "Web Connector, every 30 minutes". Such a connection is synced only when it calls, so Sync now waits.
+    cadence: str | None = None
+
+    @property
+    def waits_for_platform(self) -> bool:
+        return self.cadence is not None
 
     def last_sync_phrase(self, now: dt.datetime | None = None) -> str:
+        how = f" ({self.cadence})" if self.cadence else ""
         if self.last_success_at is None:
-            return f"No sync with {self.display_name} yet"
+            return f"No sync with {self.display_name} yet{how}"
         minutes = int(((now or utcnow()) - self.last_success_at).total_seconds() // 60)
         if minutes < 1:
             ago = "less than a minute ago"
@@ -51,7 +60,13 @@ class Health:
             ago = f"{minutes // 60} hours ago"
         else:
             ago = f"{minutes // 1440} days ago"
-        return f"Last sync with {self.display_name} performed {ago}"
+        return f"Last sync with {self.display_name} performed {ago}{how}"
+
+    def sync_now_phrase(self) -> str | None:
+        """What Sync now does for a connection the platform polls: the work waits for its next run."""
+        if self.cadence is None:
+            return None
+        return f"The work waits for the next run ({self.cadence}); nothing is sent before it calls."
 
 
 @dataclass(frozen=True)
@@ -208,6 +223,11 @@ class LedgerSync:
         """The Web Connector signing in: the connection id when the password is the one last issued for that
         user name (its first success makes the connection live), else None."""
         return connections.authenticate_web_connector(self.store, self.providers, user_name, password, company_file)
+
+    def web_connector_file(self, conn_id: str) -> DownloadFile | None:
+        """A Web Connector connection's .qwc file again (same OwnerID and FileID; no new password), for a
+        download; None for a platform that connects otherwise."""
+        return connections.web_connector_file(self.store, self._spec_of(conn_id), conn_id)
 
     def update_settings(self, conn_id: str, changes: Mapping[str, Any]) -> None:
         """Change a connection's settings (None removes one); validated first, secrets kept encrypted."""
@@ -366,7 +386,15 @@ class LedgerSync:
             stale=stale,
             calls=conn.calls,
             counts=self.store.state_counts(conn_id),
+            cadence=self._cadence(spec, conn),
         )
+
+    def _cadence(self, spec: ProviderSpec, conn: Connection) -> str | None:
+        # The QuickBooks Web Connector (issue 10): the connection is synced when the Web Connector calls.
+        if spec.connect_flow.kind != "web_connector":
+            return None
+        minutes = conn.config.get("run_every_minutes", 30)
+        return f"Web Connector, every {minutes} minute{'s' if str(minutes) != '1' else ''}"
 
     def states(self, conn_id: str, entity: Entity | None = None, state: str | None = None) -> list[SyncState]:
         return self.store.states(conn_id, entity, state)

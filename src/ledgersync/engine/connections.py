@@ -156,6 +156,16 @@ def start(store: Store, spec: ProviderSpec, conn_id: str) -> ConnectStart:
     raise TypeError(f"{spec.name} has an unknown connect flow {type(flow).__name__}")
 
 
+def web_connector_file(store: Store, spec: ProviderSpec, conn_id: str) -> DownloadFile | None:
+    """The .qwc of a Web Connector connection, from its stored OwnerID and FileID; the password that `setup`
+    makes up is dropped (only `start` issues one)."""
+    flow = spec.connect_flow
+    if not isinstance(flow, WebConnectorFlow):
+        return None
+    conn = store.get_connection(conn_id)
+    return flow.setup(load_config(store, spec, conn), user_name=conn_id).file
+
+
 # -- finishing it ------------------------------------------------------------------------------------------------
 def _tenant(conn: Connection, tenants: list[Tenant], choose: ChooseTenant | None) -> Tenant:
     if not tenants:
@@ -316,5 +326,6 @@ __all__ = [
     "submit_if_given",
     "update_settings",
     "validate_settings",
+    "web_connector_file",
     "webhook_providers",
 ]

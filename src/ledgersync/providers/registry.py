@@ -22,6 +22,8 @@ BUILTIN = {
     "myob": "ledgersync.providers.myob.spec:MyobSpec",
     # DEAR / Cin7 Core (issue 12)
     "dear": "ledgersync.providers.dear.spec:DearSpec",
+    # QuickBooks Desktop through the Web Connector (issue 10)
+    "qbd": "ledgersync.providers.qbd.spec:QbdSpec",
 }
 
 

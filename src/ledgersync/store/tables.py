@@ -394,3 +394,49 @@ class InboundWebhook(Base):
     connection_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+# -- QuickBooks Web Connector sessions (issue 10) --------------------------------------------------------------
+class QbwcSession(Base):
+    """One Web Connector session (a ticket), kept in the store so its SOAP calls may land on any process and a
+    restart between two calls loses nothing. `worker` is the process running the session's sync cycle
+    (`store.lease.new_owner()` form, so a dead one is recognised) and `worker_seen_at` its heartbeat."""
+
+    __tablename__ = "qbwc_sessions"
+    ticket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(String(64), index=True)
+    company_file: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # idle (no cycle yet) · running · done · failed
+    cycle_state: Mapped[str] = mapped_column(String(16), default="idle")
+    cycles: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    worker_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QbwcRequest(Base):
+    """One qbXML request of a session's cycle, waiting in the mailbox: `pending` until sendRequestXML hands it
+    to the Web Connector (`sent`), then `answered` with the response receiveResponseXML brought (or `failed`
+    with the Web Connector's error); `abandoned` when the cycle that asked for it is gone."""
+
+    __tablename__ = "qbwc_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket: Mapped[str] = mapped_column(String(64))
+    connection_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(64))
+    is_write: Mapped[bool] = mapped_column(Boolean, default=False)
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    response: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_qbwc_requests_ticket_state", "ticket", "state", "id"),)

@@ -308,6 +308,10 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         targets = [ctx.connection(conn)] if conn else ctx.active()
         for c in targets:
             name = ctx.display_name(c)
+            waits = ls.health(c.id).sync_now_phrase()
+            if waits:  # the QuickBooks Web Connector calls us on its schedule
+                flash(request, "info", f"Sync with {name}: {waits}")
+                continue
             try:
                 report = run_sync_now(ctx.actor, c.id)
             except ConnectionBusy:
@@ -360,6 +364,11 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         conn = ctx.connection(conn_id)
         if not ctx.can_manage:
             raise Forbidden(f"Only an owner or admin can refresh the link; you are a {ctx.role.value}.")
+        if ls.connect_kind(conn.id) == "web_connector":
+            # QuickBooks Desktop (issue 10): a new Web Connector password, shown once on this page only; the
+            # .qwc file keeps its OwnerID and FileID, so the Web Connector keeps the company file authorised.
+            started = ls.refresh_link(conn.id)
+            return render(ctx, "web_connector.html", conn=conn, name=ctx.display_name(conn), start=started)
         if ls.connect_kind(conn.id) == "credentials":
             # An API key (DEAR): typed on a page of its own, checked with the platform before it is saved.
             return see_other(f"/integrations/{conn.id}/credentials")
@@ -399,6 +408,21 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
             return see_other(f"/integrations/{conn.id}/credentials")
         flash(request, "ok", f"Connected to {ls.connection(conn.id).tenant_name}; syncing resumes.")
         return see_other("/integrations")
+
+    @router.get("/integrations/{conn_id}/qwc", response_model=None)
+    def web_connector_file(conn_id: str, ctx: Ctx = Depends(context)) -> Response:
+        """The connection's .qwc file for the QuickBooks Web Connector (it holds no password)."""
+        conn = ctx.connection(conn_id)
+        if not ctx.can_manage:
+            raise Forbidden(f"Only an owner or admin can download the Web Connector file; you are a {ctx.role.value}.")
+        file = ls.web_connector_file(conn.id)
+        if file is None:
+            raise Forbidden(f"{ctx.display_name(conn)} does not connect through the QuickBooks Web Connector.")
+        return Response(
+            file.content,
+            media_type=file.media_type,
+            headers={"content-disposition": f'attachment; filename="{file.name}"'},
+        )
 
     def complete(request: Request) -> Response:
         query = request.url.query
