@@ -16,7 +16,12 @@ class Enqueuer:
     def __init__(self, settings: WorkerSettings | None = None, celery: Celery | None = None) -> None:
         self.settings = settings or WorkerSettings()
         self.celery = celery or Celery("ledgersync-client", broker=self.settings.broker_url, set_as_current=False)
-        self.celery.conf.update(task_serializer="json", task_ignore_result=True, broker_connection_retry=True)
+        self.celery.conf.update(
+            task_serializer="json",
+            task_ignore_result=True,
+            broker_connection_retry=True,
+            broker_transport_options=self.settings.transport_options(),
+        )
 
     def _send(self, name: str, *args: object, **kwargs: object) -> str:
         result = self.celery.send_task(name, args=args, kwargs=kwargs, queue=self.settings.queue)

@@ -45,7 +45,7 @@ def make_app(settings: WorkerSettings | None = None) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_transport_options=settings.transport_options(),
         worker_hijack_root_logger=False,
         beat_schedule={
             # One periodic task reads the store for due connections and enqueues a cycle for each (see
