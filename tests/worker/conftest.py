@@ -6,6 +6,7 @@ connection. Workers are real `ledgersync worker` processes (tests/worker/runner.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -122,8 +123,17 @@ class Cluster:
         n = len(self.workers)
         log = open(self.tmp / f"worker-{n}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
-            [sys.executable, str(RUNNER), "worker", "--pool", "solo", "--loglevel", os.environ.get("LEDGERSYNC_TEST_WORKER_LOGLEVEL", "warning"),
-             "--hostname", f"w{n}-{self.run}@%h"],
+            [
+                sys.executable,
+                str(RUNNER),
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                os.environ.get("LEDGERSYNC_TEST_WORKER_LOGLEVEL", "warning"),
+                "--hostname",
+                f"w{n}-{self.run}@%h",
+            ],
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -133,10 +143,8 @@ class Cluster:
         return proc
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
 
     def live_workers(self) -> list[subprocess.Popen[bytes]]:
@@ -188,7 +196,11 @@ def business(prefix: str, contacts: int, invoices: int) -> list[Record]:
                 date=dt.date(2026, 11, 1) + dt.timedelta(days=i % 20),
                 lines=[
                     InvoiceLine(
-                        description=f"Job {i}", quantity=Decimal(1), unit_amount=amount, account_code="200", tax_type="NONE"
+                        description=f"Job {i}",
+                        quantity=Decimal(1),
+                        unit_amount=amount,
+                        account_code="200",
+                        tax_type="NONE",
                     )
                 ],
             )
@@ -225,7 +237,9 @@ def platform_agrees(handle: SandboxHandle, prefix: str, contacts: int, invoices:
 
 @pytest.fixture
 def cluster(redis_url: str, postgres_url: str, secret_key: str, tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(postgres_url, redis_url, f"{redis_url}?prefix=lstest-budget-{uuid.uuid4().hex[:8]}", secret_key, tmp_path)
+    c = Cluster(
+        postgres_url, redis_url, f"{redis_url}?prefix=lstest-budget-{uuid.uuid4().hex[:8]}", secret_key, tmp_path
+    )
     try:
         yield c
     finally:
