@@ -17,6 +17,12 @@ from typing import Any
 
 LOG = os.environ.get("LEDGERSYNC_TEST_LEASE_LOG")
 
+if sys.platform == "linux":  # die with the test run, even one killed by a timeout (no orphaned workers)
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
 if LOG:
     import ledgersync.engine.sync as sync_module
 
