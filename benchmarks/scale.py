@@ -218,7 +218,7 @@ def run(workers: int, connections: int, records: int, limits: dict[str, int], pg
             assert start.authorization_url is not None
             callback = consent_callback(start.authorization_url, choose={"tenantId": tenant})
             conns.append(ls.complete_callback(callback, lambda ts, t=tenant: next(x for x in ts if x.id == t)))
-            ls.upsert_many(org, business(f"S{k:03d}", records))
+            per_connection = ls.upsert_many(org, business(f"S{k:03d}", records))
         settings = WorkerSettings(
             broker_url=redis_url, queue=f"lsbench-{run_id}", database_url=db, broker_prefix=f"lsbench-{run_id}:"
         )
@@ -262,13 +262,9 @@ def run(workers: int, connections: int, records: int, limits: dict[str, int], pg
             for c in conns:
                 enqueue.cycle(c)
             while True:
-                done = True
-                for c in conns:
-                    counts = ls.health(c).counts
-                    if any(set(v) - {"synced"} for v in counts.values()) or not counts.get("invoice"):
-                        done = False
-                        break
-                if done:
+                if all(
+                    sum(st.get("synced", 0) for st in ls.health(c).counts.values()) == per_connection for c in conns
+                ):
                     break
                 if all(p.poll() is not None for p in procs):
                     raise RuntimeError("every worker exited")
@@ -287,7 +283,7 @@ def run(workers: int, connections: int, records: int, limits: dict[str, int], pg
                 per_tenant[c].append(e.at.timestamp())
                 calls += 1
         limited = sum(sum(sb.control.get("/_sandbox/counters").json()["rate_limited"].values()) for sb in sbs)
-        total = sum(sum(v for st in ls.health(c).counts.values() for v in st.values()) for c in conns)
+        total = per_connection * len(conns)
         ls.store.engine.dispose()
         RedisBudgetBackend.from_url(budget_url).clear()
         return Figures(

@@ -158,13 +158,7 @@ class Cluster:
 
     def connect(self, sandbox: SandboxHandle, org_name: str, client: dict[str, str] | None = None) -> tuple[str, str]:
         """A new organisation of the app connected to a new organisation in the sandbox: (org id, connection)."""
-        org = self.ls.create_organisation(org_name)
-        start = self.ls.connect(org, sandbox.provider, {**sandbox.config, **FAST_CLIENT, **(client or {})})
-        assert start.authorization_url is not None
-        callback = consent_callback(start.authorization_url, choose={sandbox.tenant_field: sandbox.tenant_id})
-        # The app's grants list every organisation connected so far: pick the one just consented to.
-        conn = self.ls.complete_callback(callback, lambda ts: next(t for t in ts if t.id == sandbox.tenant_id))
-        return org, conn
+        return connect_org(self.ls, sandbox, org_name, client)
 
     def wait_for(self, done: Any, timeout: float, what: str, every: float = 1.0) -> None:
         deadline = time.monotonic() + timeout
@@ -175,6 +169,19 @@ class Cluster:
             if not self.live_workers():
                 raise AssertionError("every worker exited")
             time.sleep(every)
+
+
+def connect_org(
+    ls: LedgerSync, sandbox: SandboxHandle, org_name: str, client: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """A new organisation of the app connected, through the consent flow, to `sandbox`'s organisation."""
+    org = ls.create_organisation(org_name)
+    start = ls.connect(org, sandbox.provider, {**sandbox.config, **FAST_CLIENT, **(client or {})})
+    assert start.authorization_url is not None
+    callback = consent_callback(start.authorization_url, choose={sandbox.tenant_field: sandbox.tenant_id})
+    # The app's grants list every organisation connected so far: pick the one just consented to.
+    conn = ls.complete_callback(callback, lambda ts: next(t for t in ts if t.id == sandbox.tenant_id))
+    return org, conn
 
 
 def tenant(sandbox: SandboxHandle, name: str) -> SandboxHandle:
