@@ -603,6 +603,7 @@ def worker(
     pool: Annotated[str, typer.Option(help="Celery pool: prefork, solo or threads")] = "prefork",
     loglevel: Annotated[str, typer.Option(help="Log level")] = "info",
     hostname: Annotated[str | None, typer.Option(help="Celery node name (default: ledgersync@<host>)")] = None,
+    events: Annotated[bool, typer.Option("--events", "-E", help="Send task events (for Flower)")] = False,
 ) -> None:
     """Run a Celery worker: cycles, webhook refreshes, Sync now, webhook deliveries, pruning. Start as many as
     you like on as many machines; the store (PostgreSQL) must be at head (`ledgersync db upgrade`)."""
@@ -619,7 +620,7 @@ def worker(
     argv = ["worker", "-Q", SETTINGS.queue, "--pool", pool, "--loglevel", loglevel, "--without-gossip"]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
-    argv += ["--hostname", hostname or "ledgersync@%h"]
+    argv += ["--hostname", hostname or "ledgersync@%h"] + (["-E"] if events else [])
     celery.worker_main(argv)
 
 

@@ -109,3 +109,55 @@ def test_workers_refuse_a_store_whose_schema_is_behind(postgres_url: str) -> Non
     current = subprocess.run([*cli, "db", "current", "--db", postgres_url], env=env, capture_output=True, text=True)
     assert current.returncode == 0, current.stdout
     LedgerSync(postgres_url, secret_keys=[key], migrate=False).store.engine.dispose()
+
+
+def test_serve_without_scheduler_enqueues_a_webhooks_refresh(cluster: Cluster, xero: SandboxHandle) -> None:
+    import json
+
+    from ledgersync import Entity
+    from ledgersync.providers.webhooks import hmac_b64
+
+    key = "xero-webhook-key-for-worker-tests"
+    handle = tenant(xero, "Org W")
+    org, conn = cluster.connect(handle, "Business W", client={"webhook_key": key})
+    cluster.ls.upsert_many(org, business("W", 1, 1))
+    assert cluster.ls.sync(conn).status == "ok"
+    view = cluster.ls.get(org, Entity.CONTACT, "c0", conn)
+    assert view is not None and view.remote_id
+    rid = view.remote_id
+    handle.as_user(f"Contacts/{rid}", {"Contacts": [{"ContactID": rid, "Name": "W Customer (renamed in Xero)"}]})
+    payload = {
+        "events": [
+            {
+                "resourceUrl": f"https://api.xero.com/api.xro/2.0/Contacts/{rid}",
+                "resourceId": rid,
+                "eventDateUtc": "2026-12-01T12:00:00.000",
+                "eventType": "UPDATE",
+                "eventCategory": "CONTACT",
+                "tenantId": handle.tenant_id,
+                "tenantType": "ORGANISATION",
+            }
+        ],
+        "firstEventSequence": 1,
+        "lastEventSequence": 1,
+        "entropy": "WORKERTEST",
+    }
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    app = create_app(cluster.ls, settings=fast_settings(), enqueue=cluster.enqueue)
+    with TestClient(app) as client:
+        r = client.post(
+            f"/v1/webhooks/xero/{conn}",
+            content=body,
+            headers={"x-xero-signature": hmac_b64(body, key), "content-type": "application/json"},
+        )
+        assert r.status_code == 200
+    # Answered at once; the refresh is a task, not a background thread of the web process.
+
+    def renamed() -> bool:
+        got = cluster.ls.get(org, Entity.CONTACT, "c0", conn)
+        return got is not None and getattr(got.record, "name", "") == "W Customer (renamed in Xero)"
+
+    assert not renamed()
+    cluster.start_worker()
+    cluster.wait_for(renamed, timeout=120, what="the queued webhook refresh")
+    assert any(e.kind == "webhook" for e in cluster.ls.store.events(connection_id=conn))
