@@ -22,8 +22,10 @@ from ledgersync.engine import LedgerSync
 from ledgersync.engine.schedule import claim_due
 from ledgersync.store import SchemaBehind
 from ledgersync.store.tables import utcnow
+from ledgersync.web.auth import create_user
 
 from ..api.conftest import fast_settings
+from ..web.conftest import login
 from .conftest import ROOT, Cluster, business, connect_org, platform_agrees, synced, tenant
 
 
@@ -43,6 +45,15 @@ def test_serve_without_scheduler_enqueues_sync_now_for_the_workers(cluster: Clus
             f"/v1/connections/{conn}/records/invoice/nope/sync", headers={"Authorization": f"Bearer {key}"}
         )
         assert missing.status_code == 404
+        # The dashboard's Sync now is queued too, and the Integrations page shows each connection's schedule.
+        create_user(cluster.ls.store, "mo@example.com", "member-password-1", org, "member", name="Mo")
+        csrf = login(client, ("mo@example.com", "member-password-1"))
+        page = client.get("/integrations").text
+        assert "Syncs every 5 minutes (Xero&#39;s default)" in page or "Syncs every 5 minutes (Xero's default)" in page
+        r = client.post("/sync-now", data={"conn": conn, "csrf_token": csrf}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        assert "queued" in client.get("/integrations").text
+        assert not synced(cluster.ls, conn, 2, 3)
     cluster.start_worker()
     cluster.wait_for(lambda: synced(cluster.ls, conn, 2, 3), timeout=120, what="the queued Sync now")
     platform_agrees(handle, "Q", 2, 3)
