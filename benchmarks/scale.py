@@ -286,6 +286,10 @@ def run(workers: int, connections: int, records: int, limits: dict[str, int], pg
         total = per_connection * len(conns)
         ls.store.engine.dispose()
         RedisBudgetBackend.from_url(budget_url).clear()
+        # The broker's keys of this run (its queue, bindings) go too.
+        broker = RedisBudgetBackend.from_url(redis_url).redis
+        for stale in broker.scan_iter(match=f"{settings.broker_prefix}*", count=500):
+            broker.delete(stale)
         return Figures(
             workers=workers,
             connections=connections,
