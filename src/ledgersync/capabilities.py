@@ -26,6 +26,19 @@ ROWS: tuple[tuple[str, str], ...] = (
 )
 
 
+def cadence_phrase(seconds: int | None) -> str:
+    """A sync cadence in words: "every 5 minutes"; None: the platform's own schedule; 0: off."""
+    if seconds is None:
+        return "on the platform's own schedule (it calls in)"
+    if seconds <= 0:
+        return "not scheduled (Sync now and webhooks only)"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"every {n} {unit}{'s' if n != 1 else ''}" if n != 1 else f"every {unit}"
+    return f"every {seconds} seconds"
+
+
 def providers() -> dict[str, Capabilities]:
     return {name: spec.capabilities for name, spec in sorted(PROVIDERS.items())}
 
@@ -52,6 +65,8 @@ def markdown() -> str:
     lines += ["", "Batch size and page size per call:", ""]
     for c in caps.values():
         lines.append(f"- {c.display_name}: up to {c.batch_size} records a write, {c.page_size} a read.")
+    lines += ["", "Default schedule (`default_sync_seconds`; each connection may set its own):", ""]
+    lines += [f"- {c.display_name}: {cadence_phrase(c.default_sync_seconds)}." for c in caps.values()]
     notes = [(c.display_name, k, v) for c in caps.values() for k, v in sorted(c.notes.items())]
     if notes:
         lines += ["", "Notes:", ""]

@@ -157,6 +157,7 @@ def _print_health(health: Health) -> None:
             "(Refresh link) if this persists.[/]"
         )
     console.print(f"API calls used so far: {health.calls}")
+    console.print(health.schedule_phrase())
 
 
 def _stop_then(progress: Progress, then: Callable[[LedgerSync, Any], None], ls: LedgerSync, result: Any) -> None:
@@ -508,10 +509,20 @@ def serve(
     url = db or default_url()
     ls = LedgerSync(url)
     settings = ApiSettings.from_env(url, sync_every_seconds=sync_every)
-    api = create_app(ls, settings=settings, start_scheduler=scheduler)
+    # Without the scheduler the workers do the work: Sync now and webhook refreshes go to their queue.
+    enqueue = None
+    if not scheduler:
+        from ledgersync.worker.client import Enqueuer
+
+        enqueue = Enqueuer()
+    api = create_app(ls, settings=settings, start_scheduler=scheduler, enqueue=enqueue)
     console.print(
         f"ledgersync on http://{host}:{port} — API /v1 (docs /v1/docs), dashboard /; "
-        + (f"syncing every {sync_every:.0f}s" if scheduler else "scheduler off")
+        + (
+            f"syncing every {sync_every:.0f}s"
+            if enqueue is None
+            else f"scheduler off, enqueueing to {enqueue.settings.queue} on the workers' broker"
+        )
     )
     console.print(
         "Create an organisation: POST /v1/organisations with the admin token (LEDGERSYNC_ADMIN_TOKEN "
@@ -539,6 +550,129 @@ def capabilities(
     for label, row in caps.matrix():
         table.add_row(label, *["[green]yes[/]" if row[n] else "[dim]no[/]" for n in provs])
     console.print(table)
+
+
+# -- scale-out (issue 13): Celery workers, beat, migrations run once, per-connection cadence -------------------
+db_app = typer.Typer(help="The store's schema: migrations run once per deployment, not by every worker.", cls=_Commands)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Bring the database's schema to this version's head (run once before starting or after upgrading)."""
+    from ledgersync.store import make_engine
+    from ledgersync.store.database import current_revision
+
+    LedgerSync(db, migrate=True)
+    engine = make_engine(db)
+    try:
+        console.print(f"schema at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@db_app.command("current")
+def db_current(db: DbOption = None) -> None:
+    """The database's schema revision and this version's head; exit code 2 when they differ."""
+    from ledgersync.store import make_engine
+    from ledgersync.store.database import current_revision, head_revision
+
+    engine = make_engine(db)
+    try:
+        have, want = current_revision(engine), head_revision(engine)
+    finally:
+        engine.dispose()
+    console.print(f"database at {have or 'none'}, this version needs {want}")
+    if have != want:
+        raise typer.Exit(EXIT_SETUP)
+
+
+def _worker_env(db: str | None, broker: str | None, queue: str | None) -> None:
+    import os
+
+    for name, value in (
+        ("LEDGERSYNC_DATABASE_URL", db),
+        ("LEDGERSYNC_BROKER_URL", broker),
+        ("LEDGERSYNC_QUEUE", queue),
+    ):
+        if value:
+            os.environ[name] = value
+
+
+BrokerOption = Annotated[
+    str | None, typer.Option("--broker", help="Celery broker URL (default: LEDGERSYNC_BROKER_URL or local Redis)")
+]
+QueueOption = Annotated[
+    str | None, typer.Option("--queue", help="Queue name (default: LEDGERSYNC_QUEUE or ledgersync)")
+]
+
+
+@app.command()
+def worker(
+    db: DbOption = None,
+    broker: BrokerOption = None,
+    queue: QueueOption = None,
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes (default: the CPU count)")] = None,
+    pool: Annotated[str, typer.Option(help="Celery pool: prefork, solo or threads")] = "prefork",
+    loglevel: Annotated[str, typer.Option(help="Log level")] = "info",
+    hostname: Annotated[str | None, typer.Option(help="Celery node name (default: ledgersync@<host>)")] = None,
+    events: Annotated[bool, typer.Option("--events", "-E", help="Send task events (for Flower)")] = False,
+) -> None:
+    """Run a Celery worker: cycles, webhook refreshes, Sync now, webhook deliveries, pruning. Start as many as
+    you like on as many machines; the store (PostgreSQL) must be at head (`ledgersync db upgrade`)."""
+    _worker_env(db, broker, queue)
+    from ledgersync.store import SchemaBehind
+    from ledgersync.worker.tasks import SETTINGS, ledgersync
+    from ledgersync.worker.tasks import app as celery
+
+    try:
+        ledgersync()  # fail here, clearly, if the store cannot be used or is behind
+    except SchemaBehind as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_SETUP) from None
+    argv = ["worker", "-Q", SETTINGS.queue, "--pool", pool, "--loglevel", loglevel, "--without-gossip"]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    argv += ["--hostname", hostname or "ledgersync@%h"] + (["-E"] if events else [])
+    celery.worker_main(argv)
+
+
+@app.command()
+def beat(
+    db: DbOption = None,
+    broker: BrokerOption = None,
+    queue: QueueOption = None,
+    schedule_file: Annotated[
+        Path | None, typer.Option(help="Where beat keeps its last-run times (default: a temporary folder)")
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="Log level")] = "info",
+) -> None:
+    """Run Celery beat (one per deployment): every LEDGERSYNC_DISPATCH_EVERY seconds it enqueues the due
+    connections' cycles (read from the store), plus webhook deliveries and pruning."""
+    import tempfile
+
+    _worker_env(db, broker, queue)
+    from ledgersync.worker.tasks import app as celery
+
+    path = schedule_file or Path(tempfile.mkdtemp(prefix="ledgersync-beat-")) / "schedule"
+    celery.start(["beat", "--loglevel", loglevel, "--schedule", str(path)])
+
+
+@app.command()
+def schedule(
+    db: DbOption = None,
+    connection: ConnOption = None,
+    every: Annotated[int | None, typer.Option(help="Sync this connection every this many seconds (0: off)")] = None,
+    default: Annotated[bool, typer.Option("--default", help="Back to the platform's default cadence")] = False,
+) -> None:
+    """Show or set a connection's cadence (the scheduler's; webhooks and Sync now come on top)."""
+    ls = LedgerSync(db)
+    conn = _connection(ls, connection)
+    if every is not None and default:
+        raise typer.BadParameter("give --every or --default, not both")
+    if every is not None or default:
+        ls.set_sync_every(conn, None if default else every)
+    console.print(f"{conn}: {ls.health(conn).schedule_phrase()}")
 
 
 def main() -> None:  # pragma: no cover

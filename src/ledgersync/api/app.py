@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledgersync import ActionError, ConnectionBusy, LedgerSync, PermissionDenied, ProviderError
 from ledgersync.api.limits import BodyLimit
 from ledgersync.api.routes import router, webhook_router
-from ledgersync.api.scheduler import Scheduler
+from ledgersync.api.scheduler import Enqueue, Scheduler
 from ledgersync.api.settings import ApiSettings
 from ledgersync.model import TRANSIENT
 from ledgersync.store import LeaseLost, SecretKeyError
@@ -104,10 +104,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return _problem(503, "the server cannot decrypt its stored credentials; its operator has been told")
 
 
-def create_app(ls: LedgerSync, *, settings: ApiSettings | None = None, start_scheduler: bool = False) -> FastAPI:
+def create_app(
+    ls: LedgerSync,
+    *,
+    settings: ApiSettings | None = None,
+    start_scheduler: bool = False,
+    enqueue: Enqueue | None = None,
+) -> FastAPI:
     """The whole web process: the REST API under /v1 (OpenAPI at /v1/openapi.json, docs at /v1/docs), the
     dashboard if `ledgersync.web.mount(app, ls)` exists, and with `start_scheduler` the in-process
     scheduler (started and stopped with the app's lifespan).
+
+    With `enqueue` (`ledgersync serve --no-scheduler`: a `ledgersync.worker.client.Enqueuer`), Sync now and
+    inbound webhooks' refreshes are handed to the Celery workers instead of running in this process (Sync now
+    answers 202 with the task's id).
 
     `app.state.ledgersync`, `app.state.settings` (incl. `session_secret` for the dashboard's sessions) and
     `app.state.scheduler` are set for the dashboard to use."""
@@ -136,6 +146,7 @@ def create_app(ls: LedgerSync, *, settings: ApiSettings | None = None, start_sch
     app.state.ledgersync = ls
     app.state.settings = settings
     app.state.scheduler = scheduler
+    app.state.enqueue = enqueue
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(webhook_router(ls))

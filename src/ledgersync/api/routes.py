@@ -4,7 +4,7 @@ import urllib.parse
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field, create_model
 
 from ledgersync import (
@@ -82,6 +82,10 @@ PLATFORM: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "Not possible in the record's or connection's current state"},
     502: {"model": Problem, "description": "The platform refused or failed (message and hint included)"},
     503: {"model": Problem, "description": "The platform is busy or rate limited; retry later"},
+}
+# Sync now with Celery workers (`serve --no-scheduler`): queued, not run here.
+QUEUED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Queued for the workers: {\"status\": \"queued\", \"task_id\": ...}"},
 }
 
 router = APIRouter(prefix="/v1", responses=COMMON)
@@ -399,7 +403,9 @@ def health(request: Request, who: Caller, connection_id: Id) -> HealthOut:
     return HealthOut(**services.health_view(ls, connection_id).__dict__)
 
 
-@router.post("/connections/{connection_id}/sync", tags=["sync"], response_model=CycleReportOut, responses=PLATFORM)
+@router.post(
+    "/connections/{connection_id}/sync", tags=["sync"], response_model=CycleReportOut, responses={**PLATFORM, **QUEUED}
+)
 def sync_connection(
     request: Request, who: Caller, connection_id: Id, body: Annotated[SyncRequest | None, Body()] = None
 ) -> CycleReportOut:
@@ -412,10 +418,28 @@ def sync_connection(
     entity = _entity(body.entity) if body.entity else None
     if (entity is None) != (body.app_id is None):
         raise HTTPException(422, "give both entity and app_id to sync one record, or neither")
+    if (queued := _enqueued(request, who, connection_id, entity, body.app_id, body.everything_not_synced)) is not None:
+        return queued  # type: ignore[no-any-return]
     report = services.sync_now(
         ls, who.actor, connection_id, entity, body.app_id, everything_not_synced=body.everything_not_synced
     )
     return _report(report)
+
+
+def _enqueued(
+    request: Request, who: Principal, conn_id: str, entity: Entity | None, app_id: str | None, everything: bool
+) -> Any:
+    """With workers (`serve --no-scheduler`), Sync now is a task: 202 and its id; else None (run it here)."""
+    enqueue = getattr(request.app.state, "enqueue", None)
+    if enqueue is None:
+        return None
+    record = (entity, app_id) if entity is not None and app_id is not None else None
+    if record is not None and ls_of(request).store.get_record(who.org_id, *record) is None:
+        raise HTTPException(404, f"no {record[0].value} {record[1]!r}")
+    task = enqueue.sync_now(
+        conn_id, entity, app_id, everything_not_synced=everything, actor=who.actor.name, role=who.actor.role.value
+    )
+    return JSONResponse({"status": "queued", "task_id": task}, status_code=202)
 
 
 def _entity(value: str) -> Entity:
@@ -581,7 +605,7 @@ def action_link(
     "/connections/{connection_id}/records/{entity}/{app_id}/sync",
     tags=["sync"],
     response_model=CycleReportOut,
-    responses=PLATFORM,
+    responses={**PLATFORM, **QUEUED},
 )
 def sync_record(request: Request, who: Caller, connection_id: Id, entity: Entity, app_id: Id) -> CycleReportOut:
     """Sync now, this record only (with the contact / invoices it needs on the platform first)."""
@@ -590,6 +614,8 @@ def sync_record(request: Request, who: Caller, connection_id: Id, entity: Entity
     _usable(conn)
     if ls.store.get_record(who.org_id, entity, app_id) is None:
         raise HTTPException(404, f"no {entity.value} {app_id!r}")
+    if (queued := _enqueued(request, who, connection_id, entity, app_id, False)) is not None:
+        return queued  # type: ignore[no-any-return]
     return _report(services.sync_now(ls, who.actor, connection_id, entity, app_id))
 
 
@@ -846,8 +872,17 @@ def _inbound_route(hooks: APIRouter, provider: str, auth: str) -> None:
             return Response(status_code=401)
         # Each event once (a replay answers 200 and does nothing), after the response (the platform wants its
         # 200 within seconds, the fetch may take longer), and one refresh at a time per connection.
+        enqueue = getattr(request.app.state, "enqueue", None)
         if (
-            changes
+            enqueue is not None
+            and changes
+            and services.first_delivery(ls, conn.id, body, settings.inbound_dedupe_seconds)
+        ):
+            # With workers, the refresh is a task (idempotent; a busy connection is retried by the task).
+            enqueue.refresh(conn.id, changes)
+        elif (
+            enqueue is None
+            and changes
             and services.first_delivery(ls, conn.id, body, settings.inbound_dedupe_seconds)
             and services.queue_platform_changes(conn.id, changes)
         ):

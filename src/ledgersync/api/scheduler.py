@@ -6,16 +6,36 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Mapping, Set
+from typing import Protocol
 
 import httpx
 
-from ledgersync import ConnectionBusy, LedgerSync
+from ledgersync import ConnectionBusy, Entity, LedgerSync
 from ledgersync.api import services
 from ledgersync.api.settings import ApiSettings
+from ledgersync.engine.schedule import cadence
 from ledgersync.model import ProviderError
 from ledgersync.store.tables import utcnow
 
 log = logging.getLogger(__name__)
+
+
+class Enqueue(Protocol):
+    """Hands work to the Celery workers (`ledgersync.worker.client.Enqueuer`): each call returns the task id."""
+
+    def sync_now(
+        self,
+        conn_id: str,
+        entity: Entity | None = None,
+        app_id: str | None = None,
+        *,
+        everything_not_synced: bool = False,
+        actor: str = "api",
+        role: str = "member",
+    ) -> str: ...
+
+    def refresh(self, conn_id: str, changes: Mapping[Entity, Set[str]]) -> str: ...
 
 
 class Scheduler:
@@ -63,7 +83,13 @@ class Scheduler:
                 continue
             if conn.status == "parked" and conn.parked_until and conn.parked_until > now:
                 continue
-            if conn.last_sync_at and (now - conn.last_sync_at).total_seconds() < self.settings.sync_every_seconds:
+            # A connection's own cadence wins; a platform that calls in itself (QuickBooks Desktop's Web
+            # Connector: default_sync_seconds None) is never started from here.
+            every = cadence(conn, self.ls.providers.get(conn.provider))
+            if not every.scheduled:
+                continue
+            period = float(every.seconds or 0) if every.own else self.settings.sync_every_seconds
+            if conn.last_sync_at and (now - conn.last_sync_at).total_seconds() < period:
                 continue
             # A Web Connector connection is synced when the Web Connector calls /qbwc, never from here.
             if self.ls.connect_kind(conn.id) == "web_connector":

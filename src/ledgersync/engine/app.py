@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ledgersync.engine import connections
+from ledgersync.engine import connections, schedule
 from ledgersync.engine.check import CheckReport, check
 from ledgersync.engine.connections import ChooseTenant, ConnectStart
 from ledgersync.engine.lease import ConnectionBusy, hold
@@ -22,6 +23,22 @@ from ledgersync.providers.connect import DownloadFile
 from ledgersync.store import LeaseLost, SecretBox, Store, StoredRecord
 from ledgersync.store.crypto import open_box
 from ledgersync.store.tables import Connection, SyncState, utcnow
+
+
+def budget_from_env() -> BudgetBackend:
+    """The rate-budget backend the configuration names: LEDGERSYNC_BUDGET_URL (redis://...) shares every
+    platform's windows between all processes using that Redis; unset, they are this process's alone."""
+    url = os.environ.get("LEDGERSYNC_BUDGET_URL", "").strip()
+    if not url:
+        return InMemoryBudgetBackend()
+    from ledgersync.providers.budget_redis import RedisBudgetBackend
+
+    return RedisBudgetBackend.from_url(url)
+
+
+def auto_migrate() -> bool:
+    """Whether opening the store migrates it (LEDGERSYNC_AUTO_MIGRATE, default on)."""
+    return os.environ.get("LEDGERSYNC_AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,22 @@ class Health:
     # How syncs happen when the platform calls us on its own schedule (the QuickBooks Web Connector):
     # "Web Connector, every 30 minutes". Such a connection is synced only when it calls, so Sync now waits.
     cadence: str | None = None
+    # The schedule (engine/schedule.py): seconds between cycles (None: the platform calls in; 0: off), whether
+    # that is the connection's own setting, and when the next scheduled cycle is due.
+    sync_every_seconds: int | None = None
+    own_cadence: bool = False
+    next_sync_at: dt.datetime | None = None
+
+    def schedule_phrase(self) -> str:
+        """"Syncs every 5 minutes (Xero's default); next at 14:05 UTC" and the like."""
+        from ledgersync.capabilities import cadence_phrase
+
+        phrase = "Syncs " + cadence_phrase(self.sync_every_seconds)
+        if self.sync_every_seconds:
+            phrase += " (this connection's setting)" if self.own_cadence else f" ({self.display_name}'s default)"
+        if self.next_sync_at is not None:
+            phrase += f"; next at {self.next_sync_at:%Y-%m-%d %H:%M} UTC"
+        return phrase
 
     @property
     def waits_for_platform(self) -> bool:
@@ -93,7 +126,13 @@ class LedgerSync:
         key_file: Path | None = None,
         settings: EngineSettings | None = None,
         providers: dict[str, ProviderSpec] | None = None,
+        budget: BudgetBackend | None = None,
+        migrate: bool | None = None,
     ) -> None:
+        """`budget`: where rate limits are counted (default: LEDGERSYNC_BUDGET_URL's Redis when set, else this
+        process's memory). `migrate`: bring the schema to head on open (default: yes unless
+        LEDGERSYNC_AUTO_MIGRATE=0); without it the store must already be at head (SchemaBehind otherwise), as
+        for workers, which leave migrations to `ledgersync db upgrade`."""
         if providers is None:
             from ledgersync.providers.registry import installed
 
@@ -102,14 +141,14 @@ class LedgerSync:
         self.settings = settings or EngineSettings()
         # Where every provider this instance builds counts its platform's rate limits, so that two syncs of
         # one organisation (a cycle and an action, say) share one budget.
-        self.budget: BudgetBackend = InMemoryBudgetBackend()
+        self.budget: BudgetBackend = budget if budget is not None else budget_from_env()
         # Without keys given, the key file sits beside the database, wherever the command runs from.
         box = (
             SecretBox(secret_keys, source="the keys given")
             if secret_keys
             else open_box(key_file, database_url=database_url)
         )
-        self.store = Store.open(database_url, box)
+        self.store = Store.open(database_url, box, run_migrations=auto_migrate() if migrate is None else migrate)
 
     def spec(self, name: str) -> ProviderSpec:
         try:
@@ -282,11 +321,14 @@ class LedgerSync:
         the platform for this connection; nothing is stored then)."""
         return connections.receive_webhook(self.store, self.providers, provider, conn_id, body, headers)
 
-    def apply_platform_changes(self, conn_id: str, changes: Changes, *, wait: float = 60.0) -> bool:
+    def apply_platform_changes(
+        self, conn_id: str, changes: Changes, *, wait: float = 60.0, raise_busy: bool = False
+    ) -> bool:
         """A webhook's targeted pull: fetch the named records and apply them as a pull would, under the
         connection's lease. Ids not linked yet (new on the platform) are picked up by a pull of that entity.
         Idempotent: it reads the platform's current state, so duplicate or out-of-order events do no harm.
-        Returns False when the connection stayed busy (the next scheduled sync covers it) or is not connected."""
+        Returns False when the connection stayed busy (the next scheduled sync covers it) or is not connected;
+        with `raise_busy` a busy connection raises ConnectionBusy instead (a queued task retries it later)."""
         if not changes:
             return True
         conn = self.store.get_connection(conn_id)
@@ -325,6 +367,8 @@ class LedgerSync:
                 finally:
                     cycle.provider.close()
         except (ConnectionBusy, LeaseLost) as exc:
+            if raise_busy:
+                raise ConnectionBusy(conn_id) from exc
             busy = "connection busy" if isinstance(exc, ConnectionBusy) else "another worker took the connection over"
             self.store.log(
                 "webhook",
@@ -372,6 +416,7 @@ class LedgerSync:
     def health(self, conn_id: str) -> Health:
         conn = self.store.get_connection(conn_id)
         spec = self.spec(conn.provider)
+        every = schedule.cadence(conn, spec)
         stale_after = dt.timedelta(hours=self.settings.stale_after_hours)
         stale = conn.last_success_at is None or utcnow() - conn.last_success_at > stale_after
         return Health(
@@ -387,6 +432,9 @@ class LedgerSync:
             calls=conn.calls,
             counts=self.store.state_counts(conn_id),
             cadence=self._cadence(spec, conn),
+            sync_every_seconds=every.seconds,
+            own_cadence=every.own,
+            next_sync_at=schedule.due_at(conn, every),
         )
 
     def _cadence(self, spec: ProviderSpec, conn: Connection) -> str | None:
@@ -395,6 +443,10 @@ class LedgerSync:
             return None
         minutes = conn.config.get("run_every_minutes", 30)
         return f"Web Connector, every {minutes} minute{'s' if str(minutes) != '1' else ''}"
+
+    def set_sync_every(self, conn_id: str, seconds: int | None) -> None:
+        """This connection's own cadence in seconds (0: not scheduled; None: back to its platform's default)."""
+        schedule.set_cadence(self.store, conn_id, seconds)
 
     def states(self, conn_id: str, entity: Entity | None = None, state: str | None = None) -> list[SyncState]:
         return self.store.states(conn_id, entity, state)

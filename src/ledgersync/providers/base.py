@@ -142,6 +142,10 @@ class Capabilities:
     pull_entities: tuple[Entity, ...] = (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT)
     push_entities: tuple[Entity, ...] = (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT)
     notes: dict[str, str] = field(default_factory=dict)
+    # How often the scheduler (`ledgersync beat`, the in-process scheduler) syncs a connection unless its own
+    # setting says otherwise. None: the platform drives its own schedule (QuickBooks Desktop's Web Connector
+    # calls in when it is set to), so the scheduler never starts a cycle for it.
+    default_sync_seconds: int | None = 3600
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""One rate budget per connection: a platform's named limits (policies) kept in a shared backend (memory now)."""
+"""One rate budget per connection: a platform's named limits (policies) kept in a shared backend (this process's
+memory, or Redis for every process: providers/budget_redis.py)."""
 
 from __future__ import annotations
 
@@ -104,9 +105,10 @@ class Reservation:
 class BudgetBackend(Protocol):
     """Where the windows live, shared by every client that should count against the same limits.
 
-    In memory for one process now; a Redis backend keeps each window as a sorted set (a member per call, scored
-    by the time it stops counting) and does `reserve` in one Lua script over every key, with Redis's TIME as
-    the clock so that workers on several machines agree on it.
+    In memory for one process (`InMemoryBudgetBackend`), or in Redis for every worker of a deployment
+    (`budget_redis.RedisBudgetBackend`: each window two sorted sets, calls in flight and finished calls scored
+    by when they stop counting, `reserve` one Lua script over every key, Redis's TIME as the clock so that
+    workers on several machines agree on it).
 
     The `limits` library's moving windows (memory and Redis) were considered as the backend and do not fit: they
     stamp a call when it is admitted and cannot move the stamp to its answer, have no notion of calls in flight

@@ -8,7 +8,7 @@ from ledgersync.store.crypto import (
     load_keys,
     open_box,
 )
-from ledgersync.store.database import default_url, make_engine, migrate
+from ledgersync.store.database import SchemaBehind, default_url, make_engine, migrate
 from ledgersync.store.lease import Lease, LeaseLost
 from ledgersync.store.repo import Store, StoredRecord, new_id
 from ledgersync.store.tokens import StoreTokenStore
@@ -17,6 +17,7 @@ __all__ = [
     "Lease",
     "LeaseLost",
     "MissingKeyFile",
+    "SchemaBehind",
     "SecretBox",
     "SecretKeyError",
     "Store",

@@ -81,7 +81,10 @@ def make_engine(url: str | None = None) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # One pool per process (a Celery worker's child opens its own after the fork); LEDGERSYNC_DB_POOL_SIZE sizes
+    # it, so many worker processes stay within the server's max_connections.
+    pool = int(os.environ.get("LEDGERSYNC_DB_POOL_SIZE") or 10)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool, max_overflow=pool)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -99,6 +102,37 @@ def migrate(engine: Engine, box: SecretBox | None = None) -> None:
         cfg.attributes["connection"] = conn
         cfg.attributes["secret_box"] = box
         command.upgrade(cfg, "head")
+
+
+class SchemaBehind(RuntimeError):
+    """The database's schema is not the one this code needs, and this process was told not to migrate it."""
+
+
+def head_revision(engine: Engine) -> str | None:
+    """The newest migration this code ships (Alembic's head)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaBehind unless the database is at this code's head revision: a worker opened without
+    migrating (migrations run once, `ledgersync db upgrade`) refuses to work on an older or newer schema."""
+    have, want = current_revision(engine), head_revision(engine)
+    if have != want:
+        where = engine.url.render_as_string(hide_password=True)
+        raise SchemaBehind(
+            f"the database {where} is at schema revision {have or 'none'}, this code needs {want}: "
+            "run `ledgersync db upgrade` once (workers do not migrate)"
+        )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

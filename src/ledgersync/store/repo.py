@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledgersync.model import Entity, Record, SyncError, record_from_json
 from ledgersync.providers.base import OAuthToken
 from ledgersync.store.crypto import SecretBox
-from ledgersync.store.database import make_engine, migrate, session_factory
+from ledgersync.store.database import check_schema, make_engine, migrate, session_factory
 from ledgersync.store.lease import FencedSession, Lease, fence_info, holder_dead, new_owner
 from ledgersync.store.outbox import Outbox
 from ledgersync.store.tables import (
@@ -140,6 +140,8 @@ class Store:
         engine = make_engine(url)
         if run_migrations:
             migrate(engine, box)
+        else:
+            check_schema(engine)
         return cls(engine, box)
 
     @property

@@ -87,6 +87,10 @@ class Connection(Base):
     last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     calls: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The scheduler's (migration 0009): this connection's own cadence (None: its platform's default, 0: off)
+    # and when a cycle is next due (None: as soon as the scheduler looks).
+    sync_every_seconds: Mapped[int | None] = mapped_column(Integer)
+    next_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class SyncLease(Base):

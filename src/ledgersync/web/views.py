@@ -306,7 +306,12 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
     @router.post("/sync-now", response_model=None)
     def sync_now(request: Request, conn: str = Form(""), next: str = Form(""), ctx: Ctx = Depends(context)) -> Response:
         targets = [ctx.connection(conn)] if conn else ctx.active()
-        for c in targets:
+        # With Celery workers (`serve --no-scheduler`) the sync is queued for them, not run in the web process.
+        enqueue: Any = getattr(request.app.state, "enqueue", None)
+        for c in targets if enqueue is not None else []:
+            enqueue.sync_now(c.id, everything_not_synced=True, actor=ctx.actor.name, role=ctx.actor.role.value)
+            flash(request, "info", f"Sync with {ctx.display_name(c)} queued; the page shows it when done.")
+        for c in targets if enqueue is None else []:
             name = ctx.display_name(c)
             waits = ls.health(c.id).sync_now_phrase()
             if waits:  # the QuickBooks Web Connector calls us on its schedule

@@ -70,9 +70,9 @@ def test_connect_chooses_the_business_from_the_consent(sandbox: SandboxHandle, t
 
 def test_the_cadence_is_data_hourly_by_default() -> None:
     spec = PROVIDERS["myob"]
-    assert spec.default_cadence_seconds == 3600
+    assert spec.capabilities.default_sync_seconds == 3600
     config = MyobConfig.parse({"client_id": "k", "client_secret": "s", "redirect_uri": "http://127.0.0.1:9/cb"})
-    assert config.sync_every_seconds == 3600 and config.delete_check_seconds == 3600
+    assert config.delete_check_seconds == 3600
     assert spec.capabilities.live_updates is False and spec.capabilities.batch_size == 1
 
 

@@ -48,8 +48,6 @@ class DearConfig(ProviderConfig):
     # it to send; with no URL, changes are found by polling alone.
     webhook_url: UrlSetting | None = Field(None, description="Where DEAR delivers webhooks (our inbound route)")
     webhook_token: SecretStr | None = Field(None, description="The bearer token DEAR sends with each webhook")
-    # How often a connection is synced when nothing triggers it (DEAR: hourly; webhooks make it live).
-    sync_every_minutes: int = Field(60, ge=1, le=24 * 60, description="Minutes between scheduled syncs")
 
 
 __all__ = ["DEFAULT_API", "DEFAULT_WEBHOOK_TYPES", "DearConfig"]

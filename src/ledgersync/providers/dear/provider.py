@@ -89,10 +89,11 @@ DEAR_CAPABILITIES = Capabilities(
     payments_editable=False,
     payment_holds_credit=False,
     page_size=1000,
+    default_sync_seconds=3600,
     pull_entities=SYNCED,
     push_entities=SYNCED,
     notes={
-        "cadence": "Synced hourly by default (DearSpec.sync_every_minutes, setting sync_every_minutes); "
+        "cadence": "Synced hourly by default (default_sync_seconds; a connection's own schedule changes it); "
         "webhooks make it live where the account has DEAR's Automation module.",
         "rate_limit": "60 calls a minute per API application, answered with 503.",
         "invoices": "An invoice is a DEAR sale: header, order lines and an authorised invoice.",

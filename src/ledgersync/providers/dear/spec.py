@@ -60,8 +60,6 @@ class DearSpec:
     capabilities = DEAR_CAPABILITIES
     config_model: type[ProviderConfig] = DearConfig
     connect_flow: DearKeyFlow = DearKeyFlow()
-    # The default cadence (minutes) when nothing triggers a sync; per connection: the sync_every_minutes setting.
-    sync_every_minutes: int = 60
     webhook_auth: str = "Authorization: Bearer <the connection's webhook_token> (registered with DEAR by us)"
 
     def connect(

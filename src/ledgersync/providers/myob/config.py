@@ -30,9 +30,6 @@ class MyobConfig(OAuthAppConfig):
     delete_check_seconds: float = Field(
         3600, ge=0, description="How often a pull lists every id to find records deleted in MYOB (0: every pull)"
     )
-    sync_every_seconds: int = Field(
-        DEFAULT_CADENCE_SECONDS, ge=60, description="How often the connection syncs by itself (Sync now any time)"
-    )
 
 
 __all__ = ["DEFAULT_CADENCE_SECONDS", "MyobConfig"]

@@ -133,11 +133,12 @@ MYOB_CAPABILITIES = Capabilities(
     ),
     batch_size=1,
     page_size=1000,
+    default_sync_seconds=DEFAULT_CADENCE_SECONDS,
     pull_entities=ENTITIES,
     push_entities=ENTITIES,
     notes={
         "live_updates": "MYOB has no webhooks: changes are read by LastModified, hourly by default "
-        f"(sync_every_seconds, {DEFAULT_CADENCE_SECONDS} s), and Sync now reads them at once.",
+        "(default_sync_seconds; a connection's own schedule changes it), and Sync now reads them at once.",
         "deletes": "MYOB has no delete feed: every id is listed at most hourly (delete_check_seconds), one call "
         "per 1,000 records, and ids gone since the last list are reported deleted.",
         "payments": "Payments can't be edited in MYOB: a changed payment is deleted and entered again.",

@@ -1,8 +1,8 @@
 """MyobSpec: MYOB as the engine finds it (entry point `myob`): capabilities, typed config, OAuth2 flow, cadence.
 
-MYOB has no webhooks, so the spec takes none (it is not a ReceivesWebhooks). Its default cadence is data:
-`default_cadence_seconds` (an hour, as MYOB users of Pinch and Workshop Software know it); a connection changes
-it with its `sync_every_seconds` setting, and Sync now runs a cycle at any time."""
+MYOB has no webhooks, so the spec takes none (it is not a ReceivesWebhooks). Its default cadence is capability data
+(`default_sync_seconds`: an hour, as MYOB users of Pinch and Workshop Software know it); a connection changes it
+with its own schedule (`ledgersync schedule --every`, engine/schedule.py), and Sync now runs a cycle at any time."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ledgersync.providers.base import Capabilities, TokenStore
 from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ProviderConfig
 from ledgersync.providers.connect import OAuth2CodeFlow
-from ledgersync.providers.myob.config import DEFAULT_CADENCE_SECONDS, MyobConfig
+from ledgersync.providers.myob.config import MyobConfig
 from ledgersync.providers.myob.oauth import MyobOAuth
 from ledgersync.providers.myob.provider import MYOB_CAPABILITIES, MyobProvider
 
@@ -25,14 +25,9 @@ class MyobSpec:
     capabilities: Capabilities = MYOB_CAPABILITIES
     config_model: type[ProviderConfig] = MyobConfig
     connect_flow: OAuth2CodeFlow = OAuth2CodeFlow(MyobOAuth)
-    default_cadence_seconds: int = DEFAULT_CADENCE_SECONDS
 
     def oauth(self, config: ProviderConfig | Mapping[str, Any]) -> MyobOAuth:
         return MyobOAuth(config)
-
-    def cadence_seconds(self, config: ProviderConfig | Mapping[str, Any]) -> int:
-        """How often this connection syncs by itself (its sync_every_seconds, else the default)."""
-        return MyobConfig.coerce(config).sync_every_seconds
 
     def connect(
         self, config: ProviderConfig, tenant_id: str, tokens: TokenStore, *, budget: BudgetBackend | None = None

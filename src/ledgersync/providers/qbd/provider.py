@@ -42,6 +42,8 @@ ENTITIES = (
 QBD_CAPABILITIES = Capabilities(
     display_name="QuickBooks Desktop",
     live_updates=False,
+    # Synced when its Web Connector calls (the .qwc's RunEveryNMinutes), never by our scheduler.
+    default_sync_seconds=None,
     contacts_both_ways=True,
     payments_both_ways=True,
     purchase_orders_and_bills=True,

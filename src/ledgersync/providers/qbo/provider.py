@@ -71,6 +71,8 @@ QBO_CAPABILITIES = Capabilities(
     # A QBO payment keeps what it doesn't apply to invoices as the customer's credit (UnappliedAmt).
     payment_holds_credit=True,
     initial_import_export=True,
+    # Every five minutes, plus webhooks in between (QuickBooks Online sends them for the records that changed).
+    default_sync_seconds=300,
     name_rules=(
         # ':' joins a parent and its sub-customer ("Parent:Child"), so QBO refuses it in names, as it does tabs
         # and line breaks (fault 2040 "Invalid String"); DisplayName and Item Name hold at most 100 characters.

@@ -61,6 +61,8 @@ XERO_CAPABILITIES = Capabilities(
     void_and_delete=True,
     payments_editable=False,
     initial_import_export=True,
+    # Every five minutes, plus webhooks in between (Xero sends them for the records that changed).
+    default_sync_seconds=300,
     name_rules=(
         # Lengths from Xero's OpenAPI spec (Contact.Name 255, Item.Code 30, Item.Name 50). Xero's API carries
         # XML, which cannot hold control characters; no other forbidden characters are documented.
