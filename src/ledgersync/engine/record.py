@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from ledgersync.engine.entities import rules_for
 from ledgersync.engine.translate import Unresolved
 from ledgersync.model import AUTH, Entity, ErrorCode, ProviderError, Record, SyncError
 from ledgersync.providers.base import PullPage, RemoteRecord, WriteResult
-from ledgersync.store import StoredRecord
+from ledgersync.store import LinkChange, StateChange, StoredRecord
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import Link, SyncState, utcnow
 
@@ -148,25 +149,25 @@ def transient(ctx: CycleContext, s: Session, entity: Entity, app_id: str, doc: s
 def claim(ctx: CycleContext, rows: Sequence[PlannedWrite]) -> None:
     """Mark a batch sent, and its records syncing with their keys, before the call: if the process dies
     mid-call, the next run looks the writes up by these keys before sending anything again."""
-    with ctx.store.session() as s, s.no_autoflush:
+    with ctx.store.session() as s:
         ctx.store.outbox.mark_sent(s, [r.id for r in rows])
-        # One read of the batch's states, pinned for the transaction (see Store.preload), so each one below is
-        # found in the session instead of queried.
-        s.info.setdefault("pinned", []).extend(
-            ctx.store.state_map(ctx.conn_id, rows[0].entity, [r.app_id for r in rows], s).values()
-        )
-        for row in rows:
-            if row.op == "write":
-                ctx.store.set_state(
-                    s,
-                    ctx.conn_id,
-                    row.entity,
+        # One read of the batch's states and one upsert (Store.set_states).
+        ctx.store.set_states(
+            s,
+            ctx.conn_id,
+            rows[0].entity,
+            [
+                StateChange(
                     row.app_id,
                     "syncing",
                     doc_number=doc_of(row.record),
                     write_key=row.idempotency_key,
                     write_version=row.version,
                 )
+                for row in rows
+                if row.op == "write"
+            ],
+        )
 
 
 def writes_failed(ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite], error: SyncError) -> None:
@@ -187,38 +188,41 @@ def writes_failed(ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite
 def writes_done(
     ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite], results: Sequence[WriteResult]
 ) -> None:
-    """Results of one batch: links and states for those that landed, the reason for those refused."""
+    """Results of one batch: links and states for those that landed, the reason for those refused. What landed
+    is written set-wise (a read of the batch's records, states and links, then one statement per table)."""
     by_key = {r.key: r for r in results}
+    landed: list[Landed] = []
+    events: list[dict[str, Any]] = []
     with ctx.store.session() as s, s.no_autoflush:
-        links = ctx.store.preload(s, ctx.org_id, ctx.conn_id, entity, [r.app_id for r in rows])
         for row in rows:
             result = by_key.get(row.app_id) or WriteResult(
                 key=row.app_id,
                 error=SyncError(code=ErrorCode.UNKNOWN_OUTCOME, message="the platform returned no result"),
             )
-            _write_result(ctx, s, entity, row, result, links.get(row.app_id))
+            if not result.ok:
+                _write_refused(ctx, s, entity, row, result)
+                continue
+            assert result.remote is not None
+            landed.append(Landed(row.app_id, result.remote, app_hash=row.app_hash, version=row.version))
+            ctx.report.bump(ctx.report.pushed, entity)
+            events.append(
+                ctx.event(
+                    "push",
+                    entity=entity,
+                    app_id=row.app_id,
+                    remote_id=result.remote.remote_id,
+                    doc_number=result.remote.doc_number or doc_of(row.record),
+                    message=("updated in " if row.remote_id else "created in ") + ctx.caps.display_name,
+                    details={"request_id": row.idempotency_key, "version": row.version},
+                )
+            )
+        link_pushed_many(ctx, s, entity, landed)
+        ctx.store.log_many(s, events)
         ctx.store.outbox.done(s, [r.id for r in rows])
 
 
-def _write_result(
-    ctx: CycleContext, s: Session, entity: Entity, row: PlannedWrite, result: WriteResult, link: Link | None
-) -> None:
+def _write_refused(ctx: CycleContext, s: Session, entity: Entity, row: PlannedWrite, result: WriteResult) -> None:
     doc = doc_of(row.record)
-    if result.ok:
-        assert result.remote is not None
-        link_pushed(ctx, s, entity, row.app_id, result.remote, app_hash=row.app_hash, version=row.version, known=link)
-        ctx.report.bump(ctx.report.pushed, entity)
-        ctx.log(
-            "push",
-            entity=entity,
-            app_id=row.app_id,
-            remote_id=result.remote.remote_id,
-            doc_number=result.remote.doc_number or doc,
-            message=("updated in " if row.remote_id else "created in ") + ctx.caps.display_name,
-            details={"request_id": row.idempotency_key, "version": row.version},
-            s=s,
-        )
-        return
     error = result.error or SyncError(code=ErrorCode.VALIDATION, message="rejected without a reason")
     if error.code is ErrorCode.OVERPAYMENT and ctx.settings.overpayments == "record_credit":
         st = s.get(SyncState, (ctx.conn_id, entity.value, row.app_id))
@@ -235,6 +239,17 @@ def _write_result(
     data_error(ctx, s, entity, row, error, kind="push", request_id=row.idempotency_key)
 
 
+@dataclass(frozen=True)
+class Landed:
+    """A write that landed: the app record, what the platform answered, and the app hash the link vouches for
+    (None: the app's copy changed while the write was in flight, so it must go again)."""
+
+    app_id: str
+    remote: RemoteRecord
+    app_hash: str | None
+    version: int | None = None
+
+
 def link_pushed(
     ctx: CycleContext,
     s: Session,
@@ -244,42 +259,59 @@ def link_pushed(
     *,
     app_hash: str | None,
     version: int | None = None,
-    known: Link | bool | None = True,
 ) -> None:
-    """A write that landed: link the records, take back what the platform computed, and mark it synced (or
-    pending, when the app's copy changed while the write was in flight and must go again)."""
-    incoming = ctx.app_view(remote, app_id)
-    current = ctx.store.get_record(ctx.org_id, entity, app_id, s)
-    record: Record | None = current.record if current else None
-    if incoming is not None and current is not None:
-        settled = rules_for(entity).settle_pushed(current.record, incoming)
-        if settled is not None:
-            record = settled
-            _, changed = ctx.store.upsert_record(ctx.org_id, settled, s=s)
-            if changed and app_hash is not None and (version is None or version == current.version):
-                app_hash = settled.content_hash()
-    ctx.store.save_link(
-        s,
-        ctx.conn_id,
-        entity,
-        app_id,
-        remote.remote_id,
-        remote_version=remote.version,
-        app_hash=app_hash,
-        remote_hash=incoming.content_hash() if incoming else None,
-        removed=remote.deleted,
-        # Vouching for the link skips two lookups per record, but only when no other record holds it.
-        known=True if ctx.to_app_id(entity, remote.remote_id) not in (None, app_id) else known,
-    )
-    ctx.remember(entity, app_id, remote.remote_id)
-    ctx.store.set_state(
-        s,
-        ctx.conn_id,
-        entity,
-        app_id,
-        "synced" if app_hash is not None else "pending",
-        doc_number=remote.doc_number or (doc_of(record) if record else None),
-    )
+    """One write that landed (see link_pushed_many)."""
+    link_pushed_many(ctx, s, entity, [Landed(app_id, remote, app_hash, version)])
+
+
+def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequence[Landed]) -> None:
+    """Writes that landed: link the records, take back what the platform computed, and mark them synced (or
+    pending, when the app's copy changed while the write was in flight and must go again). One read of the
+    records, then one statement each for the records that changed, the links and the states."""
+    if not landed:
+        return
+    rules = rules_for(entity)
+    current = ctx.store.record_map(s, ctx.org_id, entity, [w.app_id for w in landed])
+    incoming: dict[str, Record | None] = {}
+    settled: dict[str, Record] = {}
+    for w in landed:
+        incoming[w.app_id] = view = ctx.app_view(w.remote, w.app_id)
+        cur = current.get(w.app_id)
+        if view is not None and cur is not None:
+            record = rules.settle_pushed(cur.record, view)
+            if record is not None:
+                settled[w.app_id] = record
+    saved = ctx.store.save_records(s, ctx.org_id, [(r, current[a]) for a, r in settled.items()])
+    links: list[LinkChange] = []
+    states: list[StateChange] = []
+    for w in landed:
+        app_hash, cur = w.app_hash, current.get(w.app_id)
+        record = settled.get(w.app_id) or (cur.record if cur else None)
+        if w.app_id in settled and cur is not None:
+            _, changed = saved[w.app_id]
+            if changed and app_hash is not None and (w.version is None or w.version == cur.version):
+                app_hash = settled[w.app_id].content_hash()
+        view = incoming[w.app_id]
+        links.append(
+            LinkChange(
+                w.app_id,
+                w.remote.remote_id,
+                remote_version=w.remote.version,
+                app_hash=app_hash,
+                remote_hash=view.content_hash() if view else None,
+                removed=w.remote.deleted,
+            )
+        )
+        ctx.remember(entity, w.app_id, w.remote.remote_id)
+        states.append(
+            StateChange(
+                w.app_id,
+                "synced" if app_hash is not None else "pending",
+                doc_number=w.remote.doc_number or (doc_of(record) if record else None),
+            )
+        )
+    ctx.store.save_links(s, ctx.conn_id, entity, links)
+    ctx.store.set_states(s, ctx.conn_id, entity, states)
 
 
 def removal_done(ctx: CycleContext, row: PlannedWrite, outcome: WriteResult | ProviderError, link: Link) -> bool:

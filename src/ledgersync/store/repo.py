@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, String, and_, cast, delete, func, or_, select, update
+from sqlalchemy import Engine, String, and_, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -85,6 +85,97 @@ class StoredRecord:
     version: int
     deleted: bool
     updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """One sync-state change, as `Store.set_state` takes it; `Store.set_states` writes a batch of them."""
+
+    app_id: str
+    state: str
+    error: SyncError | None = None
+    doc_number: str | None = None
+    write_key: str | None = None
+    write_version: int | None = None
+    failed_hash: str | None = None
+    next_attempt_at: dt.datetime | None = None
+    count_attempt: bool = False
+
+
+@dataclass(frozen=True)
+class LinkChange:
+    """One link to create or update, as `Store.save_link` takes it; `Store.save_links` writes a batch."""
+
+    app_id: str
+    remote_id: str
+    remote_version: str | None
+    app_hash: str | None
+    remote_hash: str | None
+    removed: bool = False
+
+
+_STATE_FIELDS = (
+    "state",
+    "doc_number",
+    "write_key",
+    "write_version",
+    "next_attempt_at",
+    "error_code",
+    "error_message",
+    "hint",
+    "platform_code",
+    "platform_message",
+    "actions",
+    "failed_hash",
+    "attempts",
+    "updated_at",
+)
+_NEW_STATE: dict[str, Any] = {f: None for f in _STATE_FIELDS} | {"attempts": 0, "actions": []}
+
+
+def _next_state(row: dict[str, Any], change: StateChange, now: dt.datetime) -> dict[str, Any]:
+    """A state row's values after `change` (the one rule for set_state and set_states)."""
+    assert change.state in STATES, change.state
+    row["state"] = change.state
+    if change.doc_number is not None:
+        row["doc_number"] = change.doc_number
+    row["write_key"] = change.write_key
+    row["write_version"] = change.write_version
+    row["next_attempt_at"] = change.next_attempt_at
+    error = change.error
+    if error is not None:
+        row["error_code"] = error.code.value
+        row["error_message"] = error.message
+        row["hint"] = error.hint
+        row["platform_code"] = error.platform_code
+        row["platform_message"] = error.platform_message
+        row["actions"] = [a.value for a in error.actions]
+        row["failed_hash"] = change.failed_hash
+    elif change.state != "pending":
+        row["error_code"] = row["error_message"] = row["hint"] = None
+        row["platform_code"] = row["platform_message"] = None
+        row["actions"] = []
+        row["failed_hash"] = None
+    if change.count_attempt:
+        row["attempts"] = (row["attempts"] or 0) + 1
+    elif change.state in ("synced", "skipped", "excluded"):
+        row["attempts"] = 0
+    row["updated_at"] = now
+    return row
+
+
+def _record_fields(record: Record) -> dict[str, Any]:
+    """The columns of `records` that follow from the record's content (all but version, deleted, updated_at)."""
+    name = getattr(record, "name", None)
+    email = getattr(record, "email", None)
+    return {
+        "data": record.to_json(),
+        "hash": record.content_hash(),
+        "name": name.lower() if name else None,
+        "email": email.lower() if email else None,
+        "number": getattr(record, "number", None) or getattr(record, "code", None),
+        "refs": _refs(record),
+    }
 
 
 def _stored(row: AppRecord) -> StoredRecord:
@@ -594,30 +685,24 @@ class Store:
         if row is None:
             row = SyncState(connection_id=conn_id, entity=entity.value, app_id=app_id, attempts=0, actions=[])
             s.add(row)
-        row.state = state
-        if doc_number is not None:
-            row.doc_number = doc_number
-        row.write_key = write_key
-        row.write_version = write_version
-        row.next_attempt_at = next_attempt_at
-        if error is not None:
-            row.error_code = error.code.value
-            row.error_message = error.message
-            row.hint = error.hint
-            row.platform_code = error.platform_code
-            row.platform_message = error.platform_message
-            row.actions = [a.value for a in error.actions]
-            row.failed_hash = failed_hash
-        elif state != "pending":
-            row.error_code = row.error_message = row.hint = None
-            row.platform_code = row.platform_message = None
-            row.actions = []
-            row.failed_hash = None
-        if count_attempt:
-            row.attempts = (row.attempts or 0) + 1
-        elif state in ("synced", "skipped", "excluded"):
-            row.attempts = 0
-        row.updated_at = utcnow()
+        values = _next_state(
+            {c: getattr(row, c) for c in _STATE_FIELDS},
+            StateChange(
+                app_id,
+                state,
+                error=error,
+                doc_number=doc_number,
+                write_key=write_key,
+                write_version=write_version,
+                failed_hash=failed_hash,
+                next_attempt_at=next_attempt_at,
+                count_attempt=count_attempt,
+            ),
+            utcnow(),
+        )
+        for column, value in values.items():
+            if getattr(row, column) != value or column == "updated_at":
+                setattr(row, column, value)
 
     def states(self, conn_id: str, entity: Entity | None = None, state: str | None = None) -> list[SyncState]:
         with self.session() as s:
@@ -642,6 +727,199 @@ class Store:
         for chunk in chunks(list(app_ids), 500):
             out.update((row.app_id, row) for row in s.scalars(q.where(SyncState.app_id.in_(chunk))))
         return out
+
+    # -- set-wise paths for the record stage: one read of what a batch needs, then executemany / upserts ---------
+    # Core statements through the session: the fence (store.lease) counts them as writes like any flush. They
+    # never touch ORM objects, so a caller must not also hold ORM copies of the same rows in the session.
+    def _upsert(self, s: Session, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE of every other column given, on SQLite and PostgreSQL."""
+        if not rows:
+            return
+        ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+        stmt = ins.on_conflict_do_update(
+            index_elements=list(keys), set_={c: ins.excluded[c] for c in rows[0] if c not in keys}
+        )
+        for chunk in chunks(rows, 500):
+            s.execute(stmt, list(chunk))
+
+    def set_states(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[StateChange]) -> None:
+        """`set_state` for a batch: one read of the rows, one upsert (changes to one record apply in order)."""
+        if not changes:
+            return
+        table = SyncState.__table__
+        current: dict[str, dict[str, Any]] = {}
+        ids = list(dict.fromkeys(c.app_id for c in changes))
+        cols = [table.c[f] for f in _STATE_FIELDS]
+        for chunk in chunks(ids, 500):
+            q = select(table.c.app_id, *cols).where(
+                table.c.connection_id == conn_id, table.c.entity == entity.value, table.c.app_id.in_(chunk)
+            )
+            for r in s.execute(q):
+                current[r.app_id] = {f: r._mapping[f] for f in _STATE_FIELDS}
+        now = utcnow()
+        for change in changes:
+            row = current.get(change.app_id) or dict(_NEW_STATE, actions=[])
+            current[change.app_id] = _next_state(row, change, now)
+        rows = [
+            {"connection_id": conn_id, "entity": entity.value, "app_id": app_id, **current[app_id]} for app_id in ids
+        ]
+        self._upsert(s, table, rows, ("connection_id", "entity", "app_id"))
+
+    def save_links(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[LinkChange]) -> None:
+        """`save_link` for a batch: a platform id linked to another app record is moved (its old link deleted),
+        then one upsert by app id. Two changes naming one app or platform id go one by one, in order."""
+        if not changes:
+            return
+        if len({c.app_id for c in changes}) < len(changes) or len({c.remote_id for c in changes}) < len(changes):
+            for c in changes:
+                self.save_link(
+                    s,
+                    conn_id,
+                    entity,
+                    c.app_id,
+                    c.remote_id,
+                    remote_version=c.remote_version,
+                    app_hash=c.app_hash,
+                    remote_hash=c.remote_hash,
+                    removed=c.removed,
+                )
+                s.flush()
+            return
+        table = Link.__table__
+        wants = {c.remote_id: c.app_id for c in changes}
+        stale: list[int] = []
+        for chunk in chunks(list(wants), 500):
+            q = select(table.c.id, table.c.app_id, table.c.remote_id).where(
+                table.c.connection_id == conn_id, table.c.entity == entity.value, table.c.remote_id.in_(chunk)
+            )
+            stale.extend(r.id for r in s.execute(q) if r.app_id != wants[r.remote_id])
+        for chunk in chunks(stale, 500):
+            s.execute(delete(table).where(table.c.id.in_(list(chunk))))
+        now = utcnow()
+        rows = [
+            {
+                "connection_id": conn_id,
+                "entity": entity.value,
+                "app_id": c.app_id,
+                "remote_id": c.remote_id,
+                "remote_version": c.remote_version,
+                "app_hash": c.app_hash,
+                "remote_hash": c.remote_hash,
+                "removed": c.removed,
+                "synced_at": now,
+            }
+            for c in changes
+        ]
+        self._upsert(s, table, rows, ("connection_id", "entity", "app_id"))
+
+    def record_map(self, s: Session, org_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, StoredRecord]:
+        """The app records of a batch by app id, in one read of plain rows (no ORM objects)."""
+        table = AppRecord.__table__
+        out: dict[str, StoredRecord] = {}
+        for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
+            q = select(
+                table.c.app_id, table.c.data, table.c.hash, table.c.version, table.c.deleted, table.c.updated_at
+            ).where(table.c.org_id == org_id, table.c.entity == entity.value, table.c.app_id.in_(chunk))
+            for r in s.execute(q):
+                out[r.app_id] = StoredRecord(
+                    entity=entity,
+                    app_id=r.app_id,
+                    record=record_from_json(entity, dict(r.data)),
+                    hash=r.hash,
+                    version=r.version,
+                    deleted=r.deleted,
+                    updated_at=r.updated_at,
+                )
+        return out
+
+    def save_records(
+        self, s: Session, org_id: str, updates: Sequence[tuple[Record, StoredRecord]]
+    ) -> dict[str, tuple[int, bool]]:
+        """`upsert_record` for records that exist (with the stored copy each was read as): one executemany
+        UPDATE. Returns (version, changed) by app id; the version grows only when the content hash changed."""
+        if not updates:
+            return {}
+        table = AppRecord.__table__
+        now = utcnow()
+        out: dict[str, tuple[int, bool]] = {}
+        rows: list[dict[str, Any]] = []
+        for record, current in updates:
+            fields = _record_fields(record)
+            changed = current.hash != fields["hash"] or current.deleted
+            version = current.version + 1 if changed else current.version
+            out[record.id] = (version, changed)
+            rows.append(
+                {
+                    "b_org": org_id,
+                    "b_entity": record.entity.value,
+                    "b_app_id": record.id,
+                    **fields,
+                    "version": version,
+                    "deleted": False,
+                    "updated_at": now if changed else current.updated_at,
+                }
+            )
+        stmt = (
+            update(table)
+            .where(
+                table.c.org_id == bindparam("b_org"),
+                table.c.entity == bindparam("b_entity"),
+                table.c.app_id == bindparam("b_app_id"),
+            )
+            .values({c: bindparam(c) for c in rows[0] if not c.startswith("b_")})
+        )
+        for chunk in chunks(rows, 500):
+            s.execute(stmt, list(chunk))
+        return out
+
+    def pin_referenced(self, s: Session, org_id: str, records: Sequence[Record]) -> None:
+        """Load the records these refer to (an invoice's contact, a payment's invoices) into the session and pin
+        them for the transaction (see preload), so `get_record` on them finds them without a query each."""
+        wanted: dict[str, set[str]] = {}
+        for record in records:
+            for ref in _refs(record):
+                kind, _, ref_id = ref.partition(":")
+                wanted.setdefault(kind, set()).add(ref_id)
+        pinned: list[object] = s.info.setdefault("pinned", [])
+        for kind, ids in wanted.items():
+            for chunk in chunks(sorted(ids), 500):
+                pinned.extend(
+                    s.scalars(
+                        select(AppRecord).where(
+                            AppRecord.org_id == org_id, AppRecord.entity == kind, AppRecord.app_id.in_(chunk)
+                        )
+                    )
+                )
+
+    @staticmethod
+    def event_row(kind: str, **fields: Any) -> dict[str, Any]:
+        """One event-log row as `log` writes it, for `log_many`."""
+        entity = fields.pop("entity", None)
+        return {
+            "connection_id": fields.pop("connection_id", None),
+            "org_id": fields.pop("org_id", None),
+            "kind": kind,
+            "entity": entity.value if entity else None,
+            "app_id": fields.pop("app_id", None),
+            "remote_id": fields.pop("remote_id", None),
+            "doc_number": fields.pop("doc_number", None),
+            "outcome": fields.pop("outcome", "ok"),
+            "message": fields.pop("message", None),
+            "details": fields.pop("details", None) or {},
+            "at": utcnow(),
+            **({} if not fields else _unknown(fields)),
+        }
+
+    def log_many(self, s: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """Event-log rows (from `event_row`) in one executemany INSERT."""
+        if rows:
+            s.execute(insert(Event.__table__), list(rows))
+
+    def emit_many(self, s: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """App events (org_id, type, entity, app_id, payload) in one executemany INSERT."""
+        if rows:
+            now = utcnow()
+            s.execute(insert(AppEvent.__table__), [{"at": now, **r} for r in rows])
 
     def preload(self, s: Session, org_id: str, conn_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, Link]:
         """Load a batch's states, records and links into the session with a few queries, so the per-record
@@ -1275,6 +1553,10 @@ class Store:
                     continue
                 fresh.append(key)
         return fresh
+
+
+def _unknown(fields: dict[str, Any]) -> dict[str, Any]:
+    raise TypeError(f"unknown event-log fields: {sorted(fields)}")
 
 
 def _sha256(value: str) -> str:
