@@ -33,7 +33,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ledgersync import Allocation, Contact, EngineSettings, Entity, Invoice, InvoiceLine, LedgerSync, Payment
+from ledgersync import Allocation, Contact, EngineSettings, Invoice, InvoiceLine, LedgerSync, Payment
 from ledgersync.testing import MemoryPlatform, MemorySpec, connect_memory
 
 DAY = dt.date(2026, 11, 2)

@@ -57,7 +57,8 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
         ctx.store.outbox.drop_planned(s, ctx.conn_id, entity)
         if type(rules).prepare is not EntityRules.prepare:
             # prepare reads the records new ones refer to (a payment's invoices): one read for the plan.
-            ctx.store.pin_referenced(s, ctx.org_id, [rec.record for rec, link in candidates if link is None or link.removed])
+            new = [rec.record for rec, link in candidates if link is None or link.removed]
+            ctx.store.pin_referenced(s, ctx.org_id, new)
         for rec, link in candidates:
             if not due(states.get(rec.app_id), rec, now):
                 continue

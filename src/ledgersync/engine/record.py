@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from ledgersync.engine.context import doc_of
 from ledgersync.engine.entities import rules_for
+from ledgersync.engine.entities.base import EntityRules
 from ledgersync.engine.translate import Unresolved
 from ledgersync.model import AUTH, Entity, ErrorCode, ProviderError, Record, SyncError
 from ledgersync.providers.base import PullPage, RemoteRecord, WriteResult
-from ledgersync.store import LinkChange, StateChange, StoredRecord
+from ledgersync.store import LinkChange, LinkRow, StateChange, StoredRecord
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import Link, SyncState, utcnow
 
@@ -271,7 +272,11 @@ def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequ
     if not landed:
         return
     rules = rules_for(entity)
-    current = ctx.store.record_map(s, ctx.org_id, entity, [w.app_id for w in landed])
+    # The app's copies are read only where something needs them: rules that take platform-computed fields
+    # back, or a platform answer without the document number the state shows.
+    settles = type(rules).settle_pushed is not EntityRules.settle_pushed
+    needed = [w.app_id for w in landed if settles or not w.remote.doc_number]
+    current = ctx.store.record_map(s, ctx.org_id, entity, needed) if needed else {}
     incoming: dict[str, Record | None] = {}
     settled: dict[str, Record] = {}
     for w in landed:
@@ -399,11 +404,19 @@ def reconciled(
 
 # -- the platform side coming back (pull, refresh) ---------------------------------------------------
 def page_pulled(ctx: CycleContext, entity: Entity, page: PullPage) -> None:
-    """One pulled page applied, and the checkpoint moved in the same transaction: never ahead of the data."""
+    """One pulled page applied, and the checkpoint moved in the same transaction: never ahead of the data.
+    The page's links are read in one statement; our own writes coming back are skipped unread, and what changed
+    on linked records is applied set-wise (_apply_linked_many). Records with no link are matched one by one."""
     with ctx.store.session() as s, s.no_autoflush:
-        links = _preload_remote(ctx, s, entity, page.records)
+        links = ctx.store.link_rows(s, ctx.conn_id, entity, [r.remote_id for r in page.records])
+        changed: dict[str, tuple[RemoteRecord, LinkRow]] = {}
         for remote in page.records:
-            _apply_remote(ctx, s, entity, remote, links.get(remote.remote_id))
+            link = links.get(remote.remote_id)
+            if link is None:
+                _apply_unlinked(ctx, s, entity, remote)
+            elif link.remote_version != remote.version or (remote.deleted and not link.removed):
+                changed[remote.remote_id] = (remote, link)  # a later copy of one record in the page wins
+        _apply_linked_many(ctx, s, entity, list(changed.values()))
         ctx.store.set_cursor(s, ctx.conn_id, entity, page.cursor, page.resume)
     ctx.report.bump(ctx.report.pulled, entity, len(page.records))
 
@@ -411,35 +424,12 @@ def page_pulled(ctx: CycleContext, entity: Entity, page: PullPage) -> None:
 def refreshed(ctx: CycleContext, entity: Entity, records: Sequence[RemoteRecord]) -> None:
     """Records read by id, applied as a pull would, without moving the cursor (only linked ones)."""
     with ctx.store.session() as s, s.no_autoflush:
-        links = _preload_remote(ctx, s, entity, records)
-        for remote in records:
-            link = links.get(remote.remote_id)
-            if link is not None:
-                _apply_linked(ctx, s, entity, remote, link)
+        links = ctx.store.link_rows(s, ctx.conn_id, entity, [r.remote_id for r in records])
+        pairs = {r.remote_id: (r, links[r.remote_id]) for r in records if r.remote_id in links}
+        _apply_linked_many(ctx, s, entity, list(pairs.values()))
 
 
-def _preload_remote(ctx: CycleContext, s: Session, entity: Entity, records: Sequence[RemoteRecord]) -> dict[str, Link]:
-    """The links of a page of platform records, and the app records and states they point at, in a few queries,
-    so applying the page finds them in the session instead of querying (and autoflushing) once per record."""
-    links = ctx.store.remote_links(ctx.conn_id, entity, [r.remote_id for r in records], s)
-    # Only the records that changed there are read: our own writes coming back are skipped without loading.
-    changed = [
-        link.app_id
-        for r in records
-        if (link := links.get(r.remote_id)) is not None
-        and (link.remote_version != r.version or (r.deleted and not link.removed))
-    ]
-    if changed:
-        ctx.store.preload(s, ctx.org_id, ctx.conn_id, entity, changed)
-    return links
-
-
-def _apply_remote(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteRecord, link: Link | None) -> None:
-    if link is not None:
-        if link.remote_version == remote.version and not (remote.deleted and not link.removed):
-            return  # our own write coming back, or nothing new
-        _apply_linked(ctx, s, entity, remote, link)
-        return
+def _apply_unlinked(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteRecord) -> None:
     if remote.external_id and ctx.store.get_record(ctx.org_id, entity, remote.external_id, s):
         app_id: str | None = remote.external_id
     else:
@@ -455,57 +445,80 @@ def _apply_remote(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteR
     _link_matched(ctx, s, entity, app_id, remote)
 
 
-def _apply_linked(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteRecord, link: Link) -> None:
-    current = ctx.store.get_record(ctx.org_id, entity, link.app_id, s)
-    if current is None:
-        return
-    incoming = ctx.app_view(remote, link.app_id)
-    if incoming is None:
-        if remote.deleted:
-            _mark_deleted(ctx, s, entity, current, remote, link)
-        return
-    app_changed = link.app_hash is not None and current.hash != link.app_hash
-    merged = rules_for(entity).merge(ctx, current, incoming, remote, app_changed)
-    if merged is None:
-        link.remote_version = remote.version
-        return
-    _, changed = ctx.store.upsert_record(ctx.org_id, merged, s=s)
-    new_hash = merged.content_hash()
-    if remote.deleted:
-        link.removed = True
-    link.remote_version = remote.version
-    link.remote_hash = incoming.content_hash()
-    if not app_changed:
-        link.app_hash = new_hash
-    if changed:
-        _tell_app(
-            ctx, s, entity, link.app_id, remote, merged, "updated", f"updated in the app from {ctx.caps.display_name}"
-        )
-    ctx.remember(entity, link.app_id, remote.remote_id)
-
-
-def _mark_deleted(
-    ctx: CycleContext, s: Session, entity: Entity, current: StoredRecord, remote: RemoteRecord, link: Link
+def _apply_linked_many(
+    ctx: CycleContext, s: Session, entity: Entity, pairs: Sequence[tuple[RemoteRecord, LinkRow]]
 ) -> None:
-    """A platform reports a deletion with no content (QuickBooks CDC gives just the id): mark the app's copy
-    without translating anything."""
-    record = rules_for(entity).deleted_copy(current.record)
-    if record is None:
+    """Platform-side changes to linked records: one read of their app records, then one statement each for the
+    records, the links, the app's events and the log rows."""
+    if not pairs:
         return
-    ctx.store.upsert_record(ctx.org_id, record, s=s)
-    link.removed = True
-    link.remote_version = remote.version
-    link.app_hash = record.content_hash()
-    _tell_app(
-        ctx,
-        s,
-        entity,
-        link.app_id,
-        remote,
-        record,
-        "updated",
-        f"deleted in {ctx.caps.display_name}; marked deleted in the app",
-    )
+    rules = rules_for(entity)
+    current = ctx.store.record_map(s, ctx.org_id, entity, [link.app_id for _, link in pairs])
+    saves: list[tuple[Record, StoredRecord]] = []
+    link_updates: list[dict[str, Any]] = []
+    told: list[tuple[str, RemoteRecord, Record, str, bool]] = []  # app id, remote, record, message, always
+    for remote, link in pairs:
+        cur = current.get(link.app_id)
+        if cur is None:
+            continue
+        incoming = ctx.app_view(remote, link.app_id)
+        if incoming is None:
+            if remote.deleted:
+                # A platform reports a deletion with no content (QuickBooks CDC gives just the id): mark the
+                # app's copy without translating anything.
+                record = rules.deleted_copy(cur.record)
+                if record is None:
+                    continue
+                saves.append((record, cur))
+                link_updates.append(
+                    link.update(removed=True, remote_version=remote.version, app_hash=record.content_hash())
+                )
+                message = f"deleted in {ctx.caps.display_name}; marked deleted in the app"
+                told.append((link.app_id, remote, record, message, True))
+            continue
+        app_changed = link.app_hash is not None and cur.hash != link.app_hash
+        merged = rules.merge(ctx, cur, incoming, remote, app_changed)
+        if merged is None:
+            link_updates.append(link.update(remote_version=remote.version))
+            continue
+        saves.append((merged, cur))
+        link_updates.append(
+            link.update(
+                removed=True if remote.deleted else link.removed,
+                remote_version=remote.version,
+                remote_hash=incoming.content_hash(),
+                app_hash=link.app_hash if app_changed else merged.content_hash(),
+            )
+        )
+        told.append((link.app_id, remote, merged, f"updated in the app from {ctx.caps.display_name}", False))
+        ctx.remember(entity, link.app_id, remote.remote_id)
+    saved = ctx.store.save_records(s, ctx.org_id, saves)
+    ctx.store.update_links(s, link_updates)
+    app_events: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for app_id, remote, record, message, always in told:
+        if always or saved[app_id][1]:
+            app_events.append(
+                {
+                    "org_id": ctx.org_id,
+                    "type": f"{entity.value}.updated",
+                    "entity": entity.value,
+                    "app_id": app_id,
+                    "payload": record.to_json(),
+                }
+            )
+            events.append(
+                ctx.event(
+                    "pull",
+                    entity=entity,
+                    app_id=app_id,
+                    remote_id=remote.remote_id,
+                    doc_number=remote.doc_number or doc_of(record),
+                    message=message,
+                )
+            )
+    ctx.store.emit_many(s, app_events)
+    ctx.store.log_many(s, events)
 
 
 def _tell_app(

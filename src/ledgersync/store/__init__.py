@@ -10,13 +10,14 @@ from ledgersync.store.crypto import (
 )
 from ledgersync.store.database import default_url, make_engine, migrate
 from ledgersync.store.lease import Lease, LeaseLost
-from ledgersync.store.repo import LinkChange, StateChange, Store, StoredRecord, new_id
+from ledgersync.store.repo import LinkChange, LinkRow, StateChange, Store, StoredRecord, new_id
 from ledgersync.store.tokens import StoreTokenStore
 
 __all__ = [
     "Lease",
     "LeaseLost",
     "LinkChange",
+    "LinkRow",
     "MissingKeyFile",
     "SecretBox",
     "SecretKeyError",

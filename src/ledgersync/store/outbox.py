@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledgersync.model import Entity, Record, record_from_json
@@ -127,7 +127,9 @@ class Outbox:
                     "created_at": utcnow(),
                 }
             )
-        s.execute(insert(OutboxRow.__table__), rows)
+        table = OutboxRow.__table__
+        assert isinstance(table, Table)
+        s.execute(insert(table), rows)
 
     def drop_planned(self, s: Session, conn_id: str, entity: Entity | None = None) -> int:
         """Forget a plan nothing of which was sent (a new plan supersedes it)."""

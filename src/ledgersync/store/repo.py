@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, String, and_, bindparam, cast, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, String, Table, and_, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -114,6 +114,30 @@ class LinkChange:
     removed: bool = False
 
 
+@dataclass(frozen=True)
+class LinkRow:
+    """A link as a plain row (no ORM object), read set-wise by `Store.link_rows`."""
+
+    id: int
+    app_id: str
+    remote_id: str
+    remote_version: str | None
+    app_hash: str | None
+    remote_hash: str | None
+    removed: bool
+
+    def update(self, **changes: Any) -> dict[str, Any]:
+        """This link's columns with `changes`, as `Store.update_links` takes them."""
+        return {
+            "b_id": self.id,
+            "remote_version": self.remote_version,
+            "app_hash": self.app_hash,
+            "remote_hash": self.remote_hash,
+            "removed": self.removed,
+            **changes,
+        }
+
+
 _STATE_FIELDS = (
     "state",
     "doc_number",
@@ -162,6 +186,17 @@ def _next_state(row: dict[str, Any], change: StateChange, now: dt.datetime) -> d
         row["attempts"] = 0
     row["updated_at"] = now
     return row
+
+
+# Built once per (dialect, table, columns): building `excluded` makes a proxy of every column each time.
+_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def _t(model: Any) -> Table:
+    """A mapped class's table, typed for Core statements."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _record_fields(record: Record) -> dict[str, Any]:
@@ -735,10 +770,14 @@ class Store:
         """INSERT ... ON CONFLICT (keys) DO UPDATE of every other column given, on SQLite and PostgreSQL."""
         if not rows:
             return
-        ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
-        stmt = ins.on_conflict_do_update(
-            index_elements=list(keys), set_={c: ins.excluded[c] for c in rows[0] if c not in keys}
-        )
+        columns = tuple(rows[0])
+        stmt = _UPSERTS.get((self.dialect, table.name, columns))
+        if stmt is None:
+            ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+            stmt = ins.on_conflict_do_update(
+                index_elements=list(keys), set_={c: ins.excluded[c] for c in columns if c not in keys}
+            )
+            _UPSERTS[(self.dialect, table.name, columns)] = stmt
         for chunk in chunks(rows, 500):
             s.execute(stmt, list(chunk))
 
@@ -746,7 +785,7 @@ class Store:
         """`set_state` for a batch: one read of the rows, one upsert (changes to one record apply in order)."""
         if not changes:
             return
-        table = SyncState.__table__
+        table = _t(SyncState)
         current: dict[str, dict[str, Any]] = {}
         ids = list(dict.fromkeys(c.app_id for c in changes))
         cols = [table.c[f] for f in _STATE_FIELDS]
@@ -785,7 +824,7 @@ class Store:
                 )
                 s.flush()
             return
-        table = Link.__table__
+        table = _t(Link)
         wants = {c.remote_id: c.app_id for c in changes}
         stale: list[int] = []
         for chunk in chunks(list(wants), 500):
@@ -812,9 +851,45 @@ class Store:
         ]
         self._upsert(s, table, rows, ("connection_id", "entity", "app_id"))
 
+    def link_rows(self, s: Session, conn_id: str, entity: Entity, remote_ids: Sequence[str]) -> dict[str, LinkRow]:
+        """The links of these platform ids, by platform id, as plain rows in one read (per 500)."""
+        table = _t(Link)
+        out: dict[str, LinkRow] = {}
+        cols = (
+            table.c.id,
+            table.c.app_id,
+            table.c.remote_id,
+            table.c.remote_version,
+            table.c.app_hash,
+            table.c.remote_hash,
+            table.c.removed,
+        )
+        for chunk in chunks(list(dict.fromkeys(remote_ids)), 500):
+            q = select(*cols).where(
+                table.c.connection_id == conn_id, table.c.entity == entity.value, table.c.remote_id.in_(chunk)
+            )
+            for r in s.execute(q):
+                out[r.remote_id] = LinkRow(
+                    r.id, r.app_id, r.remote_id, r.remote_version, r.app_hash, r.remote_hash, bool(r.removed)
+                )
+        return out
+
+    def update_links(self, s: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """Links changed in place (from `LinkRow.update`): one executemany UPDATE by id."""
+        if not rows:
+            return
+        table = _t(Link)
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({c: bindparam(c) for c in ("remote_version", "app_hash", "remote_hash", "removed")})
+        )
+        for chunk in chunks(rows, 500):
+            s.execute(stmt, list(chunk))
+
     def record_map(self, s: Session, org_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, StoredRecord]:
         """The app records of a batch by app id, in one read of plain rows (no ORM objects)."""
-        table = AppRecord.__table__
+        table = _t(AppRecord)
         out: dict[str, StoredRecord] = {}
         for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
             q = select(
@@ -839,7 +914,7 @@ class Store:
         UPDATE. Returns (version, changed) by app id; the version grows only when the content hash changed."""
         if not updates:
             return {}
-        table = AppRecord.__table__
+        table = _t(AppRecord)
         now = utcnow()
         out: dict[str, tuple[int, bool]] = {}
         rows: list[dict[str, Any]] = []
@@ -913,13 +988,13 @@ class Store:
     def log_many(self, s: Session, rows: Sequence[dict[str, Any]]) -> None:
         """Event-log rows (from `event_row`) in one executemany INSERT."""
         if rows:
-            s.execute(insert(Event.__table__), list(rows))
+            s.execute(insert(_t(Event)), list(rows))
 
     def emit_many(self, s: Session, rows: Sequence[dict[str, Any]]) -> None:
         """App events (org_id, type, entity, app_id, payload) in one executemany INSERT."""
         if rows:
             now = utcnow()
-            s.execute(insert(AppEvent.__table__), [{"at": now, **r} for r in rows])
+            s.execute(insert(_t(AppEvent)), [{"at": now, **r} for r in rows])
 
     def preload(self, s: Session, org_id: str, conn_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, Link]:
         """Load a batch's states, records and links into the session with a few queries, so the per-record
