@@ -28,10 +28,10 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from initial_export import Changes, connect, fresh_store, make_corpus, run_sync, sandbox  # noqa: E402
+from initial_export import Changes, connect, fresh_store, make_corpus, run_sync, sandbox
 
-from ledgersync.engine import EngineSettings, LedgerSync  # noqa: E402
-from ledgersync.model import Entity  # noqa: E402
+from ledgersync.engine import EngineSettings, LedgerSync
+from ledgersync.model import Entity
 
 SIZES = (1_000, 10_000, 50_000)
 

@@ -786,8 +786,10 @@ class Store:
         if not changes:
             return
         table = _t(SyncState)
-        current: dict[str, dict[str, Any]] = {}
         ids = list(dict.fromkeys(c.app_id for c in changes))
+        if self._set_states_unread(s, conn_id, entity, changes, ids):
+            return
+        current: dict[str, dict[str, Any]] = {}
         cols = [table.c[f] for f in _STATE_FIELDS]
         for chunk in chunks(ids, 500):
             q = select(table.c.app_id, *cols).where(
@@ -803,6 +805,41 @@ class Store:
             {"connection_id": conn_id, "entity": entity.value, "app_id": app_id, **current[app_id]} for app_id in ids
         ]
         self._upsert(s, table, rows, ("connection_id", "entity", "app_id"))
+
+    def _set_states_unread(
+        self, s: Session, conn_id: str, entity: Entity, changes: Sequence[StateChange], ids: Sequence[str]
+    ) -> bool:
+        """set_states without reading the rows, when the new values do not depend on the old ones but for what
+        the database can keep itself: one state for the batch, one change per record, no attempt counted, and
+        every error column either set or cleared (not a pending without an error, which keeps the last error).
+        A missing document number keeps the stored one (COALESCE); attempts are kept, or reset by synced,
+        skipped and excluded. False (nothing written) when the batch does not qualify."""
+        state = changes[0].state
+        if len(ids) < len(changes) or any(
+            c.state != state or c.count_attempt or (c.error is None and c.state == "pending") for c in changes
+        ):
+            return False
+        now = utcnow()
+        resets = state in ("synced", "skipped", "excluded")
+        rows = []
+        for change in changes:
+            row = _next_state(dict(_NEW_STATE, actions=[]), change, now)
+            rows.append({"connection_id": conn_id, "entity": entity.value, "app_id": change.app_id, **row})
+        key = (self.dialect, "sync_states:unread", (state if resets else "", *sorted(rows[0])))
+        stmt = _UPSERTS.get(key)
+        if stmt is None:
+            table = _t(SyncState)
+            ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+            keys = ("connection_id", "entity", "app_id")
+            set_: dict[str, Any] = {c: ins.excluded[c] for c in rows[0] if c not in keys}
+            set_["doc_number"] = func.coalesce(ins.excluded.doc_number, table.c.doc_number)
+            if not resets:
+                del set_["attempts"]  # kept as stored (a new row gets 0)
+            stmt = ins.on_conflict_do_update(index_elements=list(keys), set_=set_)
+            _UPSERTS[key] = stmt
+        for chunk in chunks(rows, 500):
+            s.execute(stmt, list(chunk))
+        return True
 
     def save_links(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[LinkChange]) -> None:
         """`save_link` for a batch: a platform id linked to another app record is moved (its old link deleted),
