@@ -97,11 +97,16 @@ class Sandbox:
     client_secret: str
     control: httpx.Client
 
-    def calls(self) -> int:
+    def _mine(self) -> dict[str, Any]:
         data = self.control.get("/_sandbox/counters").json()
         by_tenant = data.get("by_tenant") or {}
-        mine = by_tenant.get(self.tenant_id) or by_tenant.get(self.tenant_id.lower()) or data
-        return int(mine.get("total_calls", 0))
+        return dict(by_tenant.get(self.tenant_id) or by_tenant.get(self.tenant_id.lower()) or data)
+
+    def calls(self) -> int:
+        return int(self._mine().get("total_calls", 0))
+
+    def by_endpoint(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in (self._mine().get("calls") or {}).items()}
 
 
 @contextmanager
@@ -278,13 +283,15 @@ def run_naive_qbo(sb: Sandbox, n_contacts: int, n_invoices: int) -> dict[str, An
 
 
 def measure(sb: Sandbox, export: Any, records: int) -> dict[str, Any]:
-    calls0, sb_cpu0 = sb.calls(), proc_cpu(sb.pid)
+    calls0, sb_cpu0, ends0 = sb.calls(), proc_cpu(sb.pid), sb.by_endpoint()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     export()
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    ends = {k: v - ends0.get(k, 0) for k, v in sb.by_endpoint().items() if v != ends0.get(k, 0)}
     return {
+        "by_endpoint": ends,
         "records": records,
         "calls": sb.calls() - calls0,
         "wall_s": wall,
@@ -349,11 +356,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{'client RSS MB':>15}{'sandbox RSS MB':>16}")
         med: dict[str, dict[str, float]] = {}
         for variant, items in runs.items():
-            med[variant] = {k: statistics.median(float(i[k]) for i in items) for k in items[0]}
+            med[variant] = {
+                k: statistics.median(float(i[k]) for i in items) for k in items[0] if k != "by_endpoint"
+            }
             m = med[variant]
             print(f"  {variant:<12}{m['calls']:>8.0f}{m['wall_s']:>9.2f}{m['records_per_s']:>9.0f}"
                   f"{m['client_cpu_s']:>14.2f}{m['sandbox_cpu_s']:>15.2f}{m['client_peak_rss_kb'] / 1024:>15.0f}"
                   f"{m['sandbox_peak_rss_kb'] / 1024:>16.0f}")
+        print(f"  ledgersync's calls by endpoint: {runs['ledgersync'][0]['by_endpoint']}")
         e, n = med["ledgersync"], med["naive"]
         print(f"  ledgersync / naive: calls {e['calls'] / n['calls']:.3f}, wall {e['wall_s'] / n['wall_s']:.2f}, "
               f"client CPU {e['client_cpu_s'] / n['client_cpu_s']:.2f}, "
