@@ -319,6 +319,51 @@ def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequ
     ctx.store.set_states(s, ctx.conn_id, entity, states)
 
 
+def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> None:
+    """Platform-computed fields the engine derived from a write's answer and the platform's rules (an invoice's
+    amount due after a payment): saved as a read-back would save them, in one transaction. The link keeps its
+    platform version (the next pull may read the record once more and finds nothing new) and vouches for the
+    new content when the app had not changed the record meanwhile; a changed record is told to the app."""
+    if not records:
+        return
+    with ctx.store.session() as s:
+        current = ctx.store.record_map(s, ctx.org_id, entity, [r.id for r in records])
+        pairs = [(r, current[r.id]) for r in records if r.id in current]
+        links = ctx.store.links_by_app(s, ctx.conn_id, entity, [r.id for r, _ in pairs])
+        saved = ctx.store.save_records(s, ctx.org_id, pairs)
+        link_updates: list[dict[str, Any]] = []
+        app_events: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for record, cur in pairs:
+            link = links.get(record.id)
+            if link is not None and link.app_hash == cur.hash:
+                link_updates.append(link.update(app_hash=record.content_hash()))
+            if not saved[record.id][1]:
+                continue  # what the app owns is the same: nothing to tell (as when a read-back finds this)
+            app_events.append(
+                {
+                    "org_id": ctx.org_id,
+                    "type": f"{entity.value}.updated",
+                    "entity": entity.value,
+                    "app_id": record.id,
+                    "payload": record.to_json(),
+                }
+            )
+            events.append(
+                ctx.event(
+                    "pull",
+                    entity=entity,
+                    app_id=record.id,
+                    remote_id=link.remote_id if link else None,
+                    doc_number=doc_of(record),
+                    message=f"updated in the app from {ctx.caps.display_name}'s answer to the write",
+                )
+            )
+        ctx.store.update_links(s, link_updates)
+        ctx.store.emit_many(s, app_events)
+        ctx.store.log_many(s, events)
+
+
 def removal_done(ctx: CycleContext, row: PlannedWrite, outcome: WriteResult | ProviderError, link: Link) -> bool:
     """The result of voiding / deleting / archiving one record (or removing a payment to re-enter it). False
     when it did not happen; then whatever was planned after it for the record is dropped."""

@@ -911,6 +911,26 @@ class Store:
                 )
         return out
 
+    def links_by_app(self, s: Session, conn_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, LinkRow]:
+        """The links of these app records, by app id, as plain rows in one read (per 500)."""
+        table = _t(Link)
+        out: dict[str, LinkRow] = {}
+        for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
+            q = select(
+                table.c.id,
+                table.c.app_id,
+                table.c.remote_id,
+                table.c.remote_version,
+                table.c.app_hash,
+                table.c.remote_hash,
+                table.c.removed,
+            ).where(table.c.connection_id == conn_id, table.c.entity == entity.value, table.c.app_id.in_(chunk))
+            for r in s.execute(q):
+                out[r.app_id] = LinkRow(
+                    r.id, r.app_id, r.remote_id, r.remote_version, r.app_hash, r.remote_hash, bool(r.removed)
+                )
+        return out
+
     def update_links(self, s: Session, rows: Sequence[dict[str, Any]]) -> None:
         """Links changed in place (from `LinkRow.update`): one executemany UPDATE by id."""
         if not rows:
