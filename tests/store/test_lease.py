@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ledgersync.model import Contact, Entity
-from ledgersync.store import Lease, LeaseLost, SecretBox, Store
+from ledgersync.store import Lease, LeaseLost, LinkChange, SecretBox, StateChange, Store
 from ledgersync.store.tables import Connection, Cursor, Event, Link, SyncLease, SyncState
 
 
@@ -234,7 +234,53 @@ def write_event(store: Store, conn: str) -> None:
     store.log("push", connection_id=conn, message="stale")
 
 
+# The record stage's set-wise writes (Core executemany / upserts through the session) are fenced the same way.
+def write_state_set(store: Store, conn: str) -> None:
+    with store.session() as s:
+        store.set_states(s, conn, Entity.CONTACT, [StateChange("c1", "synced", doc_number="Ann")])
+
+
+def write_state_set_read(store: Store, conn: str) -> None:  # the path that reads the rows first
+    with store.session() as s:
+        store.set_states(s, conn, Entity.CONTACT, [StateChange("c1", "pending", count_attempt=True)])
+
+
+def write_link_set(store: Store, conn: str) -> None:
+    with store.session() as s:
+        store.save_links(s, conn, Entity.CONTACT, [LinkChange("c1", "r1", "1", "a", "b")])
+
+
+def write_event_set(store: Store, conn: str) -> None:
+    with store.session() as s:
+        store.log_many(s, [store.event_row("push", connection_id=conn, message="stale")])
+
+
+def write_outbox_set(store: Store, conn: str) -> None:
+    with store.session() as s:
+        store.outbox.add_many(
+            s,
+            conn,
+            [
+                {
+                    "entity": Entity.CONTACT,
+                    "app_id": "c1",
+                    "op": "write",
+                    "batch": 1,
+                    "idempotency_key": "ls-key",
+                    "version": 1,
+                    "app_hash": "a",
+                    "record": Contact(id="c1", name="Ann"),
+                }
+            ],
+        )
+
+
 WRITES: dict[str, Callable[[Store, str], None]] = {
+    "state_set": write_state_set,
+    "state_set_read": write_state_set_read,
+    "link_set": write_link_set,
+    "event_set": write_event_set,
+    "outbox_set": write_outbox_set,
     "state": write_state,
     "link": write_link,
     "cursor": write_cursor,
@@ -245,6 +291,7 @@ WRITES: dict[str, Callable[[Store, str], None]] = {
 
 
 def stored(store: Store, conn: str, kind: str) -> Any:
+    kind = kind.removesuffix("_read").removesuffix("_set")
     with store.session() as s:
         if kind == "state":
             return s.scalars(select(SyncState).where(SyncState.connection_id == conn)).all()

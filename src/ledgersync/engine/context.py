@@ -126,6 +126,10 @@ class CycleContext:
         """An event-log row of this connection (see Store.log for the fields)."""
         self.store.log(kind, connection_id=self.conn_id, org_id=self.org_id, **fields)
 
+    def event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """The same row as `log` writes, to be written with others in one statement (`Store.log_many`)."""
+        return self.store.event_row(kind, connection_id=self.conn_id, org_id=self.org_id, **fields)
+
     # -- links ---------------------------------------------------------------------------------------
     def load_links(self, entity: Entity) -> None:
         if entity in self._to_remote:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 import ledgersync.engine.record as record_stage
 from ledgersync.engine.context import idempotency_key
 from ledgersync.engine.entities import rules_for
+from ledgersync.engine.entities.base import EntityRules
 from ledgersync.engine.translate import Unresolved
 from ledgersync.model import Entity, ErrorCode, Record, SyncError
 from ledgersync.store import StoredRecord
@@ -54,6 +55,10 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
     writes: list[_Op] = []
     with ctx.store.session() as s:
         ctx.store.outbox.drop_planned(s, ctx.conn_id, entity)
+        if type(rules).prepare is not EntityRules.prepare:
+            # prepare reads the records new ones refer to (a payment's invoices): one read for the plan.
+            new = [rec.record for rec, link in candidates if link is None or link.removed]
+            ctx.store.pin_referenced(s, ctx.org_id, new)
         for rec, link in candidates:
             if not due(states.get(rec.app_id), rec, now):
                 continue
@@ -94,14 +99,15 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
                 continue
             writes.append(_Op(rec, "write", named, key, remote_id, link.remote_version if link is not None else None))
         batch = ctx.store.outbox.next_batch_number(s, ctx.conn_id)
+        rows: list[dict[str, object]] = []
         for op in removes:  # the platform removes one record per call
-            _add(ctx, s, entity, op, batch)
+            rows.append(_row(entity, op, batch))
             batch += 1
         size = max(1, ctx.caps.batch_size)
         for i in range(0, len(writes), size):
-            for op in writes[i : i + size]:
-                _add(ctx, s, entity, op, batch)
+            rows.extend(_row(entity, op, batch) for op in writes[i : i + size])
             batch += 1
+        ctx.store.outbox.add_many(s, ctx.conn_id, rows)
     return len(removes) + len(writes)
 
 
@@ -116,21 +122,19 @@ def _removal(ctx: CycleContext, entity: Entity, rec: StoredRecord, link: Link, o
     )
 
 
-def _add(ctx: CycleContext, s: Session, entity: Entity, op: _Op, batch: int) -> None:
-    ctx.store.outbox.add(
-        s,
-        ctx.conn_id,
-        entity=entity,
-        app_id=op.rec.app_id,
-        op=op.op,
-        batch=batch,
-        idempotency_key=op.key,
-        version=op.rec.version,
-        app_hash=op.rec.hash,
-        record=op.record,
-        remote_id=op.remote_id,
-        remote_version=op.remote_version,
-    )
+def _row(entity: Entity, op: _Op, batch: int) -> dict[str, object]:
+    return {
+        "entity": entity,
+        "app_id": op.rec.app_id,
+        "op": op.op,
+        "batch": batch,
+        "idempotency_key": op.key,
+        "version": op.rec.version,
+        "app_hash": op.rec.hash,
+        "record": op.record,
+        "remote_id": op.remote_id,
+        "remote_version": op.remote_version,
+    }
 
 
 def _attempt(states: dict[str, SyncState], rec: StoredRecord) -> int:

@@ -6,16 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from ledgersync.engine.context import doc_of
 from ledgersync.engine.entities import rules_for
+from ledgersync.engine.entities.base import EntityRules
 from ledgersync.engine.translate import Unresolved
 from ledgersync.model import AUTH, Entity, ErrorCode, ProviderError, Record, SyncError
 from ledgersync.providers.base import PullPage, RemoteRecord, WriteResult
-from ledgersync.store import StoredRecord
+from ledgersync.store import LinkChange, LinkRow, StateChange, StoredRecord
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import Link, SyncState, utcnow
 
@@ -148,25 +150,25 @@ def transient(ctx: CycleContext, s: Session, entity: Entity, app_id: str, doc: s
 def claim(ctx: CycleContext, rows: Sequence[PlannedWrite]) -> None:
     """Mark a batch sent, and its records syncing with their keys, before the call: if the process dies
     mid-call, the next run looks the writes up by these keys before sending anything again."""
-    with ctx.store.session() as s, s.no_autoflush:
+    with ctx.store.session() as s:
         ctx.store.outbox.mark_sent(s, [r.id for r in rows])
-        # One read of the batch's states, pinned for the transaction (see Store.preload), so each one below is
-        # found in the session instead of queried.
-        s.info.setdefault("pinned", []).extend(
-            ctx.store.state_map(ctx.conn_id, rows[0].entity, [r.app_id for r in rows], s).values()
-        )
-        for row in rows:
-            if row.op == "write":
-                ctx.store.set_state(
-                    s,
-                    ctx.conn_id,
-                    row.entity,
+        # One read of the batch's states and one upsert (Store.set_states).
+        ctx.store.set_states(
+            s,
+            ctx.conn_id,
+            rows[0].entity,
+            [
+                StateChange(
                     row.app_id,
                     "syncing",
                     doc_number=doc_of(row.record),
                     write_key=row.idempotency_key,
                     write_version=row.version,
                 )
+                for row in rows
+                if row.op == "write"
+            ],
+        )
 
 
 def writes_failed(ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite], error: SyncError) -> None:
@@ -187,38 +189,41 @@ def writes_failed(ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite
 def writes_done(
     ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite], results: Sequence[WriteResult]
 ) -> None:
-    """Results of one batch: links and states for those that landed, the reason for those refused."""
+    """Results of one batch: links and states for those that landed, the reason for those refused. What landed
+    is written set-wise (a read of the batch's records, states and links, then one statement per table)."""
     by_key = {r.key: r for r in results}
+    landed: list[Landed] = []
+    events: list[dict[str, Any]] = []
     with ctx.store.session() as s, s.no_autoflush:
-        links = ctx.store.preload(s, ctx.org_id, ctx.conn_id, entity, [r.app_id for r in rows])
         for row in rows:
             result = by_key.get(row.app_id) or WriteResult(
                 key=row.app_id,
                 error=SyncError(code=ErrorCode.UNKNOWN_OUTCOME, message="the platform returned no result"),
             )
-            _write_result(ctx, s, entity, row, result, links.get(row.app_id))
+            if not result.ok:
+                _write_refused(ctx, s, entity, row, result)
+                continue
+            assert result.remote is not None
+            landed.append(Landed(row.app_id, result.remote, app_hash=row.app_hash, version=row.version))
+            ctx.report.bump(ctx.report.pushed, entity)
+            events.append(
+                ctx.event(
+                    "push",
+                    entity=entity,
+                    app_id=row.app_id,
+                    remote_id=result.remote.remote_id,
+                    doc_number=result.remote.doc_number or doc_of(row.record),
+                    message=("updated in " if row.remote_id else "created in ") + ctx.caps.display_name,
+                    details={"request_id": row.idempotency_key, "version": row.version},
+                )
+            )
+        link_pushed_many(ctx, s, entity, landed)
+        ctx.store.log_many(s, events)
         ctx.store.outbox.done(s, [r.id for r in rows])
 
 
-def _write_result(
-    ctx: CycleContext, s: Session, entity: Entity, row: PlannedWrite, result: WriteResult, link: Link | None
-) -> None:
+def _write_refused(ctx: CycleContext, s: Session, entity: Entity, row: PlannedWrite, result: WriteResult) -> None:
     doc = doc_of(row.record)
-    if result.ok:
-        assert result.remote is not None
-        link_pushed(ctx, s, entity, row.app_id, result.remote, app_hash=row.app_hash, version=row.version, known=link)
-        ctx.report.bump(ctx.report.pushed, entity)
-        ctx.log(
-            "push",
-            entity=entity,
-            app_id=row.app_id,
-            remote_id=result.remote.remote_id,
-            doc_number=result.remote.doc_number or doc,
-            message=("updated in " if row.remote_id else "created in ") + ctx.caps.display_name,
-            details={"request_id": row.idempotency_key, "version": row.version},
-            s=s,
-        )
-        return
     error = result.error or SyncError(code=ErrorCode.VALIDATION, message="rejected without a reason")
     if error.code is ErrorCode.OVERPAYMENT and ctx.settings.overpayments == "record_credit":
         st = s.get(SyncState, (ctx.conn_id, entity.value, row.app_id))
@@ -235,6 +240,17 @@ def _write_result(
     data_error(ctx, s, entity, row, error, kind="push", request_id=row.idempotency_key)
 
 
+@dataclass(frozen=True)
+class Landed:
+    """A write that landed: the app record, what the platform answered, and the app hash the link vouches for
+    (None: the app's copy changed while the write was in flight, so it must go again)."""
+
+    app_id: str
+    remote: RemoteRecord
+    app_hash: str | None
+    version: int | None = None
+
+
 def link_pushed(
     ctx: CycleContext,
     s: Session,
@@ -244,42 +260,108 @@ def link_pushed(
     *,
     app_hash: str | None,
     version: int | None = None,
-    known: Link | bool | None = True,
 ) -> None:
-    """A write that landed: link the records, take back what the platform computed, and mark it synced (or
-    pending, when the app's copy changed while the write was in flight and must go again)."""
-    incoming = ctx.app_view(remote, app_id)
-    current = ctx.store.get_record(ctx.org_id, entity, app_id, s)
-    record: Record | None = current.record if current else None
-    if incoming is not None and current is not None:
-        settled = rules_for(entity).settle_pushed(current.record, incoming)
-        if settled is not None:
-            record = settled
-            _, changed = ctx.store.upsert_record(ctx.org_id, settled, s=s)
-            if changed and app_hash is not None and (version is None or version == current.version):
-                app_hash = settled.content_hash()
-    ctx.store.save_link(
-        s,
-        ctx.conn_id,
-        entity,
-        app_id,
-        remote.remote_id,
-        remote_version=remote.version,
-        app_hash=app_hash,
-        remote_hash=incoming.content_hash() if incoming else None,
-        removed=remote.deleted,
-        # Vouching for the link skips two lookups per record, but only when no other record holds it.
-        known=True if ctx.to_app_id(entity, remote.remote_id) not in (None, app_id) else known,
-    )
-    ctx.remember(entity, app_id, remote.remote_id)
-    ctx.store.set_state(
-        s,
-        ctx.conn_id,
-        entity,
-        app_id,
-        "synced" if app_hash is not None else "pending",
-        doc_number=remote.doc_number or (doc_of(record) if record else None),
-    )
+    """One write that landed (see link_pushed_many)."""
+    link_pushed_many(ctx, s, entity, [Landed(app_id, remote, app_hash, version)])
+
+
+def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequence[Landed]) -> None:
+    """Writes that landed: link the records, take back what the platform computed, and mark them synced (or
+    pending, when the app's copy changed while the write was in flight and must go again). One read of the
+    records, then one statement each for the records that changed, the links and the states."""
+    if not landed:
+        return
+    rules = rules_for(entity)
+    # The app's copies are read only where something needs them: rules that take platform-computed fields
+    # back, or a platform answer without the document number the state shows.
+    settles = type(rules).settle_pushed is not EntityRules.settle_pushed
+    needed = [w.app_id for w in landed if settles or not w.remote.doc_number]
+    current = ctx.store.record_map(s, ctx.org_id, entity, needed) if needed else {}
+    incoming: dict[str, Record | None] = {}
+    settled: dict[str, Record] = {}
+    for w in landed:
+        incoming[w.app_id] = view = ctx.app_view(w.remote, w.app_id)
+        cur = current.get(w.app_id)
+        if view is not None and cur is not None:
+            record = rules.settle_pushed(cur.record, view)
+            if record is not None:
+                settled[w.app_id] = record
+    saved = ctx.store.save_records(s, ctx.org_id, [(r, current[a]) for a, r in settled.items()])
+    links: list[LinkChange] = []
+    states: list[StateChange] = []
+    for w in landed:
+        app_hash, cur = w.app_hash, current.get(w.app_id)
+        record = settled.get(w.app_id) or (cur.record if cur else None)
+        if w.app_id in settled and cur is not None:
+            _, changed = saved[w.app_id]
+            if changed and app_hash is not None and (w.version is None or w.version == cur.version):
+                app_hash = settled[w.app_id].content_hash()
+        view = incoming[w.app_id]
+        links.append(
+            LinkChange(
+                w.app_id,
+                w.remote.remote_id,
+                remote_version=w.remote.version,
+                app_hash=app_hash,
+                remote_hash=view.content_hash() if view else None,
+                removed=w.remote.deleted,
+            )
+        )
+        ctx.remember(entity, w.app_id, w.remote.remote_id)
+        states.append(
+            StateChange(
+                w.app_id,
+                "synced" if app_hash is not None else "pending",
+                doc_number=w.remote.doc_number or (doc_of(record) if record else None),
+            )
+        )
+    ctx.store.save_links(s, ctx.conn_id, entity, links)
+    ctx.store.set_states(s, ctx.conn_id, entity, states)
+
+
+def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> None:
+    """Platform-computed fields the engine derived from a write's answer and the platform's rules (an invoice's
+    amount due after a payment): saved as a read-back would save them, in one transaction. The link keeps its
+    platform version (the next pull may read the record once more and finds nothing new) and vouches for the
+    new content when the app had not changed the record meanwhile; a changed record is told to the app."""
+    if not records:
+        return
+    with ctx.store.session() as s:
+        current = ctx.store.record_map(s, ctx.org_id, entity, [r.id for r in records])
+        pairs = [(r, current[r.id]) for r in records if r.id in current]
+        links = ctx.store.links_by_app(s, ctx.conn_id, entity, [r.id for r, _ in pairs])
+        saved = ctx.store.save_records(s, ctx.org_id, pairs)
+        link_updates: list[dict[str, Any]] = []
+        app_events: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for record, cur in pairs:
+            link = links.get(record.id)
+            if link is not None and link.app_hash == cur.hash:
+                link_updates.append(link.update(app_hash=record.content_hash()))
+            if not saved[record.id][1]:
+                continue  # what the app owns is the same: nothing to tell (as when a read-back finds this)
+            app_events.append(
+                {
+                    "org_id": ctx.org_id,
+                    "type": f"{entity.value}.updated",
+                    "entity": entity.value,
+                    "app_id": record.id,
+                    "payload": record.to_json(),
+                }
+            )
+            events.append(
+                ctx.event(
+                    "pull",
+                    entity=entity,
+                    app_id=record.id,
+                    remote_id=link.remote_id if link else None,
+                    doc_number=doc_of(record),
+                    message=f"updated in the app from {ctx.caps.display_name}'s answer to the write",
+                )
+            )
+        ctx.store.update_links(s, link_updates)
+        ctx.store.emit_many(s, app_events)
+        ctx.store.log_many(s, events)
 
 
 def removal_done(ctx: CycleContext, row: PlannedWrite, outcome: WriteResult | ProviderError, link: Link) -> bool:
@@ -367,11 +449,19 @@ def reconciled(
 
 # -- the platform side coming back (pull, refresh) ---------------------------------------------------
 def page_pulled(ctx: CycleContext, entity: Entity, page: PullPage) -> None:
-    """One pulled page applied, and the checkpoint moved in the same transaction: never ahead of the data."""
+    """One pulled page applied, and the checkpoint moved in the same transaction: never ahead of the data.
+    The page's links are read in one statement; our own writes coming back are skipped unread, and what changed
+    on linked records is applied set-wise (_apply_linked_many). Records with no link are matched one by one."""
     with ctx.store.session() as s, s.no_autoflush:
-        links = _preload_remote(ctx, s, entity, page.records)
+        links = ctx.store.link_rows(s, ctx.conn_id, entity, [r.remote_id for r in page.records])
+        changed: dict[str, tuple[RemoteRecord, LinkRow]] = {}
         for remote in page.records:
-            _apply_remote(ctx, s, entity, remote, links.get(remote.remote_id))
+            link = links.get(remote.remote_id)
+            if link is None:
+                _apply_unlinked(ctx, s, entity, remote)
+            elif link.remote_version != remote.version or (remote.deleted and not link.removed):
+                changed[remote.remote_id] = (remote, link)  # a later copy of one record in the page wins
+        _apply_linked_many(ctx, s, entity, list(changed.values()))
         ctx.store.set_cursor(s, ctx.conn_id, entity, page.cursor, page.resume)
     ctx.report.bump(ctx.report.pulled, entity, len(page.records))
 
@@ -379,35 +469,12 @@ def page_pulled(ctx: CycleContext, entity: Entity, page: PullPage) -> None:
 def refreshed(ctx: CycleContext, entity: Entity, records: Sequence[RemoteRecord]) -> None:
     """Records read by id, applied as a pull would, without moving the cursor (only linked ones)."""
     with ctx.store.session() as s, s.no_autoflush:
-        links = _preload_remote(ctx, s, entity, records)
-        for remote in records:
-            link = links.get(remote.remote_id)
-            if link is not None:
-                _apply_linked(ctx, s, entity, remote, link)
+        links = ctx.store.link_rows(s, ctx.conn_id, entity, [r.remote_id for r in records])
+        pairs = {r.remote_id: (r, links[r.remote_id]) for r in records if r.remote_id in links}
+        _apply_linked_many(ctx, s, entity, list(pairs.values()))
 
 
-def _preload_remote(ctx: CycleContext, s: Session, entity: Entity, records: Sequence[RemoteRecord]) -> dict[str, Link]:
-    """The links of a page of platform records, and the app records and states they point at, in a few queries,
-    so applying the page finds them in the session instead of querying (and autoflushing) once per record."""
-    links = ctx.store.remote_links(ctx.conn_id, entity, [r.remote_id for r in records], s)
-    # Only the records that changed there are read: our own writes coming back are skipped without loading.
-    changed = [
-        link.app_id
-        for r in records
-        if (link := links.get(r.remote_id)) is not None
-        and (link.remote_version != r.version or (r.deleted and not link.removed))
-    ]
-    if changed:
-        ctx.store.preload(s, ctx.org_id, ctx.conn_id, entity, changed)
-    return links
-
-
-def _apply_remote(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteRecord, link: Link | None) -> None:
-    if link is not None:
-        if link.remote_version == remote.version and not (remote.deleted and not link.removed):
-            return  # our own write coming back, or nothing new
-        _apply_linked(ctx, s, entity, remote, link)
-        return
+def _apply_unlinked(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteRecord) -> None:
     if remote.external_id and ctx.store.get_record(ctx.org_id, entity, remote.external_id, s):
         app_id: str | None = remote.external_id
     else:
@@ -423,57 +490,80 @@ def _apply_remote(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteR
     _link_matched(ctx, s, entity, app_id, remote)
 
 
-def _apply_linked(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteRecord, link: Link) -> None:
-    current = ctx.store.get_record(ctx.org_id, entity, link.app_id, s)
-    if current is None:
-        return
-    incoming = ctx.app_view(remote, link.app_id)
-    if incoming is None:
-        if remote.deleted:
-            _mark_deleted(ctx, s, entity, current, remote, link)
-        return
-    app_changed = link.app_hash is not None and current.hash != link.app_hash
-    merged = rules_for(entity).merge(ctx, current, incoming, remote, app_changed)
-    if merged is None:
-        link.remote_version = remote.version
-        return
-    _, changed = ctx.store.upsert_record(ctx.org_id, merged, s=s)
-    new_hash = merged.content_hash()
-    if remote.deleted:
-        link.removed = True
-    link.remote_version = remote.version
-    link.remote_hash = incoming.content_hash()
-    if not app_changed:
-        link.app_hash = new_hash
-    if changed:
-        _tell_app(
-            ctx, s, entity, link.app_id, remote, merged, "updated", f"updated in the app from {ctx.caps.display_name}"
-        )
-    ctx.remember(entity, link.app_id, remote.remote_id)
-
-
-def _mark_deleted(
-    ctx: CycleContext, s: Session, entity: Entity, current: StoredRecord, remote: RemoteRecord, link: Link
+def _apply_linked_many(
+    ctx: CycleContext, s: Session, entity: Entity, pairs: Sequence[tuple[RemoteRecord, LinkRow]]
 ) -> None:
-    """A platform reports a deletion with no content (QuickBooks CDC gives just the id): mark the app's copy
-    without translating anything."""
-    record = rules_for(entity).deleted_copy(current.record)
-    if record is None:
+    """Platform-side changes to linked records: one read of their app records, then one statement each for the
+    records, the links, the app's events and the log rows."""
+    if not pairs:
         return
-    ctx.store.upsert_record(ctx.org_id, record, s=s)
-    link.removed = True
-    link.remote_version = remote.version
-    link.app_hash = record.content_hash()
-    _tell_app(
-        ctx,
-        s,
-        entity,
-        link.app_id,
-        remote,
-        record,
-        "updated",
-        f"deleted in {ctx.caps.display_name}; marked deleted in the app",
-    )
+    rules = rules_for(entity)
+    current = ctx.store.record_map(s, ctx.org_id, entity, [link.app_id for _, link in pairs])
+    saves: list[tuple[Record, StoredRecord]] = []
+    link_updates: list[dict[str, Any]] = []
+    told: list[tuple[str, RemoteRecord, Record, str, bool]] = []  # app id, remote, record, message, always
+    for remote, link in pairs:
+        cur = current.get(link.app_id)
+        if cur is None:
+            continue
+        incoming = ctx.app_view(remote, link.app_id)
+        if incoming is None:
+            if remote.deleted:
+                # A platform reports a deletion with no content (QuickBooks CDC gives just the id): mark the
+                # app's copy without translating anything.
+                record = rules.deleted_copy(cur.record)
+                if record is None:
+                    continue
+                saves.append((record, cur))
+                link_updates.append(
+                    link.update(removed=True, remote_version=remote.version, app_hash=record.content_hash())
+                )
+                message = f"deleted in {ctx.caps.display_name}; marked deleted in the app"
+                told.append((link.app_id, remote, record, message, True))
+            continue
+        app_changed = link.app_hash is not None and cur.hash != link.app_hash
+        merged = rules.merge(ctx, cur, incoming, remote, app_changed)
+        if merged is None:
+            link_updates.append(link.update(remote_version=remote.version))
+            continue
+        saves.append((merged, cur))
+        link_updates.append(
+            link.update(
+                removed=True if remote.deleted else link.removed,
+                remote_version=remote.version,
+                remote_hash=incoming.content_hash(),
+                app_hash=link.app_hash if app_changed else merged.content_hash(),
+            )
+        )
+        told.append((link.app_id, remote, merged, f"updated in the app from {ctx.caps.display_name}", False))
+        ctx.remember(entity, link.app_id, remote.remote_id)
+    saved = ctx.store.save_records(s, ctx.org_id, saves)
+    ctx.store.update_links(s, link_updates)
+    app_events: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for app_id, remote, record, message, always in told:
+        if always or saved[app_id][1]:
+            app_events.append(
+                {
+                    "org_id": ctx.org_id,
+                    "type": f"{entity.value}.updated",
+                    "entity": entity.value,
+                    "app_id": app_id,
+                    "payload": record.to_json(),
+                }
+            )
+            events.append(
+                ctx.event(
+                    "pull",
+                    entity=entity,
+                    app_id=app_id,
+                    remote_id=remote.remote_id,
+                    doc_number=remote.doc_number or doc_of(record),
+                    message=message,
+                )
+            )
+    ctx.store.emit_many(s, app_events)
+    ctx.store.log_many(s, events)
 
 
 def _tell_app(

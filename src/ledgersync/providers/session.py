@@ -5,20 +5,30 @@ interpreter says it is done."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import certifi
 import httpx
 
 from ledgersync.model import ErrorCode, ProviderError, SyncError
 from ledgersync.providers.base import CallInfo, OAuthFlow, OAuthToken, TokenStore
 from ledgersync.providers.budget import DAY, Budget, Call
 from ledgersync.providers.retry import Action, Attempt, ErrorInterpreter, unconfirmed
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context (httpx's default: certifi's CA bundle) for every platform client: loading the bundle
+    takes tens of milliseconds, which every cycle's new provider paid again. A context is safe to share."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def loads_exact(content: bytes | str) -> Any:
@@ -84,7 +94,7 @@ class PlatformSession:
     ) -> None:
         self.on_call = on_call
         self._owns_http = http is None
-        self.http = http or httpx.Client(timeout=timeout, transport=transport)
+        self.http = http or httpx.Client(timeout=timeout, transport=transport, verify=tls_context())
         self.tokens = tokens
         self.oauth = oauth
         self.interpreter = interpreter

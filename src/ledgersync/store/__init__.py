@@ -10,16 +10,19 @@ from ledgersync.store.crypto import (
 )
 from ledgersync.store.database import SchemaBehind, default_url, make_engine, migrate
 from ledgersync.store.lease import Lease, LeaseLost
-from ledgersync.store.repo import Store, StoredRecord, new_id
+from ledgersync.store.repo import LinkChange, LinkRow, StateChange, Store, StoredRecord, new_id
 from ledgersync.store.tokens import StoreTokenStore
 
 __all__ = [
     "Lease",
     "LeaseLost",
+    "LinkChange",
+    "LinkRow",
     "MissingKeyFile",
     "SchemaBehind",
     "SecretBox",
     "SecretKeyError",
+    "StateChange",
     "Store",
     "StoreTokenStore",
     "StoredRecord",

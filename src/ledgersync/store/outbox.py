@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledgersync.model import Entity, Record, record_from_json
-from ledgersync.store.tables import OutboxRow
+from ledgersync.store.tables import OutboxRow, utcnow
 
 if TYPE_CHECKING:
     from ledgersync.store.repo import Store
@@ -100,6 +100,36 @@ class Outbox:
                 status="planned",
             )
         )
+
+    def add_many(self, s: Session, conn_id: str, writes: Sequence[dict[str, object]]) -> None:
+        """`add` for many rows in one executemany INSERT; each dict holds add's keyword arguments."""
+        if not writes:
+            return
+        rows = []
+        for w in writes:
+            record = w["record"]
+            entity = w["entity"]
+            assert isinstance(record, Record) and isinstance(entity, Entity)
+            rows.append(
+                {
+                    "connection_id": conn_id,
+                    "entity": entity.value,
+                    "app_id": w["app_id"],
+                    "op": w["op"],
+                    "batch": w["batch"],
+                    "idempotency_key": w["idempotency_key"],
+                    "version": w["version"],
+                    "app_hash": w["app_hash"],
+                    "remote_id": w.get("remote_id"),
+                    "remote_version": w.get("remote_version"),
+                    "payload": record.to_json(),
+                    "status": "planned",
+                    "created_at": utcnow(),
+                }
+            )
+        table = OutboxRow.__table__
+        assert isinstance(table, Table)
+        s.execute(insert(table), rows)
 
     def drop_planned(self, s: Session, conn_id: str, entity: Entity | None = None) -> int:
         """Forget a plan nothing of which was sent (a new plan supersedes it)."""

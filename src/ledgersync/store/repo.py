@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, String, and_, cast, delete, func, or_, select, update
+from sqlalchemy import Engine, String, Table, and_, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -85,6 +85,132 @@ class StoredRecord:
     version: int
     deleted: bool
     updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """One sync-state change, as `Store.set_state` takes it; `Store.set_states` writes a batch of them."""
+
+    app_id: str
+    state: str
+    error: SyncError | None = None
+    doc_number: str | None = None
+    write_key: str | None = None
+    write_version: int | None = None
+    failed_hash: str | None = None
+    next_attempt_at: dt.datetime | None = None
+    count_attempt: bool = False
+
+
+@dataclass(frozen=True)
+class LinkChange:
+    """One link to create or update, as `Store.save_link` takes it; `Store.save_links` writes a batch."""
+
+    app_id: str
+    remote_id: str
+    remote_version: str | None
+    app_hash: str | None
+    remote_hash: str | None
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    """A link as a plain row (no ORM object), read set-wise by `Store.link_rows`."""
+
+    id: int
+    app_id: str
+    remote_id: str
+    remote_version: str | None
+    app_hash: str | None
+    remote_hash: str | None
+    removed: bool
+
+    def update(self, **changes: Any) -> dict[str, Any]:
+        """This link's columns with `changes`, as `Store.update_links` takes them."""
+        return {
+            "b_id": self.id,
+            "remote_version": self.remote_version,
+            "app_hash": self.app_hash,
+            "remote_hash": self.remote_hash,
+            "removed": self.removed,
+            **changes,
+        }
+
+
+_STATE_FIELDS = (
+    "state",
+    "doc_number",
+    "write_key",
+    "write_version",
+    "next_attempt_at",
+    "error_code",
+    "error_message",
+    "hint",
+    "platform_code",
+    "platform_message",
+    "actions",
+    "failed_hash",
+    "attempts",
+    "updated_at",
+)
+_NEW_STATE: dict[str, Any] = {f: None for f in _STATE_FIELDS} | {"attempts": 0, "actions": []}
+
+
+def _next_state(row: dict[str, Any], change: StateChange, now: dt.datetime) -> dict[str, Any]:
+    """A state row's values after `change` (the one rule for set_state and set_states)."""
+    assert change.state in STATES, change.state
+    row["state"] = change.state
+    if change.doc_number is not None:
+        row["doc_number"] = change.doc_number
+    row["write_key"] = change.write_key
+    row["write_version"] = change.write_version
+    row["next_attempt_at"] = change.next_attempt_at
+    error = change.error
+    if error is not None:
+        row["error_code"] = error.code.value
+        row["error_message"] = error.message
+        row["hint"] = error.hint
+        row["platform_code"] = error.platform_code
+        row["platform_message"] = error.platform_message
+        row["actions"] = [a.value for a in error.actions]
+        row["failed_hash"] = change.failed_hash
+    elif change.state != "pending":
+        row["error_code"] = row["error_message"] = row["hint"] = None
+        row["platform_code"] = row["platform_message"] = None
+        row["actions"] = []
+        row["failed_hash"] = None
+    if change.count_attempt:
+        row["attempts"] = (row["attempts"] or 0) + 1
+    elif change.state in ("synced", "skipped", "excluded"):
+        row["attempts"] = 0
+    row["updated_at"] = now
+    return row
+
+
+# Built once per (dialect, table, columns): building `excluded` makes a proxy of every column each time.
+_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def _t(model: Any) -> Table:
+    """A mapped class's table, typed for Core statements."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _record_fields(record: Record) -> dict[str, Any]:
+    """The columns of `records` that follow from the record's content (all but version, deleted, updated_at)."""
+    name = getattr(record, "name", None)
+    email = getattr(record, "email", None)
+    return {
+        "data": record.to_json(),
+        "hash": record.content_hash(),
+        "name": name.lower() if name else None,
+        "email": email.lower() if email else None,
+        "number": getattr(record, "number", None) or getattr(record, "code", None),
+        "refs": _refs(record),
+    }
 
 
 def _stored(row: AppRecord) -> StoredRecord:
@@ -596,30 +722,24 @@ class Store:
         if row is None:
             row = SyncState(connection_id=conn_id, entity=entity.value, app_id=app_id, attempts=0, actions=[])
             s.add(row)
-        row.state = state
-        if doc_number is not None:
-            row.doc_number = doc_number
-        row.write_key = write_key
-        row.write_version = write_version
-        row.next_attempt_at = next_attempt_at
-        if error is not None:
-            row.error_code = error.code.value
-            row.error_message = error.message
-            row.hint = error.hint
-            row.platform_code = error.platform_code
-            row.platform_message = error.platform_message
-            row.actions = [a.value for a in error.actions]
-            row.failed_hash = failed_hash
-        elif state != "pending":
-            row.error_code = row.error_message = row.hint = None
-            row.platform_code = row.platform_message = None
-            row.actions = []
-            row.failed_hash = None
-        if count_attempt:
-            row.attempts = (row.attempts or 0) + 1
-        elif state in ("synced", "skipped", "excluded"):
-            row.attempts = 0
-        row.updated_at = utcnow()
+        values = _next_state(
+            {c: getattr(row, c) for c in _STATE_FIELDS},
+            StateChange(
+                app_id,
+                state,
+                error=error,
+                doc_number=doc_number,
+                write_key=write_key,
+                write_version=write_version,
+                failed_hash=failed_hash,
+                next_attempt_at=next_attempt_at,
+                count_attempt=count_attempt,
+            ),
+            utcnow(),
+        )
+        for column, value in values.items():
+            if getattr(row, column) != value or column == "updated_at":
+                setattr(row, column, value)
 
     def states(self, conn_id: str, entity: Entity | None = None, state: str | None = None) -> list[SyncState]:
         with self.session() as s:
@@ -644,6 +764,296 @@ class Store:
         for chunk in chunks(list(app_ids), 500):
             out.update((row.app_id, row) for row in s.scalars(q.where(SyncState.app_id.in_(chunk))))
         return out
+
+    # -- set-wise paths for the record stage: one read of what a batch needs, then executemany / upserts ---------
+    # Core statements through the session: the fence (store.lease) counts them as writes like any flush. They
+    # never touch ORM objects, so a caller must not also hold ORM copies of the same rows in the session.
+    def _upsert(self, s: Session, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE of every other column given, on SQLite and PostgreSQL."""
+        if not rows:
+            return
+        columns = tuple(rows[0])
+        stmt = _UPSERTS.get((self.dialect, table.name, columns))
+        if stmt is None:
+            ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+            stmt = ins.on_conflict_do_update(
+                index_elements=list(keys), set_={c: ins.excluded[c] for c in columns if c not in keys}
+            )
+            _UPSERTS[(self.dialect, table.name, columns)] = stmt
+        for chunk in chunks(rows, 500):
+            s.execute(stmt, list(chunk))
+
+    def set_states(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[StateChange]) -> None:
+        """`set_state` for a batch: one read of the rows, one upsert (changes to one record apply in order)."""
+        if not changes:
+            return
+        table = _t(SyncState)
+        ids = list(dict.fromkeys(c.app_id for c in changes))
+        if self._set_states_unread(s, conn_id, entity, changes, ids):
+            return
+        current: dict[str, dict[str, Any]] = {}
+        cols = [table.c[f] for f in _STATE_FIELDS]
+        for chunk in chunks(ids, 500):
+            q = select(table.c.app_id, *cols).where(
+                table.c.connection_id == conn_id, table.c.entity == entity.value, table.c.app_id.in_(chunk)
+            )
+            for r in s.execute(q):
+                current[r.app_id] = {f: r._mapping[f] for f in _STATE_FIELDS}
+        now = utcnow()
+        for change in changes:
+            row = current.get(change.app_id) or dict(_NEW_STATE, actions=[])
+            current[change.app_id] = _next_state(row, change, now)
+        rows = [
+            {"connection_id": conn_id, "entity": entity.value, "app_id": app_id, **current[app_id]} for app_id in ids
+        ]
+        self._upsert(s, table, rows, ("connection_id", "entity", "app_id"))
+
+    def _set_states_unread(
+        self, s: Session, conn_id: str, entity: Entity, changes: Sequence[StateChange], ids: Sequence[str]
+    ) -> bool:
+        """set_states without reading the rows, when the new values do not depend on the old ones but for what
+        the database can keep itself: one state for the batch, one change per record, no attempt counted, and
+        every error column either set or cleared (not a pending without an error, which keeps the last error).
+        A missing document number keeps the stored one (COALESCE); attempts are kept, or reset by synced,
+        skipped and excluded. False (nothing written) when the batch does not qualify."""
+        state = changes[0].state
+        if len(ids) < len(changes) or any(
+            c.state != state or c.count_attempt or (c.error is None and c.state == "pending") for c in changes
+        ):
+            return False
+        now = utcnow()
+        resets = state in ("synced", "skipped", "excluded")
+        rows = []
+        for change in changes:
+            row = _next_state(dict(_NEW_STATE, actions=[]), change, now)
+            rows.append({"connection_id": conn_id, "entity": entity.value, "app_id": change.app_id, **row})
+        key = (self.dialect, "sync_states:unread", (state if resets else "", *sorted(rows[0])))
+        stmt = _UPSERTS.get(key)
+        if stmt is None:
+            table = _t(SyncState)
+            ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+            keys = ("connection_id", "entity", "app_id")
+            set_: dict[str, Any] = {c: ins.excluded[c] for c in rows[0] if c not in keys}
+            set_["doc_number"] = func.coalesce(ins.excluded.doc_number, table.c.doc_number)
+            if not resets:
+                del set_["attempts"]  # kept as stored (a new row gets 0)
+            stmt = ins.on_conflict_do_update(index_elements=list(keys), set_=set_)
+            _UPSERTS[key] = stmt
+        for chunk in chunks(rows, 500):
+            s.execute(stmt, list(chunk))
+        return True
+
+    def save_links(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[LinkChange]) -> None:
+        """`save_link` for a batch: a platform id linked to another app record is moved (its old link deleted),
+        then one upsert by app id. Two changes naming one app or platform id go one by one, in order."""
+        if not changes:
+            return
+        if len({c.app_id for c in changes}) < len(changes) or len({c.remote_id for c in changes}) < len(changes):
+            for c in changes:
+                self.save_link(
+                    s,
+                    conn_id,
+                    entity,
+                    c.app_id,
+                    c.remote_id,
+                    remote_version=c.remote_version,
+                    app_hash=c.app_hash,
+                    remote_hash=c.remote_hash,
+                    removed=c.removed,
+                )
+                s.flush()
+            return
+        table = _t(Link)
+        wants = {c.remote_id: c.app_id for c in changes}
+        stale: list[int] = []
+        for chunk in chunks(list(wants), 500):
+            q = select(table.c.id, table.c.app_id, table.c.remote_id).where(
+                table.c.connection_id == conn_id, table.c.entity == entity.value, table.c.remote_id.in_(chunk)
+            )
+            stale.extend(r.id for r in s.execute(q) if r.app_id != wants[r.remote_id])
+        for chunk in chunks(stale, 500):
+            s.execute(delete(table).where(table.c.id.in_(list(chunk))))
+        now = utcnow()
+        rows = [
+            {
+                "connection_id": conn_id,
+                "entity": entity.value,
+                "app_id": c.app_id,
+                "remote_id": c.remote_id,
+                "remote_version": c.remote_version,
+                "app_hash": c.app_hash,
+                "remote_hash": c.remote_hash,
+                "removed": c.removed,
+                "synced_at": now,
+            }
+            for c in changes
+        ]
+        self._upsert(s, table, rows, ("connection_id", "entity", "app_id"))
+
+    def link_rows(self, s: Session, conn_id: str, entity: Entity, remote_ids: Sequence[str]) -> dict[str, LinkRow]:
+        """The links of these platform ids, by platform id, as plain rows in one read (per 500)."""
+        table = _t(Link)
+        out: dict[str, LinkRow] = {}
+        cols = (
+            table.c.id,
+            table.c.app_id,
+            table.c.remote_id,
+            table.c.remote_version,
+            table.c.app_hash,
+            table.c.remote_hash,
+            table.c.removed,
+        )
+        for chunk in chunks(list(dict.fromkeys(remote_ids)), 500):
+            q = select(*cols).where(
+                table.c.connection_id == conn_id, table.c.entity == entity.value, table.c.remote_id.in_(chunk)
+            )
+            for r in s.execute(q):
+                out[r.remote_id] = LinkRow(
+                    r.id, r.app_id, r.remote_id, r.remote_version, r.app_hash, r.remote_hash, bool(r.removed)
+                )
+        return out
+
+    def links_by_app(self, s: Session, conn_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, LinkRow]:
+        """The links of these app records, by app id, as plain rows in one read (per 500)."""
+        table = _t(Link)
+        out: dict[str, LinkRow] = {}
+        for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
+            q = select(
+                table.c.id,
+                table.c.app_id,
+                table.c.remote_id,
+                table.c.remote_version,
+                table.c.app_hash,
+                table.c.remote_hash,
+                table.c.removed,
+            ).where(table.c.connection_id == conn_id, table.c.entity == entity.value, table.c.app_id.in_(chunk))
+            for r in s.execute(q):
+                out[r.app_id] = LinkRow(
+                    r.id, r.app_id, r.remote_id, r.remote_version, r.app_hash, r.remote_hash, bool(r.removed)
+                )
+        return out
+
+    def update_links(self, s: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """Links changed in place (from `LinkRow.update`): one executemany UPDATE by id."""
+        if not rows:
+            return
+        table = _t(Link)
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({c: bindparam(c) for c in ("remote_version", "app_hash", "remote_hash", "removed")})
+        )
+        for chunk in chunks(rows, 500):
+            s.execute(stmt, list(chunk))
+
+    def record_map(self, s: Session, org_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, StoredRecord]:
+        """The app records of a batch by app id, in one read of plain rows (no ORM objects)."""
+        table = _t(AppRecord)
+        out: dict[str, StoredRecord] = {}
+        for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
+            q = select(
+                table.c.app_id, table.c.data, table.c.hash, table.c.version, table.c.deleted, table.c.updated_at
+            ).where(table.c.org_id == org_id, table.c.entity == entity.value, table.c.app_id.in_(chunk))
+            for r in s.execute(q):
+                out[r.app_id] = StoredRecord(
+                    entity=entity,
+                    app_id=r.app_id,
+                    record=record_from_json(entity, dict(r.data)),
+                    hash=r.hash,
+                    version=r.version,
+                    deleted=r.deleted,
+                    updated_at=r.updated_at,
+                )
+        return out
+
+    def save_records(
+        self, s: Session, org_id: str, updates: Sequence[tuple[Record, StoredRecord]]
+    ) -> dict[str, tuple[int, bool]]:
+        """`upsert_record` for records that exist (with the stored copy each was read as): one executemany
+        UPDATE. Returns (version, changed) by app id; the version grows only when the content hash changed."""
+        if not updates:
+            return {}
+        table = _t(AppRecord)
+        now = utcnow()
+        out: dict[str, tuple[int, bool]] = {}
+        rows: list[dict[str, Any]] = []
+        for record, current in updates:
+            fields = _record_fields(record)
+            changed = current.hash != fields["hash"] or current.deleted
+            version = current.version + 1 if changed else current.version
+            out[record.id] = (version, changed)
+            rows.append(
+                {
+                    "b_org": org_id,
+                    "b_entity": record.entity.value,
+                    "b_app_id": record.id,
+                    **fields,
+                    "version": version,
+                    "deleted": False,
+                    "updated_at": now if changed else current.updated_at,
+                }
+            )
+        stmt = (
+            update(table)
+            .where(
+                table.c.org_id == bindparam("b_org"),
+                table.c.entity == bindparam("b_entity"),
+                table.c.app_id == bindparam("b_app_id"),
+            )
+            .values({c: bindparam(c) for c in rows[0] if not c.startswith("b_")})
+        )
+        for chunk in chunks(rows, 500):
+            s.execute(stmt, list(chunk))
+        return out
+
+    def pin_referenced(self, s: Session, org_id: str, records: Sequence[Record]) -> None:
+        """Load the records these refer to (an invoice's contact, a payment's invoices) into the session and pin
+        them for the transaction (see preload), so `get_record` on them finds them without a query each."""
+        wanted: dict[str, set[str]] = {}
+        for record in records:
+            for ref in _refs(record):
+                kind, _, ref_id = ref.partition(":")
+                wanted.setdefault(kind, set()).add(ref_id)
+        pinned: list[object] = s.info.setdefault("pinned", [])
+        for kind, ids in wanted.items():
+            for chunk in chunks(sorted(ids), 500):
+                pinned.extend(
+                    s.scalars(
+                        select(AppRecord).where(
+                            AppRecord.org_id == org_id, AppRecord.entity == kind, AppRecord.app_id.in_(chunk)
+                        )
+                    )
+                )
+
+    @staticmethod
+    def event_row(kind: str, **fields: Any) -> dict[str, Any]:
+        """One event-log row as `log` writes it, for `log_many`."""
+        entity = fields.pop("entity", None)
+        return {
+            "connection_id": fields.pop("connection_id", None),
+            "org_id": fields.pop("org_id", None),
+            "kind": kind,
+            "entity": entity.value if entity else None,
+            "app_id": fields.pop("app_id", None),
+            "remote_id": fields.pop("remote_id", None),
+            "doc_number": fields.pop("doc_number", None),
+            "outcome": fields.pop("outcome", "ok"),
+            "message": fields.pop("message", None),
+            "details": fields.pop("details", None) or {},
+            "at": utcnow(),
+            **({} if not fields else _unknown(fields)),
+        }
+
+    def log_many(self, s: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """Event-log rows (from `event_row`) in one executemany INSERT."""
+        if rows:
+            s.execute(insert(_t(Event)), list(rows))
+
+    def emit_many(self, s: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """App events (org_id, type, entity, app_id, payload) in one executemany INSERT."""
+        if rows:
+            now = utcnow()
+            s.execute(insert(_t(AppEvent)), [{"at": now, **r} for r in rows])
 
     def preload(self, s: Session, org_id: str, conn_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, Link]:
         """Load a batch's states, records and links into the session with a few queries, so the per-record
@@ -1277,6 +1687,10 @@ class Store:
                     continue
                 fresh.append(key)
         return fresh
+
+
+def _unknown(fields: dict[str, Any]) -> dict[str, Any]:
+    raise TypeError(f"unknown event-log fields: {sorted(fields)}")
 
 
 def _sha256(value: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 import ledgersync.engine.record as record_stage
 from ledgersync.engine.context import doc_of
 from ledgersync.engine.credit import Excess, excess_of, split
+from ledgersync.engine.entities.balances import derive_paid
 from ledgersync.engine.entities.base import EntityRules
 from ledgersync.model import Allocation, Entity, ErrorCode, Invoice, Payment, PaymentStatus, Record, SyncError
 from ledgersync.providers.base import RemoteRecord
@@ -92,12 +93,9 @@ class PaymentRules(EntityRules):
 
         if not (written or removed):
             return
-        touched = {a.invoice_id for w in written if isinstance(w.record, Payment) for a in w.record.allocations}
-        touched |= ctx.stale_invoices
-        for w in removed:
-            # A removal's payload carries platform ids already.
-            if isinstance(w.record, Payment):
-                touched.update(a.invoice_id for a in w.record.allocations)
+        # What the payments' answers and the platform's rules tell is taken as it is; the rest is read back.
+        derived, touched = derive_paid(ctx, written, removed)
+        record_stage.settled(ctx, Entity.INVOICE, derived)
         if len(touched) <= ctx.settings.readback_by_id_limit:
             pull.refresh(ctx, Entity.INVOICE, sorted(touched))
         else:

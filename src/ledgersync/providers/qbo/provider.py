@@ -504,6 +504,9 @@ class QboProvider:
                 else:
                     results[index] = WriteResult(write.key, error=answer)
             else:
+                if entity is Entity.INVOICE:
+                    # The write's answer tells the invoice's customer, which a payment on it needs: no read-back.
+                    self.refs.learn_invoice(answer)
                 results[index] = WriteResult(write.key, remote=from_qbo(entity, answer, self.refs))
         for index in stale:
             results[index] = self._after_stale(entity, writes[index], answers[index])  # type: ignore[arg-type]
