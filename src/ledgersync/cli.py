@@ -525,6 +525,8 @@ def capabilities(
         table.add_column(c.display_name, justify="center")
     for label, row in caps.matrix():
         table.add_row(label, *["[green]yes[/]" if row[n] else "[dim]no[/]" for n in provs])
+    for label, entity in caps.ENTITY_ROWS:
+        table.add_row(label, *[caps.direction(c, entity) for c in provs.values()])
     console.print(table)
 
 

@@ -42,9 +42,15 @@ ENTITY_NAME: dict[Entity, str] = {
     Entity.INVOICE: "Invoice",
     Entity.PAYMENT: "Payment",
     Entity.CREDIT_NOTE: "CreditMemo",
+    # The vendor side and sales receipts (vendor_mapping.py).
+    Entity.SUPPLIER: "Vendor",
+    Entity.PURCHASE_ORDER: "PurchaseOrder",
+    Entity.BILL: "Bill",
+    Entity.BILL_PAYMENT: "BillPayment",
+    Entity.SALES_RECEIPT: "SalesReceipt",
 }
 # Name-list entities: never deleted in QBO, only made inactive; queries hide inactive ones unless asked.
-NAME_LISTS = frozenset({Entity.CONTACT, Entity.ITEM})
+NAME_LISTS = frozenset({Entity.CONTACT, Entity.ITEM, Entity.SUPPLIER})
 
 # Line tracking categories that have a QBO home: a class on each line, a location (Department) per document.
 CLASS_CATEGORY = "Class"
@@ -87,6 +93,17 @@ class Refs:
     home_currency: str | None = None
     deposit_account: str | None = None
     income_account: str | None = None
+    # The vendor side: Bill.Id -> VendorRef; the bank account bills are paid from; the expense account a
+    # purchase line without product or account is booked to; where an undeposited sales receipt goes.
+    bill_vendors: dict[str, str] = field(default_factory=dict)
+    bank_account: str | None = None
+    expense_account: str | None = None
+    undeposited_account: str | None = None
+
+    def learn_bill(self, data: Mapping[str, Any]) -> None:
+        bill_id, vendor = _str(data.get("Id")), _ref(data.get("VendorRef"))
+        if bill_id and vendor:
+            self.bill_vendors[bill_id] = vendor
 
     def learn_item(self, data: Mapping[str, Any]) -> None:
         item_id = _str(data.get("Id"))
@@ -683,6 +700,11 @@ def to_qbo(
     sync_token: str | None = None,
 ) -> dict[str, Any]:
     """The QBO JSON for a canonical record; raises MappingError for what QuickBooks cannot hold."""
+    from ledgersync.providers.qbo.vendor_mapping import vendor_to_qbo
+
+    vendor = vendor_to_qbo(entity, record, refs, remote_id=remote_id, sync_token=sync_token)
+    if vendor is not None:
+        return vendor
     if entity is Entity.CONTACT and isinstance(record, Contact):
         return contact_to_qbo(record, remote_id=remote_id, sync_token=sync_token, home_currency=refs.home_currency)
     if entity is Entity.ITEM and isinstance(record, Item):
@@ -702,9 +724,13 @@ def to_qbo(
 
 def deleted_stub(entity: Entity, remote_id: str, updated: dt.datetime | None) -> RemoteRecord:
     """A record CDC reports as deleted: QBO returns only its Id, so the canonical record is a placeholder."""
+    from ledgersync.providers.qbo.vendor_mapping import VENDOR_ENTITIES, vendor_deleted_stub
+
     date = (updated or dt.datetime.now(dt.UTC)).date()
     record: Record
-    if entity is Entity.PAYMENT:
+    if entity in VENDOR_ENTITIES:
+        record = vendor_deleted_stub(entity, remote_id, date)
+    elif entity is Entity.PAYMENT:
         record = Payment(id=remote_id, date=date, amount=Decimal(0), status=PaymentStatus.DELETED)
     elif entity is Entity.CREDIT_NOTE:
         record = CreditNote(id=remote_id, contact_id="", date=date, status=InvoiceStatus.DELETED)
@@ -717,6 +743,10 @@ def deleted_stub(entity: Entity, remote_id: str, updated: dt.datetime | None) ->
 
 def from_qbo(entity: Entity, data: Mapping[str, Any], refs: Refs) -> RemoteRecord:
     """A QBO object as a RemoteRecord: canonical record plus SyncToken, flags and numbers."""
+    from ledgersync.providers.qbo.vendor_mapping import VENDOR_ENTITIES, vendor_from_qbo
+
+    if entity in VENDOR_ENTITIES:
+        return vendor_from_qbo(entity, data, refs)
     updated = parse_datetime((data.get("MetaData") or {}).get("LastUpdatedTime"))
     record: Record
     archived = deleted = False

@@ -44,9 +44,18 @@ from ledgersync.providers.qbo.mapping import (
     to_qbo,
 )
 from ledgersync.providers.qbo.oauth import QboOAuth
+from ledgersync.providers.qbo.vendor import VENDOR_SIDE, VendorSide
 from ledgersync.providers.util import chunks, parse_cursor
 
-ALL_ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE)
+ALL_ENTITIES = (
+    Entity.CONTACT,
+    Entity.ITEM,
+    Entity.INVOICE,
+    Entity.PAYMENT,
+    Entity.CREDIT_NOTE,
+    Entity.SALES_RECEIPT,
+    *VENDOR_SIDE,
+)
 
 QBO_CAPABILITIES = Capabilities(
     display_name="QuickBooks Online",
@@ -110,10 +119,20 @@ NAME_CHUNK = 30
 # CDC answers at most 1,000 objects and reaches back 30 days (a little margin for clock skew).
 CDC_WINDOW = dt.timedelta(days=29, hours=23)
 # Entities QBO lets be deleted (and so which can vanish from queries).
-_DELETABLE = {Entity.INVOICE: "Invoice", Entity.PAYMENT: "Payment", Entity.CREDIT_NOTE: "CreditMemo"}
+_DELETABLE = {
+    Entity.INVOICE: "Invoice",
+    Entity.PAYMENT: "Payment",
+    Entity.CREDIT_NOTE: "CreditMemo",
+    Entity.PURCHASE_ORDER: "PurchaseOrder",
+    Entity.BILL: "Bill",
+    Entity.BILL_PAYMENT: "BillPayment",
+    Entity.SALES_RECEIPT: "SalesReceipt",
+}
 # The app owns these outright (the engine takes only computed fields back), so on a stale SyncToken the
 # provider re-reads and re-sends; a contact is edited on both sides and is left to the next cycle's merge.
-_APP_OWNED = frozenset({Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE})
+_APP_OWNED = frozenset(
+    {Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE, Entity.PURCHASE_ORDER, Entity.BILL_PAYMENT}
+)
 
 
 def _in(values: Iterable[str]) -> str:
@@ -179,6 +198,7 @@ class QboProvider:
         )
         self._home_known = self.refs.home_currency is not None
         self._default_item_looked_up = False
+        self.vendor = VendorSide(self)
 
     def _relay_call(self, info: CallInfo) -> None:
         if self.on_call is not None:
@@ -207,7 +227,11 @@ class QboProvider:
         self, entity_name: str, field: str, values: Iterable[str], chunk: int = ID_CHUNK
     ) -> list[dict[str, Any]]:
         wanted = list(dict.fromkeys(v for v in values if v))
-        inactive = " AND Active IN (true, false)" if entity_name in ("Customer", "Item", "Class", "Department") else ""
+        inactive = (
+            " AND Active IN (true, false)"
+            if entity_name in ("Customer", "Vendor", "Item", "Class", "Department")
+            else ""
+        )
         out: list[dict[str, Any]] = []
         for part in chunks(wanted, chunk):
             out.extend(self._select_all(entity_name, f"{field} IN {_in(part)}{inactive}"))
@@ -341,6 +365,7 @@ class QboProvider:
 
     def _records(self, entity: Entity, rows: Sequence[Mapping[str, Any]]) -> list[RemoteRecord]:
         self._prepare_read(entity, rows)
+        self.vendor.prepare_read(entity, rows)
         if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
             self._ensure_default_item(create=False)
         if entity is Entity.INVOICE:
@@ -349,6 +374,7 @@ class QboProvider:
         return [from_qbo(entity, row, self.refs) for row in rows]
 
     def _prepare_write(self, entity: Entity, writes: Sequence[Write]) -> None:
+        self.vendor.prepare_write(entity, writes)
         if entity in (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE):
             self._ensure_home_currency()
         if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
@@ -472,7 +498,9 @@ class QboProvider:
         pending: list[int] = []
         for index, write in enumerate(writes):
             record = write.record
-            if isinstance(record, Payment) and record.status is PaymentStatus.DELETED:
+            if self.vendor.is_deleted_payment(record) or (
+                isinstance(record, Payment) and record.status is PaymentStatus.DELETED
+            ):
                 results[index] = self.remove(entity, write) if write.remote_id else WriteResult(write.key)
                 continue
             pending.append(index)
@@ -661,7 +689,7 @@ class QboProvider:
                 if bool(current.get("Active", True)) is active:
                     return WriteResult(write.key, remote=from_qbo(entity, current, self.refs))
                 body: dict[str, Any] = {"Id": write.remote_id, "SyncToken": token, "sparse": True, "Active": active}
-                if entity is Entity.CONTACT:
+                if entity in (Entity.CONTACT, Entity.SUPPLIER):
                     body["DisplayName"] = current.get("DisplayName")
                 else:
                     body["Name"] = current.get("Name")
@@ -708,8 +736,12 @@ class QboProvider:
         reference and invoices."""
         if not writes:
             return {}
-        if entity is Entity.CONTACT:
+        if entity in (Entity.CONTACT, Entity.SUPPLIER):
             return self._find_by(entity, writes, "DisplayName", lambda r: getattr(r, "name", None))
+        if entity is Entity.BILL_PAYMENT:
+            return self.vendor.find_bill_payments(writes)
+        if entity in (Entity.PURCHASE_ORDER, Entity.BILL, Entity.SALES_RECEIPT):
+            return self._find_by(entity, writes, "DocNumber", lambda r: getattr(r, "number", None))
         if entity is Entity.ITEM:
             found = self._find_by(entity, writes, "Sku", lambda r: getattr(r, "code", None))
             rest = [w for w in writes if w.key not in found]

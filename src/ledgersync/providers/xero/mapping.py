@@ -44,6 +44,11 @@ COLLECTION: dict[Entity, str] = {
     Entity.PAYMENT: "Payments",
     Entity.CREDIT: "Overpayments",
     Entity.CREDIT_NOTE: "CreditNotes",
+    # The vendor side (vendor_mapping.py).
+    Entity.SUPPLIER: "Contacts",
+    Entity.PURCHASE_ORDER: "PurchaseOrders",
+    Entity.BILL: "Invoices",
+    Entity.BILL_PAYMENT: "Payments",
 }
 ID_FIELD: dict[Entity, str] = {
     Entity.CONTACT: "ContactID",
@@ -52,6 +57,10 @@ ID_FIELD: dict[Entity, str] = {
     Entity.PAYMENT: "PaymentID",
     Entity.CREDIT: "OverpaymentID",
     Entity.CREDIT_NOTE: "CreditNoteID",
+    Entity.SUPPLIER: "ContactID",
+    Entity.PURCHASE_ORDER: "PurchaseOrderID",
+    Entity.BILL: "InvoiceID",
+    Entity.BILL_PAYMENT: "PaymentID",
 }
 
 _LINE_TYPES = {
@@ -514,6 +523,11 @@ def to_xero(
     bank_account: str = DEFAULT_BANK_ACCOUNT,
 ) -> dict[str, Any]:
     """The Xero JSON for a canonical record; raises MappingError for what Xero cannot hold."""
+    from ledgersync.providers.xero.vendor_mapping import vendor_to_xero
+
+    vendor = vendor_to_xero(entity, record, remote_id=remote_id, app_id=app_id, bank_account=bank_account)
+    if vendor is not None:
+        return vendor
     if entity is Entity.CONTACT and isinstance(record, Contact):
         return contact_to_xero(record, remote_id=remote_id, app_id=app_id)
     if entity is Entity.ITEM and isinstance(record, Item):
@@ -537,6 +551,10 @@ def to_xero(
 
 def from_xero(entity: Entity, data: Mapping[str, Any]) -> RemoteRecord:
     """A Xero object as a RemoteRecord: canonical record plus version, flags and numbers."""
+    from ledgersync.providers.xero.vendor_mapping import VENDOR_ENTITIES, vendor_from_xero
+
+    if entity in VENDOR_ENTITIES:
+        return vendor_from_xero(entity, data)
     updated = parse_datetime(data.get("UpdatedDateUTC"))
     version = updated.isoformat() if updated else ""
     status = str(data.get("Status") or "")
