@@ -184,7 +184,9 @@ class Xero(Platform):
             "DueDate": dt.date.today().isoformat(),
             "Status": "AUTHORISED",
             "LineAmountTypes": "NoTax",
-            "LineItems": [{"Description": "Supplies", "Quantity": "1", "UnitAmount": str(amount), "AccountCode": "400"}],
+            "LineItems": [
+                {"Description": "Supplies", "Quantity": "1", "UnitAmount": str(amount), "AccountCode": "400"}
+            ],
         }
         return str(self.sb.as_user("Invoices", {"Invoices": [bill]}, method="PUT")["Invoices"][0]["InvoiceID"])
 

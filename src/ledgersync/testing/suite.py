@@ -136,7 +136,8 @@ ls.sync(sys.argv[2])
 
 
 class ProviderConformance(VendorBehaviours):
-    """The shared behaviours (the vendor side's in testing/vendor_suite.py). Subclass it as `Test<Platform>` and fill in the hooks below.
+    """The shared behaviours (the vendor side's in testing/vendor_suite.py). Subclass it as `Test<Platform>`
+    and fill in the hooks below.
 
     Required: `provider_name`, `start_platform`, `connect`, and the person and truth hooks (`create_contact`,
     `rename_contact`, `pay_invoice`, `active_contact_names`, `live_invoice_numbers`, `invoice_total`,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ledgersync.engine.actions import ActionCentre
 from ledgersync.model import (
@@ -31,17 +31,15 @@ if TYPE_CHECKING:
 
 
 def _line(description: str, amount: str, quantity: str = "1", item: str | None = None) -> InvoiceLine:
-    return InvoiceLine(
-        description=description, quantity=Decimal(quantity), unit_amount=Decimal(amount), item_code=item
-    )
+    return InvoiceLine(description=description, quantity=Decimal(quantity), unit_amount=Decimal(amount), item_code=item)
 
 
 class VendorBehaviours:
     """Mixed into ProviderConformance. Hooks (the platform as a person sees it) raise NotImplementedError until
     a platform's harness fills them in; a behaviour skips first where the platform lacks the entity."""
 
-    currency: str
-    provider_name: str
+    currency: ClassVar[str]
+    provider_name: ClassVar[str]
 
     # -- hooks: acting as a person on the platform ------------------------------------------------------
     def create_supplier(self, name: str) -> str:
@@ -166,13 +164,26 @@ class VendorBehaviours:
         c.ls.upsert(c.org, Supplier(id="s1", name="Office Supplies Co"))
         c.ls.upsert(
             c.org,
-            Bill(id="b1", supplier_id="s1", number="OS-77", date=today, currency=self.currency,
-                 lines=[_line("Paper", "60.00")]),
+            Bill(
+                id="b1",
+                supplier_id="s1",
+                number="OS-77",
+                date=today,
+                currency=self.currency,
+                lines=[_line("Paper", "60.00")],
+            ),
         )
         c.ls.upsert(
             c.org,
-            BillPayment(id="bp1", supplier_id="s1", date=today, amount=Decimal("60.00"), currency=self.currency,
-                        reference="CHQ-1", allocations=[BillAllocation(bill_id="b1", amount=Decimal("60.00"))]),
+            BillPayment(
+                id="bp1",
+                supplier_id="s1",
+                date=today,
+                amount=Decimal("60.00"),
+                currency=self.currency,
+                reference="CHQ-1",
+                allocations=[BillAllocation(bill_id="b1", amount=Decimal("60.00"))],
+            ),
         )
         c.ls.sync(c.conn)
         b1 = c.remote(Entity.BILL, "b1")
@@ -202,8 +213,14 @@ class VendorBehaviours:
         c.ls.upsert(c.org, Item(id="wiper", code="WIPER", name="Wiper blades", unit_price=Decimal("25.00")))
         c.ls.upsert(
             c.org,
-            SalesReceipt(id="sr1", contact_id="c1", number="SR-1", date=dt.date.today(), currency=self.currency,
-                         lines=[_line("Wiper blades", "25.00", "2", item="WIPER")]),
+            SalesReceipt(
+                id="sr1",
+                contact_id="c1",
+                number="SR-1",
+                date=dt.date.today(),
+                currency=self.currency,
+                lines=[_line("Wiper blades", "25.00", "2", item="WIPER")],
+            ),
         )
         remote = self.enter_sales_receipt("SR-900", Decimal("15.00"))
         c.ls.sync(c.conn)

@@ -28,6 +28,7 @@ from ledgersync import (
     ProviderError,
     Role,
 )
+from ledgersync.engine.picker import PICKABLE
 from ledgersync.store.tables import Connection
 from ledgersync.web import present
 from ledgersync.web.auth import (
@@ -494,6 +495,11 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
                     "The invoices are paid in full and the excess is recorded as customer credit"
                     + (f" ({credit})." if credit else "."),
                 )
+            elif action == "create_new":
+                ac.create_new(actor, c.id, ent, app_id)
+                st = ls.store.get_state(c.id, ent, app_id)
+                label = present.STATE_LABEL.get(st.state if st else "", "done")
+                flash(request, "ok", f"Sent to {name} as a new record: {label}.")
             elif action == "restore":
                 ac.restore(actor, c.id, contact_id or app_id)
                 run_sync_now(actor, c.id)
@@ -543,8 +549,25 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
     for kind in LISTS:
         list_route(kind)
 
+    def _link_picker(ctx: Ctx, ent: Entity, remote_id: str | None, pick: str, q: str) -> dict[str, Any] | None:
+        """Account controls: an unlinked customer (supplier, product) is linked by picking from the platform's
+        list, searchable, unlinked ones first; or created new. Owners and admins only; the platform is read only
+        when the list is asked for."""
+        if ctx.conn is None or not ctx.can_manage or remote_id or ent not in PICKABLE:
+            return None
+        out: dict[str, Any] = {"q": q[:100], "loaded": False, "items": [], "error": None}
+        if pick or q:
+            try:
+                out["items"] = ac.link_candidates(ctx.actor, ctx.conn.id, ent, q[:100], limit=100)
+                out["loaded"] = True
+            except ProviderError as exc:
+                out["error"] = f"{ctx.platform} could not be read: {exc.error.message}"
+        return out
+
     @router.get("/records/{entity}/{app_id}", response_class=HTMLResponse)
-    def record_page(entity: str, app_id: str, ctx: Ctx = Depends(context)) -> HTMLResponse:
+    def record_page(
+        entity: str, app_id: str, ctx: Ctx = Depends(context), pick: str = "", q: str = ""
+    ) -> HTMLResponse:
         try:
             ent = Entity(entity)
         except ValueError:
@@ -557,12 +580,14 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         history = record_history(ls.store, [c.id for c in ctx.connections], ent, app_id, number)
         contact_id = getattr(view.record, "contact_id", None)
         contact = contact_names(ls.store, ctx.org_id, {contact_id}) if contact_id else {}
+        picker = _link_picker(ctx, ent, view.remote_id, pick, q)
         return render(
             ctx,
             "record.html",
             entity=ent,
             view=view,
             st=st,
+            picker=picker,
             history=history,
             contact=contact,
             buttons=present.buttons(

@@ -62,9 +62,7 @@ def make_bills(ctx: CycleContext) -> int:
             assert isinstance(rec.record, PurchaseOrder)
             bill = bill_from(rec.record)
             ctx.store.upsert_record(ctx.org_id, bill, s=s)
-            ctx.store.emit(
-                s, ctx.org_id, "bill.created", Entity.BILL, bill.id, {"purchase_order_id": rec.app_id}
-            )
+            ctx.store.emit(s, ctx.org_id, "bill.created", Entity.BILL, bill.id, {"purchase_order_id": rec.app_id})
             ctx.log(
                 "bill_from_purchase_order",
                 entity=Entity.BILL,

@@ -102,7 +102,8 @@ QBO_CAPABILITIES = Capabilities(
     ),
     batch_size=30,
     page_size=1000,
-    pull_entities=ALL_ENTITIES,
+    # Purchase orders go to the platform only (the platform's own stay there): nothing of them is pulled.
+    pull_entities=tuple(e for e in ALL_ENTITIES if e is not Entity.PURCHASE_ORDER),
     push_entities=ALL_ENTITIES,
     notes={
         "live_updates": "Webhooks name changed records only; the cycle reads them (and CDC) afterwards.",

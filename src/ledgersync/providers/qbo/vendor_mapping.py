@@ -145,9 +145,7 @@ def supplier_from_qbo(data: Mapping[str, Any], refs: Refs) -> Supplier:
 # ---------------------------------------------------------------- purchase lines
 
 
-def purchase_lines_to_qbo(
-    lines: list[InvoiceLine], refs: Refs, *, link_po: str | None = None
-) -> list[dict[str, Any]]:
+def purchase_lines_to_qbo(lines: list[InvoiceLine], refs: Refs, *, link_po: str | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for number, line in enumerate(lines, start=1):
         if line.discount_rate:

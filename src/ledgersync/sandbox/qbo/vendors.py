@@ -42,7 +42,6 @@ def po_links(raw_lines: Any) -> list[str | None]:
 def attach(ctx: Ctx, bill: dict[str, Any], links: list[str | None], old: dict[str, Any] | None) -> None:
     """Check each linked order (it exists, is the bill's vendor's, is open or already this bill's), keep the
     links on the bill's lines, and bring the orders' billed amounts and status up to date."""
-    c = ctx.company
     bill_id = str(bill["Id"])
     vendor = _ref_value(bill, "VendorRef")
     amounts: dict[str, Any] = {}
@@ -66,7 +65,7 @@ def attach(ctx: Ctx, bill: dict[str, Any], links: list[str | None], old: dict[st
 
 def release(ctx: Ctx, bill: dict[str, Any]) -> None:
     """A bill deleted: its orders are no longer billed by it."""
-    for po_id in (bill.get("_po_links") or {}):
+    for po_id in bill.get("_po_links") or {}:
         _billed(ctx, po_id, str(bill["Id"]), None)
 
 
