@@ -87,6 +87,9 @@ class Platform:
     def sales_receipt_total(self, remote_id: str) -> Decimal:
         raise NotImplementedError
 
+    def combined_tax(self) -> tuple[str, Decimal]:
+        raise NotImplementedError
+
     def settle(self) -> None:
         # Both platforms' modified-since reads have one-second precision.
         time.sleep(1.05)
@@ -207,6 +210,23 @@ class Xero(Platform):
         # Xero's API keeps no link from a bill to the purchase order it came from.
         return {"total": Decimal(str(bill["Total"])), "state": state, "purchase_order": None}
 
+    def combined_tax(self) -> tuple[str, Decimal]:
+        # A rate of two components, as a person sets one up in Xero (Settings > Tax rates).
+        body = {
+            "TaxRates": [
+                {
+                    "Name": "GST and levy",
+                    "ReportTaxType": "OUTPUT",
+                    "TaxComponents": [
+                        {"Name": "GST", "Rate": "10.0000", "IsCompound": False},
+                        {"Name": "Levy", "Rate": "2.5000", "IsCompound": False},
+                    ],
+                }
+            ]
+        }
+        rate = self.sb.as_user("TaxRates", body, method="PUT")["TaxRates"][0]
+        return str(rate["TaxType"]), Decimal(str(rate["EffectiveRate"]))
+
     def purchase_order_facts(self, remote_id: str) -> dict[str, Any]:
         po = next(p for p in self.sb.records("PurchaseOrders") if p["PurchaseOrderID"] == remote_id)
         state = {"BILLED": "billed", "DELETED": "deleted"}.get(po["Status"], "open")
@@ -314,6 +334,12 @@ class QuickBooksOnline(Platform):
     def sales_receipt_total(self, remote_id: str) -> Decimal:
         receipt = next(r for r in self.sb.records("SalesReceipt") if r["Id"] == remote_id)
         return Decimal(str(receipt["TotalAmt"]))
+
+    def combined_tax(self) -> tuple[str, Decimal]:
+        code = next(t for t in self.sb.records("TaxCode") if t.get("TaxGroup"))
+        rates = {str(r["Id"]): Decimal(str(r["RateValue"])) for r in self.sb.records("TaxRate")}
+        details = code["SalesTaxRateList"]["TaxRateDetail"]
+        return str(code["Id"]), sum((rates[d["TaxRateRef"]["value"]] for d in details), Decimal(0))
 
 
 def platforms() -> Iterator[Platform]:

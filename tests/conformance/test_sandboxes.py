@@ -84,6 +84,9 @@ class SandboxConformance(ProviderConformance):
     def sales_receipt_total(self, remote_id: str) -> Decimal:
         return self.plat.sales_receipt_total(remote_id)
 
+    def combined_tax(self) -> tuple[str, Decimal]:
+        return self.plat.combined_tax()
+
     def inject_faults(self, faults: Faults) -> None:
         self.plat.inject_faults(faults)
 

@@ -6,6 +6,7 @@ reason, where the platform's capability data says it does not hold the entity.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,13 +18,16 @@ from ledgersync.model import (
     BillPayment,
     Contact,
     Entity,
+    Invoice,
     InvoiceLine,
     InvoiceStatus,
     Item,
+    LineAmountTypes,
     PurchaseOrder,
     PurchaseOrderStatus,
     SalesReceipt,
     Supplier,
+    money,
 )
 
 if TYPE_CHECKING:
@@ -69,6 +73,10 @@ class VendorBehaviours:
 
     def sales_receipt_total(self, remote_id: str) -> Decimal:
         raise NotImplementedError("sales_receipt_total")
+
+    def combined_tax(self) -> tuple[str, Decimal]:
+        """The platform's code for a combined (group) tax rate, made there if need be, and its percent."""
+        raise NotImplementedError("combined_tax: a combined tax rate's code on the platform and its percent")
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _needs(self, *entities: Entity, both_ways: bool = True) -> None:
@@ -230,3 +238,36 @@ class VendorBehaviours:
         numbers = {r.record.number for r in c.ls.records(c.org, Entity.SALES_RECEIPT)}  # type: ignore[attr-defined]
         assert numbers == {"SR-1", "SR-900"} and remote
         c.agree()
+
+    def test_a_combined_tax_rate_is_computed_exclusive_and_inclusive(self, tmp_path: Path) -> None:
+        caps = self.capabilities()  # type: ignore[attr-defined]
+        self.require(caps.tax_groups, f"combined tax rates are not supported by {caps.display_name}")  # type: ignore[attr-defined]
+        code, percent = self.combined_tax()
+        c = self._open(tmp_path)
+        c.ls.update_settings(c.conn, {"tax_codes": json.dumps({"COMBINED": code})})
+        c.ls.upsert(c.org, Contact(id="c1", name="Taxed Customer"))
+        lines = [InvoiceLine(description="Service", unit_amount=Decimal("100.00"), tax_type="COMBINED")]
+        base = Invoice(
+            id="tx1", contact_id="c1", number="TX-1", date=dt.date.today(), currency=self.currency, lines=lines
+        )
+        c.ls.upsert(c.org, base)
+        c.ls.upsert(
+            c.org,
+            base.model_copy(update={"id": "tx2", "number": "TX-2", "line_amount_types": LineAmountTypes.INCLUSIVE}),
+        )
+        c.ls.sync(c.conn)
+        exclusive = money(Decimal("100.00") * percent / 100)
+        inclusive = money(Decimal("100.00") - Decimal("100.00") * 100 / (100 + percent))
+        tx1, tx2 = c.ls.get(c.org, Entity.INVOICE, "tx1"), c.ls.get(c.org, Entity.INVOICE, "tx2")
+        assert tx1 is not None and tx2 is not None
+        assert (tx1.record.total_tax, tx1.record.total) == (exclusive, Decimal("100.00") + exclusive)  # type: ignore[attr-defined]
+        assert (tx2.record.total_tax, tx2.record.total) == (inclusive, Decimal("100.00"))  # type: ignore[attr-defined]
+        assert self.invoice_total(c.remote(Entity.INVOICE, "tx1")) == Decimal("100.00") + exclusive  # type: ignore[attr-defined]
+        c.agree()
+        # A tax code the connection's map does not name fails, naming the map to fix.
+        odd = [InvoiceLine(description="Service", unit_amount=Decimal("10.00"), tax_type="UNMAPPED")]
+        c.ls.upsert(c.org, base.model_copy(update={"id": "tx3", "number": "TX-3", "lines": odd}))
+        c.ls.sync(c.conn)
+        assert c.state(Entity.INVOICE, "tx3") == "failed"
+        view = c.ls.get(c.org, Entity.INVOICE, "tx3", c.conn)
+        assert view is not None and "UNMAPPED" in (view.error or "") and "tax codes map" in (view.error or "")

@@ -32,8 +32,8 @@ _READONLY: dict[str, set[str]] = {
     "Payment": {"UnappliedAmt"},
     "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit", "TxnTaxDetail"},
     "RefundReceipt": {"TotalAmt", "Balance", "TxnTaxDetail"},
-    "PurchaseOrder": {"TotalAmt", "LinkedTxn"},
-    "Bill": {"TotalAmt", "Balance", "LinkedTxn"},
+    "PurchaseOrder": {"TotalAmt", "LinkedTxn", "TxnTaxDetail"},
+    "Bill": {"TotalAmt", "Balance", "LinkedTxn", "TxnTaxDetail"},
     "TaxCode": set(),
     "SalesReceipt": {"TotalAmt", "Balance", "HomeTotalAmt", "HomeBalance", "TxnTaxDetail"},
     "Estimate": {"TotalAmt", "HomeTotalAmt", "TxnTaxDetail"},
@@ -485,8 +485,10 @@ def _invoice_like(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str, old: dic
     _txn_common(ctx, entity, rec, rid)
     lines, total = _lines(ctx, entity, rec.get("Line"))
     rec["Line"] = lines
+    from .tax import with_tax
+
+    total = with_tax(ctx.company, entity, rec, total, sales=True)
     rec["TotalAmt"] = total
-    rec["TxnTaxDetail"] = {"TotalTax": ZERO}
     if entity == "Invoice":
         rec["DueDate"] = str(rec.get("DueDate") or rec["TxnDate"])
         applied = dict((old or {}).get("_applied", {}))
@@ -520,6 +522,9 @@ def _purchase(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str, old: dict[st
     links = vendors.po_links(rec.get("Line")) if entity == "Bill" else []
     lines, total = _lines(ctx, entity, rec.get("Line"))
     rec["Line"] = lines
+    from .tax import with_tax
+
+    total = with_tax(ctx.company, entity, rec, total, sales=False)
     rec["TotalAmt"] = total
     if entity == "Bill":
         vendors.attach(ctx, rec, links, old)

@@ -789,7 +789,11 @@ def upsert_tax_rate(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None)
         raise ElementError("Name is required")
     comps = rec.get("TaxComponents") or []
     try:
-        rate = sum((to_dec(c.get("Rate"), ZERO) for c in comps), ZERO)
+        # Components add up; a compound one (IsCompound) is charged on the amount plus the simple ones
+        # (Xero's tax rates help: "compound ... calculated on top of the other components").
+        simple = sum((to_dec(c.get("Rate"), ZERO) for c in comps if not c.get("IsCompound")), ZERO)
+        compound = sum((to_dec(c.get("Rate"), ZERO) for c in comps if c.get("IsCompound")), ZERO)
+        rate = simple + compound * (Decimal(100) + simple) / Decimal(100)
     except ValueError as exc:
         raise ElementError(str(exc)) from exc
     rec["EffectiveRate"] = rate
