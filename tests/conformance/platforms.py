@@ -90,6 +90,12 @@ class Platform:
     def combined_tax(self) -> tuple[str, Decimal]:
         raise NotImplementedError
 
+    def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
+        raise NotImplementedError
+
+    def platform_item_codes(self) -> list[str]:
+        raise NotImplementedError
+
     def settle(self) -> None:
         # Both platforms' modified-since reads have one-second precision.
         time.sleep(1.05)
@@ -209,6 +215,29 @@ class Xero(Platform):
         state = {"PAID": "paid", "VOIDED": "void", "DELETED": "void"}.get(bill["Status"], "open")
         # Xero's API keeps no link from a bill to the purchase order it came from.
         return {"total": Decimal(str(bill["Total"])), "state": state, "purchase_order": None}
+
+    def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
+        # Tracked once it has an inventory asset account; its stock arrives with an approved bill.
+        item = {
+            "Code": code,
+            "Name": name,
+            "InventoryAssetAccountCode": "630",
+            "PurchaseDetails": {"COGSAccountCode": "310", "UnitPrice": "10.00"},
+            "SalesDetails": {"UnitPrice": "25.00", "AccountCode": "200"},
+        }
+        self.sb.as_user("Items", {"Items": [item]}, method="PUT")
+        supplier = self.create_contact(f"Stock supplier {code}")
+        bill = {
+            "Type": "ACCPAY",
+            "Contact": {"ContactID": supplier},
+            "DueDate": dt.date.today().isoformat(),
+            "Status": "AUTHORISED",
+            "LineItems": [{"Description": name, "ItemCode": code, "Quantity": str(quantity), "UnitAmount": "10.00"}],
+        }
+        self.sb.as_user("Invoices", {"Invoices": [bill]}, method="PUT")
+
+    def platform_item_codes(self) -> list[str]:
+        return [str(i["Code"]) for i in self.sb.records("Items")]
 
     def combined_tax(self) -> tuple[str, Decimal]:
         # A rate of two components, as a person sets one up in Xero (Settings > Tax rates).
@@ -334,6 +363,24 @@ class QuickBooksOnline(Platform):
     def sales_receipt_total(self, remote_id: str) -> Decimal:
         receipt = next(r for r in self.sb.records("SalesReceipt") if r["Id"] == remote_id)
         return Decimal(str(receipt["TotalAmt"]))
+
+    def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
+        asset = next(str(a["Id"]) for a in self.sb.records("Account") if a.get("AccountType") == "Other Current Asset")
+        body = {
+            "Name": name,
+            "Sku": code,
+            "Type": "Inventory",
+            "TrackQtyOnHand": True,
+            "QtyOnHand": str(quantity),
+            "InvStartDate": dt.date.today().isoformat(),
+            "AssetAccountRef": {"value": asset},
+            "IncomeAccountRef": {"value": "6"},
+            "ExpenseAccountRef": {"value": "7"},
+        }
+        self.sb.as_user("item", body)
+
+    def platform_item_codes(self) -> list[str]:
+        return [str(i.get("Sku") or i["Name"]) for i in self.sb.records("Item")]
 
     def combined_tax(self) -> tuple[str, Decimal]:
         code = next(t for t in self.sb.records("TaxCode") if t.get("TaxGroup"))

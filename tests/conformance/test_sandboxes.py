@@ -87,6 +87,12 @@ class SandboxConformance(ProviderConformance):
     def combined_tax(self) -> tuple[str, Decimal]:
         return self.plat.combined_tax()
 
+    def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
+        self.plat.create_stocked_item(code, name, quantity)
+
+    def platform_item_codes(self) -> list[str]:
+        return self.plat.platform_item_codes()
+
     def inject_faults(self, faults: Faults) -> None:
         self.plat.inject_faults(faults)
 

@@ -135,9 +135,13 @@ class Contact(Record):
 
 
 class Item(Record):
-    """A product or service the business sells or buys, identified on platforms by its code."""
+    """A product or service the business sells or buys, identified on platforms by its code.
+
+    `quantity_on_hand` is the stock the platform counts for an item it tracks as inventory (read from it, never
+    sent; None where the platform tracks none for the item)."""
 
     entity: ClassVar[Entity] = Entity.ITEM
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"quantity_on_hand"})
 
     code: str = Field(min_length=1, max_length=30)
     name: str = Field(min_length=1, max_length=50)
@@ -147,6 +151,7 @@ class Item(Record):
     tax_type: str | None = None
     is_sold: bool = True
     is_purchased: bool = False
+    quantity_on_hand: Amount | None = None
 
 
 class Tracking(BaseModel):

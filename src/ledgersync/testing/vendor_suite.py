@@ -74,6 +74,13 @@ class VendorBehaviours:
     def sales_receipt_total(self, remote_id: str) -> Decimal:
         raise NotImplementedError("sales_receipt_total")
 
+    def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
+        """Add a product the platform tracks as inventory, with `quantity` in stock (as a person would)."""
+        raise NotImplementedError("create_stocked_item: an inventory item with stock on the platform")
+
+    def platform_item_codes(self) -> list[str]:
+        raise NotImplementedError("platform_item_codes: the codes of the platform's products")
+
     def combined_tax(self) -> tuple[str, Decimal]:
         """The platform's code for a combined (group) tax rate, made there if need be, and its percent."""
         raise NotImplementedError("combined_tax: a combined tax rate's code on the platform and its percent")
@@ -271,3 +278,41 @@ class VendorBehaviours:
         assert c.state(Entity.INVOICE, "tx3") == "failed"
         view = c.ls.get(c.org, Entity.INVOICE, "tx3", c.conn)
         assert view is not None and "UNMAPPED" in (view.error or "") and "tax codes map" in (view.error or "")
+
+    def test_export_sends_every_product_and_customer_with_a_summary(self, tmp_path: Path) -> None:
+        caps = self.capabilities()  # type: ignore[attr-defined]
+        self.require(Entity.ITEM in caps.push_entities, f"products are not supported by {caps.display_name}")
+        from ledgersync import EngineSettings
+
+        # A connection that syncs only customers with transactions: the export still sends them all.
+        c = self.open(tmp_path, settings=EngineSettings(retry_base_seconds=0, contacts="with_transactions"))  # type: ignore[attr-defined]
+        for i in range(5):
+            c.ls.upsert(c.org, Contact(id=f"c{i}", name=f"Export Customer {i}"))
+            c.ls.upsert(
+                c.org, Item(id=f"it{i}", code=f"EXP-{i}", name=f"Export product {i}", unit_price=Decimal("9.50"))
+            )
+        c.ls.sync(c.conn)
+        assert c.state(Entity.CONTACT, "c0") != "synced" or c.ls.get(c.org, Entity.CONTACT, "c0", c.conn) is None
+        seen: list[tuple[str, int, int | None]] = []
+        summary = c.ls.export(c.conn, "customers", progress=lambda p, n, t: seen.append((p, n, t)))
+        assert (summary.total, summary.synced, summary.failed) == (5, 5, 0), summary.line()
+        assert seen[0] == ("export customers", 0, 5) and sum(n for _, n, _ in seen) == 5
+        assert "5 of 5 synced" in summary.line()
+        products = c.ls.export(c.conn, "products")
+        # Products the platform had (pulled into the app) count too.
+        assert products.synced == products.total >= 5 and products.failed == 0, products.line()
+        assert {f"EXP-{i}" for i in range(5)} <= set(self.platform_item_codes())
+        # Once more: nothing left to send.
+        assert c.ls.export(c.conn, "products").pushed == 0
+
+    def test_stock_on_hand_is_read_from_the_platform(self, tmp_path: Path) -> None:
+        caps = self.capabilities()  # type: ignore[attr-defined]
+        self.require(Entity.ITEM in caps.pull_entities, f"products are not read from {caps.display_name}")
+        try:
+            self.create_stocked_item("STK-1", "Stocked part", Decimal("12"))
+        except NotImplementedError:
+            self.require(False, "the harness cannot add a stocked item (create_stocked_item)")  # type: ignore[attr-defined]
+        c = self._open(tmp_path)
+        c.ls.sync(c.conn)
+        (item,) = [r for r in c.ls.records(c.org, Entity.ITEM) if r.record.code == "STK-1"]  # type: ignore[attr-defined]
+        assert item.record.quantity_on_hand == Decimal("12")  # type: ignore[attr-defined]

@@ -6,15 +6,12 @@ from ledgersync.engine.entities.base import EntityRules
 from ledgersync.engine.entities.bill import BillPaymentRules, BillRules
 from ledgersync.engine.entities.contact import ContactRules
 from ledgersync.engine.entities.invoice import InvoiceRules
+from ledgersync.engine.entities.item import ItemRules
 from ledgersync.engine.entities.payment import PaymentRules
 from ledgersync.engine.entities.purchase_order import PurchaseOrderRules
 from ledgersync.engine.entities.sales_receipt import SalesReceiptRules
 from ledgersync.engine.entities.supplier import SupplierRules
 from ledgersync.model import Entity
-
-
-class ItemRules(EntityRules):
-    entity = Entity.ITEM
 
 
 class CreditRules(EntityRules):

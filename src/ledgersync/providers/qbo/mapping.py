@@ -345,6 +345,8 @@ def item_from_qbo(data: Mapping[str, Any]) -> Item:
         tax_type=_ref(data.get("SalesTaxCodeRef")),
         is_sold=bool(data.get("IncomeAccountRef")) or not data.get("ExpenseAccountRef"),
         is_purchased=bool(data.get("ExpenseAccountRef")),
+        # Stock on hand where QuickBooks tracks the item's quantity (an Inventory item: TrackQtyOnHand).
+        quantity_on_hand=_dec(data.get("QtyOnHand")) if data.get("TrackQtyOnHand") else None,
     )
 
 

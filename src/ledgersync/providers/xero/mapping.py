@@ -283,6 +283,8 @@ def item_from_xero(data: Mapping[str, Any]) -> Item:
         tax_type=_str(sales.get("TaxType")),
         is_sold=bool(data.get("IsSold", True)),
         is_purchased=bool(data.get("IsPurchased", False)),
+        # Stock on hand where Xero tracks the item as inventory.
+        quantity_on_hand=_dec(data.get("QuantityOnHand")) if data.get("IsTrackedAsInventory") else None,
     )
 
 

@@ -508,6 +508,11 @@ def upsert_document(kind: DocKind, ctx: Ctx, el: dict[str, Any], mode: str, targ
         rec.setdefault("IsDiscounted", False)
         settle(rec, kind)
     t.put(kind.coll, rec)
+    if kind.coll == "Invoices":
+        from .stock import restock
+
+        lines = [*rec.get("LineItems", []), *(existing or {}).get("LineItems", [])]
+        restock(t, [str(li.get("ItemCode") or "") for li in lines])
     if kind.category:
         ctx.emit(kind.category, "UPDATE" if existing else "CREATE", rec[kind.id_field])
     return rec
@@ -727,6 +732,9 @@ def upsert_item(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> 
             except ValueError as exc:
                 raise ElementError(str(exc)) from exc
             rec[det] = d
+    from .stock import on_item
+
+    on_item(rec, existing)
     t.put("Items", rec)
     return rec
 
