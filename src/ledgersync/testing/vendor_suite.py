@@ -281,7 +281,7 @@ class VendorBehaviours:
 
     def test_export_sends_every_product_and_customer_with_a_summary(self, tmp_path: Path) -> None:
         caps = self.capabilities()  # type: ignore[attr-defined]
-        self.require(Entity.ITEM in caps.push_entities, f"products are not supported by {caps.display_name}")
+        self.require(Entity.ITEM in caps.push_entities, f"products are not supported by {caps.display_name}")  # type: ignore[attr-defined]
         from ledgersync import EngineSettings
 
         # A connection that syncs only customers with transactions: the export still sends them all.
@@ -307,7 +307,7 @@ class VendorBehaviours:
 
     def test_stock_on_hand_is_read_from_the_platform(self, tmp_path: Path) -> None:
         caps = self.capabilities()  # type: ignore[attr-defined]
-        self.require(Entity.ITEM in caps.pull_entities, f"products are not read from {caps.display_name}")
+        self.require(Entity.ITEM in caps.pull_entities, f"products are not read from {caps.display_name}")  # type: ignore[attr-defined]
         try:
             self.create_stocked_item("STK-1", "Stocked part", Decimal("12"))
         except NotImplementedError:
