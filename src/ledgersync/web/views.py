@@ -45,6 +45,7 @@ from ledgersync.web.auth import (
     sign_in_throttled,
     sign_out,
 )
+from ledgersync.web.exports import ExportRuns
 from ledgersync.web.queries import EVENT_KINDS, OUTCOMES, contact_names, list_events, list_records, record_history
 
 log = logging.getLogger(__name__)
@@ -340,8 +341,35 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         out = []
         for c in ctx.connections:
             h = ls.health(c.id)
-            out.append({"conn": c, "health": h, "failed": ac.failed_count(c.id)})
+            runs = [export_runs.view(r) for r in export_runs.for_connection(c.id)]
+            out.append({"conn": c, "health": h, "failed": ac.failed_count(c.id), "exports": runs})
         return out
+
+    # -- the one-time export, with its progress (account controls) ------------------------------------
+    export_runs = ExportRuns()
+
+    @router.post("/integrations/{conn_id}/export/{what}", response_model=None)
+    def start_export(request: Request, conn_id: str, what: str, ctx: Ctx = Depends(context)) -> Response:
+        conn = ctx.connection(conn_id)
+        if not ctx.can_manage:
+            raise Forbidden(f"Only an owner or admin can export everything; you are a {ctx.role.value}.")
+        try:
+            run = export_runs.start(ls, conn.id, what)
+        except ValueError as exc:
+            flash(request, "error", str(exc))
+            return see_other("/integrations")
+        if request.headers.get("hx-request"):
+            return render(ctx, "_export.html", run=export_runs.view(run))
+        flash(request, "ok", f"Exporting all {what} to {ctx.display_name(conn)}; the card shows the progress.")
+        return see_other("/integrations")
+
+    @router.get("/integrations/{conn_id}/export/{what}", response_class=HTMLResponse)
+    def export_progress(conn_id: str, what: str, ctx: Ctx = Depends(context)) -> HTMLResponse:
+        conn = ctx.connection(conn_id)
+        run = export_runs.get(conn.id, what)
+        if run is None:
+            return render(ctx, "missing.html", status_code=404, what=f"an export of {what}")
+        return render(ctx, "_export.html", run=export_runs.view(run))
 
     TEMPLATES.env.globals["entity_order"] = [e.value for e in Entity.push_order()]
 
@@ -555,10 +583,10 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         when the list is asked for."""
         if ctx.conn is None or not ctx.can_manage or remote_id or ent not in PICKABLE:
             return None
-        out: dict[str, Any] = {"q": q[:100], "loaded": False, "items": [], "error": None}
+        out: dict[str, Any] = {"q": q[:100], "loaded": False, "candidates": [], "error": None}
         if pick or q:
             try:
-                out["items"] = ac.link_candidates(ctx.actor, ctx.conn.id, ent, q[:100], limit=100)
+                out["candidates"] = ac.link_candidates(ctx.actor, ctx.conn.id, ent, q[:100], limit=100)
                 out["loaded"] = True
             except ProviderError as exc:
                 out["error"] = f"{ctx.platform} could not be read: {exc.error.message}"
