@@ -93,6 +93,12 @@ class Platform:
     def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
         raise NotImplementedError
 
+    def enable_currency(self, code: str) -> None:
+        raise NotImplementedError
+
+    def invoice_home_total(self, remote_id: str) -> Decimal | None:
+        raise NotImplementedError
+
     def platform_item_codes(self) -> list[str]:
         raise NotImplementedError
 
@@ -215,6 +221,12 @@ class Xero(Platform):
         state = {"PAID": "paid", "VOIDED": "void", "DELETED": "void"}.get(bill["Status"], "open")
         # Xero's API keeps no link from a bill to the purchase order it came from.
         return {"total": Decimal(str(bill["Total"])), "state": state, "purchase_order": None}
+
+    def enable_currency(self, code: str) -> None:
+        self.sb.as_user("Currencies", {"Code": code}, method="PUT")
+
+    def invoice_home_total(self, remote_id: str) -> Decimal | None:
+        return None  # Xero's API shows no home-currency total on an invoice
 
     def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
         # Tracked once it has an inventory asset account; its stock arrives with an approved bill.
@@ -363,6 +375,15 @@ class QuickBooksOnline(Platform):
     def sales_receipt_total(self, remote_id: str) -> Decimal:
         receipt = next(r for r in self.sb.records("SalesReceipt") if r["Id"] == remote_id)
         return Decimal(str(receipt["TotalAmt"]))
+
+    def enable_currency(self, code: str) -> None:
+        path = f"/_sandbox/tenants/{self.sb.tenant_id}/preferences"
+        current = self.sb.control.get(path).json().get("currencies") or []
+        body = {"multicurrency": True, "currencies": [*current, code]}
+        self.sb.control.put(path, json=body).raise_for_status()
+
+    def invoice_home_total(self, remote_id: str) -> Decimal | None:
+        return Decimal(str(self._invoice(remote_id)["HomeTotalAmt"])) if remote_id else None
 
     def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
         asset = next(str(a["Id"]) for a in self.sb.records("Account") if a.get("AccountType") == "Other Current Asset")

@@ -93,6 +93,12 @@ class SandboxConformance(ProviderConformance):
     def platform_item_codes(self) -> list[str]:
         return self.plat.platform_item_codes()
 
+    def enable_currency(self, code: str) -> None:
+        self.plat.enable_currency(code)
+
+    def invoice_home_total(self, remote_id: str) -> Decimal | None:
+        return self.plat.invoice_home_total(remote_id)
+
     def inject_faults(self, faults: Faults) -> None:
         self.plat.inject_faults(faults)
 

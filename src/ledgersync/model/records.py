@@ -207,6 +207,9 @@ class Invoice(Record):
     date: dt.date
     due_date: dt.date | None = None
     currency: str = "AUD"
+    # Units of the invoice's currency per unit of the platform's home currency (Xero CurrencyRate); None: the
+    # home currency, or the platform's own rate of the day. Carried both ways (issue 16).
+    currency_rate: Amount | None = None
     line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
     lines: list[InvoiceLine] = Field(default_factory=list)
     status: InvoiceStatus = InvoiceStatus.AUTHORISED
@@ -400,6 +403,8 @@ class Bill(Record):
     date: dt.date
     due_date: dt.date | None = None
     currency: str = "AUD"
+    # As Invoice.currency_rate.
+    currency_rate: Amount | None = None
     line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
     lines: list[InvoiceLine] = Field(default_factory=list)
     status: InvoiceStatus = InvoiceStatus.AUTHORISED

@@ -81,6 +81,14 @@ class VendorBehaviours:
     def platform_item_codes(self) -> list[str]:
         raise NotImplementedError("platform_item_codes: the codes of the platform's products")
 
+    def enable_currency(self, code: str) -> None:
+        """Turn on multicurrency where that is a switch, and add `code` to the organisation's currencies."""
+        raise NotImplementedError("enable_currency: add a currency to the organisation on the platform")
+
+    def invoice_home_total(self, remote_id: str) -> Decimal | None:
+        """The invoice's total in the home currency, where the platform keeps one (None: it keeps none)."""
+        raise NotImplementedError("invoice_home_total")
+
     def combined_tax(self) -> tuple[str, Decimal]:
         """The platform's code for a combined (group) tax rate, made there if need be, and its percent."""
         raise NotImplementedError("combined_tax: a combined tax rate's code on the platform and its percent")
@@ -316,3 +324,43 @@ class VendorBehaviours:
         c.ls.sync(c.conn)
         (item,) = [r for r in c.ls.records(c.org, Entity.ITEM) if r.record.code == "STK-1"]  # type: ignore[attr-defined]
         assert item.record.quantity_on_hand == Decimal("12")  # type: ignore[attr-defined]
+
+    def test_only_enabled_currencies_are_taken_and_the_rate_goes_both_ways(self, tmp_path: Path) -> None:
+        try:
+            self.invoice_home_total("")
+        except NotImplementedError:
+            self.require(False, "the harness cannot read home-currency amounts (invoice_home_total)")  # type: ignore[attr-defined]
+        except (StopIteration, KeyError):
+            pass
+        c = self._open(tmp_path)
+        c.ls.upsert(c.org, Contact(id="c1", name="Euro Customer", currency="EUR"))
+        lines = [InvoiceLine(description="Export job", unit_amount=Decimal("100.00"))]
+        euro = Invoice(
+            id="fx1",
+            contact_id="c1",
+            number="FX-1",
+            date=dt.date.today(),
+            currency="EUR",
+            currency_rate=Decimal("0.6"),
+            lines=lines,
+        )
+        c.ls.upsert(c.org, euro)
+        c.ls.sync(c.conn)
+        # The organisation has not added euros: refused, with the platform's words.
+        assert c.state(Entity.INVOICE, "fx1") == "failed"
+        view = c.ls.get(c.org, Entity.INVOICE, "fx1", c.conn)
+        assert view is not None and "EUR" in (view.error or ""), view.error
+        self.enable_currency("EUR")
+        c.ls.upsert(c.org, euro.model_copy(update={"reference": "retry"}))
+        c.ls.upsert(c.org, Contact(id="c1", name="Euro Customer", currency="EUR", email="eu@example.com"))
+        c.ls.sync(c.conn)
+        assert c.state(Entity.INVOICE, "fx1") == "synced"
+        remote = c.remote(Entity.INVOICE, "fx1")
+        with c.provider() as provider:
+            (back,) = provider.fetch(Entity.INVOICE, [remote])
+        assert back.record.currency == "EUR" and back.record.currency_rate == Decimal("0.6")  # type: ignore[attr-defined]
+        home = self.invoice_home_total(remote)
+        if home is not None:
+            # 100.00 EUR at 0.6 EUR to the home currency.
+            assert home == money(Decimal("100.00") / Decimal("0.6"))
+        c.agree()

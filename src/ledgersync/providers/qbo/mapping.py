@@ -547,7 +547,22 @@ def invoice_to_qbo(
     )
     body["DueDate"] = invoice.due_date.isoformat() if invoice.due_date else None
     body["PrivateNote"] = invoice.reference
+    body["ExchangeRate"] = exchange_rate_to_qbo(invoice.currency_rate)
     return _identity(_clean(body), remote_id, sync_token)
+
+
+RATE_PLACES = Decimal("0.000001")
+
+
+def exchange_rate_to_qbo(rate: Decimal | None) -> Decimal | None:
+    """QuickBooks' ExchangeRate is home currency per unit of the document's; the canonical rate is the other way
+    round (the document's currency per unit of home, Xero's convention). Six places each way."""
+    return None if rate is None else (Decimal(1) / rate).quantize(RATE_PLACES)
+
+
+def exchange_rate_from_qbo(data: Mapping[str, Any]) -> Decimal | None:
+    rate = _dec(data.get("ExchangeRate"))
+    return None if rate is None or rate == 1 or rate == 0 else (Decimal(1) / rate).quantize(RATE_PLACES)
 
 
 def invoice_from_qbo(data: Mapping[str, Any], refs: Refs) -> Invoice:
@@ -564,6 +579,7 @@ def invoice_from_qbo(data: Mapping[str, Any], refs: Refs) -> Invoice:
         date=date,
         due_date=parse_date(data.get("DueDate")),
         currency=_currency(data, refs),
+        currency_rate=exchange_rate_from_qbo(data),
         line_amount_types=_line_types(data.get("GlobalTaxCalculation")),
         lines=_lines_from_qbo(data, refs),
         status=_status_from_qbo(data),

@@ -47,6 +47,8 @@ from ledgersync.providers.qbo.mapping import (
     _ref,
     _split_tracking,
     _str,
+    exchange_rate_from_qbo,
+    exchange_rate_to_qbo,
     is_voided,
     parse_date,
     parse_datetime,
@@ -306,6 +308,7 @@ def bill_to_qbo(
         "DueDate": bill.due_date.isoformat() if bill.due_date else None,
         "PrivateNote": bill.reference,
         "Line": purchase_lines_to_qbo(bill.lines, refs, link_po=bill.purchase_order_id),
+        "ExchangeRate": exchange_rate_to_qbo(bill.currency_rate),
     }
     _tax_calculation(body, bill.line_amount_types)
     _with_currency(body, bill.currency, refs)
@@ -328,6 +331,7 @@ def bill_from_qbo(data: Mapping[str, Any], refs: Refs) -> Bill:
         # QuickBooks fills a missing due date with the bill's date (or its terms): that default is not the app's.
         due_date=None if due == date else due,
         currency=_currency(data, refs),
+        currency_rate=exchange_rate_from_qbo(data),
         line_amount_types=_line_types(data.get("GlobalTaxCalculation")),
         lines=purchase_lines_from_qbo(data, refs),
         status=InvoiceStatus.PAID if paid else InvoiceStatus.AUTHORISED,

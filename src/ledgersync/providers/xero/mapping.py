@@ -349,8 +349,15 @@ def invoice_to_xero(invoice: Invoice, *, remote_id: str | None) -> dict[str, Any
             "LineItems": [_line_to_xero(line) for line in invoice.lines],
             "Status": _status_to_xero(invoice.status),
             "CurrencyCode": invoice.currency,
+            "CurrencyRate": invoice.currency_rate,
         }
     )
+
+
+def currency_rate_from_xero(data: Mapping[str, Any]) -> Decimal | None:
+    """A document's CurrencyRate (its currency per unit of the base currency); 1 (a base-currency one) is None."""
+    rate = _dec(data.get("CurrencyRate"))
+    return None if rate is None or rate == 1 else rate
 
 
 def _line_types(value: Any) -> LineAmountTypes:
@@ -368,6 +375,7 @@ def invoice_from_xero(data: Mapping[str, Any]) -> Invoice:
         date=date,
         due_date=parse_date(data.get("DueDate")),
         currency=str(data.get("CurrencyCode") or "AUD"),
+        currency_rate=currency_rate_from_xero(data),
         line_amount_types=_line_types(data.get("LineAmountTypes")),
         lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
         status=_status_from_xero(data.get("Status")),

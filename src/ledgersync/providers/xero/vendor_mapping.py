@@ -45,6 +45,7 @@ from ledgersync.providers.xero.mapping import (
     _status_from_xero,
     _status_to_xero,
     _str,
+    currency_rate_from_xero,
     format_date,
     parse_date,
     parse_datetime,
@@ -189,6 +190,7 @@ def bill_to_xero(bill: Bill, *, remote_id: str | None) -> dict[str, Any]:
             "LineItems": [_line_to_xero(line) for line in bill.lines],
             "Status": _status_to_xero(bill.status),
             "CurrencyCode": bill.currency,
+            "CurrencyRate": bill.currency_rate,
         }
     )
 
@@ -204,6 +206,7 @@ def bill_from_xero(data: Mapping[str, Any]) -> Bill:
         date=date,
         due_date=parse_date(data.get("DueDate")),
         currency=str(data.get("CurrencyCode") or "AUD"),
+        currency_rate=currency_rate_from_xero(data),
         line_amount_types=_line_types(data.get("LineAmountTypes")),
         lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
         status=_status_from_xero(data.get("Status")),

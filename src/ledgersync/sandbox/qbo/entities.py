@@ -222,6 +222,9 @@ def render(sb: QboSandbox, c: Company, entity: str, rec: dict[str, Any]) -> dict
         from .vendors import render_links
 
         render_links(entity, rec, out)
+    from .currency import home_amounts
+
+    home_amounts(entity, out)
     return out
 
 
@@ -478,6 +481,9 @@ def _txn_common(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str) -> None:
             rec[key] = ref
     rec["TxnDate"] = str(rec.get("TxnDate") or today(tz, ctx.sb.now()))
     rec.setdefault("CurrencyRef", home_currency(ctx))
+    from .currency import check
+
+    check(ctx.company, entity, rec)
     _docnumber(ctx, entity, rec, rid)
 
 

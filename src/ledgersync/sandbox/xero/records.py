@@ -485,8 +485,9 @@ def upsert_document(kind: DocKind, ctx: Ctx, el: dict[str, Any], mode: str, targ
     rec.setdefault("LineAmountTypes", "Exclusive")
     if rec["LineAmountTypes"] not in ("Exclusive", "Inclusive", "NoTax"):
         raise ElementError(f"LineAmountTypes '{rec['LineAmountTypes']}' is not valid.")
-    rec.setdefault("CurrencyCode", "AUD")
-    rec.setdefault("CurrencyRate", Decimal("1.000000"))
+    from .currency import check as check_currency
+
+    check_currency(t, rec, el.get("CurrencyRate"))
     if "LineItems" in el or existing is None or "LineAmountTypes" in el:
         lines, sub, tax, total = compute_lines(
             t, el.get("LineItems", rec.get("LineItems", [])), rec["LineAmountTypes"], rec.get("LineItems")
