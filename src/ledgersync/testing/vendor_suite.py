@@ -349,7 +349,8 @@ class VendorBehaviours:
         # The organisation has not added euros: refused, with the platform's words.
         assert c.state(Entity.INVOICE, "fx1") == "failed"
         view = c.ls.get(c.org, Entity.INVOICE, "fx1", c.conn)
-        assert view is not None and "EUR" in (view.error or ""), view.error
+        assert view is not None
+        assert "EUR" in (view.error or ""), view.error
         self.enable_currency("EUR")
         c.ls.upsert(c.org, euro.model_copy(update={"reference": "retry"}))
         c.ls.upsert(c.org, Contact(id="c1", name="Euro Customer", currency="EUR", email="eu@example.com"))
