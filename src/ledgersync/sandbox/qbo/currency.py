@@ -18,7 +18,13 @@ from .util import ZERO, money, to_dec
 if TYPE_CHECKING:
     from .state import Company
 
-HOME_FIELDS = {"Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt", "Estimate", "Bill", "Payment"}
+# The home-currency fields each form has in Intuit's XSD (SalesTransaction: HomeTotalAmt and HomeBalance;
+# Bill: HomeBalance only).
+_SALES = ("HomeTotalAmt", "HomeBalance")
+HOME_FIELDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt", "Estimate"), _SALES),
+    "Bill": ("HomeBalance",),
+}
 
 
 def home(c: Company) -> str:
@@ -57,9 +63,9 @@ def check(c: Company, entity: str, rec: dict[str, Any]) -> None:
 
 def home_amounts(entity: str, rec: dict[str, Any]) -> None:
     """HomeTotalAmt / HomeBalance: the transaction's amounts in the home currency (its own when no rate)."""
-    if entity not in HOME_FIELDS:
-        return
+    fields = HOME_FIELDS.get(entity, ())
     rate = to_dec(rec.get("ExchangeRate"), Decimal(1))
-    rec["HomeTotalAmt"] = money(to_dec(rec.get("TotalAmt"), ZERO) * rate)
-    if "Balance" in rec:
+    if "HomeTotalAmt" in fields:
+        rec["HomeTotalAmt"] = money(to_dec(rec.get("TotalAmt"), ZERO) * rate)
+    if "HomeBalance" in fields and "Balance" in rec:
         rec["HomeBalance"] = money(to_dec(rec.get("Balance"), ZERO) * rate)
