@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 import ledgersync.engine.record as record_stage
-from ledgersync.engine.context import doc_of
 from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.translate import Unresolved
 from ledgersync.model import Bill, BillPayment, Entity, InvoiceStatus, PaymentStatus, Record
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import StoredRecord
@@ -26,7 +26,8 @@ class BillRules(EntityRules):
 
     def prepare(self, ctx: CycleContext, s: Session, rec: StoredRecord) -> StoredRecord | None:
         """A bill made from a purchase order goes once the order is on the platform (where the platform takes
-        purchase orders), so the platform can link the two; until then it is pending behind the order."""
+        purchase orders), so the platform can link the two; until then it waits behind the order (pending, or
+        failed with the order's reason if the order cannot sync, excluded with it if it is excluded)."""
         bill = rec.record
         assert isinstance(bill, Bill)
         if (
@@ -34,7 +35,7 @@ class BillRules(EntityRules):
             and Entity.PURCHASE_ORDER in ctx.caps.push_entities
             and ctx.to_remote_id(Entity.PURCHASE_ORDER, bill.purchase_order_id) is None
         ):
-            record_stage.pending(ctx, s, Entity.BILL, rec.app_id, doc_of(bill))
+            record_stage.waiting(ctx, s, Entity.BILL, rec, Unresolved(Entity.PURCHASE_ORDER, bill.purchase_order_id))
             return None
         return rec
 
