@@ -112,6 +112,11 @@ QBO_CAPABILITIES = Capabilities(
         "DepartmentRef (one per document).",
         "deletions": "Deleted transactions are only visible through CDC, which reaches back 30 days.",
         "refunds": "Refund receipts are not synced yet.",
+        "currencies": "A foreign currency needs multicurrency on and the currency added; currency_rate is the "
+        "inverse of QuickBooks' ExchangeRate (home per foreign).",
+        "stock": "Stock on hand is read for inventory items (TrackQtyOnHand).",
+        "purchase_lines": "A purchase line without a product holds only an amount and an expense account.",
+        "attachments": "Not built yet: the app's invoice PDF is not uploaded (Attachable / upload).",
     },
 )
 

@@ -121,6 +121,10 @@ XERO_CAPABILITIES = Capabilities(
         "Xero sets IsSupplier itself once the contact has a bill. A contact that is both is both in the app.",
         "bills": "A bill is an ACCPAY invoice. Xero's API keeps no link from a bill to its purchase order: the "
         "order is marked BILLED and the bill carries the order's number.",
+        "currencies": "Only the base currency and those added to the organisation (Settings > Currencies); a "
+        "document's currency_rate is Xero's CurrencyRate.",
+        "stock": "Stock on hand is read for items Xero tracks as inventory (IsTrackedAsInventory).",
+        "attachments": "Not built yet: the app's invoice PDF is not uploaded (Xero Attachments).",
         "sales_receipts": "Not supported by Xero: it has no sales receipt record. A sale paid on the spot is an "
         "invoice with a payment in Xero; a RECEIVE bank transaction would carry no customer balance or number.",
     },
