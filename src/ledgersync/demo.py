@@ -101,13 +101,9 @@ def _vendor_side(biz: SampleBusiness, start: dt.date) -> None:
             number="PO-0001",
             date=start + dt.timedelta(days=100),
             lines=[
-                InvoiceLine(
-                    description="Brake pads (box of 10)",
-                    unit_amount=Decimal("420.00"),
-                    account_code="300",
-                    tax_type="INPUT",
-                ),
-                InvoiceLine(description="Freight", unit_amount=Decimal("35.00"), account_code="300", tax_type="INPUT"),
+                # No tax code: each platform applies its purchases account's own (GST on Expenses in Xero).
+                InvoiceLine(description="Brake pads (box of 10)", unit_amount=Decimal("420.00"), account_code="300"),
+                InvoiceLine(description="Freight", unit_amount=Decimal("35.00"), account_code="300"),
             ],
             status=PurchaseOrderStatus.AUTHORISED,
         )
