@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ledgersync.model import Entity
 from ledgersync.providers.base import Capabilities
 from ledgersync.providers.registry import PROVIDERS
 
@@ -37,6 +38,26 @@ def cadence_phrase(seconds: int | None) -> str:
             n = seconds // size
             return f"every {n} {unit}{'s' if n != 1 else ''}" if n != 1 else f"every {unit}"
     return f"every {seconds} seconds"
+# Rows read from what a provider pulls and pushes: (label, entity). A cell says which way records go.
+ENTITY_ROWS: tuple[tuple[str, Entity], ...] = (
+    ("Suppliers (vendors)", Entity.SUPPLIER),
+    ("Purchase orders", Entity.PURCHASE_ORDER),
+    ("Bills", Entity.BILL),
+    ("Bill payments", Entity.BILL_PAYMENT),
+    ("Sales receipts (customer purchases)", Entity.SALES_RECEIPT),
+)
+
+
+def direction(caps: Capabilities, entity: Entity) -> str:
+    """How records of an entity go on this platform: both ways, one way, or not supported."""
+    pulled, pushed = entity in caps.pull_entities, entity in caps.push_entities
+    if pulled and pushed:
+        return "both ways"
+    if pushed:
+        return "to the platform"
+    if pulled:
+        return "from the platform"
+    return f"not supported by {caps.display_name}"
 
 
 def providers() -> dict[str, Capabilities]:
@@ -62,6 +83,8 @@ def markdown() -> str:
     ]
     for label, row in matrix():
         lines.append(f"| {label} | " + " | ".join("yes" if row[n] else "no" for n in caps) + " |")
+    for label, entity in ENTITY_ROWS:
+        lines.append(f"| {label} | " + " | ".join(direction(c, entity) for c in caps.values()) + " |")
     lines += ["", "Batch size and page size per call:", ""]
     for c in caps.values():
         lines.append(f"- {c.display_name}: up to {c.batch_size} records a write, {c.page_size} a read.")

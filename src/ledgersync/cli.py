@@ -532,6 +532,45 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_level="info", proxy_headers=False)
 
 
+@app.command("export")
+def export_all(
+    what: Annotated[str, typer.Argument(help="products, customers or suppliers")],
+    db: DbOption = None,
+    connection: Annotated[str | None, typer.Option(help="Connection id (default: every connected one)")] = None,
+) -> None:
+    """One-time export of every product / customer / supplier to the platform, with progress and a summary."""
+    ls = LedgerSync(db)
+    conns = (
+        [ls.connection(connection)]
+        if connection
+        else [c for c in ls.connections() if c.status in ("connected", "parked")]
+    )
+    if not conns:
+        console.print("No connected connections.")
+        raise typer.Exit(0)
+    codes: list[int] = []
+    for conn in conns:
+        with _progress() as progress:
+            try:
+                summary = ls.export(conn.id, what, progress=_ProgressSink(progress))
+            except ValueError as exc:
+                console.print(f"[red]{escape(str(exc))}[/]")
+                raise typer.Exit(EXIT_FAILED) from None
+            except ProviderError as exc:
+                console.print(f"[red]{conn.id}: {exc.error.message}[/] {exc.error.hint}")
+                codes.append(EXIT_FAILED)
+                continue
+            except (ConnectionBusy, SecretKeyError) as exc:
+                message, code = expected_failure(exc) or (str(exc), EXIT_FAILED)
+                console.print(f"[red]{conn.id}: {escape(message)}[/]", soft_wrap=True)
+                codes.append(code)
+                continue
+        console.print(f"{conn.id}: {summary.line()}", soft_wrap=True)
+        if summary.failed or summary.status != "ok":
+            codes.append(EXIT_FAILED)
+    raise typer.Exit(0 if not codes else EXIT_BUSY if set(codes) == {EXIT_BUSY} else min(codes))
+
+
 @app.command()
 def capabilities(
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Print the Markdown table kept in the docs")] = False,
@@ -549,6 +588,8 @@ def capabilities(
         table.add_column(c.display_name, justify="center")
     for label, row in caps.matrix():
         table.add_row(label, *["[green]yes[/]" if row[n] else "[dim]no[/]" for n in provs])
+    for label, entity in caps.ENTITY_ROWS:
+        table.add_row(label, *[caps.direction(c, entity) for c in provs.values()])
     console.print(table)
 
 

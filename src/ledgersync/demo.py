@@ -29,7 +29,11 @@ from ledgersync import (
     InvoiceLine,
     LedgerSync,
     Payment,
+    PurchaseOrder,
+    Record,
+    Supplier,
 )
+from ledgersync.model import PurchaseOrderStatus
 
 FIRST = [
     "Ava",
@@ -72,6 +76,55 @@ class SampleBusiness:
     contacts: list[Contact] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
+    # The vendor side and tax (issue 16): a supplier, a purchase order the demo marks billed (it becomes a bill),
+    # and an invoice taxed at a combined rate (the app's code COMBINED, mapped per connection).
+    suppliers: list[Supplier] = field(default_factory=list)
+    purchase_orders: list[PurchaseOrder] = field(default_factory=list)
+    taxed: list[Invoice] = field(default_factory=list)
+
+    def records(self) -> list[Record]:
+        return [*self.contacts, *self.suppliers, *self.invoices, *self.taxed, *self.payments, *self.purchase_orders]
+
+
+# The app's own code for the combined rate; each connection maps it to its platform's (tax_codes).
+COMBINED_TAX = "COMBINED"
+
+
+def _vendor_side(biz: SampleBusiness, start: dt.date) -> None:
+    biz.suppliers.append(
+        Supplier(id="supp-0001", name="Auto Parts Wholesale", email="orders@autoparts.example", phone="0730001000")
+    )
+    biz.purchase_orders.append(
+        PurchaseOrder(
+            id="po-0001",
+            supplier_id="supp-0001",
+            number="PO-0001",
+            date=start + dt.timedelta(days=100),
+            lines=[
+                # No tax code: each platform applies its purchases account's own (GST on Expenses in Xero).
+                InvoiceLine(description="Brake pads (box of 10)", unit_amount=Decimal("420.00"), account_code="300"),
+                InvoiceLine(description="Freight", unit_amount=Decimal("35.00"), account_code="300"),
+            ],
+            status=PurchaseOrderStatus.AUTHORISED,
+        )
+    )
+    biz.taxed.append(
+        Invoice(
+            id="inv-tax-0001",
+            contact_id=biz.contacts[0].id,
+            number="WS-TAX-01",
+            date=start + dt.timedelta(days=105),
+            lines=[
+                InvoiceLine(
+                    description="Fleet service (taxed at the combined rate)",
+                    unit_amount=Decimal("400.00"),
+                    account_code="200",
+                    tax_type=COMBINED_TAX,
+                )
+            ],
+            reference="Fleet job",
+        )
+    )
 
 
 def sample_business(
@@ -162,6 +215,7 @@ def sample_business(
                     allocations=[Allocation(invoice_id=inv.id, amount=amount)],
                 )
             )
+    _vendor_side(biz, start)
     return biz
 
 
@@ -410,13 +464,17 @@ def run_demo(
         on_step(f"Xero sandbox running at {sandbox.url} (organisation 'Demo Company (AU)')")
         org = ls.create_organisation("Demo Workshop")
         biz = sample_business(contacts, invoices)
-        ls.upsert_many(org, [*biz.contacts, *biz.invoices, *biz.payments])
+        ls.upsert_many(org, biz.records())
         on_step(
-            f"Sample business: {len(biz.contacts)} customers, {len(biz.invoices)} invoices, "
-            f"{len(biz.payments)} payments in {workdir / 'ledgersync.db'}"
+            f"Sample business: {len(biz.contacts)} customers, {len(biz.invoices) + len(biz.taxed)} invoices, "
+            f"{len(biz.payments)} payments, {len(biz.suppliers)} supplier and {len(biz.purchase_orders)} purchase "
+            f"order in {workdir / 'ledgersync.db'}"
         )
         conn = connect_xero(ls, org, sandbox)
         on_step("Connected to Xero through the OAuth consent flow (state checked, tokens encrypted)")
+        combined = _xero_combined_rate(sandbox)
+        ls.update_settings(conn, {"tax_codes": json.dumps({**XERO_TAX_CODES, COMBINED_TAX: combined})})
+        on_step(f"Xero has a combined tax rate (GST and a levy, {combined}); the app's {COMBINED_TAX} maps to it")
         first = ls.sync(conn, progress=progress)
         on_step(
             f"First sync: pushed {sum(first.pushed.values())} records in {first.seconds:.1f}s "
@@ -471,8 +529,13 @@ def run_demo(
             "Changed both sides: in Xero a contact added and a payment recorded; in the app an invoice "
             "edited and a customer added"
         )
+        # The purchase order is finished in the app: marked billed, it becomes a bill linked to it.
+        ls.upsert(org, biz.purchase_orders[0].model_copy(update={"status": PurchaseOrderStatus.BILLED}))
         time.sleep(1.1)  # Xero's If-Modified-Since has one-second precision
         second = ls.sync(conn, progress=progress)
+        bill = ls.get(org, Entity.BILL, f"{biz.purchase_orders[0].id}-bill", conn)
+        if bill is not None:
+            on_step(f"Purchase order PO-0001 marked billed: bill {bill.record.number} made from it, {bill.state}")  # type: ignore[attr-defined]
         on_step(
             f"Second sync: pulled {sum(second.pulled.values())}, created in app "
             f"{sum(second.created_in_app.values())}, pushed {sum(second.pushed.values())}"
@@ -544,6 +607,25 @@ def _quickbooks_desktop(
     health = ls.health(start.connection_id)
     on_step(health.last_sync_phrase())
     return start.connection_id, health.counts
+# The Xero connection's tax map: the app keeps Xero's own codes, and its combined code maps to the rate made below.
+XERO_TAX_CODES = {"OUTPUT": "OUTPUT", "INPUT": "INPUT", "NONE": "NONE"}
+
+
+def _xero_combined_rate(sandbox: SandboxHandle) -> str:
+    """A combined rate in the Xero organisation (GST and a levy as two components), as a person sets one up."""
+    body = {
+        "TaxRates": [
+            {
+                "Name": "GST and fuel levy",
+                "ReportTaxType": "OUTPUT",
+                "TaxComponents": [
+                    {"Name": "GST", "Rate": "10.0000", "IsCompound": False},
+                    {"Name": "Fuel levy", "Rate": "2.0000", "IsCompound": False},
+                ],
+            }
+        ]
+    }
+    return str(sandbox.as_user("TaxRates", body, method="PUT")["TaxRates"][0]["TaxType"])
 
 
 def check_connection(ls: LedgerSync, conn_id: str) -> CheckReport:
@@ -562,9 +644,12 @@ def _quickbooks(
     qbo.control.put(f"/_sandbox/tenants/{qbo.tenant_id}/preferences", json={"home_currency": "AUD"}).raise_for_status()
     on_step(f"QuickBooks Online sandbox running at {qbo.url} (company 'Demo Company (AU) Pty Ltd')")
     # The app keeps Xero's codes; this connection maps them to the QuickBooks company's accounts and tax codes.
+    # The combined code is QuickBooks' group code (state and district rates in one TaxCode).
+    group = next(str(t["Id"]) for t in qbo.records("TaxCode") if t.get("TaxGroup"))
     codes = {
-        "account_codes": json.dumps({"090": "3", "200": "6"}),  # bank -> Checking, sales -> Services income
-        "tax_codes": json.dumps({"OUTPUT": "TAX", "NONE": "NON"}),
+        # bank -> Checking, sales -> Services income, purchases -> Cost of Goods Sold
+        "account_codes": json.dumps({"090": "3", "200": "6", "300": "7"}),
+        "tax_codes": json.dumps({"OUTPUT": "TAX", "NONE": "NON", "INPUT": "NON", COMBINED_TAX: group}),
     }
     conn = connect_sandbox(ls, org, qbo, codes)
     report = ls.sync(conn, progress=progress)

@@ -62,6 +62,46 @@ class Platform:
     def live_payment_count(self) -> int:
         raise NotImplementedError
 
+    # The vendor side (testing/vendor_suite.py's hooks).
+    def create_supplier(self, name: str) -> str:
+        raise NotImplementedError
+
+    def enter_bill(self, supplier_id: str, number: str, amount: Decimal) -> str:
+        raise NotImplementedError
+
+    def pay_bill(self, bill_id: str, amount: Decimal) -> str:
+        raise NotImplementedError
+
+    def enter_sales_receipt(self, number: str, amount: Decimal) -> str:
+        raise NotImplementedError
+
+    def supplier_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def bill_facts(self, remote_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def purchase_order_facts(self, remote_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def sales_receipt_total(self, remote_id: str) -> Decimal:
+        raise NotImplementedError
+
+    def combined_tax(self) -> tuple[str, Decimal]:
+        raise NotImplementedError
+
+    def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
+        raise NotImplementedError
+
+    def enable_currency(self, code: str) -> None:
+        raise NotImplementedError
+
+    def invoice_home_total(self, remote_id: str) -> Decimal | None:
+        raise NotImplementedError
+
+    def platform_item_codes(self) -> list[str]:
+        raise NotImplementedError
+
     def settle(self) -> None:
         # Both platforms' modified-since reads have one-second precision.
         time.sleep(1.05)
@@ -146,6 +186,93 @@ class Xero(Platform):
     def live_payment_count(self) -> int:
         return len([p for p in self.sb.records("Payments") if p["Status"] != "DELETED"])
 
+    # The vendor side: a supplier is a contact Xero flags IsSupplier once it has a bill.
+    def create_supplier(self, name: str) -> str:
+        return self.create_contact(name)
+
+    def enter_bill(self, supplier_id: str, number: str, amount: Decimal) -> str:
+        bill = {
+            "Type": "ACCPAY",
+            "Contact": {"ContactID": supplier_id},
+            "InvoiceNumber": number,
+            "Date": dt.date.today().isoformat(),
+            "DueDate": dt.date.today().isoformat(),
+            "Status": "AUTHORISED",
+            "LineAmountTypes": "NoTax",
+            "LineItems": [
+                {"Description": "Supplies", "Quantity": "1", "UnitAmount": str(amount), "AccountCode": "400"}
+            ],
+        }
+        return str(self.sb.as_user("Invoices", {"Invoices": [bill]}, method="PUT")["Invoices"][0]["InvoiceID"])
+
+    def pay_bill(self, bill_id: str, amount: Decimal) -> str:
+        return self.pay(bill_id, amount)
+
+    def supplier_names(self) -> list[str]:
+        return [
+            c["Name"]
+            for c in self.sb.records("Contacts")
+            if c.get("ContactStatus") == "ACTIVE"
+            and (c.get("IsSupplier") or str(c.get("ContactNumber") or "").startswith("supplier:"))
+        ]
+
+    def bill_facts(self, remote_id: str) -> dict[str, Any]:
+        bill = self._invoice(remote_id)
+        state = {"PAID": "paid", "VOIDED": "void", "DELETED": "void"}.get(bill["Status"], "open")
+        # Xero's API keeps no link from a bill to the purchase order it came from.
+        return {"total": Decimal(str(bill["Total"])), "state": state, "purchase_order": None}
+
+    def enable_currency(self, code: str) -> None:
+        self.sb.as_user("Currencies", {"Code": code}, method="PUT")
+
+    def invoice_home_total(self, remote_id: str) -> Decimal | None:
+        return None  # Xero's API shows no home-currency total on an invoice
+
+    def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
+        # Tracked once it has an inventory asset account; its stock arrives with an approved bill.
+        item = {
+            "Code": code,
+            "Name": name,
+            "InventoryAssetAccountCode": "630",
+            "PurchaseDetails": {"COGSAccountCode": "310", "UnitPrice": "10.00"},
+            "SalesDetails": {"UnitPrice": "25.00", "AccountCode": "200"},
+        }
+        self.sb.as_user("Items", {"Items": [item]}, method="PUT")
+        supplier = self.create_contact(f"Stock supplier {code}")
+        bill = {
+            "Type": "ACCPAY",
+            "Contact": {"ContactID": supplier},
+            "DueDate": dt.date.today().isoformat(),
+            "Status": "AUTHORISED",
+            "LineItems": [{"Description": name, "ItemCode": code, "Quantity": str(quantity), "UnitAmount": "10.00"}],
+        }
+        self.sb.as_user("Invoices", {"Invoices": [bill]}, method="PUT")
+
+    def platform_item_codes(self) -> list[str]:
+        return [str(i["Code"]) for i in self.sb.records("Items")]
+
+    def combined_tax(self) -> tuple[str, Decimal]:
+        # A rate of two components, as a person sets one up in Xero (Settings > Tax rates).
+        body = {
+            "TaxRates": [
+                {
+                    "Name": "GST and levy",
+                    "ReportTaxType": "OUTPUT",
+                    "TaxComponents": [
+                        {"Name": "GST", "Rate": "10.0000", "IsCompound": False},
+                        {"Name": "Levy", "Rate": "2.5000", "IsCompound": False},
+                    ],
+                }
+            ]
+        }
+        rate = self.sb.as_user("TaxRates", body, method="PUT")["TaxRates"][0]
+        return str(rate["TaxType"]), Decimal(str(rate["EffectiveRate"]))
+
+    def purchase_order_facts(self, remote_id: str) -> dict[str, Any]:
+        po = next(p for p in self.sb.records("PurchaseOrders") if p["PurchaseOrderID"] == remote_id)
+        state = {"BILLED": "billed", "DELETED": "deleted"}.get(po["Status"], "open")
+        return {"total": Decimal(str(po["Total"])), "state": state}
+
 
 class QuickBooksOnline(Platform):
     def start(self) -> AbstractContextManager[SandboxHandle]:
@@ -193,6 +320,94 @@ class QuickBooksOnline(Platform):
 
     def live_payment_count(self) -> int:
         return len([p for p in self.sb.records("Payment") if Decimal(str(p.get("TotalAmt", 0))) > 0])
+
+    # The vendor side and sales receipts.
+    def create_supplier(self, name: str) -> str:
+        return str(self.sb.as_user("vendor", {"DisplayName": name})["Vendor"]["Id"])
+
+    def enter_bill(self, supplier_id: str, number: str, amount: Decimal) -> str:
+        line = {
+            "Amount": str(amount),
+            "DetailType": "AccountBasedExpenseLineDetail",
+            "AccountBasedExpenseLineDetail": {"AccountRef": {"value": self._expense_account()}},
+        }
+        body = {"VendorRef": {"value": supplier_id}, "DocNumber": number, "Line": [line]}
+        return str(self.sb.as_user("bill", body)["Bill"]["Id"])
+
+    def _expense_account(self) -> str:
+        return next(str(a["Id"]) for a in self.sb.records("Account") if a.get("AccountType") == "Expense")
+
+    def pay_bill(self, bill_id: str, amount: Decimal) -> str:
+        bill = next(b for b in self.sb.records("Bill") if b["Id"] == bill_id)
+        bank = next(str(a["Id"]) for a in self.sb.records("Account") if a.get("AccountType") == "Bank")
+        body = {
+            "VendorRef": bill["VendorRef"],
+            "PayType": "Check",
+            "CheckPayment": {"BankAccountRef": {"value": bank}},
+            "TotalAmt": str(amount),
+            "Line": [{"Amount": str(amount), "LinkedTxn": [{"TxnId": bill_id, "TxnType": "Bill"}]}],
+        }
+        return str(self.sb.as_user("billpayment", body)["BillPayment"]["Id"])
+
+    def enter_sales_receipt(self, number: str, amount: Decimal) -> str:
+        line = {"Amount": str(amount), "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}
+        return str(self.sb.as_user("salesreceipt", {"DocNumber": number, "Line": [line]})["SalesReceipt"]["Id"])
+
+    def supplier_names(self) -> list[str]:
+        return [v["DisplayName"] for v in self.sb.records("Vendor") if v.get("Active", True)]
+
+    def bill_facts(self, remote_id: str) -> dict[str, Any]:
+        bill = next(b for b in self.sb.records("Bill") if b["Id"] == remote_id)
+        total, balance = Decimal(str(bill["TotalAmt"])), Decimal(str(bill["Balance"]))
+        linked = [
+            lt["TxnId"]
+            for line in bill.get("Line") or []
+            for lt in line.get("LinkedTxn") or []
+            if lt.get("TxnType") == "PurchaseOrder"
+        ]
+        state = "paid" if total > 0 and balance == 0 else "open"
+        return {"total": total, "state": state, "purchase_order": linked[0] if linked else None}
+
+    def purchase_order_facts(self, remote_id: str) -> dict[str, Any]:
+        po = next(p for p in self.sb.records("PurchaseOrder") if p["Id"] == remote_id)
+        return {"total": Decimal(str(po["TotalAmt"])), "state": "billed" if po["POStatus"] == "Closed" else "open"}
+
+    def sales_receipt_total(self, remote_id: str) -> Decimal:
+        receipt = next(r for r in self.sb.records("SalesReceipt") if r["Id"] == remote_id)
+        return Decimal(str(receipt["TotalAmt"]))
+
+    def enable_currency(self, code: str) -> None:
+        path = f"/_sandbox/tenants/{self.sb.tenant_id}/preferences"
+        current = self.sb.control.get(path).json().get("currencies") or []
+        body = {"multicurrency": True, "currencies": [*current, code]}
+        self.sb.control.put(path, json=body).raise_for_status()
+
+    def invoice_home_total(self, remote_id: str) -> Decimal | None:
+        return Decimal(str(self._invoice(remote_id)["HomeTotalAmt"])) if remote_id else None
+
+    def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
+        asset = next(str(a["Id"]) for a in self.sb.records("Account") if a.get("AccountType") == "Other Current Asset")
+        body = {
+            "Name": name,
+            "Sku": code,
+            "Type": "Inventory",
+            "TrackQtyOnHand": True,
+            "QtyOnHand": str(quantity),
+            "InvStartDate": dt.date.today().isoformat(),
+            "AssetAccountRef": {"value": asset},
+            "IncomeAccountRef": {"value": "6"},
+            "ExpenseAccountRef": {"value": "7"},
+        }
+        self.sb.as_user("item", body)
+
+    def platform_item_codes(self) -> list[str]:
+        return [str(i.get("Sku") or i["Name"]) for i in self.sb.records("Item")]
+
+    def combined_tax(self) -> tuple[str, Decimal]:
+        code = next(t for t in self.sb.records("TaxCode") if t.get("TaxGroup"))
+        rates = {str(r["Id"]): Decimal(str(r["RateValue"])) for r in self.sb.records("TaxRate")}
+        details = code["SalesTaxRateList"]["TaxRateDetail"]
+        return str(code["Id"]), sum((rates[d["TaxRateRef"]["value"]] for d in details), Decimal(0))
 
 
 def platforms() -> Iterator[Platform]:

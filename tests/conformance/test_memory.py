@@ -44,6 +44,9 @@ class MemoryConformance(ProviderConformance):
     def active_contact_names(self) -> list[str]:
         return [r.record.name for r in self.memory.records(Entity.CONTACT, live=True)]  # type: ignore[attr-defined]
 
+    def platform_item_codes(self) -> list[str]:
+        return [r.record.code for r in self.memory.records(Entity.ITEM, live=True)]  # type: ignore[attr-defined]
+
     def live_invoice_numbers(self) -> list[str]:
         return [r.doc_number or "" for r in self.memory.records(Entity.INVOICE, live=True)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ledgersync.demo import connect_sandbox
 from ledgersync.engine import LedgerSync
@@ -58,6 +58,46 @@ class SandboxConformance(ProviderConformance):
 
     def live_payment_count(self) -> int:
         return self.plat.live_payment_count()
+
+    # The vendor side (testing/vendor_suite.py).
+    def create_supplier(self, name: str) -> str:
+        return self.plat.create_supplier(name)
+
+    def enter_bill(self, supplier_remote_id: str, number: str, amount: Decimal) -> str:
+        return self.plat.enter_bill(supplier_remote_id, number, amount)
+
+    def pay_bill(self, bill_remote_id: str, amount: Decimal) -> str:
+        return self.plat.pay_bill(bill_remote_id, amount)
+
+    def enter_sales_receipt(self, number: str, amount: Decimal) -> str:
+        return self.plat.enter_sales_receipt(number, amount)
+
+    def supplier_names(self) -> list[str]:
+        return self.plat.supplier_names()
+
+    def bill_facts(self, remote_id: str) -> dict[str, Any]:
+        return self.plat.bill_facts(remote_id)
+
+    def purchase_order_facts(self, remote_id: str) -> dict[str, Any]:
+        return self.plat.purchase_order_facts(remote_id)
+
+    def sales_receipt_total(self, remote_id: str) -> Decimal:
+        return self.plat.sales_receipt_total(remote_id)
+
+    def combined_tax(self) -> tuple[str, Decimal]:
+        return self.plat.combined_tax()
+
+    def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
+        self.plat.create_stocked_item(code, name, quantity)
+
+    def platform_item_codes(self) -> list[str]:
+        return self.plat.platform_item_codes()
+
+    def enable_currency(self, code: str) -> None:
+        self.plat.enable_currency(code)
+
+    def invoice_home_total(self, remote_id: str) -> Decimal | None:
+        return self.plat.invoice_home_total(remote_id)
 
     def inject_faults(self, faults: Faults) -> None:
         self.plat.inject_faults(faults)

@@ -47,8 +47,12 @@ def xero_contacts(env: Env) -> dict[str, dict[str, object]]:
 def test_the_demo_leaves_both_sides_agreeing_record_for_record(tmp_path: Path) -> None:
     result = run_demo(tmp_path / "demo", contacts=15, invoices=60)
     assert result.check.agree, [str(d) for d in result.check.differences]
-    assert result.check.compared["invoice"] + result.check.held["invoice"] == 60
+    # 60 generated invoices and the one taxed at a combined rate.
+    assert result.check.compared["invoice"] + result.check.held["invoice"] == 61
     assert result.second.created_in_app == {"contact": 1, "payment": 1}
+    # The sample business's vendor side: a supplier, and a purchase order marked billed that became a bill.
+    assert result.check.compared["supplier"] == 1 and result.check.compared["purchase_order"] == 1
+    assert result.check.compared["bill"] == 1
     # The demo meets a duplicate name, a paid invoice edited and an overpayment, and resolves all three.
     assert len(result.resolved) == 3 and result.check.held == {**result.check.held, "invoice": 1}
 

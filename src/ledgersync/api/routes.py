@@ -515,8 +515,9 @@ ACTION_DOCS = {
     "link": "Use a chosen existing platform record; the app's details are sent to it (owner/admin).",
     "record_credit": "Pay the invoices in full and record a payment's excess as customer credit (owner/admin).",
     "restore": "Un-archive the platform contact; its failed invoices retry (owner/admin).",
+    "create_new": "The alternative to link: send the record to the platform as a new one, now (owner/admin).",
 }
-NEEDS_PLATFORM = {"merge", "link", "record_credit", "restore"}
+NEEDS_PLATFORM = {"merge", "link", "record_credit", "restore", "create_new"}
 
 
 def _act(
@@ -578,8 +579,45 @@ def _plain_action(name: str) -> None:
     )
 
 
-for _name in ("skip", "exclude", "include", "record_credit", "restore"):
+for _name in ("skip", "exclude", "include", "record_credit", "restore", "create_new"):
     _plain_action(_name)
+
+
+# -- link from a list (account controls) ----------------------------------------------------------------------
+class LinkCandidateOut(BaseModel):
+    """A platform record a person may link an app record to."""
+
+    remote_id: str
+    name: str
+    detail: str | None = None
+    linked_to: str | None = Field(None, description="the app record already linked to it (None: free)")
+    archived: bool = False
+
+
+@router.get(
+    "/connections/{connection_id}/link-candidates/{entity}",
+    tags=["actions"],
+    response_model=list[LinkCandidateOut],
+    responses=PLATFORM,
+)
+def link_candidates(
+    request: Request,
+    who: Caller,
+    connection_id: Id,
+    entity: Entity,
+    search: Annotated[str, Query(max_length=100)] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[LinkCandidateOut]:
+    """The platform's customers (suppliers, products) to link to, read now: searchable by any word of the name
+    or email, the ones not yet linked first (owner/admin)."""
+    ls = ls_of(request)
+    conn = own_connection(ls, who, connection_id)
+    _usable(conn)
+    try:
+        found = ActionCentre(ls).link_candidates(who.actor, connection_id, entity, search, limit)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return [LinkCandidateOut(**c.__dict__) for c in found]
 
 
 @router.post(f"{ACTION_PATH}/merge", description=ACTION_DOCS["merge"], **ACTION_KW)

@@ -23,7 +23,7 @@ from ledgersync.store.tables import WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("retry", "skip", "exclude", "include", "merge", "link", "record_credit", "restore")
+ACTIONS = ("retry", "skip", "exclude", "include", "merge", "link", "record_credit", "restore", "create_new")
 
 
 # -- sync, with the app told when it fails or needs a person ---------------------------------------------------
@@ -139,6 +139,8 @@ def run_action(
         credit = ac.record_credit(actor, conn_id, app_id)
     elif action == "restore":
         ac.restore(actor, conn_id, app_id)
+    elif action == "create_new":
+        report = ac.create_new(actor, conn_id, entity, app_id)
     else:
         raise ActionError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     view = ls.get(org, entity, app_id, conn_id)

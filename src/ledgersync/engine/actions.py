@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from ledgersync.engine.app import LedgerSync
 from ledgersync.engine.credit import excess_of, split
 from ledgersync.engine.lease import hold
+from ledgersync.engine.picker import Candidate
+from ledgersync.engine.picker import candidates as link_candidates
 from ledgersync.engine.sync import Cycle, CycleReport, idempotency_key
 from ledgersync.model import (
     Contact,
@@ -79,7 +81,7 @@ class ErrorView:
     updated_at: dt.datetime
 
 
-MANAGE = frozenset({"skip", "exclude", "include", "merge", "link", "record_credit", "restore"})
+MANAGE = frozenset({"skip", "exclude", "include", "merge", "link", "record_credit", "restore", "create_new"})
 
 
 class ActionCentre:
@@ -205,11 +207,20 @@ class ActionCentre:
         self._authorise(actor, "exclude")
         self._record(conn_id, entity, app_id)
         self._set(conn_id, entity, app_id, "excluded", actor, "exclude", "excluded from sync")
+        # What follows it (a customer's invoices and payments) is excluded with it, quietly.
+        from ledgersync.engine.context import doc_of
+        from ledgersync.engine.exclusion import cascade_exclude
+
+        org, record = self._record(conn_id, entity, app_id)
+        cascade_exclude(self.store, org, conn_id, entity, app_id, doc_of(record) or app_id)
 
     def include(self, actor: Actor, conn_id: str, entity: Entity, app_id: str) -> None:
         self._authorise(actor, "include")
-        self._record(conn_id, entity, app_id)
+        org, _ = self._record(conn_id, entity, app_id)
         self._set(conn_id, entity, app_id, "pending", actor, "include", "included in sync again")
+        from ledgersync.engine.exclusion import cascade_include
+
+        cascade_include(self.store, org, conn_id, entity, app_id)
 
     def link(self, actor: Actor, conn_id: str, entity: Entity, app_id: str, remote_id: str) -> None:
         """Use a chosen existing platform record for this app record; the app's details are sent to it on the
@@ -218,6 +229,23 @@ class ActionCentre:
         self._record(conn_id, entity, app_id)
         with self._platform(conn_id) as (store, cycle):
             self._attach(store, cycle, actor, entity, app_id, remote_id, take_platform=False, action="link")
+
+    def link_candidates(
+        self, actor: Actor, conn_id: str, entity: Entity, search: str = "", limit: int = 50
+    ) -> list[Candidate]:
+        """The platform's records to link to, searchable, the unlinked ones first (owner/admin: it lists
+        the platform's customers)."""
+        self._authorise(actor, "link")
+        return link_candidates(self.ls, conn_id, entity, search, limit)
+
+    def create_new(self, actor: Actor, conn_id: str, entity: Entity, app_id: str) -> CycleReport | None:
+        """The alternative to Link: send the app record to the platform as a new one, now."""
+        self._authorise(actor, "create_new")
+        self._record(conn_id, entity, app_id)
+        if self.store.links(conn_id, entity, [app_id]).get(app_id) is not None:
+            raise ActionError(f"{entity.value} {app_id!r} is already linked; unlink it before creating a new one")
+        self._set(conn_id, entity, app_id, "pending", actor, "create_new", "create a new platform record")
+        return self.sync_now(actor, conn_id, entity, app_id)
 
     def merge(self, actor: Actor, conn_id: str, app_id: str, remote_id: str | None = None) -> str:
         """Use the existing platform contact from now on (found by name when not given). The platform's

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ledgersync.engine import connections, schedule
@@ -20,6 +20,9 @@ from ledgersync.model import Contact, Entity, ErrorCode, Invoice, Item, Payment,
 from ledgersync.providers.base import Changes, Provider, ProviderSpec, ReceivesWebhooks
 from ledgersync.providers.budget import BudgetBackend, InMemoryBudgetBackend
 from ledgersync.providers.connect import DownloadFile
+
+if TYPE_CHECKING:
+    from ledgersync.engine.export import ExportSummary
 from ledgersync.store import LeaseLost, SecretBox, Store, StoredRecord
 from ledgersync.store.crypto import open_box
 from ledgersync.store.tables import Connection, SyncState, utcnow
@@ -412,6 +415,19 @@ class LedgerSync:
             progress=progress,
             budget=self.budget,
         )
+
+    def export(
+        self,
+        conn_id: str,
+        what: str,
+        *,
+        progress: Callable[[str, int, int | None], None] | None = None,
+        wait: float = 0,
+    ) -> ExportSummary:
+        """The one-time export of every product / customer / supplier to the connection's platform."""
+        from ledgersync.engine.export import export
+
+        return export(self, conn_id, what, progress=progress, wait=wait)
 
     def health(self, conn_id: str) -> Health:
         conn = self.store.get_connection(conn_id)

@@ -14,7 +14,7 @@ import ledgersync.engine.record as record_stage
 from ledgersync.engine.context import idempotency_key
 from ledgersync.engine.entities import rules_for
 from ledgersync.engine.entities.base import EntityRules
-from ledgersync.engine.translate import Unresolved
+from ledgersync.engine.translate import Unmapped, Unresolved, translate
 from ledgersync.model import Entity, ErrorCode, Record, SyncError
 from ledgersync.store import StoredRecord
 from ledgersync.store.tables import Link, SyncState, utcnow
@@ -74,7 +74,7 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
                 # Remove, then enter the new version (its write follows the removal, dropped if that fails).
                 try:
                     fresh = ctx.outgoing(rec.record, rec.app_id)
-                except Unresolved:
+                except (Unresolved, Unmapped):
                     continue
                 removes.append(_removal(ctx, entity, rec, link, "replace"))
                 if not rules.nothing_to_send(fresh):
@@ -91,6 +91,9 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
                 outgoing = ctx.outgoing(rec.record, remote_id or rec.app_id)
             except Unresolved as exc:
                 record_stage.waiting(ctx, s, entity, rec, exc)
+                continue
+            except Unmapped as exc:
+                record_stage.data_error(ctx, s, entity, rec, exc.error, kind="check")
                 continue
             named = _apply_name_rules(ctx, s, entity, rec, outgoing)
             if named is None:
@@ -112,10 +115,16 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
 
 
 def _removal(ctx: CycleContext, entity: Entity, rec: StoredRecord, link: Link, op: str) -> _Op:
+    resolve = lambda e, i: ctx.to_remote_id(e, i) or i  # noqa: E731
+    try:
+        payload = ctx.outgoing(rec.record, link.remote_id, resolve)
+    except Unmapped:
+        # A removal names the platform's record; its codes are not what it sends.
+        payload = translate(rec.record, link.remote_id, resolve)
     return _Op(
         rec,
         op,
-        ctx.outgoing(rec.record, link.remote_id, lambda e, i: ctx.to_remote_id(e, i) or i),
+        payload,
         idempotency_key(ctx.conn_id, entity, rec.app_id, rec.version) + "-rm",
         link.remote_id,
         link.remote_version,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import ledgersync.engine.record as record_stage
 from ledgersync.engine.context import idempotency_key
 from ledgersync.engine.execute import as_write
-from ledgersync.engine.translate import Unresolved
+from ledgersync.engine.translate import Unmapped, Unresolved
 from ledgersync.model import Entity
 from ledgersync.providers.base import RemoteRecord, Write
 from ledgersync.store import StoredRecord
@@ -47,7 +47,7 @@ def reconcile_rows(ctx: CycleContext, entity: Entity, rows: Sequence[SyncState])
             continue
         try:
             remote_rec = ctx.outgoing(rec.record, ctx.to_remote_id(entity, rec.app_id) or rec.app_id)
-        except Unresolved:
+        except (Unresolved, Unmapped):
             continue
         writes.append(
             Write(

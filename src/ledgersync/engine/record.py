@@ -46,6 +46,12 @@ def waiting(ctx: CycleContext, s: Session, entity: Entity, rec: StoredRecord, ex
     dep_state = ctx.store.get_state(ctx.conn_id, exc.entity, exc.ref_id)
     dep = ctx.store.get_record(ctx.org_id, exc.entity, exc.ref_id, s)
     label = doc_of(dep.record) if dep else exc.ref_id
+    if dep_state is not None and dep_state.state == "excluded":
+        # Unsync: what depends on an excluded record is excluded with it, quietly (never Failed).
+        from ledgersync.engine.exclusion import exclude_with
+
+        exclude_with(ctx.store, s, ctx.conn_id, entity, rec.record, exc.entity, label or exc.ref_id)
+        return
     if dep_state is not None and dep_state.state in ("failed", "skipped", "excluded", "needs_review"):
         ctx.store.set_state(
             s,

@@ -15,12 +15,14 @@ from ledgersync.model import (
     CreditNote,
     CustomerCredit,
     Entity,
+    ErrorCode,
     Invoice,
     Payment,
     PurchaseOrder,
     Record,
     Refund,
     SalesReceipt,
+    SyncError,
 )
 
 # Looks a reference up: (entity, id) -> the id on the other side, or None when not linked (yet).
@@ -82,6 +84,20 @@ def translate(record: Record, new_id: str, resolve: Resolver) -> Record:
     return record.model_copy(update=update)
 
 
+class Unmapped(ValueError):
+    """A record uses a tax code the connection's tax_codes map does not name: it fails with the map to fix."""
+
+    def __init__(self, code: str, taxes: Mapping[str, str]) -> None:
+        shown = json.dumps(dict(taxes), sort_keys=True)
+        super().__init__(f"tax code {code!r} is not in the connection's tax_codes map")
+        self.code = code
+        self.error = SyncError(
+            code=ErrorCode.VALIDATION,
+            message=f"The tax code '{code}' has no counterpart in this connection's tax codes map: {shown}.",
+            hint=f'Add "{code}": "<the platform\'s tax code>" to the connection\'s tax_codes setting, then retry.',
+        )
+
+
 @dataclass(frozen=True)
 class CodeMap:
     """The app's account and tax codes -> one platform's (per connection): the same business syncing with two
@@ -107,6 +123,15 @@ class CodeMap:
         return bool(self.accounts or self.taxes)
 
     def out(self, record: Record) -> Record:
+        """The record with this connection's codes. Once a tax_codes map is set, every tax code a record uses
+        must be in it (Unmapped): sending the app's own code would book the wrong rate or be refused."""
+        if self.taxes:
+            used = [getattr(record, "tax_type", None)] + [
+                line.tax_type for line in getattr(record, "lines", None) or []
+            ]
+            for code in used:
+                if code and code not in self.taxes:
+                    raise Unmapped(code, self.taxes)
         return self._apply(record, self.accounts, self.taxes)
 
     def back(self, record: Record) -> Record:

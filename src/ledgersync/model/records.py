@@ -135,9 +135,13 @@ class Contact(Record):
 
 
 class Item(Record):
-    """A product or service the business sells or buys, identified on platforms by its code."""
+    """A product or service the business sells or buys, identified on platforms by its code.
+
+    `quantity_on_hand` is the stock the platform counts for an item it tracks as inventory (read from it, never
+    sent; None where the platform tracks none for the item)."""
 
     entity: ClassVar[Entity] = Entity.ITEM
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"quantity_on_hand"})
 
     code: str = Field(min_length=1, max_length=30)
     name: str = Field(min_length=1, max_length=50)
@@ -147,6 +151,7 @@ class Item(Record):
     tax_type: str | None = None
     is_sold: bool = True
     is_purchased: bool = False
+    quantity_on_hand: Amount | None = None
 
 
 class Tracking(BaseModel):
@@ -202,6 +207,9 @@ class Invoice(Record):
     date: dt.date
     due_date: dt.date | None = None
     currency: str = "AUD"
+    # Units of the invoice's currency per unit of the platform's home currency (Xero CurrencyRate); None: the
+    # home currency, or the platform's own rate of the day. Carried both ways (issue 16).
+    currency_rate: Amount | None = None
     line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
     lines: list[InvoiceLine] = Field(default_factory=list)
     status: InvoiceStatus = InvoiceStatus.AUTHORISED
@@ -395,6 +403,8 @@ class Bill(Record):
     date: dt.date
     due_date: dt.date | None = None
     currency: str = "AUD"
+    # As Invoice.currency_rate.
+    currency_rate: Amount | None = None
     line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
     lines: list[InvoiceLine] = Field(default_factory=list)
     status: InvoiceStatus = InvoiceStatus.AUTHORISED

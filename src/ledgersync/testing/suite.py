@@ -45,6 +45,7 @@ from ledgersync.model import InvoiceStatus
 from ledgersync.testing.crash import Crash, CrashingSpec
 from ledgersync.testing.faults import Faults
 from ledgersync.testing.protocol import ProtocolChecks, cursor_position
+from ledgersync.testing.vendor_suite import VendorBehaviours
 
 ADMIN = Actor("ada", Role.ADMIN)
 
@@ -134,8 +135,9 @@ ls.sync(sys.argv[2])
 """
 
 
-class ProviderConformance:
-    """The shared behaviours. Subclass it as `Test<Platform>` and fill in the hooks below.
+class ProviderConformance(VendorBehaviours):
+    """The shared behaviours (the vendor side's in testing/vendor_suite.py). Subclass it as `Test<Platform>`
+    and fill in the hooks below.
 
     Required: `provider_name`, `start_platform`, `connect`, and the person and truth hooks (`create_contact`,
     `rename_contact`, `pay_invoice`, `active_contact_names`, `live_invoice_numbers`, `invoice_total`,

@@ -28,6 +28,7 @@ from ledgersync import (
     ProviderError,
     Role,
 )
+from ledgersync.engine.picker import PICKABLE
 from ledgersync.store.tables import Connection
 from ledgersync.web import present
 from ledgersync.web.auth import (
@@ -44,6 +45,7 @@ from ledgersync.web.auth import (
     sign_in_throttled,
     sign_out,
 )
+from ledgersync.web.exports import ExportRuns
 from ledgersync.web.queries import EVENT_KINDS, OUTCOMES, contact_names, list_events, list_records, record_history
 
 log = logging.getLogger(__name__)
@@ -348,8 +350,35 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         out = []
         for c in ctx.connections:
             h = ls.health(c.id)
-            out.append({"conn": c, "health": h, "failed": ac.failed_count(c.id)})
+            runs = [export_runs.view(r) for r in export_runs.for_connection(c.id)]
+            out.append({"conn": c, "health": h, "failed": ac.failed_count(c.id), "exports": runs})
         return out
+
+    # -- the one-time export, with its progress (account controls) ------------------------------------
+    export_runs = ExportRuns()
+
+    @router.post("/integrations/{conn_id}/export/{what}", response_model=None)
+    def start_export(request: Request, conn_id: str, what: str, ctx: Ctx = Depends(context)) -> Response:
+        conn = ctx.connection(conn_id)
+        if not ctx.can_manage:
+            raise Forbidden(f"Only an owner or admin can export everything; you are a {ctx.role.value}.")
+        try:
+            run = export_runs.start(ls, conn.id, what)
+        except ValueError as exc:
+            flash(request, "error", str(exc))
+            return see_other("/integrations")
+        if request.headers.get("hx-request"):
+            return render(ctx, "_export.html", run=export_runs.view(run))
+        flash(request, "ok", f"Exporting all {what} to {ctx.display_name(conn)}; the card shows the progress.")
+        return see_other("/integrations")
+
+    @router.get("/integrations/{conn_id}/export/{what}", response_class=HTMLResponse)
+    def export_progress(conn_id: str, what: str, ctx: Ctx = Depends(context)) -> HTMLResponse:
+        conn = ctx.connection(conn_id)
+        run = export_runs.get(conn.id, what)
+        if run is None:
+            return render(ctx, "missing.html", status_code=404, what=f"an export of {what}")
+        return render(ctx, "_export.html", run=export_runs.view(run))
 
     TEMPLATES.env.globals["entity_order"] = [e.value for e in Entity.push_order()]
 
@@ -554,6 +583,11 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
                     "The invoices are paid in full and the excess is recorded as customer credit"
                     + (f" ({credit})." if credit else "."),
                 )
+            elif action == "create_new":
+                ac.create_new(actor, c.id, ent, app_id)
+                st = ls.store.get_state(c.id, ent, app_id)
+                label = present.STATE_LABEL.get(st.state if st else "", "done")
+                flash(request, "ok", f"Sent to {name} as a new record: {label}.")
             elif action == "restore":
                 ac.restore(actor, c.id, contact_id or app_id)
                 run_sync_now(actor, c.id)
@@ -603,8 +637,25 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
     for kind in LISTS:
         list_route(kind)
 
+    def _link_picker(ctx: Ctx, ent: Entity, remote_id: str | None, pick: str, q: str) -> dict[str, Any] | None:
+        """Account controls: an unlinked customer (supplier, product) is linked by picking from the platform's
+        list, searchable, unlinked ones first; or created new. Owners and admins only; the platform is read only
+        when the list is asked for."""
+        if ctx.conn is None or not ctx.can_manage or remote_id or ent not in PICKABLE:
+            return None
+        out: dict[str, Any] = {"q": q[:100], "loaded": False, "candidates": [], "error": None}
+        if pick or q:
+            try:
+                out["candidates"] = ac.link_candidates(ctx.actor, ctx.conn.id, ent, q[:100], limit=100)
+                out["loaded"] = True
+            except ProviderError as exc:
+                out["error"] = f"{ctx.platform} could not be read: {exc.error.message}"
+        return out
+
     @router.get("/records/{entity}/{app_id}", response_class=HTMLResponse)
-    def record_page(entity: str, app_id: str, ctx: Ctx = Depends(context)) -> HTMLResponse:
+    def record_page(
+        entity: str, app_id: str, ctx: Ctx = Depends(context), pick: str = "", q: str = ""
+    ) -> HTMLResponse:
         try:
             ent = Entity(entity)
         except ValueError:
@@ -617,12 +668,14 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         history = record_history(ls.store, [c.id for c in ctx.connections], ent, app_id, number)
         contact_id = getattr(view.record, "contact_id", None)
         contact = contact_names(ls.store, ctx.org_id, {contact_id}) if contact_id else {}
+        picker = _link_picker(ctx, ent, view.remote_id, pick, q)
         return render(
             ctx,
             "record.html",
             entity=ent,
             view=view,
             st=st,
+            picker=picker,
             history=history,
             contact=contact,
             buttons=present.buttons(

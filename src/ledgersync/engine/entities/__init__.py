@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.entities.bill import BillPaymentRules, BillRules
 from ledgersync.engine.entities.contact import ContactRules
 from ledgersync.engine.entities.invoice import InvoiceRules
+from ledgersync.engine.entities.item import ItemRules
 from ledgersync.engine.entities.payment import PaymentRules
+from ledgersync.engine.entities.purchase_order import PurchaseOrderRules
+from ledgersync.engine.entities.sales_receipt import SalesReceiptRules
+from ledgersync.engine.entities.supplier import SupplierRules
 from ledgersync.model import Entity
-
-
-class ItemRules(EntityRules):
-    entity = Entity.ITEM
 
 
 class CreditRules(EntityRules):
@@ -21,30 +22,9 @@ class CreditNoteRules(EntityRules):
     entity = Entity.CREDIT_NOTE
 
 
-# The records added for refunds, sales receipts and the vendor side start with the base rules; their own
-# modules (matching, settling what the platform computes) replace these as each is built.
+# Refunds start with the base rules; their own module replaces this as it is built.
 class RefundRules(EntityRules):
     entity = Entity.REFUND
-
-
-class SalesReceiptRules(EntityRules):
-    entity = Entity.SALES_RECEIPT
-
-
-class SupplierRules(EntityRules):
-    entity = Entity.SUPPLIER
-
-
-class PurchaseOrderRules(EntityRules):
-    entity = Entity.PURCHASE_ORDER
-
-
-class BillRules(EntityRules):
-    entity = Entity.BILL
-
-
-class BillPaymentRules(EntityRules):
-    entity = Entity.BILL_PAYMENT
 
 
 RULES: dict[Entity, EntityRules] = {

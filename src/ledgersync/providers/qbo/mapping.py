@@ -42,9 +42,15 @@ ENTITY_NAME: dict[Entity, str] = {
     Entity.INVOICE: "Invoice",
     Entity.PAYMENT: "Payment",
     Entity.CREDIT_NOTE: "CreditMemo",
+    # The vendor side and sales receipts (vendor_mapping.py).
+    Entity.SUPPLIER: "Vendor",
+    Entity.PURCHASE_ORDER: "PurchaseOrder",
+    Entity.BILL: "Bill",
+    Entity.BILL_PAYMENT: "BillPayment",
+    Entity.SALES_RECEIPT: "SalesReceipt",
 }
 # Name-list entities: never deleted in QBO, only made inactive; queries hide inactive ones unless asked.
-NAME_LISTS = frozenset({Entity.CONTACT, Entity.ITEM})
+NAME_LISTS = frozenset({Entity.CONTACT, Entity.ITEM, Entity.SUPPLIER})
 
 # Line tracking categories that have a QBO home: a class on each line, a location (Department) per document.
 CLASS_CATEGORY = "Class"
@@ -87,6 +93,17 @@ class Refs:
     home_currency: str | None = None
     deposit_account: str | None = None
     income_account: str | None = None
+    # The vendor side: Bill.Id -> VendorRef; the bank account bills are paid from; the expense account a
+    # purchase line without product or account is booked to; where an undeposited sales receipt goes.
+    bill_vendors: dict[str, str] = field(default_factory=dict)
+    bank_account: str | None = None
+    expense_account: str | None = None
+    undeposited_account: str | None = None
+
+    def learn_bill(self, data: Mapping[str, Any]) -> None:
+        bill_id, vendor = _str(data.get("Id")), _ref(data.get("VendorRef"))
+        if bill_id and vendor:
+            self.bill_vendors[bill_id] = vendor
 
     def learn_item(self, data: Mapping[str, Any]) -> None:
         item_id = _str(data.get("Id"))
@@ -328,6 +345,8 @@ def item_from_qbo(data: Mapping[str, Any]) -> Item:
         tax_type=_ref(data.get("SalesTaxCodeRef")),
         is_sold=bool(data.get("IncomeAccountRef")) or not data.get("ExpenseAccountRef"),
         is_purchased=bool(data.get("ExpenseAccountRef")),
+        # Stock on hand where QuickBooks tracks the item's quantity (an Inventory item: TrackQtyOnHand).
+        quantity_on_hand=_dec(data.get("QtyOnHand")) if data.get("TrackQtyOnHand") else None,
     )
 
 
@@ -528,7 +547,22 @@ def invoice_to_qbo(
     )
     body["DueDate"] = invoice.due_date.isoformat() if invoice.due_date else None
     body["PrivateNote"] = invoice.reference
+    body["ExchangeRate"] = exchange_rate_to_qbo(invoice.currency_rate)
     return _identity(_clean(body), remote_id, sync_token)
+
+
+RATE_PLACES = Decimal("0.000001")
+
+
+def exchange_rate_to_qbo(rate: Decimal | None) -> Decimal | None:
+    """QuickBooks' ExchangeRate is home currency per unit of the document's; the canonical rate is the other way
+    round (the document's currency per unit of home, Xero's convention). Six places each way."""
+    return None if rate is None else (Decimal(1) / rate).quantize(RATE_PLACES)
+
+
+def exchange_rate_from_qbo(data: Mapping[str, Any]) -> Decimal | None:
+    rate = _dec(data.get("ExchangeRate"))
+    return None if rate is None or rate == 1 or rate == 0 else (Decimal(1) / rate).quantize(RATE_PLACES)
 
 
 def invoice_from_qbo(data: Mapping[str, Any], refs: Refs) -> Invoice:
@@ -545,6 +579,7 @@ def invoice_from_qbo(data: Mapping[str, Any], refs: Refs) -> Invoice:
         date=date,
         due_date=parse_date(data.get("DueDate")),
         currency=_currency(data, refs),
+        currency_rate=exchange_rate_from_qbo(data),
         line_amount_types=_line_types(data.get("GlobalTaxCalculation")),
         lines=_lines_from_qbo(data, refs),
         status=_status_from_qbo(data),
@@ -683,6 +718,11 @@ def to_qbo(
     sync_token: str | None = None,
 ) -> dict[str, Any]:
     """The QBO JSON for a canonical record; raises MappingError for what QuickBooks cannot hold."""
+    from ledgersync.providers.qbo.vendor_mapping import vendor_to_qbo
+
+    vendor = vendor_to_qbo(entity, record, refs, remote_id=remote_id, sync_token=sync_token)
+    if vendor is not None:
+        return vendor
     if entity is Entity.CONTACT and isinstance(record, Contact):
         return contact_to_qbo(record, remote_id=remote_id, sync_token=sync_token, home_currency=refs.home_currency)
     if entity is Entity.ITEM and isinstance(record, Item):
@@ -702,9 +742,13 @@ def to_qbo(
 
 def deleted_stub(entity: Entity, remote_id: str, updated: dt.datetime | None) -> RemoteRecord:
     """A record CDC reports as deleted: QBO returns only its Id, so the canonical record is a placeholder."""
+    from ledgersync.providers.qbo.vendor_mapping import VENDOR_ENTITIES, vendor_deleted_stub
+
     date = (updated or dt.datetime.now(dt.UTC)).date()
     record: Record
-    if entity is Entity.PAYMENT:
+    if entity in VENDOR_ENTITIES:
+        record = vendor_deleted_stub(entity, remote_id, date)
+    elif entity is Entity.PAYMENT:
         record = Payment(id=remote_id, date=date, amount=Decimal(0), status=PaymentStatus.DELETED)
     elif entity is Entity.CREDIT_NOTE:
         record = CreditNote(id=remote_id, contact_id="", date=date, status=InvoiceStatus.DELETED)
@@ -717,6 +761,10 @@ def deleted_stub(entity: Entity, remote_id: str, updated: dt.datetime | None) ->
 
 def from_qbo(entity: Entity, data: Mapping[str, Any], refs: Refs) -> RemoteRecord:
     """A QBO object as a RemoteRecord: canonical record plus SyncToken, flags and numbers."""
+    from ledgersync.providers.qbo.vendor_mapping import VENDOR_ENTITIES, vendor_from_qbo
+
+    if entity in VENDOR_ENTITIES:
+        return vendor_from_qbo(entity, data, refs)
     updated = parse_datetime((data.get("MetaData") or {}).get("LastUpdatedTime"))
     record: Record
     archived = deleted = False

@@ -44,9 +44,18 @@ from ledgersync.providers.qbo.mapping import (
     to_qbo,
 )
 from ledgersync.providers.qbo.oauth import QboOAuth
+from ledgersync.providers.qbo.vendor import VENDOR_SIDE, VendorSide
 from ledgersync.providers.util import chunks, parse_cursor
 
-ALL_ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE)
+ALL_ENTITIES = (
+    Entity.CONTACT,
+    Entity.ITEM,
+    Entity.INVOICE,
+    Entity.PAYMENT,
+    Entity.CREDIT_NOTE,
+    Entity.SALES_RECEIPT,
+    *VENDOR_SIDE,
+)
 
 QBO_CAPABILITIES = Capabilities(
     display_name="QuickBooks Online",
@@ -60,7 +69,7 @@ QBO_CAPABILITIES = Capabilities(
     classes_or_tracking=True,
     sub_customers=True,
     zero_invoices=True,
-    tax_groups=False,
+    tax_groups=True,
     overpayments=True,
     split_payments=True,
     one_payment_many_invoices=True,
@@ -95,7 +104,8 @@ QBO_CAPABILITIES = Capabilities(
     ),
     batch_size=30,
     page_size=1000,
-    pull_entities=ALL_ENTITIES,
+    # Purchase orders go to the platform only (the platform's own stay there): nothing of them is pulled.
+    pull_entities=tuple(e for e in ALL_ENTITIES if e is not Entity.PURCHASE_ORDER),
     push_entities=ALL_ENTITIES,
     notes={
         "live_updates": "Webhooks name changed records only; the cycle reads them (and CDC) afterwards.",
@@ -104,6 +114,11 @@ QBO_CAPABILITIES = Capabilities(
         "DepartmentRef (one per document).",
         "deletions": "Deleted transactions are only visible through CDC, which reaches back 30 days.",
         "refunds": "Refund receipts are not synced yet.",
+        "currencies": "A foreign currency needs multicurrency on and the currency added; currency_rate is the "
+        "inverse of QuickBooks' ExchangeRate (home per foreign).",
+        "stock": "Stock on hand is read for inventory items (TrackQtyOnHand).",
+        "purchase_lines": "A purchase line without a product holds only an amount and an expense account.",
+        "attachments": "Not built yet: the app's invoice PDF is not uploaded (Attachable / upload).",
     },
 )
 
@@ -112,10 +127,20 @@ NAME_CHUNK = 30
 # CDC answers at most 1,000 objects and reaches back 30 days (a little margin for clock skew).
 CDC_WINDOW = dt.timedelta(days=29, hours=23)
 # Entities QBO lets be deleted (and so which can vanish from queries).
-_DELETABLE = {Entity.INVOICE: "Invoice", Entity.PAYMENT: "Payment", Entity.CREDIT_NOTE: "CreditMemo"}
+_DELETABLE = {
+    Entity.INVOICE: "Invoice",
+    Entity.PAYMENT: "Payment",
+    Entity.CREDIT_NOTE: "CreditMemo",
+    Entity.PURCHASE_ORDER: "PurchaseOrder",
+    Entity.BILL: "Bill",
+    Entity.BILL_PAYMENT: "BillPayment",
+    Entity.SALES_RECEIPT: "SalesReceipt",
+}
 # The app owns these outright (the engine takes only computed fields back), so on a stale SyncToken the
 # provider re-reads and re-sends; a contact is edited on both sides and is left to the next cycle's merge.
-_APP_OWNED = frozenset({Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE})
+_APP_OWNED = frozenset(
+    {Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE, Entity.PURCHASE_ORDER, Entity.BILL_PAYMENT}
+)
 
 
 def _in(values: Iterable[str]) -> str:
@@ -181,6 +206,7 @@ class QboProvider:
         )
         self._home_known = self.refs.home_currency is not None
         self._default_item_looked_up = False
+        self.vendor = VendorSide(self)
 
     def _relay_call(self, info: CallInfo) -> None:
         if self.on_call is not None:
@@ -209,7 +235,11 @@ class QboProvider:
         self, entity_name: str, field: str, values: Iterable[str], chunk: int = ID_CHUNK
     ) -> list[dict[str, Any]]:
         wanted = list(dict.fromkeys(v for v in values if v))
-        inactive = " AND Active IN (true, false)" if entity_name in ("Customer", "Item", "Class", "Department") else ""
+        inactive = (
+            " AND Active IN (true, false)"
+            if entity_name in ("Customer", "Vendor", "Item", "Class", "Department")
+            else ""
+        )
         out: list[dict[str, Any]] = []
         for part in chunks(wanted, chunk):
             out.extend(self._select_all(entity_name, f"{field} IN {_in(part)}{inactive}"))
@@ -343,6 +373,7 @@ class QboProvider:
 
     def _records(self, entity: Entity, rows: Sequence[Mapping[str, Any]]) -> list[RemoteRecord]:
         self._prepare_read(entity, rows)
+        self.vendor.prepare_read(entity, rows)
         if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
             self._ensure_default_item(create=False)
         if entity is Entity.INVOICE:
@@ -351,6 +382,7 @@ class QboProvider:
         return [from_qbo(entity, row, self.refs) for row in rows]
 
     def _prepare_write(self, entity: Entity, writes: Sequence[Write]) -> None:
+        self.vendor.prepare_write(entity, writes)
         if entity in (Entity.CONTACT, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE):
             self._ensure_home_currency()
         if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
@@ -474,7 +506,9 @@ class QboProvider:
         pending: list[int] = []
         for index, write in enumerate(writes):
             record = write.record
-            if isinstance(record, Payment) and record.status is PaymentStatus.DELETED:
+            if self.vendor.is_deleted_payment(record) or (
+                isinstance(record, Payment) and record.status is PaymentStatus.DELETED
+            ):
                 results[index] = self.remove(entity, write) if write.remote_id else WriteResult(write.key)
                 continue
             pending.append(index)
@@ -666,7 +700,7 @@ class QboProvider:
                 if bool(current.get("Active", True)) is active:
                     return WriteResult(write.key, remote=from_qbo(entity, current, self.refs))
                 body: dict[str, Any] = {"Id": write.remote_id, "SyncToken": token, "sparse": True, "Active": active}
-                if entity is Entity.CONTACT:
+                if entity in (Entity.CONTACT, Entity.SUPPLIER):
                     body["DisplayName"] = current.get("DisplayName")
                 else:
                     body["Name"] = current.get("Name")
@@ -713,8 +747,12 @@ class QboProvider:
         reference and invoices."""
         if not writes:
             return {}
-        if entity is Entity.CONTACT:
+        if entity in (Entity.CONTACT, Entity.SUPPLIER):
             return self._find_by(entity, writes, "DisplayName", lambda r: getattr(r, "name", None))
+        if entity is Entity.BILL_PAYMENT:
+            return self.vendor.find_bill_payments(writes)
+        if entity in (Entity.PURCHASE_ORDER, Entity.BILL, Entity.SALES_RECEIPT):
+            return self._find_by(entity, writes, "DocNumber", lambda r: getattr(r, "number", None))
         if entity is Entity.ITEM:
             found = self._find_by(entity, writes, "Sku", lambda r: getattr(r, "code", None))
             rest = [w for w in writes if w.key not in found]

@@ -44,6 +44,11 @@ COLLECTION: dict[Entity, str] = {
     Entity.PAYMENT: "Payments",
     Entity.CREDIT: "Overpayments",
     Entity.CREDIT_NOTE: "CreditNotes",
+    # The vendor side (vendor_mapping.py).
+    Entity.SUPPLIER: "Contacts",
+    Entity.PURCHASE_ORDER: "PurchaseOrders",
+    Entity.BILL: "Invoices",
+    Entity.BILL_PAYMENT: "Payments",
 }
 ID_FIELD: dict[Entity, str] = {
     Entity.CONTACT: "ContactID",
@@ -52,6 +57,10 @@ ID_FIELD: dict[Entity, str] = {
     Entity.PAYMENT: "PaymentID",
     Entity.CREDIT: "OverpaymentID",
     Entity.CREDIT_NOTE: "CreditNoteID",
+    Entity.SUPPLIER: "ContactID",
+    Entity.PURCHASE_ORDER: "PurchaseOrderID",
+    Entity.BILL: "InvoiceID",
+    Entity.BILL_PAYMENT: "PaymentID",
 }
 
 _LINE_TYPES = {
@@ -274,6 +283,8 @@ def item_from_xero(data: Mapping[str, Any]) -> Item:
         tax_type=_str(sales.get("TaxType")),
         is_sold=bool(data.get("IsSold", True)),
         is_purchased=bool(data.get("IsPurchased", False)),
+        # Stock on hand where Xero tracks the item as inventory.
+        quantity_on_hand=_dec(data.get("QuantityOnHand")) if data.get("IsTrackedAsInventory") else None,
     )
 
 
@@ -338,8 +349,15 @@ def invoice_to_xero(invoice: Invoice, *, remote_id: str | None) -> dict[str, Any
             "LineItems": [_line_to_xero(line) for line in invoice.lines],
             "Status": _status_to_xero(invoice.status),
             "CurrencyCode": invoice.currency,
+            "CurrencyRate": invoice.currency_rate,
         }
     )
+
+
+def currency_rate_from_xero(data: Mapping[str, Any]) -> Decimal | None:
+    """A document's CurrencyRate (its currency per unit of the base currency); 1 (a base-currency one) is None."""
+    rate = _dec(data.get("CurrencyRate"))
+    return None if rate is None or rate == 1 else rate
 
 
 def _line_types(value: Any) -> LineAmountTypes:
@@ -357,6 +375,7 @@ def invoice_from_xero(data: Mapping[str, Any]) -> Invoice:
         date=date,
         due_date=parse_date(data.get("DueDate")),
         currency=str(data.get("CurrencyCode") or "AUD"),
+        currency_rate=currency_rate_from_xero(data),
         line_amount_types=_line_types(data.get("LineAmountTypes")),
         lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
         status=_status_from_xero(data.get("Status")),
@@ -514,6 +533,11 @@ def to_xero(
     bank_account: str = DEFAULT_BANK_ACCOUNT,
 ) -> dict[str, Any]:
     """The Xero JSON for a canonical record; raises MappingError for what Xero cannot hold."""
+    from ledgersync.providers.xero.vendor_mapping import vendor_to_xero
+
+    vendor = vendor_to_xero(entity, record, remote_id=remote_id, app_id=app_id, bank_account=bank_account)
+    if vendor is not None:
+        return vendor
     if entity is Entity.CONTACT and isinstance(record, Contact):
         return contact_to_xero(record, remote_id=remote_id, app_id=app_id)
     if entity is Entity.ITEM and isinstance(record, Item):
@@ -537,6 +561,10 @@ def to_xero(
 
 def from_xero(entity: Entity, data: Mapping[str, Any]) -> RemoteRecord:
     """A Xero object as a RemoteRecord: canonical record plus version, flags and numbers."""
+    from ledgersync.providers.xero.vendor_mapping import VENDOR_ENTITIES, vendor_from_xero
+
+    if entity in VENDOR_ENTITIES:
+        return vendor_from_xero(entity, data)
     updated = parse_datetime(data.get("UpdatedDateUTC"))
     version = updated.isoformat() if updated else ""
     status = str(data.get("Status") or "")

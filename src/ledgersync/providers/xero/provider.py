@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from ledgersync.model import Entity, ErrorCode, Payment, ProviderError, SyncError
+from ledgersync.model import BillPayment, Entity, ErrorCode, Payment, ProviderError, SyncError
 from ledgersync.model.errors import AUTH, TRANSIENT
 from ledgersync.providers.base import (
     CallInfo,
@@ -39,20 +39,39 @@ from ledgersync.providers.xero.mapping import (
     to_xero,
 )
 from ledgersync.providers.xero.oauth import XeroOAuth
+from ledgersync.providers.xero.vendor_mapping import (
+    VENDOR_ENTITIES,
+    is_customer_contact,
+    supplier_number,
+    wanted_vendor,
+)
 
-ALL_ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT, Entity.CREDIT_NOTE)
+ALL_ENTITIES = (
+    Entity.CONTACT,
+    Entity.ITEM,
+    Entity.INVOICE,
+    Entity.PAYMENT,
+    Entity.CREDIT,
+    Entity.CREDIT_NOTE,
+    *VENDOR_ENTITIES,
+)
+# Entities whose payments are read one by one (GET Payments/{id}); contacts read with archived ones too.
+_PAYMENT_LIKE = (Entity.PAYMENT, Entity.CREDIT, Entity.BILL_PAYMENT)
+_CONTACT_LIKE = (Entity.CONTACT, Entity.SUPPLIER)
 
 XERO_CAPABILITIES = Capabilities(
     display_name="Xero",
+    # Xero's API keeps no link from a bill (ACCPAY invoice) to the purchase order it was made from.
+    unheld_fields=frozenset({"purchase_order_id"}),
     live_updates=True,
     contacts_both_ways=True,
     payments_both_ways=True,
-    purchase_orders_and_bills=False,
+    purchase_orders_and_bills=True,
     products=True,
     classes_or_tracking=True,
     sub_customers=False,
     zero_invoices=True,
-    tax_groups=False,
+    tax_groups=True,
     overpayments=True,
     split_payments=False,
     one_payment_many_invoices=False,
@@ -93,12 +112,23 @@ XERO_CAPABILITIES = Capabilities(
     ),
     batch_size=50,
     page_size=1000,
-    pull_entities=ALL_ENTITIES,
+    # Purchase orders go to the platform only (the platform's own stay there): nothing of them is pulled.
+    pull_entities=tuple(e for e in ALL_ENTITIES if e is not Entity.PURCHASE_ORDER),
     push_entities=ALL_ENTITIES,
     notes={
         "live_updates": "Webhooks cover contacts and invoices only; payments and items are polled.",
         "payments": "One invoice per payment; a receipt spread over several invoices is refused.",
         "deltas": "Some changes (contact balances, part-paid due dates) do not move UpdatedDateUTC.",
+        "suppliers": "A supplier is a Xero contact; one made here carries ContactNumber 'supplier:<id>', since "
+        "Xero sets IsSupplier itself once the contact has a bill. A contact that is both is both in the app.",
+        "bills": "A bill is an ACCPAY invoice. Xero's API keeps no link from a bill to its purchase order: the "
+        "order is marked BILLED and the bill carries the order's number.",
+        "currencies": "Only the base currency and those added to the organisation (Settings > Currencies); a "
+        "document's currency_rate is Xero's CurrencyRate.",
+        "stock": "Stock on hand is read for items Xero tracks as inventory (IsTrackedAsInventory).",
+        "attachments": "Not built yet: the app's invoice PDF is not uploaded (Xero Attachments).",
+        "sales_receipts": "Not supported by Xero: it has no sales receipt record. A sale paid on the spot is an "
+        "invoice with a payment in Xero; a RECEIVE bank transaction would carry no customer balance or number.",
     },
 )
 
@@ -176,6 +206,10 @@ class XeroProvider:
     # ------------------------------------------------------------ reads
 
     def _wanted(self, entity: Entity, data: Mapping[str, Any]) -> bool:
+        if entity in VENDOR_ENTITIES:
+            return wanted_vendor(entity, data)
+        if entity is Entity.CONTACT:
+            return is_customer_contact(data)
         if entity in _SALES_TYPE:
             return str(data.get("Type") or _SALES_TYPE[entity]) == _SALES_TYPE[entity]
         if entity is Entity.CREDIT:
@@ -201,7 +235,7 @@ class XeroProvider:
         collection = COLLECTION[entity]
         newest = parse_cursor(cursor) if cursor is not None else None
         params: dict[str, str] = {"order": "UpdatedDateUTC ASC"}
-        if entity is Entity.CONTACT:
+        if entity in _CONTACT_LIKE:
             params["includeArchived"] = "true"
         paged = entity is not Entity.ITEM
         page = int(state["page"])
@@ -243,7 +277,7 @@ class XeroProvider:
             wanted = set(ids)
             data = self.client.get(collection) or {}
             return self._records(entity, [i for i in data.get(collection) or [] if i.get("ItemID") in wanted])
-        if entity in (Entity.PAYMENT, Entity.CREDIT):
+        if entity in _PAYMENT_LIKE:
             found: list[dict[str, Any]] = []
             for payment_id in ids:
                 data = self.client.request("GET", f"{collection}/{payment_id}", allow_not_found=True)
@@ -253,7 +287,7 @@ class XeroProvider:
         for chunk in chunks(ids, FETCH_CHUNK):
             # A page number makes Xero return full documents (line items included).
             params = {"IDs": ",".join(chunk), "page": "1", "pageSize": str(FETCH_CHUNK)}
-            if entity is Entity.CONTACT:
+            if entity in _CONTACT_LIKE:
                 params["includeArchived"] = "true"
             data = self.client.get(collection, params=params) or {}
             records.extend(self._records(entity, data.get(collection) or []))
@@ -268,8 +302,8 @@ class XeroProvider:
         payloads: list[dict[str, Any]] = []
         positions: list[int] = []
         for index, write in enumerate(writes):
-            if entity is Entity.PAYMENT and write.remote_id:
-                results[index] = self._update_payment(write)
+            if entity in (Entity.PAYMENT, Entity.BILL_PAYMENT) and write.remote_id:
+                results[index] = self._update_payment(entity, write)
                 continue
             if entity is Entity.CREDIT and write.remote_id:
                 results[index] = WriteResult(write.key, error=_IMMUTABLE_CREDIT)
@@ -312,10 +346,10 @@ class XeroProvider:
                     results[index] = WriteResult(write.key, remote=from_xero(entity, element))
         return [results[i] for i in range(len(writes))]
 
-    def _update_payment(self, write: Write) -> WriteResult:
-        record = write.record
-        if isinstance(record, Payment) and record.status.value == "deleted":
-            return self.remove(Entity.PAYMENT, write)
+    def _update_payment(self, entity: Entity, write: Write) -> WriteResult:
+        status = getattr(write.record, "status", None)
+        if status is not None and status.value == "deleted":
+            return self.remove(entity, write)
         return WriteResult(
             write.key,
             error=SyncError(
@@ -346,7 +380,7 @@ class XeroProvider:
         return WriteResult(write.key, remote=from_xero(entity, elements[0]))
 
     def restore(self, entity: Entity, write: Write) -> WriteResult:
-        if entity is not Entity.CONTACT or not write.remote_id:
+        if entity not in _CONTACT_LIKE or not write.remote_id:
             return WriteResult(
                 write.key,
                 error=SyncError(code=ErrorCode.VALIDATION, message="Only an archived Xero contact can be restored."),
@@ -370,9 +404,9 @@ class XeroProvider:
         path = f"{collection}/{write.remote_id}"
         if entity is Entity.CREDIT:
             return WriteResult(write.key, error=_IMMUTABLE_CREDIT)
-        if entity is Entity.PAYMENT:
+        if entity in (Entity.PAYMENT, Entity.BILL_PAYMENT):
             return self._single("POST", path, {"Status": "DELETED"}, write, entity, collection)
-        if entity is Entity.CONTACT:
+        if entity in _CONTACT_LIKE:
             body = {collection: [{id_field: write.remote_id, "ContactStatus": "ARCHIVED"}]}
             return self._single("POST", path, body, write, entity, collection)
         if entity is Entity.ITEM:
@@ -403,7 +437,8 @@ class XeroProvider:
         if status in ("DELETED", "VOIDED"):
             return WriteResult(write.key, remote=from_xero(entity, document))
         paid = Decimal(str(document.get("AmountPaid") or 0)) + Decimal(str(document.get("AmountCredited") or 0))
-        if status in ("DRAFT", "SUBMITTED"):
+        if status in ("DRAFT", "SUBMITTED") or entity is Entity.PURCHASE_ORDER:
+            # A purchase order has no VOIDED status: Xero deletes it whatever its status.
             target = "DELETED"
         elif status == "AUTHORISED" and paid == 0 and not document.get("Payments"):
             target = "VOIDED"
@@ -427,6 +462,14 @@ class XeroProvider:
             return {}
         if entity is Entity.CONTACT:
             return self._find_contacts(writes)
+        if entity is Entity.SUPPLIER:
+            return self._find_contacts(writes, entity)
+        if entity is Entity.PURCHASE_ORDER:
+            return self._find_documents(entity, writes)
+        if entity is Entity.BILL:
+            return self._find_documents(entity, writes)
+        if entity is Entity.BILL_PAYMENT:
+            return self._find_bill_payments(writes)
         if entity is Entity.ITEM:
             data = self.client.get("Items") or {}
             by_code = {str(i.get("Code")): i for i in data.get("Items") or []}
@@ -457,15 +500,16 @@ class XeroProvider:
                     out.setdefault(write.key, from_xero(Entity.CREDIT, item))
         return out
 
-    def _find_contacts(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+    def _find_contacts(self, writes: Sequence[Write], entity: Entity = Entity.CONTACT) -> dict[str, RemoteRecord]:
         out: dict[str, RemoteRecord] = {}
-        numbers = {w.key[:50]: w for w in writes}
+        number_of = supplier_number if entity is Entity.SUPPLIER else (lambda key: key[:50])
+        numbers = {number_of(w.key): w for w in writes}
         for chunk in chunks(list(numbers), WHERE_CHUNK):
             params = {"where": _where_any("ContactNumber", chunk), "includeArchived": "true"}
             for item in self._get_all("Contacts", params):
                 write = numbers.get(str(item.get("ContactNumber") or ""))
                 if write is not None and write.key not in out:
-                    out[write.key] = from_xero(Entity.CONTACT, item)
+                    out[write.key] = from_xero(entity, item)
         rest = [w for w in writes if w.key not in out and getattr(w.record, "name", None)]
         by_name: dict[str, list[Write]] = {}
         for write in rest:
@@ -475,7 +519,7 @@ class XeroProvider:
                 if item.get("ContactStatus", "ACTIVE") != "ACTIVE":
                     continue
                 for write in by_name.get(str(item.get("Name")), []):
-                    out.setdefault(write.key, from_xero(Entity.CONTACT, item))
+                    out.setdefault(write.key, from_xero(entity, item))
         return out
 
     def _find_documents(self, entity: Entity, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
@@ -485,10 +529,16 @@ class XeroProvider:
             if number:
                 by_number.setdefault(str(number), []).append(write)
         out: dict[str, RemoteRecord] = {}
-        number_field = "InvoiceNumber" if entity is Entity.INVOICE else "CreditNoteNumber"
+        number_field = {
+            Entity.INVOICE: "InvoiceNumber",
+            Entity.BILL: "InvoiceNumber",
+            Entity.PURCHASE_ORDER: "PurchaseOrderNumber",
+        }.get(entity, "CreditNoteNumber")
         for chunk in chunks(list(by_number), FETCH_CHUNK):
-            if entity is Entity.INVOICE:
+            if entity in (Entity.INVOICE, Entity.BILL):
                 params = {"InvoiceNumbers": ",".join(chunk), "page": "1"}
+            elif entity is Entity.PURCHASE_ORDER:
+                params = {"where": _where_any("PurchaseOrderNumber", chunk), "page": "1"}
             else:
                 params = {"where": _where_any("CreditNoteNumber", chunk), "page": "1"}
             for item in self._get_all(COLLECTION[entity], params):
@@ -526,6 +576,33 @@ class XeroProvider:
         if not matched:
             return {}
         by_id = {r.remote_id: r for r in self.fetch(Entity.PAYMENT, list(matched.values()))}
+        return {key: by_id[pid] for key, pid in matched.items() if pid in by_id and not by_id[pid].deleted}
+
+    def _find_bill_payments(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        """A bill payment whose outcome was unknown: the bill's payments, by amount, date and reference."""
+        candidates = [(w, w.record) for w in writes if isinstance(w.record, BillPayment) and w.record.allocations]
+        bill_ids = list(dict.fromkeys(p.allocations[0].bill_id for _, p in candidates))
+        bills: dict[str, Mapping[str, Any]] = {}
+        for chunk in chunks(bill_ids, FETCH_CHUNK):
+            params = {"IDs": ",".join(chunk), "page": "1", "pageSize": str(FETCH_CHUNK)}
+            for item in (self.client.get("Invoices", params=params) or {}).get("Invoices") or []:
+                bills[str(item.get("InvoiceID"))] = item
+        matched: dict[str, str] = {}
+        for write, payment in candidates:
+            for summary in (bills.get(payment.allocations[0].bill_id) or {}).get("Payments") or []:
+                payment_id = str(summary.get("PaymentID"))
+                if payment_id in matched.values():
+                    continue
+                if (
+                    Decimal(str(summary.get("Amount"))) == payment.amount
+                    and parse_date(summary.get("Date")) == payment.date
+                    and (summary.get("Reference") or None) == (payment.reference or None)
+                ):
+                    matched[write.key] = payment_id
+                    break
+        if not matched:
+            return {}
+        by_id = {r.remote_id: r for r in self.fetch(Entity.BILL_PAYMENT, list(matched.values()))}
         return {key: by_id[pid] for key, pid in matched.items() if pid in by_id and not by_id[pid].deleted}
 
     def close(self) -> None:

@@ -102,7 +102,7 @@ def preferences(sb: QboSandbox, company: Company) -> dict[str, Any]:
         },
         "TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": False, "TaxGroupCodeRef": {"value": "TAX"}},
         "CurrencyPrefs": {
-            "MultiCurrencyEnabled": False,
+            "MultiCurrencyEnabled": bool(prefs.get("multicurrency", False)),
             "HomeCurrency": {"value": home, "name": _CURRENCY_NAMES.get(home, home)},
         },
         "ReportPrefs": {"ReportBasis": "Accrual", "CalcAgingReportFromTxnDate": False},

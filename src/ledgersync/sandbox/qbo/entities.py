@@ -32,8 +32,8 @@ _READONLY: dict[str, set[str]] = {
     "Payment": {"UnappliedAmt"},
     "CreditMemo": {"TotalAmt", "Balance", "RemainingCredit", "TxnTaxDetail"},
     "RefundReceipt": {"TotalAmt", "Balance", "TxnTaxDetail"},
-    "PurchaseOrder": {"TotalAmt"},
-    "Bill": {"TotalAmt", "Balance", "LinkedTxn"},
+    "PurchaseOrder": {"TotalAmt", "LinkedTxn", "TxnTaxDetail"},
+    "Bill": {"TotalAmt", "Balance", "LinkedTxn", "TxnTaxDetail"},
     "TaxCode": set(),
     "SalesReceipt": {"TotalAmt", "Balance", "HomeTotalAmt", "HomeBalance", "TxnTaxDetail"},
     "Estimate": {"TotalAmt", "HomeTotalAmt", "TxnTaxDetail"},
@@ -218,6 +218,13 @@ def render(sb: QboSandbox, c: Company, entity: str, rec: dict[str, Any]) -> dict
     elif entity in ("Bill", "VendorCredit"):
         paid_by = rec.get("_applied" if entity == "Bill" else "_used", {})
         out["LinkedTxn"] = [{"TxnId": pid, "TxnType": "BillPayment"} for pid in paid_by]
+    if entity in ("Bill", "PurchaseOrder"):
+        from .vendors import render_links
+
+        render_links(entity, rec, out)
+    from .currency import home_amounts
+
+    home_amounts(entity, out)
     return out
 
 
@@ -474,6 +481,9 @@ def _txn_common(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str) -> None:
             rec[key] = ref
     rec["TxnDate"] = str(rec.get("TxnDate") or today(tz, ctx.sb.now()))
     rec.setdefault("CurrencyRef", home_currency(ctx))
+    from .currency import check
+
+    check(ctx.company, entity, rec)
     _docnumber(ctx, entity, rec, rid)
 
 
@@ -481,8 +491,10 @@ def _invoice_like(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str, old: dic
     _txn_common(ctx, entity, rec, rid)
     lines, total = _lines(ctx, entity, rec.get("Line"))
     rec["Line"] = lines
+    from .tax import with_tax
+
+    total = with_tax(ctx.company, entity, rec, total, sales=True)
     rec["TotalAmt"] = total
-    rec["TxnTaxDetail"] = {"TotalTax": ZERO}
     if entity == "Invoice":
         rec["DueDate"] = str(rec.get("DueDate") or rec["TxnDate"])
         applied = dict((old or {}).get("_applied", {}))
@@ -510,11 +522,18 @@ def _invoice_like(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str, old: dic
 
 
 def _purchase(ctx: Ctx, entity: str, rec: dict[str, Any], rid: str, old: dict[str, Any] | None = None) -> None:
+    from . import vendors
+
     _txn_common(ctx, entity, rec, rid)
+    links = vendors.po_links(rec.get("Line")) if entity == "Bill" else []
     lines, total = _lines(ctx, entity, rec.get("Line"))
     rec["Line"] = lines
+    from .tax import with_tax
+
+    total = with_tax(ctx.company, entity, rec, total, sales=False)
     rec["TotalAmt"] = total
     if entity == "Bill":
+        vendors.attach(ctx, rec, links, old)
         rec["DueDate"] = str(rec.get("DueDate") or rec["TxnDate"])
         applied = dict((old or {}).get("_applied", {}))
         paid = sum(applied.values(), ZERO)
@@ -806,6 +825,10 @@ def delete(ctx: Ctx, entity: str, body: dict[str, Any], path: str) -> dict[str, 
     elif entity in ("Bill", "VendorCredit") and (rec.get("_applied") or rec.get("_used")):
         # sandbox guesses: the text; QuickBooks refuses to delete a bill or credit a bill payment uses.
         raise F.business(f"This {entity} is linked to a bill payment. Remove it from the bill payment first.")
+    if entity == "Bill":
+        from .vendors import release
+
+        release(ctx, rec)
     from .txns import deposited_in
 
     if entity in ("Payment", "SalesReceipt") and deposited_in(c, entity, rid):

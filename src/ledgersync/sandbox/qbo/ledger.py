@@ -78,21 +78,31 @@ def _expense_lines(c: Company, rec: dict[str, Any]) -> list[tuple[str, Decimal]]
 
 def _entries(c: Company, entity: str, rec: dict[str, Any]) -> list[tuple[str, Decimal]]:
     total = to_dec(rec.get("TotalAmt"), ZERO)
+    from .tax import tax_postings
+
     if entity in ("Invoice", "CreditMemo"):
         sign = 1 if entity == "Invoice" else -1
         ar = _ref(rec, "ARAccountRef") or _by_type(c, "Accounts Receivable")
-        return [(ar, sign * total), *((a, -sign * v) for a, v in _sales_lines(c, rec))]
+        sales = _sales_lines(c, rec)
+        first = sales[0][0] if sales else SERVICES_INCOME
+        return [(ar, sign * total), *((a, -sign * v) for a, v in sales), *tax_postings(c, rec, sign, first)]
     if entity in ("SalesReceipt", "RefundReceipt"):
         sign = 1 if entity == "SalesReceipt" else -1
         bank = _ref(rec, "DepositToAccountRef") or "2"
-        return [(bank, sign * total), *((a, -sign * v) for a, v in _sales_lines(c, rec))]
+        sales = _sales_lines(c, rec)
+        first = sales[0][0] if sales else SERVICES_INCOME
+        return [(bank, sign * total), *((a, -sign * v) for a, v in sales), *tax_postings(c, rec, sign, first)]
     if entity == "Payment":
         ar = _ref(rec, "ARAccountRef") or _by_type(c, "Accounts Receivable")
         return [(_ref(rec, "DepositToAccountRef") or "2", total), (ar, -total)]
     if entity in ("Bill", "VendorCredit"):
         sign = 1 if entity == "Bill" else -1
         ap = _ref(rec, "APAccountRef") or _by_type(c, "Accounts Payable")
-        return [(ap, -sign * total), *((a, sign * v) for a, v in _expense_lines(c, rec))]
+        spent = _expense_lines(c, rec)
+        first = spent[0][0] if spent else COST_OF_GOODS
+        # Tax paid on purchases is booked against the same payable account (sandbox guess: no separate
+        # purchase-tax account in a US company's starter chart).
+        return [(ap, -sign * total), *((a, sign * v) for a, v in spent), *tax_postings(c, rec, -sign, first)]
     if entity == "Purchase":
         sign = -1 if rec.get("Credit") else 1
         paid_from = _ref(rec, "AccountRef") or "3"

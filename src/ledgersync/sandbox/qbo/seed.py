@@ -107,6 +107,7 @@ def seed_company(c: Company) -> None:
                 "PurchaseTaxRateList": {"TaxRateDetail": []},
             },
         )
+    _combined_tax(c, agency, rate)
     c.put(
         "Item",
         {
@@ -120,5 +121,49 @@ def seed_company(c: Company) -> None:
             "UnitPrice": ZERO,
             "TrackQtyOnHand": False,
             "IncomeAccountRef": {"value": "6", "name": "Services"},
+        },
+    )
+
+
+def _combined_tax(c: Company, agency: str, state_rate: str) -> None:
+    """A combined (group) sales tax code as QuickBooks Online keeps one: the state's rate and a district's in one
+    TaxCode (TaxGroup true), both TaxOnAmount, on sales and purchases (sandbox guess: a US company's starter lists
+    hold no such group until a person sets up a district; it is seeded so every company can show one)."""
+    district = c.next_id("TaxRate")
+    c.put(
+        "TaxRate",
+        {
+            "Id": district,
+            "SyncToken": "0",
+            "Name": "San Mateo District",
+            "Description": "Sales Tax",
+            "Active": True,
+            "RateValue": Decimal("1.25"),
+            "AgencyRef": {"value": agency},
+            "SpecialTaxType": "NONE",
+            "DisplayType": "ReadOnly",
+            "EffectiveTaxRate": [{"RateValue": Decimal("1.25"), "EffectiveDate": "2020-01-01T00:00:00-08:00"}],
+        },
+    )
+    details = [
+        {"TaxRateRef": {"value": state_rate, "name": "California"}, "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": 0},
+        {
+            "TaxRateRef": {"value": district, "name": "San Mateo District"},
+            "TaxTypeApplicable": "TaxOnAmount",
+            "TaxOrder": 1,
+        },
+    ]
+    c.put(
+        "TaxCode",
+        {
+            "Id": c.next_id("TaxCode"),
+            "SyncToken": "0",
+            "Name": "California + San Mateo",
+            "Description": "Combined state and district sales tax",
+            "Active": True,
+            "Taxable": True,
+            "TaxGroup": True,
+            "SalesTaxRateList": {"TaxRateDetail": details},
+            "PurchaseTaxRateList": {"TaxRateDetail": details},
         },
     )

@@ -485,8 +485,9 @@ def upsert_document(kind: DocKind, ctx: Ctx, el: dict[str, Any], mode: str, targ
     rec.setdefault("LineAmountTypes", "Exclusive")
     if rec["LineAmountTypes"] not in ("Exclusive", "Inclusive", "NoTax"):
         raise ElementError(f"LineAmountTypes '{rec['LineAmountTypes']}' is not valid.")
-    rec.setdefault("CurrencyCode", "AUD")
-    rec.setdefault("CurrencyRate", Decimal("1.000000"))
+    from .currency import check as check_currency
+
+    check_currency(t, rec, el.get("CurrencyRate"))
     if "LineItems" in el or existing is None or "LineAmountTypes" in el:
         lines, sub, tax, total = compute_lines(
             t, el.get("LineItems", rec.get("LineItems", [])), rec["LineAmountTypes"], rec.get("LineItems")
@@ -508,6 +509,11 @@ def upsert_document(kind: DocKind, ctx: Ctx, el: dict[str, Any], mode: str, targ
         rec.setdefault("IsDiscounted", False)
         settle(rec, kind)
     t.put(kind.coll, rec)
+    if kind.coll == "Invoices":
+        from .stock import restock
+
+        lines = [*rec.get("LineItems", []), *(existing or {}).get("LineItems", [])]
+        restock(t, [str(li.get("ItemCode") or "") for li in lines])
     if kind.category:
         ctx.emit(kind.category, "UPDATE" if existing else "CREATE", rec[kind.id_field])
     return rec
@@ -727,6 +733,9 @@ def upsert_item(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) -> 
             except ValueError as exc:
                 raise ElementError(str(exc)) from exc
             rec[det] = d
+    from .stock import on_item
+
+    on_item(rec, existing)
     t.put("Items", rec)
     return rec
 
@@ -789,7 +798,11 @@ def upsert_tax_rate(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None)
         raise ElementError("Name is required")
     comps = rec.get("TaxComponents") or []
     try:
-        rate = sum((to_dec(c.get("Rate"), ZERO) for c in comps), ZERO)
+        # Components add up; a compound one (IsCompound) is charged on the amount plus the simple ones
+        # (Xero's tax rates help: "compound ... calculated on top of the other components").
+        simple = sum((to_dec(c.get("Rate"), ZERO) for c in comps if not c.get("IsCompound")), ZERO)
+        compound = sum((to_dec(c.get("Rate"), ZERO) for c in comps if c.get("IsCompound")), ZERO)
+        rate = simple + compound * (Decimal(100) + simple) / Decimal(100)
     except ValueError as exc:
         raise ElementError(str(exc)) from exc
     rec["EffectiveRate"] = rate
