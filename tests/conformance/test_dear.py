@@ -71,6 +71,9 @@ class TestDear(ProviderConformance):
         body = {"TaskID": task, "Amount": str(amount), "Account": "090", "Reference": "Paid in DEAR"}
         return str(self.h.user("sale/payment", body)["ID"])
 
+    def platform_item_codes(self) -> list[str]:
+        return [str(p["SKU"]) for p in self.h.sb.records("product")]
+
     def active_contact_names(self) -> list[str]:
         return [c["Name"] for c in self.h.sb.records("customer") if c["Status"] == "Active"]
 

@@ -49,6 +49,9 @@ class Myob(Platform):
         }
         return str(self.sb.as_user("Sale/CustomerPayment", body)["UID"])
 
+    def platform_item_codes(self) -> list[str]:
+        return [str(i["Number"]) for i in self.sb.records("Inventory/Item")]
+
     def active_contact_names(self) -> list[str]:
         return [c["CompanyName"] for c in self.sb.records("Contact/Customer") if c.get("IsActive", True)]
 
