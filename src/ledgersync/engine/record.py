@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from ledgersync.engine.context import doc_of
 from ledgersync.engine.entities import rules_for
+from ledgersync.engine.entities.base import changed_fields
 from ledgersync.engine.translate import Unresolved
 from ledgersync.model import AUTH, Entity, ErrorCode, ProviderError, Record, SyncError
 from ledgersync.providers.base import PullPage, RemoteRecord, WriteResult
-from ledgersync.store import StoredRecord
+from ledgersync.store import StoredRecord, divergence
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import Link, SyncState, utcnow
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ledgersync.engine.context import CycleContext
 
 # States a push leaves alone until a person acts (or, for failed, until the record is edited).
-HELD = frozenset({"skipped", "excluded", "needs_review"})
+HELD = frozenset({"skipped", "excluded", "needs_review", "conflict", "drifted"})
 # Errors that are the connection's, not a record's: they stop the cycle and count no attempt.
 STOPS = frozenset({*AUTH, ErrorCode.DAILY_LIMIT})
 
@@ -62,6 +63,59 @@ def waiting(ctx: CycleContext, s: Session, entity: Entity, rec: StoredRecord, ex
         ctx.report.bump(ctx.report.failed, entity)
     else:
         pending(ctx, s, entity, rec.app_id, doc_of(rec.record))
+
+
+def conflict(
+    ctx: CycleContext,
+    s: Session,
+    entity: Entity,
+    current: StoredRecord,
+    platform: Record,
+    remote: RemoteRecord,
+) -> None:
+    """Edited in the app and on the platform since the last sync, and the conflict policy could not say which
+    stays: held as `conflict` with both versions until a person keeps one (nothing is sent meanwhile)."""
+    fields = changed_fields(current.record, platform)
+    names = ", ".join(f["field"] for f in fields) or "the record"
+    doc = doc_of(current.record)
+    divergence.save(
+        s,
+        ctx.conn_id,
+        entity,
+        current.app_id,
+        kind="conflict",
+        app_version=current.record.to_json(),
+        platform_version=platform.to_json(),
+        fields=fields,
+        remote_id=remote.remote_id,
+        remote_version=remote.version,
+    )
+    ctx.store.set_state(
+        s,
+        ctx.conn_id,
+        entity,
+        current.app_id,
+        "conflict",
+        doc_number=doc,
+        error=SyncError(
+            code=ErrorCode.EDIT_CONFLICT,
+            message=f"Changed in the app and in {ctx.caps.display_name} since the last sync ({names}); "
+            "neither version was kept over the other.",
+            hint=f"Compare the two versions and keep the app's or {ctx.caps.display_name}'s.",
+        ),
+    )
+    ctx.report.bump(ctx.report.failed, entity)
+    ctx.log(
+        "conflict",
+        entity=entity,
+        app_id=current.app_id,
+        remote_id=remote.remote_id,
+        doc_number=doc,
+        outcome="conflict",
+        message=f"edited on both sides: {names}",
+        details={"fields": [f["field"] for f in fields]},
+        s=s,
+    )
 
 
 def data_error(
@@ -433,7 +487,10 @@ def _apply_linked(ctx: CycleContext, s: Session, entity: Entity, remote: RemoteR
             _mark_deleted(ctx, s, entity, current, remote, link)
         return
     app_changed = link.app_hash is not None and current.hash != link.app_hash
-    merged = rules_for(entity).merge(ctx, current, incoming, remote, app_changed)
+    platform_changed = link.remote_hash is None or incoming.content_hash() != link.remote_hash
+    merged = rules_for(entity).merge_edit(
+        ctx, s, current, incoming, remote, app_changed=app_changed, platform_changed=platform_changed
+    )
     if merged is None:
         link.remote_version = remote.version
         return

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 import ledgersync.engine.record as record_stage
-from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.entities.base import EntityRules, settle
 from ledgersync.model import Contact, ContactStatus, Entity, ErrorCode, Record, SyncError
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import StoredRecord
@@ -56,6 +56,29 @@ class ContactRules(EntityRules):
         if remote.archived:
             return incoming.model_copy(update={"status": ContactStatus.ARCHIVED})
         return incoming
+
+    def merge_edit(
+        self,
+        ctx: CycleContext,
+        s: Session,
+        current: StoredRecord,
+        incoming: Record,
+        remote: RemoteRecord,
+        *,
+        app_changed: bool,
+        platform_changed: bool,
+    ) -> Record | None:
+        if app_changed and platform_changed and ctx.settings.conflict_policy in ("newest", "ask"):
+            if remote.updated_at is not None and settle(ctx, current, remote) is None:
+                theirs = self.merge(ctx, current, incoming, remote, app_changed=False)
+                assert theirs is not None
+                record_stage.conflict(ctx, s, Entity.CONTACT, current, theirs, remote)
+                return None
+        return self.merge(ctx, current, incoming, remote, app_changed)
+
+    def platform_copy(self, ctx: CycleContext, current: Record, incoming: Record) -> Record:
+        assert isinstance(current, Contact) and isinstance(incoming, Contact)
+        return incoming.model_copy(update={"parent_id": incoming.parent_id or current.parent_id})
 
     def merge(
         self, ctx: CycleContext, current: StoredRecord, incoming: Record, remote: RemoteRecord, app_changed: bool
