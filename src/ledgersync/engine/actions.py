@@ -26,9 +26,9 @@ from ledgersync.model import (
     Payment,
     Record,
     SyncError,
+    record_from_json,
 )
 from ledgersync.providers.base import RemoteRecord, Restores, Write
-from ledgersync.model import record_from_json
 from ledgersync.store import Store, divergence
 from ledgersync.store.tables import AppRecord, SyncState
 

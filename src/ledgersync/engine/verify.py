@@ -7,17 +7,20 @@ daily run) it fetches a random sample of linked records by id, within a budget o
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
+
 from ledgersync.engine.check import Difference, check, compare, gone
 from ledgersync.engine.entities import rules_for
 from ledgersync.model import Entity, ErrorCode, Record, SyncError
 from ledgersync.providers.base import CallInfo, RemoteRecord
-from ledgersync.store import divergence
-from ledgersync.store.tables import SyncState
+from ledgersync.store import Store, divergence
+from ledgersync.store.tables import Event, SyncState
 
 if TYPE_CHECKING:
     from ledgersync.engine.context import CycleContext
@@ -222,5 +225,19 @@ def _record(
                     details={"fields": fields},
                     s=s,
                 )
-    ctx.log("verify", outcome="ok" if report.agree else "drifted", message=report.summary(),
-            details={"calls": report.calls, "sampled": report.sampled})
+    ctx.log(
+        "verify",
+        outcome="ok" if report.agree else "drifted",
+        message=report.summary(),
+        details={"calls": report.calls, "sampled": report.sampled},
+    )
+
+
+def last_verified(store: Store, conn_id: str) -> dt.datetime | None:
+    """When this connection's last verify finished (its summary row in the event log), or None."""
+    with store.session() as s:
+        return s.scalar(
+            select(func.max(Event.at)).where(
+                Event.connection_id == conn_id, Event.kind == "verify", Event.entity.is_(None)
+            )
+        )

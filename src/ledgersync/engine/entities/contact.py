@@ -68,12 +68,14 @@ class ContactRules(EntityRules):
         app_changed: bool,
         platform_changed: bool,
     ) -> Record | None:
-        if app_changed and platform_changed and ctx.settings.conflict_policy in ("newest", "ask"):
-            if remote.updated_at is not None and settle(ctx, current, remote) is None:
-                theirs = self.merge(ctx, current, incoming, remote, app_changed=False)
-                assert theirs is not None
-                record_stage.conflict(ctx, s, Entity.CONTACT, current, theirs, remote)
-                return None
+        # Contacts keep their long-standing rule where the platform gives no time (the app's edit stays); a
+        # conflict is only what the policy itself leaves open ("ask", or edits within the window).
+        unsettled = remote.updated_at is not None and settle(ctx, current, remote) is None
+        if app_changed and platform_changed and unsettled:
+            theirs = self.merge(ctx, current, incoming, remote, app_changed=False)
+            assert theirs is not None
+            record_stage.conflict(ctx, s, Entity.CONTACT, current, theirs, remote)
+            return None
         return self.merge(ctx, current, incoming, remote, app_changed)
 
     def platform_copy(self, ctx: CycleContext, current: Record, incoming: Record) -> Record:
