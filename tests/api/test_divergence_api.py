@@ -9,7 +9,7 @@ from typing import Any
 from ledgersync.demo import XeroSandboxHandle
 from ledgersync.engine.actions import Role
 
-from .conftest import Api, make_api
+from .conftest import make_api
 
 INVOICE: dict[str, Any] = {
     "contact_id": "c1",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from ledgersync.engine.context import doc_of
+from ledgersync.engine.context import DOC_OF_PARENT, doc_of
 from ledgersync.engine.entities import rules_for
 from ledgersync.engine.entities.base import changed_fields
 from ledgersync.engine.translate import Unresolved
@@ -131,8 +131,10 @@ def data_error(
     request_id: str | None = None,
 ) -> None:
     """A refusal that stays until the record is edited or a person acts: Failed, counted, and logged with
-    the platform's own words and the document number."""
-    doc = doc or doc_of(rec.record)
+    the platform's own words and the document number (a payment's: its invoice's)."""
+    doc = doc or (ctx.parent_doc(entity, rec.app_id, s) if entity in DOC_OF_PARENT else None) or doc_of(rec.record)
+    if isinstance(rec, PlannedWrite):
+        error = ctx.real_cause(error, rec.record)
     ctx.store.set_state(
         s,
         ctx.conn_id,
@@ -171,6 +173,8 @@ def backoff(ctx: CycleContext, attempts: int) -> float:
 def transient(ctx: CycleContext, s: Session, entity: Entity, app_id: str, doc: str | None, error: SyncError) -> None:
     """A failure that may pass (429, 5xx, timeout): retried on a backoff; shown Failed past the limit."""
     st = s.get(SyncState, (ctx.conn_id, entity.value, app_id))
+    if entity in DOC_OF_PARENT:
+        doc = ctx.parent_doc(entity, app_id, s) or doc
     attempts = (st.attempts if st else 0) + 1
     over = attempts >= ctx.settings.transient_failure_limit
     ctx.store.set_state(
