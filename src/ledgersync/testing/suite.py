@@ -634,7 +634,7 @@ class ProviderConformance:
         ac.keep_platform(ADMIN, c.conn, Entity.INVOICE, "i2")
         c.ls.sync(c.conn)
         refs = {
-            i: c.ls.get(c.org, Entity.INVOICE, f"i{i}").record.reference  # type: ignore[union-attr,attr-defined]
+            i: c.ls.get(c.org, Entity.INVOICE, f"i{i}").record.reference  # type: ignore[union-attr]
             for i in (1, 2)
         }
         assert refs == {1: "OURS-1", 2: "THEIRS-2"}
@@ -651,7 +651,7 @@ class ProviderConformance:
         c.ls.sync(c.conn)
         pay = c.ls.get(c.org, Entity.PAYMENT, "p1")
         assert pay is not None and [a.invoice_id for a in pay.record.allocations] == ["i2"]  # type: ignore[attr-defined]
-        dues = {i: c.ls.get(c.org, Entity.INVOICE, i).record.amount_due for i in ("i1", "i2")}  # type: ignore[union-attr,attr-defined]
+        dues = {i: c.ls.get(c.org, Entity.INVOICE, i).record.amount_due for i in ("i1", "i2")}  # type: ignore[union-attr]
         assert dues == {"i1": Decimal("100.00"), "i2": Decimal("70.00")}
         c.agree()
 
