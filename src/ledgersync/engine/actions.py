@@ -338,7 +338,25 @@ class ActionCentre:
 
     def _fold_contact(self, s: Session, org: str, conn_id: str, source: str, target: str) -> None:
         """Another app contact already stands for that platform contact: its invoices and payments move to
-        `target`, it keeps no link, and the app is told (contact.merged) so it can merge its own side."""
+        `target`, it keeps no link, and the app is told (contact.merged) so it can merge its own side.
+
+        Refused when another connection has synced the contact or its documents: moving them would change
+        what that platform holds (an action on one connection never changes another's)."""
+        others = [c for c in self.store.connections(org) if c.id != conn_id]
+        touched = [f"contact:{source}"]
+        for other in others:
+            linked = self.store.link_by_app(other.id, Entity.CONTACT, source, s)
+            refs = self.store.records_referring(org, Entity.INVOICE, touched, s) + self.store.records_referring(
+                org, Entity.PAYMENT, touched, s
+            )
+            if linked is not None or any(
+                self.store.link_by_app(other.id, r.entity, r.app_id, s) is not None for r in refs
+            ):
+                name = self.ls.spec(other.provider).capabilities.display_name
+                raise ActionError(
+                    f"the customer {source} and its documents are also synced with {name}; merging them here "
+                    f"would change what {name} holds. Merge it on {name} too first, or link this record instead."
+                )
         for row in list(s.scalars(select(AppRecord).where(AppRecord.org_id == org))):
             if f"contact:{source}" not in (row.refs or []):
                 continue

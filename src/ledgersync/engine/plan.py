@@ -15,7 +15,7 @@ from ledgersync.engine.context import idempotency_key
 from ledgersync.engine.entities import rules_for
 from ledgersync.engine.translate import Unresolved
 from ledgersync.model import Entity, ErrorCode, Record, SyncError
-from ledgersync.store import StoredRecord
+from ledgersync.store import StoredRecord, divergence
 from ledgersync.store.tables import Link, SyncState, utcnow
 
 if TYPE_CHECKING:
@@ -54,7 +54,13 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
     writes: list[_Op] = []
     with ctx.store.session() as s:
         ctx.store.outbox.drop_planned(s, ctx.conn_id, entity)
+        # Documents that came in from another of the organisation's platforms go out here only when it asks
+        # (contacts and items always do: the app's own documents need them on every platform).
+        relay = ctx.settings.relay_between_platforms or rules.shared_everywhere
+        foreign = {} if relay else divergence.origins(s, ctx.org_id, entity)
         for rec, link in candidates:
+            if link is None and foreign.get(rec.app_id, ctx.conn_id) != ctx.conn_id:
+                continue
             if not due(states.get(rec.app_id), rec, now):
                 continue
             attempt = _attempt(states, rec)

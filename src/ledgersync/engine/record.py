@@ -604,6 +604,7 @@ def _create_in_app(ctx: CycleContext, s: Session, entity: Entity, remote: Remote
         return
     incoming = rules_for(entity).created(incoming, remote)
     ctx.store.upsert_record(ctx.org_id, incoming, s=s)
+    divergence.set_origin(s, ctx.org_id, entity, app_id, ctx.conn_id)  # other connections relay it only if asked
     h = incoming.content_hash()
     ctx.store.save_link(
         s, ctx.conn_id, entity, app_id, remote.remote_id, remote_version=remote.version, app_hash=h, remote_hash=h

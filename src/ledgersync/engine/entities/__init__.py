@@ -11,6 +11,7 @@ from ledgersync.model import Entity
 
 class ItemRules(EntityRules):
     entity = Entity.ITEM
+    shared_everywhere = True
 
 
 class CreditRules(EntityRules):

@@ -24,6 +24,9 @@ class EntityRules:
     # Plan-and-execute rounds per cycle: more than one where a batch cannot see what it creates itself and
     # records wait on others of their kind (sub-customers on their parents).
     max_passes: ClassVar[int] = 1
+    # Whether a record that came in from one of the organisation's platforms is sent to its other platforms
+    # even when `relay_between_platforms` is off (master data the app's own documents need everywhere).
+    shared_everywhere: ClassVar[bool] = False
 
     # -- plan ----------------------------------------------------------------------------------------
     def wanted(self, ctx: CycleContext, rec: StoredRecord) -> bool:

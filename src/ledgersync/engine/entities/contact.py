@@ -21,6 +21,7 @@ class ContactRules(EntityRules):
     # Sub-customers need their parent's platform id, and a batch can't see what it creates itself, so contacts
     # go in layers: parents first, then the children that were waiting for them (4 levels below the top).
     max_passes = 5
+    shared_everywhere = True
 
     def wanted(self, ctx: CycleContext, rec: StoredRecord) -> bool:
         if ctx.settings.contacts == "with_transactions":
