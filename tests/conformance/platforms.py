@@ -55,6 +55,9 @@ class Platform:
     def move_payment(self, remote_id: str, invoice_id: str) -> None:
         raise NotImplementedError
 
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        raise NotImplementedError
+
     # Reading the platform's truth.
     def active_contact_names(self) -> list[str]:
         raise NotImplementedError
@@ -150,6 +153,19 @@ class Xero(Platform):
     def delete_payment(self, remote_id: str) -> None:
         self.sb.as_user(f"Payments/{remote_id}", {"Payments": [{"PaymentID": remote_id, "Status": "DELETED"}]})
 
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        body = {
+            "BatchPayments": [
+                {
+                    "Account": {"Code": "090"},
+                    "Date": dt.date.today().isoformat(),
+                    "Reference": "Batch from Xero",
+                    "Payments": [{"Invoice": {"InvoiceID": i}, "Amount": str(a)} for i, a in amounts],
+                }
+            ]
+        }
+        return str(self.sb.as_user("BatchPayments", body, method="PUT")["BatchPayments"][0]["BatchPaymentID"])
+
     def active_contact_names(self) -> list[str]:
         return [c["Name"] for c in self.sb.records("Contacts") if c.get("ContactStatus") == "ACTIVE"]
 
@@ -215,6 +231,16 @@ class QuickBooksOnline(Platform):
     def delete_payment(self, remote_id: str) -> None:
         pay = self._payment(remote_id)
         self.sb.as_user("payment", {"Id": remote_id, "SyncToken": pay["SyncToken"]}, params={"operation": "delete"})
+
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        total = sum((a for _, a in amounts), Decimal(0))
+        body = {
+            "CustomerRef": self._invoice(amounts[0][0])["CustomerRef"],
+            "TotalAmt": str(total),
+            "TxnDate": dt.date.today().isoformat(),
+            "Line": [{"Amount": str(a), "LinkedTxn": [{"TxnId": i, "TxnType": "Invoice"}]} for i, a in amounts],
+        }
+        return str(self.sb.as_user("payment", body)["Payment"]["Id"])
 
     def move_payment(self, remote_id: str, invoice_id: str) -> None:
         pay = self._payment(remote_id)

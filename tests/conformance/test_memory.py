@@ -51,6 +51,9 @@ class MemoryConformance(ProviderConformance):
     def delete_payment(self, remote_id: str) -> None:
         self.memory.remove(Entity.PAYMENT, remote_id)
 
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        raise NotImplementedError("the memory ledger takes one invoice per payment")
+
     def move_payment(self, payment_remote_id: str, invoice_remote_id: str) -> None:
         found = self.memory.get(Entity.PAYMENT, payment_remote_id)
         assert found is not None
@@ -108,12 +111,16 @@ class MemoryConformance(ProviderConformance):
 class TestMemory(MemoryConformance):
     """Xero-like: payments can't be edited, excess becomes a separate credit; OAuth tokens."""
 
-    traits = PlatformTraits(reachable_from_child_process=False, refuses_unknown_accounts=False)
+    traits = PlatformTraits(
+        reachable_from_child_process=False, refuses_unknown_accounts=False, multi_invoice_payments=False
+    )
 
 
 class TestMemoryWithoutTokens(MemoryConformance):
     """QuickBooks-like: payments edited in place and holding credit, one write per call, no tokens."""
 
-    traits = PlatformTraits(tokens=False, reachable_from_child_process=False, refuses_unknown_accounts=False)
+    traits = PlatformTraits(
+        tokens=False, reachable_from_child_process=False, refuses_unknown_accounts=False, multi_invoice_payments=False
+    )
     uses_tokens = False
     platform_shape = {"payments_editable": True, "payment_holds_credit": True, "batch_size": 1, "page_size": 3}

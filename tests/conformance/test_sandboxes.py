@@ -53,6 +53,9 @@ class SandboxConformance(ProviderConformance):
     def move_payment(self, payment_remote_id: str, invoice_remote_id: str) -> None:
         self.plat.move_payment(payment_remote_id, invoice_remote_id)
 
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        return self.plat.pay_invoices(amounts)
+
     def active_contact_names(self) -> list[str]:
         return self.plat.active_contact_names()
 

@@ -78,6 +78,8 @@ class PlatformTraits:
     settle_seconds: float = 0.0
     # The platform keeps a chart of accounts and refuses a code it does not have.
     refuses_unknown_accounts: bool = True
+    # One payment may pay several invoices (Xero through BatchPayments, QuickBooks' payment lines).
+    multi_invoice_payments: bool = True
 
 
 @dataclass
@@ -194,6 +196,9 @@ class ProviderConformance:
 
     def move_payment(self, payment_remote_id: str, invoice_remote_id: str) -> None:
         raise NotImplementedError("move_payment: apply a payment to another invoice instead (where editable)")
+
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        raise NotImplementedError("pay_invoices: one payment over several invoices (invoice id, amount) each")
 
     def settle(self) -> None:
         """Wait until a change just made on the platform shows in a modified-since read."""
@@ -703,3 +708,46 @@ class ProviderConformance:
         assert err.code == "drifted" and err.actions == ["keep_app", "keep_platform", "skip"]
         ac.keep_app(ADMIN, c.conn, Entity.INVOICE, "i1", now=True)
         assert c.ls.verify(c.conn).agree and c.state(Entity.INVOICE, "i1") == "synced"
+
+    def test_one_payment_over_several_invoices_both_ways(self, tmp_path: Path) -> None:
+        self.require(self.traits.multi_invoice_payments, "one payment pays one invoice there")
+        c = self.open(tmp_path)
+        self.synced_invoices(c, 4)
+        c.ls.upsert_payment(
+            c.org,
+            Payment(
+                id="p1",
+                date=dt.date.today(),
+                amount=Decimal("150.00"),
+                currency=self.currency,
+                reference="ONE-RECEIPT",
+                allocations=[
+                    Allocation(invoice_id="i1", amount=Decimal("100.00")),
+                    Allocation(invoice_id="i2", amount=Decimal("50.00")),
+                ],
+            ),
+        )
+        c.ls.sync(c.conn)
+        assert c.state(Entity.PAYMENT, "p1") == "synced"
+        assert self.invoice_state(c.remote(Entity.INVOICE, "i1")) == "paid"
+        i2 = c.ls.get(c.org, Entity.INVOICE, "i2")
+        assert i2 is not None and i2.record.amount_due == Decimal("50.00")  # type: ignore[attr-defined]
+        c.agree()
+        # One made on the platform comes into the app as one payment over both invoices.
+        rids = [c.remote(Entity.INVOICE, i) for i in ("i3", "i4")]
+        self.person("pay_invoices", [(rids[0], Decimal("30.00")), (rids[1], Decimal("20.00"))])
+        report = c.ls.sync(c.conn)
+        assert report.created_in_app == {"payment": 1}
+        (pulled,) = [p for p in c.ls.records(c.org, Entity.PAYMENT) if p.app_id != "p1"]
+        assert sorted((a.invoice_id, a.amount) for a in pulled.record.allocations) == [  # type: ignore[attr-defined]
+            ("i3", Decimal("30.00")),
+            ("i4", Decimal("20.00")),
+        ]
+        c.agree()
+        # Deleted in the app: gone from every invoice it paid.
+        c.ls.delete(c.org, Entity.PAYMENT, "p1")
+        c.ls.sync(c.conn)
+        assert self.invoice_state(c.remote(Entity.INVOICE, "i1")) == "open"
+        i2 = c.ls.get(c.org, Entity.INVOICE, "i2")
+        assert i2 is not None and i2.record.amount_due == Decimal("100.00")  # type: ignore[attr-defined]
+        c.agree()

@@ -106,7 +106,9 @@ def element_error(element: Mapping[str, Any]) -> SyncError | None:
         return classify_message("The record was rejected without a reason.")
     # The most specific message decides the code; every message is kept for the person reading it.
     classified = [classify_message(m) for m in messages]
-    chosen = next((c for c in classified if c.code is not ErrorCode.VALIDATION), classified[0])
+    # An unknown code is specific, but less than a refusal of the document itself (a duplicate number).
+    rank = {ErrorCode.VALIDATION: 2, ErrorCode.UNKNOWN_CODE: 1}
+    chosen = min(classified, key=lambda c: rank.get(c.code, 0))
     return chosen.model_copy(update={"platform_message": " ".join(messages)})
 
 
