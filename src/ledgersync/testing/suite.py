@@ -674,7 +674,10 @@ class ProviderConformance:
         c.agree()
 
     def test_a_refused_payment_names_its_invoice_and_the_code_the_platform_lacks(self, tmp_path: Path) -> None:
-        self.require(self.traits.refuses_unknown_accounts, "it keeps no chart of accounts to refuse a code from")
+        self.require(
+            self.traits.refuses_unknown_accounts,
+            "its harness does not claim it refuses an unknown account code (traits.refuses_unknown_accounts)",
+        )
         c = self.open(tmp_path)
         self.synced_invoices(c)
         c.ls.upsert_payment(c.org, self.payment(1, "i1", "25.00").model_copy(update={"account_code": "8989"}))
