@@ -192,6 +192,7 @@ BUSY_COMMANDS = {
     "sync": ["sync"],
     "sync-now": ["sync-now", "--record", "contact:c1"],
     "resolve --merge-into": ["resolve", "contact:c1", "--merge-into", "auto"],
+    "verify": ["verify"],
 }
 
 

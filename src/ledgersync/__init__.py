@@ -29,6 +29,8 @@ _EXPORTS = {
     "Role": "ledgersync.engine.actions",
     "CheckReport": "ledgersync.engine.check",
     "check": "ledgersync.engine.check",
+    "DivergenceView": "ledgersync.engine.actions",
+    "VerifyReport": "ledgersync.engine.verify",
     # the model
     "Address": "ledgersync.model",
     "Allocation": "ledgersync.model",
@@ -85,6 +87,7 @@ __all__ = [
     "CreditNote",
     "CustomerCredit",
     "CycleReport",
+    "DivergenceView",
     "EngineSettings",
     "Entity",
     "ErrorCode",
@@ -112,6 +115,7 @@ __all__ = [
     "SalesReceipt",
     "Supplier",
     "SyncError",
+    "VerifyReport",
     "WebConnectorFlow",
     "WebhookRefused",
     "__version__",
@@ -119,13 +123,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from ledgersync.engine.actions import ActionCentre, ActionError, Actor, PermissionDenied, Role
+    from ledgersync.engine.actions import ActionCentre, ActionError, Actor, DivergenceView, PermissionDenied, Role
     from ledgersync.engine.app import Health, LedgerSync, RecordView
     from ledgersync.engine.check import CheckReport, check
     from ledgersync.engine.connections import ConnectStart
     from ledgersync.engine.lease import ConnectionBusy
     from ledgersync.engine.settings import EngineSettings
     from ledgersync.engine.sync import CycleReport
+    from ledgersync.engine.verify import VerifyReport
     from ledgersync.model import (
         Address,
         Allocation,

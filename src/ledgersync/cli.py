@@ -382,8 +382,10 @@ def resolve(
     link: Annotated[str | None, typer.Option(help="Link to this platform record id")] = None,
     record_credit: Annotated[bool, typer.Option(help="Record a payment's excess as customer credit")] = False,
     restore: Annotated[bool, typer.Option(help="Un-archive the platform contact")] = False,
+    keep_app: Annotated[bool, typer.Option(help="Conflict or drifted: send the app's version")] = False,
+    keep_platform: Annotated[bool, typer.Option(help="Conflict or drifted: take the platform's version")] = False,
 ) -> None:
-    """Apply one fix to a failed record."""
+    """Apply one fix to a failed, conflicting or drifted record."""
     ls = LedgerSync(db)
     conn = _connection(ls, connection)
     entity, app_id = _record_ref(record)
@@ -400,13 +402,15 @@ def resolve(
             ("link", link),
             ("record_credit", record_credit),
             ("restore", restore),
+            ("keep_app", keep_app),
+            ("keep_platform", keep_platform),
         )
         if v
     ]
     if len(chosen) != 1:
         raise typer.BadParameter(
             "choose exactly one fix: --retry, --skip, --exclude, --include, --merge-into, "
-            "--link, --record-credit or --restore"
+            "--link, --record-credit, --restore, --keep-app or --keep-platform"
         )
     try:
         if retry:
@@ -432,6 +436,10 @@ def resolve(
             console.print(f"Excess recorded as customer credit {credit or '(held in the payment)'}; it syncs next")
         elif restore:
             ac.restore(actor, conn, app_id)
+        elif keep_app:
+            ac.keep_app(actor, conn, entity, app_id)
+        elif keep_platform:
+            ac.keep_platform(actor, conn, entity, app_id)
     except (PermissionDenied, ActionError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
@@ -456,6 +464,40 @@ def sync_now(
         f"{report.status}: pushed {sum(report.pushed.values())}, failed {sum(report.failed.values())}, "
         f"{report.calls} calls"
     )
+
+
+# -- verify (issue 15) -----------------------------------------------------------------------------------
+@app.command()
+def verify(
+    db: DbOption = None,
+    connection: Annotated[str | None, typer.Option(help="Connection id (default: every connected one)")] = None,
+    sample: Annotated[int | None, typer.Option(help="Compare this many records, picked at random")] = None,
+    call_budget: Annotated[int | None, typer.Option(help="Platform calls it may use (with --sample)")] = None,
+) -> None:
+    """Check against the platform, field by field: records that differ become Drifted, with both versions and
+    the fixes (resolve --keep-app / --keep-platform / --skip). Exit 1 when anything differs."""
+    ls = LedgerSync(db)
+    conns = [connection] if connection else [c.id for c in ls.connections() if c.status != "disconnected"]
+    differs = False
+    for conn in conns:
+        health = ls.health(conn)
+        where = f"{health.display_name} ({health.tenant_name or conn})"
+        report = ls.verify(conn, sample=sample, call_budget=call_budget)
+        differs = differs or not report.agree
+        console.print(f"{'[green]' if report.agree else '[yellow]'}{where}: {report.summary()}[/]")
+        if report.drifted:
+            table = Table(title=f"Drifted from {health.display_name}")
+            for col in ("record", "fields", "app", "platform"):
+                table.add_column(col, overflow="fold")
+            ac = ActionCentre(ls)
+            for (entity, app_id), _fields in sorted(report.drifted.items()):
+                view = ac.divergence(conn, Entity(entity), app_id)
+                for f in view.fields if view else []:
+                    table.add_row(f"{entity}:{app_id}", str(f["field"]), repr(f["app"]), repr(f["platform"]))
+            console.print(table)
+        for other in report.other:
+            console.print(f"  {other}")
+    raise typer.Exit(1 if differs else 0)
 
 
 @app.command("log")

@@ -45,6 +45,19 @@ class Platform:
     def pay(self, invoice_id: str, amount: Decimal) -> str:
         raise NotImplementedError
 
+    # Issue 15: a person editing invoices and payments on the platform.
+    def edit_invoice(self, remote_id: str, reference: str, first_line: str) -> None:
+        raise NotImplementedError
+
+    def delete_payment(self, remote_id: str) -> None:
+        raise NotImplementedError
+
+    def move_payment(self, remote_id: str, invoice_id: str) -> None:
+        raise NotImplementedError
+
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        raise NotImplementedError
+
     # Reading the platform's truth.
     def active_contact_names(self) -> list[str]:
         raise NotImplementedError
@@ -166,6 +179,32 @@ class Xero(Platform):
             ]
         }
         return str(self.sb.as_user("Payments", body, method="PUT")["Payments"][0]["PaymentID"])
+
+    def edit_invoice(self, remote_id: str, reference: str, first_line: str) -> None:
+        inv = self._invoice(remote_id)
+        lines = [
+            {k: li[k] for k in ("Description", "Quantity", "UnitAmount", "AccountCode", "TaxType") if k in li}
+            for li in inv["LineItems"]
+        ]
+        lines[0]["Description"] = first_line
+        body = {"Invoices": [{"InvoiceID": remote_id, "Reference": reference, "LineItems": lines}]}
+        self.sb.as_user(f"Invoices/{remote_id}", body)
+
+    def delete_payment(self, remote_id: str) -> None:
+        self.sb.as_user(f"Payments/{remote_id}", {"Payments": [{"PaymentID": remote_id, "Status": "DELETED"}]})
+
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        body = {
+            "BatchPayments": [
+                {
+                    "Account": {"Code": "090"},
+                    "Date": dt.date.today().isoformat(),
+                    "Reference": "Batch from Xero",
+                    "Payments": [{"Invoice": {"InvoiceID": i}, "Amount": str(a)} for i, a in amounts],
+                }
+            ]
+        }
+        return str(self.sb.as_user("BatchPayments", body, method="PUT")["BatchPayments"][0]["BatchPaymentID"])
 
     def active_contact_names(self) -> list[str]:
         return [c["Name"] for c in self.sb.records("Contacts") if c.get("ContactStatus") == "ACTIVE"]
@@ -299,6 +338,48 @@ class QuickBooksOnline(Platform):
             "Line": [{"Amount": str(amount), "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}],
         }
         return str(self.sb.as_user("payment", body)["Payment"]["Id"])
+
+    def edit_invoice(self, remote_id: str, reference: str, first_line: str) -> None:
+        inv = self._invoice(remote_id)
+        lines = [dict(li) for li in inv["Line"] if li.get("DetailType") == "SalesItemLineDetail"]
+        lines[0]["Description"] = first_line
+        body = {
+            "Id": remote_id,
+            "SyncToken": inv["SyncToken"],
+            "sparse": True,
+            "PrivateNote": reference,
+            "Line": lines,
+        }
+        self.sb.as_user("invoice", body)
+
+    def _payment(self, remote_id: str) -> dict[str, Any]:
+        return next(p for p in self.sb.records("Payment") if p["Id"] == remote_id)
+
+    def delete_payment(self, remote_id: str) -> None:
+        pay = self._payment(remote_id)
+        self.sb.as_user("payment", {"Id": remote_id, "SyncToken": pay["SyncToken"]}, params={"operation": "delete"})
+
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        total = sum((a for _, a in amounts), Decimal(0))
+        body = {
+            "CustomerRef": self._invoice(amounts[0][0])["CustomerRef"],
+            "TotalAmt": str(total),
+            "TxnDate": dt.date.today().isoformat(),
+            "Line": [{"Amount": str(a), "LinkedTxn": [{"TxnId": i, "TxnType": "Invoice"}]} for i, a in amounts],
+        }
+        return str(self.sb.as_user("payment", body)["Payment"]["Id"])
+
+    def move_payment(self, remote_id: str, invoice_id: str) -> None:
+        pay = self._payment(remote_id)
+        body = {
+            "Id": remote_id,
+            "SyncToken": pay["SyncToken"],
+            "sparse": True,
+            "CustomerRef": pay["CustomerRef"],
+            "TotalAmt": pay["TotalAmt"],
+            "Line": [{"Amount": pay["TotalAmt"], "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}],
+        }
+        self.sb.as_user("payment", body)
 
     def active_contact_names(self) -> list[str]:
         return [c["DisplayName"] for c in self.sb.records("Customer") if c.get("Active", True)]

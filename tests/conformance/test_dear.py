@@ -48,7 +48,10 @@ class TestDear(ProviderConformance):
     provider_name = "dear"
     currency = "AUD"
     # API keys, no tokens; DEAR's ModifiedSince / UpdatedSince carry milliseconds.
-    traits = PlatformTraits(tokens=False, settle_seconds=0.05)
+    # Issue 15's unknown-code and multi-invoice payment checks are not yet carried to DEAR's connector.
+    traits = PlatformTraits(
+        tokens=False, settle_seconds=0.05, refuses_unknown_accounts=False, multi_invoice_payments=False
+    )
     h: DearHarness
 
     @contextmanager

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from ledgersync.engine import LedgerSync
-from ledgersync.model import Contact, Entity
+from ledgersync.model import Allocation, Contact, Entity
 from ledgersync.providers.base import ProviderSpec
 from ledgersync.testing import Faults, MemoryPlatform, MemorySpec, PlatformTraits, ProviderConformance, connect_memory
 
@@ -40,6 +40,27 @@ class MemoryConformance(ProviderConformance):
 
     def pay_invoice(self, invoice_remote_id: str, amount: Decimal) -> str:
         return self.memory.pay(invoice_remote_id, amount)
+
+    def edit_invoice(self, remote_id: str, reference: str, first_line: str) -> None:
+        found = self.memory.get(Entity.INVOICE, remote_id)
+        assert found is not None
+        lines = [line.model_copy() for line in found.record.lines]  # type: ignore[attr-defined]
+        lines[0] = lines[0].model_copy(update={"description": first_line})
+        self.memory.edit(Entity.INVOICE, remote_id, reference=reference, lines=lines)
+
+    def delete_payment(self, remote_id: str) -> None:
+        self.memory.remove(Entity.PAYMENT, remote_id)
+
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        raise NotImplementedError("the memory ledger takes one invoice per payment")
+
+    def move_payment(self, payment_remote_id: str, invoice_remote_id: str) -> None:
+        found = self.memory.get(Entity.PAYMENT, payment_remote_id)
+        assert found is not None
+        amount = found.record.amount  # type: ignore[attr-defined]
+        self.memory.edit(
+            Entity.PAYMENT, payment_remote_id, allocations=[Allocation(invoice_id=invoice_remote_id, amount=amount)]
+        )
 
     def active_contact_names(self) -> list[str]:
         return [r.record.name for r in self.memory.records(Entity.CONTACT, live=True)]  # type: ignore[attr-defined]
@@ -93,12 +114,16 @@ class MemoryConformance(ProviderConformance):
 class TestMemory(MemoryConformance):
     """Xero-like: payments can't be edited, excess becomes a separate credit; OAuth tokens."""
 
-    traits = PlatformTraits(reachable_from_child_process=False)
+    traits = PlatformTraits(
+        reachable_from_child_process=False, refuses_unknown_accounts=False, multi_invoice_payments=False
+    )
 
 
 class TestMemoryWithoutTokens(MemoryConformance):
     """QuickBooks-like: payments edited in place and holding credit, one write per call, no tokens."""
 
-    traits = PlatformTraits(tokens=False, reachable_from_child_process=False)
+    traits = PlatformTraits(
+        tokens=False, reachable_from_child_process=False, refuses_unknown_accounts=False, multi_invoice_payments=False
+    )
     uses_tokens = False
     platform_shape = {"payments_editable": True, "payment_holds_credit": True, "batch_size": 1, "page_size": 3}

@@ -44,6 +44,18 @@ class SandboxConformance(ProviderConformance):
     def pay_invoice(self, invoice_remote_id: str, amount: Decimal) -> str:
         return self.plat.pay(invoice_remote_id, amount)
 
+    def edit_invoice(self, remote_id: str, reference: str, first_line: str) -> None:
+        self.plat.edit_invoice(remote_id, reference, first_line)
+
+    def delete_payment(self, remote_id: str) -> None:
+        self.plat.delete_payment(remote_id)
+
+    def move_payment(self, payment_remote_id: str, invoice_remote_id: str) -> None:
+        self.plat.move_payment(payment_remote_id, invoice_remote_id)
+
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        return self.plat.pay_invoices(amounts)
+
     def active_contact_names(self) -> list[str]:
         return self.plat.active_contact_names()
 

@@ -42,6 +42,7 @@ from ledgersync.api.schemas import (
     CycleReportOut,
     DeliveryOut,
     DeliveryPage,
+    DivergenceOut,
     DownloadOut,
     EndpointCreate,
     EndpointCreated,
@@ -64,6 +65,8 @@ from ledgersync.api.schemas import (
     StateOut,
     StatePage,
     SyncRequest,
+    VerifyOut,
+    VerifyRequest,
 )
 from ledgersync.api.settings import ApiSettings
 from ledgersync.store import StoredRecord
@@ -516,6 +519,8 @@ ACTION_DOCS = {
     "record_credit": "Pay the invoices in full and record a payment's excess as customer credit (owner/admin).",
     "restore": "Un-archive the platform contact; its failed invoices retry (owner/admin).",
     "create_new": "The alternative to link: send the record to the platform as a new one, now (owner/admin).",
+    "keep_app": "A record in conflict or drifted: keep the app's version; it goes to the platform (owner/admin).",
+    "keep_platform": "A record in conflict or drifted: the app's record becomes the platform's (owner/admin).",
 }
 NEEDS_PLATFORM = {"merge", "link", "record_credit", "restore", "create_new"}
 
@@ -579,7 +584,7 @@ def _plain_action(name: str) -> None:
     )
 
 
-for _name in ("skip", "exclude", "include", "record_credit", "restore", "create_new"):
+for _name in ("skip", "exclude", "include", "record_credit", "restore", "create_new", "keep_app", "keep_platform"):
     _plain_action(_name)
 
 
@@ -655,6 +660,34 @@ def sync_record(request: Request, who: Caller, connection_id: Id, entity: Entity
     if (queued := _enqueued(request, who, connection_id, entity, app_id, False)) is not None:
         return queued  # type: ignore[no-any-return]
     return _report(services.sync_now(ls, who.actor, connection_id, entity, app_id))
+
+
+@router.get(
+    "/connections/{connection_id}/records/{entity}/{app_id}/divergence",
+    tags=["actions"],
+    response_model=DivergenceOut,
+)
+def get_divergence(request: Request, who: Caller, connection_id: Id, entity: Entity, app_id: Id) -> DivergenceOut:
+    """Both versions of a record in `conflict` or `drifted`, side by side, with the fields that differ."""
+    ls = ls_of(request)
+    own_connection(ls, who, connection_id)
+    view = ActionCentre(ls).divergence(connection_id, entity, app_id)
+    if view is None:
+        raise HTTPException(404, f"{entity.value} {app_id!r} is neither in conflict nor drifted")
+    return DivergenceOut(**{**view.__dict__, "entity": view.entity.value})
+
+
+@router.post("/connections/{connection_id}/verify", tags=["sync"], response_model=VerifyOut, responses=PLATFORM)
+def verify_connection(
+    request: Request, who: Caller, connection_id: Id, body: Annotated[VerifyRequest | None, Body()] = None
+) -> VerifyOut:
+    """Check against the platform, field by field: every synced record that differs becomes `drifted` with
+    both versions and the fixes. Members may do this."""
+    ls = ls_of(request)
+    conn = own_connection(ls, who, connection_id)
+    _usable(conn)
+    body = body or VerifyRequest()
+    return services.verify_out(ls.verify(connection_id, sample=body.sample, call_budget=body.call_budget))
 
 
 # -- the event log ----------------------------------------------------------------------------------------------

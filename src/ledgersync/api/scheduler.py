@@ -121,6 +121,15 @@ class Scheduler:
         )
         return self.ls.store.prune_events(dt.timedelta(days=days))
 
+    def verify_due(self) -> int:
+        """The daily sampled verify of each connection (LedgerSync.verify_due: its budget of calls is the
+        engine's settings'); a failing platform is logged, never stops the loop."""
+        try:
+            return self.ls.verify_due()
+        except ProviderError as exc:
+            log.warning("verify stopped: %s", exc.error.message)
+            return 0
+
     def _sync_loop(self) -> None:
         # Look for due connections more often than the cadence so a new connection does not wait a full period.
         tick = min(self.settings.sync_every_seconds, 30.0)
@@ -128,6 +137,7 @@ class Scheduler:
             try:
                 self.sync_due()
                 self.prune_due()
+                self.verify_due()
             except Exception:
                 log.exception("scheduler sync pass failed")
             self._stop.wait(tick)

@@ -245,6 +245,46 @@ class ErrorOut(BaseModel):
     updated_at: dt.datetime
 
 
+class DifferenceOut(BaseModel):
+    field: str
+    app: Any = Field(description="The app's value")
+    platform: Any = Field(description="The platform's value")
+
+
+class DivergenceOut(BaseModel):
+    """A record in `conflict` (edited on both sides) or `drifted` (found different by verify): both versions
+    side by side, in the app's terms, and the fixes (keep_app, keep_platform, skip)."""
+
+    connection_id: str
+    entity: str
+    app_id: str
+    kind: str = Field(description="conflict or drift")
+    app_version: dict[str, Any]
+    platform_version: dict[str, Any] | None = Field(description="None: the platform has no copy")
+    fields: list[DifferenceOut]
+    remote_id: str | None
+    found_at: dt.datetime
+    actions: list[str]
+
+
+class VerifyRequest(Strict):
+    sample: int | None = Field(default=None, ge=1, le=100_000, description="Compare this many, at random")
+    call_budget: int | None = Field(default=None, ge=1, le=100_000, description="Platform calls it may use")
+
+
+class VerifyOut(BaseModel):
+    connection_id: str
+    sampled: bool
+    agree: bool
+    summary: str
+    compared: dict[str, int]
+    drifted: list[dict[str, Any]] = Field(description="[{entity, app_id, fields}] now in the drifted state")
+    resolved: int
+    other: list[str] = Field(description="Differences about no single record (duplicates, unlinked)")
+    calls: int
+    budget_spent: bool
+
+
 # -- sync and actions -----------------------------------------------------------------------------------------
 class CycleReportOut(BaseModel):
     connection_id: str

@@ -16,14 +16,36 @@ from typing import Any
 import httpx
 from standardwebhooks import Webhook
 
-from ledgersync import ActionCentre, ActionError, Actor, ConnectionBusy, CycleReport, Entity, LedgerSync
+from ledgersync import (
+    ActionCentre,
+    ActionError,
+    Actor,
+    ConnectionBusy,
+    CycleReport,
+    Entity,
+    LedgerSync,
+    VerifyReport,
+)
 from ledgersync.api import outbound
+from ledgersync.api.schemas import VerifyOut
 from ledgersync.api.settings import ApiSettings
 from ledgersync.store.tables import WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("retry", "skip", "exclude", "include", "merge", "link", "record_credit", "restore", "create_new")
+ACTIONS = (
+    "retry",
+    "skip",
+    "exclude",
+    "include",
+    "merge",
+    "link",
+    "record_credit",
+    "restore",
+    "keep_app",
+    "keep_platform",
+    "create_new",
+)
 
 
 # -- sync, with the app told when it fails or needs a person ---------------------------------------------------
@@ -141,6 +163,10 @@ def run_action(
         ac.restore(actor, conn_id, app_id)
     elif action == "create_new":
         report = ac.create_new(actor, conn_id, entity, app_id)
+    elif action == "keep_app":
+        ac.keep_app(actor, conn_id, entity, app_id, now=now)
+    elif action == "keep_platform":
+        ac.keep_platform(actor, conn_id, entity, app_id)
     else:
         raise ActionError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     view = ls.get(org, entity, app_id, conn_id)
@@ -320,3 +346,18 @@ __all__ = [
     "sync_connection",
     "sync_now",
 ]
+
+
+def verify_out(report: VerifyReport) -> VerifyOut:
+    return VerifyOut(
+        connection_id=report.connection_id,
+        sampled=report.sampled,
+        agree=report.agree,
+        summary=report.summary(),
+        compared=report.compared,
+        drifted=[{"entity": e, "app_id": a, "fields": f} for (e, a), f in sorted(report.drifted.items())],
+        resolved=report.resolved,
+        other=[str(d) for d in report.other],
+        calls=report.calls,
+        budget_spent=report.budget_spent,
+    )

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,9 +28,10 @@ from ledgersync.model import (
     Payment,
     Record,
     SyncError,
+    record_from_json,
 )
 from ledgersync.providers.base import RemoteRecord, Restores, Write
-from ledgersync.store import Store
+from ledgersync.store import Store, divergence
 from ledgersync.store.tables import AppRecord, SyncState
 
 
@@ -81,7 +83,42 @@ class ErrorView:
     updated_at: dt.datetime
 
 
-MANAGE = frozenset({"skip", "exclude", "include", "merge", "link", "record_credit", "restore", "create_new"})
+MANAGE = frozenset(
+    {
+        "skip",
+        "exclude",
+        "include",
+        "merge",
+        "link",
+        "record_credit",
+        "restore",
+        "create_new",
+        "keep_app",
+        "keep_platform",
+    }
+)
+# States the errors page lists: failures, and records held until a person chooses (conflict, drifted).
+LISTED = ("failed", "needs_review", "conflict", "drifted")
+# A link's app hash no content hashes to: the app's copy reads as changed, so it goes out on the next sync
+# (and an edit arriving from the platform meanwhile is met by the conflict policy, not silently taken).
+KEPT_APP = "kept-app"
+
+
+@dataclass(frozen=True)
+class DivergenceView:
+    """A record in `conflict` or `drifted`: both versions side by side, the fields that differ, the fixes."""
+
+    connection_id: str
+    entity: Entity
+    app_id: str
+    kind: str
+    app_version: dict[str, Any]
+    platform_version: dict[str, Any] | None
+    fields: list[dict[str, Any]]
+    remote_id: str | None
+    remote_version: str | None
+    found_at: dt.datetime
+    actions: list[str]
 
 
 class ActionCentre:
@@ -97,7 +134,7 @@ class ActionCentre:
     ) -> list[ErrorView]:
         with self.store.session() as s:
             q = select(SyncState).where(
-                SyncState.connection_id == conn_id, SyncState.state.in_(("failed", "needs_review"))
+                SyncState.connection_id == conn_id, SyncState.state.in_(LISTED)
             )
             if entity is not None:
                 q = q.where(SyncState.entity == entity.value)
@@ -106,7 +143,7 @@ class ActionCentre:
 
     def failed_count(self, conn_id: str) -> int:
         counts = self.store.state_counts(conn_id)
-        return sum(c.get("failed", 0) + c.get("needs_review", 0) for c in counts.values())
+        return sum(sum(c.get(state, 0) for state in LISTED) for c in counts.values())
 
     @staticmethod
     def _view(row: SyncState) -> ErrorView:
@@ -340,7 +377,25 @@ class ActionCentre:
 
     def _fold_contact(self, s: Session, org: str, conn_id: str, source: str, target: str) -> None:
         """Another app contact already stands for that platform contact: its invoices and payments move to
-        `target`, it keeps no link, and the app is told (contact.merged) so it can merge its own side."""
+        `target`, it keeps no link, and the app is told (contact.merged) so it can merge its own side.
+
+        Refused when another connection has synced the contact or its documents: moving them would change
+        what that platform holds (an action on one connection never changes another's)."""
+        others = [c for c in self.store.connections(org) if c.id != conn_id]
+        touched = [f"contact:{source}"]
+        for other in others:
+            linked = self.store.link_by_app(other.id, Entity.CONTACT, source, s)
+            refs = self.store.records_referring(org, Entity.INVOICE, touched, s) + self.store.records_referring(
+                org, Entity.PAYMENT, touched, s
+            )
+            if linked is not None or any(
+                self.store.link_by_app(other.id, r.entity, r.app_id, s) is not None for r in refs
+            ):
+                name = self.ls.spec(other.provider).capabilities.display_name
+                raise ActionError(
+                    f"the customer {source} and its documents are also synced with {name}; merging them here "
+                    f"would change what {name} holds. Merge it on {name} too first, or link this record instead."
+                )
         for row in list(s.scalars(select(AppRecord).where(AppRecord.org_id == org))):
             if f"contact:{source}" not in (row.refs or []):
                 continue
@@ -451,6 +506,113 @@ class ActionCentre:
                     s=s,
                 )
 
+    # -- conflict and drift: which version stays ---------------------------------------------------------
+    def divergence(self, conn_id: str, entity: Entity, app_id: str) -> DivergenceView | None:
+        """Both versions of a record in `conflict` or `drifted` (None: it is in neither)."""
+        with self.store.session() as s:
+            row = divergence.get(s, conn_id, entity, app_id)
+            st = s.get(SyncState, (conn_id, entity.value, app_id))
+            if row is None or st is None or st.state not in ("conflict", "drifted"):
+                return None
+            return DivergenceView(
+                connection_id=conn_id,
+                entity=entity,
+                app_id=app_id,
+                kind=row.kind,
+                app_version=dict(row.app_version),
+                platform_version=dict(row.platform_version) if row.platform_version is not None else None,
+                fields=[dict(f) for f in row.fields],
+                remote_id=row.remote_id,
+                remote_version=row.remote_version,
+                found_at=row.found_at,
+                actions=list(st.actions),
+            )
+
+    def divergences(self, conn_id: str) -> list[DivergenceView]:
+        with self.store.session() as s:
+            keys = [(Entity(r.entity), r.app_id) for r in divergence.listed(s, conn_id)]
+        return [v for e, a in keys if (v := self.divergence(conn_id, e, a)) is not None]
+
+    def keep_app(self, actor: Actor, conn_id: str, entity: Entity, app_id: str, *, now: bool = False) -> None:
+        """Keep the app's version: it is sent to the platform on the next sync (at once with now=True), over
+        the platform's edit or the difference verify found."""
+        self._authorise(actor, "keep_app")
+        org, record = self._record(conn_id, entity, app_id)
+        view = self._divergent(conn_id, entity, app_id)
+        with self.store.session() as s:
+            link = self.store.link_by_app(conn_id, entity, app_id, s)
+            if link is not None:
+                if view.remote_version is not None:
+                    link.remote_version = view.remote_version
+                if view.platform_version is None:
+                    # Missing on the platform: enter it anew.
+                    s.delete(link)
+                else:
+                    link.app_hash = KEPT_APP
+            divergence.clear(s, conn_id, entity, app_id)
+            # Counted as an attempt so the write gets a key of its own: the platform would replay the answer to
+            # the key this version was first sent with.
+            self.store.set_state(s, conn_id, entity, app_id, "pending", doc_number=_doc(record), count_attempt=True)
+            self._log_choice(s, conn_id, org, entity, app_id, actor, "keep_app", "kept the app's version")
+        if now:
+            self.sync_now(actor, conn_id, entity, app_id)
+
+    def keep_platform(self, actor: Actor, conn_id: str, entity: Entity, app_id: str) -> None:
+        """Keep the platform's version: the app's record becomes what the platform has (the app is told)."""
+        self._authorise(actor, "keep_platform")
+        org, record = self._record(conn_id, entity, app_id)
+        view = self._divergent(conn_id, entity, app_id)
+        from ledgersync.engine.entities import rules_for
+
+        with self.store.session() as s:
+            if view.platform_version is None:
+                gone = rules_for(entity).deleted_copy(record)
+                if gone is None:
+                    raise ActionError(f"the platform has no copy of this {entity.value} to keep")
+                kept: Record = gone
+            else:
+                kept = record_from_json(entity, view.platform_version)
+            self.store.upsert_record(org, kept, s=s)
+            link = self.store.link_by_app(conn_id, entity, app_id, s)
+            if link is not None:
+                link.app_hash = kept.content_hash()
+                if view.remote_version is not None:
+                    link.remote_version = view.remote_version
+            divergence.clear(s, conn_id, entity, app_id)
+            self.store.set_state(s, conn_id, entity, app_id, "synced", doc_number=_doc(kept))
+            self.store.emit(s, org, f"{entity.value}.updated", entity, app_id, kept.to_json())
+            self._log_choice(s, conn_id, org, entity, app_id, actor, "keep_platform", "kept the platform's version")
+
+    def _divergent(self, conn_id: str, entity: Entity, app_id: str) -> DivergenceView:
+        view = self.divergence(conn_id, entity, app_id)
+        if view is None:
+            raise ActionError(f"this {entity.value} is neither in conflict nor drifted; nothing to choose")
+        return view
+
+    def _log_choice(
+        self,
+        s: Session,
+        conn_id: str,
+        org: str,
+        entity: Entity,
+        app_id: str,
+        actor: Actor,
+        action: str,
+        message: str,
+    ) -> None:
+        st = s.get(SyncState, (conn_id, entity.value, app_id))
+        self.store.log(
+            "action",
+            connection_id=conn_id,
+            org_id=org,
+            entity=entity,
+            app_id=app_id,
+            doc_number=st.doc_number if st else None,
+            message=message,
+            details={"action": action, "actor": actor.name, "role": actor.role.value},
+            s=s,
+        )
+
     def sync_now(
         self,
         actor: Actor,
@@ -511,6 +673,14 @@ class ActionCentre:
         return out
 
 
+def _doc(record: Record) -> str | None:
+    for attr in ("number", "name", "reference"):
+        value = getattr(record, attr, None)
+        if value:
+            return str(value)
+    return None
+
+
 def _refs_of(record: Record) -> Iterable[tuple[Entity, str]]:
     for field, ent in (("contact_id", Entity.CONTACT), ("parent_id", Entity.CONTACT)):
         value = getattr(record, field, None)
@@ -520,4 +690,13 @@ def _refs_of(record: Record) -> Iterable[tuple[Entity, str]]:
         yield Entity.INVOICE, alloc.invoice_id
 
 
-__all__ = ["SYSTEM", "ActionCentre", "ActionError", "Actor", "ErrorView", "PermissionDenied", "Role"]
+__all__ = [
+    "SYSTEM",
+    "ActionCentre",
+    "ActionError",
+    "Actor",
+    "DivergenceView",
+    "ErrorView",
+    "PermissionDenied",
+    "Role",
+]

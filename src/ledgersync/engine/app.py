@@ -16,6 +16,8 @@ from ledgersync.engine.connections import ChooseTenant, ConnectStart
 from ledgersync.engine.lease import ConnectionBusy, hold
 from ledgersync.engine.settings import EngineSettings
 from ledgersync.engine.sync import Cycle, CycleReport, run_cycle
+from ledgersync.engine.verify import VerifyReport, last_verified
+from ledgersync.engine.verify import verify as run_verify
 from ledgersync.model import Contact, Entity, ErrorCode, Invoice, Item, Payment, ProviderError, Record, SyncError
 from ledgersync.providers.base import Changes, Provider, ProviderSpec, ReceivesWebhooks
 from ledgersync.providers.budget import BudgetBackend, InMemoryBudgetBackend
@@ -301,6 +303,52 @@ class LedgerSync:
             return check(self.store, provider, conn_id)
         finally:
             provider.close()
+
+    def verify(
+        self,
+        conn_id: str,
+        *,
+        sample: int | None = None,
+        call_budget: int | None = None,
+        entities: Iterable[Entity] | None = None,
+        wait: float = 0,
+    ) -> VerifyReport:
+        """Check against the platform as a user command: every synced record that differs becomes `drifted`
+        with both versions and the fixes; drifted ones that agree again are synced. `sample`: compare that many
+        records picked at random (fetched by id) within `call_budget` platform calls (the scheduler's daily
+        run); None: all of them. Holds the connection's lease (ConnectionBusy while a sync runs)."""
+        conn = self.store.get_connection(conn_id)
+        with hold(self.store, conn_id, self.settings, wait=wait) as (store, _lease):
+            cycle = Cycle(store, self.spec(conn.provider), conn_id, self.settings, budget=self.budget)
+            try:
+                report = run_verify(
+                    cycle, sample=sample, call_budget=call_budget, entities=tuple(entities) if entities else None
+                )
+            finally:
+                cycle.provider.close()
+            store.add_calls(conn_id, cycle.calls)
+        return report
+
+    def verify_due(self, every_seconds: float = 86400.0) -> int:
+        """The scheduler's daily verify: each connected connection not verified for `every_seconds` is checked
+        on a random sample (`EngineSettings.verify_sample`) within `verify_call_budget` calls. A busy
+        connection is left for the next pass. Returns how many were verified."""
+        ran = 0
+        now = utcnow()
+        for conn in self.connections():
+            if conn.status != "connected":
+                continue
+            last = last_verified(self.store, conn.id)
+            if last is not None and (now - last).total_seconds() < every_seconds:
+                continue
+            try:
+                self.verify(
+                    conn.id, sample=self.settings.verify_sample, call_budget=self.settings.verify_call_budget
+                )
+                ran += 1
+            except (ConnectionBusy, LeaseLost):
+                continue
+        return ran
 
     def connection(self, conn_id: str) -> Connection:
         """One connection (KeyError if there is none)."""

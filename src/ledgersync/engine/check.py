@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledgersync.engine.translate import CodeMap, Unresolved, translate
 from ledgersync.model import Entity, Invoice, InvoiceStatus, Payment, PaymentStatus, Record
-from ledgersync.providers.base import Provider, RemoteRecord
+from ledgersync.providers.base import Capabilities, Provider, RemoteRecord
 from ledgersync.store import Store
 from ledgersync.store.tables import Link
 
@@ -34,6 +35,9 @@ class CheckReport:
     compared: dict[str, int] = field(default_factory=dict)
     held: dict[str, int] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
+    # (entity, app id) -> the platform record in the app's terms, for every app record compared (verify uses
+    # it to show both versions side by side).
+    views: dict[tuple[str, str], Record] = field(default_factory=dict)
 
     @property
     def agree(self) -> bool:
@@ -116,18 +120,11 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
                     Difference(entity.value, app_id, link.remote_id if link else None, "(record)", "present", "missing")
                 )
                 continue
-            remote_id = link.remote_id
-            try:
-                remote_view = codes.back(translate(remote.record, app_id, app_id_of))
-            except Unresolved as exc:
-                report.differences.append(Difference(entity.value, app_id, remote_id, "(reference)", None, str(exc)))
+            remote_view, diffs = compare(entity, app_id, record, remote, codes, app_id_of, provider.capabilities)
+            report.differences.extend(diffs)
+            if remote_view is None:
                 continue
-            unheld = provider.capabilities.unheld_fields
-            a, b = _fields(record, unheld), _fields(remote_view, unheld)
-            b = _platform_defaults_ignored(a, b)
-            for key in sorted(set(a) | set(b)):
-                if a.get(key) != b.get(key):
-                    report.differences.append(Difference(entity.value, app_id, remote_id, key, a.get(key), b.get(key)))
+            report.views[(entity.value, app_id)] = remote_view
             n += 1
         report.compared[entity.value] = n
         # Duplicates: two live platform records for one app record (by link) or by natural key.
@@ -143,6 +140,36 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
             if remote_id not in to_app[entity] and entity in provider.capabilities.pull_entities:
                 report.differences.append(Difference(entity.value, None, remote_id, "(record)", "missing", "present"))
     return report
+
+
+def compare(
+    entity: Entity,
+    app_id: str,
+    record: Record,
+    remote: RemoteRecord,
+    codes: CodeMap,
+    app_id_of: Callable[[Entity, str], str | None],
+    caps: Capabilities,
+) -> tuple[Record | None, list[Difference]]:
+    """One app record against its platform record: the platform's in the app's terms (None when a reference
+    is not linked) and the fields they differ in."""
+    remote_id = remote.remote_id
+    try:
+        remote_view = codes.back(translate(remote.record, app_id, app_id_of))
+    except Unresolved as exc:
+        return None, [Difference(entity.value, app_id, remote_id, "(reference)", None, str(exc))]
+    unheld = caps.unheld_fields
+    a, b = _fields(record, unheld), _fields(remote_view, unheld)
+    b = _platform_defaults_ignored(a, b)
+    return remote_view, [
+        Difference(entity.value, app_id, remote_id, key, a.get(key), b.get(key))
+        for key in sorted(set(a) | set(b))
+        if a.get(key) != b.get(key)
+    ]
+
+
+def gone(record: Record) -> bool:
+    return _gone(record)
 
 
 def _gone(record: Record) -> bool:

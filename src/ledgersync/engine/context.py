@@ -13,7 +13,7 @@ from typing import Any
 from ledgersync.engine.connections import open_provider
 from ledgersync.engine.settings import EngineSettings
 from ledgersync.engine.translate import CodeMap, Resolver, Unresolved, translate
-from ledgersync.model import Entity, Record
+from ledgersync.model import Entity, ErrorCode, Record, SyncError
 from ledgersync.providers.base import CallInfo, Provider, ProviderSpec, RemoteRecord
 from ledgersync.providers.budget import BudgetBackend
 from ledgersync.store import Store, StoreTokenStore
@@ -52,6 +52,17 @@ def idempotency_key(conn_id: str, entity: Entity, app_id: str, version: int, att
     committed) needs a new key, while a write whose outcome is unknown is reconciled under its stored key."""
     digest = hashlib.sha256(f"{conn_id}|{entity.value}|{app_id}|{version}|{attempt}".encode()).hexdigest()
     return f"ls-{digest[:48]}"
+
+
+# Records a person finds by the document they belong to (an invoice's number), not by a number of their own.
+DOC_OF_PARENT = frozenset({Entity.PAYMENT, Entity.CREDIT, Entity.REFUND})
+
+
+def account_codes(record: Record) -> list[str]:
+    """The account codes a record names (its own, its lines')."""
+    found = [getattr(record, "account_code", None)]
+    found += [getattr(line, "account_code", None) for line in getattr(record, "lines", None) or []]
+    return [c for c in found if isinstance(c, str) and c]
 
 
 def doc_of(record: Record) -> str | None:
@@ -101,6 +112,7 @@ class CycleContext:
         self.dues: dict[str, Decimal] = {}
         self.waiting_for: set[str] = set()
         self.stale_invoices: set[str] = set()
+        self._parent_docs: dict[tuple[Entity, str], str | None] = {}
 
     @property
     def calls(self) -> int:
@@ -123,12 +135,70 @@ class CycleContext:
             )
 
     def log(self, kind: str, **fields: Any) -> None:
-        """An event-log row of this connection (see Store.log for the fields)."""
+        """An event-log row of this connection (see Store.log for the fields). A row about a payment, a customer
+        credit or a refund carries the document number of the invoice (or credit note) it belongs to, so
+        searching the log by invoice number finds it; its own reference stays in the details."""
+        entity, app_id = fields.get("entity"), fields.get("app_id")
+        if entity in DOC_OF_PARENT and app_id:
+            doc = self.parent_doc(entity, app_id, fields.get("s"))
+            if doc is not None and doc != fields.get("doc_number"):
+                details = dict(fields.get("details") or {})
+                if fields.get("doc_number"):
+                    details.setdefault("reference", fields["doc_number"])
+                fields["details"] = details
+                fields["doc_number"] = doc
         self.store.log(kind, connection_id=self.conn_id, org_id=self.org_id, **fields)
 
     def event(self, kind: str, **fields: Any) -> dict[str, Any]:
         """The same row as `log` writes, to be written with others in one statement (`Store.log_many`)."""
         return self.store.event_row(kind, connection_id=self.conn_id, org_id=self.org_id, **fields)
+
+    def real_cause(self, error: SyncError, sent: Record) -> SyncError:
+        """A code the platform does not know, named: the platform's words rarely say which code (QuickBooks'
+        "made inactive", Xero's "Account must be valid"), so the one account code the record sent is put in,
+        with the app's own code where this connection's map turned it into another."""
+        if error.code is not ErrorCode.UNKNOWN_CODE:
+            return error
+        codes = [c for c in dict.fromkeys(account_codes(sent)) if c]
+        if len(codes) != 1 or f" {codes[0]};" in error.message:
+            return error
+        code = codes[0]
+        back = {v: k for k, v in self.codes.accounts.items()}
+        app = f" (the app's account {back[code]} is sent as {code})" if back.get(code, code) != code else ""
+        return error.model_copy(
+            update={
+                "message": f"{self.caps.display_name} has no account {code}{app}; map it in the connection's "
+                "account codes."
+            }
+        )
+
+    def parent_doc(self, entity: Entity, app_id: str, s: Any = None) -> str | None:
+        """The invoice number a payment or credit belongs to (the first, where it pays several), or the credit
+        note's number for a refund; None when it has none."""
+        key = (entity, app_id)
+        if key in self._parent_docs:
+            return self._parent_docs[key]
+        found: str | None = None
+        rec = self.store.get_record(self.org_id, entity, app_id, s)
+        if rec is not None:
+            record = rec.record
+            parents: list[tuple[Entity, str]] = [
+                (Entity.INVOICE, a.invoice_id) for a in getattr(record, "allocations", None) or []
+            ]
+            if getattr(record, "payment_id", None):
+                parents.append((Entity.PAYMENT, record.payment_id))  # type: ignore[attr-defined]
+            if getattr(record, "credit_note_id", None):
+                parents.append((Entity.CREDIT_NOTE, record.credit_note_id))  # type: ignore[attr-defined]
+            for parent, parent_id in parents:
+                if parent is Entity.PAYMENT:
+                    found = self.parent_doc(parent, parent_id, s)
+                else:
+                    p = self.store.get_record(self.org_id, parent, parent_id, s)
+                    found = getattr(p.record, "number", None) if p is not None else None
+                if found:
+                    break
+        self._parent_docs[key] = found
+        return found
 
     # -- links ---------------------------------------------------------------------------------------
     def load_links(self, entity: Entity) -> None:

@@ -16,7 +16,7 @@ from ledgersync.engine.entities import rules_for
 from ledgersync.engine.entities.base import EntityRules
 from ledgersync.engine.translate import Unmapped, Unresolved, translate
 from ledgersync.model import Entity, ErrorCode, Record, SyncError
-from ledgersync.store import StoredRecord
+from ledgersync.store import StoredRecord, divergence
 from ledgersync.store.tables import Link, SyncState, utcnow
 
 if TYPE_CHECKING:
@@ -59,7 +59,13 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
             # prepare reads the records new ones refer to (a payment's invoices): one read for the plan.
             new = [rec.record for rec, link in candidates if link is None or link.removed]
             ctx.store.pin_referenced(s, ctx.org_id, new)
+        # Documents that came in from another of the organisation's platforms go out here only when it asks
+        # (contacts and items always do: the app's own documents need them on every platform).
+        relay = ctx.settings.relay_between_platforms or rules.shared_everywhere
+        foreign = {} if relay else divergence.origins(s, ctx.org_id, entity)
         for rec, link in candidates:
+            if link is None and foreign.get(rec.app_id, ctx.conn_id) != ctx.conn_id:
+                continue
             if not due(states.get(rec.app_id), rec, now):
                 continue
             attempt = _attempt(states, rec)

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from ledgersync.engine.context import doc_of
+from ledgersync.engine.context import DOC_OF_PARENT, doc_of
 from ledgersync.engine.entities import rules_for
-from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.entities.base import EntityRules, changed_fields
 from ledgersync.engine.translate import Unresolved
 from ledgersync.model import AUTH, Entity, ErrorCode, ProviderError, Record, SyncError
 from ledgersync.providers.base import PullPage, RemoteRecord, WriteResult
-from ledgersync.store import LinkChange, LinkRow, StateChange, StoredRecord
+from ledgersync.store import LinkChange, LinkRow, StateChange, StoredRecord, divergence
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import Link, SyncState, utcnow
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ledgersync.engine.context import CycleContext
 
 # States a push leaves alone until a person acts (or, for failed, until the record is edited).
-HELD = frozenset({"skipped", "excluded", "needs_review"})
+HELD = frozenset({"skipped", "excluded", "needs_review", "conflict", "drifted"})
 # Errors that are the connection's, not a record's: they stop the cycle and count no attempt.
 STOPS = frozenset({*AUTH, ErrorCode.DAILY_LIMIT})
 
@@ -72,6 +72,59 @@ def waiting(ctx: CycleContext, s: Session, entity: Entity, rec: StoredRecord, ex
         pending(ctx, s, entity, rec.app_id, doc_of(rec.record))
 
 
+def conflict(
+    ctx: CycleContext,
+    s: Session,
+    entity: Entity,
+    current: StoredRecord,
+    platform: Record,
+    remote: RemoteRecord,
+) -> None:
+    """Edited in the app and on the platform since the last sync, and the conflict policy could not say which
+    stays: held as `conflict` with both versions until a person keeps one (nothing is sent meanwhile)."""
+    fields = changed_fields(current.record, platform)
+    names = ", ".join(f["field"] for f in fields) or "the record"
+    doc = doc_of(current.record)
+    divergence.save(
+        s,
+        ctx.conn_id,
+        entity,
+        current.app_id,
+        kind="conflict",
+        app_version=current.record.to_json(),
+        platform_version=platform.to_json(),
+        fields=fields,
+        remote_id=remote.remote_id,
+        remote_version=remote.version,
+    )
+    ctx.store.set_state(
+        s,
+        ctx.conn_id,
+        entity,
+        current.app_id,
+        "conflict",
+        doc_number=doc,
+        error=SyncError(
+            code=ErrorCode.EDIT_CONFLICT,
+            message=f"Changed in the app and in {ctx.caps.display_name} since the last sync ({names}); "
+            "neither version was kept over the other.",
+            hint=f"Compare the two versions and keep the app's or {ctx.caps.display_name}'s.",
+        ),
+    )
+    ctx.report.bump(ctx.report.failed, entity)
+    ctx.log(
+        "conflict",
+        entity=entity,
+        app_id=current.app_id,
+        remote_id=remote.remote_id,
+        doc_number=doc,
+        outcome="conflict",
+        message=f"edited on both sides: {names}",
+        details={"fields": [f["field"] for f in fields]},
+        s=s,
+    )
+
+
 def data_error(
     ctx: CycleContext,
     s: Session,
@@ -85,8 +138,10 @@ def data_error(
     request_id: str | None = None,
 ) -> None:
     """A refusal that stays until the record is edited or a person acts: Failed, counted, and logged with
-    the platform's own words and the document number."""
-    doc = doc or doc_of(rec.record)
+    the platform's own words and the document number (a payment's: its invoice's)."""
+    doc = doc or (ctx.parent_doc(entity, rec.app_id, s) if entity in DOC_OF_PARENT else None) or doc_of(rec.record)
+    if isinstance(rec, PlannedWrite):
+        error = ctx.real_cause(error, rec.record)
     ctx.store.set_state(
         s,
         ctx.conn_id,
@@ -125,6 +180,8 @@ def backoff(ctx: CycleContext, attempts: int) -> float:
 def transient(ctx: CycleContext, s: Session, entity: Entity, app_id: str, doc: str | None, error: SyncError) -> None:
     """A failure that may pass (429, 5xx, timeout): retried on a backoff; shown Failed past the limit."""
     st = s.get(SyncState, (ctx.conn_id, entity.value, app_id))
+    if entity in DOC_OF_PARENT:
+        doc = ctx.parent_doc(entity, app_id, s) or doc
     attempts = (st.attempts if st else 0) + 1
     over = attempts >= ctx.settings.transient_failure_limit
     ctx.store.set_state(
@@ -528,7 +585,11 @@ def _apply_linked_many(
                 told.append((link.app_id, remote, record, message, True))
             continue
         app_changed = link.app_hash is not None and cur.hash != link.app_hash
-        merged = rules.merge(ctx, cur, incoming, remote, app_changed)
+        platform_changed = link.remote_hash is None or incoming.content_hash() != link.remote_hash
+        # The conflict policy (issue 15): may settle the edit, or record a conflict and keep the app's copy.
+        merged = rules.merge_edit(
+            ctx, s, cur, incoming, remote, app_changed=app_changed, platform_changed=platform_changed
+        )
         if merged is None:
             link_updates.append(link.update(remote_version=remote.version))
             continue
@@ -639,6 +700,7 @@ def _create_in_app(ctx: CycleContext, s: Session, entity: Entity, remote: Remote
         return
     incoming = rules_for(entity).created(incoming, remote)
     ctx.store.upsert_record(ctx.org_id, incoming, s=s)
+    divergence.set_origin(s, ctx.org_id, entity, app_id, ctx.conn_id)  # other connections relay it only if asked
     h = incoming.content_hash()
     ctx.store.save_link(
         s, ctx.conn_id, entity, app_id, remote.remote_id, remote_version=remote.version, app_hash=h, remote_hash=h

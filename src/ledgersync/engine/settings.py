@@ -8,8 +8,18 @@ from pydantic import BaseModel, Field
 
 
 class EngineSettings(BaseModel):
-    # Which side wins when both changed a contact since the last sync: the newer edit by default.
-    conflict_policy: Literal["newest", "app_wins", "platform_wins"] = "newest"
+    # Which side wins when both changed a record (contact, invoice, payment) since the last sync: the newer edit
+    # by default; "ask" settles none, every such record becomes a `conflict` a person resolves.
+    conflict_policy: Literal["newest", "app_wins", "platform_wins", "ask"] = "newest"
+    # Under "newest": edits on the two sides closer together than this are not ordered (the two clocks are not
+    # one); such a record becomes a `conflict`. 0 orders every pair.
+    conflict_window_seconds: float = Field(default=0.0, ge=0)
+    # One organisation on several platforms: a record that came in from one platform is sent to the others
+    # only when this is on (the organisation's own setting of the same name overrides it).
+    relay_between_platforms: bool = False
+    # The daily verify (scheduler): records compared per connection (a random sample) and the calls it may use.
+    verify_sample: int = Field(default=200, ge=1)
+    verify_call_budget: int = Field(default=50, ge=1)
     # "all" contacts, or only those with invoices or payments (keeps a platform free of leads).
     contacts: Literal["all", "with_transactions"] = "all"
     # Transient failures (429, 5xx, timeouts) retry with backoff; past this many attempts they show as Failed.

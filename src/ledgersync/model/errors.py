@@ -24,6 +24,12 @@ class ErrorCode(enum.StrEnum):
     AUTH_EXPIRED = "auth_expired"
     AUTH_REVOKED = "auth_revoked"
     CONFLICT = "conflict"
+    # Edited on both sides since the last sync, and the conflict policy could not say which edit stays.
+    EDIT_CONFLICT = "edit_conflict"
+    # The app's copy and the platform's differ although both were synced (found by `verify`).
+    DRIFTED = "drifted"
+    # A code (account, tax) the platform does not know: the connection's code map must name one it has.
+    UNKNOWN_CODE = "unknown_code"
 
 
 TRANSIENT = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.UNKNOWN_OUTCOME, ErrorCode.DAILY_LIMIT})
@@ -42,6 +48,9 @@ class Action(enum.StrEnum):
     RECORD_CREDIT = "record_credit"
     RECONNECT = "reconnect"
     RESTORE = "restore"
+    # A record changed on both sides (conflict) or found different (drifted): which version stays.
+    KEEP_APP = "keep_app"
+    KEEP_PLATFORM = "keep_platform"
 
 
 ACTIONS: dict[ErrorCode, tuple[Action, ...]] = {
@@ -61,6 +70,9 @@ ACTIONS: dict[ErrorCode, tuple[Action, ...]] = {
     ErrorCode.AUTH_EXPIRED: (Action.RECONNECT,),
     ErrorCode.AUTH_REVOKED: (Action.RECONNECT,),
     ErrorCode.CONFLICT: (Action.RETRY, Action.SKIP),
+    ErrorCode.EDIT_CONFLICT: (Action.KEEP_APP, Action.KEEP_PLATFORM, Action.SKIP),
+    ErrorCode.DRIFTED: (Action.KEEP_APP, Action.KEEP_PLATFORM, Action.SKIP),
+    ErrorCode.UNKNOWN_CODE: (Action.EDIT, Action.RETRY, Action.SKIP),
 }
 
 

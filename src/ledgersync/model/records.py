@@ -169,7 +169,9 @@ class LineAmountTypes(enum.StrEnum):
 
 
 class InvoiceLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Defaults go through the validators too, so a line built with the default quantity spells it as one read
+    # back from JSON does ("1.00"), and the two compare and hash equal.
+    model_config = ConfigDict(extra="forbid", validate_default=True)
     description: str
     quantity: Amount = Decimal("1")
     unit_amount: Amount = Decimal("0")

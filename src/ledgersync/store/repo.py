@@ -46,7 +46,19 @@ from ledgersync.store.tables import (
     utcnow,
 )
 
-STATES = ("not_synced", "pending", "syncing", "synced", "failed", "skipped", "excluded", "needs_review")
+STATES = (
+    "not_synced",
+    "pending",
+    "syncing",
+    "synced",
+    "failed",
+    "skipped",
+    "excluded",
+    "needs_review",
+    # Edited on both sides and the policy could not settle it; found different by verify (store.divergence).
+    "conflict",
+    "drifted",
+)
 
 
 def new_id(prefix: str) -> str:

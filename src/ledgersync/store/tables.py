@@ -188,6 +188,37 @@ class SyncState(Base):
     __table_args__ = (Index("ix_sync_states_state", "connection_id", "state"),)
 
 
+class Divergence(Base):
+    """Why a record is `conflict` (edited on both sides, the policy could not settle it) or `drifted` (the
+    checker found the sides different): both versions side by side and the fields that differ, until a person
+    keeps one (migration 0010)."""
+
+    __tablename__ = "divergences"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    # The app's record and the platform's, both in the app's terms (app ids, the app's codes).
+    app_version: Mapped[dict[str, object]] = mapped_column(JSON)
+    platform_version: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    # [{"field", "app", "platform"}], as the checker lists them.
+    fields: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    remote_id: Mapped[str | None] = mapped_column(String(128))
+    remote_version: Mapped[str | None] = mapped_column(String(64))
+    found_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecordOrigin(Base):
+    """The connection whose platform a record came in from (created in the app by a pull). Another connection
+    sends it only when the organisation asks for it (`relay_between_platforms`) (migration 0010)."""
+
+    __tablename__ = "record_origins"
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(String(64))
+
+
 class Cursor(Base):
     __tablename__ = "cursors"
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)

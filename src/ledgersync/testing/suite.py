@@ -77,6 +77,10 @@ class PlatformTraits:
     reachable_from_child_process: bool = True
     # How long a change takes to show in a modified-since read (one-second precision: a little over 1 s).
     settle_seconds: float = 0.0
+    # The platform keeps a chart of accounts and refuses a code it does not have.
+    refuses_unknown_accounts: bool = True
+    # One payment may pay several invoices (Xero through BatchPayments, QuickBooks' payment lines).
+    multi_invoice_payments: bool = True
 
 
 @dataclass
@@ -184,6 +188,19 @@ class ProviderConformance(VendorBehaviours):
 
     def pay_invoice(self, invoice_remote_id: str, amount: Decimal) -> str:
         raise NotImplementedError("pay_invoice: record a payment on an invoice on the platform; return its id")
+
+    # Optional (issue 15; the tests that need one skip without it): a person editing documents on the platform.
+    def edit_invoice(self, remote_id: str, reference: str, first_line: str) -> None:
+        raise NotImplementedError("edit_invoice: set an invoice's reference and its first line's description")
+
+    def delete_payment(self, remote_id: str) -> None:
+        raise NotImplementedError("delete_payment: delete a payment on the platform")
+
+    def move_payment(self, payment_remote_id: str, invoice_remote_id: str) -> None:
+        raise NotImplementedError("move_payment: apply a payment to another invoice instead (where editable)")
+
+    def pay_invoices(self, amounts: list[tuple[str, Decimal]]) -> str:
+        raise NotImplementedError("pay_invoices: one payment over several invoices (invoice id, amount) each")
 
     def settle(self) -> None:
         """Wait until a change just made on the platform shows in a modified-since read."""
@@ -580,3 +597,162 @@ class ProviderConformance(VendorBehaviours):
         assert c.ls.sync(c.conn).status == "needs_reconnect"
         assert self.calls_received() == calls
         assert c.ls.health(c.conn).status == "needs_reconnect"
+
+    # ------------------------------------------------------------------ nothing diverges silently (issue 15)
+    def person(self, hook: str, *args: Any) -> None:
+        """Act on the platform through an optional hook; skip the test when the harness has none."""
+        try:
+            getattr(self, hook)(*args)
+        except NotImplementedError as exc:
+            pytest.skip(f"{self.provider_name}: no {hook} hook ({exc})")
+        self.settle()
+
+    def synced_invoices(self, c: Connected, n: int = 1, reference: str = "ORIGINAL") -> None:
+        c.ls.upsert_contact(c.org, Contact(id="c1", name="Ivy Nguyen"))
+        for i in range(1, n + 1):
+            c.ls.upsert_invoice(c.org, self.invoice(i, "c1").model_copy(update={"reference": f"{reference}-{i}"}))
+        c.ls.sync(c.conn)
+
+    def test_an_invoice_edited_on_the_platform_reaches_the_app(self, tmp_path: Path) -> None:
+        c = self.open(tmp_path)
+        self.synced_invoices(c)
+        self.person("edit_invoice", c.remote(Entity.INVOICE, "i1"), "EDITED THERE", "Job 1, parts added")
+        c.ls.sync(c.conn)
+        inv = c.ls.get(c.org, Entity.INVOICE, "i1")
+        assert inv is not None and inv.record.reference == "EDITED THERE"  # type: ignore[attr-defined]
+        assert inv.record.lines[0].description == "Job 1, parts added"  # type: ignore[attr-defined]
+        assert c.state(Entity.INVOICE, "i1") == "synced"
+        c.agree()
+
+    def test_an_invoice_edited_on_both_sides_is_a_conflict_until_a_person_keeps_one(self, tmp_path: Path) -> None:
+        c = self.open(tmp_path, settings=EngineSettings(retry_base_seconds=0, conflict_policy="ask"))
+        self.synced_invoices(c, 2)
+        self.person("edit_invoice", c.remote(Entity.INVOICE, "i1"), "THEIRS-1", "Job 1")
+        self.person("edit_invoice", c.remote(Entity.INVOICE, "i2"), "THEIRS-2", "Job 2")
+        for i in (1, 2):
+            c.ls.upsert_invoice(c.org, self.invoice(i, "c1").model_copy(update={"reference": f"OURS-{i}"}))
+        c.ls.sync(c.conn)
+        assert c.state(Entity.INVOICE, "i1") == "conflict" and c.state(Entity.INVOICE, "i2") == "conflict"
+        ac = ActionCentre(c.ls)
+        view = ac.divergence(c.conn, Entity.INVOICE, "i1")
+        assert view is not None and view.platform_version is not None
+        assert (view.app_version["reference"], view.platform_version["reference"]) == ("OURS-1", "THEIRS-1")
+        ac.keep_app(ADMIN, c.conn, Entity.INVOICE, "i1")
+        ac.keep_platform(ADMIN, c.conn, Entity.INVOICE, "i2")
+        c.ls.sync(c.conn)
+        refs = {
+            i: c.ls.get(c.org, Entity.INVOICE, f"i{i}").record.reference  # type: ignore[union-attr]
+            for i in (1, 2)
+        }
+        assert refs == {1: "OURS-1", 2: "THEIRS-2"}
+        assert c.state(Entity.INVOICE, "i1") == "synced" and c.state(Entity.INVOICE, "i2") == "synced"
+        c.agree()
+
+    def test_a_payment_moved_to_another_invoice_on_the_platform_follows(self, tmp_path: Path) -> None:
+        self.require(self.capabilities().payments_editable, "its payments can't be edited, only deleted")
+        c = self.open(tmp_path)
+        self.synced_invoices(c, 2)
+        c.ls.upsert_payment(c.org, self.payment(1, "i1", "30.00"))
+        c.ls.sync(c.conn)
+        self.person("move_payment", c.remote(Entity.PAYMENT, "p1"), c.remote(Entity.INVOICE, "i2"))
+        c.ls.sync(c.conn)
+        pay = c.ls.get(c.org, Entity.PAYMENT, "p1")
+        assert pay is not None and [a.invoice_id for a in pay.record.allocations] == ["i2"]  # type: ignore[attr-defined]
+        dues = {i: c.ls.get(c.org, Entity.INVOICE, i).record.amount_due for i in ("i1", "i2")}  # type: ignore[union-attr]
+        assert dues == {"i1": Decimal("100.00"), "i2": Decimal("70.00")}
+        c.agree()
+
+    def test_a_payment_deleted_on_the_platform_before_any_was_read_is_detected(self, tmp_path: Path) -> None:
+        c = self.open(tmp_path)
+        self.synced_invoices(c)  # the first cycle reads payments (there are none) before this one is sent
+        c.ls.upsert_payment(c.org, self.payment(1, "i1", "40.00"))
+        c.ls.sync(c.conn)
+        self.person("delete_payment", c.remote(Entity.PAYMENT, "p1"))
+        c.ls.sync(c.conn)
+        pay = c.ls.get(c.org, Entity.PAYMENT, "p1")
+        assert pay is not None and pay.record.status.value == "deleted"  # type: ignore[attr-defined]
+        inv = c.ls.get(c.org, Entity.INVOICE, "i1")
+        assert inv is not None and inv.record.amount_due == Decimal("100.00")  # type: ignore[attr-defined]
+        c.agree()
+
+    def test_a_refused_payment_names_its_invoice_and_the_code_the_platform_lacks(self, tmp_path: Path) -> None:
+        self.require(
+            self.traits.refuses_unknown_accounts,
+            "its harness does not claim it refuses an unknown account code (traits.refuses_unknown_accounts)",
+        )
+        c = self.open(tmp_path)
+        self.synced_invoices(c)
+        c.ls.upsert_payment(c.org, self.payment(1, "i1", "25.00").model_copy(update={"account_code": "8989"}))
+        c.ls.sync(c.conn)
+        assert c.state(Entity.PAYMENT, "p1") == "failed"
+        (err,) = ActionCentre(c.ls).errors(c.conn)
+        assert err.doc_number == "CF-0001"
+        name = self.capabilities().display_name
+        assert err.message == f"{name} has no account 8989; map it in the connection's account codes."
+        rows = c.ls.store.events(connection_id=c.conn, doc_number="CF-0001", entity=Entity.PAYMENT)
+        assert any(r.outcome == "failed" for r in rows), [(r.kind, r.outcome) for r in rows]
+
+    def test_verify_puts_a_record_that_differs_in_drifted_with_both_versions(self, tmp_path: Path) -> None:
+        c = self.open(tmp_path)
+        self.synced_invoices(c)
+        self.person("edit_invoice", c.remote(Entity.INVOICE, "i1"), "MISSED", "Job 1")
+        # The change is missed by the sync (as before issue 15, a platform edit the pull treated as seen).
+        with c.provider() as provider:
+            (remote,) = provider.fetch(Entity.INVOICE, [c.remote(Entity.INVOICE, "i1")])
+        from ledgersync.store.tables import Link
+
+        with c.ls.store.session() as s:
+            link = s.query(Link).filter_by(connection_id=c.conn, entity="invoice", app_id="i1").one()
+            link.remote_version = remote.version
+        c.ls.sync(c.conn)
+        report = c.ls.verify(c.conn)
+        assert ("invoice", "i1") in report.drifted and "reference" in report.drifted[("invoice", "i1")]
+        assert c.state(Entity.INVOICE, "i1") == "drifted"
+        ac = ActionCentre(c.ls)
+        (err,) = ac.errors(c.conn)
+        assert err.code == "drifted" and err.actions == ["keep_app", "keep_platform", "skip"]
+        ac.keep_app(ADMIN, c.conn, Entity.INVOICE, "i1", now=True)
+        assert c.ls.verify(c.conn).agree and c.state(Entity.INVOICE, "i1") == "synced"
+
+    def test_one_payment_over_several_invoices_both_ways(self, tmp_path: Path) -> None:
+        self.require(self.traits.multi_invoice_payments, "one payment pays one invoice there")
+        c = self.open(tmp_path)
+        self.synced_invoices(c, 4)
+        c.ls.upsert_payment(
+            c.org,
+            Payment(
+                id="p1",
+                date=dt.date.today(),
+                amount=Decimal("150.00"),
+                currency=self.currency,
+                reference="ONE-RECEIPT",
+                allocations=[
+                    Allocation(invoice_id="i1", amount=Decimal("100.00")),
+                    Allocation(invoice_id="i2", amount=Decimal("50.00")),
+                ],
+            ),
+        )
+        c.ls.sync(c.conn)
+        assert c.state(Entity.PAYMENT, "p1") == "synced"
+        assert self.invoice_state(c.remote(Entity.INVOICE, "i1")) == "paid"
+        i2 = c.ls.get(c.org, Entity.INVOICE, "i2")
+        assert i2 is not None and i2.record.amount_due == Decimal("50.00")  # type: ignore[attr-defined]
+        c.agree()
+        # One made on the platform comes into the app as one payment over both invoices.
+        rids = [c.remote(Entity.INVOICE, i) for i in ("i3", "i4")]
+        self.person("pay_invoices", [(rids[0], Decimal("30.00")), (rids[1], Decimal("20.00"))])
+        report = c.ls.sync(c.conn)
+        assert report.created_in_app == {"payment": 1}
+        (pulled,) = [p for p in c.ls.records(c.org, Entity.PAYMENT) if p.app_id != "p1"]
+        assert sorted((a.invoice_id, a.amount) for a in pulled.record.allocations) == [  # type: ignore[attr-defined]
+            ("i3", Decimal("30.00")),
+            ("i4", Decimal("20.00")),
+        ]
+        c.agree()
+        # Deleted in the app: gone from every invoice it paid.
+        c.ls.delete(c.org, Entity.PAYMENT, "p1")
+        c.ls.sync(c.conn)
+        assert self.invoice_state(c.remote(Entity.INVOICE, "i1")) == "open"
+        i2 = c.ls.get(c.org, Entity.INVOICE, "i2")
+        assert i2 is not None and i2.record.amount_due == Decimal("100.00")  # type: ignore[attr-defined]
+        c.agree()

@@ -33,8 +33,10 @@ STATE_LABEL = {
     "needs_review": "Needs review",
     "skipped": "Skipped",
     "excluded": "Excluded",
+    "conflict": "Conflict",
+    "drifted": "Drifted",
 }
-FILTER_STATES = ("synced", "not_synced", "pending", "failed", "skipped", "excluded")
+FILTER_STATES = ("synced", "not_synced", "pending", "failed", "skipped", "excluded", "conflict", "drifted")
 ACTION_LABEL = {
     "retry": "Retry",
     "edit": "Edit",
@@ -46,6 +48,8 @@ ACTION_LABEL = {
     "record_credit": "Record credit",
     "reconnect": "Refresh link",
     "restore": "Restore",
+    "keep_app": "Keep the app's",
+    "keep_platform": "Keep the platform's",
 }
 ACTION_HELP = {
     "retry": "Send it again now.",
@@ -58,6 +62,8 @@ ACTION_HELP = {
     "record_credit": "Pay the invoices in full and record what is left over as customer credit.",
     "reconnect": "Sign in to {platform} again from the Integrations page.",
     "restore": "Un-archive the contact in {platform} so this can go through.",
+    "keep_app": "Keep the app's version; it is sent to {platform} over what {platform} has.",
+    "keep_platform": "Keep {platform}'s version; the app's record becomes what {platform} has.",
 }
 
 
@@ -86,6 +92,10 @@ def status_tip(
         head = "Failed" if state == "failed" else "Needs review"
         text = f"{head}: {error or 'the last attempt did not go through.'}"
         return f"{text} — fixes: {fixes}" if fixes else text
+    if state == "conflict":
+        return f"Conflict: changed in the app and in {platform} since the last sync. {error or ''} — fixes: {fixes}"
+    if state == "drifted":
+        return f"Drifted: the app and {platform} differ. {error or ''} — fixes: {fixes}"
     if state == "synced":
         return f"Synced: this {kind} matches {platform}" + (f" ({platform} id {remote_id})." if remote_id else ".")
     if state == "pending":
@@ -122,6 +132,8 @@ def buttons(
         wanted = ["retry", "exclude"]
     elif state == "syncing":
         wanted = []
+    elif state in ("conflict", "drifted"):
+        wanted = [a for a in actions if a != "exclude"] or ["keep_app", "keep_platform", "skip"]
     elif state in ("failed", "needs_review"):
         wanted = [a for a in actions if a != "exclude" and (a != "merge" or entity is Entity.CONTACT)]
         if "retry" not in wanted and "edit" in wanted:

@@ -29,8 +29,10 @@ EVENT_KINDS = (
     "remove",
     "overpayment",
     "token_refresh",
+    "conflict",
+    "verify",
 )
-OUTCOMES = ("ok", "failed", "error", "retrying", "needs_reconnect", "parked")
+OUTCOMES = ("ok", "failed", "error", "retrying", "needs_reconnect", "parked", "conflict", "drifted")
 
 
 @dataclass(frozen=True)

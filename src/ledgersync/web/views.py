@@ -345,6 +345,22 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
             return render(ctx, "_sync_result.html", cards=card_data(ctx) if on_integrations else [])
         return see_other(safe_next(next, "/integrations"))
 
+    # -- Check against <platform> (verify) -------------------------------------------------------------
+    @router.post("/verify", response_model=None)
+    def verify(request: Request, conn: str = Form(...), next: str = Form(""), ctx: Ctx = Depends(context)) -> Response:
+        c = ctx.connection(conn)
+        name = ctx.display_name(c)
+        try:
+            report = ls.verify(c.id)
+        except ConnectionBusy:
+            flash(request, "info", f"A sync with {name} is running right now; check again in a minute.")
+        except ProviderError as exc:
+            flash(request, "error", f"Check against {name} could not run: {exc.error.message} {exc.error.hint}")
+        else:
+            level = "ok" if report.agree else "warn"
+            flash(request, level, f"Checked against {name}: {report.summary()}.")
+        return see_other(safe_next(next, "/errors" if ctx.conn else "/integrations"))
+
     # -- integrations --------------------------------------------------------------------------------
     def card_data(ctx: Ctx) -> list[dict[str, Any]]:
         out = []
@@ -592,6 +608,12 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
                 ac.restore(actor, c.id, contact_id or app_id)
                 run_sync_now(actor, c.id)
                 flash(request, "ok", f"The contact is active again in {name}; its documents were sent again.")
+            elif action == "keep_app":
+                ac.keep_app(actor, c.id, ent, app_id, now=True)
+                flash(request, "ok", f"The app's version is kept and was sent to {name}.")
+            elif action == "keep_platform":
+                ac.keep_platform(actor, c.id, ent, app_id)
+                flash(request, "ok", f"{name}'s version is kept; the app's record now matches it.")
             else:
                 raise Forbidden(f"unknown action {action!r}")
         except PermissionDenied as exc:
@@ -669,6 +691,7 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         contact_id = getattr(view.record, "contact_id", None)
         contact = contact_names(ls.store, ctx.org_id, {contact_id}) if contact_id else {}
         picker = _link_picker(ctx, ent, view.remote_id, pick, q)
+        divergence = ac.divergence(ctx.conn.id, ent, app_id) if ctx.conn else None
         return render(
             ctx,
             "record.html",
@@ -676,6 +699,7 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
             view=view,
             st=st,
             picker=picker,
+            divergence=divergence,
             history=history,
             contact=contact,
             buttons=present.buttons(

@@ -37,6 +37,10 @@ BANK_REFS = {"Account": "090", "BankAccount": "090", "FromBankAccount": "090", "
 # Examples a real Xero organisation would refuse too, and why; the walk sends its own request instead.
 UNUSABLE = {
     ("PUT", "/BankTransactions"): "written from a code generator's model names ('BankTransaction.TypeEnum.SPEND')",
+    # The spec's batch examples pay invoices of its own (fixed ids and amounts): the walk sends its own bodies.
+    ("PUT", "/BatchPayments"): "its example pays the spec's own invoices",
+    ("POST", "/BatchPayments"): "its example deletes the spec's own batch",
+    ("POST", "/BatchPayments/{BatchPaymentID}"): "its example deletes the spec's own batch",
 }
 
 
@@ -186,6 +190,25 @@ def test_every_operation_the_sandbox_serves_answers_as_the_spec_says(ready: Sand
     w.call("GET", "/Payments", params={"page": 1})
     w.call("GET", "/Payments/{PaymentID}")
     w.call("POST", "/Payments/{PaymentID}")
+
+    # One receipt over two invoices (issue 15), then deleted both ways the spec has.
+    sale = {"Type": "ACCREC", "Status": "AUTHORISED", "Contact": who, "LineItems": [_line("200")]}
+    sales = [_put(ready, "Invoices", sale)["InvoiceID"] for _ in range(4)]
+
+    def batch(first: str, second: str) -> dict[str, Any]:
+        lines = [{"Invoice": {"InvoiceID": i}, "Amount": 20} for i in (first, second)]
+        return {"BatchPayments": [{"Account": {"Code": "090"}, "Date": "2026-11-02", "Payments": lines}]}
+
+    made = w.call("PUT", "/BatchPayments", body=batch(sales[0], sales[1]))["BatchPayments"][0]
+    assert [p["Invoice"]["InvoiceID"] for p in made["Payments"]] == sales[:2] and made["TotalAmount"] == 40.0
+    w.ids["BatchPaymentID"] = made["BatchPaymentID"]
+    w.call("GET", "/BatchPayments")
+    w.call("GET", "/BatchPayments/{BatchPaymentID}")
+    gone = w.call("POST", "/BatchPayments/{BatchPaymentID}", body={"Status": "DELETED"})["BatchPayments"][0]
+    assert gone["Status"] == "DELETED" and {p["Status"] for p in gone["Payments"]} == {"DELETED"}
+    other = ready.api("PUT", "BatchPayments", batch(sales[2], sales[3])).json()["BatchPayments"][0]
+    body = {"BatchPayments": [{"BatchPaymentID": other["BatchPaymentID"], "Status": "DELETED"}]}
+    assert w.call("POST", "/BatchPayments", body=body)["BatchPayments"][0]["Status"] == "DELETED"
 
     w.ids["CreditNoteID"] = w.call("PUT", "/CreditNotes")["CreditNotes"][0]["CreditNoteID"]
     w.call("POST", "/CreditNotes")

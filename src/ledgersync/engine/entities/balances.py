@@ -6,7 +6,10 @@ amount due). QuickBooks Online: Balance = TotalAmt less the payment lines linked
 zero Balance as PAID. So an invoice whose amount due the app holds from the platform's last answer, paid by
 payments that all landed, owes that less what they applied. Anything less certain is read back: an invoice
 without a known amount due, one whose amount proved stale, one paid beyond what it owed, one that is not
-open, one in another currency than the payment, and every invoice a removed payment touched."""
+open, one in another currency than the payment, and every invoice a removed payment touched. And every invoice
+of a business synced with several platforms: its one app record holds whichever platform was read last, so
+"the platform's last answer" may be another platform's (it already counts a payment this one is only now told
+of), and only a read of this platform tells its balance."""
 
 from __future__ import annotations
 
@@ -44,6 +47,8 @@ def derive_paid(
             applied[alloc.invoice_id] = applied.get(alloc.invoice_id, Decimal(0)) + alloc.amount
             currency.setdefault(alloc.invoice_id, set()).add(w.record.currency)
     read_back |= ctx.stale_invoices
+    if _several_platforms(ctx):
+        return [], read_back | set(applied)
     app_ids = {rid: ctx.to_app_id(Entity.INVOICE, rid) for rid in applied if rid not in read_back}
     with ctx.store.session() as s:
         current = ctx.store.record_map(s, ctx.org_id, Entity.INVOICE, [a for a in app_ids.values() if a])
@@ -72,3 +77,11 @@ def derive_paid(
             )
         )
     return derived, read_back
+
+
+def _several_platforms(ctx: CycleContext) -> bool:
+    """Whether the business has another live connection besides this one (whose reads share the app record)."""
+    others = [
+        c for c in ctx.store.connections(ctx.org_id) if c.id != ctx.conn_id and c.status != "disconnected"
+    ]
+    return bool(others)

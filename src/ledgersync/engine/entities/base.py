@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,9 @@ class EntityRules:
     # Plan-and-execute rounds per cycle: more than one where a batch cannot see what it creates itself and
     # records wait on others of their kind (sub-customers on their parents).
     max_passes: ClassVar[int] = 1
+    # Whether a record that came in from one of the organisation's platforms is sent to its other platforms
+    # even when `relay_between_platforms` is off (master data the app's own documents need everywhere).
+    shared_everywhere: ClassVar[bool] = False
 
     # -- plan ----------------------------------------------------------------------------------------
     def wanted(self, ctx: CycleContext, rec: StoredRecord) -> bool:
@@ -60,6 +63,27 @@ class EntityRules:
         """What the app record becomes after a platform-side change, under the conflict policy (None: keep)."""
         return incoming
 
+    def merge_edit(
+        self,
+        ctx: CycleContext,
+        s: Session,
+        current: StoredRecord,
+        incoming: Record,
+        remote: RemoteRecord,
+        *,
+        app_changed: bool,
+        platform_changed: bool,
+    ) -> Record | None:
+        """`merge`, told also whether the platform's content changed since the last sync (not only its version:
+        a payment applied elsewhere bumps an invoice's). Entities that take platform-side edits override this
+        one; the default is `merge`."""
+        return self.merge(ctx, current, incoming, remote, app_changed)
+
+    def platform_copy(self, ctx: CycleContext, current: Record, incoming: Record) -> Record:
+        """The app's record as the platform has it ("keep the platform's"): the platform's content, with what
+        the platform does not hold (its `unheld_fields`) kept from the app."""
+        return keep_unheld(current, incoming, ctx.caps.unheld_fields)
+
     def created(self, incoming: Record, remote: RemoteRecord) -> Record:
         """A platform record new to the app, as the app stores it."""
         return incoming
@@ -71,3 +95,51 @@ class EntityRules:
     def deleted_copy(self, record: Record) -> Record | None:
         """The app's copy marked deleted, for a deletion the platform reports without content (None: n/a)."""
         return None
+
+
+Winner = Literal["app", "platform"]
+
+
+def settle(ctx: CycleContext, current: StoredRecord, remote: RemoteRecord) -> Winner | None:
+    """Which edit stays when a record changed on both sides since the last sync, under the conflict policy;
+    None when the policy cannot say (`ask`; `newest` with no platform time, or edits closer together than
+    `conflict_window_seconds`): the record becomes a `conflict` for a person to settle."""
+    policy = ctx.settings.conflict_policy
+    if policy == "app_wins":
+        return "app"
+    if policy == "platform_wins":
+        return "platform"
+    if policy == "ask" or remote.updated_at is None:
+        return None
+    gap = (current.updated_at - remote.updated_at).total_seconds()
+    if abs(gap) < ctx.settings.conflict_window_seconds:
+        return None
+    return "app" if gap >= 0 else "platform"
+
+
+def keep_unheld(current: Record, incoming: Record, unheld: frozenset[str]) -> Record:
+    """`incoming` with the fields the platform does not hold (`lines.account_code` on QuickBooks) taken from
+    `current`, line by line where both have the same lines."""
+    data = incoming.to_json()
+    mine = current.to_json()
+    for path in unheld:
+        head, _, tail = path.partition(".")
+        if not tail:
+            if data.get(head) is None:
+                data[head] = mine.get(head)
+            continue
+        theirs, ours = data.get(head), mine.get(head)
+        if isinstance(theirs, list) and isinstance(ours, list) and len(theirs) == len(ours):
+            for a, b in zip(theirs, ours, strict=True):
+                if isinstance(a, dict) and isinstance(b, dict) and a.get(tail) is None:
+                    a[tail] = b.get(tail)
+    data["id"] = current.id
+    return type(current).model_validate(data)
+
+
+def changed_fields(a: Record, b: Record) -> list[dict[str, Any]]:
+    """The fields two versions of a record differ in, as {"field", "app", "platform"} (app = a)."""
+    x, y = a.hash_view(), b.hash_view()
+    return [
+        {"field": k, "app": x.get(k), "platform": y.get(k)} for k in sorted(set(x) | set(y)) if x.get(k) != y.get(k)
+    ]

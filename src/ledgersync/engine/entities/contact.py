@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 import ledgersync.engine.record as record_stage
-from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.entities.base import EntityRules, settle
 from ledgersync.model import Contact, ContactStatus, Entity, ErrorCode, Record, SyncError
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import StoredRecord
@@ -21,6 +21,7 @@ class ContactRules(EntityRules):
     # Sub-customers need their parent's platform id, and a batch can't see what it creates itself, so contacts
     # go in layers: parents first, then the children that were waiting for them (4 levels below the top).
     max_passes = 5
+    shared_everywhere = True
 
     def wanted(self, ctx: CycleContext, rec: StoredRecord) -> bool:
         if ctx.settings.contacts == "with_transactions":
@@ -56,6 +57,31 @@ class ContactRules(EntityRules):
         if remote.archived:
             return incoming.model_copy(update={"status": ContactStatus.ARCHIVED})
         return incoming
+
+    def merge_edit(
+        self,
+        ctx: CycleContext,
+        s: Session,
+        current: StoredRecord,
+        incoming: Record,
+        remote: RemoteRecord,
+        *,
+        app_changed: bool,
+        platform_changed: bool,
+    ) -> Record | None:
+        # Contacts keep their long-standing rule where the platform gives no time (the app's edit stays); a
+        # conflict is only what the policy itself leaves open ("ask", or edits within the window).
+        unsettled = remote.updated_at is not None and settle(ctx, current, remote) is None
+        if app_changed and platform_changed and unsettled:
+            theirs = self.merge(ctx, current, incoming, remote, app_changed=False)
+            assert theirs is not None
+            record_stage.conflict(ctx, s, Entity.CONTACT, current, theirs, remote)
+            return None
+        return self.merge(ctx, current, incoming, remote, app_changed)
+
+    def platform_copy(self, ctx: CycleContext, current: Record, incoming: Record) -> Record:
+        assert isinstance(current, Contact) and isinstance(incoming, Contact)
+        return incoming.model_copy(update={"parent_id": incoming.parent_id or current.parent_id})
 
     def merge(
         self, ctx: CycleContext, current: StoredRecord, incoming: Record, remote: RemoteRecord, app_changed: bool

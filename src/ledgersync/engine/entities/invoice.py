@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from ledgersync.engine.entities.base import EntityRules
+import ledgersync.engine.record as record_stage
+from ledgersync.engine.entities.base import EntityRules, settle
 from ledgersync.model import Entity, Invoice, InvoiceStatus, Record
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import StoredRecord
@@ -42,6 +43,32 @@ class InvoiceRules(EntityRules):
         elif current.record.status is InvoiceStatus.PAID and incoming.status is InvoiceStatus.AUTHORISED:
             update["status"] = InvoiceStatus.AUTHORISED  # a payment was removed on the platform
         return current.record.model_copy(update=update)
+
+    def merge_edit(
+        self,
+        ctx: CycleContext,
+        s: Session,
+        current: StoredRecord,
+        incoming: Record,
+        remote: RemoteRecord,
+        *,
+        app_changed: bool,
+        platform_changed: bool,
+    ) -> Record | None:
+        """A platform-side edit (lines, dates, reference, status) comes into the app as the platform has it;
+        an edit on both sides goes by the conflict policy, or becomes a `conflict` when it cannot say."""
+        computed = self.merge(ctx, current, incoming, remote, app_changed)
+        if not platform_changed or remote.deleted:
+            return computed  # only what the platform computes moved (a payment applied, a number assigned)
+        theirs = self.platform_copy(ctx, current.record, incoming)
+        if not app_changed:
+            return theirs
+        winner = settle(ctx, current, remote)
+        if winner == "platform":
+            return theirs
+        if winner is None:
+            record_stage.conflict(ctx, s, Entity.INVOICE, current, theirs, remote)
+        return computed  # the app's edit stays (and goes out unless held as a conflict)
 
     def settle_pushed(self, record: Record, incoming: Record) -> Record | None:
         if not (isinstance(record, Invoice) and isinstance(incoming, Invoice)):

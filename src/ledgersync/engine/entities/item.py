@@ -9,6 +9,7 @@ from ledgersync.model import Entity, Item, Record
 
 class ItemRules(EntityRules):
     entity = Entity.ITEM
+    shared_everywhere = True  # the app's own documents need their products on every platform
 
     def settle_pushed(self, record: Record, incoming: Record) -> Record | None:
         if not (isinstance(record, Item) and isinstance(incoming, Item)):

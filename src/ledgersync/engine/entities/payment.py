@@ -12,7 +12,7 @@ import ledgersync.engine.record as record_stage
 from ledgersync.engine.context import doc_of
 from ledgersync.engine.credit import Excess, excess_of, split
 from ledgersync.engine.entities.balances import derive_paid
-from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.entities.base import EntityRules, settle
 from ledgersync.model import Allocation, Entity, ErrorCode, Invoice, Payment, PaymentStatus, Record, SyncError
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import StoredRecord
@@ -127,6 +127,35 @@ class PaymentRules(EntityRules):
         if remote.deleted:
             return current.record.model_copy(update={"status": PaymentStatus.DELETED})
         return None  # payments are not edited in place on the platform side
+
+    def merge_edit(
+        self,
+        ctx: CycleContext,
+        s: Session,
+        current: StoredRecord,
+        incoming: Record,
+        remote: RemoteRecord,
+        *,
+        app_changed: bool,
+        platform_changed: bool,
+    ) -> Record | None:
+        """A payment moved to another invoice, re-allocated, partly deleted or re-dated on the platform (where
+        payments can be edited) is followed; an edit on both sides goes by the conflict policy."""
+        if remote.deleted or not platform_changed:
+            return self.merge(ctx, current, incoming, remote, app_changed)
+        assert isinstance(current.record, Payment) and isinstance(incoming, Payment)
+        theirs = self.platform_copy(ctx, current.record, incoming)
+        assert isinstance(theirs, Payment)
+        # The customer is the app's (platforms take it from the invoices); the status follows the platform.
+        theirs = theirs.model_copy(update={"contact_id": incoming.contact_id or current.record.contact_id})
+        if not app_changed:
+            return theirs
+        winner = settle(ctx, current, remote)
+        if winner == "platform":
+            return theirs
+        if winner is None:
+            record_stage.conflict(ctx, s, Entity.PAYMENT, current, theirs, remote)
+        return None
 
     def deleted_copy(self, record: Record) -> Record | None:
         if isinstance(record, Payment):

@@ -101,6 +101,15 @@ def classify_error(
             "QuickBooks refuses a character in this record (names can't contain ':', tabs or line breaks).",
             "Remove the character and retry, or skip.",
         )
+    if number in (610, 2500) and "accountref" in element.lower():
+        # QuickBooks' text ("Something you're trying to use has been made inactive") fits an account it does not
+        # have as well as one made inactive; the element names the field. The engine adds the code it sent.
+        return err(
+            ErrorCode.UNKNOWN_CODE,
+            f"QuickBooks has no active account for this record's {element}.",
+            "Map the app's account to one QuickBooks has in the connection's account codes, or make the account "
+            "active in QuickBooks.",
+        )
     if number == 610 or "object not found" in lower:
         if "inactive" in lower and ("customer" in element.lower() or "customerref" in lower):
             return archived_contact(code, message)

@@ -425,6 +425,11 @@ class QboProvider:
             lower = since - self.lookback if since is not None else None
             start, seen = 1, set()
         newest = parse_cursor(cursor) if cursor is not None else None
+        if newest is None and since is None and not resume:
+            # A first, full read: what it returns is everything as of now, so the next read's CDC asks for
+            # deletions from here even when nothing was there to read (a payment sent after this read and deleted
+            # in QuickBooks before any payment was read was otherwise never seen: no cursor, so no CDC).
+            newest = dt.datetime.now(dt.UTC)
         while True:
             conditions = ["Active IN (true, false)"] if entity in NAME_LISTS else []
             if lower is not None:

@@ -18,6 +18,7 @@ RECONNECT_HINT = "Reconnect Xero from the integration page (Refresh link) and si
 
 _DUPLICATE_NAME = re.compile(r"The contact name (?P<name>.+?) is already assigned to another contact", re.S)
 _ITEM_EXISTS = re.compile(r"Item with Code (?P<code>.+?) already exists", re.I)
+_ACCOUNT_CODE = re.compile(r"Account code '(?P<code>[^']*)' is not a valid code", re.I)
 
 
 def classify_message(message: str, platform_code: str | None = None) -> SyncError:
@@ -67,6 +68,20 @@ def classify_message(message: str, platform_code: str | None = None) -> SyncErro
             "Xero already has an item with this code.",
             "Change the code, link to the existing Xero item, or skip.",
         )
+    if match := _ACCOUNT_CODE.search(text):
+        code = match.group("code")
+        return err(
+            ErrorCode.UNKNOWN_CODE,
+            f"Xero has no account {code}; map it in the connection's account codes.",
+            f"Map the app's account to one this Xero organisation has (its chart of accounts), or add {code} there.",
+        )
+    if lower.startswith("account must be valid"):
+        return err(
+            ErrorCode.UNKNOWN_CODE,
+            "Xero has no bank account (or account that takes payments) with the code this record names.",
+            "Map the app's account to one of this Xero organisation's bank accounts in the connection's account "
+            "codes, or turn on payments for that account in Xero.",
+        )
     if "could not be found" in lower or "was not found" in lower:
         return err(
             ErrorCode.NOT_FOUND,
@@ -91,7 +106,9 @@ def element_error(element: Mapping[str, Any]) -> SyncError | None:
         return classify_message("The record was rejected without a reason.")
     # The most specific message decides the code; every message is kept for the person reading it.
     classified = [classify_message(m) for m in messages]
-    chosen = next((c for c in classified if c.code is not ErrorCode.VALIDATION), classified[0])
+    # An unknown code is specific, but less than a refusal of the document itself (a duplicate number).
+    rank = {ErrorCode.VALIDATION: 2, ErrorCode.UNKNOWN_CODE: 1}
+    chosen = min(classified, key=lambda c: rank.get(c.code, 0))
     return chosen.model_copy(update={"platform_message": " ".join(messages)})
 
 

@@ -605,3 +605,71 @@ def from_xero(entity: Entity, data: Mapping[str, Any]) -> RemoteRecord:
         doc_number=doc_number,
         external_id=external_id,
     )
+
+
+# ---------------------------------------------------------------- batch payments (one receipt, several invoices)
+
+BATCH_PREFIX = "batch:"
+
+
+def is_batch(remote_id: str | None) -> bool:
+    return bool(remote_id) and str(remote_id).startswith(BATCH_PREFIX)
+
+
+def batch_to_xero(payment: Payment, *, default_account: str = DEFAULT_BANK_ACCOUNT) -> dict[str, Any]:
+    """A payment over several invoices as a Xero BatchPayment (each invoice gets a payment of its own there)."""
+    if payment.unapplied != 0:
+        raise MappingError(
+            SyncError(
+                code=ErrorCode.VALIDATION,
+                message=(
+                    f"Xero records a payment over several invoices (a batch payment) for exactly what it applies; "
+                    f"this payment of {payment.amount} applies {payment.allocated}."
+                ),
+                hint="Record the difference as customer credit or a separate payment, or skip.",
+            )
+        )
+    return _clean(
+        {
+            "Account": {"Code": payment.account_code or default_account},
+            "Date": format_date(payment.date),
+            "Reference": payment.reference,
+            "Payments": [{"Invoice": {"InvoiceID": a.invoice_id}, "Amount": a.amount} for a in payment.allocations],
+        }
+    )
+
+
+def batch_from_xero(data: Mapping[str, Any], *, default_currency: str = "AUD") -> RemoteRecord:
+    updated = parse_datetime(data.get("UpdatedDateUTC"))
+    date = parse_date(data.get("Date"))
+    if date is None:
+        raise ValueError("Xero batch payment without a Date")
+    live = [p for p in data.get("Payments") or [] if p.get("Status") != "DELETED"]
+    deleted = data.get("Status") == "DELETED"
+    shown = live if not deleted else list(data.get("Payments") or [])
+    allocations = [
+        Allocation(invoice_id=str((p.get("Invoice") or {})["InvoiceID"]), amount=_dec(p.get("Amount")) or Decimal(0))
+        for p in shown
+        if (p.get("Invoice") or {}).get("InvoiceID")
+    ]
+    remote_id = BATCH_PREFIX + str(data["BatchPaymentID"])
+    record = Payment(
+        id=remote_id,
+        date=date,
+        amount=_dec(data.get("TotalAmount")) or sum((a.amount for a in allocations), Decimal(0)),
+        currency=str(data.get("CurrencyCode") or default_currency),
+        reference=_str(data.get("Reference")),
+        account_code=_str((data.get("Account") or {}).get("Code")),
+        allocations=allocations,
+        status=PaymentStatus.DELETED if deleted else PaymentStatus.ACTIVE,
+    )
+    first = (shown[0].get("Invoice") or {}) if shown else {}
+    return RemoteRecord(
+        entity=Entity.PAYMENT,
+        remote_id=remote_id,
+        version=updated.isoformat() if updated else "",
+        record=record,
+        updated_at=updated,
+        deleted=deleted,
+        doc_number=_str(first.get("InvoiceNumber")),
+    )

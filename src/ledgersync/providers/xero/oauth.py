@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -168,10 +170,15 @@ class XeroOAuth:
         return token_from_response(data)
 
     def tenants(self, token: OAuthToken) -> list[Tenant]:
+        """The organisations this consent added: `/connections?authEventId=` with the access token's
+        authentication event (without it Xero lists every organisation the app was ever connected to, and the
+        first was taken: a second organisation's consent attached to the first)."""
+        event = auth_event_id(token.access_token)
         try:
             with httpx.Client(timeout=self._timeout, transport=self._transport) as http:
                 response = http.get(
                     self.endpoints.connections,
+                    params={"authEventId": event} if event else None,
                     headers={"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"},
                 )
         except httpx.HTTPError as exc:
@@ -202,6 +209,21 @@ class XeroOAuth:
                 )
         except httpx.HTTPError as exc:
             raise _unreachable(exc) from exc
+
+
+def auth_event_id(access_token: str) -> str | None:
+    """The `authentication_event_id` claim of a Xero access token (a JWT). Read without verifying the
+    signature: it only narrows our own /connections call, which Xero authorises with the token itself."""
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, TypeError):
+        return None
+    event = claims.get("authentication_event_id") if isinstance(claims, dict) else None
+    return str(event) if event else None
 
 
 def _unreachable(exc: Exception) -> ProviderError:

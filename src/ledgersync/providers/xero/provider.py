@@ -30,10 +30,14 @@ from ledgersync.providers.xero.client import XeroClient, idempotency_key_for, xe
 from ledgersync.providers.xero.config import XeroConfig
 from ledgersync.providers.xero.errors import element_error, unknown_outcome
 from ledgersync.providers.xero.mapping import (
+    BATCH_PREFIX,
     COLLECTION,
     ID_FIELD,
     MappingError,
+    batch_from_xero,
+    batch_to_xero,
     from_xero,
+    is_batch,
     parse_date,
     parse_datetime,
     to_xero,
@@ -217,7 +221,8 @@ class XeroProvider:
         if entity is Entity.PAYMENT:
             invoice = data.get("Invoice") or {}
             kind = data.get("PaymentType")
-            return bool(invoice.get("InvoiceID")) and kind in (None, "ACCRECPAYMENT")
+            # A payment that is part of a batch is read with its batch (one canonical payment, several invoices).
+            return bool(invoice.get("InvoiceID")) and kind in (None, "ACCRECPAYMENT") and not data.get("BatchPaymentID")
         return True
 
     def _records(self, entity: Entity, items: Sequence[Mapping[str, Any]]) -> list[RemoteRecord]:
@@ -251,7 +256,18 @@ class XeroProvider:
             page_count = (data.get("pagination") or {}).get("pageCount")
             last = not paged or not items or (page_count is not None and page >= int(page_count))
             more = None if last else json.dumps({"since": state["since"], "page": page + 1})
-            yield PullPage(self._records(entity, items), newest.isoformat() if newest else cursor, more)
+            records = self._records(entity, items)
+            if last and entity is Entity.PAYMENT:
+                # Receivable batch payments (not paged), read after the single ones, since the same time.
+                batches = (self.client.get("BatchPayments", headers=headers) or {}).get("BatchPayments") or []
+                for b in batches:
+                    if b.get("Type", "RECBATCH") != "RECBATCH":
+                        continue
+                    stamp = parse_datetime(b.get("UpdatedDateUTC"))
+                    if stamp is not None and (newest is None or stamp > newest):
+                        newest = stamp
+                    records.append(batch_from_xero(b))
+            yield PullPage(records, newest.isoformat() if newest else cursor, more)
             if last:
                 return
             page += 1
@@ -277,12 +293,20 @@ class XeroProvider:
             wanted = set(ids)
             data = self.client.get(collection) or {}
             return self._records(entity, [i for i in data.get(collection) or [] if i.get("ItemID") in wanted])
+        batches: list[RemoteRecord] = []
+        if entity is Entity.PAYMENT:
+            for batch_id in [i for i in ids if is_batch(i)]:
+                data = self.client.request(
+                    "GET", f"BatchPayments/{batch_id[len(BATCH_PREFIX) :]}", allow_not_found=True
+                )
+                batches.extend(batch_from_xero(b) for b in (data or {}).get("BatchPayments") or [])
+            ids = [i for i in ids if not is_batch(i)]
         if entity in _PAYMENT_LIKE:
             found: list[dict[str, Any]] = []
             for payment_id in ids:
                 data = self.client.request("GET", f"{collection}/{payment_id}", allow_not_found=True)
                 found.extend((data or {}).get(collection) or [])
-            return self._records(entity, found)
+            return self._records(entity, found) + batches
         records: list[RemoteRecord] = []
         for chunk in chunks(ids, FETCH_CHUNK):
             # A page number makes Xero return full documents (line items included).
@@ -301,9 +325,13 @@ class XeroProvider:
         results: dict[int, WriteResult] = {}
         payloads: list[dict[str, Any]] = []
         positions: list[int] = []
+        batched: list[int] = []
         for index, write in enumerate(writes):
             if entity in (Entity.PAYMENT, Entity.BILL_PAYMENT) and write.remote_id:
                 results[index] = self._update_payment(entity, write)
+                continue
+            if entity is Entity.PAYMENT and isinstance(write.record, Payment) and len(write.record.allocations) > 1:
+                batched.append(index)
                 continue
             if entity is Entity.CREDIT and write.remote_id:
                 results[index] = WriteResult(write.key, error=_IMMUTABLE_CREDIT)
@@ -344,7 +372,46 @@ class XeroProvider:
                     results[index] = WriteResult(write.key, error=error)
                 else:
                     results[index] = WriteResult(write.key, remote=from_xero(entity, element))
+        if batched:
+            results.update(self._push_batches(writes, batched))
         return [results[i] for i in range(len(writes))]
+
+    def _push_batches(self, writes: Sequence[Write], positions: list[int]) -> dict[int, WriteResult]:
+        """Payments over several invoices, as Xero BatchPayments (one call for all of them)."""
+        out: dict[int, WriteResult] = {}
+        payloads: list[dict[str, Any]] = []
+        sent: list[int] = []
+        for index in positions:
+            record = writes[index].record
+            assert isinstance(record, Payment)
+            try:
+                payloads.append(batch_to_xero(record, default_account=self.bank_account))
+            except MappingError as exc:
+                out[index] = WriteResult(writes[index].key, error=exc.error)
+                continue
+            sent.append(index)
+        if not payloads:
+            return out
+        data = self.client.request(
+            "PUT",
+            "BatchPayments",
+            params={"summarizeErrors": "false"},
+            body={"BatchPayments": payloads},
+            idempotency_key=idempotency_key_for([writes[i].idempotency_key for i in sent]),
+        )
+        elements = (data or {}).get("BatchPayments") or []
+        for offset, index in enumerate(sent):
+            write = writes[index]
+            if offset >= len(elements):
+                out[index] = WriteResult(write.key, error=unknown_outcome("Xero returned fewer batch payments"))
+                continue
+            error = element_error(elements[offset])
+            out[index] = (
+                WriteResult(write.key, error=error)
+                if error is not None
+                else WriteResult(write.key, remote=batch_from_xero(elements[offset]))
+            )
+        return out
 
     def _update_payment(self, entity: Entity, write: Write) -> WriteResult:
         status = getattr(write.record, "status", None)
@@ -404,6 +471,28 @@ class XeroProvider:
         path = f"{collection}/{write.remote_id}"
         if entity is Entity.CREDIT:
             return WriteResult(write.key, error=_IMMUTABLE_CREDIT)
+        if entity is Entity.PAYMENT and is_batch(write.remote_id):
+            batch_id = write.remote_id[len(BATCH_PREFIX) :]
+            try:
+                data = self.client.request(
+                    "POST",
+                    f"BatchPayments/{batch_id}",
+                    body={"Status": "DELETED"},
+                    idempotency_key=idempotency_key_for([f"{write.idempotency_key}:remove"]),
+                )
+            except ProviderError as exc:
+                if exc.error.code in TRANSIENT or exc.error.code in AUTH:
+                    raise
+                return WriteResult(write.key, error=exc.error)
+            elements = (data or {}).get("BatchPayments") or []
+            if not elements:
+                return WriteResult(write.key, error=unknown_outcome("Xero returned no batch payment"))
+            error = element_error(elements[0])
+            return (
+                WriteResult(write.key, error=error)
+                if error
+                else WriteResult(write.key, remote=batch_from_xero(elements[0]))
+            )
         if entity in (Entity.PAYMENT, Entity.BILL_PAYMENT):
             return self._single("POST", path, {"Status": "DELETED"}, write, entity, collection)
         if entity in _CONTACT_LIKE:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import records, settings, transactions
+from . import batch, records, settings, transactions
 from .records import Ctx
 
 if TYPE_CHECKING:
@@ -103,6 +103,16 @@ def seed_demo(t: Tenant) -> None:
         },
     )
     make(pay, {"Invoice": {"InvoiceID": part["InvoiceID"]}, "Account": {"Code": "090"}, "Date": day(10), "Amount": 100})
+    # A deposit entered as a batch payment (one line here; a batch may pay several invoices).
+    make(
+        batch.upsert_batch_payment,
+        {
+            "Account": {"Code": "090"},
+            "Date": day(5),
+            "Reference": "Deposit 0412",
+            "Payments": [{"Invoice": {"InvoiceID": part["InvoiceID"]}, "Amount": 20}],
+        },
+    )
     make(
         pay,
         {

@@ -21,6 +21,10 @@ _SCHEMA_FIELDS: dict[str, str] = {
         "UpdatedDateUTC UpdatedDateUTCString CreditNotes Attachments HasErrors StatusAttributeString "
         "ValidationErrors Warnings InvoiceAddresses"
     ),
+    "BatchPayments": (
+        "Account Reference Particulars Code Details Narrative BatchPaymentID DateString Date Amount Payments "
+        "Type Status TotalAmount UpdatedDateUTC IsReconciled ValidationErrors"
+    ),
     "Payments": (
         "Invoice CreditNote Prepayment Overpayment InvoiceNumber CreditNoteNumber BatchPayment Account Code "
         "Date CurrencyRate Amount BankAmount Reference IsReconciled Status PaymentType UpdatedDateUTC "

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import records, reports, settings, transactions
+from . import batch, records, reports, settings, transactions
 from .fields import FIELDS
 from .records import Ctx, ElementError, render
 from .state import ID_FIELDS, INDEXED, Tenant
@@ -273,6 +273,8 @@ def list_handler(coll: str, paged: bool = False) -> Callable[[Req], Result]:
 
 
 def _view(ctx: Ctx, coll: str, rec: dict[str, Any], single: bool) -> dict[str, Any]:
+    if coll == "BatchPayments":
+        return render(coll, batch.with_payments(ctx, rec))
     if coll == "ContactGroups":
         return render(coll, settings.group_view(ctx, rec, with_contacts=single))
     return render(coll, rec)
@@ -552,6 +554,7 @@ ROUTES: list[Route] = [
         delete_allocation_handler("Overpayments"),
     ),
     *_collection("Payments", records.upsert_payment, paged=True),
+    *_collection("BatchPayments", batch.upsert_batch_payment),
     *_collection("Prepayments", None, paged=True),
     Route("PUT", "/Prepayments/{PrepaymentID}/Allocations", allocation_handler("Prepayments")),
     Route(
@@ -583,7 +586,6 @@ NOT_SERVED: list[tuple[str, str]] = [
     (r"/Attachments", "no file storage"),
     (r"/History$", "no history or notes"),
     (r"/(pdf|OnlineInvoice|Email)$", "no documents are rendered or sent"),
-    (r"^\w+ /BatchPayments", "one payment pays one document"),
     (r"^\w+ /(ExpenseClaims|Receipts)", "expense claims (retired by Xero) are not modelled"),
     (r"^\w+ /Budgets", "no budgets"),
     (r"PaymentServices", "no payment services"),

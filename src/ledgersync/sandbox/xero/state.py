@@ -37,6 +37,7 @@ ID_FIELDS: dict[str, str] = {
     "RepeatingInvoices": "RepeatingInvoiceID",
     "LinkedTransactions": "LinkedTransactionID",
     "Journals": "JournalID",
+    "BatchPayments": "BatchPaymentID",
 }
 # Ids that are codes rather than GUIDs: looked up exactly as given (TaxType) or upper-cased (currency codes).
 CODE_IDS = {"TaxRates", "Currencies"}
@@ -62,10 +63,12 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "RepeatingInvoices": (),
     "LinkedTransactions": ("SourceTransactionID", "TargetTransactionID"),
     "Journals": (),
+    "BatchPayments": (),
 }
 
 # Collections whose public objects carry UpdatedDateUTC in the spec.
 _STAMPED = {
+    "BatchPayments",
     "Contacts",
     "Invoices",
     "Payments",

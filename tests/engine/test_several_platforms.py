@@ -1,0 +1,130 @@
+"""One business on Xero and QuickBooks Online at once (issue 15): what comes in from one platform goes to the other
+only when the business asks for it, and an action on one connection never changes what the other has synced."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ledgersync import ActionCentre, Actor, Contact, EngineSettings, Entity, Invoice, InvoiceLine, LedgerSync, Role
+from ledgersync.demo import SandboxHandle, connect_sandbox, qbo_sandbox, xero_sandbox
+from ledgersync.engine.actions import ActionError
+from ledgersync.model import LineAmountTypes
+
+from .conftest import FAST_CLIENT, FAST_LIMITS
+
+QBO_LIMITS = {
+    "rate_limits": {"minute": 100_000, "concurrent": 10, "batch_minute": 100_000, "batch_realm_minute": 100_000}
+}
+QBO_CLIENT = {"per_minute": "100000", "per_second": "100000", "batch_per_minute": "100000"}
+ADMIN = Actor("ada", Role.ADMIN)
+
+
+@pytest.fixture
+def both() -> Iterator[tuple[SandboxHandle, SandboxHandle]]:
+    with xero_sandbox(config=FAST_LIMITS) as xero, qbo_sandbox(config=QBO_LIMITS, extra_config=QBO_CLIENT) as qbo:
+        # One Australian business on both: the QuickBooks company keeps its books in AUD (multicurrency off).
+        prefs = qbo.control.put(f"/_sandbox/tenants/{qbo.tenant_id}/preferences", json={"home_currency": "AUD"})
+        prefs.raise_for_status()
+        yield xero, qbo
+
+
+def business(
+    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle], relay: bool
+) -> tuple[LedgerSync, str, str, str]:
+    xero, qbo = both
+    ls = LedgerSync(
+        f"sqlite:///{tmp_path / 'app.db'}",
+        secret_keys=[secret_key],
+        settings=EngineSettings(retry_base_seconds=0, relay_between_platforms=relay),
+    )
+    org = ls.create_organisation("Two-platform Workshop")
+    cx = connect_sandbox(ls, org, xero, {**FAST_CLIENT, "account_codes": '{"BANK": "090", "SALES": "200"}'})
+    cq = connect_sandbox(ls, org, qbo, {**QBO_CLIENT, "account_codes": '{"BANK": "3", "SALES": "6"}'})
+    return ls, org, cx, cq
+
+
+def invoice() -> Invoice:
+    return Invoice(
+        id="i1",
+        contact_id="c1",
+        number="TW-0001",
+        date=dt.date.today(),
+        currency="AUD",
+        # No tax on either side, so both platforms compute the same total (a tax set up differently would be a
+        # real difference, and the checker rightly reports it).
+        line_amount_types=LineAmountTypes.NO_TAX,
+        lines=[InvoiceLine(description="Service", unit_amount=Decimal("100"), account_code="SALES")],
+    )
+
+
+def xero_payment(xero: SandboxHandle, invoice_id: str) -> None:
+    body = {
+        "Payments": [
+            {
+                "Invoice": {"InvoiceID": invoice_id},
+                "Account": {"Code": "090"},
+                "Date": dt.date.today().isoformat(),
+                "Amount": "30.00",
+            }
+        ]
+    }
+    xero.as_user("Payments", body, method="PUT")
+
+
+@pytest.mark.parametrize("relay", [False, True], ids=["kept-apart", "relayed"])
+def test_a_payment_recorded_in_xero_goes_to_quickbooks_only_when_asked_with_quickbooks_codes(
+    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle], relay: bool
+) -> None:
+    ls, org, cx, cq = business(tmp_path, secret_key, both, relay)
+    ls.upsert_contact(org, Contact(id="c1", name="Shared Customer"))
+    ls.upsert_invoice(org, invoice())
+    ls.sync(cx)
+    ls.sync(cq)
+    xero_payment(both[0], ls.get(org, Entity.INVOICE, "i1", cx).remote_id)  # type: ignore[union-attr]
+    ls.sync(cx)
+    (pay,) = ls.records(org, Entity.PAYMENT)
+    assert pay.record.account_code == "BANK"  # type: ignore[attr-defined]  # Xero's 090, in the app's code
+    report = ls.sync(cq)
+    assert report.failed == {}
+    qbo_payments = both[1].records("Payment")
+    if relay:
+        (sent,) = qbo_payments
+        assert sent["DepositToAccountRef"]["value"] == "3"  # QuickBooks' code for the app's BANK
+        assert ls.get(org, Entity.PAYMENT, pay.app_id, cq).state == "synced"  # type: ignore[union-attr]
+        report_q = ls.check(cq)
+        assert report_q.agree, [str(d) for d in report_q.differences]
+    else:
+        assert qbo_payments == []
+        assert ls.get(org, Entity.PAYMENT, pay.app_id, cq).state == "not_synced"  # type: ignore[union-attr]
+    report_x = ls.check(cx)
+    assert report_x.agree, [str(d) for d in report_x.differences]
+
+
+def test_a_merge_on_one_connection_is_refused_when_it_would_change_the_other(
+    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle]
+) -> None:
+    ls, org, cx, cq = business(tmp_path, secret_key, both, relay=False)
+    xero = both[0]
+    ls.upsert_contact(org, Contact(id="c1", name="Customer 005"))
+    ls.upsert_invoice(org, invoice())
+    ls.sync(cx)
+    ls.sync(cq)
+    # The same customer entered again in the app, under the same name: Xero refuses it, merge is offered.
+    ls.upsert_contact(org, Contact(id="c9", name="Customer 005"))
+    ls.sync(cx)
+    assert ls.get(org, Entity.CONTACT, "c9", cx).state == "failed"  # type: ignore[union-attr]
+    before = {r["Id"]: r["SyncToken"] for r in both[1].records("Invoice")}
+    with pytest.raises(ActionError, match="also synced with QuickBooks"):
+        ActionCentre(ls).merge(ADMIN, cx, "c9")
+    ls.sync(cq)
+    assert {r["Id"]: r["SyncToken"] for r in both[1].records("Invoice")} == before
+    assert ls.get(org, Entity.INVOICE, "i1", cq).state == "synced"  # type: ignore[union-attr]
+    # QuickBooks refuses the second "Customer 005" too: the only difference, and it shows as failed.
+    assert {d.app_id for d in ls.check(cq).differences} <= {"c9"}
+    assert ls.get(org, Entity.CONTACT, "c9", cq).state == "failed"  # type: ignore[union-attr]
+    assert len([c for c in xero.records("Contacts") if c["Name"] == "Customer 005"]) == 1
