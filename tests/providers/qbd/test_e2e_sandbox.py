@@ -50,7 +50,7 @@ def test_a_stale_edit_sequence_keeps_the_desk_edit_and_sends_the_app_edit_again(
         cust = _customer(qbd, "Harbour Holdings")
         assert cust.get("Email") == "new@harbour.example"
         assert cust.get("Notes") == "desk"
-        mine = [r for r in env.ls.records(env.org, Entity.CONTACT) if r.app_id == "c-parent"][0]
+        mine = next(r for r in env.ls.records(env.org, Entity.CONTACT) if r.app_id == "c-parent")
         assert getattr(mine.record, "email", None) == "new@harbour.example"
         assert len([c for c in qbd.dump()["Customer"] if c["Name"] == "Harbour Holdings"]) == 1
         # Nothing left to do: a further session writes nothing.
@@ -71,3 +71,56 @@ def test_a_stale_edit_sequence_on_an_invoice_is_sent_again_on_the_fresh_one(env:
         assert _state(env, Entity.INVOICE, "inv-1") == "synced"
         [row] = [t for t in qbd.dump()["Invoice"] if t.get("RefNumber") == "INV-1001"]
         assert row.get("DueDate") == str(inv.record.date)
+
+
+def _payment_rows(qbd: Any) -> list[dict[str, Any]]:
+    return [dict(t) for t in qbd.dump().get("ReceivePayment", [])]
+
+
+# 12: an InvoiceQuery before the InvoiceAdd; 15: the look-up before the payment is added (its Add is left
+# posted, never sent); 16: the ReceivePaymentAddRs itself (stored, its sender gone).
+@pytest.mark.parametrize("nth", [3, 12, 15, 16])
+def test_a_web_connector_that_lost_its_connection_does_not_block_the_next_session(env: Env, nth: int) -> None:
+    """QBWC sent a receiveResponseXML and lost the connection before reading our answer, and never calls again
+    in that session: the next session takes over promptly (not after the answer timeout), the cut session's
+    cycle ends, and the new cycle reconciles what it left `syncing`: every record once in QuickBooks."""
+    import time
+
+    seed(env)
+    with _sandbox(env) as qbd:
+        qbd.faults(drop_http={"method": "receiveResponseXML", "nth": nth, "when": "after_send"})
+        cut = qbd.run_now()
+        assert cut["outcome"] == "dropped"
+        # Longer than a live Web Connector leaves between two calls, far shorter than the answer timeout.
+        time.sleep(env.service.settings.takeover_idle_seconds + 0.5)
+        started = time.monotonic()
+        outcomes = []
+        for _ in range(3):
+            s = qbd.run_now()
+            outcomes.append(s["outcome"])
+            if all(_state(env, e, a) == "synced" for e, a in _ALL):
+                break
+        assert outcomes[0] == "done", outcomes  # the very next session works (was: "none" until a timeout)
+        assert time.monotonic() - started < env.service.settings.mailbox.answer_seconds
+        for entity, app_id in _ALL:
+            assert _state(env, entity, app_id) == "synced", (entity, app_id, outcomes)
+        d = qbd.dump()
+        assert sorted(c["Name"] for c in d["Customer"]) == ["Harbour Cafe", "Harbour Holdings"]
+        assert [t.get("RefNumber") for t in d["Invoice"]] == ["INV-1001"]
+        assert len(_payment_rows(qbd)) == 1
+        # The cut session is closed in the store, with why.
+        from sqlalchemy import select
+
+        from ledgersync.store.tables import QbwcSession
+
+        with env.ls.store.session() as s:
+            rows = list(s.scalars(select(QbwcSession).where(QbwcSession.connection_id == env.conn)))
+        assert rows and all(r.closed_at is not None for r in rows)
+        [first] = [r for r in rows if r.created_at == min(x.created_at for x in rows)]
+        assert first.cycle_state in ("done", "failed"), (first.cycle_state, first.message)  # its cycle ended
+        quiet = qbd.run_now()
+        assert quiet["outcome"] == "done" and "0 written" in str(quiet["close_message"])
+        assert len(_payment_rows(qbd)) == 1
+
+
+_ALL = ((Entity.CONTACT, "c-parent"), (Entity.CONTACT, "c-child"), (Entity.INVOICE, "inv-1"), (Entity.PAYMENT, "pay-1"))
