@@ -297,6 +297,13 @@ def _write_refused(ctx: CycleContext, s: Session, entity: Entity, row: PlannedWr
                 s, ctx.conn_id, entity, row.app_id, "pending", error=error, doc_number=doc, count_attempt=True
             )
             return
+    if error.code is ErrorCode.CONFLICT and result.remote is not None:
+        # A stale version refused with the platform's current record (QuickBooks Desktop's 3200): the rare path,
+        # so its link is read here rather than with the batch.
+        link = ctx.store.link_by_app(ctx.conn_id, entity, row.app_id, s)
+        if link is not None:
+            stale_version(ctx, s, entity, row, result.remote, link, error)
+            return
     if error.transient:
         transient(ctx, s, entity, row.app_id, doc, error)
         return
@@ -312,6 +319,55 @@ class Landed:
     remote: RemoteRecord
     app_hash: str | None
     version: int | None = None
+def stale_version(
+    ctx: CycleContext, s: Session, entity: Entity, row: PlannedWrite, remote: RemoteRecord, link: Link, error: SyncError
+) -> None:
+    """The platform refused an update made on a stale version and gave back its current record (QuickBooks
+    Desktop's 3200): take that record as a pull would, under the conflict policy, and keep the version, so the
+    next push goes on it. A platform-side change to nothing the app carries (the record reads as it did when
+    we last synced: a person's Notes edit) is no conflict, and the app's edit goes again as it is."""
+    doc = doc_of(row.record)
+    current = ctx.store.get_record(ctx.org_id, entity, row.app_id, s)
+    incoming = ctx.app_view(remote, row.app_id)
+    if current is None or incoming is None:
+        data_error(ctx, s, entity, row, error, kind="push", request_id=row.idempotency_key)
+        return
+    record = current.record
+    if link.remote_hash is None or incoming.content_hash() != link.remote_hash:
+        merged = rules_for(entity).merge(ctx, current, incoming, remote, True)
+        if merged is not None:
+            record = merged
+            _, changed = ctx.store.upsert_record(ctx.org_id, merged, s=s)
+            if changed:
+                _tell_app(
+                    ctx, s, entity, row.app_id, remote, merged, "updated",
+                    f"updated in the app from {ctx.caps.display_name} (edited there meanwhile)",
+                )
+        link.remote_hash = incoming.content_hash()
+    link.remote_version = remote.version
+    ctx.remember(entity, row.app_id, remote.remote_id)
+    if record.content_hash() == incoming.content_hash():
+        # The platform's version stands (the policy chose it, or it already said what the app wanted).
+        link.app_hash = record.content_hash()
+        ctx.store.set_state(s, ctx.conn_id, entity, row.app_id, "synced", doc_number=doc)
+        return
+    st = s.get(SyncState, (ctx.conn_id, entity.value, row.app_id))
+    if (st.attempts if st else 0) + 1 >= ctx.settings.transient_failure_limit:
+        data_error(ctx, s, entity, row, error, kind="push", request_id=row.idempotency_key)
+        return
+    # The app's edit goes again on the fresh version (the next pass or cycle plans it: its hash differs).
+    ctx.store.set_state(s, ctx.conn_id, entity, row.app_id, "pending", error=error, doc_number=doc, count_attempt=True)
+    ctx.log(
+        "push",
+        entity=entity,
+        app_id=row.app_id,
+        remote_id=remote.remote_id,
+        doc_number=doc,
+        outcome="retrying",
+        message=error.message,
+        details={"version": remote.version},
+        s=s,
+    )
 
 
 def link_pushed(

@@ -22,6 +22,7 @@ FAST = ServiceSettings(
     send_wait_seconds=0.5,
     settle_seconds=0.5,
     lease_wait_seconds=20,
+    takeover_idle_seconds=1.5,
     mailbox=MailboxSettings(answer_seconds=20, poll_seconds=0.01),
 )
 

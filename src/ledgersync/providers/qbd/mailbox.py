@@ -27,7 +27,7 @@ from ledgersync.providers.qbd.errors import unavailable, unknown_outcome
 from ledgersync.providers.qbd.qbxml import Node, Response
 from ledgersync.store import Store
 from ledgersync.store.lease import holder_dead
-from ledgersync.store.tables import QbwcRequest, QbwcSession
+from ledgersync.store.tables import QbwcRequest, QbwcSession, SyncState
 
 
 def _now() -> dt.datetime:
@@ -110,6 +110,73 @@ class Sessions:
                 row.closed_at = _now()
                 if message:
                     row.message = message
+
+    def end_gone(self, conn_id: str, idle_seconds: float) -> list[str]:
+        """End the open sessions of a connection whose Web Connector has gone (it lost the connection, or was
+        closed, without calling closeConnection), so a new session of the same connection can proceed. The Web
+        Connector runs one session of an application at a time and calls again at once after each answer (5 s
+        after a NoOp), so a session nobody has called for `idle_seconds` while nothing of it is out at
+        QuickBooks is over; one whose request is out at QuickBooks (sent, no answer) may still be waiting for
+        QuickBooks and is over only after the answer timeout. Ending one closes it in the store and abandons its
+        requests: its cycle, in whichever process it runs, sees that on its next poll or heartbeat, its waiting
+        call fails (UNKNOWN_OUTCOME for a write already handed out) and the cycle stops and releases the
+        connection's lease; the new session's cycle, under that fenced lease, reconciles what was left
+        `syncing`. Returns the tickets ended."""
+        now = _now()
+        ended: list[str] = []
+        with self.store.session() as s:
+            rows = list(
+                s.scalars(
+                    select(QbwcSession)
+                    .where(QbwcSession.connection_id == conn_id, QbwcSession.closed_at.is_(None))
+                    .with_for_update()
+                )
+            )
+            for row in rows:
+                idle = (now - row.last_seen_at).total_seconds()
+                out_at_qb = s.scalars(
+                    select(QbwcRequest.id)
+                    .where(QbwcRequest.ticket == row.ticket, QbwcRequest.state == "sent")
+                    .limit(1)
+                ).first()
+                limit = self.settings.answer_seconds if out_at_qb is not None else idle_seconds
+                if idle <= limit:
+                    continue
+                took = s.execute(
+                    update(QbwcSession)
+                    .where(QbwcSession.ticket == row.ticket, QbwcSession.closed_at.is_(None))
+                    .where(QbwcSession.last_seen_at == row.last_seen_at)  # not if the Web Connector called meanwhile
+                    .values(
+                        closed_at=now,
+                        message="This session ended without closeConnection (its Web Connector went away); a new "
+                        "session took over.",
+                    )
+                )
+                if getattr(took, "rowcount", 0) != 1:
+                    continue
+                s.execute(
+                    update(QbwcRequest)
+                    .where(QbwcRequest.ticket == row.ticket, QbwcRequest.state.in_(("pending", "sent")))
+                    .values(state="abandoned")
+                )
+                ended.append(row.ticket)
+        return ended
+
+    def due_now(self, conn_id: str) -> int:
+        """A Web Connector run is QuickBooks Desktop's only chance to carry work (like Sync now elsewhere): the
+        records waiting out a retry backoff (a lock at the desk, a session cut short) are due in it, rather than
+        after a backoff that would outlast the session. Their attempts still count toward the failure limit."""
+        with self.store.session() as s:
+            done = s.execute(
+                update(SyncState)
+                .where(
+                    SyncState.connection_id == conn_id,
+                    SyncState.state == "pending",
+                    SyncState.next_attempt_at.is_not(None),
+                )
+                .values(next_attempt_at=None)
+            )
+            return int(getattr(done, "rowcount", 0) or 0)
 
     def set_error(self, ticket: str, error: str | None) -> None:
         with self.store.session() as s:

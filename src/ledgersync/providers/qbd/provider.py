@@ -409,7 +409,7 @@ class QbdProvider:
             if res.action is Action.SUCCESS:
                 done[w.key] = self._result(entity, w, rs)
             elif rs.code == STALE_EDIT_SEQUENCE and w.remote_id:
-                done[w.key] = self._after_stale(entity, w, sync_error(rs))
+                done[w.key] = self._after_stale(entity, w, rs)
             else:
                 done[w.key] = WriteResult(w.key, error=res.error)
         return [done[w.key] for w in writes]
@@ -431,14 +431,29 @@ class QbdProvider:
             return WriteResult(w.key, error=sync_error(rs) if not rs.ok else _no_record())
         return WriteResult(w.key, remote=m.from_ret(entity, rets[0], self.refs))
 
-    def _after_stale(self, entity: Entity, w: Write, error: SyncError) -> WriteResult:
-        if entity not in _APP_OWNED or not w.remote_id:
+    def _after_stale(self, entity: Entity, w: Write, stale: Response) -> WriteResult:
+        """3200: someone saved the record in QuickBooks since we read it, and QuickBooks kept their version. Read
+        it again (the 3200 answer carries the current *Ret; else a query by id). If it already says what we
+        want, done. If the app owns the record outright (invoices and the other transactions: their rules take
+        nothing but computed fields back), send it again on the fresh EditSequence. A contact is edited on both
+        sides: the conflict comes back with the current record, and the engine applies the connection's
+        conflict policy to it (a change at the desk to something we do not carry is no conflict: the app's
+        version goes again on the fresh EditSequence)."""
+        error = sync_error(stale)
+        if not w.remote_id:
             return WriteResult(w.key, error=error)
-        current = self._by_ids(entity, [w.remote_id])
+        current = [r for r in self._rets(entity, stale) if x.text(r, "ListID") == w.remote_id]
+        current = current or [r for r in self._rets(entity, stale) if x.text(r, "TxnID") == w.remote_id]
+        if not current:
+            current = self._by_ids(entity, [w.remote_id])
         if not current:
             return WriteResult(w.key, error=error)
-        fresh = x.text(current[0], "EditSequence")
-        rs = self._one(self._wrap(self._element(entity, w, fresh)), is_write=True)
+        fresh = m.from_ret(entity, current[0], self.refs)
+        if type(fresh.record) is type(w.record) and fresh.record.hash_view() == w.record.hash_view():
+            return WriteResult(w.key, remote=fresh)
+        if entity not in _APP_OWNED:
+            return WriteResult(w.key, remote=fresh, error=error)
+        rs = self._one(self._wrap(self._element(entity, w, fresh.version)), is_write=True)
         if rs.ok:
             return self._result(entity, w, rs)
         return WriteResult(w.key, error=sync_error(rs))

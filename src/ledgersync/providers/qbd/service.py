@@ -65,6 +65,10 @@ class ServiceSettings:
     lease_wait_seconds: float = 60.0
     # Seconds the Web Connector is asked to wait when the connection is parked or busy (authenticate [2]).
     postpone_seconds: int = 300
+    # A session of the same connection nobody has called for this long (nothing of it out at QuickBooks) is
+    # over when a new one authenticates: its Web Connector went away without closeConnection. Above what a
+    # live Web Connector ever leaves between two calls: settle or send wait, plus the 5 s it waits after NoOp.
+    takeover_idle_seconds: float = 15.0
     mailbox: MailboxSettings = field(default_factory=MailboxSettings)
 
 
@@ -193,10 +197,14 @@ class WebConnectorService:
             wait = int((parked - utcnow()).total_seconds())
             if wait > 0:
                 return ["{" + secrets.token_hex(16) + "}", "none", str(wait)]
+        gone = self.sessions.end_gone(conn_id, self.settings.takeover_idle_seconds)
+        if gone:
+            log.info("Web Connector sessions of %s ended without closeConnection; taken over: %s", conn_id, gone)
         busy = self._busy_elsewhere(conn_id)
         if busy:
             return ["{" + secrets.token_hex(16) + "}", "none", str(self.settings.postpone_seconds)]
         ticket = self.sessions.open(conn_id, None)
+        self.sessions.due_now(conn_id)
         self._start_cycle(ticket, conn_id)
         # "" = the company file QuickBooks has open.
         return [ticket, ""]
