@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,12 @@ from ledgersync.testing import Faults, PlatformTraits, ProviderConformance
 # rate-limit fault) the client waits 0.2 s instead of DEAR's minute.
 SANDBOX_CONFIG = {"rate_limits": {"per_minute": 1_000_000}}
 # The kit's lines name no tax code and expect totals without tax.
-CLIENT_LIMITS = {"per_minute": "1000000", "rate_limit_wait_seconds": "0.2", "default_tax_rule": "GST Free Income"}
+CLIENT_LIMITS = {
+    "per_minute": "1000000",
+    "rate_limit_wait_seconds": "0.2",
+    "default_tax_rule": "GST Free Income",
+    "purchase_tax_rule": "GST Free Expenses",
+}
 
 
 class DearHarness:
@@ -74,6 +80,48 @@ class TestDear(ProviderConformance):
         body = {"TaskID": task, "Amount": str(amount), "Account": "090", "Reference": "Paid in DEAR"}
         return str(self.h.user("sale/payment", body)["ID"])
 
+    # -- the vendor side (testing/vendor_suite.py's hooks) ---------------------------------------------
+    def create_supplier(self, name: str) -> str:
+        return str(self.h.user("supplier", {"Name": name})["SupplierList"][0]["ID"])
+
+    def enter_bill(self, supplier_remote_id: str, number: str, amount: Decimal) -> str:
+        sku = "DESK-EXP"
+        if not any(p["SKU"] == sku for p in self.h.sb.records("product")):
+            product = {"SKU": sku, "Name": "Desk expense", "Type": "Service", "Category": "General", "UOM": "Item"}
+            self.h.user("product", {**product, "CostingMethod": "FIFO", "Status": "Active", "PriceTier1": 0})
+        pid = str(self.h.user("purchase", {"SupplierID": supplier_remote_id, "Approach": "INVOICE"})["ID"])
+        today = date.today().isoformat()
+        line = {"SKU": sku, "Name": "Entered in DEAR", "Quantity": 1, "Price": str(amount), "Discount": 0}
+        line |= {"TaxRule": "GST Free Expenses", "Total": str(amount), "Account": "400", "Comment": ""}
+        invoice = {"TaskID": pid, "Status": "AUTHORISED", "InvoiceNumber": number, "InvoiceDate": today}
+        self.h.user("purchase/invoice", {**invoice, "InvoiceDueDate": today, "Lines": [line]})
+        return pid
+
+    def supplier_names(self) -> list[str]:
+        return [str(s["Name"]) for s in self.h.sb.records("supplier") if s.get("Status", "Active") == "Active"]
+
+    def _purchase(self, remote_id: str) -> dict[str, Any]:
+        return next(p for p in self.h.sb.records("purchase") if p["ID"] == remote_id)
+
+    def bill_facts(self, remote_id: str) -> dict[str, Any]:
+        purchase = self._purchase(remote_id)
+        inv = purchase["Invoice"]
+        total, paid = Decimal(str(inv["Total"])), Decimal(str(inv.get("Paid") or 0))
+        if "VOIDED" in (purchase.get("Status"), inv.get("Status")):
+            state = "void"
+        else:
+            state = "paid" if total > 0 and paid >= total else "open"
+        ordered = (purchase.get("Order") or {}).get("Status") not in (None, "NOT AVAILABLE")
+        # A DEAR purchase holds the order and its invoice (the bill) under one ID.
+        return {"total": total, "state": state, "purchase_order": remote_id if ordered else None}
+
+    def purchase_order_facts(self, remote_id: str) -> dict[str, Any]:
+        purchase = self._purchase(remote_id)
+        if purchase.get("Status") == "VOIDED":
+            return {"total": Decimal(0), "state": "deleted"}
+        billed = (purchase.get("Invoice") or {}).get("Status") in ("AUTHORISED", "PAID")
+        return {"total": Decimal(str(purchase["Order"]["Total"])), "state": "billed" if billed else "open"}
+
     def platform_item_codes(self) -> list[str]:
         return [str(p["SKU"]) for p in self.h.sb.records("product")]
 
@@ -128,6 +176,23 @@ class TestDear(ProviderConformance):
 
     def calls_received(self) -> int:
         return int(self.h.sb.counters()["total_calls"])
+
+    def test_a_supplier_named_like_a_customer_is_refused_with_the_platform_text(self, tmp_path: Any) -> None:
+        """DEAR keeps customers and suppliers in lists of their own (a name is unique within one list), so a
+        supplier may take a customer's name: here both sync, and a second supplier of that name is refused."""
+        from ledgersync.engine.actions import ActionCentre
+        from ledgersync.model import Contact, Entity, Supplier
+
+        c = self.open(tmp_path)
+        c.ls.upsert(c.org, Contact(id="c1", name="Sam Lee"))
+        c.ls.upsert(c.org, Supplier(id="s1", name="Sam Lee"))
+        c.ls.sync(c.conn)
+        assert (c.state(Entity.CONTACT, "c1"), c.state(Entity.SUPPLIER, "s1")) == ("synced", "synced")
+        c.ls.upsert(c.org, Supplier(id="s2", name="sam lee"))
+        c.ls.sync(c.conn)
+        assert c.state(Entity.SUPPLIER, "s2") == "failed"
+        (err,) = ActionCentre(c.ls).errors(c.conn)
+        assert err.code == "duplicate_name" and err.platform_message and err.hint
 
     def test_remove_then_pull_shows_the_record_removed(self, tmp_path: Any) -> None:
         """DEAR deletes a payment outright (DELETE /sale/payment) and lists no deleted payments, so a pull cannot

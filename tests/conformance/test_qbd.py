@@ -16,6 +16,7 @@ import random
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
@@ -202,6 +203,71 @@ class TestQuickBooksDesktop(ProviderConformance):
 
     def live_payment_count(self) -> int:
         return len(self._dump()["ReceivePayment"])
+
+    # -- the vendor side (testing/vendor_suite.py's hooks) ---------------------------------------------
+    def create_supplier(self, name: str) -> str:
+        rs = self._rq(f"<VendorAddRq><VendorAdd><Name>{name}</Name></VendorAdd></VendorAddRq>")
+        assert rs.ok, rs.message
+        return str(x.text(rs.ret, "ListID"))
+
+    def enter_bill(self, supplier_remote_id: str, number: str, amount: Decimal) -> str:
+        rs = self._rq(
+            "<BillAddRq><BillAdd>"
+            f"<VendorRef><ListID>{supplier_remote_id}</ListID></VendorRef>"
+            f"<TxnDate>{date.today().isoformat()}</TxnDate><RefNumber>{number}</RefNumber>"
+            "<ExpenseLineAdd><AccountRef><FullName>Job Expenses</FullName></AccountRef>"
+            f"<Amount>{amount:.2f}</Amount><Memo>Entered at the desk</Memo></ExpenseLineAdd>"
+            "</BillAdd></BillAddRq>"
+        )
+        assert rs.ok, rs.message
+        return str(x.text(rs.ret, "TxnID"))
+
+    def create_stocked_item(self, code: str, name: str, quantity: Decimal) -> None:
+        rs = self._rq(
+            "<ItemInventoryAddRq><ItemInventoryAdd>"
+            f"<Name>{code}</Name><SalesDesc>{name}</SalesDesc><SalesPrice>10.00</SalesPrice>"
+            "<IncomeAccountRef><FullName>Sales</FullName></IncomeAccountRef>"
+            "<COGSAccountRef><FullName>Cost of Goods Sold</FullName></COGSAccountRef>"
+            "<AssetAccountRef><FullName>Inventory Asset</FullName></AssetAccountRef>"
+            f"<QuantityOnHand>{quantity}</QuantityOnHand>"
+            "</ItemInventoryAdd></ItemInventoryAddRq>"
+        )
+        assert rs.ok, rs.message
+
+    def supplier_names(self) -> list[str]:
+        return [v["Name"] for v in self._dump()["Vendor"] if v.get("IsActive", "true") != "false"]
+
+    def _txn(self, kind: str, remote_id: str) -> dict[str, Any]:
+        return next(t for t in self._dump()[kind] if t["TxnID"] == remote_id)
+
+    def bill_facts(self, remote_id: str) -> dict[str, Any]:
+        bill = self._txn("Bill", remote_id)
+        if str(bill.get("Memo", "")).startswith("VOID"):
+            state = "void"
+        else:
+            state = "paid" if bill.get("IsPaid") == "true" else "open"
+        linked = [t["TxnID"] for t in bill.get("LinkedTxn", []) if t.get("TxnType") == "PurchaseOrder"]
+        return {"total": Decimal(bill["AmountDue"]), "state": state, "purchase_order": linked[0] if linked else None}
+
+    def purchase_order_facts(self, remote_id: str) -> dict[str, Any]:
+        dump = self._dump()
+        po = next((t for t in dump["PurchaseOrder"] if t["TxnID"] == remote_id), None)
+        if po is None:
+            return {"total": Decimal(0), "state": "deleted"}
+        closed = po.get("IsManuallyClosed") == "true" or po.get("IsFullyReceived") == "true"
+        return {"total": Decimal(po["TotalAmount"]), "state": "billed" if closed else "open"}
+
+    def platform_item_codes(self) -> list[str]:
+        dump = self._dump()
+        kinds = ("ItemService", "ItemNonInventory", "ItemInventory")
+        return [str(i.get("FullName") or i["Name"]) for k in kinds for i in dump.get(k, [])]
+
+    def invoice_home_total(self, remote_id: str) -> Decimal | None:
+        # The provider holds no currency (capabilities' unheld_fields): the company file is single-currency.
+        caps = self.capabilities()
+        unheld = "currency" in caps.unheld_fields
+        self.require(not unheld, f"{caps.display_name} syncs one currency (currency is unheld)")
+        return None
 
     # -- faults and counts ----------------------------------------------------------------------------
     def inject_faults(self, faults: Faults) -> None:

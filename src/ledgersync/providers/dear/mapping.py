@@ -392,7 +392,8 @@ def purchase_order_from_dear(data: Mapping[str, Any], service_sku: str) -> Remot
     record = PurchaseOrder(
         id=str(data["ID"]),
         supplier_id=str(data["SupplierID"]),
-        number=_opt(data.get("OrderNumber")),
+        # DEAR numbers orders itself (PO-00001); the app's number is kept in the order's memo.
+        number=_opt(order.get("Memo")) or _opt(data.get("OrderNumber")),
         date=parse_date(data.get("OrderDate")) or dt.date.today(),
         delivery_date=parse_date(data.get("RequiredBy")),
         currency=str(data.get("SupplierCurrency") or "AUD"),

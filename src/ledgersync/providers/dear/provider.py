@@ -50,9 +50,9 @@ from ledgersync.providers.dear import mapping as M
 from ledgersync.providers.dear.client import DearClient
 from ledgersync.providers.dear.config import DEFAULT_WEBHOOK_TYPES, DearConfig
 
-SYNCED = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE)
-# Read and written by the provider; the engine syncs them once their entity rules are in (the vendor side).
+# The vendor side: a supplier, and a purchase whose order is the purchase order and whose invoice is the bill.
 VENDOR = (Entity.SUPPLIER, Entity.PURCHASE_ORDER, Entity.BILL)
+SYNCED = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE, *VENDOR)
 
 DEAR_CAPABILITIES = Capabilities(
     display_name="DEAR / Cin7 Core",
@@ -97,8 +97,8 @@ DEAR_CAPABILITIES = Capabilities(
         "webhooks make it live where the account has DEAR's Automation module.",
         "rate_limit": "60 calls a minute per API application, answered with 503.",
         "invoices": "An invoice is a DEAR sale: header, order lines and an authorised invoice.",
-        "vendor": "Suppliers, purchase orders and bills are read and written by the provider; the engine syncs "
-        "them once the vendor-side entity rules are in.",
+        "vendor": "Suppliers, purchase orders and bills sync both ways: a purchase order and its bill are the "
+        "order and the invoice of one DEAR purchase. DEAR numbers orders itself; the app's number is in the memo.",
     },
 )
 
@@ -530,7 +530,8 @@ class DearProvider:
             body={
                 "TaskID": pid,
                 "Status": status,
-                "Memo": order.reference or "",
+                # DEAR numbers orders itself (PO-00001); the app's number is kept in the memo (as for credit notes).
+                "Memo": order.number or "",
                 "Lines": [self._purchase_line(line) for line in order.lines],
             },
         )

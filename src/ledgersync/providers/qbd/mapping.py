@@ -249,6 +249,9 @@ def purchase_order_element(
     x.el(node, "TxnDate", x.date(rec.date))
     x.opt(node, "RefNumber", rec.number)
     x.opt(node, "ExpectedDate", x.date(rec.delivery_date) if rec.delivery_date else None)
+    if mod and rec.status is PurchaseOrderStatus.BILLED:
+        # Billed in the app: the order is closed in QuickBooks (only PurchaseOrderMod carries IsManuallyClosed).
+        x.el(node, "IsManuallyClosed", "true")
     x.opt(node, "Memo", rec.reference)
     x.el(node, "IsTaxIncluded", "true" if rec.line_amount_types is LineAmountTypes.INCLUSIVE else "false")
     if not mod and guid:
@@ -272,10 +275,14 @@ def bill_element(rec: Bill, refs: Refs, *, remote_id: str | None, edit_sequence:
     x.el(node, "IsTaxIncluded", "true" if rec.line_amount_types is LineAmountTypes.INCLUSIVE else "false")
     if not mod and guid:
         x.el(node, "ExternalGUID", guid)
-    if not mod and rec.purchase_order_id:
-        x.el(node, "LinkToTxnID", rec.purchase_order_id)
+    # No LinkToTxnID for rec.purchase_order_id: QuickBooks would link in every line of the order on top of the
+    # lines sent here (BillAdd reference: "links in all line items from a PurchaseOrder"); the order is closed
+    # instead (purchase_order_element), and the link is an unheld field.
     suffix = "Mod" if mod else "Add"
-    for line in (ln for ln in rec.lines if not ln.item_code):
+    # A bill made from an order carries the order's lines as the order holds them: all item lines (the default
+    # item where a line names none), as QuickBooks' own linking brings them in, and so in the app's order.
+    from_order = rec.purchase_order_id is not None
+    for line in (ln for ln in rec.lines if not ln.item_code and not from_order):
         exp = x.el(node, f"ExpenseLine{suffix}")
         if mod:
             x.el(exp, "TxnLineID", "-1")
@@ -284,11 +291,11 @@ def bill_element(rec: Bill, refs: Refs, *, remote_id: str | None, edit_sequence:
         x.opt(exp, "Memo", line.description)
         if line.tracking:
             x.ref(exp, "ClassRef", full_name=line.tracking[0].option)
-    for line in (ln for ln in rec.lines if ln.item_code):
+    for line in (ln for ln in rec.lines if ln.item_code or from_order):
         item = x.el(node, f"ItemLine{suffix}")
         if mod:
             x.el(item, "TxnLineID", "-1")
-        x.ref(item, "ItemRef", full_name=line.item_code)
+        x.ref(item, "ItemRef", full_name=line.item_code or refs.default_item)
         x.opt(item, "Desc", line.description)
         x.el(item, "Quantity", x.price(line.quantity))
         x.el(item, "Cost", x.price(line.unit_amount))
@@ -408,6 +415,7 @@ def from_ret(entity: Entity, ret: Node, refs: Refs) -> RemoteRecord:
             account_code=None if account == refs.income_account else account,
             tax_type=x.text(ret, "SalesTaxCodeRef/FullName"),
             is_purchased=sap is not None or ret.tag == "ItemInventoryRet",
+            quantity_on_hand=x.decimal(ret, "QuantityOnHand") if ret.tag == "ItemInventoryRet" else None,
         )
         archived = not _active(ret)
     elif entity in (Entity.INVOICE, Entity.CREDIT_NOTE):

@@ -72,6 +72,9 @@ QBD_CAPABILITIES = Capabilities(
             "is_sold",
             "is_purchased",
             "allocations",
+            # A bill is not linked to its order (LinkToTxnID would add the order's lines a second time); the
+            # order itself is closed when it is billed.
+            "purchase_order_id",
         }
     ),
     name_rules=(
