@@ -65,12 +65,12 @@ def run_session(
     *,
     company_file: str = r"C:\Books\Sample.qbw",
     noop_pause: float = 0.05,
-    between: Callable[[str], None] | None = None,
+    between: Callable[[str, Any], None] | None = None,
     max_calls: int = 2000,
     calls: list[str] | None = None,
 ) -> SessionLog:
-    """One Web Connector run, the way QBWC drives it. `between(call_name)` runs after each SOAP call (the kill
-    test stops the server there)."""
+    """One Web Connector run, the way QBWC drives it. `between(call_name, answer)` runs after each SOAP call (the
+    kill test stops the server there)."""
     log = SessionLog()
     if calls is not None:
         log.calls = calls
@@ -79,7 +79,7 @@ def run_session(
         log.calls.append(name)
         out = getattr(svc, name)(*args)
         if between is not None:
-            between(name)
+            between(name, out)
         return out
 
     call("serverVersion")
