@@ -88,6 +88,7 @@ class SampleBusiness:
 
 # The app's own code for the combined rate; each connection maps it to its platform's (tax_codes).
 COMBINED_TAX = "COMBINED"
+COMBINED_INVOICE = "inv-tax-0001"
 
 
 def _vendor_side(biz: SampleBusiness, start: dt.date) -> None:
@@ -110,7 +111,7 @@ def _vendor_side(biz: SampleBusiness, start: dt.date) -> None:
     )
     biz.taxed.append(
         Invoice(
-            id="inv-tax-0001",
+            id=COMBINED_INVOICE,
             contact_id=biz.contacts[0].id,
             number="WS-TAX-01",
             date=start + dt.timedelta(days=105),
@@ -579,6 +580,7 @@ def _quickbooks_desktop(
         }
         start = ls.connect(org, "qbd", {"app_url": f"{server.url}/qbwc", "run_every_minutes": "30", **codes})
         assert start.file is not None and start.password
+        _exclude_combined_rate(ls, start.connection_id, "QuickBooks Desktop", on_step)
         with start_qbd_sandbox(
             f"{server.url}/qbwc", qwc=start.file.content, password=start.password, noop_wait_seconds=0.2
         ) as wc:
@@ -680,6 +682,7 @@ def _myob(
     }
     conn = connect_sandbox(ls, org, myob, codes)
     on_step("Connected to MYOB: an administrator chose the business on MYOB's consent page (businessId)")
+    _exclude_combined_rate(ls, conn, "MYOB", on_step)
     report = ls.sync(conn, progress=progress)
     on_step(
         f"MYOB: pushed {sum(report.pushed.values())} records one call each using {report.calls} API calls "
@@ -692,6 +695,15 @@ def _myob(
         "it syncs hourly by itself (MYOB has no webhooks), and Sync now at any time"
     )
     return conn, check_connection(ls, conn)
+
+
+def _exclude_combined_rate(ls: LedgerSync, conn: str, platform: str, on_step: Callable[[str], None]) -> None:
+    """A platform without combined tax rates (capabilities: tax_groups) cannot carry the invoice taxed at one: a
+    person excludes it from that connection, so it shows Excluded with the reason instead of failing."""
+    from ledgersync import ActionCentre, Actor, Entity, Role
+
+    ActionCentre(ls).exclude(Actor("demo-admin", Role.ADMIN), conn, Entity.INVOICE, COMBINED_INVOICE)
+    on_step(f"{platform} has no combined tax rates here: the invoice taxed at one is excluded from it (Excluded)")
 
 
 def _failures_and_fixes(
@@ -820,6 +832,7 @@ def _dear(
     on_step(f"DEAR / Cin7 Core sandbox running at {dear.url} (company 'Demo Company (AU) Pty Ltd')")
     conn = connect_dear(ls, org, dear, DEAR_DEMO_CONFIG)
     on_step("Connected to DEAR with an Account ID and Application Key (checked with /me, stored encrypted)")
+    _exclude_combined_rate(ls, conn, "DEAR / Cin7 Core", on_step)
     report = ls.sync(conn, progress=progress)
     on_step(f"DEAR: pushed {sum(report.pushed.values())} records using {report.calls} API calls")
     dear.control.post(

@@ -10,7 +10,7 @@ from typing import Any
 from ledgersync.engine.translate import CodeMap, Unresolved, translate
 from ledgersync.model import Entity, Invoice, InvoiceStatus, Payment, PaymentStatus, Record
 from ledgersync.providers.base import Capabilities, Provider, RemoteRecord
-from ledgersync.store import Store
+from ledgersync.store import Store, divergence
 from ledgersync.store.tables import Link
 
 
@@ -101,7 +101,14 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
         held = {st.app_id for st in store.states(conn_id, entity) if st.state in ("skipped", "excluded")}
         report.held[entity.value] = len(held)
         # Skipped and excluded records differ on purpose (a person chose so): they are counted, not compared.
-        app_records = {r.app_id: r for r in store.records(org_id, entity) if r.app_id not in held}
+        # Records another of the business's platforms brought in, never sent here (the plan relays them only when
+        # the business asks): this connection does not carry them, so they are not missing from it.
+        with store.session() as s:
+            foreign = {a for a, c in divergence.origins(s, org_id, entity).items() if c != conn_id}
+        foreign -= set(all_links[entity])
+        app_records = {
+            r.app_id: r for r in store.records(org_id, entity) if r.app_id not in held and r.app_id not in foreign
+        }
         n = 0
         for app_id, rec in app_records.items():
             record = rec.record
@@ -158,7 +165,11 @@ def compare(
         remote_view = codes.back(translate(remote.record, app_id, app_id_of))
     except Unresolved as exc:
         return None, [Difference(entity.value, app_id, remote_id, "(reference)", None, str(exc))]
-    unheld = caps.unheld_fields
+    # A path may name its entity ("purchase_order:lines.account_code"): held on the platform's other records.
+    scope = f"{entity.value}:"
+    unheld = frozenset(
+        p.removeprefix(scope) for p in caps.unheld_fields if ":" not in p or p.startswith(scope)
+    )
     a, b = _fields(record, unheld), _fields(remote_view, unheld)
     b = _platform_defaults_ignored(a, b)
     return remote_view, [

@@ -130,7 +130,8 @@ class Capabilities:
     # What the platform refuses in names, checked before sending so the reason is exact and local.
     name_rules: tuple[NameRule, ...] = ()
     # Canonical fields the platform has no place for ("lines.account_code": QuickBooks books a line to its
-    # item's account). They are sent where they can be and never compared by the agreement checker.
+    # item's account). They are sent where they can be and never compared by the agreement checker. A path may
+    # be scoped to one entity: "purchase_order:lines.account_code".
     unheld_fields: frozenset[str] = frozenset()
     batch_size: int = 1
     # Whether a synced payment can be edited in place; if not, the engine deletes and re-enters it.

@@ -84,7 +84,8 @@ DEAR_CAPABILITIES = Capabilities(
     ),
     # Tracking has no place in a sale. A customer's contact person has one Name: first and last names are sent in
     # it ("first last") but cannot be told apart again when read.
-    unheld_fields=frozenset({"lines.tracking", "first_name", "last_name"}),
+    # DEAR's purchase order lines carry no account (its purchase invoice lines do).
+    unheld_fields=frozenset({"lines.tracking", "first_name", "last_name", "purchase_order:lines.account_code"}),
     batch_size=1,
     payments_editable=False,
     payment_holds_credit=False,
@@ -519,6 +520,7 @@ class DearProvider:
             "SupplierID": order.supplier_id,
             "Note": order.reference or "",
             "Approach": "INVOICE",
+            "OrderDate": M.dear_date(order.date),
             "RequiredBy": M.dear_date(order.delivery_date),
         }
         if pid is None:

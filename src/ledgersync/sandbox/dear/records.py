@@ -998,7 +998,7 @@ def create_purchase(
             "LastUpdatedDate": stamp(now),
         }
     )
-    record.setdefault("OrderDate", stamp(now)[:10] + "T00:00:00")
+    record["OrderDate"] = _str(body, "OrderDate", record.get("OrderDate") or stamp(now)[:10] + "T00:00:00")
     acct.data["purchase"][record["ID"]] = record
     return 200, copy.deepcopy(record), []
 
