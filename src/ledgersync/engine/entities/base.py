@@ -122,8 +122,13 @@ def keep_unheld(current: Record, incoming: Record, unheld: frozenset[str]) -> Re
     `current`, line by line where both have the same lines."""
     data = incoming.to_json()
     mine = current.to_json()
+    scope = f"{current.entity.value}:"
     for path in unheld:
-        head, _, tail = path.partition(".")
+        if ":" in path and not path.startswith(scope):
+            continue  # scoped to another entity ("purchase_order:lines.account_code")
+        head, _, tail = path.removeprefix(scope).partition(".")
+        if head not in mine:
+            continue  # a field of other records (a bill's purchase_order_id)
         if not tail:
             if data.get(head) is None:
                 data[head] = mine.get(head)
