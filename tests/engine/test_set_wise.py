@@ -73,12 +73,12 @@ def test_an_exports_statements_grow_with_its_batches_not_its_records(tmp_path: P
     assert big_flushes - small_flushes <= 2 * more_calls, (small_flushes, big_flushes)
 
 
-def test_a_page_of_platform_changes_is_applied_with_a_few_statements(tmp_path: Path, secret_key: str) -> None:
-    _, _, _, ls, org, platform = export(tmp_path, secret_key, 20)
+def _cycle_after_edits(tmp_path: Path, secret_key: str, edits: int) -> Counter[str]:
+    """Statements of one cycle after a person edited `edits` contacts' email on the platform (one page)."""
+    _, _, _, ls, org, platform = export(tmp_path / f"e{edits}", secret_key, 20)
     conn = ls.connections(org)[0].id
-    # A person edits 20 contacts' email on the platform: one page, applied set-wise.
     edited = {}
-    for i in range(20):
+    for i in range(edits):
         view = ls.get(org, Entity.CONTACT, f"c{i}", conn)
         assert view is not None and view.remote_id
         platform.edit(Entity.CONTACT, view.remote_id, email=f"person{i}@example.com")
@@ -93,8 +93,18 @@ def test_a_page_of_platform_changes_is_applied_with_a_few_statements(tmp_path: P
         report = ls.sync(conn)
     finally:
         event.remove(ls.store.engine, "before_cursor_execute", sql)
-    assert report.status == "ok" and report.pulled.get("contact") == 20
+    # The look-back re-reads the whole export either way (issue 14: the export cursor is still open).
+    assert report.status == "ok" and report.pulled.get("contact", 0) >= edits
     for app_id, email in edited.items():
         view = ls.get(org, Entity.CONTACT, app_id, conn)
         assert view is not None and getattr(view.record, "email", None) == email and view.state == "synced"
-    assert statements["SELECT"] < 60, statements  # not one or more per edited record
+    return statements
+
+
+def test_a_page_of_platform_changes_is_applied_with_a_few_statements(tmp_path: Path, secret_key: str) -> None:
+    # The cycle's fixed cost (every entity's checkpoint, plan and outbox) is the same for 2 and 20 edits; the 18
+    # more edited contacts of one page must not add a statement each.
+    few = _cycle_after_edits(tmp_path, secret_key, 2)
+    many = _cycle_after_edits(tmp_path, secret_key, 20)
+    for kind in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+        assert many[kind] - few[kind] < 9, (kind, few, many)
