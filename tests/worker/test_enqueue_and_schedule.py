@@ -114,7 +114,12 @@ def test_workers_refuse_a_store_whose_schema_is_behind(postgres_url: str) -> Non
     assert worker.returncode == 2, worker.stdout + worker.stderr
     assert "ledgersync db upgrade" in worker.stdout
     up = subprocess.run([*cli, "db", "upgrade", "--db", postgres_url], env=env, capture_output=True, text=True)
-    assert up.returncode == 0 and "0009" in up.stdout, up.stdout + up.stderr
+    import sqlalchemy as sa
+
+    from ledgersync.store.database import head_revision
+
+    head = head_revision(sa.create_engine(postgres_url))
+    assert head and up.returncode == 0 and head in up.stdout, up.stdout + up.stderr
     current = subprocess.run([*cli, "db", "current", "--db", postgres_url], env=env, capture_output=True, text=True)
     assert current.returncode == 0, current.stdout
     LedgerSync(postgres_url, secret_keys=[key], migrate=False).store.engine.dispose()
