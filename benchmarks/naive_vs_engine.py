@@ -157,11 +157,13 @@ def run_engine(sb: Sandbox, n_contacts: int, n_invoices: int) -> dict[str, Any]:
         line = InvoiceLine(description="Service", unit_amount=Decimal("100.00"))
         if xero:
             line = line.model_copy(update={"account_code": "200", "tax_type": "OUTPUT"})
+        # The QuickBooks sandbox's company is American with multicurrency off: it takes USD only.
         records.append(Invoice(id=f"i{i}", contact_id=f"c{i % n_contacts}", number=f"B-{i:06d}", date=DAY,
-                               lines=[line]))
+                               currency="AUD" if xero else "USD", lines=[line]))
     for i in range(n_invoices):
         records.append(Payment(id=f"p{i}", contact_id=f"c{i % n_contacts}", date=DAY, amount=Decimal("50.00"),
-                               reference=f"R{i}", account_code="090" if xero else None,
+                               currency="AUD" if xero else "USD", reference=f"R{i}",
+                               account_code="090" if xero else None,
                                allocations=[Allocation(invoice_id=f"i{i}", amount=Decimal("50.00"))]))
     with tempfile.TemporaryDirectory() as tmp:
         ls = LedgerSync(f"sqlite:///{Path(tmp) / 'bench.db'}", secret_keys=[Fernet.generate_key().decode()])
