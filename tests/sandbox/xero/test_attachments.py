@@ -122,5 +122,8 @@ def test_xero_python_uploads_and_lists(ready: Sandbox, monkeypatch: pytest.Monke
     got = api.get_invoice_attachment_by_id(
         ready.tenant_id, inv, str(made.attachments[0].attachment_id), "application/pdf"
     )
-    data = got if isinstance(got, bytes) else open(got, "rb").read()
+    if not isinstance(got, bytes):
+        with open(got, "rb") as fh:
+            got = fh.read()
+    data = got
     assert data == PDF + b"2"

@@ -31,10 +31,8 @@ if TYPE_CHECKING:
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_DOCUMENT = 10
 # sandbox guess: the extensions Xero's attachment pages list.
-EXTENSIONS = frozenset(
-    "7z bmp csv doc docx eml gif jpeg jpg keynote msg numbers odf ods odt pages pdf png ppt pptx rar rtf tif tiff "
-    "txt xls xlsx zip".split()
-)
+_LISTED = "7z bmp csv doc docx eml gif jpeg jpg keynote msg numbers odf ods odt pages pdf png ppt pptx rar rtf tif tiff"
+EXTENSIONS = frozenset(f"{_LISTED} txt xls xlsx zip".split(" "))
 MAX_FILE_NAME = 255  # sandbox guess
 
 
