@@ -19,18 +19,12 @@ from starlette.responses import Response
 
 from ledgersync import AttachmentRefused, AttachmentView, Entity
 from ledgersync.api.auth import Caller
+from ledgersync.api.routes import COMMON
 from ledgersync.api.schemas import Problem
 
 ATTACHMENT_UPLOAD = r"/v1/invoices/[^/]+/attachments/[^/]+"
 STATUS = {"too_large": 413, "unsupported_type": 415, "invalid": 422, "not_found": 404}
-router = APIRouter(
-    prefix="/v1",
-    tags=["attachments"],
-    responses={
-        401: {"model": Problem, "description": "No or unknown API key"},
-        404: {"model": Problem, "description": "No such invoice (or file) in this organisation"},
-    },
-)
+router = APIRouter(prefix="/v1", tags=["attachments"], responses=COMMON)
 AppId = Annotated[str, PathParam(min_length=1, max_length=128)]
 FileName = Annotated[str, PathParam(min_length=1, max_length=255, description="The file's name, with its type")]
 

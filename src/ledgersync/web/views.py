@@ -702,6 +702,7 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
             divergence=divergence,
             history=history,
             contact=contact,
+            attachments=ls.attachments(ctx.org_id, ent, app_id),
             buttons=present.buttons(
                 view.actions,
                 view.state,
