@@ -96,3 +96,34 @@ def test_a_kill_inside_the_attachments_stage_loses_and_duplicates_nothing(
     ls.attach(org, Entity.INVOICE, "i1", "K-1.pdf", "application/pdf", pdf(1, version=2))
     assert ls.sync(conn).status == "ok"
     assert on_platform(platform, str(remote[1])) == [("K-1.pdf", pdf(1, version=2))]
+
+
+def test_a_file_changed_while_its_send_was_unknown_leaves_only_the_new_one(
+    platform: SandboxHandle, tmp_path: Path, secret_key: str
+) -> None:
+    db = f"sqlite:///{tmp_path / 'app.db'}"
+    ls = LedgerSync(db, secret_keys=[secret_key], settings=EngineSettings(retry_base_seconds=0))
+    org = ls.create_organisation("Kill Workshop")
+    conn = connect_sandbox(ls, org, platform, dict(FAST_CLIENT) if platform.provider == "xero" else None)
+    currency = "AUD" if platform.provider == "xero" else "USD"
+    ls.upsert_contact(org, Contact(id="c1", name="Kim Customer"))
+    line = InvoiceLine(description="Job", unit_amount=Decimal("50.00"))
+    today = dt.date.today()
+    ls.upsert_invoice(org, Invoice(id="i0", contact_id="c1", number="K-0", date=today, currency=currency, lines=[line]))
+    assert ls.sync(conn).status == "ok"
+    ls.attach(org, Entity.INVOICE, "i0", "K-0.pdf", "application/pdf", pdf(0))
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, db, conn, secret_key],
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "LEDGERSYNC_KILL_AT": "attachment_sent:1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=300,
+    )
+    assert proc.returncode == -9
+    remote = str(ls.get(org, Entity.INVOICE, "i0", conn).remote_id)  # type: ignore[union-attr]
+    assert on_platform(platform, remote) == [("K-0.pdf", pdf(0))]
+    ls.attach(org, Entity.INVOICE, "i0", "K-0.pdf", "application/pdf", pdf(0, version=2))
+    assert ls.sync(conn).status == "ok"
+    assert on_platform(platform, remote) == [("K-0.pdf", pdf(0, version=2))]
+    (view,) = ls.attachments(org, Entity.INVOICE, "i0")
+    assert [(s.state, s.current) for s in view.states] == [("synced", True)]

@@ -58,6 +58,9 @@ def push(ctx: CycleContext, entity: Entity) -> None:
             continue
         if row is not None and row.state == "failed" and row.failed_sha256 == att.sha256:
             continue  # a data error stays until the file changes or a person retries
+        rec = ctx.store.get_record(ctx.org_id, entity, att.app_id)
+        if rec is None or rec.deleted:
+            continue  # the document is gone in the app: its files go nowhere
         doc = ctx.to_remote_id(entity, att.app_id)
         if doc is None:
             _set(ctx, att, state="pending", message=f"Waits for its {entity.value} to reach {ctx.caps.display_name}.")
@@ -82,6 +85,7 @@ def push(ctx: CycleContext, entity: Entity) -> None:
 
 def _send(ctx: CycleContext, provider: Attaches, rules: AttachmentRules, att: files.StoredAttachment, doc: str) -> None:
     entity = att.entity
+    stale = False
     with ctx.store.session() as s:
         row = files.sync_row(s, ctx.conn_id, att)
         was, key, sending = row.state, row.write_key, row.sending_sha256
@@ -97,6 +101,9 @@ def _send(ctx: CycleContext, provider: Attaches, rules: AttachmentRules, att: fi
         _replace_done(ctx, provider, att, doc, replaces)  # the new file is there; the old one is still to delete
         return
     else:
+        # An earlier version was on its way when the file changed: where a name does not replace, a copy of it
+        # may have landed, and is deleted once this one is there.
+        stale = was == "syncing" and sending is not None and not rules.same_name_replaces
         with ctx.store.session() as s:
             row = files.sync_row(s, ctx.conn_id, att)
             key = attachment_key(ctx.conn_id, entity, att.app_id, att.filename, att.sha256, row.attempts)
@@ -131,6 +138,11 @@ def _send(ctx: CycleContext, provider: Attaches, rules: AttachmentRules, att: fi
         raise
     boundary("attachment_sent")
     _done(ctx, provider, rules, att, doc, remote, replaces, found=False)
+    if stale:
+        for r in provider.attachments(entity, doc):
+            ours = r.sha256 is not None and r.sha256 != att.sha256
+            if ours and r.remote_id != remote.remote_id and r.filename.casefold() == att.filename.casefold():
+                _replace_done(ctx, provider, att, doc, r.remote_id)
 
 
 def _landed(provider: Attaches, entity: Entity, doc: str, att: files.StoredAttachment) -> RemoteAttachment | None:
