@@ -92,3 +92,24 @@ def test_the_routes_are_in_the_openapi_document(api: Api) -> None:
     assert set(put["requestBody"]["content"]) >= {"application/pdf", "application/octet-stream"}
     assert {"200", "413", "415", "422"} <= set(put["responses"])
     assert "get" in doc["paths"]["/v1/invoices/{app_id}/attachments"]
+
+
+def test_a_refused_file_is_retried_on_its_connection(connected: tuple[Api, str]) -> None:
+    api, conn = connected
+    h = api.a.h(Role.MEMBER)
+    _invoice(api)
+    api.client.put("/v1/invoices/i1/attachments/a.pdf", headers={**h, "Content-Type": "application/pdf"}, content=PDF)
+    url = f"/v1/connections/{conn}/invoices/i1/attachments/a.pdf/retry"
+    assert api.client.post(url, headers=h).status_code == 409  # not failed (not even sent)
+    from ledgersync.store.tables import AttachmentSync
+
+    api.client.post(f"/v1/connections/{conn}/sync", headers=h)
+    with api.ls.store.session() as s:  # as if Xero had refused it
+        row = s.get(AttachmentSync, (conn, "invoice", "i1", "a.pdf"))
+        assert row is not None and row.state == "synced"
+        row.state, row.error_message = "failed", "Xero refused it"
+    r = api.client.post(url, headers=h)
+    assert r.status_code == 200 and r.json()["sync"][0]["state"] == "pending"
+    assert api.client.post(f"/v1/connections/{conn}/invoices/i1/attachments/x.pdf/retry", headers=h).status_code == 404
+    other = api.client.post(url, headers=api.b.h())
+    assert other.status_code == 404

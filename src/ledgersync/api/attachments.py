@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from ledgersync import AttachmentRefused, AttachmentView, Entity
 from ledgersync.api.auth import Caller
-from ledgersync.api.routes import COMMON
+from ledgersync.api.routes import COMMON, own_connection
 from ledgersync.api.schemas import Problem
 
 ATTACHMENT_UPLOAD = r"/v1/invoices/[^/]+/attachments/[^/]+"
@@ -145,3 +145,28 @@ def delete_attachment(request: Request, who: Caller, app_id: AppId, filename: Fi
     if not _ls(request).detach(who.org_id, Entity.INVOICE, app_id, filename):
         raise HTTPException(404, f"no file {filename!r} on invoice {app_id!r}")
     return Response(status_code=204)
+
+
+@router.post(
+    "/connections/{connection_id}/invoices/{app_id}/attachments/{filename}/retry",
+    response_model=AttachmentOut,
+    responses={409: {"model": Problem, "description": "The file has not failed on this connection"}},
+)
+def retry_attachment(
+    request: Request,
+    who: Caller,
+    connection_id: Annotated[str, PathParam(min_length=1, max_length=128)],
+    app_id: AppId,
+    filename: FileName,
+) -> AttachmentOut:
+    """Send a file the platform refused again on the next sync (after the cause was dealt with there, such as a
+    document whose file places were full). A file refused by the platform's rules goes again once it changes."""
+    ls = _ls(request)
+    own_connection(ls, who, connection_id)
+    found = [v for v in ls.attachments(who.org_id, Entity.INVOICE, app_id) if v.filename == filename]
+    if not found:
+        raise HTTPException(404, f"no file {filename!r} on invoice {app_id!r}")
+    if not ls.retry_attachment(connection_id, Entity.INVOICE, app_id, filename):
+        raise HTTPException(409, f"{filename} has not failed on this connection")
+    (view,) = [v for v in ls.attachments(who.org_id, Entity.INVOICE, app_id) if v.filename == filename]
+    return _out(view)
