@@ -53,7 +53,7 @@ def test_the_connected_platforms_rules_answer_413_415_and_422(connected: tuple[A
     _invoice(api)
     big = api.client.put("/v1/invoices/i1/attachments/big.pdf", headers=h, content=b"%" * (10 * 1024 * 1024 + 1))
     assert big.status_code == 413
-    assert big.json()["detail"] == "Xero refuses this file: it is 10.0 MB (at most 10 MB)."
+    assert big.json()["detail"] == "Xero refuses this file: it is 10,485,761 bytes (at most 10,485,760 bytes)."
     exe = {**h, "Content-Type": "application/x-msdownload"}
     wrong = api.client.put("/v1/invoices/i1/attachments/tool.exe", headers=exe, content=PDF)
     assert wrong.status_code == 415 and wrong.json()["detail"] == "Xero refuses this file: it is a .exe file."

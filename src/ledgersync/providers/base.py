@@ -132,7 +132,10 @@ class AttachmentRules:
         elif allowed and content_type.lower() not in allowed:
             found.append(("unsupported_type", f"a .{ext} file must be sent as {' or '.join(allowed)}"))
         if size > self.max_bytes:
-            found.append(("too_large", f"it is {megabytes(size)} (at most {megabytes(self.max_bytes)})"))
+            said, limit = megabytes(size), megabytes(self.max_bytes)
+            if round(size / 1048576, 1) == round(self.max_bytes / 1048576, 1):  # just over: the MB would read alike
+                said, limit = f"{size:,} bytes", f"{self.max_bytes:,} bytes"
+            found.append(("too_large", f"it is {said} (at most {limit})"))
         return found
 
 
