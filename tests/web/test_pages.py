@@ -305,3 +305,9 @@ def test_the_invoice_record_page_shows_its_attachments_and_their_state(web: Web,
     assert "INV-0001.pdf" in page and "Xero: Synced" in page and "3 KB" in page
     assert "scan.pdf" in page and "Xero: Failed" in page
     assert "Xero refuses this file: it is 11 MB (at most 10 MB)." in page and "What to do:" in page
+    # Retry on the page: the refused file goes again with the next sync (here: refused again, by the rule).
+    form = {"conn": web.conn, "entity": "invoice", "app_id": app_id, "filename": "scan.pdf"}
+    form["csrf_token"] = csrf_of(page)
+    resp = client.post("/attachments/retry", data=form, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"].endswith("#attachments")
+    assert "Xero: Waiting" in client.get(f"/records/invoice/{app_id}").text
