@@ -65,3 +65,20 @@ def test_a_file_waits_for_its_invoice_and_sync_now_sends_only_that_invoices_file
     assert _states(env, "i2") == []  # neither the invoice nor its file went
     env.ls.sync(env.conn)
     assert [s[0] for s in _states(env, "i2")] == ["synced"]
+
+
+def test_showing_a_file_online_is_a_change_that_goes_to_the_platform(env: Env) -> None:
+    env.ls.upsert_contact(env.org, Contact(id="c000", name="Customer 000"))
+    _invoice(env, "i1", "ATT-1")
+    env.ls.attach(env.org, Entity.INVOICE, "i1", "ATT-1.pdf", "application/pdf", PDF)
+    assert env.ls.sync(env.conn).status == "ok"
+    remote = env.ls.get(env.org, Entity.INVOICE, "i1", env.conn).remote_id  # type: ignore[union-attr]
+    base = f"/_sandbox/tenants/{env.sandbox.tenant_id}/as-user/Invoices/{remote}/Attachments"
+    assert [a["IncludeOnline"] for a in env.sandbox.control.get(base).json()["Attachments"]] == [False]
+    env.ls.attach(env.org, Entity.INVOICE, "i1", "ATT-1.pdf", "application/pdf", PDF, include_online=True)
+    (view,) = env.ls.attachments(env.org, Entity.INVOICE, "i1")
+    assert [(s.state, s.current) for s in view.states] == [("synced", False)]
+    assert env.ls.sync(env.conn).status == "ok"
+    assert [a["IncludeOnline"] for a in env.sandbox.control.get(base).json()["Attachments"]] == [True]
+    (view,) = env.ls.attachments(env.org, Entity.INVOICE, "i1")
+    assert [(s.state, s.current) for s in view.states] == [("synced", True)]

@@ -146,7 +146,7 @@ class AttachmentsAPI:
             stored = files.listed(s, org_id, entity, app_id)
             rows = files.syncs_of(s, org_id, entity, app_id)
             by_file: dict[str, list[AttachmentState]] = {}
-            sha = {a.filename: a.sha256 for a in stored}
+            sha = {a.filename: files.version(a) for a in stored}
             for r in rows:
                 conn = conns.get(r.connection_id)
                 spec = self.providers.get(conn.provider) if conn is not None else None

@@ -54,9 +54,10 @@ def push(ctx: CycleContext, entity: Entity) -> None:
     for att in wanted:
         per_record[att.app_id] = per_record.get(att.app_id, 0) + 1
         row = states.get((att.app_id, att.filename))
-        if row is not None and row.state == "synced" and row.sha256 == att.sha256 and not row.replaces_remote_id:
+        ver = files.version(att)
+        if row is not None and row.state == "synced" and row.sha256 == ver and not row.replaces_remote_id:
             continue
-        if row is not None and row.state == "failed" and row.failed_sha256 == att.sha256:
+        if row is not None and row.state == "failed" and row.failed_sha256 == ver:
             continue  # a data error stays until the file changes or a person retries
         rec = ctx.store.get_record(ctx.org_id, entity, att.app_id)
         if rec is None or rec.deleted:
@@ -85,13 +86,14 @@ def push(ctx: CycleContext, entity: Entity) -> None:
 
 def _send(ctx: CycleContext, provider: Attaches, rules: AttachmentRules, att: files.StoredAttachment, doc: str) -> None:
     entity = att.entity
+    ver = files.version(att)
     stale = False
     with ctx.store.session() as s:
         row = files.sync_row(s, ctx.conn_id, att)
         was, key, sending = row.state, row.write_key, row.sending_sha256
-        old = row.remote_id if row.sha256 != att.sha256 else None
+        old = row.remote_id if row.sha256 != ver else None
         replaces = row.replaces_remote_id
-    if was == "syncing" and sending == att.sha256:
+    if was == "syncing" and sending == ver:
         # Sent before and the answer never recorded (a crash, a lost answer): look before sending again.
         landed = _landed(provider, entity, doc, att)
         if landed is not None:
@@ -106,8 +108,8 @@ def _send(ctx: CycleContext, provider: Attaches, rules: AttachmentRules, att: fi
         stale = was == "syncing" and sending is not None and not rules.same_name_replaces
         with ctx.store.session() as s:
             row = files.sync_row(s, ctx.conn_id, att)
-            key = attachment_key(ctx.conn_id, entity, att.app_id, att.filename, att.sha256, row.attempts)
-            row.state, row.write_key, row.sending_sha256 = "syncing", key, att.sha256
+            key = attachment_key(ctx.conn_id, entity, att.app_id, att.filename, ver, row.attempts)
+            row.state, row.write_key, row.sending_sha256 = "syncing", key, ver
             if old is not None and not rules.same_name_replaces:
                 row.replaces_remote_id = old
             replaces = row.replaces_remote_id
@@ -122,7 +124,7 @@ def _send(ctx: CycleContext, provider: Attaches, rules: AttachmentRules, att: fi
         content_type=att.content_type,
         data=data,
         sha256=att.sha256,
-        idempotency_key=key or attachment_key(ctx.conn_id, entity, att.app_id, att.filename, att.sha256, 0),
+        idempotency_key=key or attachment_key(ctx.conn_id, entity, att.app_id, att.filename, ver, 0),
         include_online=att.include_online,
     )
     try:
@@ -172,7 +174,7 @@ def _done(
 ) -> None:
     with ctx.store.session() as s:
         row = files.sync_row(s, ctx.conn_id, att)
-        row.state, row.remote_id, row.sha256 = "synced", remote.remote_id, att.sha256
+        row.state, row.remote_id, row.sha256 = "synced", remote.remote_id, files.version(att)
         row.sending_sha256 = row.write_key = None
         _clear(row)
         row.attempts = 0
@@ -248,7 +250,7 @@ def _fail(ctx: CycleContext, att: files.StoredAttachment, error: SyncError) -> N
         row.hint = error.hint or SMALLER_HINT
         row.platform_code = error.platform_code
         row.platform_message = error.platform_message
-        row.failed_sha256 = att.sha256
+        row.failed_sha256 = files.version(att)
         row.write_key = row.sending_sha256 = None
         row.attempts += 1  # a retry after a fix needs a new key: the platform would replay the refusal
         row.updated_at = utcnow()

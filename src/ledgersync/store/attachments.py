@@ -47,6 +47,12 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def version(att: StoredAttachment) -> str:
+    """What a platform must hold for the file to be synced: its content, and whether it shows online (a change
+    of either sends it again). The content's own hash where it does not show online."""
+    return att.sha256 if not att.include_online else sha256_of(f"{att.sha256}:online".encode())
+
+
 def put(
     s: Session,
     org_id: str,
