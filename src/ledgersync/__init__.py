@@ -31,6 +31,9 @@ _EXPORTS = {
     "check": "ledgersync.engine.check",
     "DivergenceView": "ledgersync.engine.actions",
     "VerifyReport": "ledgersync.engine.verify",
+    "AttachmentRefused": "ledgersync.engine.attach",
+    "AttachmentView": "ledgersync.engine.attach",
+    "AttachmentState": "ledgersync.engine.attach",
     # the model
     "Address": "ledgersync.model",
     "Allocation": "ledgersync.model",
@@ -58,6 +61,8 @@ _EXPORTS = {
     "Provider": "ledgersync.providers.base",
     "ProviderSpec": "ledgersync.providers.base",
     "ReceivesWebhooks": "ledgersync.providers.base",
+    "Attaches": "ledgersync.providers.base",
+    "AttachmentRules": "ledgersync.providers.base",
     "Restores": "ledgersync.providers.base",
     "WebhookRefused": "ledgersync.providers.base",
     "ConfigError": "ledgersync.providers.config",
@@ -75,6 +80,11 @@ __all__ = [
     "Address",
     "Allocation",
     "ApiKeyFlow",
+    "Attaches",
+    "AttachmentRefused",
+    "AttachmentRules",
+    "AttachmentState",
+    "AttachmentView",
     "Bill",
     "BillPayment",
     "Capabilities",
@@ -125,6 +135,7 @@ __all__ = [
 if TYPE_CHECKING:
     from ledgersync.engine.actions import ActionCentre, ActionError, Actor, DivergenceView, PermissionDenied, Role
     from ledgersync.engine.app import Health, LedgerSync, RecordView
+    from ledgersync.engine.attach import AttachmentRefused, AttachmentState, AttachmentView
     from ledgersync.engine.check import CheckReport, check
     from ledgersync.engine.connections import ConnectStart
     from ledgersync.engine.lease import ConnectionBusy
@@ -154,6 +165,8 @@ if TYPE_CHECKING:
         SyncError,
     )
     from ledgersync.providers.base import (
+        Attaches,
+        AttachmentRules,
         Capabilities,
         Finds,
         Provider,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ledgersync.model import Entity
-from ledgersync.providers.base import Capabilities
+from ledgersync.providers.base import Capabilities, megabytes
 from ledgersync.providers.registry import PROVIDERS
 
 # (label, Capabilities field), in the order the help pages of real integrations list them.
@@ -60,6 +60,15 @@ def direction(caps: Capabilities, entity: Entity) -> str:
     return f"not supported by {caps.display_name}"
 
 
+def attachments_cell(caps: Capabilities) -> str:
+    """Whether the app's invoice PDF reaches the platform, and its limits there."""
+    rules = caps.attachments
+    if rules is None:
+        return f"not supported by {caps.display_name}"
+    per = f", {rules.max_per_document} a document" if rules.max_per_document else ""
+    return f"up to {megabytes(rules.max_bytes)} a file{per}"
+
+
 def providers() -> dict[str, Capabilities]:
     return {name: spec.capabilities for name, spec in sorted(PROVIDERS.items())}
 
@@ -85,11 +94,19 @@ def markdown() -> str:
         lines.append(f"| {label} | " + " | ".join("yes" if row[n] else "no" for n in caps) + " |")
     for label, entity in ENTITY_ROWS:
         lines.append(f"| {label} | " + " | ".join(direction(c, entity) for c in caps.values()) + " |")
+    cells = " | ".join(attachments_cell(c) for c in caps.values())
+    lines.append(f"| Attachments (the app's invoice PDF) | {cells} |")
     lines += ["", "Batch size and page size per call:", ""]
     for c in caps.values():
         lines.append(f"- {c.display_name}: up to {c.batch_size} records a write, {c.page_size} a read.")
     lines += ["", "Default schedule (`default_sync_seconds`; each connection may set its own):", ""]
     lines += [f"- {c.display_name}: {cadence_phrase(c.default_sync_seconds)}." for c in caps.values()]
+    lines += ["", "Attachment file types and where the limits come from:", ""]
+    for c in caps.values():
+        r = c.attachments
+        if r is not None:
+            how = "a file of the same name replaces it" if r.same_name_replaces else "a changed file is sent anew"
+            lines.append(f"- {c.display_name}: {', '.join(sorted(r.types))}; {how}. {r.source}.")
     notes = [(c.display_name, k, v) for c in caps.values() for k, v in sorted(c.notes.items())]
     if notes:
         lines += ["", "Notes:", ""]

@@ -39,6 +39,10 @@ class Platform:
     def create_contact(self, name: str) -> str:
         raise NotImplementedError
 
+    def attachments(self, invoice_id: str) -> dict[str, bytes]:
+        """File name -> bytes of the files the invoice holds, read as a person would."""
+        raise NotImplementedError
+
     def rename_contact(self, remote_id: str, name: str) -> None:
         raise NotImplementedError
 
@@ -158,6 +162,11 @@ class Platform:
 class Xero(Platform):
     def start(self) -> AbstractContextManager[SandboxHandle]:
         return xero_sandbox(config=self.sandbox_limits)
+
+    def attachments(self, invoice_id: str) -> dict[str, bytes]:
+        base = f"/_sandbox/tenants/{self.sb.tenant_id}/as-user/Invoices/{invoice_id}/Attachments"
+        listed = self.sb.control.get(base).json()["Attachments"]
+        return {a["FileName"]: self.sb.control.get(f"{base}/{a['AttachmentID']}").content for a in listed}
 
     def create_contact(self, name: str) -> str:
         return str(
@@ -316,6 +325,16 @@ class Xero(Platform):
 class QuickBooksOnline(Platform):
     def start(self) -> AbstractContextManager[SandboxHandle]:
         return qbo_sandbox(config=self.sandbox_limits, extra_config=self.client_limits)
+
+    def attachments(self, invoice_id: str) -> dict[str, bytes]:
+        query = f"SELECT * FROM Attachable WHERE AttachableRef.EntityRef.Value = '{invoice_id}'"
+        found = self.sb.as_user("query", {}, method="GET", params={"query": query})["QueryResponse"]
+        out: dict[str, bytes] = {}
+        for a in found.get("Attachable") or []:
+            # The download URL as the API last saw its host; read it from this sandbox's own address.
+            path = "/" + a["TempDownloadUri"].split("/", 3)[3]
+            out[a["FileName"]] = self.sb.control.get(path).content
+        return out
 
     def create_contact(self, name: str) -> str:
         return str(self.sb.as_user("customer", {"DisplayName": name})["Customer"]["Id"])

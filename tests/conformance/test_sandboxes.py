@@ -38,6 +38,9 @@ class SandboxConformance(ProviderConformance):
     def create_contact(self, name: str) -> str:
         return self.plat.create_contact(name)
 
+    def platform_attachments(self, invoice_remote_id: str) -> dict[str, bytes]:
+        return self.plat.attachments(invoice_remote_id)
+
     def rename_contact(self, remote_id: str, name: str) -> None:
         self.plat.rename_contact(remote_id, name)
 

@@ -116,7 +116,7 @@ def test_a_pull_does_one_page_per_step_and_resumes_from_its_checkpoint_after_a_r
     assert len(names) == 25 and len(set(names)) == 25
 
 
-STAGES = ("plan.py", "execute.py", "record.py", "reconcile.py", "pull.py", "sync.py")
+STAGES = ("plan.py", "execute.py", "record.py", "reconcile.py", "pull.py", "sync.py", "attachments.py")
 MODEL_CLASSES = {"Contact", "Invoice", "Payment", "Item", "CustomerCredit", "CreditNote"}
 
 

@@ -286,3 +286,28 @@ def test_a_second_organisation_sees_none_of_the_first(web: Web) -> None:
         resp = action(client, token, "skip", web, Entity.CONTACT, "c5")
         assert resp.status_code == 403
     assert web.state(Entity.CONTACT, "c5") == "failed"
+
+
+def test_the_invoice_record_page_shows_its_attachments_and_their_state(web: Web, admin: Client) -> None:
+    client, _ = admin
+    from ledgersync.store import attachments as files
+
+    app_id = web.paid_invoice_failure()
+    web.ls.attach(web.org, Entity.INVOICE, app_id, "INV-0001.pdf", "application/pdf", b"%PDF-1.4 " * 400)
+    # A file kept before the rules applied (too big for Xero): refused at sync with the reason, nothing sent.
+    with web.ls.store.session() as s:
+        files.put(s, web.org, Entity.INVOICE, app_id, "scan.pdf", "application/pdf", b"%" * (11 * 1024 * 1024))
+    assert "Attachments" not in client.get("/records/invoice/nope").text
+    before = client.get(f"/records/invoice/{app_id}").text
+    assert 'id="attachments"' in before and "Not sent yet" in before
+    web.ls.sync(web.conn)
+    page = client.get(f"/records/invoice/{app_id}").text
+    assert "INV-0001.pdf" in page and "Xero: Synced" in page and "3 KB" in page
+    assert "scan.pdf" in page and "Xero: Failed" in page
+    assert "Xero refuses this file: it is 11 MB (at most 10 MB)." in page and "What to do:" in page
+    # Retry on the page: the refused file goes again with the next sync (here: refused again, by the rule).
+    form = {"conn": web.conn, "entity": "invoice", "app_id": app_id, "filename": "scan.pdf"}
+    form["csrf_token"] = csrf_of(page)
+    resp = client.post("/attachments/retry", data=form, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"].endswith("#attachments")
+    assert "Xero: Waiting" in client.get(f"/records/invoice/{app_id}").text

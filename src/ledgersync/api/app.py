@@ -16,6 +16,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledgersync import ActionError, ConnectionBusy, LedgerSync, PermissionDenied, ProviderError
+from ledgersync.api.attachments import ATTACHMENT_UPLOAD
+from ledgersync.api.attachments import router as attachment_router
 from ledgersync.api.limits import BodyLimit
 from ledgersync.api.routes import router, webhook_router
 from ledgersync.api.scheduler import Enqueue, Scheduler
@@ -149,6 +151,7 @@ def create_app(
     app.state.enqueue = enqueue
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(attachment_router)
     app.include_router(webhook_router(ls))
     try:
         web = importlib.import_module("ledgersync.web")
@@ -164,7 +167,9 @@ def create_app(
         mount_qbwc(app, ls)
     # Added last, so outermost: bodies are capped before anything reads them, and the client's address and
     # scheme come from X-Forwarded-* only when the request came through a proxy the operator trusts.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, larger=[(ATTACHMENT_UPLOAD, settings.max_file_bytes)]
+    )
     if settings.trusted_proxies:
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 

@@ -7,8 +7,9 @@ other control characters (NUL among them) or lone surrogates, which no platform 
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -120,25 +121,31 @@ class BodyLimit:
     A declared length is refused before anything is read; an undeclared (chunked) body is counted as it
     arrives and refused once it passes the cap, so the server never buffers more than the cap."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Sequence[tuple[str, int]] = ()) -> None:
+        """`larger`: (path pattern, cap) for the routes that take files (an attachment's bytes), each with its
+        own cap; every other path has `max_bytes`."""
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = [(re.compile(pattern), cap) for pattern, cap in larger]
+
+    def cap(self, path: str) -> int:
+        return next((cap for pattern, cap in self.larger if pattern.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.cap(scope.get("path", ""))
         declared = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
         if declared is not None:
             try:
-                too_big = int(declared) > self.max_bytes
+                too_big = int(declared) > limit
             except ValueError:
                 too_big = False
             if too_big:
-                await self._refuse(send)
+                await self._refuse(send, limit)
                 return
         seen = 0
-        limit = self.max_bytes
 
         async def counted() -> Message:
             nonlocal seen
@@ -146,19 +153,18 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise HTTPException(413, self.detail)
+                    raise HTTPException(413, self.detail(limit))
             return message
 
         await self.app(scope, counted, send)
 
-    @property
-    def detail(self) -> str:
-        return f"the request body is larger than {self.max_bytes} bytes"
+    def detail(self, limit: int | None = None) -> str:
+        return f"the request body is larger than {limit or self.max_bytes} bytes"
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         import json
 
-        body = json.dumps({"detail": self.detail}).encode()
+        body = json.dumps({"detail": self.detail(limit)}).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -67,6 +67,9 @@ class ApiSettings(BaseModel):
     allowed_base_urls: list[str] = Field(default_factory=list)
     # Request bodies above this answer 413 before they are read in full (a sane record is a few KiB).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # An attachment's bytes (PUT .../attachments/{filename}) may be larger: up to the largest file a platform
+    # takes (QuickBooks Online's 100 MB); each platform's own limit is checked after (LEDGERSYNC_MAX_FILE_BYTES).
+    max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (LEDGERSYNC_TRUSTED_PROXIES: IPs or
     # networks); from anyone else those headers are ignored.
     trusted_proxies: list[str] = Field(default_factory=list)
@@ -100,6 +103,8 @@ class ApiSettings(BaseModel):
             values["trusted_proxies"] = _csv("LEDGERSYNC_TRUSTED_PROXIES")
         if os.environ.get("LEDGERSYNC_MAX_BODY_BYTES"):
             values["max_body_bytes"] = int(os.environ["LEDGERSYNC_MAX_BODY_BYTES"])
+        if os.environ.get("LEDGERSYNC_MAX_FILE_BYTES"):
+            values["max_file_bytes"] = int(os.environ["LEDGERSYNC_MAX_FILE_BYTES"])
         values.update(overrides)
         return cls.model_validate(values)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ledgersync.engine import connections, schedule
+from ledgersync.engine.attach import AttachmentsAPI
 from ledgersync.engine.check import CheckReport, check
 from ledgersync.engine.connections import ChooseTenant, ConnectStart
 from ledgersync.engine.lease import ConnectionBusy, hold
@@ -120,7 +121,7 @@ class RecordView:
     actions: list[str]
 
 
-class LedgerSync:
+class LedgerSync(AttachmentsAPI):
     """One deployment: a store plus the platforms it can talk to."""
 
     def __init__(

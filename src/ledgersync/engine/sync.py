@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ledgersync.engine import attachments as attachments_stage
 from ledgersync.engine import plan as plan_stage
 from ledgersync.engine import pull as pull_stage
 from ledgersync.engine import reconcile as reconcile_stage
@@ -48,6 +49,7 @@ class Cycle(CycleContext):
             for entity in Entity.push_order():
                 if (wanted is None or entity in wanted) and entity in self.caps.push_entities:
                     self.push(entity)
+                    attachments_stage.push(self, entity)
             self.report.status = "ok"
         except ProviderError as exc:
             record_stage.stopped(self, exc.error)

@@ -107,6 +107,43 @@ class NameRule:
 
 
 @dataclass(frozen=True)
+class AttachmentRules:
+    """What a platform takes as a document's attached files (the app's invoice PDF), checked before sending so a
+    file it would refuse is refused here with the platform's rule as the reason."""
+
+    max_bytes: int
+    # Files one document may hold on the platform (None: no stated limit).
+    max_per_document: int | None
+    # File types by extension (lower case, no dot) -> the content types the platform takes for it (empty: any).
+    types: Mapping[str, tuple[str, ...]]
+    # Putting a file name the document already holds replaces that file (Xero); otherwise a changed file is
+    # uploaded anew and the old one deleted (QuickBooks Online).
+    same_name_replaces: bool
+    entities: tuple[Entity, ...] = (Entity.INVOICE,)
+    source: str = ""
+
+    def problems(self, filename: str, content_type: str, size: int) -> list[tuple[str, str]]:
+        """(kind, reason) for each rule the file breaks; kind is "too_large" or "unsupported_type"."""
+        found: list[tuple[str, str]] = []
+        ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        allowed = self.types.get(ext)
+        if allowed is None:
+            found.append(("unsupported_type", f"it is a .{ext} file" if ext else "its name has no file type"))
+        elif allowed and content_type.lower() not in allowed:
+            found.append(("unsupported_type", f"a .{ext} file must be sent as {' or '.join(allowed)}"))
+        if size > self.max_bytes:
+            said, limit = megabytes(size), megabytes(self.max_bytes)
+            if round(size / 1048576, 1) == round(self.max_bytes / 1048576, 1):  # just over: the MB would read alike
+                said, limit = f"{size:,} bytes", f"{self.max_bytes:,} bytes"
+            found.append(("too_large", f"it is {said} (at most {limit})"))
+        return found
+
+
+def megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n % (1024 * 1024) else f"{n // (1024 * 1024)} MB"
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a provider can do, as data: the engine reads this instead of branching on provider names."""
 
@@ -147,6 +184,8 @@ class Capabilities:
     # setting says otherwise. None: the platform drives its own schedule (QuickBooks Desktop's Web Connector
     # calls in when it is set to), so the scheduler never starts a cycle for it.
     default_sync_seconds: int | None = 3600
+    # Files attached to documents (the app's invoice PDF); None: the platform takes none through its API.
+    attachments: AttachmentRules | None = None
 
 
 @dataclass
@@ -207,6 +246,49 @@ class Restores(Protocol):
     def restore(self, entity: Entity, write: Write) -> WriteResult:
         """Bring an archived / inactive record back into use (e.g. un-archive a contact)."""
         ...
+
+
+@dataclass(frozen=True)
+class RemoteAttachment:
+    """A file attached to a document on the platform."""
+
+    remote_id: str
+    filename: str
+    size: int
+    content_type: str
+    # What we wrote beside the file to know it again (QuickBooks' Attachable Note: "ledgersync sha256:<hex>");
+    # None where the platform keeps nothing of ours (Xero): the bytes are compared instead.
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class AttachmentUpload:
+    filename: str
+    content_type: str
+    data: bytes
+    sha256: str
+    idempotency_key: str
+    # Shown with the document where the platform offers it (Xero's IncludeOnline, QuickBooks' IncludeOnSend).
+    include_online: bool = False
+
+
+@runtime_checkable
+class Attaches(Protocol):
+    """A provider that attaches files to documents (`Capabilities.attachments` says which and the limits)."""
+
+    def attachments(self, entity: Entity, remote_id: str) -> list[RemoteAttachment]:
+        """The files the document holds on the platform now."""
+        ...
+
+    def attach(self, entity: Entity, remote_id: str, upload: AttachmentUpload) -> RemoteAttachment:
+        """Upload one file to the document (ProviderError on refusal; UNKNOWN_OUTCOME when the answer was lost)."""
+        ...
+
+    def detach(self, entity: Entity, remote_id: str, attachment: RemoteAttachment) -> None:
+        """Delete a file from the document (one already gone counts as done)."""
+        ...
+
+    def attachment_content(self, entity: Entity, remote_id: str, attachment: RemoteAttachment) -> bytes: ...
 
 
 @runtime_checkable

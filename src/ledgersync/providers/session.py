@@ -37,8 +37,13 @@ def loads_exact(content: bytes | str) -> Any:
 
 
 def parse_body(response: httpx.Response) -> Any:
-    """A response's JSON (None when empty)."""
-    return loads_exact(response.content) if response.content else None
+    """A response's JSON (None when empty); a file's bytes (an attachment read back) as bytes."""
+    if not response.content:
+        return None
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and "json" not in media and "xml" not in media and not media.startswith("text/"):
+        return response.content
+    return loads_exact(response.content)
 
 
 def parse_body_quietly(response: httpx.Response) -> Any:

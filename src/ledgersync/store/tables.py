@@ -475,3 +475,51 @@ class QbwcRequest(Base):
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_qbwc_requests_ticket_state", "ticket", "state", "id"),)
+
+
+class Attachment(Base):
+    """A file the app attached to one of its records (the invoice's PDF): its bytes and their SHA-256, by file
+    name (migration 0011). The bytes live in the database, not beside it: they commit with their row, every
+    worker of a shared PostgreSQL sees them, and a backup holds them; the platforms' limits (10 MB on Xero,
+    100 MB on QuickBooks Online) keep them within what both databases store well."""
+
+    __tablename__ = "attachments"
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    # Shown with the document where the platform offers it (Xero's IncludeOnline, QuickBooks' IncludeOnSend).
+    include_online: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AttachmentSync(Base):
+    """Where one attachment stands on one connection: pending, syncing (sent, answer not yet recorded), synced,
+    failed; the platform's id of the file and the hash it holds (migration 0011)."""
+
+    __tablename__ = "attachment_syncs"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    remote_id: Mapped[str | None] = mapped_column(String(128))
+    # The content the platform holds (synced), and while syncing the content on its way with its key.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    sending_sha256: Mapped[str | None] = mapped_column(String(64))
+    write_key: Mapped[str | None] = mapped_column(String(128))
+    # A platform's earlier copy to delete once the new one is there (where a file name does not replace).
+    replaces_remote_id: Mapped[str | None] = mapped_column(String(128))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    hint: Mapped[str | None] = mapped_column(Text)
+    platform_code: Mapped[str | None] = mapped_column(String(64))
+    platform_message: Mapped[str | None] = mapped_column(Text)
+    # The content that failed on a data error: only a changed file (or Retry) sends it again.
+    failed_sha256: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -42,6 +42,7 @@ from ledgersync import (
     Role,
 )
 from ledgersync.model import InvoiceStatus
+from ledgersync.testing.attachment_suite import AttachmentBehaviours
 from ledgersync.testing.crash import Crash, CrashingSpec
 from ledgersync.testing.faults import Faults
 from ledgersync.testing.protocol import ProtocolChecks, cursor_position
@@ -139,7 +140,7 @@ ls.sync(sys.argv[2])
 """
 
 
-class ProviderConformance(VendorBehaviours):
+class ProviderConformance(VendorBehaviours, AttachmentBehaviours):
     """The shared behaviours (the vendor side's in testing/vendor_suite.py). Subclass it as `Test<Platform>`
     and fill in the hooks below.
 

@@ -544,6 +544,27 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
                 )
         return render(ctx, "errors.html", items=items, total=total, page=page, per_page=per_page, entity=entity)
 
+    @router.post("/attachments/retry", response_model=None)
+    def retry_attachment(
+        request: Request,
+        conn: str = Form(...),
+        entity: str = Form(...),
+        app_id: str = Form(...),
+        filename: str = Form(...),
+        ctx: Ctx = Depends(context),
+    ) -> Response:
+        """Send a file the platform refused again on the next sync (members may, as with a record's Retry)."""
+        c = ctx.connection(conn)
+        try:
+            ent = Entity(entity)
+        except ValueError:
+            raise Forbidden(f"unknown kind of record {entity!r}") from None
+        if ls.retry_attachment(c.id, ent, app_id, filename):
+            flash(request, "ok", f"{filename} goes to {ctx.display_name(c)} again with the next sync.")
+        else:
+            flash(request, "warn", f"{filename} has not failed on {ctx.display_name(c)}.")
+        return see_other(present.record_url(ent, app_id) + "#attachments")
+
     @router.post("/actions/{action}", response_model=None)
     def act(
         request: Request,
@@ -702,6 +723,7 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
             divergence=divergence,
             history=history,
             contact=contact,
+            attachments=ls.attachments(ctx.org_id, ent, app_id),
             buttons=present.buttons(
                 view.actions,
                 view.state,

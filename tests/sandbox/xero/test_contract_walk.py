@@ -179,6 +179,21 @@ def test_every_operation_the_sandbox_serves_answers_as_the_spec_says(ready: Sand
     second = w.call("POST", "/Invoices")["Invoices"][0]
     w.call("GET", "/Invoices", params={"page": 1})
     w.call("GET", "/Invoices/{InvoiceID}")
+    # Attachments: the file's bytes are the body (application/octet-stream) and the answer to a read by name or id.
+    by_name = "/Invoices/{InvoiceID}/Attachments/{FileName}"
+    for method in ("PUT", "POST"):
+        r = ready.api(
+            method, f"Invoices/{invoice['InvoiceID']}/Attachments/walk.pdf", content=b"%PDF-1.4 walk",
+            headers={"Content-Type": "application/pdf"},
+        )
+        assert r.status_code == 200, r.text
+        check(by_name, method, "200", r.content)
+        w.seen.add((method, by_name))
+    att = w.call("GET", "/Invoices/{InvoiceID}/Attachments")["Attachments"][0]
+    for path, key in ((by_name, "walk.pdf"), ("/Invoices/{InvoiceID}/Attachments/{AttachmentID}", att["AttachmentID"])):
+        r = ready.api("GET", f"Invoices/{invoice['InvoiceID']}/Attachments/{key}")
+        assert (r.status_code, r.content) == (200, b"%PDF-1.4 walk")
+        w.seen.add(("GET", path))
     who = {"ContactID": contact["ContactID"]}
     draft_bill = _put(ready, "Invoices", {"Type": "ACCPAY", "Contact": who, "LineItems": [_line("300")]})
     w.call("POST", "/Invoices/{InvoiceID}", ids={"InvoiceID": draft_bill["InvoiceID"]})

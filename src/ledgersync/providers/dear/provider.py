@@ -94,6 +94,9 @@ DEAR_CAPABILITIES = Capabilities(
     pull_entities=SYNCED,
     push_entities=SYNCED,
     notes={
+        "attachments": "Not supported by DEAR here: its OpenAPI lists /sale/attachment (POST, GET by SaleID, "
+        "DELETE by ID) but gives POST no request body and Sale_Attachments no fields, so what it takes is not "
+        "documented.",
         "cadence": "Synced hourly by default (default_sync_seconds; a connection's own schedule changes it); "
         "webhooks make it live where the account has DEAR's Automation module.",
         "rate_limit": "60 calls a minute per API application, answered with 503.",

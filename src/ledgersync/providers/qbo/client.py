@@ -152,8 +152,11 @@ class QboClient(PlatformSession):
         request_id: str | None = None,
         batch: bool = False,
         allow_not_found: bool = False,
+        content: bytes | None = None,
+        content_type: str | None = None,
     ) -> Any:
-        """Send one call and return its parsed JSON (None for an allowed 404 or an empty body).
+        """Send one call and return its parsed JSON (None for an allowed 404 or an empty body). `content` is a
+        raw body sent as `content_type` instead of `body`'s JSON (the multipart of an upload).
 
         A Fault in a 200 answer is raised like any refusal; the per-item Faults of a batch are returned."""
         is_write = method.upper() == "POST" and path != "query"
@@ -163,10 +166,11 @@ class QboClient(PlatformSession):
         if request_id:
             send_params["requestid"] = request_id[: MAX_BATCH_REQUEST_ID if batch else MAX_REQUEST_ID]
         headers = {"Accept": "application/json"}
-        content: bytes | None = None
         if body is not None:
             content = dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        elif content is not None:
+            headers["Content-Type"] = content_type or "application/octet-stream"
         call = Call(method, path, is_write=is_write, allow_not_found=allow_not_found)
         url = f"{self.company_url}/{path.lstrip('/')}"
         return self._call(call, url, params=send_params, content=content, headers=headers)

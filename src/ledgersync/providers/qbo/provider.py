@@ -25,6 +25,7 @@ from ledgersync.providers.base import (
 )
 from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ProviderConfig
+from ledgersync.providers.qbo.attachments import QBO_ATTACHMENTS, QboAttachments
 from ledgersync.providers.qbo.client import QboClient, qbo_policies, request_id_for
 from ledgersync.providers.qbo.config import QboConfig
 from ledgersync.providers.qbo.errors import archived_contact, fault_error, unknown_outcome
@@ -82,6 +83,7 @@ QBO_CAPABILITIES = Capabilities(
     initial_import_export=True,
     # Every five minutes, plus webhooks in between (QuickBooks Online sends them for the records that changed).
     default_sync_seconds=300,
+    attachments=QBO_ATTACHMENTS,
     name_rules=(
         # ':' joins a parent and its sub-customer ("Parent:Child"), so QBO refuses it in names, as it does tabs
         # and line breaks (fault 2040 "Invalid String"); DisplayName and Item Name hold at most 100 characters.
@@ -118,7 +120,8 @@ QBO_CAPABILITIES = Capabilities(
         "inverse of QuickBooks' ExchangeRate (home per foreign).",
         "stock": "Stock on hand is read for inventory items (TrackQtyOnHand).",
         "purchase_lines": "A purchase line without a product holds only an amount and an expense account.",
-        "attachments": "Not built yet: the app's invoice PDF is not uploaded (Attachable / upload).",
+        "attachments": "The app's invoice PDF is uploaded as an Attachable on the invoice (/upload); a changed "
+        "PDF is uploaded anew and the old Attachable deleted.",
     },
 )
 
@@ -151,7 +154,7 @@ def _stamp(item: Mapping[str, Any]) -> dt.datetime | None:
     return parse_datetime((item.get("MetaData") or {}).get("LastUpdatedTime"))
 
 
-class QboProvider:
+class QboProvider(QboAttachments):
     """A connection to one QuickBooks Online company (realm), with its settings as QboConfig (a mapping of
     settings is validated into one)."""
 

@@ -140,16 +140,21 @@ class XeroClient(PlatformSession):
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         allow_not_found: bool = False,
+        content: bytes | None = None,
+        content_type: str | None = None,
     ) -> Any:
-        """Send one call and return its parsed JSON (None for an allowed 404 or an empty body)."""
+        """Send one call and return its parsed JSON (None for an allowed 404 or an empty body). `content` is a
+        raw body (an attachment's bytes) sent as `content_type` instead of `body`'s JSON; a file's bytes come
+        back as bytes."""
         is_write = method.upper() in ("PUT", "POST")
         if is_write and not idempotency_key:
             raise ValueError("every Xero write needs an Idempotency-Key")
         send_headers = {"xero-tenant-id": self.tenant_id, "Accept": "application/json", **(headers or {})}
-        content: bytes | None = None
         if body is not None:
             content = dumps(body).encode()
             send_headers["Content-Type"] = "application/json"
+        elif content is not None:
+            send_headers["Content-Type"] = content_type or "application/octet-stream"
         if idempotency_key:
             send_headers["Idempotency-Key"] = idempotency_key[:MAX_KEY]
         call = Call(method, path, is_write=is_write, allow_not_found=allow_not_found)

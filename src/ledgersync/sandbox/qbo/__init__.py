@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from ..common.app import build_app, fault_rng
-from . import api, control, oauth
+from . import api, attachables, control, oauth
 from .ratelimit import RateLimiter
 from .state import QboSandbox
 from .webhooks import WebhookDispatcher
@@ -24,9 +24,21 @@ class Runtime:
         self.limiter = RateLimiter()
         self.webhooks = WebhookDispatcher(sb)
         self.rng = fault_rng(sb.faults)
+        # Where the sandbox is reached (the last API request's base URL), for Attachables' download URLs.
+        self.base_url = "http://127.0.0.1/"
 
     def reseed(self) -> None:
         self.rng = fault_rng(self.sb.faults)
+
+
+async def _file(request: Request) -> Response:
+    """An Attachable's TempDownloadUri: the bytes, no token needed (as Intuit's pre-signed URLs)."""
+    rt: Runtime = request.app.state.rt
+    for company in rt.sb.tenants.values():
+        found = attachables.file_by_token(company, request.path_params["token"])
+        if found is not None:
+            return Response(found[0], media_type=found[1])
+    return Response(b"Not Found", status_code=404, media_type="text/plain")
 
 
 async def _root(request: Request) -> JSONResponse:
@@ -56,6 +68,7 @@ def create_app(sandbox: QboSandbox | None = None) -> ASGIApp:
         Route(oauth.USERINFO_PATH, oauth.userinfo, methods=["GET"]),
         Route(oauth.JWKS_PATH, oauth.jwks, methods=["GET"]),
         Route("/v3/company/{realm}/{path:path}", api.endpoint, methods=["GET", "POST"]),
+        Route("/_files/{token}", _file, methods=["GET"]),
         *control.ROUTES,
     ]
     return build_app(rt, routes)

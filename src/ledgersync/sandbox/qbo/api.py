@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from . import attachables as A
 from . import entities as E
 from . import faults as F
 from .company import company_info, preferences
@@ -212,6 +213,7 @@ def handle(
     raw: bytes,
     params: Mapping[str, str],
     user: str = "Sandbox User",
+    content_type: str = "",
 ) -> Result:
     """Route one request (API or as-user). Webhook events are queued; returns (status, body)."""
     path = f"/v3/company/{company.id}/" + "/".join(segs)
@@ -222,7 +224,30 @@ def handle(
         head = segs[0].lower()
         if head == "query":
             text = _query_text(method, raw, params)
+            if A.is_query(text):
+                return 200, dumps({"QueryResponse": A.query(ctx, text, rt.base_url), "time": _time(rt)})
             return 200, dumps({"QueryResponse": _do_query(rt, ctx, text), "time": _time(rt)})
+        if head == "upload" and method == "POST" and len(segs) == 1:
+            out = A.upload(ctx, content_type, raw, rt.base_url)
+            rt.sb.dirty = True
+            return 200, dumps(out)
+        if head == "download" and method == "GET" and len(segs) == 2:
+            # Intuit answers the temporary download URL as text/plain (the endpoint sets that type).
+            return 200, A.read(ctx, segs[1], rt.base_url)["TempDownloadUri"].encode()
+        if head == "attachable" and len(segs) <= 2:
+            if method == "GET" and len(segs) == 2:
+                return 200, dumps({"Attachable": A.read(ctx, segs[1], rt.base_url), "time": _time(rt)})
+            if method == "POST" and len(segs) == 1:
+                try:
+                    doc = loads(raw) if raw.strip() else None
+                except ValueError:
+                    raise Fault(
+                        "2010", "Request has invalid or unsupported property", "Request body is not valid JSON"
+                    ) from None
+                saved = A.save(ctx, doc, params, rt.base_url)
+                rt.sb.dirty = True
+                return 200, dumps({"Attachable": saved, "time": _time(rt)})
+            raise F.unsupported(path)
         if head == "cdc" and method == "GET":
             return 200, dumps(_cdc(rt, company, params))
         if head == "companyinfo" and method == "GET" and len(segs) == 2:
@@ -316,15 +341,17 @@ async def endpoint(request: Request) -> Response:
         except ClientDisconnect:
             # The caller went away (e.g. its process was killed): nothing to answer.
             return Response(b"", status_code=499)
+        rt.base_url = str(request.base_url)
+        ctype = request.headers.get("content-type", "")
         rid = params.get("requestid")
         if rid is not None:
             limit = 36 if is_batch else 50
             if len(rid) > limit:
                 status, body = _fault(rt, F.request_id_too_long(rid, limit))
             else:
-                status, body = await _idempotent(rt, company, rid, method, segs, raw, params)
+                status, body = await _idempotent(rt, company, rid, method, segs, raw, params, ctype)
         else:
-            status, body = handle(rt, company, method, segs, raw, params)
+            status, body = handle(rt, company, method, segs, raw, params, content_type=ctype)
         if applies:
             if faults.get("timeout_after_commit_rate") and rt.rng.random() < float(faults["timeout_after_commit_rate"]):
                 sb.counters["faults"]["timeout_after_commit"] += 1
@@ -332,6 +359,8 @@ async def endpoint(request: Request) -> Response:
             elif faults.get("drop_after_commit_rate") and rt.rng.random() < float(faults["drop_after_commit_rate"]):
                 sb.counters["faults"]["drop_after_commit"] += 1
                 return DroppedResponse()
+        if status == 200 and method == "GET" and segs and segs[0].lower() == "download":
+            return Response(body, status_code=200, media_type="text/plain")
         return Response(body, status_code=status, media_type=JSON)
     finally:
         rt.limiter.release(realm)
@@ -345,6 +374,7 @@ async def _idempotent(
     segs: list[str],
     raw: bytes,
     params: Mapping[str, str],
+    content_type: str = "",
 ) -> Result:
     """A repeated requestid returns the original response and never re-executes (whatever its body)."""
     while True:
@@ -358,7 +388,7 @@ async def _idempotent(
     event = asyncio.Event()
     company.requestids[rid] = event
     try:
-        result = handle(rt, company, method, segs, raw, params)
+        result = handle(rt, company, method, segs, raw, params, content_type=content_type)
         company.requestids[rid] = result
     except BaseException:
         company.requestids.pop(rid, None)

@@ -21,11 +21,14 @@ OTHER_ROUTES = [
     ("POST", "/v3/company/{realmId}/batch", "create/update/delete/void and Query items"),
     ("GET", "/v3/company/{realmId}/preferences", "the Preferences entity (also `SELECT * FROM Preferences`)"),
     ("GET", "/v3/company/{realmId}/companyinfo/{realmId}", "the CompanyInfo entity (also queryable)"),
+    ("POST", "/v3/company/{realmId}/upload", "multipart: `file_metadata_<n>` + `file_content_<n>` (attachables.py)"),
+    ("GET/POST", "/v3/company/{realmId}/attachable[/{id}]", "read; note-only create; update; `?operation=delete`"),
+    ("GET", "/v3/company/{realmId}/download/{id}", "the TempDownloadUri (text/plain), served at `/_files/{token}`"),
+    ("GET/POST", "/v3/company/{realmId}/query", "`SELECT * FROM Attachable WHERE AttachableRef.EntityRef.Value = ..`"),
     *(("GET", f"/v3/company/{{realmId}}/reports/{name}", "computed from the company's postings") for name in REPORTS),
 ]
 # Entities and routes of the QuickBooks Online API the sandbox does not serve (they answer Fault 4000 or 500).
 NOT_SERVED = [
-    ("Attachable, Upload, Download", "no file storage"),
     ("CompanyCurrency, ExchangeRate", "one currency per company"),
     ("CreditCardPayment, ItemReceipt, InventoryAdjustment", "not modelled"),
     ("RecurringTransaction, JournalCode, TaxService/Taxcode, TaxClassification", "not modelled"),

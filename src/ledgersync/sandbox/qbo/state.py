@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..common.persistence import PersistedState
+from . import attachables
 from .util import now_ms, parse_offset
 
 # Entity name as QBO spells it; URLs use the lower-cased form.
@@ -202,6 +203,10 @@ class Company:
         self.derived: dict[str, tuple[int, Any]] = {}
         # requestid -> (status, body) or an Event while the first request is in flight
         self.requestids: dict[str, tuple[int, bytes] | asyncio.Event] = {}
+        # Attachables by id and their files' bytes (attachables.py); ids of their own sequence.
+        self.attachables: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, bytes] = {}
+        self.attachable_seq = 0
         if seed:
             from .seed import seed_company
 
@@ -315,6 +320,7 @@ class Company:
             "last_ms": self.last_ms,
             "data": {e: list(r.values()) for e, r in self.data.items()},
             "tombstones": self.tombstones,
+            "attachables": attachables.to_json(self),
         }
 
     @classmethod
@@ -336,6 +342,7 @@ class Company:
             c.log_ms[e] = [c.log_ms[e][i] for i in order]
             c.log_ids[e] = [c.log_ids[e][i] for i in order]
         c.last_ms = max(obj.get("last_ms", 0), c.last_ms)
+        attachables.from_json(c, obj.get("attachables") or {})
         return c
 
 

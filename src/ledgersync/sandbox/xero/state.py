@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..common.persistence import PersistedState
-from . import ledger
+from . import attachments, ledger
 from .seed import seed_accounts, seed_organisation, seed_settings, seed_tax_rates, seed_tracking
 from .util import ms_date, new_id, now_ms
 
@@ -139,6 +139,8 @@ class Tenant:
         self.posted: dict[str, dict[str, Any]] = {}
         # False while a saved state is loaded: its journals are restored, never re-posted.
         self.posting = True
+        # Invoice id (lower case) -> its attachments, bytes included (attachments.py).
+        self.attachments: dict[str, list[dict[str, Any]]] = {}
         self.organisation: dict[str, Any] = seed_organisation(self.id, name, self.created_ms)
         if seed:
             stamp = self.stamp()
@@ -232,6 +234,7 @@ class Tenant:
             "organisation": self.organisation,
             "posted": self.posted,
             "data": {c: list(r.values()) for c, r in self.data.items()},
+            "attachments": attachments.to_json(self),
         }
 
     @classmethod
@@ -247,6 +250,7 @@ class Tenant:
                 for rec in recs:
                     t.put(coll, rec, touch=False)
         t.posting = True
+        attachments.from_json(t, obj.get("attachments") or {})
         if not t.data["Currencies"]:
             # A state file saved before these lists existed.
             for coll, seeded in seed_settings(t.created_ms).items():
