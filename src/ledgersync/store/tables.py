@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -91,6 +92,9 @@ class Connection(Base):
     # and when a cycle is next due (None: as soon as the scheduler looks).
     sync_every_seconds: Mapped[int | None] = mapped_column(Integer)
     next_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The organisation's settings as the platform last told them (providers/org.OrgSettings as JSON: home
+    # currency, multicurrency, the currencies it takes; migration 0011). None: not read yet.
+    platform_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class SyncLease(Base):

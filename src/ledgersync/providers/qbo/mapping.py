@@ -610,6 +610,7 @@ def credit_note_to_qbo(
         line_amount_types=note.line_amount_types,
         refs=refs,
     )
+    body["ExchangeRate"] = exchange_rate_to_qbo(note.currency_rate)
     return _identity(_clean(body), remote_id, sync_token)
 
 
@@ -623,6 +624,7 @@ def credit_note_from_qbo(data: Mapping[str, Any], refs: Refs) -> CreditNote:
         number=_str(data.get("DocNumber")),
         date=date,
         currency=_currency(data, refs),
+        currency_rate=exchange_rate_from_qbo(data),
         line_amount_types=_line_types(data.get("GlobalTaxCalculation")),
         lines=_lines_from_qbo(data, refs),
         status=InvoiceStatus.VOIDED if is_voided(data) else InvoiceStatus.AUTHORISED,
@@ -676,6 +678,7 @@ def payment_to_qbo(
             {"Amount": a.amount, "LinkedTxn": [{"TxnId": a.invoice_id, "TxnType": "Invoice"}]}
             for a in payment.allocations
         ],
+        "ExchangeRate": exchange_rate_to_qbo(payment.currency_rate),
     }
     if refs.home_currency is None or payment.currency != refs.home_currency:
         body["CurrencyRef"] = {"value": payment.currency}
@@ -699,6 +702,7 @@ def payment_from_qbo(data: Mapping[str, Any], refs: Refs) -> Payment:
         date=date,
         amount=_dec(data.get("TotalAmt")) or Decimal(0),
         currency=_currency(data, refs),
+        currency_rate=exchange_rate_from_qbo(data),
         reference=_str(data.get("PaymentRefNum")),
         account_code=_ref(data.get("DepositToAccountRef")),
         allocations=allocations,

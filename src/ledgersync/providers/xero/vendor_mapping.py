@@ -152,6 +152,7 @@ def purchase_order_to_xero(po: PurchaseOrder, *, remote_id: str | None) -> dict[
             "LineItems": [_line_to_xero(line) for line in po.lines],
             "Status": _PO_STATUS[po.status],
             "CurrencyCode": po.currency,
+            "CurrencyRate": po.currency_rate,
         }
     )
 
@@ -167,6 +168,7 @@ def purchase_order_from_xero(data: Mapping[str, Any]) -> PurchaseOrder:
         date=date,
         delivery_date=parse_date(data.get("DeliveryDate")),
         currency=str(data.get("CurrencyCode") or "AUD"),
+        currency_rate=currency_rate_from_xero(data),
         line_amount_types=_line_types(data.get("LineAmountTypes")),
         lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
         status=_PO_STATUS_BACK.get(str(data.get("Status") or "DRAFT"), PurchaseOrderStatus.DRAFT),
@@ -236,6 +238,7 @@ def bill_payment_to_xero(
         "Date": format_date(payment.date),
         "Amount": payment.amount,
         "Reference": payment.reference,
+        "CurrencyRate": payment.currency_rate,
     }
     if payment.status is PaymentStatus.DELETED:
         body["Status"] = "DELETED"
@@ -254,6 +257,7 @@ def bill_payment_from_xero(data: Mapping[str, Any]) -> BillPayment:
         date=date,
         amount=amount,
         currency=str(invoice.get("CurrencyCode") or data.get("CurrencyCode") or "AUD"),
+        currency_rate=currency_rate_from_xero(data),
         reference=_str(data.get("Reference")),
         account_code=_str((data.get("Account") or {}).get("Code")),
         allocations=[BillAllocation(bill_id=str(invoice["InvoiceID"]), amount=amount)]

@@ -21,12 +21,16 @@ OTHER_ROUTES = [
     ("POST", "/v3/company/{realmId}/batch", "create/update/delete/void and Query items"),
     ("GET", "/v3/company/{realmId}/preferences", "the Preferences entity (also `SELECT * FROM Preferences`)"),
     ("GET", "/v3/company/{realmId}/companyinfo/{realmId}", "the CompanyInfo entity (also queryable)"),
+    ("GET", "/v3/company/{realmId}/query?query=SELECT * FROM CompanyCurrency", "the currencies added (read-only)"),
     *(("GET", f"/v3/company/{{realmId}}/reports/{name}", "computed from the company's postings") for name in REPORTS),
 ]
 # Entities and routes of the QuickBooks Online API the sandbox does not serve (they answer Fault 4000 or 500).
 NOT_SERVED = [
     ("Attachable, Upload, Download", "no file storage"),
-    ("CompanyCurrency, ExchangeRate", "one currency per company"),
+    (
+        "CompanyCurrency create/update, ExchangeRate",
+        "currencies are added through the control API; a document carries its own rate",
+    ),
     ("CreditCardPayment, ItemReceipt, InventoryAdjustment", "not modelled"),
     ("RecurringTransaction, JournalCode, TaxService/Taxcode, TaxClassification", "not modelled"),
     ("POST /preferences", "preferences are set through the control API"),
