@@ -372,4 +372,5 @@ def test_a_rate_added_to_a_record_leaves_older_records_hashes_alone() -> None:
     payment = Payment(id="p1", date=TODAY, amount=Decimal("5"), allocations=[])
     assert "currency_rate" not in payment.hash_view()
     rated = payment.model_copy(update={"currency_rate": Decimal("0.5")})
-    assert Decimal(rated.hash_view()["currency_rate"]) == Decimal("0.5") and rated.content_hash() != payment.content_hash()
+    assert Decimal(rated.hash_view()["currency_rate"]) == Decimal("0.5")
+    assert rated.content_hash() != payment.content_hash()
