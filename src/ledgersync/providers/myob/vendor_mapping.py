@@ -16,7 +16,6 @@ from ledgersync.model import (
     Bill,
     BillAllocation,
     BillPayment,
-    Contact,
     ContactStatus,
     Entity,
     InvoiceLine,
@@ -43,6 +42,7 @@ from ledgersync.providers.myob.mapping import (
     dec,
     parse_date,
 )
+from ledgersync.providers.util import supplier_as_contact
 
 SUPPLIER = "Contact/Supplier"
 SERVICE_ORDER = "Purchase/Order/Service"
@@ -66,25 +66,9 @@ def supplier_card_id(app_id: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- suppliers
-def _as_contact(supplier: Supplier) -> Contact:
-    return Contact(
-        id=supplier.id,
-        name=supplier.name,
-        email=supplier.email,
-        first_name=supplier.first_name,
-        last_name=supplier.last_name,
-        phone=supplier.phone,
-        tax_number=supplier.tax_number,
-        address=supplier.address,
-        is_customer=False,
-        is_supplier=True,
-        status=supplier.status,
-    )
-
-
 def supplier_to_myob(supplier: Supplier, app_id: str, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A supplier card: the card fields as a customer's (contact_to_myob), its ABN under BuyingDetails."""
-    body = contact_to_myob(_as_contact(supplier), app_id, current)
+    body = contact_to_myob(supplier_as_contact(supplier), app_id, current)
     if current is None:
         body["DisplayID"] = supplier_card_id(app_id)
     selling = dict(body.pop("SellingDetails", None) or {})

@@ -25,6 +25,7 @@ from ledgersync.model import (
     Payment,
     PaymentStatus,
     Record,
+    Supplier,
     SyncError,
     Tracking,
 )
@@ -219,6 +220,34 @@ def is_voided(data: Mapping[str, Any]) -> bool:
 # ---------------------------------------------------------------- customers
 
 
+def party_to_qbo(party: Contact | Supplier) -> dict[str, Any]:
+    """What a customer and a vendor have alike in QuickBooks: names, email, phone, billing address, active."""
+    address = party.address
+    person = bool(party.first_name or party.last_name)
+    body: dict[str, Any] = {
+        "DisplayName": party.name,
+        "GivenName": party.first_name,
+        "FamilyName": party.last_name,
+        # A business has no person's name: its company name is the name.
+        "CompanyName": None if person else party.name[:100],
+        "PrimaryEmailAddr": {"Address": party.email} if party.email else None,
+        "PrimaryPhone": {"FreeFormNumber": party.phone} if party.phone else None,
+        "Active": party.status is ContactStatus.ACTIVE,
+    }
+    if address is not None:
+        body["BillAddr"] = _clean(
+            {
+                "Line1": address.line1,
+                "Line2": address.line2,
+                "City": address.city,
+                "CountrySubDivisionCode": address.region,
+                "PostalCode": address.postal_code,
+                "Country": address.country,
+            }
+        )
+    return body
+
+
 def contact_to_qbo(
     contact: Contact,
     *,
@@ -235,29 +264,7 @@ def contact_to_qbo(
             "QuickBooks keeps suppliers as vendors, which this integration does not sync yet.",
             "Skip this contact, or mark it as a customer too.",
         )
-    address = contact.address
-    person = bool(contact.first_name or contact.last_name)
-    body: dict[str, Any] = {
-        "DisplayName": contact.name,
-        "GivenName": contact.first_name,
-        "FamilyName": contact.last_name,
-        # A business has no person's name: its company name is the name.
-        "CompanyName": None if person else contact.name[:100],
-        "PrimaryEmailAddr": {"Address": contact.email} if contact.email else None,
-        "PrimaryPhone": {"FreeFormNumber": contact.phone} if contact.phone else None,
-        "Active": contact.status is ContactStatus.ACTIVE,
-    }
-    if address is not None:
-        body["BillAddr"] = _clean(
-            {
-                "Line1": address.line1,
-                "Line2": address.line2,
-                "City": address.city,
-                "CountrySubDivisionCode": address.region,
-                "PostalCode": address.postal_code,
-                "Country": address.country,
-            }
-        )
+    body = party_to_qbo(contact)
     if contact.parent_id:
         body["ParentRef"] = {"value": contact.parent_id}
         body["Job"] = True

@@ -52,6 +52,7 @@ from ledgersync.providers.qbo.mapping import (
     is_voided,
     parse_date,
     parse_datetime,
+    party_to_qbo,
 )
 
 VENDOR_ENTITY_NAME: dict[Entity, str] = {
@@ -91,30 +92,8 @@ def supplier_to_qbo(
     problem = name_problem(supplier.name, "supplier name")
     if problem is not None:
         raise MappingError(problem)
-    person = bool(supplier.first_name or supplier.last_name)
-    address = supplier.address
-    body: dict[str, Any] = {
-        "DisplayName": supplier.name,
-        "GivenName": supplier.first_name,
-        "FamilyName": supplier.last_name,
-        "CompanyName": None if person else supplier.name[:100],
-        "PrimaryEmailAddr": {"Address": supplier.email} if supplier.email else None,
-        "PrimaryPhone": {"FreeFormNumber": supplier.phone} if supplier.phone else None,
-        "TaxIdentifier": supplier.tax_number,
-        "AcctNum": supplier.account_number,
-        "Active": supplier.status is ContactStatus.ACTIVE,
-    }
-    if address is not None:
-        body["BillAddr"] = _clean(
-            {
-                "Line1": address.line1,
-                "Line2": address.line2,
-                "City": address.city,
-                "CountrySubDivisionCode": address.region,
-                "PostalCode": address.postal_code,
-                "Country": address.country,
-            }
-        )
+    body = party_to_qbo(supplier)
+    body.update(TaxIdentifier=supplier.tax_number, AcctNum=supplier.account_number)
     _with_currency(body, supplier.currency, refs)
     return _identity(_clean(body), remote_id, sync_token)
 

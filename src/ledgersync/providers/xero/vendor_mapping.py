@@ -31,6 +31,7 @@ from ledgersync.model import (
     SyncError,
 )
 from ledgersync.providers.base import RemoteRecord
+from ledgersync.providers.util import supplier_as_contact
 from ledgersync.providers.xero.mapping import (
     _LINE_TYPES,
     DEFAULT_BANK_ACCOUNT,
@@ -45,6 +46,7 @@ from ledgersync.providers.xero.mapping import (
     _status_from_xero,
     _status_to_xero,
     _str,
+    contact_to_xero,
     currency_rate_from_xero,
     format_date,
     parse_date,
@@ -82,35 +84,14 @@ def is_customer_contact(data: Mapping[str, Any]) -> bool:
 
 
 def supplier_to_xero(supplier: Supplier, *, remote_id: str | None, app_id: str | None) -> dict[str, Any]:
-    address = supplier.address
-    body: dict[str, Any] = {
-        "ContactID": remote_id,
-        "ContactNumber": supplier_number(app_id) if app_id and remote_id is None else None,
-        "Name": supplier.name,
-        "EmailAddress": supplier.email,
-        "FirstName": supplier.first_name,
-        "LastName": supplier.last_name,
-        "TaxNumber": supplier.tax_number,
-        "AccountNumber": supplier.account_number,
-        "DefaultCurrency": supplier.currency,
-    }
-    if supplier.phone is not None:
-        body["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": supplier.phone}]
-    if address is not None:
-        body["Addresses"] = [
-            _clean(
-                {
-                    "AddressType": "POBOX",
-                    "AddressLine1": address.line1,
-                    "AddressLine2": address.line2,
-                    "City": address.city,
-                    "Region": address.region,
-                    "PostalCode": address.postal_code,
-                    "Country": address.country,
-                }
-            )
-        ]
-    return _clean(body)
+    """A supplier is a Xero contact: the contact's body (contact_to_xero), with ContactNumber `supplier:<app id>`
+    when it is created and without IsCustomer / IsSupplier, which Xero sets itself from the contact's documents."""
+    body = contact_to_xero(supplier_as_contact(supplier), remote_id=remote_id, app_id=None)
+    body.pop("IsCustomer", None)
+    body.pop("IsSupplier", None)
+    if app_id and remote_id is None:
+        body["ContactNumber"] = supplier_number(app_id)
+    return body
 
 
 def supplier_from_xero(data: Mapping[str, Any]) -> Supplier:
