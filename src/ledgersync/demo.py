@@ -677,7 +677,8 @@ def _myob(
     on_step(f"MYOB sandbox running at {myob.url} (business 'Demo Workshop Pty Ltd')")
     # The app keeps Xero's codes; this connection maps them to the company file's account numbers and tax codes.
     codes = {
-        "account_codes": json.dumps({"090": "1-1110", "200": "4-2000"}),  # bank, service income
+        # bank, service income, purchases (General Expenses: the purchase order and its bill)
+        "account_codes": json.dumps({"090": "1-1110", "200": "4-2000", "300": "6-1000"}),
         "tax_codes": json.dumps({"OUTPUT": "GST", "NONE": "FRE"}),
     }
     conn = connect_sandbox(ls, org, myob, codes)

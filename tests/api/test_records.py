@@ -113,6 +113,8 @@ def test_health_shows_the_last_sync_phrase_counts_and_failures(connected: tuple[
     h = api.a.h(Role.MEMBER)
     before = api.client.get(f"/v1/connections/{conn}/health", headers=h).json()
     assert before["stale"] is True and before["last_sync_phrase"] == "No sync with Xero yet"
+    # The organisation's currency settings, read when the connection was made (issue 16).
+    assert before["currencies"] == "Home currency AUD · multicurrency off"
     # A name Xero refuses, put in through the Python API (the REST API refuses it with 422 before any sync).
     api.ls.upsert_contact(api.a.id, Contact(id="c1", name="Bad\x07 Name"))
     api.client.post(f"/v1/connections/{conn}/sync", headers=h).raise_for_status()

@@ -80,6 +80,62 @@ class Myob(Platform):
         # The sandbox stamps LastModified to the millisecond and pulls read a lookback behind the cursor.
         return None
 
+    # -- the vendor side ------------------------------------------------------------------------------------
+    def _link(self, resource: str, field: str, value: str) -> dict[str, str]:
+        rec = next(r for r in self.sb.records(resource) if r[field] == value)
+        return {"UID": rec["UID"]}
+
+    def create_supplier(self, name: str) -> str:
+        return str(self.sb.as_user("Contact/Supplier", {"CompanyName": name, "IsIndividual": False})["UID"])
+
+    def enter_bill(self, supplier_remote_id: str, number: str, amount: Decimal) -> str:
+        line = {
+            "Type": "Transaction",
+            "Description": "Entered in MYOB",
+            "Total": str(amount),
+            "Account": self._link("GeneralLedger/Account", "DisplayID", "6-1000"),
+            "TaxCode": self._link("GeneralLedger/TaxCode", "Code", "N-T"),
+        }
+        body = {
+            "Number": number,
+            "SupplierInvoiceNumber": number,
+            "Date": f"{dt.date.today().isoformat()}T00:00:00",
+            "Supplier": {"UID": supplier_remote_id},
+            "Lines": [line],
+        }
+        return str(self.sb.as_user("Purchase/Bill/Service", body)["UID"])
+
+    def pay_bill(self, bill_remote_id: str, amount: Decimal) -> str:
+        bill = self._one("Purchase/Bill/Service", bill_remote_id)
+        assert bill is not None
+        body = {
+            "PayFrom": "Account",
+            "Account": self._link("GeneralLedger/Account", "DisplayID", "1-1110"),
+            "Supplier": {"UID": bill["Supplier"]["UID"]},
+            "Date": f"{dt.date.today().isoformat()}T00:00:00",
+            "AmountPaid": str(amount),
+            "Lines": [{"Type": "Bill", "Purchase": {"UID": bill_remote_id}, "AmountApplied": str(amount)}],
+        }
+        return str(self.sb.as_user("Purchase/SupplierPayment", body)["UID"])
+
+    def supplier_names(self) -> list[str]:
+        return [c["CompanyName"] for c in self.sb.records("Contact/Supplier") if c.get("IsActive", True)]
+
+    def bill_facts(self, remote_id: str) -> dict[str, Any]:
+        bill = self._one("Purchase/Bill/Service", remote_id) or self._one("Purchase/Bill/Item", remote_id)
+        if bill is None:
+            return {"total": Decimal(0), "state": "void", "purchase_order": None}
+        total = Decimal(str(bill["TotalAmount"]))
+        state = "paid" if bill["Status"] == "Closed" and total > 0 else "open"
+        return {"total": total, "state": state, "purchase_order": (bill.get("Order") or {}).get("UID")}
+
+    def purchase_order_facts(self, remote_id: str) -> dict[str, Any]:
+        order = self._one("Purchase/Order/Service", remote_id) or self._one("Purchase/Order/Item", remote_id)
+        if order is None:
+            return {"total": Decimal(0), "state": "deleted"}
+        state = "billed" if order["Status"] == "ConvertedToBill" else "open"
+        return {"total": Decimal(str(order["TotalAmount"])), "state": state}
+
 
 def myob() -> Myob:
     return Myob(

@@ -1,4 +1,4 @@
-"""Attachments in the store on SQLite and PostgreSQL (migration 0011): bytes and hash by file name, replace,
+"""Attachments in the store on SQLite and PostgreSQL (migration 0012): bytes and hash by file name, replace,
 per-connection state, removal."""
 
 from __future__ import annotations

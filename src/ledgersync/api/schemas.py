@@ -174,6 +174,9 @@ class HealthOut(BaseModel):
     calls: int
     counts: dict[str, dict[str, int]]
     failed_count: int
+    currencies: str | None = Field(
+        None, description="The organisation's currency settings as its platform last told them (issue 16)"
+    )
 
 
 # -- records and states ---------------------------------------------------------------------------------------

@@ -89,6 +89,8 @@ class HealthView:
     calls: int
     counts: dict[str, dict[str, int]]
     failed_count: int
+    # "Home currency AUD · multicurrency on: USD, NZD" (issue 16); None until the settings are read.
+    currencies: str | None = None
 
 
 def health_view(ls: LedgerSync, conn_id: str) -> HealthView:
@@ -109,6 +111,7 @@ def health_view(ls: LedgerSync, conn_id: str) -> HealthView:
         calls=h.calls,
         counts=h.counts,
         failed_count=failed,
+        currencies=h.currencies,
     )
 
 

@@ -70,6 +70,9 @@ class Health:
     sync_every_seconds: int | None = None
     own_cadence: bool = False
     next_sync_at: dt.datetime | None = None
+    # The organisation's currency settings as its platform last told them (issue 16): "Home currency AUD ·
+    # multicurrency on: USD, NZD"; None until read (at connect, on Refresh link, or when a cycle needs them).
+    currencies: str | None = None
 
     def schedule_phrase(self) -> str:
         """"Syncs every 5 minutes (Xero's default); next at 14:05 UTC" and the like."""
@@ -500,7 +503,14 @@ class LedgerSync(AttachmentsAPI):
             sync_every_seconds=every.seconds,
             own_cadence=every.own,
             next_sync_at=schedule.due_at(conn, every),
+            currencies=settings.summary() if (settings := connections.org_settings(conn)) else None,
         )
+
+    def refresh_org_settings(self, conn_id: str) -> str | None:
+        """Read the organisation's settings (home currency, the currencies it takes) from the platform now and
+        keep them on the connection; their one-line summary, or None where the platform has none to read."""
+        settings = connections.read_org_settings(self.store, self._spec_of(conn_id), conn_id, self.budget)
+        return settings.summary() if settings else None
 
     def _cadence(self, spec: ProviderSpec, conn: Connection) -> str | None:
         # The QuickBooks Web Connector (issue 10): the connection is synced when the Web Connector calls.

@@ -20,6 +20,7 @@ from ledgersync.providers.connect import (
     OAuth2CodeFlow,
     WebConnectorFlow,
 )
+from ledgersync.providers.org import OrgSettings, ReadsOrgSettings
 from ledgersync.store import Store, StoreTokenStore
 from ledgersync.store.tables import Connection
 
@@ -81,7 +82,49 @@ def open_provider(
     the store (refreshed single-flight), its rate limits counted in `budget`. The caller closes it."""
     row = store.get_connection(conn) if isinstance(conn, str) else conn
     tokens = StoreTokenStore(store, row.id)
-    return spec.connect(load_config(store, spec, row), row.tenant_id or "", tokens, budget=budget)
+    provider = spec.connect(load_config(store, spec, row), row.tenant_id or "", tokens, budget=budget)
+    if isinstance(provider, ReadsOrgSettings) and row.platform_settings:
+        provider.org_settings = OrgSettings.from_json(row.platform_settings)
+    return provider
+
+
+def org_settings(conn: Connection) -> OrgSettings | None:
+    """The organisation's settings as its platform last told them (None: never read)."""
+    return OrgSettings.from_json(conn.platform_settings) if conn.platform_settings else None
+
+
+def keep_org_settings(store: Store, conn_id: str, provider: Provider) -> None:
+    """Store the settings a provider read during its life, if they are newer than the stored ones."""
+    if not isinstance(provider, ReadsOrgSettings) or provider.org_settings is None:
+        return
+    current = provider.org_settings
+    stored = org_settings(store.get_connection(conn_id))
+    if stored is not None and stored.read_at >= current.read_at:
+        return
+    store.save_platform_settings(conn_id, current.to_json())
+    if not current.same_as(stored):
+        store.log("connection", connection_id=conn_id, message=f"organisation settings read: {current.summary()}")
+
+
+def read_org_settings(
+    store: Store, spec: ProviderSpec, conn_id: str, budget: BudgetBackend | None = None
+) -> OrgSettings | None:
+    """Read the organisation's settings from the platform now (at connect and on Refresh link) and keep them.
+    None where the platform has none to read; a refusal or an outage is logged and left for the next cycle,
+    which reads them when it needs them."""
+    provider = open_provider(store, spec, conn_id, budget)
+    try:
+        if not isinstance(provider, ReadsOrgSettings):
+            return None
+        try:
+            provider.org_settings = provider.read_org_settings()
+        except Exception as exc:
+            store.log("connection", connection_id=conn_id, message=f"organisation settings not read: {exc}")
+            return None
+        keep_org_settings(store, conn_id, provider)
+        return provider.org_settings
+    finally:
+        provider.close()
 
 
 def setting_names(store: Store, spec: ProviderSpec, conn: Connection) -> list[str]:
@@ -216,6 +259,7 @@ def complete_redirect(
     if grant.token is not None:
         store.save_token(conn_id, grant.token)
     _connected(store, conn, tenant, "consent")
+    read_org_settings(store, spec, conn_id)
     return conn_id
 
 
@@ -233,6 +277,7 @@ def submit_credentials(store: Store, spec: ProviderSpec, conn_id: str, submitted
     tenant = _tenant(conn, grant.tenants, None)
     store.save_credentials(conn_id, {**hidden, **grant.secrets}, config={**conn.config, **grant.settings})
     _connected(store, conn, tenant, "credentials checked")
+    read_org_settings(store, spec, conn_id)
     return conn_id
 
 
@@ -317,8 +362,11 @@ __all__ = [
     "complete_redirect",
     "create_connection",
     "disconnect",
+    "keep_org_settings",
     "load_config",
     "open_provider",
+    "org_settings",
+    "read_org_settings",
     "receive_webhook",
     "setting_names",
     "start",

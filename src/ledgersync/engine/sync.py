@@ -14,6 +14,7 @@ from ledgersync.engine import plan as plan_stage
 from ledgersync.engine import pull as pull_stage
 from ledgersync.engine import reconcile as reconcile_stage
 from ledgersync.engine import record as record_stage
+from ledgersync.engine.connections import keep_org_settings
 from ledgersync.engine.context import CycleContext, CycleReport, Progress, idempotency_key
 from ledgersync.engine.entities import rules_for
 from ledgersync.engine.execute import Executed, execute_next
@@ -62,6 +63,7 @@ class Cycle(CycleContext):
             self.report.finished_at = utcnow()
             self.report.calls = self.calls
             record_stage.cycle_finished(self, self.store.get_connection(self.conn_id).status)
+            keep_org_settings(self.store.unfenced, self.conn_id, self.provider)
             self.provider.close()
         return self.report
 

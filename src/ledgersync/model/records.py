@@ -81,12 +81,19 @@ class Record(BaseModel):
     entity: ClassVar[Entity]
     # Fields owned by the platform (computed there) that never go out and never count as an app-side edit.
     remote_owned: ClassVar[frozenset[str]] = frozenset()
+    # Fields added to a record after its first release: left out of the hash while unset, so a record stored
+    # before the field existed keeps its hash (and is not taken for an edit).
+    hash_if_set: ClassVar[frozenset[str]] = frozenset()
 
     id: str
 
     def hash_view(self) -> dict[str, Any]:
         """What the app owns in this record: the fields a content hash covers."""
-        return self.model_dump(mode="json", exclude={"id", *self.remote_owned})
+        view = self.model_dump(mode="json", exclude={"id", *self.remote_owned})
+        for name in self.hash_if_set:
+            if view.get(name) is None:
+                view.pop(name, None)
+        return view
 
     def content_hash(self) -> str:
         """A stable hash of what the app owns in this record, used to see whether either side changed it."""
@@ -252,11 +259,14 @@ class Payment(Record):
     entity: ClassVar[Entity] = Entity.PAYMENT
     # Platforms take a payment's customer from the invoices it pays; the app's value is informative only.
     remote_owned: ClassVar[frozenset[str]] = frozenset({"contact_id"})
+    hash_if_set: ClassVar[frozenset[str]] = frozenset({"currency_rate"})
 
     contact_id: str | None = None
     date: dt.date
     amount: Amount
     currency: str = "AUD"
+    # As Invoice.currency_rate (issue 16): units of the document's currency per unit of the home currency.
+    currency_rate: Amount | None = None
     reference: str | None = None
     account_code: str | None = None
     allocations: list[Allocation] = Field(default_factory=list)
@@ -279,11 +289,14 @@ class CustomerCredit(Record):
     # payment_id and the deposit account are the app's bookkeeping: Xero does not show them on an
     # overpayment, so they are never compared.
     remote_owned: ClassVar[frozenset[str]] = frozenset({"remaining_credit", "payment_id", "account_code"})
+    hash_if_set: ClassVar[frozenset[str]] = frozenset({"currency_rate"})
 
     contact_id: str
     date: dt.date
     amount: Amount
     currency: str = "AUD"
+    # As Invoice.currency_rate (issue 16): units of the document's currency per unit of the home currency.
+    currency_rate: Amount | None = None
     reference: str | None = None
     account_code: str | None = None
     # The app payment whose excess this credit holds, when it came from an overpayment.
@@ -296,11 +309,14 @@ class CreditNote(Record):
 
     entity: ClassVar[Entity] = Entity.CREDIT_NOTE
     remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "remaining_credit"})
+    hash_if_set: ClassVar[frozenset[str]] = frozenset({"currency_rate"})
 
     contact_id: str
     number: str | None = None
     date: dt.date
     currency: str = "AUD"
+    # As Invoice.currency_rate (issue 16): units of the document's currency per unit of the home currency.
+    currency_rate: Amount | None = None
     line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
     lines: list[InvoiceLine] = Field(default_factory=list)
     status: InvoiceStatus = InvoiceStatus.AUTHORISED
@@ -332,11 +348,14 @@ class SalesReceipt(Record):
 
     entity: ClassVar[Entity] = Entity.SALES_RECEIPT
     remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "total_tax"})
+    hash_if_set: ClassVar[frozenset[str]] = frozenset({"currency_rate"})
 
     contact_id: str | None = None
     number: str | None = None
     date: dt.date
     currency: str = "AUD"
+    # As Invoice.currency_rate (issue 16): units of the document's currency per unit of the home currency.
+    currency_rate: Amount | None = None
     line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
     lines: list[InvoiceLine] = Field(default_factory=list)
     account_code: str | None = None
@@ -380,12 +399,15 @@ class PurchaseOrder(Record):
 
     entity: ClassVar[Entity] = Entity.PURCHASE_ORDER
     remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "total_tax"})
+    hash_if_set: ClassVar[frozenset[str]] = frozenset({"currency_rate"})
 
     supplier_id: str
     number: str | None = None
     date: dt.date
     delivery_date: dt.date | None = None
     currency: str = "AUD"
+    # As Invoice.currency_rate (issue 16): units of the document's currency per unit of the home currency.
+    currency_rate: Amount | None = None
     line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
     lines: list[InvoiceLine] = Field(default_factory=list)
     status: PurchaseOrderStatus = PurchaseOrderStatus.AUTHORISED
@@ -438,11 +460,14 @@ class BillPayment(Record):
 
     entity: ClassVar[Entity] = Entity.BILL_PAYMENT
     remote_owned: ClassVar[frozenset[str]] = frozenset({"supplier_id"})
+    hash_if_set: ClassVar[frozenset[str]] = frozenset({"currency_rate"})
 
     supplier_id: str | None = None
     date: dt.date
     amount: Amount
     currency: str = "AUD"
+    # As Invoice.currency_rate (issue 16): units of the document's currency per unit of the home currency.
+    currency_rate: Amount | None = None
     reference: str | None = None
     account_code: str | None = None
     allocations: list[BillAllocation] = Field(default_factory=list)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
-from ledgersync.model import ErrorCode, ProviderError, SyncError
+from ledgersync.model import Contact, ErrorCode, ProviderError, Supplier, SyncError
 
 T = TypeVar("T")
 
@@ -57,4 +57,24 @@ def unreachable_error(platform: str, exc: Exception, *, outcome_unknown: bool) -
             platform_code=name,
             platform_message=str(exc) or None,
         )
+    )
+
+
+def supplier_as_contact(supplier: Supplier) -> Contact:
+    """A supplier as the contact it is on platforms that keep both as one kind of card (Xero contacts, MYOB
+    cards): the same fields, a supplier and not a customer, so it goes through the contact's mapping."""
+    return Contact(
+        id=supplier.id,
+        name=supplier.name,
+        email=supplier.email,
+        first_name=supplier.first_name,
+        last_name=supplier.last_name,
+        phone=supplier.phone,
+        tax_number=supplier.tax_number,
+        account_number=supplier.account_number,
+        address=supplier.address,
+        currency=supplier.currency,
+        is_customer=False,
+        is_supplier=True,
+        status=supplier.status,
     )

@@ -353,6 +353,13 @@ class Store:
         with self.session() as s:
             s.execute(update(Connection).where(Connection.id == conn_id).values(**values))
 
+    def save_platform_settings(self, conn_id: str, settings: dict[str, Any] | None) -> None:
+        """The organisation's settings as its platform last told them (providers/org.OrgSettings.to_json).
+        Unfenced: what the platform says is true whichever worker read it."""
+        stmt = update(Connection).where(Connection.id == conn_id).values(platform_settings=settings)
+        with self._plain.begin() as s:
+            s.execute(stmt)
+
     def add_calls(self, conn_id: str, n: int) -> None:
         if n:
             with self.session() as s:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -91,6 +92,9 @@ class Connection(Base):
     # and when a cycle is next due (None: as soon as the scheduler looks).
     sync_every_seconds: Mapped[int | None] = mapped_column(Integer)
     next_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The organisation's settings as the platform last told them (providers/org.OrgSettings as JSON: home
+    # currency, multicurrency, the currencies it takes; migration 0011). None: not read yet.
+    platform_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class SyncLease(Base):
@@ -479,7 +483,7 @@ class QbwcRequest(Base):
 
 class Attachment(Base):
     """A file the app attached to one of its records (the invoice's PDF): its bytes and their SHA-256, by file
-    name (migration 0011). The bytes live in the database, not beside it: they commit with their row, every
+    name (migration 0012). The bytes live in the database, not beside it: they commit with their row, every
     worker of a shared PostgreSQL sees them, and a backup holds them; the platforms' limits (10 MB on Xero,
     100 MB on QuickBooks Online) keep them within what both databases store well."""
 
@@ -499,7 +503,7 @@ class Attachment(Base):
 
 class AttachmentSync(Base):
     """Where one attachment stands on one connection: pending, syncing (sent, answer not yet recorded), synced,
-    failed; the platform's id of the file and the hash it holds (migration 0011)."""
+    failed; the platform's id of the file and the hash it holds (migration 0012)."""
 
     __tablename__ = "attachment_syncs"
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)

@@ -89,12 +89,23 @@ class EntityRules:
         return incoming
 
     def settle_pushed(self, record: Record, incoming: Record) -> Record | None:
-        """What the platform computed on a record we pushed and the app takes back (None: nothing)."""
-        return None
+        """What the platform computed on a record we pushed and the app takes back (None: nothing). By default
+        the exchange rate the platform took for a document sent without one (its rate of the day)."""
+        taken = rate_taken(record, incoming)
+        return record.model_copy(update=taken) if taken else None
 
     def deleted_copy(self, record: Record) -> Record | None:
         """The app's copy marked deleted, for a deletion the platform reports without content (None: n/a)."""
         return None
+
+
+def rate_taken(record: Record, incoming: Record) -> dict[str, Any]:
+    """The exchange rate the platform took (its rate of the day, Xero's XE.com rate) for a foreign-currency
+    document the app sent without one, as an update of the app's record; {} when there is none to take."""
+    if "currency_rate" not in type(record).model_fields:
+        return {}
+    mine, theirs = getattr(record, "currency_rate", None), getattr(incoming, "currency_rate", None)
+    return {"currency_rate": theirs} if mine is None and theirs is not None else {}
 
 
 Winner = Literal["app", "platform"]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 import ledgersync.engine.record as record_stage
-from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.entities.base import EntityRules, rate_taken
 from ledgersync.engine.translate import Unresolved
 from ledgersync.model import Bill, BillPayment, Entity, InvoiceStatus, PaymentStatus, Record
 from ledgersync.providers.base import RemoteRecord
@@ -77,6 +77,7 @@ class BillRules(EntityRules):
         if not (isinstance(record, Bill) and isinstance(incoming, Bill)):
             return None
         update: dict[str, Any] = {f: getattr(incoming, f) for f in COMPUTED}
+        update.update(rate_taken(record, incoming))
         if record.number is None and incoming.number:
             update["number"] = incoming.number
         if incoming.status is InvoiceStatus.PAID:

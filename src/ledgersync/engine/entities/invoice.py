@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 import ledgersync.engine.record as record_stage
-from ledgersync.engine.entities.base import EntityRules, settle
+from ledgersync.engine.entities.base import EntityRules, rate_taken, settle
 from ledgersync.model import Entity, Invoice, InvoiceStatus, Record
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import StoredRecord
@@ -75,6 +75,7 @@ class InvoiceRules(EntityRules):
             return None
         # Totals, amount due and an auto-assigned number come back from the platform.
         update: dict[str, Any] = {f: getattr(incoming, f) for f in COMPUTED}
+        update.update(rate_taken(record, incoming))
         if record.number is None and incoming.number:
             update["number"] = incoming.number
         if incoming.status is InvoiceStatus.PAID:

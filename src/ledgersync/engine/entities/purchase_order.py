@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.entities.base import EntityRules, rate_taken
 from ledgersync.model import Bill, Entity, InvoiceStatus, PurchaseOrder, PurchaseOrderStatus, Record
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import StoredRecord
@@ -105,6 +105,7 @@ class PurchaseOrderRules(EntityRules):
         if not (isinstance(record, PurchaseOrder) and isinstance(incoming, PurchaseOrder)):
             return None
         update: dict[str, Any] = {f: getattr(incoming, f) for f in COMPUTED}
+        update.update(rate_taken(record, incoming))
         if record.number is None and incoming.number:
             update["number"] = incoming.number
         return record.model_copy(update=update)

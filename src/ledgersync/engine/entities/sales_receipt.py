@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.entities.base import EntityRules, rate_taken
 from ledgersync.model import Entity, PaymentStatus, Record, SalesReceipt
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import StoredRecord
@@ -54,6 +54,7 @@ class SalesReceiptRules(EntityRules):
         if not (isinstance(record, SalesReceipt) and isinstance(incoming, SalesReceipt)):
             return None
         update: dict[str, Any] = {f: getattr(incoming, f) for f in COMPUTED}
+        update.update(rate_taken(record, incoming))
         if record.number is None and incoming.number:
             update["number"] = incoming.number
         return record.model_copy(update=update)

@@ -20,6 +20,7 @@ class MyobConfig(OAuthAppConfig):
     per_day: int = Field(1_000_000, ge=1, description="Calls a day per API key")
     income_account: str = Field("4-2000", min_length=1, description="Account of lines that name none")
     deposit_account: str = Field("1-1110", min_length=1, description="Account payments and credit go to")
+    expense_account: str = Field("6-1000", min_length=1, description="Account of purchase lines that name none")
     tax_code: str = Field("N-T", min_length=1, description="Tax code of lines that name none")
     no_tax_code: str = Field("N-T", min_length=1, description="Tax code of lines of a no-tax invoice")
     home_currency: str = Field("AUD", min_length=3, max_length=3, description="The company file's currency")

@@ -186,6 +186,8 @@ class Defaults:
     tax_code: str = "N-T"
     no_tax_code: str = "N-T"
     currency: str = "AUD"
+    # Purchase lines that name no account (orders and bills): AccountRight's General Expenses.
+    expense_account: str = "6-1000"
     category_codes: Mapping[str, str] = field(default_factory=dict)
 
 

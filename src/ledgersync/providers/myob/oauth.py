@@ -22,7 +22,11 @@ from ledgersync.providers.session import loads_exact
 
 # The granular scopes a sync needs (developer.myob.com "Granular Data Scopes"); the legacy "CompanyFile" scope
 # still works for older API keys and can be set in `scopes`.
-DEFAULT_SCOPES = "sme-company-file sme-contacts-customer sme-sales sme-inventory sme-general-ledger"
+# The vendor side (issue 16) needs the supplier cards and purchases too.
+DEFAULT_SCOPES = (
+    "sme-company-file sme-contacts-customer sme-contacts-supplier sme-sales sme-purchases sme-inventory "
+    "sme-general-ledger"
+)
 _DEAD_GRANT = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
 
 

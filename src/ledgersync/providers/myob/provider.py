@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 
 from ledgersync.model import (
+    Bill,
+    BillPayment,
     Contact,
     ContactStatus,
     CustomerCredit,
@@ -38,6 +40,9 @@ from ledgersync.model import (
     Payment,
     PaymentStatus,
     ProviderError,
+    PurchaseOrder,
+    PurchaseOrderStatus,
+    Supplier,
     SyncError,
 )
 from ledgersync.model.errors import AUTH, TRANSIENT
@@ -76,15 +81,32 @@ from ledgersync.providers.myob.mapping import (
     to_stamp,
 )
 from ledgersync.providers.myob.oauth import MyobOAuth
+from ledgersync.providers.myob.vendor_mapping import (
+    SERVICE_BILL,
+    SERVICE_ORDER,
+    SUPPLIER,
+    SUPPLIER_PAYMENT,
+    VENDOR_ENTITIES,
+    VENDOR_RESOURCE,
+    bill_payment_to_myob,
+    bill_to_myob,
+    purchase_order_to_myob,
+    supplier_card_id,
+    supplier_to_myob,
+    vendor_deleted,
+    vendor_from_myob,
+)
 
 ENTITIES = (Entity.CONTACT, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT)
+# Purchase orders go to MYOB only (the platform's own stay there), as on Xero.
+PULLED_VENDOR = tuple(e for e in VENDOR_ENTITIES if e is not Entity.PURCHASE_ORDER)
 
 MYOB_CAPABILITIES = Capabilities(
     display_name="MYOB",
     live_updates=False,
     contacts_both_ways=True,
     payments_both_ways=True,
-    purchase_orders_and_bills=False,
+    purchase_orders_and_bills=True,
     products=True,
     classes_or_tracking=True,
     sub_customers=False,
@@ -134,8 +156,8 @@ MYOB_CAPABILITIES = Capabilities(
     batch_size=1,
     page_size=1000,
     default_sync_seconds=DEFAULT_CADENCE_SECONDS,
-    pull_entities=ENTITIES,
-    push_entities=ENTITIES,
+    pull_entities=(*ENTITIES, *PULLED_VENDOR),
+    push_entities=(*ENTITIES, *VENDOR_ENTITIES),
     notes={
         "live_updates": "MYOB has no webhooks: changes are read by LastModified, hourly by default "
         "(default_sync_seconds; a connection's own schedule changes it), and Sync now reads them at once.",
@@ -145,6 +167,14 @@ MYOB_CAPABILITIES = Capabilities(
         "writes": "One record per call (no batch endpoint), 8 calls a second per API key; an update reads the "
         "record first for its RowVersion (two calls).",
         "credit": "Customer credit is held as a negative sale (Status Credit) whose line posts to the deposit account.",
+        "suppliers": "A supplier is a supplier card (Contact/Supplier); one made here has the card ID 'S:<app id>' "
+        "(or a tag of it), card IDs being unique across customers and suppliers.",
+        "bills": "Purchase orders and bills are service purchases (lines with an account and an amount); a bill made "
+        "from an order names it (Bill.Order), which converts the order to a bill in MYOB. Bill payments are "
+        "supplier payments, which MYOB can't edit: a change is refused with the fix (delete it and enter it "
+        "again).",
+        "sales_receipts": "Not supported by MYOB: it has no sales receipt record; a sale paid on the spot is an "
+        "invoice with a payment.",
     },
 )
 
@@ -230,6 +260,7 @@ class MyobProvider:
             deposit_account=cfg.deposit_account,
             tax_code=cfg.tax_code,
             no_tax_code=cfg.no_tax_code,
+            expense_account=cfg.expense_account,
             currency=cfg.home_currency,
             category_codes=dict(cfg.category_codes),
         )
@@ -296,9 +327,35 @@ class MyobProvider:
         return True
 
     def _record(self, entity: Entity, data: Mapping[str, Any]) -> RemoteRecord:
+        if entity in VENDOR_ENTITIES:
+            record, archived, doc, external = vendor_from_myob(entity, data, self.refs(), self.defaults)
+            return RemoteRecord(
+                entity=entity,
+                remote_id=str(data["UID"]),
+                version=str(data.get("RowVersion") or ""),
+                record=record,
+                updated_at=(parse_stamp(data.get("LastModified")) or dt.datetime(1970, 1, 1)).replace(tzinfo=dt.UTC),
+                archived=archived,
+                doc_number=doc,
+                external_id=external,
+            )
         return from_myob(entity, data, self.refs(), self.defaults)
 
+    def _deleted(self, entity: Entity, remote_id: str) -> RemoteRecord:
+        if entity in VENDOR_ENTITIES:
+            return RemoteRecord(
+                entity=entity,
+                remote_id=remote_id,
+                version="deleted",
+                record=vendor_deleted(entity, remote_id),
+                archived=entity is Entity.SUPPLIER,
+                deleted=True,
+            )
+        return deleted_stub(entity, remote_id)
+
     def _resource(self, entity: Entity) -> str:
+        if entity in VENDOR_RESOURCE:
+            return VENDOR_RESOURCE[entity]
         try:
             return RESOURCE[entity]
         except KeyError:
@@ -360,7 +417,7 @@ class MyobProvider:
         current = {str(item["UID"]).lower() for item in self._all(resource) if self._wanted(entity, item)}
         gone = sorted(seen - current)
         final = _encode_cursor(to_stamp(newest) if newest else None, now, current)
-        yield PullPage([deleted_stub(entity, g) for g in gone], final, None)
+        yield PullPage([self._deleted(entity, g) for g in gone], final, None)
 
     def fetch(self, entity: Entity, remote_ids: Sequence[str]) -> list[RemoteRecord]:
         resource = self._resource(entity)
@@ -395,6 +452,12 @@ class MyobProvider:
                 return self._write_payment(write)
             if entity is Entity.CREDIT:
                 return self._write_credit(write)
+            if entity is Entity.SUPPLIER:
+                return self._write_supplier(write)
+            if entity in (Entity.PURCHASE_ORDER, Entity.BILL):
+                return self._write_purchase(entity, write)
+            if entity is Entity.BILL_PAYMENT:
+                return self._write_bill_payment(write)
             raise ValueError(_NOT_SYNCED.format(entity.value))
         except MappingError as exc:
             return WriteResult(write.key, error=exc.error)
@@ -543,6 +606,101 @@ class MyobProvider:
             return self._replayed(Entity.CREDIT, write, exc)
         return self._created(Entity.CREDIT, data, write)
 
+    # ------------------------------------------------------------ the vendor side
+    def _write_supplier(self, write: Write) -> WriteResult:
+        record = write.record
+        assert isinstance(record, Supplier)
+        if write.remote_id is None:
+            try:
+                data = self.client.request("POST", SUPPLIER, body=supplier_to_myob(record, write.key))
+            except ProviderError as exc:
+                return self._replayed(Entity.SUPPLIER, write, exc)
+            return self._created(Entity.SUPPLIER, data, write)
+        current = self._current(SUPPLIER, write.remote_id)
+        if current is None:
+            return WriteResult(write.key, error=_gone("supplier"))
+        return self._update(SUPPLIER, write, supplier_to_myob(record, write.key, current), Entity.SUPPLIER)
+
+    def _write_purchase(self, entity: Entity, write: Write) -> WriteResult:
+        """A purchase order or bill, as a service purchase (Purchase/Order/Service, Purchase/Bill/Service)."""
+        record = write.record
+        order = entity is Entity.PURCHASE_ORDER
+        resource, what = (SERVICE_ORDER, "purchase order") if order else (SERVICE_BILL, "bill")
+
+        def body_of(current: Mapping[str, Any] | None) -> dict[str, Any]:
+            if isinstance(record, PurchaseOrder):
+                return purchase_order_to_myob(record, self.refs(), self.defaults, current)
+            assert isinstance(record, Bill)
+            return bill_to_myob(record, self.refs(), self.defaults, current)
+
+        if write.remote_id is None:
+            try:
+                data = self.client.request("POST", resource, body=body_of(None))
+            except ProviderError as exc:
+                return self._replayed(entity, write, exc)
+            return self._created(entity, data, write)
+        current = self._current(VENDOR_RESOURCE[entity], write.remote_id)
+        if current is None:
+            return WriteResult(write.key, error=_gone(what))
+        kind = current.get("OrderType" if order else "BillType")
+        if kind not in (None, "Service"):
+            raise MappingError(
+                SyncError(
+                    code=ErrorCode.VALIDATION,
+                    message=f"This is an {kind} {what} in MYOB; only service ones are updated from the app.",
+                    hint="Change it in MYOB, or skip.",
+                )
+            )
+        return self._update(resource, write, body_of(current), entity)
+
+    def _supplier_of(self, payment: BillPayment) -> str:
+        if payment.supplier_id:
+            return payment.supplier_id
+        first = payment.allocations[0].bill_id if payment.allocations else ""
+        bill = self._current("Purchase/Bill", first) if first else None
+        if bill is None:
+            raise MappingError(_gone("bill"))
+        return str((bill.get("Supplier") or {}).get("UID"))
+
+    def _write_bill_payment(self, write: Write) -> WriteResult:
+        record = write.record
+        assert isinstance(record, BillPayment)
+        if record.status is PaymentStatus.DELETED:
+            return self.remove(Entity.BILL_PAYMENT, write)
+        if write.remote_id is not None:
+            return WriteResult(
+                write.key,
+                error=SyncError(
+                    code=ErrorCode.VALIDATION,
+                    message="MYOB does not let a recorded supplier payment be changed.",
+                    hint="Delete the payment in MYOB (or here) and record it again, or skip.",
+                ),
+            )
+        # No idempotency key: a supplier payment already entered under this write's payment number is the answer.
+        found = self._find_by(
+            SUPPLIER_PAYMENT, Entity.BILL_PAYMENT, "PaymentNumber", {tag(write.idempotency_key).lower(): write}
+        )
+        if write.key in found:
+            return WriteResult(write.key, remote=found[write.key])
+        body = bill_payment_to_myob(
+            record, self._supplier_of(record), tag(write.idempotency_key), self.refs(), self.defaults
+        )
+        data = self.client.request("POST", SUPPLIER_PAYMENT, body=body)
+        return self._created(Entity.BILL_PAYMENT, data, write)
+
+    def _remove_vendor(self, entity: Entity, write: Write) -> None:
+        assert write.remote_id is not None
+        if entity is Entity.BILL_PAYMENT:
+            self.client.request("DELETE", f"{SUPPLIER_PAYMENT}/{write.remote_id}", allow_not_found=True)
+            return
+        current = self._current(VENDOR_RESOURCE[entity], write.remote_id)
+        if current is None:
+            return
+        family = "Purchase/Order" if entity is Entity.PURCHASE_ORDER else "Purchase/Bill"
+        kind = current.get("OrderType" if entity is Entity.PURCHASE_ORDER else "BillType") or "Service"
+        kind = "Item" if kind == "Item" else "Service"
+        self.client.request("DELETE", f"{family}/{kind}/{write.remote_id}", allow_not_found=True)
+
     # ------------------------------------------------------------ removals
     def remove(self, entity: Entity, write: Write) -> WriteResult:
         if not write.remote_id:
@@ -555,9 +713,11 @@ class MyobProvider:
                 ),
             )
         try:
-            if entity is Entity.CONTACT:
+            if entity in (Entity.CONTACT, Entity.SUPPLIER):
                 return self._set_active(write, False)
-            if entity in (Entity.INVOICE, Entity.CREDIT):
+            if entity in (Entity.PURCHASE_ORDER, Entity.BILL, Entity.BILL_PAYMENT):
+                self._remove_vendor(entity, write)
+            elif entity in (Entity.INVOICE, Entity.CREDIT):
                 current = self._current("Sale/Invoice", write.remote_id)
                 if current is not None:
                     kind = ITEM_INVOICE if current.get("InvoiceType") == "Item" else SERVICE_INVOICE
@@ -579,26 +739,32 @@ class MyobProvider:
         record = write.record.model_copy(update={"id": write.remote_id})
         if isinstance(record, Invoice):
             record = record.model_copy(update={"status": InvoiceStatus.DELETED})
-        elif isinstance(record, Payment):
+        elif isinstance(record, (Payment, BillPayment)):
             record = record.model_copy(update={"status": PaymentStatus.DELETED})
+        elif isinstance(record, Bill):
+            record = record.model_copy(update={"status": InvoiceStatus.DELETED})
+        elif isinstance(record, PurchaseOrder):
+            record = record.model_copy(update={"status": PurchaseOrderStatus.DELETED})
         return RemoteRecord(entity=entity, remote_id=write.remote_id, version="deleted", record=record, deleted=True)
 
     def _set_active(self, write: Write, active: bool) -> WriteResult:
         assert write.remote_id is not None
-        current = self._current("Contact/Customer", write.remote_id)
+        supplier = isinstance(write.record, Supplier)
+        resource, entity = (SUPPLIER, Entity.SUPPLIER) if supplier else ("Contact/Customer", Entity.CONTACT)
+        current = self._current(resource, write.remote_id)
         if current is None:
-            return WriteResult(write.key, error=_gone("contact"))
+            return WriteResult(write.key, error=_gone("supplier" if supplier else "contact"))
         body = {**current, "IsActive": active}
-        return self._update("Contact/Customer", dataclasses.replace(write, remote_version=None), body, Entity.CONTACT)
+        return self._update(resource, dataclasses.replace(write, remote_version=None), body, entity)
 
     def restore(self, entity: Entity, write: Write) -> WriteResult:
-        if entity is not Entity.CONTACT or not write.remote_id:
+        if entity not in (Entity.CONTACT, Entity.SUPPLIER) or not write.remote_id:
             return WriteResult(
                 write.key,
                 error=SyncError(code=ErrorCode.VALIDATION, message="Only an inactive MYOB card can be restored."),
             )
         record = write.record
-        if isinstance(record, Contact):
+        if isinstance(record, (Contact, Supplier)):
             write = dataclasses.replace(write, record=record.model_copy(update={"status": ContactStatus.ACTIVE}))
         try:
             return self._set_active(write, True)
@@ -634,6 +800,24 @@ class MyobProvider:
             return self._find_by("Sale/Invoice", Entity.CREDIT, "Number", keys)
         if entity is Entity.PAYMENT:
             return self._find_payments(writes)
+        if entity is Entity.SUPPLIER:
+            keys = {supplier_card_id(w.key).lower(): w for w in writes}
+            return self._find_by(SUPPLIER, Entity.SUPPLIER, "DisplayID", keys)
+        if entity in (Entity.PURCHASE_ORDER, Entity.BILL):
+            keys = {
+                str(getattr(w.record, "number", "")).lower(): w for w in writes if getattr(w.record, "number", None)
+            }
+            found = self._find_by(VENDOR_RESOURCE[entity], entity, "Number", keys)
+            # The same number on another supplier's purchase is someone else's document, not our write.
+            return {
+                k: r
+                for k, r in found.items()
+                if getattr(r.record, "supplier_id", None)
+                == getattr(next(w for w in writes if w.key == k).record, "supplier_id", None)
+            }
+        if entity is Entity.BILL_PAYMENT:
+            keys = {tag(w.idempotency_key).lower(): w for w in writes}
+            return self._find_by(SUPPLIER_PAYMENT, Entity.BILL_PAYMENT, "PaymentNumber", keys)
         return {}
 
     def _find_by(self, resource: str, entity: Entity, field: str, keys: Mapping[str, Write]) -> dict[str, RemoteRecord]:

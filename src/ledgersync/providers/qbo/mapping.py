@@ -25,6 +25,7 @@ from ledgersync.model import (
     Payment,
     PaymentStatus,
     Record,
+    Supplier,
     SyncError,
     Tracking,
 )
@@ -219,6 +220,34 @@ def is_voided(data: Mapping[str, Any]) -> bool:
 # ---------------------------------------------------------------- customers
 
 
+def party_to_qbo(party: Contact | Supplier) -> dict[str, Any]:
+    """What a customer and a vendor have alike in QuickBooks: names, email, phone, billing address, active."""
+    address = party.address
+    person = bool(party.first_name or party.last_name)
+    body: dict[str, Any] = {
+        "DisplayName": party.name,
+        "GivenName": party.first_name,
+        "FamilyName": party.last_name,
+        # A business has no person's name: its company name is the name.
+        "CompanyName": None if person else party.name[:100],
+        "PrimaryEmailAddr": {"Address": party.email} if party.email else None,
+        "PrimaryPhone": {"FreeFormNumber": party.phone} if party.phone else None,
+        "Active": party.status is ContactStatus.ACTIVE,
+    }
+    if address is not None:
+        body["BillAddr"] = _clean(
+            {
+                "Line1": address.line1,
+                "Line2": address.line2,
+                "City": address.city,
+                "CountrySubDivisionCode": address.region,
+                "PostalCode": address.postal_code,
+                "Country": address.country,
+            }
+        )
+    return body
+
+
 def contact_to_qbo(
     contact: Contact,
     *,
@@ -235,29 +264,7 @@ def contact_to_qbo(
             "QuickBooks keeps suppliers as vendors, which this integration does not sync yet.",
             "Skip this contact, or mark it as a customer too.",
         )
-    address = contact.address
-    person = bool(contact.first_name or contact.last_name)
-    body: dict[str, Any] = {
-        "DisplayName": contact.name,
-        "GivenName": contact.first_name,
-        "FamilyName": contact.last_name,
-        # A business has no person's name: its company name is the name.
-        "CompanyName": None if person else contact.name[:100],
-        "PrimaryEmailAddr": {"Address": contact.email} if contact.email else None,
-        "PrimaryPhone": {"FreeFormNumber": contact.phone} if contact.phone else None,
-        "Active": contact.status is ContactStatus.ACTIVE,
-    }
-    if address is not None:
-        body["BillAddr"] = _clean(
-            {
-                "Line1": address.line1,
-                "Line2": address.line2,
-                "City": address.city,
-                "CountrySubDivisionCode": address.region,
-                "PostalCode": address.postal_code,
-                "Country": address.country,
-            }
-        )
+    body = party_to_qbo(contact)
     if contact.parent_id:
         body["ParentRef"] = {"value": contact.parent_id}
         body["Job"] = True
@@ -610,6 +617,7 @@ def credit_note_to_qbo(
         line_amount_types=note.line_amount_types,
         refs=refs,
     )
+    body["ExchangeRate"] = exchange_rate_to_qbo(note.currency_rate)
     return _identity(_clean(body), remote_id, sync_token)
 
 
@@ -623,6 +631,7 @@ def credit_note_from_qbo(data: Mapping[str, Any], refs: Refs) -> CreditNote:
         number=_str(data.get("DocNumber")),
         date=date,
         currency=_currency(data, refs),
+        currency_rate=exchange_rate_from_qbo(data),
         line_amount_types=_line_types(data.get("GlobalTaxCalculation")),
         lines=_lines_from_qbo(data, refs),
         status=InvoiceStatus.VOIDED if is_voided(data) else InvoiceStatus.AUTHORISED,
@@ -676,6 +685,7 @@ def payment_to_qbo(
             {"Amount": a.amount, "LinkedTxn": [{"TxnId": a.invoice_id, "TxnType": "Invoice"}]}
             for a in payment.allocations
         ],
+        "ExchangeRate": exchange_rate_to_qbo(payment.currency_rate),
     }
     if refs.home_currency is None or payment.currency != refs.home_currency:
         body["CurrencyRef"] = {"value": payment.currency}
@@ -699,6 +709,7 @@ def payment_from_qbo(data: Mapping[str, Any], refs: Refs) -> Payment:
         date=date,
         amount=_dec(data.get("TotalAmt")) or Decimal(0),
         currency=_currency(data, refs),
+        currency_rate=exchange_rate_from_qbo(data),
         reference=_str(data.get("PaymentRefNum")),
         account_code=_ref(data.get("DepositToAccountRef")),
         allocations=allocations,

@@ -25,6 +25,7 @@ from ledgersync.providers.base import (
 )
 from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ProviderConfig
+from ledgersync.providers.org import CurrencyTexts, OrgSettings, OrgSettingsCache
 from ledgersync.providers.qbo.attachments import QBO_ATTACHMENTS, QboAttachments
 from ledgersync.providers.qbo.client import QboClient, qbo_policies, request_id_for
 from ledgersync.providers.qbo.config import QboConfig
@@ -154,6 +155,29 @@ def _stamp(item: Mapping[str, Any]) -> dt.datetime | None:
     return parse_datetime((item.get("MetaData") or {}).get("LastUpdatedTime"))
 
 
+# QuickBooks' refusals of a currency the company can't use (the sandbox's wording; see sandbox/qbo/currency.py)
+# and the fixes.
+QBO_CURRENCY_TEXTS = CurrencyTexts(
+    platform="QuickBooks",
+    not_added="The currency {code} has not been added to this company's currency list.",
+    fix="Add {code} in QuickBooks (Settings > Currencies > Add currency), then Retry.",
+    off="You can't use {code} here: multicurrency is off, so every transaction is in the company's home currency "
+    "({home}).",
+    off_fix="Turn on multicurrency in QuickBooks (Settings > Account and settings > Advanced > Currency) and add "
+    "{code}, then Retry.",
+    home_rate="A {what} in {code}, the company's home currency, takes no exchange rate (it has {rate}).",
+)
+_CURRENCY_CHECKED = {
+    Entity.INVOICE: "invoice",
+    Entity.CREDIT_NOTE: "credit memo",
+    Entity.PAYMENT: "payment",
+    Entity.SALES_RECEIPT: "sales receipt",
+    Entity.BILL: "bill",
+    Entity.PURCHASE_ORDER: "purchase order",
+    Entity.BILL_PAYMENT: "bill payment",
+}
+
+
 class QboProvider(QboAttachments):
     """A connection to one QuickBooks Online company (realm), with its settings as QboConfig (a mapping of
     settings is validated into one)."""
@@ -210,6 +234,7 @@ class QboProvider(QboAttachments):
         self._home_known = self.refs.home_currency is not None
         self._default_item_looked_up = False
         self.vendor = VendorSide(self)
+        self.org = OrgSettingsCache(self.read_org_settings, QBO_CURRENCY_TEXTS)
 
     def _relay_call(self, info: CallInfo) -> None:
         if self.on_call is not None:
@@ -247,6 +272,62 @@ class QboProvider(QboAttachments):
         for part in chunks(wanted, chunk):
             out.extend(self._select_all(entity_name, f"{field} IN {_in(part)}{inactive}"))
         return out
+
+    # ------------------------------------------------------------ the company's settings
+
+    @property
+    def org_settings(self) -> OrgSettings | None:
+        return self.org.current
+
+    @org_settings.setter
+    def org_settings(self, value: OrgSettings | None) -> None:
+        self.org.current = value
+        if value is not None and value.home_currency and self.config.home_currency is None:
+            # The stored settings name the home currency: no Preferences query for it.
+            self.refs.home_currency = value.home_currency
+            self._home_known = True
+
+    def read_org_settings(self) -> OrgSettings:
+        """The company's currency settings: Preferences (CurrencyPrefs.HomeCurrency, MultiCurrencyEnabled),
+        CompanyInfo (name, country) and, with multicurrency on, the currencies added (CompanyCurrency)."""
+        prefs = (self.client.query("SELECT * FROM Preferences").get("Preferences") or [{}])[0]
+        currency_prefs = prefs.get("CurrencyPrefs") or {}
+        home = str((currency_prefs.get("HomeCurrency") or {}).get("value") or "").upper() or None
+        multi = str(currency_prefs.get("MultiCurrencyEnabled", False)).lower() == "true"
+        info = (self.client.query("SELECT * FROM CompanyInfo").get("CompanyInfo") or [{}])[0]
+        others: tuple[str, ...] = ()
+        if multi:
+            rows = self.client.query("SELECT * FROM CompanyCurrency").get("CompanyCurrency") or []
+            others = tuple(
+                dict.fromkeys(
+                    str(r.get("Code")).upper() for r in rows if r.get("Code") and r.get("Active", True) is not False
+                )
+            )
+            others = tuple(c for c in others if c != home)
+        if home and self.config.home_currency is None:
+            self.refs.home_currency = home
+            self._home_known = True
+        return OrgSettings(
+            home_currency=home,
+            currencies=others,
+            multicurrency=multi,
+            name=info.get("CompanyName"),
+            country=info.get("Country"),
+        )
+
+    def _currency_refusal(self, entity: Entity, record: Any) -> SyncError | None:
+        """A transaction in a currency the company can't use (multicurrency off, or not added), or in the home
+        currency with a rate other than 1, is refused here, before it is sent. One in the home currency with no
+        rate needs nothing read."""
+        what = _CURRENCY_CHECKED.get(entity)
+        code = getattr(record, "currency", None)
+        if what is None or not code:
+            return None
+        rate = getattr(record, "currency_rate", None)
+        self._ensure_home_currency()
+        if code.upper() == (self.refs.home_currency or "").upper() and (rate is None or rate == 1):
+            return None
+        return self.org.refusal(code, rate, what=what)
 
     def _ensure_home_currency(self) -> None:
         if self._home_known:
@@ -518,6 +599,10 @@ class QboProvider(QboAttachments):
                 isinstance(record, Payment) and record.status is PaymentStatus.DELETED
             ):
                 results[index] = self.remove(entity, write) if write.remote_id else WriteResult(write.key)
+                continue
+            refusal = self._currency_refusal(entity, record)
+            if refusal is not None:
+                results[index] = WriteResult(write.key, error=refusal)
                 continue
             pending.append(index)
         if not pending:

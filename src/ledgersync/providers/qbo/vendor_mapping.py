@@ -52,6 +52,7 @@ from ledgersync.providers.qbo.mapping import (
     is_voided,
     parse_date,
     parse_datetime,
+    party_to_qbo,
 )
 
 VENDOR_ENTITY_NAME: dict[Entity, str] = {
@@ -79,36 +80,20 @@ def _tax_calculation(body: dict[str, Any], types: LineAmountTypes) -> None:
 # ---------------------------------------------------------------- vendors
 
 
+def _with_rate(body: dict[str, Any], rate: Decimal | None) -> None:
+    """The transaction's ExchangeRate (QuickBooks' way round: home currency per unit of the transaction's)."""
+    if rate is not None:
+        body["ExchangeRate"] = exchange_rate_to_qbo(rate)
+
+
 def supplier_to_qbo(
     supplier: Supplier, refs: Refs, *, remote_id: str | None = None, sync_token: str | None = None
 ) -> dict[str, Any]:
     problem = name_problem(supplier.name, "supplier name")
     if problem is not None:
         raise MappingError(problem)
-    person = bool(supplier.first_name or supplier.last_name)
-    address = supplier.address
-    body: dict[str, Any] = {
-        "DisplayName": supplier.name,
-        "GivenName": supplier.first_name,
-        "FamilyName": supplier.last_name,
-        "CompanyName": None if person else supplier.name[:100],
-        "PrimaryEmailAddr": {"Address": supplier.email} if supplier.email else None,
-        "PrimaryPhone": {"FreeFormNumber": supplier.phone} if supplier.phone else None,
-        "TaxIdentifier": supplier.tax_number,
-        "AcctNum": supplier.account_number,
-        "Active": supplier.status is ContactStatus.ACTIVE,
-    }
-    if address is not None:
-        body["BillAddr"] = _clean(
-            {
-                "Line1": address.line1,
-                "Line2": address.line2,
-                "City": address.city,
-                "CountrySubDivisionCode": address.region,
-                "PostalCode": address.postal_code,
-                "Country": address.country,
-            }
-        )
+    body = party_to_qbo(supplier)
+    body.update(TaxIdentifier=supplier.tax_number, AcctNum=supplier.account_number)
     _with_currency(body, supplier.currency, refs)
     return _identity(_clean(body), remote_id, sync_token)
 
@@ -268,6 +253,7 @@ def purchase_order_to_qbo(
     }
     _tax_calculation(body, po.line_amount_types)
     _with_currency(body, po.currency, refs)
+    _with_rate(body, po.currency_rate)
     return _identity(_clean(body), remote_id, sync_token)
 
 
@@ -283,6 +269,7 @@ def purchase_order_from_qbo(data: Mapping[str, Any], refs: Refs) -> PurchaseOrde
         date=date,
         delivery_date=parse_date(data.get("ExpectedDate")),
         currency=_currency(data, refs),
+        currency_rate=exchange_rate_from_qbo(data),
         line_amount_types=_line_types(data.get("GlobalTaxCalculation")),
         lines=purchase_lines_from_qbo(data, refs),
         status=PurchaseOrderStatus.BILLED if closed else PurchaseOrderStatus.AUTHORISED,
@@ -389,6 +376,7 @@ def bill_payment_to_qbo(
         ],
     }
     _with_currency(body, payment.currency, refs)
+    _with_rate(body, payment.currency_rate)
     return _identity(_clean(body), remote_id, sync_token)
 
 
@@ -410,6 +398,7 @@ def bill_payment_from_qbo(data: Mapping[str, Any], refs: Refs) -> BillPayment:
         date=date,
         amount=_dec(data.get("TotalAmt")) or Decimal(0),
         currency=_currency(data, refs),
+        currency_rate=exchange_rate_from_qbo(data),
         reference=_str(data.get("DocNumber")),
         account_code=None if bank == refs.bank_account else bank,
         allocations=allocations,
@@ -443,6 +432,7 @@ def sales_receipt_to_qbo(
         body["DepartmentRef"] = {"value": department, "name": location}
     _tax_calculation(body, receipt.line_amount_types)
     _with_currency(body, receipt.currency, refs)
+    _with_rate(body, receipt.currency_rate)
     return _identity(_clean(body), remote_id, sync_token)
 
 
@@ -457,6 +447,7 @@ def sales_receipt_from_qbo(data: Mapping[str, Any], refs: Refs) -> SalesReceipt:
         number=_str(data.get("DocNumber")),
         date=date,
         currency=_currency(data, refs),
+        currency_rate=exchange_rate_from_qbo(data),
         line_amount_types=_line_types(data.get("GlobalTaxCalculation")),
         lines=_lines_from_qbo(data, refs),
         # QuickBooks puts a receipt with no deposit account in Undeposited Funds (Id 4 is its usual id): that

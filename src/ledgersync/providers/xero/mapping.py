@@ -399,6 +399,7 @@ def credit_note_to_xero(note: CreditNote, *, remote_id: str | None) -> dict[str,
             "LineItems": [_line_to_xero(line) for line in note.lines],
             "Status": _status_to_xero(note.status),
             "CurrencyCode": note.currency,
+            "CurrencyRate": note.currency_rate,
         }
     )
 
@@ -413,6 +414,7 @@ def credit_note_from_xero(data: Mapping[str, Any]) -> CreditNote:
         number=_str(data.get("CreditNoteNumber")),
         date=date,
         currency=str(data.get("CurrencyCode") or "AUD"),
+        currency_rate=currency_rate_from_xero(data),
         line_amount_types=_line_types(data.get("LineAmountTypes")),
         lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
         status=_status_from_xero(data.get("Status")),
@@ -462,6 +464,8 @@ def payment_to_xero(
         "Date": format_date(payment.date),
         "Amount": payment.amount,
         "Reference": payment.reference,
+        # "Exchange rate when payment is received"; none: Xero takes the day rate (read back).
+        "CurrencyRate": payment.currency_rate,
     }
     if payment.status is PaymentStatus.DELETED:
         body["Status"] = "DELETED"
@@ -481,6 +485,7 @@ def payment_from_xero(data: Mapping[str, Any], *, default_currency: str = "AUD")
         date=date,
         amount=amount,
         currency=str(invoice.get("CurrencyCode") or data.get("CurrencyCode") or default_currency),
+        currency_rate=currency_rate_from_xero(data),
         reference=_str(data.get("Reference")),
         account_code=_str((data.get("Account") or {}).get("Code")),
         allocations=[Allocation(invoice_id=str(invoice["InvoiceID"]), amount=amount)]
@@ -501,6 +506,7 @@ def credit_to_xero(credit: CustomerCredit, *, default_account: str = DEFAULT_BAN
             "Date": credit.date.isoformat(),
             "Reference": credit.reference,
             "CurrencyCode": credit.currency,
+            "CurrencyRate": credit.currency_rate,
             "LineAmountTypes": "NoTax",
             "LineItems": [{"Description": credit.reference or "Customer credit", "LineAmount": credit.amount}],
         }
@@ -516,6 +522,7 @@ def credit_from_xero(data: Mapping[str, Any]) -> CustomerCredit:
         date=parse_date(data.get("Date")) or dt.date.today(),
         amount=total,
         currency=str(data.get("CurrencyCode") or "AUD"),
+        currency_rate=currency_rate_from_xero(data),
         reference=_str(data.get("Reference")),
         remaining_credit=_dec(data.get("RemainingCredit")),
     )

@@ -25,6 +25,7 @@ from ledgersync.providers.base import (
 )
 from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ProviderConfig
+from ledgersync.providers.org import CurrencyTexts, OrgSettings, OrgSettingsCache
 from ledgersync.providers.util import chunks, parse_cursor
 from ledgersync.providers.xero.attachments import XERO_ATTACHMENTS, XeroAttachments
 from ledgersync.providers.xero.client import XeroClient, idempotency_key_for, xero_policies
@@ -146,6 +147,25 @@ _IMMUTABLE_CREDIT = SyncError(
     hint="Allocate or refund the credit in Xero, or skip.",
 )
 
+# Xero's refusal of a currency the organisation has not added (the sandbox's wording; see sandbox/xero/currency.py)
+# and the fix; Xero has no multicurrency switch: adding a currency is what turns it on.
+XERO_CURRENCY_TEXTS = CurrencyTexts(
+    platform="Xero",
+    not_added="The currency {code} has not been added to this organisation. Add it in Settings > Currencies.",
+    fix="Enable {code} in Xero's currency settings (Settings > Currencies > Add Currency), then Retry.",
+    home_rate="A {what} in {code}, the organisation's base currency, takes no currency rate (it has {rate}).",
+)
+# The documents whose currency Xero checks, and how a person calls each.
+_CURRENCY_CHECKED = {
+    Entity.INVOICE: "invoice",
+    Entity.CREDIT_NOTE: "credit note",
+    Entity.PAYMENT: "payment",
+    Entity.CREDIT: "overpayment",
+    Entity.BILL: "bill",
+    Entity.PURCHASE_ORDER: "purchase order",
+    Entity.BILL_PAYMENT: "bill payment",
+}
+
 FETCH_CHUNK = 50
 WHERE_CHUNK = 25
 # Xero's canonical document types for sales; bills and supplier credits share the endpoints.
@@ -207,9 +227,45 @@ class XeroProvider(XeroAttachments):
             **extra,
         )
 
+        self.org = OrgSettingsCache(self.read_org_settings, XERO_CURRENCY_TEXTS)
+
     def _relay_call(self, info: CallInfo) -> None:
         if self.on_call is not None:
             self.on_call(info)
+
+    # ------------------------------------------------------------ the organisation's settings
+
+    @property
+    def org_settings(self) -> OrgSettings | None:
+        return self.org.current
+
+    @org_settings.setter
+    def org_settings(self, value: OrgSettings | None) -> None:
+        self.org.current = value
+
+    def read_org_settings(self) -> OrgSettings:
+        """GET /Organisation (BaseCurrency, CountryCode, Name) and GET /Currencies (the base currency and those
+        added). Xero has no multicurrency switch: an organisation with a currency added takes it."""
+        org = ((self.client.get("Organisation") or {}).get("Organisations") or [{}])[0]
+        base = str(org.get("BaseCurrency") or "").upper() or None
+        listed = (self.client.get("Currencies") or {}).get("Currencies") or []
+        others = tuple(dict.fromkeys(str(c.get("Code") or "").upper() for c in listed if c.get("Code")))
+        others = tuple(c for c in others if c != base)
+        return OrgSettings(
+            home_currency=base,
+            currencies=others,
+            multicurrency=bool(others),
+            name=org.get("Name"),
+            country=org.get("CountryCode"),
+        )
+
+    def _currency_refusal(self, entity: Entity, record: Any) -> SyncError | None:
+        """A document in a currency the organisation has not added, or in the base currency with a rate other
+        than 1, is refused here, before it is sent."""
+        what = _CURRENCY_CHECKED.get(entity)
+        if what is None:
+            return None
+        return self.org.refusal(getattr(record, "currency", None), getattr(record, "currency_rate", None), what=what)
 
     # ------------------------------------------------------------ reads
 
@@ -333,6 +389,10 @@ class XeroProvider(XeroAttachments):
         for index, write in enumerate(writes):
             if entity in (Entity.PAYMENT, Entity.BILL_PAYMENT) and write.remote_id:
                 results[index] = self._update_payment(entity, write)
+                continue
+            refusal = self._currency_refusal(entity, write.record)
+            if refusal is not None:
+                results[index] = WriteResult(write.key, error=refusal)
                 continue
             if entity is Entity.PAYMENT and isinstance(write.record, Payment) and len(write.record.allocations) > 1:
                 batched.append(index)

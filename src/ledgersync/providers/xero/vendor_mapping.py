@@ -31,6 +31,7 @@ from ledgersync.model import (
     SyncError,
 )
 from ledgersync.providers.base import RemoteRecord
+from ledgersync.providers.util import supplier_as_contact
 from ledgersync.providers.xero.mapping import (
     _LINE_TYPES,
     DEFAULT_BANK_ACCOUNT,
@@ -45,6 +46,7 @@ from ledgersync.providers.xero.mapping import (
     _status_from_xero,
     _status_to_xero,
     _str,
+    contact_to_xero,
     currency_rate_from_xero,
     format_date,
     parse_date,
@@ -82,35 +84,14 @@ def is_customer_contact(data: Mapping[str, Any]) -> bool:
 
 
 def supplier_to_xero(supplier: Supplier, *, remote_id: str | None, app_id: str | None) -> dict[str, Any]:
-    address = supplier.address
-    body: dict[str, Any] = {
-        "ContactID": remote_id,
-        "ContactNumber": supplier_number(app_id) if app_id and remote_id is None else None,
-        "Name": supplier.name,
-        "EmailAddress": supplier.email,
-        "FirstName": supplier.first_name,
-        "LastName": supplier.last_name,
-        "TaxNumber": supplier.tax_number,
-        "AccountNumber": supplier.account_number,
-        "DefaultCurrency": supplier.currency,
-    }
-    if supplier.phone is not None:
-        body["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": supplier.phone}]
-    if address is not None:
-        body["Addresses"] = [
-            _clean(
-                {
-                    "AddressType": "POBOX",
-                    "AddressLine1": address.line1,
-                    "AddressLine2": address.line2,
-                    "City": address.city,
-                    "Region": address.region,
-                    "PostalCode": address.postal_code,
-                    "Country": address.country,
-                }
-            )
-        ]
-    return _clean(body)
+    """A supplier is a Xero contact: the contact's body (contact_to_xero), with ContactNumber `supplier:<app id>`
+    when it is created and without IsCustomer / IsSupplier, which Xero sets itself from the contact's documents."""
+    body = contact_to_xero(supplier_as_contact(supplier), remote_id=remote_id, app_id=None)
+    body.pop("IsCustomer", None)
+    body.pop("IsSupplier", None)
+    if app_id and remote_id is None:
+        body["ContactNumber"] = supplier_number(app_id)
+    return body
 
 
 def supplier_from_xero(data: Mapping[str, Any]) -> Supplier:
@@ -152,6 +133,7 @@ def purchase_order_to_xero(po: PurchaseOrder, *, remote_id: str | None) -> dict[
             "LineItems": [_line_to_xero(line) for line in po.lines],
             "Status": _PO_STATUS[po.status],
             "CurrencyCode": po.currency,
+            "CurrencyRate": po.currency_rate,
         }
     )
 
@@ -167,6 +149,7 @@ def purchase_order_from_xero(data: Mapping[str, Any]) -> PurchaseOrder:
         date=date,
         delivery_date=parse_date(data.get("DeliveryDate")),
         currency=str(data.get("CurrencyCode") or "AUD"),
+        currency_rate=currency_rate_from_xero(data),
         line_amount_types=_line_types(data.get("LineAmountTypes")),
         lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
         status=_PO_STATUS_BACK.get(str(data.get("Status") or "DRAFT"), PurchaseOrderStatus.DRAFT),
@@ -236,6 +219,7 @@ def bill_payment_to_xero(
         "Date": format_date(payment.date),
         "Amount": payment.amount,
         "Reference": payment.reference,
+        "CurrencyRate": payment.currency_rate,
     }
     if payment.status is PaymentStatus.DELETED:
         body["Status"] = "DELETED"
@@ -254,6 +238,7 @@ def bill_payment_from_xero(data: Mapping[str, Any]) -> BillPayment:
         date=date,
         amount=amount,
         currency=str(invoice.get("CurrencyCode") or data.get("CurrencyCode") or "AUD"),
+        currency_rate=currency_rate_from_xero(data),
         reference=_str(data.get("Reference")),
         account_code=_str((data.get("Account") or {}).get("Code")),
         allocations=[BillAllocation(bill_id=str(invoice["InvoiceID"]), amount=amount)]

@@ -255,6 +255,8 @@ def settle(doc: dict[str, Any]) -> None:
         doc["Status"] = "Credit" if balance != 0 else "Closed"
     else:
         doc["Status"] = "Open" if balance != 0 else "Closed"
+    if doc.get("_converted"):
+        doc["Status"] = "ConvertedToBill"
 
 
 def _document(
@@ -289,6 +291,13 @@ def _document(
     if purchase:
         merged["_purchase"] = True
         merged.setdefault("SupplierInvoiceNumber", None)
+        if resource in BILLS and merged.get("Order"):
+            order = _order_of(cf, merged)
+            if order is None:
+                refuse("The Order specified could not be found", "Order.UID", "NotFound", 150)  # GUESS text
+            if order.get("_converted") and (current or {}).get("Order", {}).get("UID") != order["UID"]:
+                refuse("The order has already been converted to a bill", "Order.UID")  # GUESS text
+            merged["Order"] = {"UID": order["UID"], "Number": order["Number"], "URI": None}
     else:
         merged.setdefault("InvoiceType", "Item" if resource.endswith("/Item") else "Service")
     terms = merged.get("Terms")
@@ -311,11 +320,97 @@ def _document(
     merged.setdefault("Comment", None)
     merged.setdefault("_applied", {})
     _totals(cf, merged)
+    if resource in ORDERS:
+        merged["Status"] = "ConvertedToBill" if merged.get("_converted") else "Open"
     applied = sum((Decimal(str(v)) for v in merged["_applied"].values()), ZERO)
     if applied and abs(Decimal(str(merged["TotalAmount"]))) < applied:
         # GUESS text.
         refuse("The total cannot be less than the amount already applied to this transaction", "TotalAmount")
     return merged
+
+
+# ---------------------------------------------------------------------------------------------- supplier payments
+def _supplier_payment(cf: CompanyFile, body: dict[str, Any]) -> dict[str, Any]:
+    """Purchase/SupplierPayment (.NET SDK SupplierPayment, SupplierPaymentLine): money paid to a supplier from an
+    account, applied to its bills (Lines of Type Bill naming the Purchase). Refusal texts are GUESSes, in the
+    style of the customer payment's."""
+    doc = dict(body)
+    supplier = _referenced(cf, ("Contact/Supplier",), doc.get("Supplier"), "Supplier")
+    doc["Supplier"] = card_link(supplier)
+    doc["PayFrom"] = doc.get("PayFrom") or "Account"
+    if doc["PayFrom"] != "Account":
+        # GUESS: the sandbox models paying from an account only (PayFrom also has ElectronicPayments).
+        refuse(_converting(doc["PayFrom"], "PayFrom", "PayFrom"), "PayFrom", "SerializationError", 50)
+    doc["Account"] = account_link(_referenced(cf, ("GeneralLedger/Account",), doc.get("Account"), "Account"))
+    doc["Date"] = _date(doc.get("Date"), "Date")
+    paid = money(doc.get("AmountPaid"), "AmountPaid")
+    _length(doc, "Memo")
+    lines = doc.get("Lines")
+    if not isinstance(lines, list) or not lines:
+        refuse("Lines is required", "Lines", "Required", 100)
+    out: list[dict[str, Any]] = []
+    total = ZERO
+    for i, raw in enumerate(lines):
+        raw = raw if isinstance(raw, Mapping) else {}
+        kind = raw.get("Type") or "Bill"
+        if kind != "Bill":
+            refuse("Only bills can be paid here", f"Lines[{i}].Type")  # GUESS (Order lines are deposits)
+        bill = _referenced(cf, BILLS, raw.get("Purchase"), "Purchase")
+        if bill["Supplier"]["UID"] != supplier["UID"]:
+            refuse("The bill does not belong to this supplier", f"Lines[{i}].Purchase.UID")  # GUESS
+        amount = money(raw.get("AmountApplied"), f"Lines[{i}].AmountApplied")
+        if amount <= 0:
+            refuse("AmountApplied must be greater than zero", f"Lines[{i}].AmountApplied")  # GUESS
+        if amount > Decimal(str(bill["BalanceDueAmount"])):
+            refuse(
+                f"The amount applied ({amount}) is greater than the balance due on bill {bill['Number']}"
+                f" ({bill['BalanceDueAmount']})",
+                f"Lines[{i}].AmountApplied",
+                "AmountAppliedExceedsBalanceDue",
+            )  # GUESS
+        total += amount
+        out.append(
+            {
+                "RowID": cf.next("row"),
+                "Type": "Bill",
+                "Purchase": {"UID": bill["UID"], "Number": bill["Number"], "URI": None},
+                "AmountApplied": amount,
+                "AmountAppliedForeign": None,
+                "GainOrLossAmount": None,
+                "RowVersion": cf.row_version(),
+            }
+        )
+    if total != paid:
+        refuse(f"The payment is out of balance: {paid} paid, {total} applied", "AmountPaid")  # GUESS
+    doc["AmountPaid"] = paid
+    doc["Lines"] = out
+    doc["PaymentNumber"] = str(doc.get("PaymentNumber") or "").strip() or f"{cf.next('payment'):08d}"
+    doc.setdefault("Memo", None)
+    doc.setdefault("AmountPaidForeign", None)
+    return doc
+
+
+def _order_of(cf: CompanyFile, bill: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The purchase order a bill was made from (Bill.Order, a PurchaseOrderLink), if it names one."""
+    link = bill.get("Order")
+    if not isinstance(link, Mapping) or not link.get("UID"):
+        return None
+    for res in ORDERS:
+        found = cf.data[res].get(str(link["UID"]).lower())
+        if found is not None:
+            return found
+    return None
+
+
+def _mark_order(cf: CompanyFile, order: dict[str, Any] | None, converted: bool) -> None:
+    """A bill made from an order converts it (PurchaseOrderStatus ConvertedToBill); deleting the bill opens it
+    again (a GUESS: AccountRight converts an order into the bill itself)."""
+    if order is None:
+        return
+    order["_converted"] = converted
+    order["Status"] = "ConvertedToBill" if converted else "Open"
+    order["RowVersion"] = cf.row_version()
+    order["LastModified"] = cf.stamp()
 
 
 # ---------------------------------------------------------------------------------------------- payments & credit
@@ -529,6 +624,9 @@ def _build(
     if resource == "Sale/CustomerPayment":
         doc = _payment(cf, body)
         return doc, [(line["UID"], line["AmountApplied"]) for line in doc["Invoices"]]
+    if resource == "Purchase/SupplierPayment":
+        doc = _supplier_payment(cf, body)
+        return doc, [(line["Purchase"]["UID"], line["AmountApplied"]) for line in doc["Lines"]]
     if resource == "Sale/CreditSettlement":
         return _settlement(cf, body)
     if resource == "Sale/CreditRefund":
@@ -555,6 +653,8 @@ def create(cf: CompanyFile, resource: str, body: dict[str, Any], base: str) -> O
     cf.data[resource][uid] = doc
     if applies:
         _apply(cf, uid, applies, date=doc.get("Date"))
+    if resource in BILLS:
+        _mark_order(cf, _order_of(cf, doc), True)
     return 201, render(cf, resource, doc, base)
 
 
@@ -607,6 +707,10 @@ def delete(cf: CompanyFile, resource: str, uid: str) -> Outcome:
             ):
                 return validation("A card with transactions cannot be deleted; make it inactive", f"UID = {uid}")
     del cf.data[resource][current["UID"]]
+    if resource in BILLS:
+        _mark_order(cf, _order_of(cf, current), False)
+    if resource == "Purchase/SupplierPayment":
+        _apply(cf, current["UID"], [(line["Purchase"]["UID"], ZERO) for line in current.get("Lines") or []], sign=-1)
     if resource == "Sale/CustomerPayment":
         _apply(cf, current["UID"], [(line["UID"], ZERO) for line in current.get("Invoices") or []], sign=-1)
     elif resource == "Sale/CreditSettlement":

@@ -12,7 +12,7 @@ from typing import Any
 from ..common.persistence import PersistedState
 
 # The resources the sandbox serves, as their path under /accountright/{businessId}/ (pymyob endpoints.py;
-# .NET SDK Contracts/Version2). CustomerPayment, CreditRefund and CreditSettlement take no PUT.
+# .NET SDK Contracts/Version2). CustomerPayment, CreditRefund, CreditSettlement and SupplierPayment take no PUT.
 RESOURCES: tuple[str, ...] = (
     "Contact/Customer",
     "Contact/Supplier",
@@ -26,12 +26,13 @@ RESOURCES: tuple[str, ...] = (
     "Purchase/Order/Service",
     "Purchase/Bill/Service",
     "Purchase/Bill/Item",
+    "Purchase/SupplierPayment",
     "GeneralLedger/TaxCode",
     "GeneralLedger/Account",
     "GeneralLedger/Category",
     "GeneralLedger/Job",
 )
-NO_PUT = frozenset({"Sale/CustomerPayment", "Sale/CreditRefund", "Sale/CreditSettlement"})
+NO_PUT = frozenset({"Sale/CustomerPayment", "Sale/CreditRefund", "Sale/CreditSettlement", "Purchase/SupplierPayment"})
 # Listing a parent lists every child type (GET Sale/Invoice lists service and item invoices alike).
 PARENTS: dict[str, tuple[str, ...]] = {
     "Contact": ("Contact/Customer", "Contact/Supplier"),

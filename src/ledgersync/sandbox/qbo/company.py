@@ -10,7 +10,14 @@ if TYPE_CHECKING:
     from .state import Company, QboSandbox
 
 _COUNTRY = {"AUD": "AU", "USD": "US", "CAD": "CA", "GBP": "GB"}
-_CURRENCY_NAMES = {"USD": "United States Dollar", "AUD": "Australian Dollar", "CAD": "Canadian Dollar"}
+_CURRENCY_NAMES = {
+    "USD": "United States Dollar",
+    "AUD": "Australian Dollar",
+    "CAD": "Canadian Dollar",
+    "EUR": "Euro",
+    "GBP": "British Pound Sterling",
+    "NZD": "New Zealand Dollar",
+}
 
 
 def _meta(sb: QboSandbox, company: Company) -> dict[str, str]:
@@ -111,3 +118,24 @@ def preferences(sb: QboSandbox, company: Company) -> dict[str, Any]:
         "sparse": False,
         "MetaData": _meta(sb, company),
     }
+
+
+def company_currencies(sb: QboSandbox, company: Company) -> list[dict[str, Any]]:
+    """`SELECT * FROM CompanyCurrency`: the currencies the company has added besides its home one (Intuit's
+    XSD: Code, Name, Active). Read-only here: they are added through the control API (`currencies`), as
+    multicurrency is switched on. Sandbox guess: the ids (1, 2, ... in the order added)."""
+    home = str(company.preferences.get("home_currency") or "USD")
+    codes = [str(c).upper() for c in company.preferences.get("currencies") or [] if str(c).upper() != home]
+    return [
+        {
+            "Id": str(n),
+            "SyncToken": "0",
+            "Code": code,
+            "Name": _CURRENCY_NAMES.get(code, code),
+            "Active": True,
+            "domain": "QBO",
+            "sparse": False,
+            "MetaData": _meta(sb, company),
+        }
+        for n, code in enumerate(dict.fromkeys(codes), start=1)
+    ]

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import faults as F
-from .company import company_info, preferences
+from .company import company_currencies, company_info, preferences
 from .entities import Ctx, customer_balance, render
 from .state import CUSTOMER_TXNS, DOC_NUMBERED, ENTITIES, LIST_ENTITIES, NAMED_LISTS, OPERATIONS, PEOPLE
 from .util import parse_iso_ms
@@ -48,6 +48,7 @@ QUERYABLE = {
     **{e.lower(): e for e in ENTITIES if "query" in OPERATIONS[e]},
     "preferences": "Preferences",
     "companyinfo": "CompanyInfo",
+    "companycurrency": "CompanyCurrency",
 }
 # Property names are matched whatever their case (Intuit's examples write Metadata.LastUpdatedTime and
 # metadata.lastupdatedtime); these are the ones the evaluator treats specially, so they get one spelling.
@@ -390,6 +391,12 @@ def run(ctx: Ctx, q: Query) -> dict[str, Any]:
         # One per company; WHERE, ORDERBY and paging have nothing to choose from.
         one = preferences(ctx.sb, ctx.company) if q.entity == "Preferences" else company_info(ctx.sb, ctx.company)
         return {"totalCount": 1} if q.count else {q.entity: [one], "startPosition": 1, "maxResults": 1}
+    if q.entity == "CompanyCurrency":
+        # A handful per company: WHERE, ORDERBY and paging are not applied (sandbox guess: nobody needs them).
+        rows = company_currencies(ctx.sb, ctx.company)
+        if q.count:
+            return {"totalCount": len(rows)}
+        return {q.entity: rows, "startPosition": 1, "maxResults": len(rows)} if rows else {}
     cand = _candidates(ctx, q)
     if cand is None:
         pool: list[dict[str, Any]] = list(ctx.company.data[q.entity].values())

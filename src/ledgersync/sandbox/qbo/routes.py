@@ -25,11 +25,15 @@ OTHER_ROUTES = [
     ("GET/POST", "/v3/company/{realmId}/attachable[/{id}]", "read; note-only create; update; `?operation=delete`"),
     ("GET", "/v3/company/{realmId}/download/{id}", "the TempDownloadUri (text/plain), served at `/_files/{token}`"),
     ("GET/POST", "/v3/company/{realmId}/query", "`SELECT * FROM Attachable WHERE AttachableRef.EntityRef.Value = ..`"),
+    ("GET", "/v3/company/{realmId}/query?query=SELECT * FROM CompanyCurrency", "the currencies added (read-only)"),
     *(("GET", f"/v3/company/{{realmId}}/reports/{name}", "computed from the company's postings") for name in REPORTS),
 ]
 # Entities and routes of the QuickBooks Online API the sandbox does not serve (they answer Fault 4000 or 500).
 NOT_SERVED = [
-    ("CompanyCurrency, ExchangeRate", "one currency per company"),
+    (
+        "CompanyCurrency create/update, ExchangeRate",
+        "currencies are added through the control API; a document carries its own rate",
+    ),
     ("CreditCardPayment, ItemReceipt, InventoryAdjustment", "not modelled"),
     ("RecurringTransaction, JournalCode, TaxService/Taxcode, TaxClassification", "not modelled"),
     ("POST /preferences", "preferences are set through the control API"),

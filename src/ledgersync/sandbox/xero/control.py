@@ -117,6 +117,21 @@ async def as_user(request: Request) -> Response:
     return Response(body, status_code=status, headers=headers, media_type=JSON)
 
 
+async def day_rates(request: Request) -> Response:
+    """The rates of the day (XE.com's, in Xero) the sandbox takes for a foreign-currency document sent without
+    a CurrencyRate: {"EUR": "0.6"} (units of the currency per unit of the base currency). Sandbox-only."""
+    rt = _rt(request)
+    tenant = rt.sb.tenants.get(request.path_params["tenant_id"])
+    if tenant is None:
+        return _j({"error": "unknown tenant"}, 404)
+    rates = tenant.organisation.setdefault("_day_rates", {})
+    if request.method == "PUT":
+        body = await read_json_object(request)
+        rates.update({str(k).upper(): str(v) for k, v in body.items()})
+        rt.sb.dirty = True
+    return _j(rates)
+
+
 async def dump(request: Request) -> Response:
     rt = _rt(request)
     tenant = rt.sb.tenants.get(request.path_params["tenant_id"])
@@ -152,6 +167,7 @@ ROUTES = [
         "/_sandbox/tenants/{tenant_id}/as-user/{path:path}", as_user, methods=["PUT", "POST", "DELETE", "GET"]
     ),
     Route("/_sandbox/tenants/{tenant_id}/dump", dump, methods=["GET"]),
+    Route("/_sandbox/tenants/{tenant_id}/day-rates", day_rates, methods=["GET", "PUT"]),
     Route("/_sandbox/apps", apps, methods=["GET", "POST"]),
     Route("/_sandbox/apps/{client_id}/webhook", app_webhook, methods=["PUT"]),
     Route("/_sandbox/config", _shared.config, methods=["GET", "PUT"]),

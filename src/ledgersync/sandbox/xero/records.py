@@ -532,7 +532,7 @@ def settle(rec: dict[str, Any], kind: DocKind) -> None:
             "Date": p["Date"],
             "Amount": p["Amount"],
             "Reference": p.get("Reference", ""),
-            "CurrencyRate": Decimal("1.000000"),
+            "CurrencyRate": p.get("CurrencyRate", Decimal("1.000000")),
             "HasAccount": False,
             "HasValidationErrors": False,
         }
@@ -630,11 +630,15 @@ def upsert_payment(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) 
     pay: dict[str, Any] = {"PaymentID": new_id()}
     set_date(pay, "Date", el.get("Date") or today())
     pay.pop("DateString", None)
+    from .currency import payment_rate
+
+    rate = payment_rate(t, doc, el.get("CurrencyRate"))
     pay.update(
         Amount=amount,
-        BankAmount=amount,
+        # The bank account is in the base currency: the payment's amount at its rate.
+        BankAmount=money(amount / rate),
         Reference=str(el.get("Reference") or ""),
-        CurrencyRate=Decimal("1.000000"),
+        CurrencyRate=rate,
         Status="AUTHORISED",
         HasAccount=True,
         HasValidationErrors=False,
@@ -647,7 +651,13 @@ def upsert_payment(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) 
         }[doc["Type"]],
         Account={"AccountID": acc["AccountID"], "Code": acc["Code"]},
     )
-    docref = {kind.id_field: doc[kind.id_field], "Type": doc["Type"], "Contact": doc.get("Contact")}
+    docref = {
+        kind.id_field: doc[kind.id_field],
+        "Type": doc["Type"],
+        "Contact": doc.get("Contact"),
+        # The document's currency: a payment is in it (Payment.Invoice is an Invoice, CurrencyCode included).
+        "CurrencyCode": doc.get("CurrencyCode") or "AUD",
+    }
     if doc.get(kind.number_field):
         docref[kind.number_field] = doc[kind.number_field]
     pay["Invoice" if kind is INVOICE else "CreditNote"] = docref
@@ -666,6 +676,7 @@ def _attach_payment(ctx: Ctx, kind: DocKind, doc: dict[str, Any], pay: dict[str,
         "Amount": pay["Amount"],
         "Reference": pay["Reference"],
         "Status": pay["Status"],
+        "CurrencyRate": pay.get("CurrencyRate", Decimal("1.000000")),
         "_date_ms": int(pay["Date"][6:-7]),
     }
     upd["_payments"] = pays
@@ -914,10 +925,15 @@ def upsert_bank_transaction(ctx: Ctx, el: dict[str, Any], mode: str, target: str
         "Total": total,
         "Status": "AUTHORISED",
         "IsReconciled": bool(el.get("IsReconciled", (existing or {}).get("IsReconciled", False))),
-        "CurrencyCode": "AUD",
+        "CurrencyCode": el.get("CurrencyCode") or (existing or {}).get("CurrencyCode"),
         "HasAttachments": False,
         "Reference": str(el.get("Reference", (existing or {}).get("Reference")) or ""),
     }
+    from .currency import check as check_currency
+
+    # Sandbox guess: a bank transaction takes the currency it names (one the organisation has added) and its
+    # CurrencyRate; Xero ties it to the bank account's currency, which the sandbox does not model.
+    check_currency(t, rec, el.get("CurrencyRate"))
     if "Date" in el or existing is None:
         set_date(rec, "Date", el.get("Date") or today())
     if existing is not None:
@@ -947,8 +963,8 @@ def _credit_record(ctx: Ctx, coll: str, bt: dict[str, Any]) -> dict[str, Any]:
         "Reference": bt["Reference"],
         "Allocations": [],
         "Payments": [],
-        "CurrencyCode": "AUD",
-        "CurrencyRate": Decimal("1.000000"),
+        "CurrencyCode": bt.get("CurrencyCode") or "AUD",
+        "CurrencyRate": bt.get("CurrencyRate") or Decimal("1.000000"),
         "HasAttachments": False,
         "_date_ms": int(bt["Date"][6:-7]),
     }

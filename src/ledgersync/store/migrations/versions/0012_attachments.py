@@ -1,7 +1,7 @@
 """attachments: files the app attaches to its records (bytes and SHA-256) and where each stands per connection
 
-Revision ID: 0011_attachments
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 17:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_attachments"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
