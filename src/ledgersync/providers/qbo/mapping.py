@@ -28,6 +28,7 @@ from ledgersync.model import (
     SyncError,
     Tracking,
 )
+from ledgersync.model.records import Party
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.providers.qbo.errors import name_problem
 from ledgersync.providers.session import loads_exact
@@ -219,6 +220,35 @@ def is_voided(data: Mapping[str, Any]) -> bool:
 # ---------------------------------------------------------------- customers
 
 
+def party_to_qbo(party: Party, **fields: Any) -> dict[str, Any]:
+    """What a QuickBooks Customer and Vendor both hold, `fields` after the names and Active, then BillAddr."""
+    address = party.address
+    person = bool(party.first_name or party.last_name)
+    body: dict[str, Any] = {
+        "DisplayName": party.name,
+        "GivenName": party.first_name,
+        "FamilyName": party.last_name,
+        # A business has no person's name: its company name is the name.
+        "CompanyName": None if person else party.name[:100],
+        "PrimaryEmailAddr": {"Address": party.email} if party.email else None,
+        "PrimaryPhone": {"FreeFormNumber": party.phone} if party.phone else None,
+        **fields,
+        "Active": party.status is ContactStatus.ACTIVE,
+    }
+    if address is not None:
+        body["BillAddr"] = _clean(
+            {
+                "Line1": address.line1,
+                "Line2": address.line2,
+                "City": address.city,
+                "CountrySubDivisionCode": address.region,
+                "PostalCode": address.postal_code,
+                "Country": address.country,
+            }
+        )
+    return body
+
+
 def contact_to_qbo(
     contact: Contact,
     *,
@@ -235,29 +265,7 @@ def contact_to_qbo(
             "QuickBooks keeps suppliers as vendors, which this integration does not sync yet.",
             "Skip this contact, or mark it as a customer too.",
         )
-    address = contact.address
-    person = bool(contact.first_name or contact.last_name)
-    body: dict[str, Any] = {
-        "DisplayName": contact.name,
-        "GivenName": contact.first_name,
-        "FamilyName": contact.last_name,
-        # A business has no person's name: its company name is the name.
-        "CompanyName": None if person else contact.name[:100],
-        "PrimaryEmailAddr": {"Address": contact.email} if contact.email else None,
-        "PrimaryPhone": {"FreeFormNumber": contact.phone} if contact.phone else None,
-        "Active": contact.status is ContactStatus.ACTIVE,
-    }
-    if address is not None:
-        body["BillAddr"] = _clean(
-            {
-                "Line1": address.line1,
-                "Line2": address.line2,
-                "City": address.city,
-                "CountrySubDivisionCode": address.region,
-                "PostalCode": address.postal_code,
-                "Country": address.country,
-            }
-        )
+    body = party_to_qbo(contact)
     if contact.parent_id:
         body["ParentRef"] = {"value": contact.parent_id}
         body["Job"] = True
@@ -282,22 +290,29 @@ def _address(data: Any) -> Address | None:
     return address if any(address.model_dump().values()) else None
 
 
-def contact_from_qbo(data: Mapping[str, Any], *, home_currency: str | None = None) -> Contact:
+def party_from_qbo(data: Mapping[str, Any], home_currency: str | None) -> dict[str, Any]:
+    """The fields a customer and a supplier both read from a QuickBooks Customer or Vendor (not the name)."""
     currency = _ref(data.get("CurrencyRef"))
+    return {
+        "id": str(data["Id"]),
+        "email": _str((data.get("PrimaryEmailAddr") or {}).get("Address")),
+        "first_name": _str(data.get("GivenName")),
+        "last_name": _str(data.get("FamilyName")),
+        "phone": _str((data.get("PrimaryPhone") or {}).get("FreeFormNumber")),
+        "address": _address(data.get("BillAddr")),
+        # The company's own currency is what "no currency" means; only a foreign one is worth carrying.
+        "currency": currency if currency and currency != home_currency else None,
+        "status": ContactStatus.ACTIVE if data.get("Active", True) else ContactStatus.ARCHIVED,
+    }
+
+
+def contact_from_qbo(data: Mapping[str, Any], *, home_currency: str | None = None) -> Contact:
     return Contact(
-        id=str(data["Id"]),
+        **party_from_qbo(data, home_currency),
         name=str(data.get("DisplayName") or data.get("FullyQualifiedName") or data["Id"]),
-        email=_str((data.get("PrimaryEmailAddr") or {}).get("Address")),
-        first_name=_str(data.get("GivenName")),
-        last_name=_str(data.get("FamilyName")),
-        phone=_str((data.get("PrimaryPhone") or {}).get("FreeFormNumber")),
-        address=_address(data.get("BillAddr")),
         parent_id=_ref(data.get("ParentRef")) if data.get("Job", True) else None,
         is_customer=True,
         is_supplier=False,
-        # The company's own currency is what "no currency" means; only a foreign one is worth carrying.
-        currency=currency if currency and currency != home_currency else None,
-        status=ContactStatus.ACTIVE if data.get("Active", True) else ContactStatus.ARCHIVED,
     )
 
 
@@ -682,17 +697,24 @@ def payment_to_qbo(
     return _identity(_clean(body), remote_id, sync_token)
 
 
+def linked_amounts(data: Mapping[str, Any], txn_type: str) -> list[tuple[str, Decimal]]:
+    """(TxnId, Amount) of each Line that links a `txn_type` transaction: what a payment or a bill payment
+    applies to each invoice or bill (the first such link of a line)."""
+    out: list[tuple[str, Decimal]] = []
+    for line in data.get("Line") or []:
+        amount = _dec(line.get("Amount")) or Decimal(0)
+        for linked in line.get("LinkedTxn") or []:
+            if linked.get("TxnType") == txn_type and linked.get("TxnId"):
+                out.append((str(linked["TxnId"]), amount))
+                break
+    return out
+
+
 def payment_from_qbo(data: Mapping[str, Any], refs: Refs) -> Payment:
     date = parse_date(data.get("TxnDate"))
     if date is None:
         raise ValueError("QBO payment without a TxnDate")
-    allocations: list[Allocation] = []
-    for line in data.get("Line") or []:
-        amount = _dec(line.get("Amount")) or Decimal(0)
-        for linked in line.get("LinkedTxn") or []:
-            if linked.get("TxnType") == "Invoice" and linked.get("TxnId"):
-                allocations.append(Allocation(invoice_id=str(linked["TxnId"]), amount=amount))
-                break
+    allocations = [Allocation(invoice_id=i, amount=a) for i, a in linked_amounts(data, "Invoice")]
     return Payment(
         id=str(data["Id"]),
         contact_id=_ref(data.get("CustomerRef")),

@@ -20,7 +20,6 @@ from ledgersync.model import (
     Bill,
     BillAllocation,
     BillPayment,
-    ContactStatus,
     Entity,
     ErrorCode,
     PaymentStatus,
@@ -35,20 +34,19 @@ from ledgersync.providers.xero.mapping import (
     _LINE_TYPES,
     DEFAULT_BANK_ACCOUNT,
     MappingError,
-    _address,
     _clean,
     _dec,
     _line_from_xero,
     _line_to_xero,
     _line_types,
-    _phone,
-    _status_from_xero,
-    _status_to_xero,
     _str,
-    currency_rate_from_xero,
     format_date,
     parse_date,
     parse_datetime,
+    party_from_xero,
+    party_to_xero,
+    payable_from_xero,
+    payable_to_xero,
 )
 
 VENDOR_ENTITIES = (Entity.SUPPLIER, Entity.PURCHASE_ORDER, Entity.BILL, Entity.BILL_PAYMENT)
@@ -82,51 +80,12 @@ def is_customer_contact(data: Mapping[str, Any]) -> bool:
 
 
 def supplier_to_xero(supplier: Supplier, *, remote_id: str | None, app_id: str | None) -> dict[str, Any]:
-    address = supplier.address
-    body: dict[str, Any] = {
-        "ContactID": remote_id,
-        "ContactNumber": supplier_number(app_id) if app_id and remote_id is None else None,
-        "Name": supplier.name,
-        "EmailAddress": supplier.email,
-        "FirstName": supplier.first_name,
-        "LastName": supplier.last_name,
-        "TaxNumber": supplier.tax_number,
-        "AccountNumber": supplier.account_number,
-        "DefaultCurrency": supplier.currency,
-    }
-    if supplier.phone is not None:
-        body["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": supplier.phone}]
-    if address is not None:
-        body["Addresses"] = [
-            _clean(
-                {
-                    "AddressType": "POBOX",
-                    "AddressLine1": address.line1,
-                    "AddressLine2": address.line2,
-                    "City": address.city,
-                    "Region": address.region,
-                    "PostalCode": address.postal_code,
-                    "Country": address.country,
-                }
-            )
-        ]
-    return _clean(body)
+    number = supplier_number(app_id) if app_id and remote_id is None else None
+    return party_to_xero(supplier, remote_id=remote_id, number=number)
 
 
 def supplier_from_xero(data: Mapping[str, Any]) -> Supplier:
-    return Supplier(
-        id=str(data["ContactID"]),
-        name=str(data["Name"]),
-        email=_str(data.get("EmailAddress")),
-        first_name=_str(data.get("FirstName")),
-        last_name=_str(data.get("LastName")),
-        phone=_phone(data.get("Phones")),
-        tax_number=_str(data.get("TaxNumber")),
-        account_number=_str(data.get("AccountNumber")),
-        address=_address(data.get("Addresses")),
-        currency=_str(data.get("DefaultCurrency")),
-        status=ContactStatus.ACTIVE if data.get("ContactStatus", "ACTIVE") == "ACTIVE" else ContactStatus.ARCHIVED,
-    )
+    return Supplier(**party_from_xero(data))
 
 
 _PO_STATUS = {
@@ -178,43 +137,11 @@ def purchase_order_from_xero(data: Mapping[str, Any]) -> PurchaseOrder:
 
 def bill_to_xero(bill: Bill, *, remote_id: str | None) -> dict[str, Any]:
     # Xero's Reference is for sales invoices only (ACCREC); a bill's number is the supplier's invoice number.
-    return _clean(
-        {
-            "InvoiceID": remote_id,
-            "Type": "ACCPAY",
-            "Contact": {"ContactID": bill.supplier_id},
-            "InvoiceNumber": bill.number,
-            "Date": format_date(bill.date),
-            "DueDate": format_date(bill.due_date) if bill.due_date else None,
-            "LineAmountTypes": _LINE_TYPES[bill.line_amount_types],
-            "LineItems": [_line_to_xero(line) for line in bill.lines],
-            "Status": _status_to_xero(bill.status),
-            "CurrencyCode": bill.currency,
-            "CurrencyRate": bill.currency_rate,
-        }
-    )
+    return payable_to_xero(bill, remote_id=remote_id, kind="ACCPAY", party_id=bill.supplier_id, reference=None)
 
 
 def bill_from_xero(data: Mapping[str, Any]) -> Bill:
-    date = parse_date(data.get("Date"))
-    if date is None:
-        raise ValueError("Xero bill without a Date")
-    return Bill(
-        id=str(data["InvoiceID"]),
-        supplier_id=str((data.get("Contact") or {}).get("ContactID", "")),
-        number=_str(data.get("InvoiceNumber")),
-        date=date,
-        due_date=parse_date(data.get("DueDate")),
-        currency=str(data.get("CurrencyCode") or "AUD"),
-        currency_rate=currency_rate_from_xero(data),
-        line_amount_types=_line_types(data.get("LineAmountTypes")),
-        lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
-        status=_status_from_xero(data.get("Status")),
-        total=_dec(data.get("Total")),
-        total_tax=_dec(data.get("TotalTax")),
-        amount_due=_dec(data.get("AmountDue")),
-        amount_paid=_dec(data.get("AmountPaid")),
-    )
+    return Bill(**payable_from_xero(data, "bill"), supplier_id=str((data.get("Contact") or {}).get("ContactID", "")))
 
 
 def bill_payment_to_xero(
