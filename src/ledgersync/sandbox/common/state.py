@@ -1,9 +1,10 @@
 """The state every OAuth sandbox (Xero, QuickBooks Online, MYOB) keeps beside its companies: apps, grants and
-tokens, config, faults, counters and the clock, with the reset and the persisted form they share."""
+tokens, config, faults, counters and the clock, with the reset and the persisted form they share; and the app."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -13,6 +14,29 @@ from .persistence import PersistedState
 
 class _Saved(Protocol):
     def to_json(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class OAuthApp:
+    """A developer's app registered with an OAuth sandbox. A platform's app adds its own fields; `masked` names
+    those (webhook keys) that the control API shows only as "***"."""
+
+    masked: ClassVar[tuple[str, ...]] = ()
+
+    client_id: str
+    client_secret: str
+    redirect_uris: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def public(self) -> dict[str, Any]:
+        """What the control API shows: no client secret, masked fields as "***"."""
+        out = self.to_json()
+        out.pop("client_secret")
+        for name in self.masked:
+            out[name] = None if out[name] is None else "***"
+        return out
 
 
 TenantT = TypeVar("TenantT", bound=_Saved)

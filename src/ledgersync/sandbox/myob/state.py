@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..common.state import OAuthSandboxState
+from ..common.state import OAuthApp, OAuthSandboxState
 
 # The resources the sandbox serves, as their path under /accountright/{businessId}/ (pymyob endpoints.py;
 # .NET SDK Contracts/Version2). CustomerPayment, CreditRefund and CreditSettlement take no PUT.
@@ -77,19 +77,10 @@ def new_uid() -> str:
 
 
 @dataclass
-class App:
+class App(OAuthApp):
     """A developer's app: its API key (= OAuth client id), secret and redirect URIs."""
 
-    client_id: str
-    client_secret: str
-    redirect_uris: list[str]
     name: str = "ledgersync"
-
-    def public(self) -> dict[str, Any]:
-        return {"client_id": self.client_id, "redirect_uris": self.redirect_uris, "name": self.name}
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.public(), "client_secret": self.client_secret}
 
 
 class CompanyFile:

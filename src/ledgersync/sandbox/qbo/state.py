@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Any, ClassVar
 
-from ..common.state import OAuthSandboxState
+from ..common.state import OAuthApp, OAuthSandboxState
 from .util import now_ms, parse_offset
 
 # Entity name as QBO spells it; URLs use the lower-cased form.
@@ -339,31 +339,13 @@ class Company:
 
 
 @dataclass
-class App:
-    client_id: str
-    client_secret: str
-    redirect_uris: list[str]
+class App(OAuthApp):
+    masked: ClassVar[tuple[str, ...]] = ("webhook_verifier",)
+
     name: str = "ledgersync sandbox app"
     webhook_url: str | None = None
     webhook_verifier: str | None = None
     webhook_format: str = "legacy"  # legacy (eventNotifications) | cloudevents
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "redirect_uris": self.redirect_uris,
-            "name": self.name,
-            "webhook_url": self.webhook_url,
-            "webhook_verifier": self.webhook_verifier,
-            "webhook_format": self.webhook_format,
-        }
-
-    def public(self) -> dict[str, Any]:
-        out = self.to_json()
-        out.pop("client_secret")
-        out["webhook_verifier"] = None if self.webhook_verifier is None else "***"
-        return out
 
 
 @dataclass

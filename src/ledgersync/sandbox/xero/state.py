@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..common.state import OAuthSandboxState
+from ..common.state import OAuthApp, OAuthSandboxState
 from . import ledger
 from .seed import seed_accounts, seed_organisation, seed_settings, seed_tax_rates, seed_tracking
 from .util import ms_date, new_id, now_ms
@@ -258,33 +258,14 @@ class Tenant:
 
 
 @dataclass
-class App:
-    client_id: str
-    client_secret: str
-    redirect_uris: list[str]
+class App(OAuthApp):
+    masked: ClassVar[tuple[str, ...]] = ("webhook_key",)
+
     name: str = "ledgersync sandbox app"
     webhook_url: str | None = None
     webhook_key: str | None = None
     intent_to_receive: dict[str, Any] | None = None
     webhook_sequence: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "redirect_uris": self.redirect_uris,
-            "name": self.name,
-            "webhook_url": self.webhook_url,
-            "webhook_key": self.webhook_key,
-            "intent_to_receive": self.intent_to_receive,
-            "webhook_sequence": self.webhook_sequence,
-        }
-
-    def public(self) -> dict[str, Any]:
-        out = self.to_json()
-        out.pop("client_secret")
-        out["webhook_key"] = None if self.webhook_key is None else "***"
-        return out
 
 
 @dataclass
