@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import signal
@@ -33,18 +32,14 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
 from cryptography.fernet import Fernet
-from sqlalchemy.engine import make_url
 
-from ledgersync.demo import consent_callback
 from ledgersync.engine import EngineSettings, LedgerSync
-from ledgersync.model import Allocation, Contact, Invoice, InvoiceLine, Payment, Record
 from ledgersync.providers.budget_redis import RedisBudgetBackend
+from ledgersync.testing.harness import business, connect_by_consent, scratch_database
 from ledgersync.worker.client import Enqueuer
 from ledgersync.worker.settings import WorkerSettings
 
@@ -137,55 +132,6 @@ def sandboxes(n: int, limits: dict[str, int]) -> Iterator[list[Sandbox]]:
             sb.proc.wait()
 
 
-def business(prefix: str, records: int) -> list[Record]:
-    contacts = max(1, records // 10)
-    invoices = max(1, (records - contacts) // 2)
-    out: list[Record] = [Contact(id=f"c{i}", name=f"{prefix} Customer {i:04d}") for i in range(contacts)]
-    for i in range(invoices):
-        amount = Decimal(30 + (i % 17) * 5)
-        out.append(
-            Invoice(
-                id=f"i{i}",
-                contact_id=f"c{i % contacts}",
-                number=f"{prefix}-{i:05d}",
-                date=dt.date(2026, 11, 1) + dt.timedelta(days=i % 25),
-                lines=[
-                    InvoiceLine(
-                        description=f"Job {i}",
-                        quantity=Decimal(1),
-                        unit_amount=amount,
-                        account_code="200",
-                        tax_type="NONE",
-                    )
-                ],
-            )
-        )
-        out.append(
-            Payment(
-                id=f"p{i}",
-                date=dt.date(2026, 11, 28),
-                amount=amount,
-                account_code="090",
-                reference=f"{prefix}-R{i}",
-                allocations=[Allocation(invoice_id=f"i{i}", amount=amount)],
-            )
-        )
-    return out
-
-
-@contextmanager
-def database(base: str, name: str) -> Iterator[str]:
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def busiest_minute(stamps: list[float]) -> int:
     stamps.sort()
     best = lo = 0
@@ -206,19 +152,18 @@ def run(workers: int, connections: int, records: int, limits: dict[str, int], pg
         "max_in_flight": str(limits["concurrent"]),
     }
     budget_url = f"{redis_url}?prefix=lsbench-budget-{run_id}"
-    with database(pg, f"bench_scale_{run_id}") as db, sandboxes(2, limits) as sbs:
+    with scratch_database(pg, f"bench_scale_{run_id}") as db, sandboxes(2, limits) as sbs:
         ls = LedgerSync(db, secret_keys=[key], settings=EngineSettings(retry_base_seconds=0), migrate=True)
         conns: list[str] = []
         for k in range(connections):
             sb = sbs[k % len(sbs)]
             tenant = str(sb.control.post("/_sandbox/tenants", json={"name": f"Org {k}"}).json()["tenantId"])
-            org = ls.create_organisation(f"Business {k}")
             config = {"client_id": CLIENT_ID, "client_secret": SECRET, "redirect_uri": REDIRECT, "base_url": sb.url}
-            start = ls.connect(org, "xero", {**config, **client})
-            assert start.authorization_url is not None
-            callback = consent_callback(start.authorization_url, choose={"tenantId": tenant})
-            conns.append(ls.complete_callback(callback, lambda ts, t=tenant: next(x for x in ts if x.id == t)))
-            per_connection = ls.upsert_many(org, business(f"S{k:03d}", records))
+            org, conn = connect_by_consent(ls, f"Business {k}", "xero", {**config, **client}, tenant)
+            conns.append(conn)
+            # A tenth contacts, the rest invoices and their payments.
+            contacts = max(1, records // 10)
+            per_connection = ls.upsert_many(org, business(f"S{k:03d}", contacts, max(1, (records - contacts) // 2)))
         settings = WorkerSettings(
             broker_url=redis_url, queue=f"lsbench-{run_id}", database_url=db, broker_prefix=f"lsbench-{run_id}:"
         )

@@ -29,6 +29,7 @@ from ledgersync import (
     Role,
 )
 from ledgersync.store import SecretKeyError
+from ledgersync.store.tables import Connection
 
 console = Console()
 
@@ -94,6 +95,23 @@ DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL (default: LEDGERSYNC_DATABASE_URL or sqlite:///.ledgersync/ledgersync.db)"),
 ]
+
+# A command that works on one connection or, by default, on every one that is connected.
+EveryConnOption = Annotated[str | None, typer.Option(help="Connection id (default: every connected one)")]
+
+
+def _target_connections(ls: LedgerSync, connection: str | None) -> list[Connection]:
+    """The connection named, else every connected (or parked) one; exits 0 with a note when there are none."""
+    conns = (
+        [ls.connection(connection)]
+        if connection
+        else [c for c in ls.connections() if c.status in ("connected", "parked")]
+    )
+    if not conns:
+        console.print("No connected connections.")
+        raise typer.Exit(0)
+    return conns
+
 
 STATE_STYLE = {
     "synced": "green",
@@ -257,18 +275,11 @@ def demo(
 @app.command()
 def sync(
     db: DbOption = None,
-    connection: Annotated[str | None, typer.Option(help="Connection id (default: every connected one)")] = None,
+    connection: EveryConnOption = None,
 ) -> None:
     """Run one sync cycle for one connection or for all of them."""
     ls = LedgerSync(db)
-    conns = (
-        [ls.connection(connection)]
-        if connection
-        else [c for c in ls.connections() if c.status in ("connected", "parked")]
-    )
-    if not conns:
-        console.print("No connected connections.")
-        raise typer.Exit(0)
+    conns = _target_connections(ls, connection)
     codes: list[int] = []
     for conn in conns:
         with _progress() as progress:
@@ -470,7 +481,7 @@ def sync_now(
 @app.command()
 def verify(
     db: DbOption = None,
-    connection: Annotated[str | None, typer.Option(help="Connection id (default: every connected one)")] = None,
+    connection: EveryConnOption = None,
     sample: Annotated[int | None, typer.Option(help="Compare this many records, picked at random")] = None,
     call_budget: Annotated[int | None, typer.Option(help="Platform calls it may use (with --sample)")] = None,
 ) -> None:
@@ -578,18 +589,11 @@ def serve(
 def export_all(
     what: Annotated[str, typer.Argument(help="products, customers or suppliers")],
     db: DbOption = None,
-    connection: Annotated[str | None, typer.Option(help="Connection id (default: every connected one)")] = None,
+    connection: EveryConnOption = None,
 ) -> None:
     """One-time export of every product / customer / supplier to the platform, with progress and a summary."""
     ls = LedgerSync(db)
-    conns = (
-        [ls.connection(connection)]
-        if connection
-        else [c for c in ls.connections() if c.status in ("connected", "parked")]
-    )
-    if not conns:
-        console.print("No connected connections.")
-        raise typer.Exit(0)
+    conns = _target_connections(ls, connection)
     codes: list[int] = []
     for conn in conns:
         with _progress() as progress:

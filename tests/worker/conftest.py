@@ -7,7 +7,6 @@ connection. Workers are real `ledgersync worker` processes (tests/worker/runner.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import signal
@@ -17,17 +16,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from ledgersync.demo import SandboxHandle, consent_callback, xero_sandbox
+from ledgersync.demo import SandboxHandle, xero_sandbox
 from ledgersync.engine import EngineSettings, LedgerSync
-from ledgersync.model import Allocation, Contact, Invoice, InvoiceLine, Payment, Record
+from ledgersync.testing.harness import business as business  # re-exported: the tests import it from here
+from ledgersync.testing.harness import connect_by_consent, invoice_number, scratch_database
 from ledgersync.worker.client import Enqueuer
 from ledgersync.worker.settings import WorkerSettings
 
@@ -59,16 +56,8 @@ def amqp_url() -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     base = _service("LEDGERSYNC_TEST_POSTGRES_URL", "workers share one PostgreSQL store")
-    name = f"test_celery_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(base, f"test_celery_{uuid.uuid4().hex[:10]}") as url:
+        yield url
 
 
 @dataclass
@@ -175,54 +164,14 @@ def connect_org(
     ls: LedgerSync, sandbox: SandboxHandle, org_name: str, client: dict[str, str] | None = None
 ) -> tuple[str, str]:
     """A new organisation of the app connected, through the consent flow, to `sandbox`'s organisation."""
-    org = ls.create_organisation(org_name)
-    start = ls.connect(org, sandbox.provider, {**sandbox.config, **FAST_CLIENT, **(client or {})})
-    assert start.authorization_url is not None
-    callback = consent_callback(start.authorization_url, choose={sandbox.tenant_field: sandbox.tenant_id})
-    # The app's grants list every organisation connected so far: pick the one just consented to.
-    conn = ls.complete_callback(callback, lambda ts: next(t for t in ts if t.id == sandbox.tenant_id))
-    return org, conn
+    config = {**sandbox.config, **FAST_CLIENT, **(client or {})}
+    return connect_by_consent(ls, org_name, sandbox.provider, config, sandbox.tenant_id, sandbox.tenant_field)
 
 
 def tenant(sandbox: SandboxHandle, name: str) -> SandboxHandle:
     """The same sandbox with one more organisation, as a handle of its own."""
     created = sandbox.control.post("/_sandbox/tenants", json={"name": name}).json()
     return replace(sandbox, tenant_id=str(created["tenantId"]))
-
-
-def business(prefix: str, contacts: int, invoices: int) -> list[Record]:
-    """Contacts, invoices and a payment for each invoice, with numbers unique to `prefix`."""
-    out: list[Record] = [Contact(id=f"c{i}", name=f"{prefix} Customer {i:03d}") for i in range(contacts)]
-    for i in range(invoices):
-        amount = Decimal(40 + (i % 13) * 5)
-        out.append(
-            Invoice(
-                id=f"i{i}",
-                contact_id=f"c{i % contacts}",
-                number=f"{prefix}-{i:04d}",
-                date=dt.date(2026, 11, 1) + dt.timedelta(days=i % 20),
-                lines=[
-                    InvoiceLine(
-                        description=f"Job {i}",
-                        quantity=Decimal(1),
-                        unit_amount=amount,
-                        account_code="200",
-                        tax_type="NONE",
-                    )
-                ],
-            )
-        )
-        out.append(
-            Payment(
-                id=f"p{i}",
-                date=dt.date(2026, 11, 25),
-                amount=amount,
-                account_code="090",
-                reference=f"{prefix}-R{i}",
-                allocations=[Allocation(invoice_id=f"i{i}", amount=amount)],
-            )
-        )
-    return out
 
 
 def synced(ls: LedgerSync, conn: str, contacts: int, invoices: int) -> bool:
@@ -234,7 +183,7 @@ def platform_agrees(handle: SandboxHandle, prefix: str, contacts: int, invoices:
     """No duplicate and nothing missing in the platform's organisation, every invoice paid."""
     dump = handle.dump()
     numbers = [i["InvoiceNumber"] for i in dump["Invoices"] if i["Status"] not in ("DELETED", "VOIDED")]
-    assert sorted(numbers) == [f"{prefix}-{i:04d}" for i in range(invoices)], (prefix, sorted(numbers)[:10])
+    assert sorted(numbers) == [invoice_number(prefix, i) for i in range(invoices)], (prefix, sorted(numbers)[:10])
     assert all(i["Status"] == "PAID" for i in dump["Invoices"]), prefix
     live_payments = [p for p in dump["Payments"] if p["Status"] != "DELETED"]
     assert len(live_payments) == invoices, (prefix, len(live_payments))

@@ -120,10 +120,9 @@ class ContactStatus(enum.StrEnum):
     ARCHIVED = "archived"
 
 
-class Contact(Record):
-    """A customer or supplier. `parent_id` makes it a sub-customer (a job) where the platform supports it."""
+class Party(Record):
+    """What a customer (Contact) and a vendor (Supplier) both hold; archiving is the platform's, not an edit."""
 
-    entity: ClassVar[Entity] = Entity.CONTACT
     remote_owned: ClassVar[frozenset[str]] = frozenset({"status"})
 
     name: str = Field(min_length=1, max_length=255)
@@ -134,11 +133,18 @@ class Contact(Record):
     tax_number: str | None = None
     account_number: str | None = None
     address: Address | None = None
+    currency: str | None = None
+    status: ContactStatus = ContactStatus.ACTIVE
+
+
+class Contact(Party):
+    """A customer or supplier. `parent_id` makes it a sub-customer (a job) where the platform supports it."""
+
+    entity: ClassVar[Entity] = Entity.CONTACT
+
     parent_id: str | None = None
     is_customer: bool = True
     is_supplier: bool = False
-    currency: str | None = None
-    status: ContactStatus = ContactStatus.ACTIVE
 
 
 class Item(Record):
@@ -205,39 +211,54 @@ class InvoiceStatus(enum.StrEnum):
     DELETED = "deleted"
 
 
-class Invoice(Record):
-    """A sales invoice. Totals, amount due and paid status are computed by the platform and flow back."""
+class Document(Record):
+    """What every document with lines holds (invoice, bill, purchase order, sales receipt, credit note). The
+    total is the platform's. Each subclass names its party (`contact_id` / `supplier_id`) and status."""
 
-    entity: ClassVar[Entity] = Entity.INVOICE
-    remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "total_tax", "amount_due", "amount_paid"})
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"total"})
 
-    contact_id: str
     number: str | None = None
     date: dt.date
-    due_date: dt.date | None = None
     currency: str = "AUD"
-    # Units of the invoice's currency per unit of the platform's home currency (Xero CurrencyRate); None: the
-    # home currency, or the platform's own rate of the day. Carried both ways (issue 16).
-    currency_rate: Amount | None = None
     line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
     lines: list[InvoiceLine] = Field(default_factory=list)
+    total: Amount | None = None
+
+
+class PayableDocument(Document):
+    """An invoice or a bill: due, paid by payments, with totals, amount due and paid status computed by the
+    platform."""
+
+    remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "total_tax", "amount_due", "amount_paid"})
+
+    due_date: dt.date | None = None
+    # Units of the document's currency per unit of the platform's home currency (Xero CurrencyRate); None: the
+    # home currency, or the platform's own rate of the day. Carried both ways (issue 16).
+    currency_rate: Amount | None = None
     status: InvoiceStatus = InvoiceStatus.AUTHORISED
     reference: str | None = None
-    total: Amount | None = None
     total_tax: Amount | None = None
     amount_due: Amount | None = None
     amount_paid: Amount | None = None
 
-    @property
-    def subtotal(self) -> Decimal:
-        return money(sum((line.line_amount for line in self.lines), Decimal(0)))
-
     def hash_view(self) -> dict[str, Any]:
         view = super().hash_view()
-        # PAID is reached by payments, not by editing the invoice; it must not read as an edit.
+        # PAID is reached by payments, not by editing the document; it must not read as an edit.
         if view["status"] == InvoiceStatus.PAID.value:
             view["status"] = InvoiceStatus.AUTHORISED.value
         return view
+
+
+class Invoice(PayableDocument):
+    """A sales invoice. Totals, amount due and paid status are computed by the platform and flow back."""
+
+    entity: ClassVar[Entity] = Entity.INVOICE
+
+    contact_id: str
+
+    @property
+    def subtotal(self) -> Decimal:
+        return money(sum((line.line_amount for line in self.lines), Decimal(0)))
 
 
 class Allocation(BaseModel):
@@ -304,7 +325,7 @@ class CustomerCredit(Record):
     remaining_credit: Amount | None = None
 
 
-class CreditNote(Record):
+class CreditNote(Document):
     """A credit against a customer, optionally allocated to invoices or refunded."""
 
     entity: ClassVar[Entity] = Entity.CREDIT_NOTE
@@ -312,16 +333,10 @@ class CreditNote(Record):
     hash_if_set: ClassVar[frozenset[str]] = frozenset({"currency_rate"})
 
     contact_id: str
-    number: str | None = None
-    date: dt.date
-    currency: str = "AUD"
     # As Invoice.currency_rate (issue 16): units of the document's currency per unit of the home currency.
     currency_rate: Amount | None = None
-    line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
-    lines: list[InvoiceLine] = Field(default_factory=list)
     status: InvoiceStatus = InvoiceStatus.AUTHORISED
     allocations: list[Allocation] = Field(default_factory=list)
-    total: Amount | None = None
     remaining_credit: Amount | None = None
 
 
@@ -343,7 +358,7 @@ class Refund(Record):
     status: PaymentStatus = PaymentStatus.ACTIVE
 
 
-class SalesReceipt(Record):
+class SalesReceipt(Document):
     """A sale paid on the spot ("customer purchases"): lines and the account the money went to, no invoice."""
 
     entity: ClassVar[Entity] = Entity.SALES_RECEIPT
@@ -351,38 +366,20 @@ class SalesReceipt(Record):
     hash_if_set: ClassVar[frozenset[str]] = frozenset({"currency_rate"})
 
     contact_id: str | None = None
-    number: str | None = None
-    date: dt.date
-    currency: str = "AUD"
     # As Invoice.currency_rate (issue 16): units of the document's currency per unit of the home currency.
     currency_rate: Amount | None = None
-    line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
-    lines: list[InvoiceLine] = Field(default_factory=list)
     account_code: str | None = None
     reference: str | None = None
     status: PaymentStatus = PaymentStatus.ACTIVE
-    total: Amount | None = None
     total_tax: Amount | None = None
 
 
-class Supplier(Record):
+class Supplier(Party):
     """A vendor the business buys from. Its own entity because most platforms keep vendors apart from
     customers (QuickBooks Vendor, MYOB Contact/Supplier, DEAR supplier); on Xero it is a contact that is a
     supplier."""
 
     entity: ClassVar[Entity] = Entity.SUPPLIER
-    remote_owned: ClassVar[frozenset[str]] = frozenset({"status"})
-
-    name: str = Field(min_length=1, max_length=255)
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    tax_number: str | None = None
-    account_number: str | None = None
-    address: Address | None = None
-    currency: str | None = None
-    status: ContactStatus = ContactStatus.ACTIVE
 
 
 class PurchaseOrderStatus(enum.StrEnum):
@@ -394,7 +391,7 @@ class PurchaseOrderStatus(enum.StrEnum):
     DELETED = "deleted"
 
 
-class PurchaseOrder(Record):
+class PurchaseOrder(Document):
     """An order to a supplier. When it is marked `billed` (finished) in the app, a bill is made from it."""
 
     entity: ClassVar[Entity] = Entity.PURCHASE_ORDER
@@ -402,49 +399,22 @@ class PurchaseOrder(Record):
     hash_if_set: ClassVar[frozenset[str]] = frozenset({"currency_rate"})
 
     supplier_id: str
-    number: str | None = None
-    date: dt.date
     delivery_date: dt.date | None = None
-    currency: str = "AUD"
     # As Invoice.currency_rate (issue 16): units of the document's currency per unit of the home currency.
     currency_rate: Amount | None = None
-    line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
-    lines: list[InvoiceLine] = Field(default_factory=list)
     status: PurchaseOrderStatus = PurchaseOrderStatus.AUTHORISED
     reference: str | None = None
-    total: Amount | None = None
     total_tax: Amount | None = None
 
 
-class Bill(Record):
+class Bill(PayableDocument):
     """A supplier's invoice to the business (Xero ACCPAY invoice, QuickBooks Bill, MYOB Purchase/Bill)."""
 
     entity: ClassVar[Entity] = Entity.BILL
-    remote_owned: ClassVar[frozenset[str]] = frozenset({"total", "total_tax", "amount_due", "amount_paid"})
 
     supplier_id: str
-    number: str | None = None
-    date: dt.date
-    due_date: dt.date | None = None
-    currency: str = "AUD"
-    # As Invoice.currency_rate.
-    currency_rate: Amount | None = None
-    line_amount_types: LineAmountTypes = LineAmountTypes.EXCLUSIVE
-    lines: list[InvoiceLine] = Field(default_factory=list)
-    status: InvoiceStatus = InvoiceStatus.AUTHORISED
-    reference: str | None = None
     # The purchase order this bill was made from, if any.
     purchase_order_id: str | None = None
-    total: Amount | None = None
-    total_tax: Amount | None = None
-    amount_due: Amount | None = None
-    amount_paid: Amount | None = None
-
-    def hash_view(self) -> dict[str, Any]:
-        view = super().hash_view()
-        if view["status"] == InvoiceStatus.PAID.value:
-            view["status"] = InvoiceStatus.AUTHORISED.value
-        return view
 
 
 class BillAllocation(BaseModel):

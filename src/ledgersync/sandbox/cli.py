@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -40,93 +41,75 @@ def _preregister(
             sb.add_tenant(name, demo=demo)
 
 
-@sandbox_app.command("xero")
-def xero(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    port: int = typer.Option(8765, help="Port to listen on."),
-    data: Path | None = typer.Option(
+def _host(help: str = "Interface to bind.") -> Any:
+    return typer.Option("127.0.0.1", help=help)
+
+
+def _port(default: int, help: str = "Port to listen on.") -> Any:
+    return typer.Option(default, help=help)
+
+
+def _data() -> Any:
+    return typer.Option(
         None, "--data", help="JSON state file: loaded at start; every change is written through before it is answered."
-    ),
-    client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an OAuth app with this id."),
-    client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
-    redirect_uri: list[str] = typer.Option([], "--redirect-uri", help="Redirect URI(s) for --client-id."),
-    tenant: list[str] = typer.Option(
-        [], "--tenant", help="Pre-create an organisation of this name, holding a small demo company."
-    ),
-    demo: bool = typer.Option(True, "--demo/--no-demo", help="Fill --tenant organisations with demo records."),
-) -> None:
-    """Serve the Xero sandbox (Accounting API, identity, webhooks, /_sandbox control API)."""
-    import uvicorn
-
-    from .xero import XeroSandbox, create_app
-
-    sb = XeroSandbox.load(data) if data is not None else XeroSandbox()
-    _preregister(sb, client_id, client_secret, redirect_uri, tenant, demo)
-    sb.save()  # what was pre-registered is on disk before the first request
-    typer.echo(f"Xero sandbox on http://{host}:{port}  (API /api.xro/2.0, control /_sandbox)")
-    uvicorn.run(create_app(sb), host=host, port=port, log_level="info")
-
-
-@sandbox_app.command("qbo")
-def qbo(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    port: int = typer.Option(8766, help="Port to listen on."),
-    data: Path | None = typer.Option(
-        None, "--data", help="JSON state file: loaded at start; every change is written through before it is answered."
-    ),
-    client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an OAuth app with this id."),
-    client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
-    redirect_uri: list[str] = typer.Option([], "--redirect-uri", help="Redirect URI(s) for --client-id."),
-    tenant: list[str] = typer.Option(
-        [], "--tenant", help="Pre-create a company (realm) of this name, holding a small demo company."
-    ),
-    demo: bool = typer.Option(True, "--demo/--no-demo", help="Fill --tenant companies with demo records."),
-) -> None:
-    """Serve the QuickBooks Online sandbox (Accounting API v3, Intuit OAuth, webhooks, /_sandbox control API)."""
-    import uvicorn
-
-    from .qbo import QboSandbox
-    from .qbo import create_app as create_qbo_app
-
-    sb = QboSandbox.load(data) if data is not None else QboSandbox()
-    _preregister(sb, client_id, client_secret, redirect_uri, tenant, demo)
-    sb.save()  # what was pre-registered is on disk before the first request
-    typer.echo(
-        f"QBO sandbox on http://{host}:{port}  (API /v3/company/{{realmId}}, "
-        "discovery /.well-known/openid_configuration, control /_sandbox)"
     )
-    uvicorn.run(create_qbo_app(sb), host=host, port=port, log_level="info")
 
 
-@sandbox_app.command("myob")
-def myob(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    port: int = typer.Option(8767, help="Port to listen on."),
-    data: Path | None = typer.Option(
-        None, "--data", help="JSON state file: loaded at start; every change is written through before it is answered."
-    ),
-    client_id: str | None = typer.Option(None, "--client-id", help="Pre-register an app with this API key."),
-    client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
-    redirect_uri: list[str] = typer.Option([], "--redirect-uri", help="Redirect URI(s) for --client-id."),
-    tenant: list[str] = typer.Option(
-        [], "--tenant", help="Pre-create a business (company file) of this name, holding a small demo company."
-    ),
-    demo: bool = typer.Option(True, "--demo/--no-demo", help="Fill --tenant businesses with demo records."),
+def _oauth_command(
+    name: str, state_class: str, default_port: int, noun: str, nouns: str, doc: str, banner: str, client: str
 ) -> None:
-    """Serve the MYOB Business API sandbox (/accountright/, MYOB OAuth at /oauth2/, /_sandbox control API)."""
-    import uvicorn
+    """One `sandbox <name>` command for an OAuth sandbox (module .<name>, state class `state_class`): the same
+    options and steps, the platform's words in the help (`noun`/`nouns`: what --tenant creates; `client`: --client-id's
+    help) and `banner` (formatted with host and port) on start."""
 
-    from .myob import MyobSandbox
-    from .myob import create_app as create_myob_app
+    def serve(
+        host: str = _host(),
+        port: int = _port(default_port),
+        data: Path | None = _data(),
+        client_id: str | None = typer.Option(None, "--client-id", help=client),
+        client_secret: str | None = typer.Option(None, "--client-secret", help="Secret for --client-id."),
+        redirect_uri: list[str] = typer.Option([], "--redirect-uri", help="Redirect URI(s) for --client-id."),
+        tenant: list[str] = typer.Option(
+            [], "--tenant", help=f"Pre-create {noun} of this name, holding a small demo company."
+        ),
+        demo: bool = typer.Option(True, "--demo/--no-demo", help=f"Fill --tenant {nouns} with demo records."),
+    ) -> None:
+        import uvicorn
 
-    sb = MyobSandbox.load(data) if data is not None else MyobSandbox()
-    _preregister(sb, client_id, client_secret, redirect_uri, tenant, demo)
-    sb.save()  # what was pre-registered is on disk before the first request
-    typer.echo(
-        f"MYOB sandbox on http://{host}:{port}  (API /accountright/, OAuth /oauth2/account/authorize and "
-        "/oauth2/v1/authorize, control /_sandbox; no webhooks, as MYOB has none)"
-    )
-    uvicorn.run(create_myob_app(sb), host=host, port=port, log_level="info")
+        module = importlib.import_module(f".{name}", __package__)
+        state = getattr(module, state_class)
+        sb = state.load(data) if data is not None else state()
+        _preregister(sb, client_id, client_secret, redirect_uri, tenant, demo)
+        sb.save()  # what was pre-registered is on disk before the first request
+        typer.echo(banner.format(host=host, port=port))
+        uvicorn.run(module.create_app(sb), host=host, port=port, log_level="info")
+
+    serve.__doc__ = doc
+    sandbox_app.command(name)(serve)
+
+
+_OAUTH_APP = "Pre-register an OAuth app with this id."
+_oauth_command(
+    "xero", "XeroSandbox", 8765, "an organisation", "organisations",
+    "Serve the Xero sandbox (Accounting API, identity, webhooks, /_sandbox control API).",
+    "Xero sandbox on http://{host}:{port}  (API /api.xro/2.0, control /_sandbox)",
+    _OAUTH_APP,
+)  # fmt: skip
+_oauth_command(
+    "qbo", "QboSandbox", 8766, "a company (realm)", "companies",
+    "Serve the QuickBooks Online sandbox (Accounting API v3, Intuit OAuth, webhooks, /_sandbox control API).",
+    "QBO sandbox on http://{host}:{port}  (API /v3/company/{{realmId}}, "
+    "discovery /.well-known/openid_configuration, control /_sandbox)",
+    _OAUTH_APP,
+)  # fmt: skip
+_oauth_command(
+    "myob", "MyobSandbox", 8767, "a business (company file)", "businesses",
+    "Serve the MYOB Business API sandbox (/accountright/, MYOB OAuth at /oauth2/, /_sandbox control API).",
+    "MYOB sandbox on http://{host}:{port}  (API /accountright/, OAuth /oauth2/account/authorize and "
+    "/oauth2/v1/authorize, control /_sandbox; no webhooks, as MYOB has none)",
+    "Pre-register an app with this API key.",
+)  # fmt: skip
+
 
 # ---- QuickBooks Desktop (qbd-sandbox) ------------------------------------------------------------------------------
 @sandbox_app.command("qbd")
@@ -135,11 +118,9 @@ def qbd(
                                        "the .qwc's AppURL)."),
     qwc: Path | None = typer.Option(None, "--qwc", help="The application's .qwc file.", exists=True, dir_okay=False),
     password: str | None = typer.Option(None, "--password", help="The password the .qwc's UserName signs in with."),
-    host: str = typer.Option("127.0.0.1", help="Interface to bind (the control API)."),
-    port: int = typer.Option(8768, help="Port of the control API."),
-    data: Path | None = typer.Option(
-        None, "--data", help="JSON state file: loaded at start; every change is written through before it is answered."
-    ),
+    host: str = _host("Interface to bind (the control API)."),
+    port: int = _port(8768, "Port of the control API."),
+    data: Path | None = _data(),
     seconds_per_minute: float = typer.Option(60.0, "--seconds-per-minute", help="Scale of the .qwc's schedule."),
     auto_run: bool = typer.Option(True, "--auto-run/--no-auto-run", help="Run on the .qwc's schedule."),
     schema_dir: Path | None = typer.Option(None, "--schema-dir", help="A folder holding Intuit's qbxmlops130.xsd: "
@@ -184,11 +165,9 @@ def qbd(
 # -- DEAR / Cin7 Core (issue 12) -----------------------------------------------------------------------------------
 @sandbox_app.command("dear")
 def dear(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    port: int = typer.Option(8769, help="Port to listen on."),
-    data: Path | None = typer.Option(
-        None, "--data", help="JSON state file: loaded at start; every change is written through before it is answered."
-    ),
+    host: str = _host(),
+    port: int = _port(8769),
+    data: Path | None = _data(),
     account_id: str | None = typer.Option(None, "--account-id", help="Pre-create a company with this Account ID."),
     application_key: str | None = typer.Option(
         None, "--application-key", help="The API application key of --account-id (generated when left out)."

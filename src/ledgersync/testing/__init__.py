@@ -6,6 +6,8 @@
 - `MemoryPlatform`, `MemorySpec`, `MemoryProvider`, `MemoryConfig`, `connect_memory` (ledgersync.testing.memory):
   a platform in memory that implements the whole Provider protocol, for engine tests that need no sandbox.
 - `Faults`, `Crash`, `CrashingSpec`: faults to inject, and crash points in process.
+- `business`, `scratch_database`, `connect_by_consent` (ledgersync.testing.harness, imported on its own): the
+  records, database and consent-made connections of scale-out tests and benchmarks.
 
 The suite is imported lazily, so the memory platform can be used without pytest installed."""
 

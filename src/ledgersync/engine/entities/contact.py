@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 import ledgersync.engine.record as record_stage
-from ledgersync.engine.entities.base import EntityRules, settle
-from ledgersync.model import Contact, ContactStatus, Entity, ErrorCode, Record, SyncError
+from ledgersync.engine.entities.base import settle
+from ledgersync.engine.entities.party import PartyRules
+from ledgersync.model import Contact, ContactStatus, Entity, Record
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import StoredRecord
 
@@ -16,8 +17,10 @@ if TYPE_CHECKING:
     from ledgersync.engine.context import CycleContext
 
 
-class ContactRules(EntityRules):
+class ContactRules(PartyRules):
     entity = Entity.CONTACT
+    noun, platform_noun = "customers", "contact"
+    hint = "Link the right customer to the platform contact, or rename the others."
     # Sub-customers need their parent's platform id, and a batch can't see what it creates itself, so contacts
     # go in layers: parents first, then the children that were waiting for them (4 levels below the top).
     max_passes = 5
@@ -33,30 +36,6 @@ class ContactRules(EntityRules):
     def another_pass(self, ctx: CycleContext) -> bool:
         # Another layer only if a parent someone waited for got its platform id in this pass.
         return any(ctx.to_remote_id(Entity.CONTACT, parent) for parent in ctx.waiting_for)
-
-    def match(self, ctx: CycleContext, s: Session, remote: RemoteRecord) -> str | None:
-        rec = remote.record
-        assert isinstance(rec, Contact)
-        candidates = ctx.store.find_records(ctx.org_id, Entity.CONTACT, name=rec.name, s=s)
-        unlinked = [c for c in candidates if ctx.to_remote_id(Entity.CONTACT, c.app_id) is None]
-        if len(unlinked) == 1:
-            return unlinked[0].app_id
-        if len(unlinked) > 1:
-            error = SyncError(
-                code=ErrorCode.CONFLICT,
-                message=f"Several customers are named '{rec.name}'; which one is the "
-                f"{ctx.caps.display_name} contact is not clear.",
-                hint="Link the right customer to the platform contact, or rename the others.",
-            )
-            for c in unlinked:
-                record_stage.needs_review(ctx, s, Entity.CONTACT, c.app_id, error, doc=rec.name)
-            return ""
-        return None
-
-    def created(self, incoming: Record, remote: RemoteRecord) -> Record:
-        if remote.archived:
-            return incoming.model_copy(update={"status": ContactStatus.ARCHIVED})
-        return incoming
 
     def merge_edit(
         self,

@@ -27,7 +27,7 @@ from ledgersync.model import (
     Record,
     Supplier,
 )
-from ledgersync.model.records import PurchaseOrderStatus
+from ledgersync.model.records import Party, PurchaseOrderStatus
 from ledgersync.providers.base import RemoteRecord
 
 
@@ -158,28 +158,24 @@ def _party_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def customer_from_dear(data: Mapping[str, Any]) -> RemoteRecord:
-    record = Contact(**_party_fields(data))
+def _party_from_dear(entity: Entity, record_type: type[Party], data: Mapping[str, Any]) -> RemoteRecord:
+    record = record_type(**_party_fields(data))
     return RemoteRecord(
-        Entity.CONTACT,
+        entity,
         record.id,
         str(data.get("LastModifiedOn") or ""),
         record,
         updated_at=parse_stamp(data.get("LastModifiedOn")),
         archived=record.status is ContactStatus.ARCHIVED,
     )
+
+
+def customer_from_dear(data: Mapping[str, Any]) -> RemoteRecord:
+    return _party_from_dear(Entity.CONTACT, Contact, data)
 
 
 def supplier_from_dear(data: Mapping[str, Any]) -> RemoteRecord:
-    record = Supplier(**_party_fields(data))
-    return RemoteRecord(
-        Entity.SUPPLIER,
-        record.id,
-        str(data.get("LastModifiedOn") or ""),
-        record,
-        updated_at=parse_stamp(data.get("LastModifiedOn")),
-        archived=record.status is ContactStatus.ARCHIVED,
-    )
+    return _party_from_dear(Entity.SUPPLIER, Supplier, data)
 
 
 # -- products --------------------------------------------------------------------------------------------------

@@ -5,11 +5,10 @@ one business (its id comes back on the redirect as `businessId`), and code excha
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import httpx
 
@@ -18,6 +17,7 @@ from ledgersync.providers.base import OAuthToken, Tenant
 from ledgersync.providers.config import ProviderConfig
 from ledgersync.providers.myob.config import MyobConfig
 from ledgersync.providers.myob.errors import RECONNECT_HINT
+from ledgersync.providers.oauth2 import DEAD_GRANT, OAuth2CodeClient, callback_params, incomplete_callback, token_fields
 from ledgersync.providers.session import loads_exact
 
 # The granular scopes a sync needs (developer.myob.com "Granular Data Scopes"); the legacy "CompanyFile" scope
@@ -27,7 +27,6 @@ DEFAULT_SCOPES = (
     "sme-company-file sme-contacts-customer sme-contacts-supplier sme-sales sme-purchases sme-inventory "
     "sme-general-ledger"
 )
-_DEAD_GRANT = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
 
 
 @dataclass(frozen=True)
@@ -49,63 +48,37 @@ class MyobEndpoints:
         )
 
 
-def new_state() -> str:
-    return secrets.token_urlsafe(24)
-
-
 def parse_callback(url_or_query: str) -> dict[str, str]:
     """The redirect's parameters (code, state, businessId); ProviderError if consent was refused."""
-    query = urlsplit(url_or_query).query if "?" in url_or_query else url_or_query.lstrip("?")
-    params = {k: v[0] for k, v in parse_qs(query).items()}
-    if "error" in params:
-        raise ProviderError(
-            SyncError(
-                code=ErrorCode.AUTH_REVOKED,
-                message="MYOB did not grant access (the connection was cancelled or refused).",
-                hint="Start the connection again, sign in as an administrator and choose Allow access.",
-                platform_code=params["error"],
-                platform_message=params.get("error_description"),
-            )
-        )
+    params = callback_params(
+        url_or_query, "MYOB", "Start the connection again, sign in as an administrator and choose Allow access."
+    )
     if not params.get("code") or not params.get("businessId"):
-        raise ProviderError(
-            SyncError(
-                code=ErrorCode.VALIDATION,
-                message="The answer from MYOB is missing its code or the business chosen (businessId).",
-                hint="Start the connection again and choose the business to connect.",
-            )
+        raise incomplete_callback(
+            "The answer from MYOB is missing its code or the business chosen (businessId).",
+            "Start the connection again and choose the business to connect.",
         )
     return params
 
 
 def token_from_response(data: Mapping[str, Any], now: dt.datetime | None = None) -> OAuthToken:
-    now = now or dt.datetime.now(dt.UTC)
     # MYOB writes expires_in as a string ("1200"); 1200 s is the commonly reported lifetime (UNVERIFIED).
-    expires_in = float(data.get("expires_in") or 1200)
-    return OAuthToken(
-        access_token=str(data["access_token"]),
-        refresh_token=str(data.get("refresh_token") or ""),
-        expires_at=now + dt.timedelta(seconds=expires_in),
-        scope=str(data.get("scope") or ""),
-        token_type=str(data.get("token_type") or "Bearer"),
-    )
+    return OAuthToken(**token_fields(data, 1200, now))
 
 
-class MyobOAuth:
+class MyobOAuth(OAuth2CodeClient):
     """OAuthFlow for one MYOB app (API key and secret, redirect URI). The business the person chose comes back
     on the redirect; `exchange` keeps it for `tenants`, which names that one business."""
+
+    platform: ClassVar[str] = "MYOB"
+    possessive: ClassVar[str] = "MYOB's"
 
     def __init__(
         self, config: ProviderConfig | Mapping[str, Any], *, transport: httpx.BaseTransport | None = None
     ) -> None:
         cfg = MyobConfig.coerce(config)
-        self.client_id = cfg.client_id
-        self._secret = cfg.client_secret.get_secret_value()
-        self.redirect_uri = cfg.redirect_uri
-        self.scopes = cfg.scopes or DEFAULT_SCOPES
+        super().__init__(cfg, DEFAULT_SCOPES, transport)
         self.endpoints = MyobEndpoints.from_config(cfg)
-        self._timeout = cfg.timeout
-        self._transport = transport
         self.business_id: str | None = None
 
     def authorization_url(self, state: str) -> str:
@@ -121,11 +94,12 @@ class MyobOAuth:
         return f"{self.endpoints.authorize}?{urlencode(params)}"
 
     def _token_call(self, form: dict[str, str]) -> httpx.Response:
+        # A form body with the secret in it, not HTTP Basic (.NET SDK OAuthRequestHandler.cs).
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport) as http:
+            with self._http() as http:
                 return http.post(self.endpoints.token, data=form, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
-            raise _unreachable(exc) from exc
+            raise self._unreachable(exc) from exc
 
     def exchange(self, code: str) -> OAuthToken:
         if "code=" in code:
@@ -144,14 +118,8 @@ class MyobOAuth:
         )
         if response.status_code != 200:
             body = _body(response)
-            raise ProviderError(
-                SyncError(
-                    code=ErrorCode.AUTH_REVOKED,
-                    message="MYOB did not accept the sign-in (the link was used already or has expired).",
-                    hint="Start the connection again.",
-                    platform_code=str(body.get("error") or response.status_code),
-                    platform_message=str(body.get("error_description") or "") or None,
-                )
+            raise self._code_refused(
+                str(body.get("error") or response.status_code), str(body.get("error_description") or "") or None
             )
         return token_from_response(loads_exact(response.content))
 
@@ -167,7 +135,7 @@ class MyobOAuth:
         if response.status_code == 200:
             return token_from_response(loads_exact(response.content))
         body = _body(response)
-        if str(body.get("error")) in _DEAD_GRANT or response.status_code in (400, 401):
+        if str(body.get("error")) in DEAD_GRANT or response.status_code in (400, 401):
             raise ProviderError(
                 SyncError(
                     code=ErrorCode.AUTH_REVOKED,
@@ -177,12 +145,12 @@ class MyobOAuth:
                     platform_message=str(body.get("error_description") or "") or None,
                 )
             )
-        raise _unreachable(httpx.HTTPStatusError("token", request=response.request, response=response))
+        raise self._unreachable(httpx.HTTPStatusError("token", request=response.request, response=response))
 
     def tenants(self, token: OAuthToken) -> list[Tenant]:
         """The business chosen at consent, named from GET /accountright/ (the company files this consent reached)."""
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport) as http:
+            with self._http() as http:
                 response = http.get(
                     f"{self.endpoints.api}/",
                     headers={
@@ -193,18 +161,11 @@ class MyobOAuth:
                     },
                 )
         except httpx.HTTPError as exc:
-            raise _unreachable(exc) from exc
+            raise self._unreachable(exc) from exc
         if response.status_code in (401, 403):
-            raise ProviderError(
-                SyncError(
-                    code=ErrorCode.AUTH_EXPIRED,
-                    message="MYOB did not accept the sign-in when listing businesses.",
-                    hint=RECONNECT_HINT,
-                    platform_code=str(response.status_code),
-                )
-            )
+            raise self._listing_refused("businesses", response.status_code, RECONNECT_HINT)
         if response.status_code != 200:
-            raise _unreachable(httpx.HTTPStatusError("company files", request=response.request, response=response))
+            raise self._unreachable(httpx.HTTPStatusError("company files", request=response.request, response=response))
         files = [f for f in loads_exact(response.content) or [] if isinstance(f, Mapping)]
         chosen = self.business_id
         found = [Tenant(id=str(f["Id"]).lower(), name=str(f.get("Name") or "")) for f in files]
@@ -219,15 +180,3 @@ def _body(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _unreachable(exc: Exception) -> ProviderError:
-    return ProviderError(
-        SyncError(
-            code=ErrorCode.UNAVAILABLE,
-            message="MYOB's sign-in service could not be reached.",
-            hint="This retries by itself; nothing needs doing.",
-            platform_code=type(exc).__name__,
-            platform_message=str(exc) or None,
-        )
-    )

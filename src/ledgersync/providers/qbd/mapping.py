@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from ledgersync.model import (
     Address,
@@ -360,6 +361,21 @@ def _money(value: Decimal | None) -> Decimal | None:
     return value.quantize(Decimal("0.01")) if value is not None else None
 
 
+def _party_from_ret(ret: Node, rid: str, address_tag: str) -> dict[str, Any]:
+    """What a Customer and a Vendor both read from their *Ret (the address under `address_tag`)."""
+    return {
+        "id": rid,
+        "name": x.text(ret, "Name") or "",
+        "email": x.text(ret, "Email"),
+        "first_name": x.text(ret, "FirstName"),
+        "last_name": x.text(ret, "LastName"),
+        "phone": x.text(ret, "Phone"),
+        "account_number": x.text(ret, "AccountNumber"),
+        "address": _read_address(ret.find(address_tag)),
+        "status": ContactStatus.ACTIVE if _active(ret) else ContactStatus.ARCHIVED,
+    }
+
+
 def from_ret(entity: Entity, ret: Node, refs: Refs) -> RemoteRecord:
     """A *Ret element as the canonical record in QuickBooks' namespace."""
     list_elem = entity in LISTS
@@ -371,31 +387,10 @@ def from_ret(entity: Entity, ret: Node, refs: Refs) -> RemoteRecord:
     archived = deleted = False
     doc: str | None = None
     if entity is Entity.CONTACT:
-        rec = Contact(
-            id=rid,
-            name=x.text(ret, "Name") or "",
-            email=x.text(ret, "Email"),
-            first_name=x.text(ret, "FirstName"),
-            last_name=x.text(ret, "LastName"),
-            phone=x.text(ret, "Phone"),
-            account_number=x.text(ret, "AccountNumber"),
-            address=_read_address(ret.find("BillAddress")),
-            parent_id=x.text(ret, "ParentRef/ListID"),
-            status=ContactStatus.ACTIVE if _active(ret) else ContactStatus.ARCHIVED,
-        )
+        rec = Contact(**_party_from_ret(ret, rid, "BillAddress"), parent_id=x.text(ret, "ParentRef/ListID"))
         archived = not _active(ret)
     elif entity is Entity.SUPPLIER:
-        rec = Supplier(
-            id=rid,
-            name=x.text(ret, "Name") or "",
-            email=x.text(ret, "Email"),
-            first_name=x.text(ret, "FirstName"),
-            last_name=x.text(ret, "LastName"),
-            phone=x.text(ret, "Phone"),
-            account_number=x.text(ret, "AccountNumber"),
-            address=_read_address(ret.find("VendorAddress")),
-            status=ContactStatus.ACTIVE if _active(ret) else ContactStatus.ARCHIVED,
-        )
+        rec = Supplier(**_party_from_ret(ret, rid, "VendorAddress"))
         archived = not _active(ret)
     elif entity is Entity.ITEM:
         sop = ret.find("SalesOrPurchase")

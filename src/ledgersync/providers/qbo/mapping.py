@@ -25,10 +25,10 @@ from ledgersync.model import (
     Payment,
     PaymentStatus,
     Record,
-    Supplier,
     SyncError,
     Tracking,
 )
+from ledgersync.model.records import Party
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.providers.qbo.errors import name_problem
 from ledgersync.providers.session import loads_exact
@@ -220,8 +220,8 @@ def is_voided(data: Mapping[str, Any]) -> bool:
 # ---------------------------------------------------------------- customers
 
 
-def party_to_qbo(party: Contact | Supplier) -> dict[str, Any]:
-    """What a customer and a vendor have alike in QuickBooks: names, email, phone, billing address, active."""
+def party_to_qbo(party: Party, **fields: Any) -> dict[str, Any]:
+    """What a QuickBooks Customer and Vendor both hold, `fields` after the names and Active, then BillAddr."""
     address = party.address
     person = bool(party.first_name or party.last_name)
     body: dict[str, Any] = {
@@ -232,6 +232,7 @@ def party_to_qbo(party: Contact | Supplier) -> dict[str, Any]:
         "CompanyName": None if person else party.name[:100],
         "PrimaryEmailAddr": {"Address": party.email} if party.email else None,
         "PrimaryPhone": {"FreeFormNumber": party.phone} if party.phone else None,
+        **fields,
         "Active": party.status is ContactStatus.ACTIVE,
     }
     if address is not None:
@@ -289,22 +290,29 @@ def _address(data: Any) -> Address | None:
     return address if any(address.model_dump().values()) else None
 
 
-def contact_from_qbo(data: Mapping[str, Any], *, home_currency: str | None = None) -> Contact:
+def party_from_qbo(data: Mapping[str, Any], home_currency: str | None) -> dict[str, Any]:
+    """The fields a customer and a supplier both read from a QuickBooks Customer or Vendor (not the name)."""
     currency = _ref(data.get("CurrencyRef"))
+    return {
+        "id": str(data["Id"]),
+        "email": _str((data.get("PrimaryEmailAddr") or {}).get("Address")),
+        "first_name": _str(data.get("GivenName")),
+        "last_name": _str(data.get("FamilyName")),
+        "phone": _str((data.get("PrimaryPhone") or {}).get("FreeFormNumber")),
+        "address": _address(data.get("BillAddr")),
+        # The company's own currency is what "no currency" means; only a foreign one is worth carrying.
+        "currency": currency if currency and currency != home_currency else None,
+        "status": ContactStatus.ACTIVE if data.get("Active", True) else ContactStatus.ARCHIVED,
+    }
+
+
+def contact_from_qbo(data: Mapping[str, Any], *, home_currency: str | None = None) -> Contact:
     return Contact(
-        id=str(data["Id"]),
+        **party_from_qbo(data, home_currency),
         name=str(data.get("DisplayName") or data.get("FullyQualifiedName") or data["Id"]),
-        email=_str((data.get("PrimaryEmailAddr") or {}).get("Address")),
-        first_name=_str(data.get("GivenName")),
-        last_name=_str(data.get("FamilyName")),
-        phone=_str((data.get("PrimaryPhone") or {}).get("FreeFormNumber")),
-        address=_address(data.get("BillAddr")),
         parent_id=_ref(data.get("ParentRef")) if data.get("Job", True) else None,
         is_customer=True,
         is_supplier=False,
-        # The company's own currency is what "no currency" means; only a foreign one is worth carrying.
-        currency=currency if currency and currency != home_currency else None,
-        status=ContactStatus.ACTIVE if data.get("Active", True) else ContactStatus.ARCHIVED,
     )
 
 
@@ -692,17 +700,24 @@ def payment_to_qbo(
     return _identity(_clean(body), remote_id, sync_token)
 
 
+def linked_amounts(data: Mapping[str, Any], txn_type: str) -> list[tuple[str, Decimal]]:
+    """(TxnId, Amount) of each Line that links a `txn_type` transaction: what a payment or a bill payment
+    applies to each invoice or bill (the first such link of a line)."""
+    out: list[tuple[str, Decimal]] = []
+    for line in data.get("Line") or []:
+        amount = _dec(line.get("Amount")) or Decimal(0)
+        for linked in line.get("LinkedTxn") or []:
+            if linked.get("TxnType") == txn_type and linked.get("TxnId"):
+                out.append((str(linked["TxnId"]), amount))
+                break
+    return out
+
+
 def payment_from_qbo(data: Mapping[str, Any], refs: Refs) -> Payment:
     date = parse_date(data.get("TxnDate"))
     if date is None:
         raise ValueError("QBO payment without a TxnDate")
-    allocations: list[Allocation] = []
-    for line in data.get("Line") or []:
-        amount = _dec(line.get("Amount")) or Decimal(0)
-        for linked in line.get("LinkedTxn") or []:
-            if linked.get("TxnType") == "Invoice" and linked.get("TxnId"):
-                allocations.append(Allocation(invoice_id=str(linked["TxnId"]), amount=amount))
-                break
+    allocations = [Allocation(invoice_id=i, amount=a) for i, a in linked_amounts(data, "Invoice")]
     return Payment(
         id=str(data["Id"]),
         contact_id=_ref(data.get("CustomerRef")),

@@ -13,11 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from ledgersync.model import (
-    Address,
     Bill,
     BillAllocation,
     BillPayment,
-    ContactStatus,
     Entity,
     ErrorCode,
     InvoiceLine,
@@ -50,8 +48,10 @@ from ledgersync.providers.qbo.mapping import (
     exchange_rate_from_qbo,
     exchange_rate_to_qbo,
     is_voided,
+    linked_amounts,
     parse_date,
     parse_datetime,
+    party_from_qbo,
     party_to_qbo,
 )
 
@@ -92,40 +92,18 @@ def supplier_to_qbo(
     problem = name_problem(supplier.name, "supplier name")
     if problem is not None:
         raise MappingError(problem)
-    body = party_to_qbo(supplier)
-    body.update(TaxIdentifier=supplier.tax_number, AcctNum=supplier.account_number)
+    body = party_to_qbo(supplier, TaxIdentifier=supplier.tax_number, AcctNum=supplier.account_number)
     _with_currency(body, supplier.currency, refs)
     return _identity(_clean(body), remote_id, sync_token)
 
 
 def supplier_from_qbo(data: Mapping[str, Any], refs: Refs) -> Supplier:
-    currency = _ref(data.get("CurrencyRef"))
-    addr = data.get("BillAddr")
-    address = None
-    if isinstance(addr, Mapping):
-        address = Address(
-            line1=_str(addr.get("Line1")),
-            line2=_str(addr.get("Line2")),
-            city=_str(addr.get("City")),
-            region=_str(addr.get("CountrySubDivisionCode")),
-            postal_code=_str(addr.get("PostalCode")),
-            country=_str(addr.get("Country")),
-        )
-        if not any(address.model_dump().values()):
-            address = None
     return Supplier(
-        id=str(data["Id"]),
+        **party_from_qbo(data, refs.home_currency),
         name=str(data.get("DisplayName") or data["Id"]),
-        email=_str((data.get("PrimaryEmailAddr") or {}).get("Address")),
-        first_name=_str(data.get("GivenName")),
-        last_name=_str(data.get("FamilyName")),
-        phone=_str((data.get("PrimaryPhone") or {}).get("FreeFormNumber")),
         # QuickBooks masks a stored tax id on reads (all but the last four characters): not read back.
         tax_number=None,
         account_number=_str(data.get("AcctNum")),
-        address=address,
-        currency=currency if currency and currency != refs.home_currency else None,
-        status=ContactStatus.ACTIVE if data.get("Active", True) else ContactStatus.ARCHIVED,
     )
 
 
@@ -384,13 +362,7 @@ def bill_payment_from_qbo(data: Mapping[str, Any], refs: Refs) -> BillPayment:
     date = parse_date(data.get("TxnDate"))
     if date is None:
         raise ValueError("QBO bill payment without a TxnDate")
-    allocations: list[BillAllocation] = []
-    for line in data.get("Line") or []:
-        amount = _dec(line.get("Amount")) or Decimal(0)
-        for linked in line.get("LinkedTxn") or []:
-            if linked.get("TxnType") == "Bill" and linked.get("TxnId"):
-                allocations.append(BillAllocation(bill_id=str(linked["TxnId"]), amount=amount))
-                break
+    allocations = [BillAllocation(bill_id=i, amount=a) for i, a in linked_amounts(data, "Bill")]
     bank = _ref((data.get("CheckPayment") or {}).get("BankAccountRef"))
     return BillPayment(
         id=str(data["Id"]),

@@ -29,6 +29,7 @@ from ledgersync.model import (
     SyncError,
     Tracking,
 )
+from ledgersync.model.records import Party, PayableDocument
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.providers.session import loads_exact
 
@@ -159,24 +160,25 @@ def _str(value: Any) -> str | None:
 # ---------------------------------------------------------------- contacts
 
 
-def contact_to_xero(contact: Contact, *, remote_id: str | None, app_id: str | None) -> dict[str, Any]:
-    address = contact.address
+def party_to_xero(
+    party: Party, *, remote_id: str | None, number: str | None, flags: Mapping[str, bool] | None = None
+) -> dict[str, Any]:
+    """A customer or a supplier as a Xero Contact: `number` is its ContactNumber, `flags` IsCustomer/IsSupplier."""
+    address = party.address
     body: dict[str, Any] = {
         "ContactID": remote_id,
-        # ContactNumber is Xero's slot for an external system's id: it lets a lost link be found again.
-        "ContactNumber": app_id[:50] if app_id else None,
-        "Name": contact.name,
-        "EmailAddress": contact.email,
-        "FirstName": contact.first_name,
-        "LastName": contact.last_name,
-        "TaxNumber": contact.tax_number,
-        "AccountNumber": contact.account_number,
-        "DefaultCurrency": contact.currency,
-        "IsCustomer": contact.is_customer,
-        "IsSupplier": contact.is_supplier,
+        "ContactNumber": number,
+        "Name": party.name,
+        "EmailAddress": party.email,
+        "FirstName": party.first_name,
+        "LastName": party.last_name,
+        "TaxNumber": party.tax_number,
+        "AccountNumber": party.account_number,
+        "DefaultCurrency": party.currency,
+        **(flags or {}),
     }
-    if contact.phone is not None:
-        body["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": contact.phone}]
+    if party.phone is not None:
+        body["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": party.phone}]
     if address is not None:
         body["Addresses"] = [
             _clean(
@@ -192,6 +194,16 @@ def contact_to_xero(contact: Contact, *, remote_id: str | None, app_id: str | No
             )
         ]
     return _clean(body)
+
+
+def contact_to_xero(contact: Contact, *, remote_id: str | None, app_id: str | None) -> dict[str, Any]:
+    return party_to_xero(
+        contact,
+        remote_id=remote_id,
+        # ContactNumber is Xero's slot for an external system's id: it lets a lost link be found again.
+        number=app_id[:50] if app_id else None,
+        flags={"IsCustomer": contact.is_customer, "IsSupplier": contact.is_supplier},
+    )
 
 
 def _phone(phones: Any) -> str | None:
@@ -230,26 +242,28 @@ def _address(addresses: Any) -> Address | None:
     )
 
 
+def party_from_xero(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a customer and a supplier both read from a Xero Contact."""
+    return {
+        "id": str(data["ContactID"]),
+        "name": str(data["Name"]),
+        "email": _str(data.get("EmailAddress")),
+        "first_name": _str(data.get("FirstName")),
+        "last_name": _str(data.get("LastName")),
+        "phone": _phone(data.get("Phones")),
+        "tax_number": _str(data.get("TaxNumber")),
+        "account_number": _str(data.get("AccountNumber")),
+        "address": _address(data.get("Addresses")),
+        "currency": _str(data.get("DefaultCurrency")),
+        "status": ContactStatus.ACTIVE if data.get("ContactStatus", "ACTIVE") == "ACTIVE" else ContactStatus.ARCHIVED,
+    }
+
+
 def contact_from_xero(data: Mapping[str, Any]) -> Contact:
     is_customer = bool(data.get("IsCustomer"))
     is_supplier = bool(data.get("IsSupplier"))
-    status = ContactStatus.ACTIVE if data.get("ContactStatus", "ACTIVE") == "ACTIVE" else ContactStatus.ARCHIVED
-    return Contact(
-        id=str(data["ContactID"]),
-        name=str(data["Name"]),
-        email=_str(data.get("EmailAddress")),
-        first_name=_str(data.get("FirstName")),
-        last_name=_str(data.get("LastName")),
-        phone=_phone(data.get("Phones")),
-        tax_number=_str(data.get("TaxNumber")),
-        account_number=_str(data.get("AccountNumber")),
-        address=_address(data.get("Addresses")),
-        # Xero sets these flags from transactions; a contact with neither yet is a customer by default.
-        is_customer=is_customer or not is_supplier,
-        is_supplier=is_supplier,
-        currency=_str(data.get("DefaultCurrency")),
-        status=status,
-    )
+    # Xero sets these flags from transactions; a contact with neither yet is a customer by default.
+    return Contact(**party_from_xero(data), is_customer=is_customer or not is_supplier, is_supplier=is_supplier)
 
 
 # ---------------------------------------------------------------- items
@@ -335,22 +349,31 @@ def _status_from_xero(value: Any) -> InvoiceStatus:
         return InvoiceStatus.DRAFT
 
 
-def invoice_to_xero(invoice: Invoice, *, remote_id: str | None) -> dict[str, Any]:
+def payable_to_xero(
+    doc: PayableDocument, *, remote_id: str | None, kind: str, party_id: str, reference: str | None
+) -> dict[str, Any]:
+    """An invoice (`kind` ACCREC) or a bill (ACCPAY) as a Xero Invoice."""
     return _clean(
         {
             "InvoiceID": remote_id,
-            "Type": "ACCREC",
-            "Contact": {"ContactID": invoice.contact_id},
-            "InvoiceNumber": invoice.number,
-            "Reference": invoice.reference,
-            "Date": format_date(invoice.date),
-            "DueDate": format_date(invoice.due_date) if invoice.due_date else None,
-            "LineAmountTypes": _LINE_TYPES[invoice.line_amount_types],
-            "LineItems": [_line_to_xero(line) for line in invoice.lines],
-            "Status": _status_to_xero(invoice.status),
-            "CurrencyCode": invoice.currency,
-            "CurrencyRate": invoice.currency_rate,
+            "Type": kind,
+            "Contact": {"ContactID": party_id},
+            "InvoiceNumber": doc.number,
+            "Reference": reference,
+            "Date": format_date(doc.date),
+            "DueDate": format_date(doc.due_date) if doc.due_date else None,
+            "LineAmountTypes": _LINE_TYPES[doc.line_amount_types],
+            "LineItems": [_line_to_xero(line) for line in doc.lines],
+            "Status": _status_to_xero(doc.status),
+            "CurrencyCode": doc.currency,
+            "CurrencyRate": doc.currency_rate,
         }
+    )
+
+
+def invoice_to_xero(invoice: Invoice, *, remote_id: str | None) -> dict[str, Any]:
+    return payable_to_xero(
+        invoice, remote_id=remote_id, kind="ACCREC", party_id=invoice.contact_id, reference=invoice.reference
     )
 
 
@@ -364,26 +387,33 @@ def _line_types(value: Any) -> LineAmountTypes:
     return _LINE_TYPES_BACK.get(str(value or "Exclusive").lower(), LineAmountTypes.EXCLUSIVE)
 
 
-def invoice_from_xero(data: Mapping[str, Any]) -> Invoice:
+def payable_from_xero(data: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """The fields an invoice and a bill both read from a Xero Invoice (not the contact or the reference)."""
     date = parse_date(data.get("Date"))
     if date is None:
-        raise ValueError("Xero invoice without a Date")
+        raise ValueError(f"Xero {what} without a Date")
+    return {
+        "id": str(data["InvoiceID"]),
+        "number": _str(data.get("InvoiceNumber")),
+        "date": date,
+        "due_date": parse_date(data.get("DueDate")),
+        "currency": str(data.get("CurrencyCode") or "AUD"),
+        "currency_rate": currency_rate_from_xero(data),
+        "line_amount_types": _line_types(data.get("LineAmountTypes")),
+        "lines": [_line_from_xero(line) for line in data.get("LineItems") or []],
+        "status": _status_from_xero(data.get("Status")),
+        "total": _dec(data.get("Total")),
+        "total_tax": _dec(data.get("TotalTax")),
+        "amount_due": _dec(data.get("AmountDue")),
+        "amount_paid": _dec(data.get("AmountPaid")),
+    }
+
+
+def invoice_from_xero(data: Mapping[str, Any]) -> Invoice:
     return Invoice(
-        id=str(data["InvoiceID"]),
+        **payable_from_xero(data, "invoice"),
         contact_id=str((data.get("Contact") or {}).get("ContactID", "")),
-        number=_str(data.get("InvoiceNumber")),
-        date=date,
-        due_date=parse_date(data.get("DueDate")),
-        currency=str(data.get("CurrencyCode") or "AUD"),
-        currency_rate=currency_rate_from_xero(data),
-        line_amount_types=_line_types(data.get("LineAmountTypes")),
-        lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
-        status=_status_from_xero(data.get("Status")),
         reference=_str(data.get("Reference")),
-        total=_dec(data.get("Total")),
-        total_tax=_dec(data.get("TotalTax")),
-        amount_due=_dec(data.get("AmountDue")),
-        amount_paid=_dec(data.get("AmountPaid")),
     )
 
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, ClassVar
 
 import httpx
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import OAuth2Client
 
-from ledgersync.model import ErrorCode, ProviderError, SyncError
+from ledgersync.model import SyncError
 from ledgersync.providers.base import OAuthToken, Tenant
 from ledgersync.providers.config import ProviderConfig
+from ledgersync.providers.oauth2 import (
+    AuthlibCodeClient,
+    callback_params,
+    incomplete_callback,
+    token_fields,
+)
+from ledgersync.providers.oauth2 import new_state as new_state  # re-exported: part of this module's API
 from ledgersync.providers.xero.config import XeroConfig
 from ledgersync.providers.xero.errors import RECONNECT_HINT, auth_revoked
 from ledgersync.providers.xero.mapping import loads
@@ -27,8 +30,6 @@ DEFAULT_SCOPES = (
     "openid profile email offline_access accounting.contacts accounting.settings "
     "accounting.invoices accounting.payments"
 )
-# Refusals meaning the refresh token (or the app's credentials) will never work again.
-_DEAD_GRANT = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
 
 
 @dataclass(frozen=True)
@@ -61,113 +62,44 @@ class XeroEndpoints:
         )
 
 
-def new_state() -> str:
-    """An unguessable `state` for one connect attempt; the engine keeps it and compares it on return."""
-    return secrets.token_urlsafe(24)
-
-
 def parse_callback(url_or_query: str) -> tuple[str, str]:
     """(code, state) from the redirect back from Xero; ProviderError if the person declined consent."""
-    query = urlsplit(url_or_query).query if "?" in url_or_query else url_or_query.lstrip("?")
-    params = {k: v[0] for k, v in parse_qs(query).items()}
-    if "error" in params:
-        raise ProviderError(
-            SyncError(
-                code=ErrorCode.AUTH_REVOKED,
-                message="Xero did not grant access (the connection was cancelled or refused).",
-                hint="Start the connection again and choose Allow access in Xero.",
-                platform_code=params["error"],
-                platform_message=params.get("error_description"),
-            )
-        )
+    params = callback_params(url_or_query, "Xero", "Start the connection again and choose Allow access in Xero.")
     if "code" not in params or "state" not in params:
-        raise ProviderError(
-            SyncError(
-                code=ErrorCode.VALIDATION,
-                message="The answer from Xero is missing its code or state.",
-                hint="Start the connection again.",
-            )
-        )
+        raise incomplete_callback("The answer from Xero is missing its code or state.")
     return params["code"], params["state"]
 
 
 def token_from_response(data: Mapping[str, Any], now: dt.datetime | None = None) -> OAuthToken:
-    now = now or dt.datetime.now(dt.UTC)
-    expires_in = float(data.get("expires_in") or 1800)
-    return OAuthToken(
-        access_token=str(data["access_token"]),
-        refresh_token=str(data.get("refresh_token") or ""),
-        expires_at=now + dt.timedelta(seconds=expires_in),
-        scope=str(data.get("scope") or ""),
-        token_type=str(data.get("token_type") or "Bearer"),
-    )
+    return OAuthToken(**token_fields(data, 1800, now))
 
 
-class XeroOAuth:
+class XeroOAuth(AuthlibCodeClient):
     """OAuthFlow for one Xero app (XeroConfig: client_id, client_secret, redirect_uri, scopes, base_url,
     timeout). Settings as a mapping are validated into XeroConfig (ConfigError if they do not fit)."""
+
+    platform: ClassVar[str] = "Xero"
+    possessive: ClassVar[str] = "Xero's"
+    endpoints: XeroEndpoints
 
     def __init__(
         self, config: ProviderConfig | Mapping[str, Any], *, transport: httpx.BaseTransport | None = None
     ) -> None:
         cfg = XeroConfig.coerce(config)
-        self.client_id = cfg.client_id
-        self._secret = cfg.client_secret.get_secret_value()
-        self.redirect_uri = cfg.redirect_uri
-        self.scopes = cfg.scopes or DEFAULT_SCOPES
+        super().__init__(cfg, DEFAULT_SCOPES, transport)
         self.endpoints = XeroEndpoints.from_config(cfg)
-        self._timeout = cfg.timeout
-        self._transport = transport
 
-    def _session(self) -> OAuth2Client:
-        # A fresh Authlib client per call: it keeps token state on itself, and refreshes run on many threads.
-        return OAuth2Client(
-            client_id=self.client_id,
-            client_secret=self._secret,
-            token_endpoint_auth_method="client_secret_basic",
-            scope=self.scopes,
-            redirect_uri=self.redirect_uri,
-            timeout=self._timeout,
-            transport=self._transport,
-        )
-
-    def authorization_url(self, state: str) -> str:
-        with self._session() as session:
-            url, _ = session.create_authorization_url(self.endpoints.authorize, state=state)
-        return str(url)
+    def _renewal_refused(self, platform_message: str | None) -> SyncError:
+        return auth_revoked(platform_message)
 
     def exchange(self, code: str) -> OAuthToken:
         if "code=" in code:
             # The whole callback (URL or query string) was handed over: every provider accepts that form.
             code = parse_callback(code)[0]
-        try:
-            with self._session() as session:
-                data = session.fetch_token(self.endpoints.token, grant_type="authorization_code", code=code)
-        except OAuthError as exc:
-            raise ProviderError(
-                SyncError(
-                    code=ErrorCode.AUTH_REVOKED,
-                    message="Xero did not accept the sign-in (the link was used already or has expired).",
-                    hint="Start the connection again.",
-                    platform_code=exc.error,
-                    platform_message=exc.description,
-                )
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise _unreachable(exc) from exc
-        return token_from_response(data)
+        return token_from_response(self._fetch_token(code))
 
     def refresh(self, token: OAuthToken) -> OAuthToken:
-        try:
-            with self._session() as session:
-                data = session.refresh_token(self.endpoints.token, refresh_token=token.refresh_token)
-        except OAuthError as exc:
-            if exc.error in _DEAD_GRANT:
-                raise ProviderError(auth_revoked(exc.description or exc.error)) from exc
-            raise _unreachable(exc) from exc
-        except httpx.HTTPError as exc:
-            raise _unreachable(exc) from exc
-        return token_from_response(data)
+        return token_from_response(self._refresh_token(token.refresh_token))
 
     def tenants(self, token: OAuthToken) -> list[Tenant]:
         """The organisations this consent added: `/connections?authEventId=` with the access token's
@@ -175,25 +107,18 @@ class XeroOAuth:
         first was taken: a second organisation's consent attached to the first)."""
         event = auth_event_id(token.access_token)
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport) as http:
+            with self._http() as http:
                 response = http.get(
                     self.endpoints.connections,
                     params={"authEventId": event} if event else None,
                     headers={"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"},
                 )
         except httpx.HTTPError as exc:
-            raise _unreachable(exc) from exc
+            raise self._unreachable(exc) from exc
         if response.status_code in (401, 403):
-            raise ProviderError(
-                SyncError(
-                    code=ErrorCode.AUTH_EXPIRED,
-                    message="Xero did not accept the sign-in when listing organisations.",
-                    hint=RECONNECT_HINT,
-                    platform_code=str(response.status_code),
-                )
-            )
+            raise self._listing_refused("organisations", response.status_code, RECONNECT_HINT)
         if response.status_code != 200:
-            raise _unreachable(httpx.HTTPStatusError("connections", request=response.request, response=response))
+            raise self._unreachable(httpx.HTTPStatusError("connections", request=response.request, response=response))
         return [
             Tenant(id=str(c["tenantId"]), name=str(c.get("tenantName") or ""))
             for c in loads(response.content)
@@ -208,7 +133,7 @@ class XeroOAuth:
                     self.endpoints.revocation, token=token.refresh_token, token_type_hint="refresh_token"
                 )
         except httpx.HTTPError as exc:
-            raise _unreachable(exc) from exc
+            raise self._unreachable(exc) from exc
 
 
 def auth_event_id(access_token: str) -> str | None:
@@ -224,15 +149,3 @@ def auth_event_id(access_token: str) -> str | None:
         return None
     event = claims.get("authentication_event_id") if isinstance(claims, dict) else None
     return str(event) if event else None
-
-
-def _unreachable(exc: Exception) -> ProviderError:
-    return ProviderError(
-        SyncError(
-            code=ErrorCode.UNAVAILABLE,
-            message="Xero's sign-in service could not be reached.",
-            hint="This retries by itself; nothing needs doing.",
-            platform_code=type(exc).__name__,
-            platform_message=str(exc) or None,
-        )
-    )

@@ -20,7 +20,6 @@ from ledgersync.model import (
     Bill,
     BillAllocation,
     BillPayment,
-    ContactStatus,
     Entity,
     ErrorCode,
     PaymentStatus,
@@ -31,26 +30,24 @@ from ledgersync.model import (
     SyncError,
 )
 from ledgersync.providers.base import RemoteRecord
-from ledgersync.providers.util import supplier_as_contact
 from ledgersync.providers.xero.mapping import (
     _LINE_TYPES,
     DEFAULT_BANK_ACCOUNT,
     MappingError,
-    _address,
     _clean,
     _dec,
     _line_from_xero,
     _line_to_xero,
     _line_types,
-    _phone,
-    _status_from_xero,
-    _status_to_xero,
     _str,
-    contact_to_xero,
     currency_rate_from_xero,
     format_date,
     parse_date,
     parse_datetime,
+    party_from_xero,
+    party_to_xero,
+    payable_from_xero,
+    payable_to_xero,
 )
 
 VENDOR_ENTITIES = (Entity.SUPPLIER, Entity.PURCHASE_ORDER, Entity.BILL, Entity.BILL_PAYMENT)
@@ -84,30 +81,12 @@ def is_customer_contact(data: Mapping[str, Any]) -> bool:
 
 
 def supplier_to_xero(supplier: Supplier, *, remote_id: str | None, app_id: str | None) -> dict[str, Any]:
-    """A supplier is a Xero contact: the contact's body (contact_to_xero), with ContactNumber `supplier:<app id>`
-    when it is created and without IsCustomer / IsSupplier, which Xero sets itself from the contact's documents."""
-    body = contact_to_xero(supplier_as_contact(supplier), remote_id=remote_id, app_id=None)
-    body.pop("IsCustomer", None)
-    body.pop("IsSupplier", None)
-    if app_id and remote_id is None:
-        body["ContactNumber"] = supplier_number(app_id)
-    return body
+    number = supplier_number(app_id) if app_id and remote_id is None else None
+    return party_to_xero(supplier, remote_id=remote_id, number=number)
 
 
 def supplier_from_xero(data: Mapping[str, Any]) -> Supplier:
-    return Supplier(
-        id=str(data["ContactID"]),
-        name=str(data["Name"]),
-        email=_str(data.get("EmailAddress")),
-        first_name=_str(data.get("FirstName")),
-        last_name=_str(data.get("LastName")),
-        phone=_phone(data.get("Phones")),
-        tax_number=_str(data.get("TaxNumber")),
-        account_number=_str(data.get("AccountNumber")),
-        address=_address(data.get("Addresses")),
-        currency=_str(data.get("DefaultCurrency")),
-        status=ContactStatus.ACTIVE if data.get("ContactStatus", "ACTIVE") == "ACTIVE" else ContactStatus.ARCHIVED,
-    )
+    return Supplier(**party_from_xero(data))
 
 
 _PO_STATUS = {
@@ -161,43 +140,11 @@ def purchase_order_from_xero(data: Mapping[str, Any]) -> PurchaseOrder:
 
 def bill_to_xero(bill: Bill, *, remote_id: str | None) -> dict[str, Any]:
     # Xero's Reference is for sales invoices only (ACCREC); a bill's number is the supplier's invoice number.
-    return _clean(
-        {
-            "InvoiceID": remote_id,
-            "Type": "ACCPAY",
-            "Contact": {"ContactID": bill.supplier_id},
-            "InvoiceNumber": bill.number,
-            "Date": format_date(bill.date),
-            "DueDate": format_date(bill.due_date) if bill.due_date else None,
-            "LineAmountTypes": _LINE_TYPES[bill.line_amount_types],
-            "LineItems": [_line_to_xero(line) for line in bill.lines],
-            "Status": _status_to_xero(bill.status),
-            "CurrencyCode": bill.currency,
-            "CurrencyRate": bill.currency_rate,
-        }
-    )
+    return payable_to_xero(bill, remote_id=remote_id, kind="ACCPAY", party_id=bill.supplier_id, reference=None)
 
 
 def bill_from_xero(data: Mapping[str, Any]) -> Bill:
-    date = parse_date(data.get("Date"))
-    if date is None:
-        raise ValueError("Xero bill without a Date")
-    return Bill(
-        id=str(data["InvoiceID"]),
-        supplier_id=str((data.get("Contact") or {}).get("ContactID", "")),
-        number=_str(data.get("InvoiceNumber")),
-        date=date,
-        due_date=parse_date(data.get("DueDate")),
-        currency=str(data.get("CurrencyCode") or "AUD"),
-        currency_rate=currency_rate_from_xero(data),
-        line_amount_types=_line_types(data.get("LineAmountTypes")),
-        lines=[_line_from_xero(line) for line in data.get("LineItems") or []],
-        status=_status_from_xero(data.get("Status")),
-        total=_dec(data.get("Total")),
-        total_tax=_dec(data.get("TotalTax")),
-        amount_due=_dec(data.get("AmountDue")),
-        amount_paid=_dec(data.get("AmountPaid")),
-    )
+    return Bill(**payable_from_xero(data, "bill"), supplier_id=str((data.get("Contact") or {}).get("ContactID", "")))
 
 
 def bill_payment_to_xero(

@@ -1,1 +1,2 @@
-"""Code the Xero and QuickBooks Online sandboxes share: JSON codec, persistence, control API, webhooks."""
+"""Code the sandboxes share: JSON codec, persistence and write-through, the OAuth sandboxes' state, the
+control API's shared routes, the app factory and webhook delivery."""

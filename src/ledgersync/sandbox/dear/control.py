@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..common.control import ControlHandlers, deep_merge, read_json_object
+from ..common.control import ControlHandlers, read_json_object
 from .api import JSON, handle, known
 from .state import DEFAULT_FAULTS
 
@@ -22,15 +21,8 @@ def _rt(request: Request) -> Runtime:
     return rt
 
 
-_shared = ControlHandlers(JSON)
+_shared = ControlHandlers(JSON, DEFAULT_FAULTS, reseed_on_every_faults_call=True)
 _j = _shared.respond
-
-
-async def reset(request: Request) -> Response:
-    rt = _rt(request)
-    rt.sb.reset()
-    rt.limiter.reset()
-    return _j({"ok": True})
 
 
 async def accounts(request: Request) -> Response:
@@ -57,16 +49,6 @@ async def tenants(request: Request) -> Response:
     body = await read_json_object(request)
     acct, key = rt.sb.add_account(str(body.get("name") or "Demo Company"), body.get("tenantId"))
     return _j({"tenantId": acct.id, "name": acct.name, "application_key": key}, 201)
-
-
-async def faults(request: Request) -> Response:
-    rt = _rt(request)
-    if request.method == "DELETE":
-        rt.sb.faults = copy.deepcopy(DEFAULT_FAULTS)
-    elif request.method == "PUT":
-        deep_merge(rt.sb.faults, await read_json_object(request))
-    rt.reseed()
-    return _j(rt.sb.faults)
 
 
 async def as_user(request: Request) -> Response:
@@ -120,8 +102,7 @@ async def deliveries(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/_sandbox/health", _shared.health, methods=["GET"]),
-    Route("/_sandbox/reset", reset, methods=["POST"]),
+    *_shared.routes(clock=clock, tokens=False),
     Route("/_sandbox/accounts", accounts, methods=["GET", "POST"]),
     Route("/_sandbox/tenants", tenants, methods=["GET", "POST"]),
     Route("/_sandbox/accounts/{account_id}/as-user/{path:path}", as_user, methods=["GET", "POST", "PUT", "DELETE"]),
@@ -129,10 +110,5 @@ ROUTES = [
     Route("/_sandbox/accounts/{account_id}/dump", dump, methods=["GET"]),
     Route("/_sandbox/tenants/{account_id}/dump", dump, methods=["GET"]),
     Route("/_sandbox/accounts/{account_id}/stock", stock, methods=["POST"]),
-    Route("/_sandbox/config", _shared.config, methods=["GET", "PUT"]),
-    Route("/_sandbox/faults", faults, methods=["GET", "PUT", "DELETE"]),
-    Route("/_sandbox/counters", _shared.counters, methods=["GET"]),
-    Route("/_sandbox/counters/reset", _shared.counters_reset, methods=["POST"]),
-    Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
     Route("/_sandbox/webhooks/deliveries", deliveries, methods=["GET"]),
 ]

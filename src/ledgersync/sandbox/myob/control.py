@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..common.control import ControlHandlers, deep_merge, read_json_object
+from ..common.control import ControlHandlers, read_json_object
 from . import records
 from .api import JSON, handle, respond
 from .oauth import revoke_matching
@@ -24,27 +23,8 @@ def _rt(request: Request) -> Runtime:
     return rt
 
 
-_shared = ControlHandlers(JSON)
+_shared = ControlHandlers(JSON, DEFAULT_FAULTS)
 _j = _shared.respond
-
-
-async def reset(request: Request) -> Response:
-    rt = _rt(request)
-    rt.sb.reset()
-    rt.limiter.reset()
-    return _j({"ok": True})
-
-
-async def tenants(request: Request) -> Response:
-    rt = _rt(request)
-    if request.method == "GET":
-        return _j([{"tenantId": t.id, "name": t.name} for t in rt.sb.tenants.values()])
-    body = await read_json_object(request)
-    name = body.get("name")
-    if not isinstance(name, str) or not name:
-        return _j({"error": "name is required"}, 400)
-    cf = rt.sb.add_tenant(name, body.get("tenantId"), demo=bool(body.get("demo")))
-    return _j({"tenantId": cf.id, "name": cf.name}, 201)
 
 
 async def apps(request: Request) -> Response:
@@ -58,16 +38,6 @@ async def apps(request: Request) -> Response:
         str(body["client_id"]), str(body["client_secret"]), [str(u) for u in body["redirect_uris"]], body.get("name")
     )
     return _j(app.public(), 201)
-
-
-async def faults(request: Request) -> Response:
-    rt = _rt(request)
-    if request.method == "DELETE":
-        rt.sb.faults = copy.deepcopy(DEFAULT_FAULTS)
-    elif request.method == "PUT":
-        deep_merge(rt.sb.faults, await read_json_object(request))
-        rt.reseed()
-    return _j(rt.sb.faults)
 
 
 async def as_user(request: Request) -> Response:
@@ -100,17 +70,10 @@ async def tokens_revoke(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/_sandbox/health", _shared.health, methods=["GET"]),
-    Route("/_sandbox/reset", reset, methods=["POST"]),
-    Route("/_sandbox/tenants", tenants, methods=["GET", "POST"]),
+    *_shared.routes(),
+    Route("/_sandbox/tenants", _shared.tenants, methods=["GET", "POST"]),
     Route("/_sandbox/tenants/{tenant_id}/as-user/{path:path}", as_user, methods=["PUT", "POST", "DELETE", "GET"]),
     Route("/_sandbox/tenants/{tenant_id}/dump", dump, methods=["GET"]),
     Route("/_sandbox/apps", apps, methods=["GET", "POST"]),
-    Route("/_sandbox/config", _shared.config, methods=["GET", "PUT"]),
-    Route("/_sandbox/faults", faults, methods=["GET", "PUT", "DELETE"]),
-    Route("/_sandbox/counters", _shared.counters, methods=["GET"]),
-    Route("/_sandbox/counters/reset", _shared.counters_reset, methods=["POST"]),
     Route("/_sandbox/tokens/revoke", tokens_revoke, methods=["POST"]),
-    Route("/_sandbox/tokens/expire", _shared.tokens_expire, methods=["POST"]),
-    Route("/_sandbox/clock", _shared.clock, methods=["GET", "POST"]),
 ]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from ..common.persistence import PersistedState
+from ..common.state import OAuthApp, OAuthSandboxState
 
 # The resources the sandbox serves, as their path under /accountright/{businessId}/ (pymyob endpoints.py;
 # .NET SDK Contracts/Version2). CustomerPayment, CreditRefund, CreditSettlement and SupplierPayment take no PUT.
@@ -80,19 +78,10 @@ def new_uid() -> str:
 
 
 @dataclass
-class App:
+class App(OAuthApp):
     """A developer's app: its API key (= OAuth client id), secret and redirect URIs."""
 
-    client_id: str
-    client_secret: str
-    redirect_uris: list[str]
     name: str = "ledgersync"
-
-    def public(self) -> dict[str, Any]:
-        return {"client_id": self.client_id, "redirect_uris": self.redirect_uris, "name": self.name}
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.public(), "client_secret": self.client_secret}
 
 
 class CompanyFile:
@@ -153,18 +142,9 @@ class CompanyFile:
 
 
 @dataclass
-class MyobSandbox(PersistedState):
-    data_path: Path | None = None
-    apps: dict[str, App] = field(default_factory=dict)
-    tenants: dict[str, CompanyFile] = field(default_factory=dict)
-    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_CONFIG))
-    faults: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_FAULTS))
-    counters: dict[str, Any] = field(default_factory=_counters)
-    clock_offset: float = 0.0
-    dirty: bool = False
+class MyobSandbox(OAuthSandboxState[CompanyFile, App]):
+    default_config: ClassVar[dict[str, Any]] = DEFAULT_CONFIG
+    default_faults: ClassVar[dict[str, Any]] = DEFAULT_FAULTS
 
     def add_tenant(self, name: str, tenant_id: str | None = None, demo: bool = False) -> CompanyFile:
         cf = CompanyFile(name, tenant_id)
@@ -182,31 +162,11 @@ class MyobSandbox(PersistedState):
         self.dirty = True
         return app
 
-    def reset(self) -> None:
-        self.apps.clear()
-        self.tenants.clear()
-        self.codes.clear()
-        self.access_tokens.clear()
-        self.refresh_tokens.clear()
-        self.config = copy.deepcopy(DEFAULT_CONFIG)
-        self.faults = copy.deepcopy(DEFAULT_FAULTS)
-        self.counters = _counters()
-        self.clock_offset = 0.0
-        self.dirty = True
-
     def reset_counters(self) -> None:
         self.counters = _counters()
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "apps": [a.to_json() for a in self.apps.values()],
-            "tenants": [t.to_json() for t in self.tenants.values()],
-            "access_tokens": self.access_tokens,
-            "refresh_tokens": self.refresh_tokens,
-            "config": self.config,
-            "clock_offset": self.clock_offset,
-        }
+        return self.oauth_json()
 
     def load_json(self, obj: dict[str, Any]) -> None:
         self.apps = {
@@ -214,7 +174,4 @@ class MyobSandbox(PersistedState):
             for a in obj.get("apps", [])
         }
         self.tenants = {t["id"]: CompanyFile.from_json(t) for t in obj.get("tenants", [])}
-        self.access_tokens = dict(obj.get("access_tokens", {}))
-        self.refresh_tokens = dict(obj.get("refresh_tokens", {}))
-        self.config = {**copy.deepcopy(DEFAULT_CONFIG), **obj.get("config", {})}
-        self.clock_offset = float(obj.get("clock_offset", 0.0))
+        self.load_oauth_json(obj)

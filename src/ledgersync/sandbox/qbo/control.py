@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..common.control import ControlHandlers, deep_merge, read_json_object
+from ..common.control import ControlHandlers, read_json_object
 from .api import JSON, handle
 from .entities import render
 from .ledger import postings
@@ -25,17 +24,9 @@ def _rt(request: Request) -> Runtime:
     return rt
 
 
-# config, counters, tokens/expire, clock and health behave alike on both platforms.
-_shared = ControlHandlers(JSON)
+# health, reset, config, faults, counters, tokens/expire and clock behave alike on several platforms.
+_shared = ControlHandlers(JSON, DEFAULT_FAULTS, reseed_on_every_faults_call=True, reseed_on_reset=True)
 _j = _shared.respond
-
-
-async def reset(request: Request) -> Response:
-    rt = _rt(request)
-    rt.sb.reset()
-    rt.limiter.reset()
-    rt.reseed()
-    return _j({"ok": True})
 
 
 def _tenant_json(t: Any) -> dict[str, Any]:
@@ -106,16 +97,6 @@ async def app_webhook(request: Request) -> Response:
     return _j(app.public())
 
 
-async def faults(request: Request) -> Response:
-    rt = _rt(request)
-    if request.method == "DELETE":
-        rt.sb.faults = copy.deepcopy(DEFAULT_FAULTS)
-    elif request.method == "PUT":
-        deep_merge(rt.sb.faults, await read_json_object(request))
-    rt.reseed()
-    return _j(rt.sb.faults)
-
-
 async def as_user(request: Request) -> Response:
     """Act as a QuickBooks user: same bodies, rules, responses and webhooks; no auth, limits or faults."""
     rt = _rt(request)
@@ -172,8 +153,7 @@ async def deliveries(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/_sandbox/health", _shared.health, methods=["GET"]),
-    Route("/_sandbox/reset", reset, methods=["POST"]),
+    *_shared.routes(),
     Route("/_sandbox/tenants", tenants, methods=["GET", "POST"]),
     Route("/_sandbox/tenants/{tenant_id}/as-user/{path:path}", as_user, methods=["POST", "GET"]),
     Route("/_sandbox/tenants/{tenant_id}/dump", dump, methods=["GET"]),
@@ -181,12 +161,6 @@ ROUTES = [
     Route("/_sandbox/tenants/{tenant_id}/preferences", preferences, methods=["GET", "PUT"]),
     Route("/_sandbox/apps", apps, methods=["GET", "POST"]),
     Route("/_sandbox/apps/{client_id}/webhook", app_webhook, methods=["PUT"]),
-    Route("/_sandbox/config", _shared.config, methods=["GET", "PUT"]),
-    Route("/_sandbox/faults", faults, methods=["GET", "PUT", "DELETE"]),
-    Route("/_sandbox/counters", _shared.counters, methods=["GET"]),
-    Route("/_sandbox/counters/reset", _shared.counters_reset, methods=["POST"]),
     Route("/_sandbox/tokens/revoke", tokens_revoke, methods=["POST"]),
-    Route("/_sandbox/tokens/expire", _shared.tokens_expire, methods=["POST"]),
-    Route("/_sandbox/clock", _shared.clock, methods=["GET", "POST"]),
     Route("/_sandbox/webhooks/deliveries", deliveries, methods=["GET"]),
 ]

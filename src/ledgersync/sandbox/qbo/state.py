@@ -8,10 +8,9 @@ import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import timezone
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ..common.persistence import PersistedState
+from ..common.state import OAuthApp, OAuthSandboxState
 from . import attachables
 from .util import now_ms, parse_offset
 
@@ -347,51 +346,26 @@ class Company:
 
 
 @dataclass
-class App:
-    client_id: str
-    client_secret: str
-    redirect_uris: list[str]
+class App(OAuthApp):
+    masked: ClassVar[tuple[str, ...]] = ("webhook_verifier",)
+
     name: str = "ledgersync sandbox app"
     webhook_url: str | None = None
     webhook_verifier: str | None = None
     webhook_format: str = "legacy"  # legacy (eventNotifications) | cloudevents
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "redirect_uris": self.redirect_uris,
-            "name": self.name,
-            "webhook_url": self.webhook_url,
-            "webhook_verifier": self.webhook_verifier,
-            "webhook_format": self.webhook_format,
-        }
-
-    def public(self) -> dict[str, Any]:
-        out = self.to_json()
-        out.pop("client_secret")
-        out["webhook_verifier"] = None if self.webhook_verifier is None else "***"
-        return out
-
 
 @dataclass
-class QboSandbox(PersistedState):
+class QboSandbox(OAuthSandboxState[Company, App]):
     """All sandbox state. Mutated only from the server's event loop; `save()` persists it."""
 
-    data_path: Path | None = None
-    tenants: dict[str, Company] = field(default_factory=dict)
-    apps: dict[str, App] = field(default_factory=dict)
-    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default_config: ClassVar[dict[str, Any]] = DEFAULT_CONFIG
+    default_faults: ClassVar[dict[str, Any]] = DEFAULT_FAULTS
+    reset_also: ClassVar[tuple[str, ...]] = ("connections", "deliveries")
+
     # (client_id, realmId) pairs the user connected; webhooks go to connected apps only
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_CONFIG))
-    faults: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_FAULTS))
-    counters: dict[str, Any] = field(default_factory=_empty_counters)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
-    clock_offset: float = 0.0
-    dirty: bool = False
 
     def tz(self) -> timezone:
         return parse_offset(str(self.config.get("company_utc_offset", "-07:00")))
@@ -430,20 +404,6 @@ class QboSandbox(PersistedState):
         self.dirty = True
         return app
 
-    def reset(self) -> None:
-        self.tenants.clear()
-        self.apps.clear()
-        self.codes.clear()
-        self.access_tokens.clear()
-        self.refresh_tokens.clear()
-        self.connections.clear()
-        self.deliveries.clear()
-        self.config = copy.deepcopy(DEFAULT_CONFIG)
-        self.faults = copy.deepcopy(DEFAULT_FAULTS)
-        self.counters = _empty_counters()
-        self.clock_offset = 0.0
-        self.dirty = True
-
     def reset_counters(self) -> None:
         self.counters = _empty_counters()
 
@@ -452,22 +412,10 @@ class QboSandbox(PersistedState):
 
     # ---- persistence -------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "tenants": [t.to_json() for t in self.tenants.values()],
-            "apps": [a.to_json() for a in self.apps.values()],
-            "access_tokens": self.access_tokens,
-            "refresh_tokens": self.refresh_tokens,
-            "connections": self.connections,
-            "config": self.config,
-            "clock_offset": self.clock_offset,
-        }
+        return {**self.oauth_json(), "connections": self.connections}
 
     def load_json(self, obj: dict[str, Any]) -> None:
         self.tenants = {t["id"]: Company.from_json(t) for t in obj.get("tenants", [])}
         self.apps = {a["client_id"]: App(**a) for a in obj.get("apps", [])}
-        self.access_tokens = obj.get("access_tokens", {})
-        self.refresh_tokens = obj.get("refresh_tokens", {})
+        self.load_oauth_json(obj)
         self.connections = obj.get("connections", {})
-        self.config = {**copy.deepcopy(DEFAULT_CONFIG), **obj.get("config", {})}
-        self.clock_offset = float(obj.get("clock_offset", 0.0))

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ..common.persistence import PersistedState
+from ..common.state import OAuthApp, OAuthSandboxState
 from . import attachments, ledger
 from .seed import seed_accounts, seed_organisation, seed_settings, seed_tax_rates, seed_tracking
 from .util import ms_date, new_id, now_ms
@@ -264,52 +262,26 @@ class Tenant:
 
 
 @dataclass
-class App:
-    client_id: str
-    client_secret: str
-    redirect_uris: list[str]
+class App(OAuthApp):
+    masked: ClassVar[tuple[str, ...]] = ("webhook_key",)
+
     name: str = "ledgersync sandbox app"
     webhook_url: str | None = None
     webhook_key: str | None = None
     intent_to_receive: dict[str, Any] | None = None
     webhook_sequence: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "redirect_uris": self.redirect_uris,
-            "name": self.name,
-            "webhook_url": self.webhook_url,
-            "webhook_key": self.webhook_key,
-            "intent_to_receive": self.intent_to_receive,
-            "webhook_sequence": self.webhook_sequence,
-        }
-
-    def public(self) -> dict[str, Any]:
-        out = self.to_json()
-        out.pop("client_secret")
-        out["webhook_key"] = None if self.webhook_key is None else "***"
-        return out
-
 
 @dataclass
-class XeroSandbox(PersistedState):
+class XeroSandbox(OAuthSandboxState[Tenant, App]):
     """All sandbox state. Mutated only from the server's event loop; `save()` persists it."""
 
-    data_path: Path | None = None
-    tenants: dict[str, Tenant] = field(default_factory=dict)
-    apps: dict[str, App] = field(default_factory=dict)
-    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default_config: ClassVar[dict[str, Any]] = DEFAULT_CONFIG
+    default_faults: ClassVar[dict[str, Any]] = DEFAULT_FAULTS
+    reset_also: ClassVar[tuple[str, ...]] = ("connections", "deliveries")
+
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_CONFIG))
-    faults: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_FAULTS))
-    counters: dict[str, Any] = field(default_factory=_empty_counters)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
-    clock_offset: float = 0.0
-    dirty: bool = False
     signing_secret: str = field(default_factory=lambda: os.urandom(16).hex())
 
     # ---- tenants & apps -------------------------------------------------------------------
@@ -345,20 +317,6 @@ class XeroSandbox(PersistedState):
         self.dirty = True
         return app
 
-    def reset(self) -> None:
-        self.tenants.clear()
-        self.apps.clear()
-        self.codes.clear()
-        self.access_tokens.clear()
-        self.refresh_tokens.clear()
-        self.connections.clear()
-        self.deliveries.clear()
-        self.config = copy.deepcopy(DEFAULT_CONFIG)
-        self.faults = copy.deepcopy(DEFAULT_FAULTS)
-        self.counters = _empty_counters()
-        self.clock_offset = 0.0
-        self.dirty = True
-
     def reset_counters(self) -> None:
         self.counters = _empty_counters()
 
@@ -369,24 +327,11 @@ class XeroSandbox(PersistedState):
 
     # ---- persistence ---------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "tenants": [t.to_json() for t in self.tenants.values()],
-            "apps": [a.to_json() for a in self.apps.values()],
-            "access_tokens": self.access_tokens,
-            "refresh_tokens": self.refresh_tokens,
-            "connections": self.connections,
-            "config": self.config,
-            "clock_offset": self.clock_offset,
-            "signing_secret": self.signing_secret,
-        }
+        return {**self.oauth_json(), "connections": self.connections, "signing_secret": self.signing_secret}
 
     def load_json(self, obj: dict[str, Any]) -> None:
         self.tenants = {t["id"]: Tenant.from_json(t) for t in obj.get("tenants", [])}
         self.apps = {a["client_id"]: App(**a) for a in obj.get("apps", [])}
-        self.access_tokens = obj.get("access_tokens", {})
-        self.refresh_tokens = obj.get("refresh_tokens", {})
+        self.load_oauth_json(obj)
         self.connections = obj.get("connections", {})
-        self.config = {**copy.deepcopy(DEFAULT_CONFIG), **obj.get("config", {})}
-        self.clock_offset = float(obj.get("clock_offset", 0.0))
         self.signing_secret = obj.get("signing_secret", self.signing_secret)
