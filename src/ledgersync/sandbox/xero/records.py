@@ -44,6 +44,7 @@ MSG_ITEM_CODE_LONG = "Item Code must not be more than 30 characters long."
 MSG_PAYMENT_UPDATE = "Payments can only be deleted, not updated."
 MSG_TYPE = "The document type '{t}' is not valid."
 MSG_ALLOC_EXCEEDS = "The amount allocated must be less than or equal to the remaining credit."
+MSG_ALLOC_CURRENCY = "The credit and the invoice must be in the same currency."  # sandbox guess: the text
 MSG_DUP_ACCOUNT_CODE = "Please enter a unique Code."
 MSG_DUP_ACCOUNT_NAME = "Please enter a unique Name."
 
@@ -523,6 +524,12 @@ def settle(rec: dict[str, Any], kind: DocKind) -> None:
     """Recompute AmountPaid/AmountCredited/AmountDue and PAID<->AUTHORISED from payments and allocations."""
     pays = [p for p in rec.get("_payments", {}).values() if p.get("Status") != "DELETED"]
     allocs = list(rec.get("_allocations", {}).values())
+    if kind.coll == "CreditNotes":
+        # A credit note's own allocations (what it applied to invoices) use its credit, beside its refunds.
+        allocs = [
+            {"Amount": a["Amount"], "_date_ms": int(str(a["Date"])[6:-7]), "Source": ""}
+            for a in rec.get("Allocations", [])
+        ]
     paid = money(sum((to_dec(p["Amount"]) for p in pays), ZERO))
     credited = money(sum((to_dec(a["Amount"]) for a in allocs), ZERO))
     total = to_dec(rec.get("Total"), ZERO)
@@ -981,6 +988,8 @@ def allocate(ctx: Ctx, source_coll: str, source_id: str, el: dict[str, Any]) -> 
         raise ElementError("Amount must be greater than zero")
     if amount > to_dec(src["RemainingCredit"]):
         raise ElementError(MSG_ALLOC_EXCEEDS)
+    if str(src.get("CurrencyCode") or "") != str(inv.get("CurrencyCode") or ""):
+        raise ElementError(MSG_ALLOC_CURRENCY)
     if amount > to_dec(inv["AmountDue"]):
         raise ElementError(MSG_OVERPAY)
     alloc_id = new_id()
@@ -1018,13 +1027,14 @@ def allocate(ctx: Ctx, source_coll: str, source_id: str, el: dict[str, Any]) -> 
         *src.get("Allocations", []),
         {k: v for k, v in allocation.items() if k != "StatusAttributeString"},
     ]
-    remaining = money(to_dec(src["RemainingCredit"]) - amount)
-    upd_src["RemainingCredit"] = remaining
     if source_coll == "CreditNotes":
-        upd_src["AmountCredited"] = money(to_dec(src.get("AmountCredited"), ZERO) + amount)
-        upd_src["AmountDue"] = remaining
-    if remaining == 0:
-        upd_src["Status"] = "PAID"
+        # RemainingCredit, AmountCredited and PAID follow from its allocations and refunds together.
+        settle(upd_src, CREDIT_NOTE)
+    else:
+        remaining = money(to_dec(src["RemainingCredit"]) - amount)
+        upd_src["RemainingCredit"] = remaining
+        if remaining == 0:
+            upd_src["Status"] = "PAID"
     t.put(source_coll, upd_src)
     if source_coll == "CreditNotes":
         ctx.emit("CREDITNOTE", "UPDATE", source_id)
@@ -1044,13 +1054,12 @@ def delete_allocation(ctx: Ctx, source_coll: str, source_id: str, alloc_id: str)
     amount = to_dec(alloc["Amount"])
     upd_src = dict(src)
     upd_src["Allocations"] = [a for a in src["Allocations"] if a.get("AllocationID") != alloc_id]
-    remaining = money(to_dec(src["RemainingCredit"]) + amount)
-    upd_src["RemainingCredit"] = remaining
     if source_coll == "CreditNotes":
-        upd_src["AmountCredited"] = money(to_dec(src.get("AmountCredited"), ZERO) - amount)
-        upd_src["AmountDue"] = remaining
-    if upd_src["Status"] == "PAID":
-        upd_src["Status"] = "AUTHORISED"
+        settle(upd_src, CREDIT_NOTE)
+    else:
+        upd_src["RemainingCredit"] = money(to_dec(src["RemainingCredit"]) + amount)
+        if upd_src["Status"] == "PAID":
+            upd_src["Status"] = "AUTHORISED"
     t.put(source_coll, upd_src)
     if source_coll in _CATEGORY:
         ctx.emit(_CATEGORY[source_coll], "UPDATE", source_id)
