@@ -277,7 +277,9 @@ class Xero(Platform):
 
     def credit_note_numbers(self) -> list[str]:
         return [
-            str(n.get("CreditNoteNumber")) for n in self.sb.records("CreditNotes") if n["Status"] not in ("DELETED", "VOIDED")
+            str(n.get("CreditNoteNumber"))
+            for n in self.sb.records("CreditNotes")
+            if n["Status"] not in ("DELETED", "VOIDED")
         ]
 
     def refund_live(self, remote_id: str) -> Decimal | None:

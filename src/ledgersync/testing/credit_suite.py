@@ -139,7 +139,10 @@ class CreditBehaviours:
         c.ls.upsert_contact(c.org, Contact(id="cc1", name="Credit Customer"))
         c.ls.upsert(c.org, self._invoice("ci1", "CA-0101", "100.00"))
         # 40 of credit applied twice over (25 + 25): more than the note holds.
-        too_much = [Allocation(invoice_id="ci1", amount=Decimal("25")), Allocation(invoice_id="ci1", amount=Decimal("25"))]
+        too_much = [
+            Allocation(invoice_id="ci1", amount=Decimal("25")),
+            Allocation(invoice_id="ci1", amount=Decimal("25")),
+        ]
         c.ls.upsert(c.org, self._note("cn1", "CN-B1", "40.00", too_much))
         c.ls.sync(c.conn)
         assert c.state(Entity.CREDIT_NOTE, "cn1") == "failed"
