@@ -43,9 +43,9 @@ from ledgersync import (
 )
 from ledgersync.model import InvoiceStatus
 from ledgersync.testing.crash import Crash, CrashingSpec
+from ledgersync.testing.credit_suite import CreditBehaviours
 from ledgersync.testing.faults import Faults
 from ledgersync.testing.protocol import ProtocolChecks, cursor_position
-from ledgersync.testing.credit_suite import CreditBehaviours
 from ledgersync.testing.vendor_suite import VendorBehaviours
 
 ADMIN = Actor("ada", Role.ADMIN)
