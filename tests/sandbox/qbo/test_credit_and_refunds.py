@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from .conftest import Sandbox
 
 
@@ -107,3 +109,55 @@ def test_a_refund_receipt_pays_money_out_and_leaves_the_customer_balance(ready: 
     assert "CreditMemoRef" not in refund
     ready.ok("POST", "refundreceipt", {"Id": refund["Id"], "SyncToken": refund["SyncToken"]}, {"operation": "delete"})
     assert ready.query(f"SELECT * FROM RefundReceipt WHERE Id = '{refund['Id']}'").get("RefundReceipt") is None
+
+
+def test_python_quickbooks_writes_a_refund_receipt_and_a_credit_application(
+    ready: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quickbooks.objects.base import LinkedTxn
+    from quickbooks.objects.creditmemo import CreditMemo
+    from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
+    from quickbooks.objects.invoice import Invoice
+    from quickbooks.objects.payment import Payment, PaymentLine
+    from quickbooks.objects.refundreceipt import RefundReceipt
+
+    from .conftest import sdk_client
+
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    qb = sdk_client(ready)
+    c = ready.customer("SDK Refunds")
+
+    def sale(amount: str) -> SalesItemLine:
+        line = SalesItemLine()
+        line.Amount = Decimal(amount)
+        line.SalesItemLineDetail = SalesItemLineDetail()
+        line.SalesItemLineDetail.ItemRef = {"value": "1"}  # type: ignore[assignment]
+        return line
+
+    invoice = Invoice()
+    invoice.CustomerRef = {"value": c["Id"]}  # type: ignore[assignment]
+    invoice.Line = [sale("90.00")]
+    invoice = invoice.save(qb=qb)
+    memo = CreditMemo()
+    memo.CustomerRef = {"value": c["Id"]}  # type: ignore[assignment]
+    memo.Line = [sale("40.00")]
+    memo = memo.save(qb=qb)
+    pay = Payment()
+    pay.CustomerRef = {"value": c["Id"]}  # type: ignore[assignment]
+    pay.TotalAmt = Decimal("0")
+    for txn_id, txn_type in ((invoice.Id, "Invoice"), (memo.Id, "CreditMemo")):
+        line = PaymentLine()
+        line.Amount = Decimal("40.00")
+        link = LinkedTxn()
+        link.TxnId, link.TxnType = txn_id, txn_type
+        line.LinkedTxn = [link]
+        pay.Line.append(line)
+    pay.save(qb=qb)
+    assert Invoice.get(invoice.Id, qb=qb).Balance == Decimal("50.00")
+    assert CreditMemo.get(memo.Id, qb=qb).RemainingCredit == Decimal("0")
+    refund = RefundReceipt()
+    refund.CustomerRef = {"value": c["Id"]}  # type: ignore[assignment]
+    refund.DepositToAccountRef = {"value": "3"}  # type: ignore[assignment]
+    refund.Line = [sale("12.50")]
+    refund = refund.save(qb=qb)
+    assert RefundReceipt.get(refund.Id, qb=qb).TotalAmt == Decimal("12.50")
