@@ -94,6 +94,8 @@ DEAR_CAPABILITIES = Capabilities(
     pull_entities=SYNCED,
     push_entities=SYNCED,
     notes={
+        "refunds": "Not built: a DEAR credit note belongs to its sale (the invoice it credits, its one allocation); "
+        "DEAR records a refund as a sale payment of Type Refund, which is not mapped yet.",
         "cadence": "Synced hourly by default (default_sync_seconds; a connection's own schedule changes it); "
         "webhooks make it live where the account has DEAR's Automation module.",
         "rate_limit": "60 calls a minute per API application, answered with 503.",
