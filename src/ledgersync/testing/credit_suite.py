@@ -20,6 +20,7 @@ from ledgersync.model import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
+    Payment,
     Refund,
 )
 
@@ -212,4 +213,51 @@ class CreditBehaviours:
         assert got is not None and got.deleted and got.state == "synced"
         if linked:
             assert self.credit_note_remaining(c.remote(Entity.CREDIT_NOTE, "cn1")) == Decimal("40.00")
+        c.agree()
+
+    def test_customer_credit_from_an_overpayment_is_refunded(self, tmp_path: Path) -> None:
+        caps = self.capabilities()  # type: ignore[attr-defined]
+        self.require(  # type: ignore[attr-defined]
+            Entity.CREDIT in caps.push_entities
+            and Entity.REFUND in caps.push_entities
+            and "refund:credit_id" not in caps.unheld_fields,
+            f"refunds of customer credit are not supported by {caps.display_name} (capabilities)",
+        )
+        c: Connected = self.open(tmp_path)  # type: ignore[attr-defined]
+        c.ls.upsert_contact(c.org, Contact(id="cc1", name="Overpaying Customer"))
+        c.ls.upsert(c.org, self._invoice("ci1", "CA-0201", "100.00"))
+        c.ls.sync(c.conn)
+        due = c.ls.get(c.org, Entity.INVOICE, "ci1")
+        assert due is not None and due.record.amount_due is not None  # type: ignore[attr-defined]
+        over = due.record.amount_due + Decimal("25.00")  # type: ignore[attr-defined]
+        c.ls.upsert(
+            c.org,
+            Payment(
+                id="cp1",
+                date=dt.date.today(),
+                amount=over,
+                currency=self.currency,
+                reference="Card",
+                allocations=[Allocation(invoice_id="ci1", amount=over)],
+            ),
+        )
+        c.ls.sync(c.conn)
+        credit = c.ls.get(c.org, Entity.CREDIT, "cp1-credit", c.conn)
+        assert credit is not None and credit.state == "synced", credit
+        c.ls.upsert(
+            c.org,
+            Refund(
+                id="r1",
+                credit_id="cp1-credit",
+                date=dt.date.today(),
+                amount=Decimal("25.00"),
+                currency=self.currency,
+                reference="Refund of the excess",
+            ),
+        )
+        c.ls.sync(c.conn)
+        assert c.state(Entity.REFUND, "r1") == "synced"
+        assert self.refund_live(c.remote(Entity.REFUND, "r1")) == Decimal("25.00")
+        credit = c.ls.get(c.org, Entity.CREDIT, "cp1-credit", c.conn)
+        assert credit is not None and credit.record.remaining_credit == Decimal("0.00")  # type: ignore[attr-defined]
         c.agree()

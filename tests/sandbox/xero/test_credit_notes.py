@@ -112,3 +112,40 @@ def test_an_allocated_credit_note_is_locked_until_its_allocation_is_deleted(read
     assert cn["Status"] == "AUTHORISED" and cn["RemainingCredit"] == 100 and cn["Allocations"] == []
     voided = ready.api("POST", f"CreditNotes/{note['CreditNoteID']}", {"CreditNotes": [{"Status": "VOIDED"}]})
     assert voided.status_code == 200 and voided.json()["CreditNotes"][0]["Status"] == "VOIDED"
+
+
+def test_customer_credit_of_an_overpayment_is_refunded_by_a_payment_on_it(ready: Sandbox) -> None:
+    cid = _contact(ready)
+    bt = ready.api(
+        "PUT",
+        "BankTransactions",
+        {
+            "BankTransactions": [
+                {
+                    "Type": "RECEIVE-OVERPAYMENT",
+                    "Contact": {"ContactID": cid},
+                    "BankAccount": {"Code": "090"},
+                    "LineAmountTypes": "NoTax",
+                    "LineItems": [{"Description": "Overpaid", "LineAmount": 30}],
+                }
+            ]
+        },
+    )
+    ov_id = bt.json()["BankTransactions"][0]["OverpaymentID"]
+    body = {"Payments": [{"Overpayment": {"OverpaymentID": ov_id}, "Account": {"Code": "090"}, "Amount": 30}]}
+    r = ready.api("PUT", "Payments", body)
+    assert r.status_code == 200, r.text
+    pay = r.json()["Payments"][0]
+    assert pay["PaymentType"] == "AROVERPAYMENTPAYMENT" and pay["Overpayment"]["OverpaymentID"] == ov_id
+    ov = _get(ready, "Overpayments", ov_id)
+    assert ov["RemainingCredit"] == 0 and ov["Status"] == "PAID" and [p["Amount"] for p in ov["Payments"]] == [30]
+    assert _messages(ready.api("PUT", "Payments", body)) == ["Payments can only be made against Authorised documents"]
+    ready.api("POST", f"Payments/{pay['PaymentID']}", {"Payments": [{"Status": "DELETED"}]})
+    ov = _get(ready, "Overpayments", ov_id)
+    assert ov["RemainingCredit"] == 30 and ov["Status"] == "AUTHORISED" and ov["Payments"] == []
+    # The refund moved the money back out of the bank: its journal credits the bank and debits receivables.
+    journals = ready.api("GET", "Journals").json()["Journals"]
+    refund = [j for j in journals if j.get("SourceType") == "AROVERPAYMENTPAYMENT"]
+    assert refund, [j.get("SourceType") for j in journals]
+    lines = {ln["AccountCode"]: ln["NetAmount"] for ln in refund[0]["JournalLines"]}
+    assert lines["090"] == -30 and lines["610"] == 30

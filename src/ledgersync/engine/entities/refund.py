@@ -32,16 +32,17 @@ class RefundRules(EntityRules):
         return not link.removed and not ctx.caps.payments_editable
 
     def after_push(self, ctx: CycleContext, written: list[PlannedWrite], removed: list[PlannedWrite]) -> None:
-        """A refund lowers its credit note's remaining credit (and may make it Paid): read those back now."""
+        """A refund lowers its credit note's (or customer credit's) remaining credit, and may make it Paid: read
+        those back now."""
         from ledgersync.engine import pull
 
-        notes = {
-            w.record.credit_note_id
-            for w in [*written, *removed]
-            if isinstance(w.record, Refund) and w.record.credit_note_id
-        }
-        if notes and Entity.CREDIT_NOTE in ctx.caps.pull_entities:
-            pull.refresh(ctx, Entity.CREDIT_NOTE, sorted(notes))
+        refunds = [w.record for w in [*written, *removed] if isinstance(w.record, Refund)]
+        for entity, ids in (
+            (Entity.CREDIT_NOTE, {r.credit_note_id for r in refunds if r.credit_note_id}),
+            (Entity.CREDIT, {r.credit_id for r in refunds if r.credit_id}),
+        ):
+            if ids and entity in ctx.caps.pull_entities:
+                pull.refresh(ctx, entity, sorted(ids))
 
     def match(self, ctx: CycleContext, s: Session, remote: RemoteRecord) -> str | None:
         rec = remote.record
@@ -53,6 +54,11 @@ class RefundRules(EntityRules):
             if note is None:
                 return ""  # a refund of a credit note the app does not have
             refs = [f"credit_note:{note}"]
+        elif rec.credit_id:
+            credit = ctx.to_app_id(Entity.CREDIT, rec.credit_id)
+            if credit is None:
+                return ""  # a refund of customer credit the app does not have
+            refs = [f"credit:{credit}"]
         elif rec.contact_id:
             contact = ctx.to_app_id(Entity.CONTACT, rec.contact_id)
             if contact is None:

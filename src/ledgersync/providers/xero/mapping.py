@@ -555,19 +555,22 @@ def allocation_ids(data: Mapping[str, Any]) -> list[tuple[str, Allocation]]:
 
 
 def refund_to_xero(refund: Refund, *, default_account: str = DEFAULT_BANK_ACCOUNT) -> dict[str, Any]:
-    """A refund as Xero records it: a payment on the credit note, out of a bank account (Xero's documented way
-    to refund a credit note)."""
-    if not refund.credit_note_id:
+    """A refund as Xero records it: a payment on the credit note (or on the overpayment that holds customer
+    credit), out of a bank account (Xero's documented way to refund either)."""
+    if refund.credit_note_id:
+        source: dict[str, Any] = {"CreditNote": {"CreditNoteID": refund.credit_note_id}}
+    elif refund.credit_id:
+        source = {"Overpayment": {"OverpaymentID": refund.credit_id}}
+    else:
         raise MappingError(
             SyncError(
                 code=ErrorCode.VALIDATION,
-                message="Xero records a refund against a credit note; this refund names none"
-                + (" (refunding customer credit, an overpayment, is not built yet)." if refund.credit_id else "."),
-                hint="Refund it from a credit note, or record the refund in Xero; or skip.",
+                message="Xero records a refund against a credit note or an overpayment; this refund names neither.",
+                hint="Refund it from a credit note or the customer's credit, or record the refund in Xero; or skip.",
             )
         )
     body: dict[str, Any] = {
-        "CreditNote": {"CreditNoteID": refund.credit_note_id},
+        **source,
         "Account": {"Code": refund.account_code or default_account},
         "Date": format_date(refund.date),
         "Amount": refund.amount,
@@ -581,10 +584,12 @@ def refund_from_xero(data: Mapping[str, Any], *, default_currency: str = "AUD") 
     if date is None:
         raise ValueError("Xero payment without a Date")
     note = data.get("CreditNote") or {}
+    credit = data.get("Overpayment") or {}
     return Refund(
         id=str(data["PaymentID"]),
-        contact_id=_str((note.get("Contact") or {}).get("ContactID")),
+        contact_id=_str(((note or credit).get("Contact") or {}).get("ContactID")),
         credit_note_id=_str(note.get("CreditNoteID")),
+        credit_id=_str(credit.get("OverpaymentID")),
         date=date,
         amount=_dec(data.get("Amount")) or Decimal(0),
         currency=str(note.get("CurrencyCode") or data.get("CurrencyCode") or default_currency),

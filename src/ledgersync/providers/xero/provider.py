@@ -147,9 +147,9 @@ XERO_CAPABILITIES = Capabilities(
         "attachments": "Not built yet: the app's invoice PDF is not uploaded (Xero Attachments).",
         "credit_notes": "Allocations go both ways (PUT /CreditNotes/{id}/Allocations; one taken off in the app is "
         "deleted there). A credit note with allocations or refunds can't be edited in Xero, only its allocations.",
-        "refunds": "A refund is a payment on the credit note (PaymentType ARCREDITPAYMENT) from a bank account; "
-        "Xero can't edit one, so a changed refund is deleted and entered again. Refunding customer credit (an "
-        "overpayment) is not built yet.",
+        "refunds": "A refund is a payment on the credit note (PaymentType ARCREDITPAYMENT), or on the overpayment "
+        "that holds customer credit (AROVERPAYMENTPAYMENT), from a bank account; Xero can't edit one, so a changed "
+        "refund is deleted and entered again.",
         "sales_receipts": "Not supported by Xero: it has no sales receipt record. A sale paid on the spot is an "
         "invoice with a payment in Xero; a RECEIVE bank transaction would carry no customer balance or number.",
     },
@@ -239,7 +239,11 @@ class XeroProvider:
             return str(data.get("Type") or "RECEIVE-OVERPAYMENT") == "RECEIVE-OVERPAYMENT"
         if entity is Entity.REFUND:
             note = data.get("CreditNote") or {}
-            return bool(note.get("CreditNoteID")) and data.get("PaymentType") in (None, "ARCREDITPAYMENT")
+            credit = data.get("Overpayment") or {}
+            kind = data.get("PaymentType")
+            return (bool(note.get("CreditNoteID")) and kind in (None, "ARCREDITPAYMENT")) or (
+                bool(credit.get("OverpaymentID")) and kind in (None, "AROVERPAYMENTPAYMENT")
+            )
         if entity is Entity.PAYMENT:
             invoice = data.get("Invoice") or {}
             kind = data.get("PaymentType")
@@ -721,11 +725,16 @@ class XeroProvider:
 
     def _find_refunds(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
         """A refund whose outcome was unknown: the credit note's payments, by amount, date and reference."""
-        candidates = [(w, w.record) for w in writes if isinstance(w.record, Refund) and w.record.credit_note_id]
-        notes = self._notes([str(r.credit_note_id) for _, r in candidates])
+        candidates = [(w, w.record) for w in writes if isinstance(w.record, Refund)]
+        notes = self._notes([str(r.credit_note_id) for _, r in candidates if r.credit_note_id])
+        for credit_id in {str(r.credit_id) for _, r in candidates if r.credit_id and not r.credit_note_id}:
+            data = self.client.request("GET", f"Overpayments/{credit_id}", allow_not_found=True)
+            for item in (data or {}).get("Overpayments") or []:
+                notes[credit_id] = item
         matched: dict[str, str] = {}
         for write, refund in candidates:
-            for summary in (notes.get(str(refund.credit_note_id)) or {}).get("Payments") or []:
+            source = str(refund.credit_note_id or refund.credit_id or "")
+            for summary in (notes.get(source) or {}).get("Payments") or []:
                 payment_id = str(summary.get("PaymentID"))
                 if payment_id in matched.values():
                     continue

@@ -621,6 +621,8 @@ def upsert_payment(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) 
         kind, doc = INVOICE, resolve_doc(t, INVOICE, el.get("Invoice"))
     elif el.get("CreditNote") is not None:
         kind, doc = CREDIT_NOTE, resolve_doc(t, CREDIT_NOTE, el.get("CreditNote"))
+    elif el.get("Overpayment") is not None or el.get("Prepayment") is not None:
+        return _refund_credit(ctx, el)
     else:
         raise ElementError(MSG_NOT_FOUND)
     acc = _resolve_account_for_payment(t, el.get("Account"))
@@ -664,6 +666,77 @@ def upsert_payment(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) 
     return pay
 
 
+_CREDIT_PAYMENT_TYPES = {
+    "RECEIVE-OVERPAYMENT": "AROVERPAYMENTPAYMENT",
+    "RECEIVE-PREPAYMENT": "ARPREPAYMENTPAYMENT",
+    "SPEND-OVERPAYMENT": "APOVERPAYMENTPAYMENT",
+    "SPEND-PREPAYMENT": "APPREPAYMENTPAYMENT",
+}
+
+
+def _refund_credit(ctx: Ctx, el: dict[str, Any]) -> dict[str, Any]:
+    """A payment on an overpayment or prepayment: its credit refunded (to a customer) from a bank account. The
+    credit's RemainingCredit drops by it (PAID at nothing) and it lists the payment in Payments."""
+    t = ctx.tenant
+    coll, field = (
+        ("Overpayments", "Overpayment") if el.get("Overpayment") is not None else ("Prepayments", "Prepayment")
+    )
+    ref = el.get(field)
+    src = t.get(coll, str(ref.get(ID_FIELDS[coll]))) if isinstance(ref, dict) and ident(ref, ID_FIELDS[coll]) else None
+    if src is None:
+        raise ElementError(MSG_NOT_FOUND)
+    acc = _resolve_account_for_payment(t, el.get("Account"))
+    if src["Status"] != "AUTHORISED":
+        raise ElementError(MSG_PAY_NOT_AUTH)
+    try:
+        amount = money(el.get("Amount"))
+    except ValueError as exc:
+        raise ElementError("Payment amount must be specified") from exc
+    if amount <= 0:
+        raise ElementError("Payment amount must be greater than zero")
+    if amount > to_dec(src["RemainingCredit"]):
+        raise ElementError(MSG_OVERPAY)
+    pay: dict[str, Any] = {"PaymentID": new_id()}
+    set_date(pay, "Date", el.get("Date") or today())
+    pay.pop("DateString", None)
+    pay.update(
+        Amount=amount,
+        BankAmount=amount,
+        Reference=str(el.get("Reference") or ""),
+        CurrencyRate=Decimal("1.000000"),
+        Status="AUTHORISED",
+        HasAccount=True,
+        HasValidationErrors=False,
+        IsReconciled=bool(el.get("IsReconciled", False)),
+        PaymentType=_CREDIT_PAYMENT_TYPES[str(src["Type"])],
+        Account={"AccountID": acc["AccountID"], "Code": acc["Code"]},
+    )
+    pay[field] = {ID_FIELDS[coll]: src[ID_FIELDS[coll]], "Type": src["Type"], "Contact": src.get("Contact")}
+    pay["_doc"] = [coll, src[ID_FIELDS[coll]]]
+    t.put("Payments", pay)
+    _credit_payments(ctx, coll, src, pay, amount)
+    return pay
+
+
+def _credit_payments(ctx: Ctx, coll: str, src: dict[str, Any], pay: dict[str, Any], change: Decimal) -> None:
+    """An overpayment's or prepayment's refund added (change > 0) or deleted (change < 0)."""
+    upd = dict(src)
+    summary = {
+        "PaymentID": pay["PaymentID"],
+        "Date": pay["Date"],
+        "Amount": pay["Amount"],
+        "Reference": pay["Reference"],
+    }
+    others = [p for p in upd.get("Payments", []) if p.get("PaymentID") != pay["PaymentID"]]
+    upd["Payments"] = [*others, summary] if change > 0 else others
+    upd["RemainingCredit"] = money(to_dec(src["RemainingCredit"]) - change)
+    if upd["RemainingCredit"] == 0 and upd["Status"] == "AUTHORISED":
+        upd["Status"] = "PAID"
+    elif upd["RemainingCredit"] > 0 and upd["Status"] == "PAID":
+        upd["Status"] = "AUTHORISED"
+    ctx.tenant.put(coll, upd)
+
+
 def _attach_payment(ctx: Ctx, kind: DocKind, doc: dict[str, Any], pay: dict[str, Any]) -> None:
     upd = dict(doc)
     pays = dict(upd.get("_payments", {}))
@@ -694,6 +767,11 @@ def _delete_payment(ctx: Ctx, pid: str, el: dict[str, Any]) -> dict[str, Any]:
         return pay
     pay = t.put("Payments", {**pay, "Status": "DELETED"})
     coll, did = pay["_doc"]
+    if coll in ("Overpayments", "Prepayments"):
+        credit = t.get(coll, did)
+        if credit is not None:
+            _credit_payments(ctx, coll, credit, pay, -to_dec(pay["Amount"]))
+        return pay
     kind = INVOICE if coll == "Invoices" else CREDIT_NOTE
     doc = t.get(coll, did)
     if doc is not None:
