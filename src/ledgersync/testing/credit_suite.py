@@ -261,3 +261,26 @@ class CreditBehaviours:
         credit = c.ls.get(c.org, Entity.CREDIT, "cp1-credit", c.conn)
         assert credit is not None and credit.record.remaining_credit == Decimal("0.00")  # type: ignore[attr-defined]
         c.agree()
+
+    def test_an_allocated_credit_note_deleted_in_the_app_frees_its_invoice(self, tmp_path: Path) -> None:
+        caps = self.capabilities()  # type: ignore[attr-defined]
+        self.require(  # type: ignore[attr-defined]
+            caps.credit_note_allocations, f"credit notes applied to invoices are not supported by {caps.display_name}"
+        )
+        c: Connected = self.open(tmp_path)  # type: ignore[attr-defined]
+        c.ls.upsert_contact(c.org, Contact(id="cc1", name="Credit Customer"))
+        c.ls.upsert(c.org, self._invoice("ci1", "CA-0301", "100.00"))
+        c.ls.upsert(c.org, self._note("cn1", "CN-D1", "35.00", [Allocation(invoice_id="ci1", amount=Decimal("35"))]))
+        c.ls.sync(c.conn)
+        invoice = c.remote(Entity.INVOICE, "ci1")
+        assert self.invoice_due(invoice) == Decimal("65.00")
+        # Its allocation is taken off first (as a person does before voiding it), then it is voided or deleted.
+        c.ls.delete(c.org, Entity.CREDIT_NOTE, "cn1")
+        c.ls.sync(c.conn)
+        assert c.state(Entity.CREDIT_NOTE, "cn1") == "synced"
+        assert "CN-D1" not in self.credit_note_numbers()
+        assert self.invoice_due(invoice) == Decimal("100.00")
+        self.settle()  # type: ignore[attr-defined]
+        c.ls.sync(c.conn)
+        ci1 = c.ls.get(c.org, Entity.INVOICE, "ci1")
+        assert ci1 is not None and ci1.record.amount_due == Decimal("100.00")  # type: ignore[attr-defined]
