@@ -116,17 +116,24 @@ class CreditBehaviours:
         assert c.state(Entity.CREDIT_NOTE, "cn2") == "synced"
         ci2 = c.ls.get(c.org, Entity.INVOICE, "ci2")
         assert ci2 is not None and ci2.record.amount_due == Decimal("60.00")  # type: ignore[attr-defined]
-        # The allocation taken off in the app frees the credit on the platform; the invoice owes it all again
+        # The app applies more of that credit: only the new allocation goes (the person's stays as it is).
+        more = [*cn2.record.allocations, Allocation(invoice_id="ci1", amount=Decimal("10"))]  # type: ignore[attr-defined]
+        c.ls.upsert(c.org, cn2.record.model_copy(update={"allocations": more}))
+        c.ls.sync(c.conn)
+        assert c.state(Entity.CREDIT_NOTE, "cn2") == "synced"
+        assert self.credit_note_remaining(c.remote(Entity.CREDIT_NOTE, "cn2")) == Decimal("20.00")
+        assert self.invoice_due(c.remote(Entity.INVOICE, "ci1")) == Decimal("60.00")
+        # The allocation taken off in the app frees the credit on the platform; the invoice owes that part again
         # (in the app after the next read of invoices: the platform touched it).
         cn1_record = cn1.record.model_copy(update={"allocations": []})
         c.ls.upsert(c.org, cn1_record)
         c.ls.sync(c.conn)
         assert self.credit_note_remaining(c.remote(Entity.CREDIT_NOTE, "cn1")) == Decimal("30.00")
-        assert self.invoice_due(c.remote(Entity.INVOICE, "ci1")) == Decimal("100.00")
+        assert self.invoice_due(c.remote(Entity.INVOICE, "ci1")) == Decimal("90.00")
         self.settle()  # type: ignore[attr-defined]
         c.ls.sync(c.conn)
         ci1 = c.ls.get(c.org, Entity.INVOICE, "ci1")
-        assert ci1 is not None and ci1.record.amount_due == Decimal("100.00")  # type: ignore[attr-defined]
+        assert ci1 is not None and ci1.record.amount_due == Decimal("90.00")  # type: ignore[attr-defined]
         cn1 = c.ls.get(c.org, Entity.CREDIT_NOTE, "cn1")
         assert cn1 is not None and cn1.record.status is InvoiceStatus.AUTHORISED  # type: ignore[attr-defined]
         c.agree()

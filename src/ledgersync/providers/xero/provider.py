@@ -644,11 +644,7 @@ class XeroProvider:
                 ),
             )
         document = documents[0]
-        if (
-            entity is Entity.CREDIT_NOTE
-            and document.get("Allocations")
-            and not Decimal(str(document.get("AmountPaid") or 0))
-        ):
+        if entity is Entity.CREDIT_NOTE and document.get("Allocations") and not _live_payments(document):
             # Voiding a credit note that was only allocated: take its allocations off first (the invoices owe
             # again), as a person does in Xero before voiding it.
             for allocation_id, _ in allocation_ids(document):
@@ -895,8 +891,8 @@ def _locked_and_same(write: Write, current: Mapping[str, Any] | None) -> bool:
     what the write would, all but its allocations: each field the app sets (its lines' too) is as Xero has it."""
     if current is None or not isinstance(write.record, CreditNote):
         return False
-    used = Decimal(str(current.get("AmountCredited") or 0)) + Decimal(str(current.get("AmountPaid") or 0))
-    if used == 0 and current.get("Status") != "PAID":
+    # A CreditNote carries no AmountCredited / AmountPaid (its schema has none): what is used is what it lists.
+    if not allocation_ids(current) and not _live_payments(current) and current.get("Status") != "PAID":
         return False
     theirs = from_xero(Entity.CREDIT_NOTE, current).record.hash_view()
     mine = write.record.hash_view()
@@ -913,3 +909,8 @@ def _covers(mine: Any, theirs: Any) -> bool:
     if isinstance(mine, list) and isinstance(theirs, list):
         return len(mine) == len(theirs) and all(_covers(a, b) for a, b in zip(mine, theirs, strict=True))
     return bool(mine == theirs)
+
+
+def _live_payments(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The refunds (payments) a credit note lists that are not deleted."""
+    return [p for p in document.get("Payments") or [] if p.get("Status", "AUTHORISED") != "DELETED"]
