@@ -22,6 +22,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("One payment to several invoices", "one_payment_many_invoices"),
     ("Moved payments", "moved_payments"),
     ("Refunds", "refunds"),
+    ("Credit notes applied to invoices", "credit_note_allocations"),
     ("Void and delete", "void_and_delete"),
     ("Initial import and export", "initial_import_export"),
 )
@@ -45,6 +46,8 @@ ENTITY_ROWS: tuple[tuple[str, Entity], ...] = (
     ("Bills", Entity.BILL),
     ("Bill payments", Entity.BILL_PAYMENT),
     ("Sales receipts (customer purchases)", Entity.SALES_RECEIPT),
+    ("Credit notes", Entity.CREDIT_NOTE),
+    ("Refunds of credit notes", Entity.REFUND),
 )
 
 

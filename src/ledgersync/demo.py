@@ -33,7 +33,7 @@ from ledgersync import (
     Record,
     Supplier,
 )
-from ledgersync.model import PurchaseOrderStatus
+from ledgersync.model import CreditNote, PurchaseOrderStatus, Refund
 
 FIRST = [
     "Ava",
@@ -81,9 +81,21 @@ class SampleBusiness:
     suppliers: list[Supplier] = field(default_factory=list)
     purchase_orders: list[PurchaseOrder] = field(default_factory=list)
     taxed: list[Invoice] = field(default_factory=list)
+    # Credit notes (issue 15): one allocated to an open invoice, one refunded to the customer.
+    credit_notes: list[CreditNote] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
 
     def records(self) -> list[Record]:
-        return [*self.contacts, *self.suppliers, *self.invoices, *self.taxed, *self.payments, *self.purchase_orders]
+        return [
+            *self.contacts,
+            *self.suppliers,
+            *self.invoices,
+            *self.taxed,
+            *self.payments,
+            *self.purchase_orders,
+            *self.credit_notes,
+            *self.refunds,
+        ]
 
 
 # The app's own code for the combined rate; each connection maps it to its platform's (tax_codes).
@@ -217,7 +229,49 @@ def sample_business(
                 )
             )
     _vendor_side(biz, start)
+    _credit_notes(biz, start)
     return biz
+
+
+ALLOCATED_NOTE = "cn-0001"
+REFUNDED_NOTE = "cn-0002"
+REFUND = "rf-0001"
+
+
+def _credit_notes(biz: SampleBusiness, start: dt.date) -> None:
+    """A goodwill credit applied to the last open invoice of 100 or more, and a credit refunded to the card.
+    No tax on either, so every platform's total is the same."""
+    paid = {a.invoice_id for p in biz.payments for a in p.allocations}
+    target = next(i for i in reversed(biz.invoices) if i.id not in paid and i.subtotal >= 100)
+    day = start + dt.timedelta(days=110)
+
+    def note(app_id: str, number: str, contact: str, text: str, amount: str, alloc: list[Allocation]) -> CreditNote:
+        line = InvoiceLine(description=text, unit_amount=Decimal(amount), account_code="200", tax_type="NONE")
+        return CreditNote(id=app_id, contact_id=contact, number=number, date=day, lines=[line], allocations=alloc)
+
+    biz.credit_notes.append(
+        note(
+            ALLOCATED_NOTE,
+            "WS-CN-0001",
+            target.contact_id,
+            "Goodwill discount",
+            "50.00",
+            [Allocation(invoice_id=target.id, amount=Decimal("50.00"))],
+        )
+    )
+    biz.credit_notes.append(
+        note(REFUNDED_NOTE, "WS-CN-0002", biz.contacts[1].id, "Returned part (refunded)", "40.00", [])
+    )
+    biz.refunds.append(
+        Refund(
+            id=REFUND,
+            credit_note_id=REFUNDED_NOTE,
+            date=day,
+            amount=Decimal("40.00"),
+            reference="Refund to card",
+            account_code="090",
+        )
+    )
 
 
 class _FormParser(HTMLParser):
@@ -481,6 +535,7 @@ def run_demo(
             f"First sync: pushed {sum(first.pushed.values())} records in {first.seconds:.1f}s "
             f"using {first.calls} API calls"
         )
+        _credit_note_steps(ls, org, conn, "Xero", on_step)
         # Changes on both sides.
         sandbox.as_user(
             "Contacts",
@@ -581,6 +636,7 @@ def _quickbooks_desktop(
         start = ls.connect(org, "qbd", {"app_url": f"{server.url}/qbwc", "run_every_minutes": "30", **codes})
         assert start.file is not None and start.password
         _exclude_combined_rate(ls, start.connection_id, "QuickBooks Desktop", on_step)
+        _exclude_credit_notes(ls, start.connection_id, "QuickBooks Desktop", on_step)
         with start_qbd_sandbox(
             f"{server.url}/qbwc", qwc=start.file.content, password=start.password, noop_wait_seconds=0.2
         ) as wc:
@@ -609,6 +665,8 @@ def _quickbooks_desktop(
     health = ls.health(start.connection_id)
     on_step(health.last_sync_phrase())
     return start.connection_id, health.counts
+
+
 # The Xero connection's tax map: the app keeps Xero's own codes, and its combined code maps to the rate made below.
 XERO_TAX_CODES = {"OUTPUT": "OUTPUT", "INPUT": "INPUT", "NONE": "NONE"}
 
@@ -628,6 +686,25 @@ def _xero_combined_rate(sandbox: SandboxHandle) -> str:
         ]
     }
     return str(sandbox.as_user("TaxRates", body, method="PUT")["TaxRates"][0]["TaxType"])
+
+
+def _credit_note_steps(ls: LedgerSync, org: str, conn: str, platform: str, on_step: Callable[[str], None]) -> None:
+    """Say what the platform made of the credit notes: the allocated one's invoice, the refunded one's credit."""
+    allocated = ls.get(org, Entity.CREDIT_NOTE, ALLOCATED_NOTE, conn)
+    refunded = ls.get(org, Entity.CREDIT_NOTE, REFUNDED_NOTE, conn)
+    refund = ls.get(org, Entity.REFUND, REFUND, conn)
+    applied = allocated.record.allocations if allocated is not None else []  # type: ignore[attr-defined]
+    invoice = ls.get(org, Entity.INVOICE, applied[0].invoice_id, conn) if applied else None
+    if allocated is not None and invoice is not None:
+        on_step(
+            f"{platform}: credit note WS-CN-0001 ({allocated.state}) applied 50.00 to {invoice.record.number}, "  # type: ignore[attr-defined]
+            f"which owes {invoice.record.amount_due}"  # type: ignore[attr-defined]
+        )
+    if refunded is not None and refund is not None:
+        on_step(
+            f"{platform}: credit note WS-CN-0002 refunded ({refund.state}); its remaining credit there is "
+            f"{refunded.record.remaining_credit}"  # type: ignore[attr-defined]
+        )
 
 
 def check_connection(ls: LedgerSync, conn_id: str) -> CheckReport:
@@ -656,6 +733,7 @@ def _quickbooks(
     conn = connect_sandbox(ls, org, qbo, codes)
     report = ls.sync(conn, progress=progress)
     on_step(f"QuickBooks Online: pushed {sum(report.pushed.values())} records using {report.calls} API calls")
+    _credit_note_steps(ls, org, conn, "QuickBooks Online", on_step)
     qbo.as_user("customer", {"DisplayName": "Counter Sale (added in QuickBooks)"})
     time.sleep(1.1)  # modified-since reads have one-second precision
     again = ls.sync(conn, progress=progress)
@@ -705,6 +783,18 @@ def _exclude_combined_rate(ls: LedgerSync, conn: str, platform: str, on_step: Ca
 
     ActionCentre(ls).exclude(Actor("demo-admin", Role.ADMIN), conn, Entity.INVOICE, COMBINED_INVOICE)
     on_step(f"{platform} has no combined tax rates here: the invoice taxed at one is excluded from it (Excluded)")
+
+
+def _exclude_credit_notes(ls: LedgerSync, conn: str, platform: str, on_step: Callable[[str], None]) -> None:
+    """A platform whose credit notes are not applied to invoices or refunded by ledgersync (capabilities:
+    credit_note_allocations, refund entities) cannot carry the demo's credit notes as the app has them: a person
+    excludes them from that connection, so they show Excluded with the reason instead of disagreeing."""
+    from ledgersync import ActionCentre, Actor, Entity, Role
+
+    admin = Actor("demo-admin", Role.ADMIN)
+    for note in (ALLOCATED_NOTE, REFUNDED_NOTE):
+        ActionCentre(ls).exclude(admin, conn, Entity.CREDIT_NOTE, note)
+    on_step(f"{platform}: credit notes applied to invoices or refunded stay in the app here (Excluded)")
 
 
 def _failures_and_fixes(
@@ -834,13 +924,12 @@ def _dear(
     conn = connect_dear(ls, org, dear, DEAR_DEMO_CONFIG)
     on_step("Connected to DEAR with an Account ID and Application Key (checked with /me, stored encrypted)")
     _exclude_combined_rate(ls, conn, "DEAR / Cin7 Core", on_step)
+    _exclude_credit_notes(ls, conn, "DEAR / Cin7 Core", on_step)
     report = ls.sync(conn, progress=progress)
     on_step(f"DEAR: pushed {sum(report.pushed.values())} records using {report.calls} API calls")
     dear.control.post(
         f"/_sandbox/accounts/{dear.tenant_id}/as-user/customer", json={"Name": "Counter Sale (added in DEAR)"}
     ).raise_for_status()
     again = ls.sync(conn, progress=progress)
-    on_step(
-        f"DEAR again: created in app {sum(again.created_in_app.values())}, pushed {sum(again.pushed.values())}"
-    )
+    on_step(f"DEAR again: created in app {sum(again.created_in_app.values())}, pushed {sum(again.pushed.values())}")
     return conn, check_connection(ls, conn)

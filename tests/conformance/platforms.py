@@ -119,6 +119,25 @@ class Platform:
     def platform_item_codes(self) -> list[str]:
         raise NotImplementedError
 
+    # Credit notes and refunds (testing/credit_suite.py).
+    def allocate_credit_note(self, note_id: str, invoice_id: str, amount: Decimal) -> None:
+        raise NotImplementedError
+
+    def refund_on_platform(self, note_id: str, customer_id: str, amount: Decimal) -> str:
+        raise NotImplementedError
+
+    def invoice_due(self, remote_id: str) -> Decimal:
+        raise NotImplementedError
+
+    def credit_note_remaining(self, remote_id: str) -> Decimal:
+        raise NotImplementedError
+
+    def credit_note_numbers(self) -> list[str]:
+        raise NotImplementedError
+
+    def refund_live(self, remote_id: str) -> Decimal | None:
+        raise NotImplementedError
+
     def settle(self) -> None:
         # Both platforms' modified-since reads have one-second precision.
         time.sleep(1.05)
@@ -233,6 +252,48 @@ class Xero(Platform):
 
     def live_payment_count(self) -> int:
         return len([p for p in self.sb.records("Payments") if p["Status"] != "DELETED"])
+
+    def allocate_credit_note(self, note_id: str, invoice_id: str, amount: Decimal) -> None:
+        body = {
+            "Allocations": [
+                {"Invoice": {"InvoiceID": invoice_id}, "Amount": str(amount), "Date": dt.date.today().isoformat()}
+            ]
+        }
+        self.sb.as_user(f"CreditNotes/{note_id}/Allocations", body, method="PUT")
+
+    def refund_on_platform(self, note_id: str, customer_id: str, amount: Decimal) -> str:
+        # Xero: a refund is a payment on the credit note, out of a bank account.
+        body = {
+            "Payments": [
+                {
+                    "CreditNote": {"CreditNoteID": note_id},
+                    "Account": {"Code": "090"},
+                    "Date": dt.date.today().isoformat(),
+                    "Amount": str(amount),
+                }
+            ]
+        }
+        return str(self.sb.as_user("Payments", body, method="PUT")["Payments"][0]["PaymentID"])
+
+    def invoice_due(self, remote_id: str) -> Decimal:
+        return Decimal(str(self._invoice(remote_id)["AmountDue"]))
+
+    def _credit_note(self, remote_id: str) -> dict[str, Any]:
+        return next(n for n in self.sb.records("CreditNotes") if n["CreditNoteID"] == remote_id)
+
+    def credit_note_remaining(self, remote_id: str) -> Decimal:
+        return Decimal(str(self._credit_note(remote_id)["RemainingCredit"]))
+
+    def credit_note_numbers(self) -> list[str]:
+        return [
+            str(n.get("CreditNoteNumber"))
+            for n in self.sb.records("CreditNotes")
+            if n["Status"] not in ("DELETED", "VOIDED")
+        ]
+
+    def refund_live(self, remote_id: str) -> Decimal | None:
+        pay = next(p for p in self.sb.records("Payments") if p["PaymentID"] == remote_id)
+        return None if pay["Status"] == "DELETED" else Decimal(str(pay["Amount"]))
 
     # The vendor side: a supplier is a contact Xero flags IsSupplier once it has a bill.
     def create_supplier(self, name: str) -> str:
@@ -420,6 +481,43 @@ class QuickBooksOnline(Platform):
 
     def live_payment_count(self) -> int:
         return len([p for p in self.sb.records("Payment") if Decimal(str(p.get("TotalAmt", 0))) > 0])
+
+    def _credit_memo(self, remote_id: str) -> dict[str, Any]:
+        return next(n for n in self.sb.records("CreditMemo") if n["Id"] == remote_id)
+
+    def allocate_credit_note(self, note_id: str, invoice_id: str, amount: Decimal) -> None:
+        # QuickBooks: Receive payment of 0, ticking the invoice and the credit memo.
+        body = {
+            "CustomerRef": self._credit_memo(note_id)["CustomerRef"],
+            "TotalAmt": "0",
+            "TxnDate": dt.date.today().isoformat(),
+            "Line": [
+                {"Amount": str(amount), "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]},
+                {"Amount": str(amount), "LinkedTxn": [{"TxnId": note_id, "TxnType": "CreditMemo"}]},
+            ],
+        }
+        self.sb.as_user("payment", body)
+
+    def refund_on_platform(self, note_id: str, customer_id: str, amount: Decimal) -> str:
+        # QuickBooks: a refund receipt to the customer (it names no credit memo).
+        line = {"Amount": str(amount), "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}
+        body = {"CustomerRef": {"value": customer_id}, "Line": [line]}
+        return str(self.sb.as_user("refundreceipt", body)["RefundReceipt"]["Id"])
+
+    def invoice_due(self, remote_id: str) -> Decimal:
+        return Decimal(str(self._invoice(remote_id)["Balance"]))
+
+    def credit_note_remaining(self, remote_id: str) -> Decimal:
+        return Decimal(str(self._credit_memo(remote_id)["RemainingCredit"]))
+
+    def credit_note_numbers(self) -> list[str]:
+        return [str(n.get("DocNumber")) for n in self.sb.records("CreditMemo")]
+
+    def refund_live(self, remote_id: str) -> Decimal | None:
+        found = [r for r in self.sb.records("RefundReceipt") if r["Id"] == remote_id]
+        if not found or self._voided(found[0]):
+            return None
+        return Decimal(str(found[0]["TotalAmt"]))
 
     # The vendor side and sales receipts.
     def create_supplier(self, name: str) -> str:

@@ -114,6 +114,25 @@ class SandboxConformance(ProviderConformance):
     def invoice_home_total(self, remote_id: str) -> Decimal | None:
         return self.plat.invoice_home_total(remote_id)
 
+    # Credit notes and refunds (testing/credit_suite.py).
+    def allocate_credit_note(self, note_remote_id: str, invoice_remote_id: str, amount: Decimal) -> None:
+        self.plat.allocate_credit_note(note_remote_id, invoice_remote_id, amount)
+
+    def refund_on_platform(self, note_remote_id: str, customer_remote_id: str, amount: Decimal) -> str:
+        return self.plat.refund_on_platform(note_remote_id, customer_remote_id, amount)
+
+    def invoice_due(self, remote_id: str) -> Decimal:
+        return self.plat.invoice_due(remote_id)
+
+    def credit_note_remaining(self, remote_id: str) -> Decimal:
+        return self.plat.credit_note_remaining(remote_id)
+
+    def credit_note_numbers(self) -> list[str]:
+        return self.plat.credit_note_numbers()
+
+    def refund_live(self, remote_id: str) -> Decimal | None:
+        return self.plat.refund_live(remote_id)
+
     def inject_faults(self, faults: Faults) -> None:
         self.plat.inject_faults(faults)
 

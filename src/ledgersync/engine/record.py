@@ -304,6 +304,11 @@ def _write_refused(ctx: CycleContext, s: Session, entity: Entity, row: PlannedWr
         if link is not None:
             stale_version(ctx, s, entity, row, result.remote, link, error)
             return
+    if result.remote is not None:
+        # The record exists on the platform although part of the write was refused (a credit note whose
+        # allocation was refused): link it, vouching for no app version, so the retry updates it, never
+        # creating it twice.
+        link_pushed(ctx, s, entity, row.app_id, result.remote, app_hash=None)
     if error.transient:
         transient(ctx, s, entity, row.app_id, doc, error)
         return

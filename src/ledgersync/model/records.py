@@ -339,10 +339,19 @@ class CreditNote(Document):
     allocations: list[Allocation] = Field(default_factory=list)
     remaining_credit: Amount | None = None
 
+    def hash_view(self) -> dict[str, Any]:
+        view = super().hash_view()
+        # PAID is reached by allocating or refunding the credit, not by editing the note.
+        if view["status"] == InvoiceStatus.PAID.value:
+            view["status"] = InvoiceStatus.AUTHORISED.value
+        return view
+
 
 class Refund(Record):
     """Money paid back to a customer out of a credit note or customer credit (Xero: a payment on the credit
-    note; QuickBooks: a RefundReceipt; MYOB: a CreditRefund). Exactly one of `credit_note_id` / `credit_id`."""
+    note; QuickBooks: a RefundReceipt; MYOB: a CreditRefund). At most one of `credit_note_id` / `credit_id`; neither
+    for a refund the platform keeps without a link (a QuickBooks RefundReceipt entered there names only the customer,
+    who is then `contact_id`)."""
 
     entity: ClassVar[Entity] = Entity.REFUND
     remote_owned: ClassVar[frozenset[str]] = frozenset({"contact_id"})

@@ -162,6 +162,9 @@ class Capabilities:
     one_payment_many_invoices: bool = False
     moved_payments: bool = False
     refunds: bool = False
+    # Whether a credit note's allocations to invoices go both ways (Xero: the credit note's Allocations;
+    # QuickBooks Online: a payment that links the credit memo and the invoices).
+    credit_note_allocations: bool = False
     void_and_delete: bool = True
     initial_import_export: bool = True
     # What the platform refuses in names, checked before sending so the reason is exact and local.

@@ -44,6 +44,7 @@ from ledgersync import (
 from ledgersync.model import InvoiceStatus
 from ledgersync.testing.attachment_suite import AttachmentBehaviours
 from ledgersync.testing.crash import Crash, CrashingSpec
+from ledgersync.testing.credit_suite import CreditBehaviours
 from ledgersync.testing.faults import Faults
 from ledgersync.testing.protocol import ProtocolChecks, cursor_position
 from ledgersync.testing.vendor_suite import VendorBehaviours
@@ -140,8 +141,10 @@ ls.sync(sys.argv[2])
 """
 
 
-class ProviderConformance(VendorBehaviours, AttachmentBehaviours):
-    """The shared behaviours (the vendor side's in testing/vendor_suite.py). Subclass it as `Test<Platform>`
+class ProviderConformance(VendorBehaviours, AttachmentBehaviours, CreditBehaviours):
+    """The shared behaviours (the vendor side's in testing/vendor_suite.py; attachments' in
+    testing/attachment_suite.py; credit notes' allocations and refunds in testing/credit_suite.py).
+    Subclass it as `Test<Platform>`
     and fill in the hooks below.
 
     Required: `provider_name`, `start_platform`, `connect`, and the person and truth hooks (`create_contact`,

@@ -370,3 +370,95 @@ def test_a_deleted_payment_from_cdc_is_a_deleted_placeholder() -> None:
 
 def test_query_literals_escape_quotes_and_backslashes() -> None:
     assert mapping.quote("O'Brien \\ Sons") == "'O\\'Brien \\\\ Sons'"
+
+
+# ---------------------------------------------------------------- credit memos applied through payments (issue 15)
+
+
+def _pay_lines(*links: tuple[str, str, str]) -> list[dict[str, Any]]:
+    return [{"Amount": amount, "LinkedTxn": [{"TxnId": tid, "TxnType": kind}]} for kind, tid, amount in links]
+
+
+def test_a_payment_using_a_credit_memo_pays_with_money_only_what_the_credit_leaves() -> None:
+    # A person in QuickBooks: invoices of 150 and 30, a credit memo of 50, 130 of money.
+    data = {
+        "Id": "9",
+        "TxnDate": "2024-05-01",
+        "TotalAmt": "130.00",
+        "Line": _pay_lines(("Invoice", "1", "150.00"), ("Invoice", "2", "30.00"), ("CreditMemo", "7", "50.00")),
+    }
+    cash, credit = mapping.split_credit(data)
+    # The credit goes to the invoices in line order; the money pays the rest.
+    assert credit == {"7": [Allocation(invoice_id="1", amount=Decimal("50.00"))]}
+    assert cash == [
+        Allocation(invoice_id="1", amount=Decimal("100.00")),
+        Allocation(invoice_id="2", amount=Decimal("30.00")),
+    ]
+    payment = mapping.payment_from_qbo(data, Refs())
+    assert payment.amount == Decimal("130.00") and payment.unapplied == 0
+    assert not mapping.is_credit_application(data)
+
+
+def test_a_payment_of_nothing_applying_a_credit_memo_is_that_credit_notes_allocations() -> None:
+    data = {
+        "Id": "10",
+        "SyncToken": "2",
+        "TxnDate": "2024-05-01",
+        "TotalAmt": 0,
+        "Line": _pay_lines(("Invoice", "1", "20.00"), ("Invoice", "2", "15.00"), ("CreditMemo", "7", "35.00")),
+    }
+    assert mapping.is_credit_application(data)
+    refs = Refs()
+    refs.learn_credit_payments(["7", "8"], [data])
+    assert refs.credit_allocations["7"] == [
+        Allocation(invoice_id="1", amount=Decimal("20.00")),
+        Allocation(invoice_id="2", amount=Decimal("15.00")),
+    ]
+    assert refs.credit_allocations["8"] == [] and refs.credit_payments == {"7": ("10", "2")}
+    note = mapping.credit_note_from_qbo(
+        {
+            "Id": "7",
+            "TxnDate": "2024-04-01",
+            "TotalAmt": "35.00",
+            "RemainingCredit": "0",
+            "CustomerRef": {"value": "3"},
+        },
+        refs,
+    )
+    assert note.status is InvoiceStatus.PAID and [a.invoice_id for a in note.allocations] == ["1", "2"]
+    # The app's allocations go back out as one such payment: invoices, then the credit memo for their sum.
+    body = mapping.credit_application_to_qbo(
+        "7",
+        "3",
+        note.allocations,
+        date=dt.date(2024, 5, 1),
+        currency=None,
+        number="CM-7",
+        remote_id="10",
+        sync_token="2",
+    )
+    assert body["TotalAmt"] == 0 and body["Id"] == "10" and body["SyncToken"] == "2"
+    assert [(ln["LinkedTxn"][0]["TxnType"], ln["Amount"]) for ln in body["Line"]] == [
+        ("Invoice", Decimal("20.00")),
+        ("Invoice", Decimal("15.00")),
+        ("CreditMemo", Decimal("35.00")),
+    ]
+
+
+def test_a_refund_of_a_credit_memo_is_a_refund_receipt_that_names_only_the_customer() -> None:
+    from ledgersync.model import Refund
+
+    refs = Refs(default_item_id="1", home_currency="USD")
+    refs.credit_customers["7"] = "3"
+    refs.credit_numbers["7"] = "CM-7"
+    refs.bank_account = "35"
+    refund = Refund(id="r", credit_note_id="7", date=dt.date(2024, 5, 2), amount=Decimal("12.50"), currency="USD")
+    body = mapping.refund_to_qbo(refund, refs)
+    assert body["CustomerRef"] == {"value": "3"} and body["DepositToAccountRef"] == {"value": "35"}
+    assert (
+        body["Line"][0]["Amount"] == Decimal("12.50") and body["Line"][0]["Description"] == "Refund of credit memo CM-7"
+    )
+    assert "CurrencyRef" not in body and "CreditMemoRef" not in body
+    with pytest.raises(MappingError) as exc:
+        mapping.refund_to_qbo(refund.model_copy(update={"credit_note_id": "99"}), refs)
+    assert exc.value.error.code is ErrorCode.MISSING_DEPENDENCY

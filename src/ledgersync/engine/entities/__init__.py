@@ -5,10 +5,12 @@ from __future__ import annotations
 from ledgersync.engine.entities.base import EntityRules
 from ledgersync.engine.entities.bill import BillPaymentRules, BillRules
 from ledgersync.engine.entities.contact import ContactRules
+from ledgersync.engine.entities.credit_note import CreditNoteRules
 from ledgersync.engine.entities.invoice import InvoiceRules
 from ledgersync.engine.entities.item import ItemRules
 from ledgersync.engine.entities.payment import PaymentRules
 from ledgersync.engine.entities.purchase_order import PurchaseOrderRules
+from ledgersync.engine.entities.refund import RefundRules
 from ledgersync.engine.entities.sales_receipt import SalesReceiptRules
 from ledgersync.engine.entities.supplier import SupplierRules
 from ledgersync.model import Entity
@@ -16,15 +18,6 @@ from ledgersync.model import Entity
 
 class CreditRules(EntityRules):
     entity = Entity.CREDIT
-
-
-class CreditNoteRules(EntityRules):
-    entity = Entity.CREDIT_NOTE
-
-
-# Refunds start with the base rules; their own module replaces this as it is built.
-class RefundRules(EntityRules):
-    entity = Entity.REFUND
 
 
 RULES: dict[Entity, EntityRules] = {

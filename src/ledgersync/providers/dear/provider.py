@@ -97,6 +97,8 @@ DEAR_CAPABILITIES = Capabilities(
         "attachments": "Not supported by DEAR here: its OpenAPI lists /sale/attachment (POST, GET by SaleID, "
         "DELETE by ID) but gives POST no request body and Sale_Attachments no fields, so what it takes is not "
         "documented.",
+        "refunds": "Not built: a DEAR credit note belongs to its sale (the invoice it credits, its one allocation); "
+        "DEAR records a refund as a sale payment of Type Refund, which is not mapped yet.",
         "cadence": "Synced hourly by default (default_sync_seconds; a connection's own schedule changes it); "
         "webhooks make it live where the account has DEAR's Automation module.",
         "rate_limit": "60 calls a minute per API application, answered with 503.",

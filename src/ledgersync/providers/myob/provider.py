@@ -159,6 +159,8 @@ MYOB_CAPABILITIES = Capabilities(
     pull_entities=(*ENTITIES, *PULLED_VENDOR),
     push_entities=(*ENTITIES, *VENDOR_ENTITIES),
     notes={
+        "refunds": "Not built: MYOB keeps credit as a negative sale, refunds it with Sale/CreditRefund and applies "
+        "it with Sale/CreditSettlement; credit notes, their allocations and refunds do not sync with MYOB yet.",
         "live_updates": "MYOB has no webhooks: changes are read by LastModified, hourly by default "
         "(default_sync_seconds; a connection's own schedule changes it), and Sync now reads them at once.",
         "deletes": "MYOB has no delete feed: every id is listed at most hourly (delete_check_seconds), one call "

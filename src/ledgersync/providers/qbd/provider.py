@@ -136,7 +136,8 @@ QBD_CAPABILITIES = Capabilities(
         "tracking": "A line's tracking option is its Class.",
         "deletions": "Deletions are read with ListDeletedQuery / TxnDeletedQuery; payments and purchase orders "
         "can only be deleted, invoices, credit memos and bills are voided.",
-        "credit_notes": "Credit memos sync; applying one to invoices is done in QuickBooks.",
+        "credit_notes": "Credit memos sync; applying one to invoices is done in QuickBooks (not built: qbXML "
+        "applies credit through ReceivePayment's SetCredit, and refunds it with ARRefundCreditCard or a cheque).",
     },
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,7 @@ from ledgersync.model import (
     Payment,
     PaymentStatus,
     Record,
+    Refund,
     SyncError,
     Tracking,
 )
@@ -49,6 +50,8 @@ ENTITY_NAME: dict[Entity, str] = {
     Entity.BILL: "Bill",
     Entity.BILL_PAYMENT: "BillPayment",
     Entity.SALES_RECEIPT: "SalesReceipt",
+    # Money paid back to a customer (QuickBooks keeps no link from it to a credit memo).
+    Entity.REFUND: "RefundReceipt",
 }
 # Name-list entities: never deleted in QBO, only made inactive; queries hide inactive ones unless asked.
 NAME_LISTS = frozenset({Entity.CONTACT, Entity.ITEM, Entity.SUPPLIER})
@@ -100,6 +103,32 @@ class Refs:
     bank_account: str | None = None
     expense_account: str | None = None
     undeposited_account: str | None = None
+
+    # Credit memos: the invoices each one's credit was applied to (through payments), the zero-amount payment
+    # ledgersync applies it through (Payment.Id, SyncToken), and its customer.
+    credit_allocations: dict[str, list[Allocation]] = field(default_factory=dict)
+    credit_payments: dict[str, tuple[str, str]] = field(default_factory=dict)
+    credit_customers: dict[str, str] = field(default_factory=dict)
+    credit_numbers: dict[str, str] = field(default_factory=dict)
+
+    def learn_credit_payments(self, note_ids: Sequence[str], payments: Sequence[Mapping[str, Any]]) -> None:
+        """What these payments apply of these credit memos' credit, and which payment is ledgersync's own."""
+        for note_id in note_ids:
+            self.credit_allocations[note_id] = []
+            self.credit_payments.pop(note_id, None)
+        for pay in sorted(
+            payments, key=lambda p: int(str(p.get("Id") or 0)) if str(p.get("Id") or "").isdigit() else 0
+        ):
+            if is_voided(pay):
+                continue
+            _, credit = split_credit(pay)
+            for note_id, allocations in credit.items():
+                if note_id in self.credit_allocations:
+                    self.credit_allocations[note_id].extend(allocations)
+            if is_credit_application(pay) and len(credit) == 1:
+                (note_id,) = credit
+                if note_id in self.credit_allocations:
+                    self.credit_payments[note_id] = (str(pay["Id"]), str(pay.get("SyncToken") or "0"))
 
     def learn_bill(self, data: Mapping[str, Any]) -> None:
         bill_id, vendor = _str(data.get("Id")), _ref(data.get("VendorRef"))
@@ -609,12 +638,7 @@ def invoice_from_qbo(data: Mapping[str, Any], refs: Refs) -> Invoice:
 def credit_note_to_qbo(
     note: CreditNote, refs: Refs, *, remote_id: str | None = None, sync_token: str | None = None
 ) -> dict[str, Any]:
-    if note.allocations:
-        raise _error(
-            ErrorCode.VALIDATION,
-            "QuickBooks applies a credit memo to invoices through a payment, not on the credit memo itself.",
-            "Send the credit memo without allocations and apply it in QuickBooks (Receive payment), or skip.",
-        )
+    """The credit memo itself; its allocations go as a payment that applies it (credit_application_to_qbo)."""
     body = _document_to_qbo(
         note.lines,
         what="credit note",
@@ -642,9 +666,166 @@ def credit_note_from_qbo(data: Mapping[str, Any], refs: Refs) -> CreditNote:
         currency_rate=exchange_rate_from_qbo(data),
         line_amount_types=_line_types(data.get("GlobalTaxCalculation")),
         lines=_lines_from_qbo(data, refs),
-        status=InvoiceStatus.VOIDED if is_voided(data) else InvoiceStatus.AUTHORISED,
+        status=_credit_status(data),
+        allocations=list(refs.credit_allocations.get(str(data["Id"]), [])),
         total=_dec(data.get("TotalAmt")),
         remaining_credit=_dec(data.get("RemainingCredit")),
+    )
+
+
+def _credit_status(data: Mapping[str, Any]) -> InvoiceStatus:
+    """Voided; PAID once its credit is used up (QuickBooks shows it Closed); else open (AUTHORISED)."""
+    if is_voided(data):
+        return InvoiceStatus.VOIDED
+    total = _dec(data.get("TotalAmt")) or Decimal(0)
+    remaining = _dec(data.get("RemainingCredit"))
+    if total > 0 and remaining is not None and remaining == 0:
+        return InvoiceStatus.PAID
+    return InvoiceStatus.AUTHORISED
+
+
+def credit_payment_ids(data: Mapping[str, Any]) -> list[str]:
+    """The payments a credit memo lists in its LinkedTxn (those that apply its credit)."""
+    return [
+        str(lt["TxnId"]) for lt in data.get("LinkedTxn") or [] if lt.get("TxnType") == "Payment" and lt.get("TxnId")
+    ]
+
+
+def split_credit(data: Mapping[str, Any]) -> tuple[list[Allocation], dict[str, list[Allocation]]]:
+    """A payment's lines as (what its money paid on each invoice, what each credit memo it applies paid on
+    each invoice). QuickBooks says only how much of each credit memo a payment uses, not on which invoice: the
+    credit is taken to the payment's invoices in line order, first, and the money pays what is left."""
+    invoices: list[list[Any]] = []
+    credits: list[tuple[str, Decimal]] = []
+    for line in data.get("Line") or []:
+        amount = _dec(line.get("Amount")) or Decimal(0)
+        for linked in line.get("LinkedTxn") or []:
+            if linked.get("TxnType") == "Invoice" and linked.get("TxnId"):
+                invoices.append([str(linked["TxnId"]), amount, amount])
+                break
+            if linked.get("TxnType") == "CreditMemo" and linked.get("TxnId"):
+                credits.append((str(linked["TxnId"]), amount))
+                break
+    credit: dict[str, list[Allocation]] = {}
+    for note_id, amount in credits:
+        left = amount
+        for inv in invoices:
+            take = min(left, inv[2])
+            if take <= 0:
+                continue
+            credit.setdefault(note_id, []).append(Allocation(invoice_id=inv[0], amount=take))
+            inv[2] -= take
+            left -= take
+    cash = [Allocation(invoice_id=i, amount=rest) for i, whole, rest in invoices if rest > 0 or whole == 0]
+    return cash, credit
+
+
+def is_credit_application(data: Mapping[str, Any]) -> bool:
+    """A payment of no money that only applies credit memos to invoices: a credit note's allocations, never a
+    canonical payment."""
+    total = _dec(data.get("TotalAmt")) or Decimal(0)
+    linked = {lt.get("TxnType") for line in data.get("Line") or [] for lt in line.get("LinkedTxn") or []}
+    return total == 0 and "CreditMemo" in linked and not is_voided(data)
+
+
+def credit_application_to_qbo(
+    note_id: str,
+    customer: str,
+    allocations: list[Allocation],
+    *,
+    date: dt.date,
+    currency: str | None,
+    number: str | None,
+    remote_id: str | None = None,
+    sync_token: str | None = None,
+) -> dict[str, Any]:
+    """A credit memo applied to invoices as QuickBooks records it: a payment of 0 whose lines link each invoice
+    (the amount applied to it) and the credit memo (the sum), so the invoices' Balance and the credit memo's
+    RemainingCredit both drop."""
+    applied = sum((a.amount for a in allocations), Decimal(0))
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": customer},
+        "TotalAmt": Decimal(0),
+        "TxnDate": date.isoformat(),
+        "PrivateNote": f"Credit memo {number or note_id} applied",
+        "Line": [
+            *({"Amount": a.amount, "LinkedTxn": [{"TxnId": a.invoice_id, "TxnType": "Invoice"}]} for a in allocations),
+            {"Amount": applied, "LinkedTxn": [{"TxnId": note_id, "TxnType": "CreditMemo"}]},
+        ],
+    }
+    if currency is not None:
+        body["CurrencyRef"] = {"value": currency}
+    if remote_id is None:
+        return body
+    # A full update: the lines are replaced, not merged.
+    return {"Id": remote_id, "SyncToken": sync_token or "0", **body}
+
+
+# ---------------------------------------------------------------- refunds
+
+
+def refund_to_qbo(
+    refund: Refund, refs: Refs, *, remote_id: str | None = None, sync_token: str | None = None
+) -> dict[str, Any]:
+    """A refund as a RefundReceipt: money out of the deposit (bank) account to the customer, one line booked to
+    the default service item. QuickBooks keeps no link from a refund receipt to a credit memo (Intuit's XSD:
+    RefundReceipt is a SalesTransaction that names no credit memo), so `credit_note_id` is not held there."""
+    customer = refund.contact_id or (
+        refs.credit_customers.get(refund.credit_note_id or "") if refund.credit_note_id else None
+    )
+    if not customer:
+        raise _error(
+            ErrorCode.MISSING_DEPENDENCY,
+            "QuickBooks needs the customer of this refund, and neither the refund nor its credit memo says who.",
+            "Sync the credit note (or set the refund's customer) first, then retry; or skip.",
+        )
+    if refs.default_item_id is None:
+        raise _error(
+            ErrorCode.MISSING_DEPENDENCY,
+            "QuickBooks needs a product or service on a refund receipt's line, and no default one is set.",
+            "Set default_item_id to a QuickBooks service item, then retry.",
+        )
+    number = refs.credit_numbers.get(refund.credit_note_id or "") if refund.credit_note_id else None
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": customer},
+        "TxnDate": refund.date.isoformat(),
+        "PrivateNote": refund.reference,
+        "DepositToAccountRef": {"value": refund.account_code or refs.bank_account}
+        if refund.account_code or refs.bank_account
+        else None,
+        "Line": [
+            {
+                "LineNum": 1,
+                "Description": f"Refund of credit memo {number}" if number else "Refund",
+                "Amount": refund.amount,
+                "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": {
+                    "ItemRef": {"value": refs.default_item_id},
+                    "Qty": Decimal(1),
+                    "UnitPrice": refund.amount,
+                },
+            }
+        ],
+    }
+    if refs.home_currency is None or refund.currency != refs.home_currency:
+        body["CurrencyRef"] = {"value": refund.currency}
+    return _identity(_clean(body), remote_id, sync_token)
+
+
+def refund_from_qbo(data: Mapping[str, Any], refs: Refs) -> Refund:
+    date = parse_date(data.get("TxnDate"))
+    if date is None:
+        raise ValueError("QBO refund receipt without a TxnDate")
+    voided = is_voided(data)
+    return Refund(
+        id=str(data["Id"]),
+        contact_id=_ref(data.get("CustomerRef")),
+        date=date,
+        amount=_dec(data.get("TotalAmt")) or Decimal(0),
+        currency=_currency(data, refs),
+        reference=None if voided else _str(data.get("PrivateNote")),
+        account_code=_ref(data.get("DepositToAccountRef")),
+        status=PaymentStatus.DELETED if voided else PaymentStatus.ACTIVE,
     )
 
 
@@ -717,7 +898,9 @@ def payment_from_qbo(data: Mapping[str, Any], refs: Refs) -> Payment:
     date = parse_date(data.get("TxnDate"))
     if date is None:
         raise ValueError("QBO payment without a TxnDate")
-    allocations = [Allocation(invoice_id=i, amount=a) for i, a in linked_amounts(data, "Invoice")]
+    # What the payment's money paid: credit memos it applies pay their part of the invoices (credit notes'
+    # allocations, read with the credit notes).
+    allocations, _ = split_credit(data)
     return Payment(
         id=str(data["Id"]),
         contact_id=_ref(data.get("CustomerRef")),
@@ -759,6 +942,8 @@ def to_qbo(
         return payment_to_qbo(record, refs, remote_id=remote_id, sync_token=sync_token)
     if entity is Entity.CREDIT_NOTE and isinstance(record, CreditNote):
         return credit_note_to_qbo(record, refs, remote_id=remote_id, sync_token=sync_token)
+    if entity is Entity.REFUND and isinstance(record, Refund):
+        return refund_to_qbo(record, refs, remote_id=remote_id, sync_token=sync_token)
     raise _error(
         ErrorCode.VALIDATION,
         f"A {type(record).__name__} can't be sent to QuickBooks as a {entity.value}.",
@@ -778,6 +963,8 @@ def deleted_stub(entity: Entity, remote_id: str, updated: dt.datetime | None) ->
         record = Payment(id=remote_id, date=date, amount=Decimal(0), status=PaymentStatus.DELETED)
     elif entity is Entity.CREDIT_NOTE:
         record = CreditNote(id=remote_id, contact_id="", date=date, status=InvoiceStatus.DELETED)
+    elif entity is Entity.REFUND:
+        record = Refund(id=remote_id, date=date, amount=Decimal(0), status=PaymentStatus.DELETED)
     else:
         record = Invoice(id=remote_id, contact_id="", date=date, status=InvoiceStatus.DELETED)
     return RemoteRecord(
@@ -807,6 +994,10 @@ def from_qbo(entity: Entity, data: Mapping[str, Any], refs: Refs) -> RemoteRecor
         doc_number = _str(data.get("DocNumber"))
     elif entity is Entity.CREDIT_NOTE:
         record = credit_note_from_qbo(data, refs)
+        deleted = is_voided(data)
+        doc_number = _str(data.get("DocNumber"))
+    elif entity is Entity.REFUND:
+        record = refund_from_qbo(data, refs)
         deleted = is_voided(data)
         doc_number = _str(data.get("DocNumber"))
     else:

@@ -11,7 +11,18 @@ from typing import Any
 
 import httpx
 
-from ledgersync.model import Entity, ErrorCode, Payment, PaymentStatus, ProviderError, Record, SyncError
+from ledgersync.model import (
+    Allocation,
+    CreditNote,
+    Entity,
+    ErrorCode,
+    Payment,
+    PaymentStatus,
+    ProviderError,
+    Record,
+    Refund,
+    SyncError,
+)
 from ledgersync.model.errors import AUTH, TRANSIENT
 from ledgersync.providers.base import (
     CallInfo,
@@ -35,9 +46,12 @@ from ledgersync.providers.qbo.mapping import (
     NAME_LISTS,
     MappingError,
     Refs,
+    credit_application_to_qbo,
+    credit_payment_ids,
     deleted_stub,
     format_query_time,
     from_qbo,
+    is_credit_application,
     is_voided,
     parse_date,
     parse_datetime,
@@ -55,6 +69,7 @@ ALL_ENTITIES = (
     Entity.INVOICE,
     Entity.PAYMENT,
     Entity.CREDIT_NOTE,
+    Entity.REFUND,
     Entity.SALES_RECEIPT,
     *VENDOR_SIDE,
 )
@@ -62,7 +77,8 @@ ALL_ENTITIES = (
 QBO_CAPABILITIES = Capabilities(
     display_name="QuickBooks Online",
     # A QuickBooks sales line is booked to its item's income account; the line itself holds none.
-    unheld_fields=frozenset({"lines.account_code"}),
+    # QuickBooks keeps no link from a refund receipt to the credit memo (or credit) it refunds.
+    unheld_fields=frozenset({"lines.account_code", "refund:credit_note_id", "refund:credit_id"}),
     live_updates=True,
     contacts_both_ways=True,
     payments_both_ways=True,
@@ -76,7 +92,8 @@ QBO_CAPABILITIES = Capabilities(
     split_payments=True,
     one_payment_many_invoices=True,
     moved_payments=False,
-    refunds=False,
+    refunds=True,
+    credit_note_allocations=True,
     void_and_delete=True,
     payments_editable=True,
     # A QBO payment keeps what it doesn't apply to invoices as the customer's credit (UnappliedAmt).
@@ -116,7 +133,13 @@ QBO_CAPABILITIES = Capabilities(
         "tracking": "A line's Class tracking is the line's ClassRef; a 'Location' tracking is the document's "
         "DepartmentRef (one per document).",
         "deletions": "Deleted transactions are only visible through CDC, which reaches back 30 days.",
-        "refunds": "Refund receipts are not synced yet.",
+        "credit_notes": "A credit memo is applied to invoices through a payment of 0 that links the credit memo "
+        "and the invoices (one per credit memo, made and kept by ledgersync); one applied in QuickBooks with money "
+        "besides is read with its credit taken to the payment's invoices in line order.",
+        "refunds": "A refund is a RefundReceipt (money out of the bank account, one line on the default service "
+        "item). QuickBooks keeps no link from a refund receipt to a credit memo, so a credit memo refunded here "
+        "keeps its remaining credit in QuickBooks: apply it there (or allocate it here) to close it; the refund's "
+        "credit note is kept by the app only.",
         "currencies": "A foreign currency needs multicurrency on and the currency added; currency_rate is the "
         "inverse of QuickBooks' ExchangeRate (home per foreign).",
         "stock": "Stock on hand is read for inventory items (TrackQtyOnHand).",
@@ -139,11 +162,20 @@ _DELETABLE = {
     Entity.BILL: "Bill",
     Entity.BILL_PAYMENT: "BillPayment",
     Entity.SALES_RECEIPT: "SalesReceipt",
+    Entity.REFUND: "RefundReceipt",
 }
 # The app owns these outright (the engine takes only computed fields back), so on a stale SyncToken the
 # provider re-reads and re-sends; a contact is edited on both sides and is left to the next cycle's merge.
 _APP_OWNED = frozenset(
-    {Entity.ITEM, Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE, Entity.PURCHASE_ORDER, Entity.BILL_PAYMENT}
+    {
+        Entity.ITEM,
+        Entity.INVOICE,
+        Entity.PAYMENT,
+        Entity.CREDIT_NOTE,
+        Entity.REFUND,
+        Entity.PURCHASE_ORDER,
+        Entity.BILL_PAYMENT,
+    }
 )
 
 
@@ -454,11 +486,31 @@ class QboProvider(QboAttachments):
                 for linked in line.get("LinkedTxn") or []
                 if linked.get("TxnType") == "Invoice" and linked.get("TxnId")
             )
+        if entity is Entity.CREDIT_NOTE:
+            self._learn_credit(rows)
+        if entity is Entity.REFUND:
+            self._ensure_home_currency()
+
+    def _learn_credit(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The credit memos' allocations: the payments each one lists in its LinkedTxn, read in a few queries."""
+        for row in rows:
+            note_id = str(row.get("Id"))
+            customer = (row.get("CustomerRef") or {}).get("value")
+            if customer:
+                self.refs.credit_customers[note_id] = str(customer)
+            if row.get("DocNumber"):
+                self.refs.credit_numbers[note_id] = str(row["DocNumber"])
+        payment_ids = [pid for row in rows for pid in credit_payment_ids(row)]
+        payments = self._where_in("Payment", "Id", payment_ids) if payment_ids else []
+        self.refs.learn_credit_payments([str(r.get("Id")) for r in rows], payments)
 
     def _records(self, entity: Entity, rows: Sequence[Mapping[str, Any]]) -> list[RemoteRecord]:
+        if entity is Entity.PAYMENT:
+            # A payment of no money that only applies a credit memo is that credit note's allocations.
+            rows = [r for r in rows if not is_credit_application(r)]
         self._prepare_read(entity, rows)
         self.vendor.prepare_read(entity, rows)
-        if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
+        if entity in (Entity.INVOICE, Entity.CREDIT_NOTE, Entity.REFUND):
             self._ensure_default_item(create=False)
         if entity is Entity.INVOICE:
             for row in rows:
@@ -488,6 +540,25 @@ class QboProvider(QboAttachments):
             w.remote_id is None and not getattr(w.record, "account_code", None) for w in writes
         ):
             self._income_account()
+        if entity is Entity.CREDIT_NOTE:
+            self._ensure_invoices(
+                a.invoice_id for w in writes if isinstance(w.record, CreditNote) for a in w.record.allocations
+            )
+        if entity is Entity.REFUND:
+            self._ensure_home_currency()
+            self.vendor._accounts()
+            self._ensure_default_item()
+            notes = [
+                str(w.record.credit_note_id)
+                for w in writes
+                if isinstance(w.record, Refund)
+                and w.record.credit_note_id
+                and w.record.credit_note_id not in self.refs.credit_customers
+            ]
+            for row in self._where_in("CreditMemo", "Id", notes):
+                self.refs.credit_customers[str(row["Id"])] = str((row.get("CustomerRef") or {}).get("value") or "")
+                if row.get("DocNumber"):
+                    self.refs.credit_numbers[str(row["Id"])] = str(row["DocNumber"])
 
     # ------------------------------------------------------------ reads
 
@@ -596,7 +667,7 @@ class QboProvider(QboAttachments):
         for index, write in enumerate(writes):
             record = write.record
             if self.vendor.is_deleted_payment(record) or (
-                isinstance(record, Payment) and record.status is PaymentStatus.DELETED
+                isinstance(record, Payment | Refund) and record.status is PaymentStatus.DELETED
             ):
                 results[index] = self.remove(entity, write) if write.remote_id else WriteResult(write.key)
                 continue
@@ -638,7 +709,106 @@ class QboProvider(QboAttachments):
         for index in stale:
             results[index] = self._after_stale(entity, writes[index], answers[index])  # type: ignore[arg-type]
         self._explain_inactive_customers(entity, writes, results)
+        if entity is Entity.CREDIT_NOTE:
+            self._apply_credit(writes, results)
+        if entity is Entity.REFUND:
+            # A person looks a refund up by its credit memo's number (the receipt itself names no credit memo).
+            for index, result in results.items():
+                note = getattr(writes[index].record, "credit_note_id", None)
+                number = self.refs.credit_numbers.get(str(note)) if note else None
+                if result.remote is not None and number:
+                    result.remote = dataclasses.replace(result.remote, doc_number=number)
         return [results[i] for i in range(len(writes))]
+
+    # ------------------------------------------------------------ credit memos applied to invoices
+
+    def _apply_credit(self, writes: Sequence[Write], results: dict[int, WriteResult]) -> None:
+        """Make each landed credit memo's applications what the app says: the allocations other payments hold
+        (a person's, in QuickBooks) stay; ledgersync's own payment of 0 holds the rest, created, changed or
+        deleted. The credit memos are then read back (RemainingCredit, allocations, SyncToken)."""
+        landed = {
+            i: r.remote.remote_id
+            for i, r in results.items()
+            if r.ok and r.remote is not None and isinstance(writes[i].record, CreditNote)
+        }
+        if not landed:
+            return
+        fresh = {r.remote_id: r for r in self.fetch(Entity.CREDIT_NOTE, list(landed.values()))}
+        changed: dict[int, str] = {}
+        for index, note_id in landed.items():
+            write = writes[index]
+            wanted = write.record
+            assert isinstance(wanted, CreditNote)
+            current = fresh.get(note_id)
+            if current is None:
+                continue
+            held = list(self.refs.credit_allocations.get(note_id, []))
+            mine_id, mine_token = self.refs.credit_payments.get(note_id, (None, None))
+            mine_now = self._own_allocations(note_id, mine_id)
+            others = list(held)
+            for alloc in mine_now:
+                others.remove(alloc)
+            mine_wanted = _without(wanted.allocations, others)
+            if sorted(mine_wanted, key=_key) == sorted(mine_now, key=_key):
+                results[index] = WriteResult(write.key, remote=current)
+                continue
+            error = self._write_credit_payment(write, wanted, note_id, mine_wanted, mine_id, mine_token)
+            changed[index] = note_id
+            if error is not None:
+                results[index] = WriteResult(write.key, remote=current, error=error)
+        if not changed:
+            return
+        again = {r.remote_id: r for r in self.fetch(Entity.CREDIT_NOTE, list(changed.values()))}
+        for index, note_id in changed.items():
+            if note_id in again:
+                results[index] = WriteResult(writes[index].key, remote=again[note_id], error=results[index].error)
+
+    def _own_allocations(self, note_id: str, payment_id: str | None) -> list[Allocation]:
+        if payment_id is None:
+            return []
+        rows = self._where_in("Payment", "Id", [payment_id])
+        from ledgersync.providers.qbo.mapping import split_credit
+
+        return [a for row in rows for a in split_credit(row)[1].get(note_id, [])]
+
+    def _write_credit_payment(
+        self,
+        write: Write,
+        note: CreditNote,
+        note_id: str,
+        allocations: list[Allocation],
+        payment_id: str | None,
+        token: str | None,
+    ) -> SyncError | None:
+        key = request_id_for([f"{write.idempotency_key}:apply:{payment_id or ''}:{token or ''}"])
+        try:
+            if not allocations:
+                if payment_id is not None:
+                    self.client.write(
+                        "payment",
+                        {"Id": payment_id, "SyncToken": token},
+                        request_id=key,
+                        params={"operation": "delete"},
+                    )
+                return None
+            customer = self.refs.credit_customers.get(note_id) or note.contact_id
+            currency = None if self.refs.home_currency in (None, note.currency) else note.currency
+            body = credit_application_to_qbo(
+                note_id,
+                customer,
+                allocations,
+                date=note.date,
+                currency=currency,
+                number=note.number,
+                remote_id=payment_id,
+                sync_token=token,
+            )
+            self.client.write("payment", body, request_id=key)
+        except ProviderError as exc:
+            if exc.error.code in TRANSIENT or exc.error.code in AUTH:
+                raise
+            return exc.error
+        return None
 
     def _send(
         self, entity: Entity, items: Sequence[tuple[int, Write, dict[str, Any]]]
@@ -814,6 +984,20 @@ class QboProvider(QboAttachments):
                 body = {"Id": write.remote_id, "SyncToken": token}
                 params = {"operation": "void"}
             else:
+                if entity is Entity.CREDIT_NOTE and change == "remove":
+                    # ledgersync's own application of the credit goes first (the invoices owe again); one a person
+                    # made in QuickBooks stays, and QuickBooks refuses the delete with its reason.
+                    self._learn_credit([current])
+                    mine = self.refs.credit_payments.get(write.remote_id)
+                    if mine is not None:
+                        note = write.record if isinstance(write.record, CreditNote) else None
+                        if note is not None:
+                            error = self._write_credit_payment(write, note, write.remote_id, [], mine[0], mine[1])
+                            if error is not None:
+                                return WriteResult(write.key, error=error)
+                            current = self.client.read(name, write.remote_id) or current
+                            token = str(current.get("SyncToken") or "0")
+                            key = request_id_for([f"{write.idempotency_key}:{change}:{token}"])
                 body = {"Id": write.remote_id, "SyncToken": token}
                 params = {"operation": "delete"}
             try:
@@ -852,7 +1036,38 @@ class QboProvider(QboAttachments):
             return {**found, **self._find_by(entity, rest, "Name", lambda r: getattr(r, "name", None))}
         if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
             return self._find_by(entity, writes, "DocNumber", lambda r: getattr(r, "number", None))
+        if entity is Entity.REFUND:
+            return self._find_refunds(writes)
         return self._find_payments(writes)
+
+    def _find_refunds(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        """A refund receipt whose outcome was unknown: by date, amount, reference and customer."""
+        candidates = [(w, w.record) for w in writes if isinstance(w.record, Refund)]
+        if not candidates:
+            return {}
+        dates = [r.date for _, r in candidates]
+        rows = self._select_all(
+            "RefundReceipt",
+            f"TxnDate >= {quote(min(dates).isoformat())} AND TxnDate <= {quote(max(dates).isoformat())}",
+        )
+        records = self._records(Entity.REFUND, [r for r in rows if not is_voided(r)])
+        out: dict[str, RemoteRecord] = {}
+        for write, refund in candidates:
+            customer = refund.contact_id or self.refs.credit_customers.get(refund.credit_note_id or "")
+            for remote in records:
+                found = remote.record
+                assert isinstance(found, Refund)
+                if remote.remote_id in {r.remote_id for r in out.values()}:
+                    continue
+                if (
+                    found.amount == refund.amount
+                    and found.date == refund.date
+                    and (found.reference or None) == (refund.reference or None)
+                    and (customer is None or found.contact_id == customer)
+                ):
+                    out[write.key] = remote
+                    break
+        return out
 
     def _find_by(
         self, entity: Entity, writes: Sequence[Write], field: str, key_of: Callable[[Any], Any]
@@ -919,3 +1134,19 @@ class QboProvider(QboAttachments):
 def _same_content(remote: Record, wanted: Record) -> bool:
     """Whether the platform's copy already says what the write would (ignoring ids and computed fields)."""
     return type(remote) is type(wanted) and remote.hash_view() == wanted.hash_view()
+
+
+def _key(a: Allocation) -> tuple[str, Decimal]:
+    return (a.invoice_id, a.amount)
+
+
+def _without(wanted: Sequence[Allocation], held: Sequence[Allocation]) -> list[Allocation]:
+    """`wanted` less what `held` already applies (equal invoice and amount, one for one)."""
+    left = list(held)
+    out: list[Allocation] = []
+    for alloc in wanted:
+        if alloc in left:
+            left.remove(alloc)
+        else:
+            out.append(alloc)
+    return out

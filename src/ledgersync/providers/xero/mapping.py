@@ -26,6 +26,7 @@ from ledgersync.model import (
     Payment,
     PaymentStatus,
     Record,
+    Refund,
     SyncError,
     Tracking,
 )
@@ -45,6 +46,8 @@ COLLECTION: dict[Entity, str] = {
     Entity.PAYMENT: "Payments",
     Entity.CREDIT: "Overpayments",
     Entity.CREDIT_NOTE: "CreditNotes",
+    # A refund is a payment on the credit note (PaymentType ARCREDITPAYMENT).
+    Entity.REFUND: "Payments",
     # The vendor side (vendor_mapping.py).
     Entity.SUPPLIER: "Contacts",
     Entity.PURCHASE_ORDER: "PurchaseOrders",
@@ -58,6 +61,7 @@ ID_FIELD: dict[Entity, str] = {
     Entity.PAYMENT: "PaymentID",
     Entity.CREDIT: "OverpaymentID",
     Entity.CREDIT_NOTE: "CreditNoteID",
+    Entity.REFUND: "PaymentID",
     Entity.SUPPLIER: "ContactID",
     Entity.PURCHASE_ORDER: "PurchaseOrderID",
     Entity.BILL: "InvoiceID",
@@ -558,6 +562,80 @@ def credit_from_xero(data: Mapping[str, Any]) -> CustomerCredit:
     )
 
 
+# ---------------------------------------------------------------- credit note allocations and refunds
+
+
+def allocations_to_xero(note: CreditNote, allocations: list[Allocation]) -> dict[str, Any]:
+    """PUT /CreditNotes/{id}/Allocations: each allocation applies part of the credit to one invoice, dated the
+    credit note's date (Allocation requires Amount, Invoice and Date)."""
+    return {
+        "Allocations": [
+            {"Invoice": {"InvoiceID": a.invoice_id}, "Amount": a.amount, "Date": format_date(note.date)}
+            for a in allocations
+        ]
+    }
+
+
+def allocation_ids(data: Mapping[str, Any]) -> list[tuple[str, Allocation]]:
+    """A credit note's allocations as Xero lists them, each with its AllocationID (to delete it by)."""
+    out: list[tuple[str, Allocation]] = []
+    for a in data.get("Allocations") or []:
+        invoice = (a.get("Invoice") or {}).get("InvoiceID")
+        if invoice and a.get("AllocationID") and not a.get("IsDeleted"):
+            out.append(
+                (
+                    str(a["AllocationID"]),
+                    Allocation(invoice_id=str(invoice), amount=_dec(a.get("Amount")) or Decimal(0)),
+                )
+            )
+    return out
+
+
+def refund_to_xero(refund: Refund, *, default_account: str = DEFAULT_BANK_ACCOUNT) -> dict[str, Any]:
+    """A refund as Xero records it: a payment on the credit note (or on the overpayment that holds customer
+    credit), out of a bank account (Xero's documented way to refund either)."""
+    if refund.credit_note_id:
+        source: dict[str, Any] = {"CreditNote": {"CreditNoteID": refund.credit_note_id}}
+    elif refund.credit_id:
+        source = {"Overpayment": {"OverpaymentID": refund.credit_id}}
+    else:
+        raise MappingError(
+            SyncError(
+                code=ErrorCode.VALIDATION,
+                message="Xero records a refund against a credit note or an overpayment; this refund names neither.",
+                hint="Refund it from a credit note or the customer's credit, or record the refund in Xero; or skip.",
+            )
+        )
+    body: dict[str, Any] = {
+        **source,
+        "Account": {"Code": refund.account_code or default_account},
+        "Date": format_date(refund.date),
+        "Amount": refund.amount,
+        "Reference": refund.reference,
+    }
+    return _clean(body)
+
+
+def refund_from_xero(data: Mapping[str, Any], *, default_currency: str = "AUD") -> Refund:
+    date = parse_date(data.get("Date"))
+    if date is None:
+        raise ValueError("Xero payment without a Date")
+    note = data.get("CreditNote") or {}
+    credit = data.get("Overpayment") or {}
+    return Refund(
+        id=str(data["PaymentID"]),
+        contact_id=_str(((note or credit).get("Contact") or {}).get("ContactID")),
+        credit_note_id=_str(note.get("CreditNoteID")),
+        credit_id=_str(credit.get("OverpaymentID")),
+        date=date,
+        amount=_dec(data.get("Amount")) or Decimal(0),
+        currency=str(note.get("CurrencyCode") or data.get("CurrencyCode") or default_currency),
+        reference=_str(data.get("Reference")),
+        account_code=_str((data.get("Account") or {}).get("Code")),
+        status=PaymentStatus.DELETED if data.get("Status") == "DELETED" else PaymentStatus.ACTIVE,
+    )
+
+
 # ---------------------------------------------------------------- dispatch
 
 
@@ -587,6 +665,8 @@ def to_xero(
         return credit_note_to_xero(record, remote_id=remote_id)
     if entity is Entity.CREDIT and isinstance(record, CustomerCredit):
         return credit_to_xero(record, default_account=bank_account)
+    if entity is Entity.REFUND and isinstance(record, Refund):
+        return refund_to_xero(record, default_account=bank_account)
     raise MappingError(
         SyncError(
             code=ErrorCode.VALIDATION,
@@ -627,6 +707,10 @@ def from_xero(entity: Entity, data: Mapping[str, Any]) -> RemoteRecord:
         record = credit_note_from_xero(data)
         deleted = status in ("DELETED", "VOIDED")
         doc_number = _str(data.get("CreditNoteNumber"))
+    elif entity is Entity.REFUND:
+        record = refund_from_xero(data)
+        deleted = status == "DELETED"
+        doc_number = _str((data.get("CreditNote") or {}).get("CreditNoteNumber"))
     else:
         record = payment_from_xero(data)
         deleted = status == "DELETED"

@@ -11,7 +11,17 @@ from typing import Any
 
 import httpx
 
-from ledgersync.model import BillPayment, Entity, ErrorCode, Payment, ProviderError, SyncError
+from ledgersync.model import (
+    Allocation,
+    BillPayment,
+    CreditNote,
+    Entity,
+    ErrorCode,
+    Payment,
+    ProviderError,
+    Refund,
+    SyncError,
+)
 from ledgersync.model.errors import AUTH, TRANSIENT
 from ledgersync.providers.base import (
     CallInfo,
@@ -36,6 +46,8 @@ from ledgersync.providers.xero.mapping import (
     COLLECTION,
     ID_FIELD,
     MappingError,
+    allocation_ids,
+    allocations_to_xero,
     batch_from_xero,
     batch_to_xero,
     from_xero,
@@ -59,10 +71,11 @@ ALL_ENTITIES = (
     Entity.PAYMENT,
     Entity.CREDIT,
     Entity.CREDIT_NOTE,
+    Entity.REFUND,
     *VENDOR_ENTITIES,
 )
 # Entities whose payments are read one by one (GET Payments/{id}); contacts read with archived ones too.
-_PAYMENT_LIKE = (Entity.PAYMENT, Entity.CREDIT, Entity.BILL_PAYMENT)
+_PAYMENT_LIKE = (Entity.PAYMENT, Entity.CREDIT, Entity.BILL_PAYMENT, Entity.REFUND)
 _CONTACT_LIKE = (Entity.CONTACT, Entity.SUPPLIER)
 
 XERO_CAPABILITIES = Capabilities(
@@ -82,7 +95,8 @@ XERO_CAPABILITIES = Capabilities(
     split_payments=False,
     one_payment_many_invoices=False,
     moved_payments=False,
-    refunds=False,
+    refunds=True,
+    credit_note_allocations=True,
     void_and_delete=True,
     payments_editable=False,
     initial_import_export=True,
@@ -136,6 +150,11 @@ XERO_CAPABILITIES = Capabilities(
         "attachments": "The app's invoice PDF goes to the invoice's Attachments (a file of the same name replaces "
         "it). 10 MB a file and 10 a document are Xero's pages as integrations quote them, not in its contract "
         "(UNVERIFIED).",
+        "credit_notes": "Allocations go both ways (PUT /CreditNotes/{id}/Allocations; one taken off in the app is "
+        "deleted there). A credit note with allocations or refunds can't be edited in Xero, only its allocations.",
+        "refunds": "A refund is a payment on the credit note (PaymentType ARCREDITPAYMENT), or on the overpayment "
+        "that holds customer credit (AROVERPAYMENTPAYMENT), from a bank account; Xero can't edit one, so a changed "
+        "refund is deleted and entered again.",
         "sales_receipts": "Not supported by Xero: it has no sales receipt record. A sale paid on the spot is an "
         "invoice with a payment in Xero; a RECEIVE bank transaction would carry no customer balance or number.",
     },
@@ -278,6 +297,13 @@ class XeroProvider(XeroAttachments):
             return str(data.get("Type") or _SALES_TYPE[entity]) == _SALES_TYPE[entity]
         if entity is Entity.CREDIT:
             return str(data.get("Type") or "RECEIVE-OVERPAYMENT") == "RECEIVE-OVERPAYMENT"
+        if entity is Entity.REFUND:
+            note = data.get("CreditNote") or {}
+            credit = data.get("Overpayment") or {}
+            kind = data.get("PaymentType")
+            return (bool(note.get("CreditNoteID")) and kind in (None, "ARCREDITPAYMENT")) or (
+                bool(credit.get("OverpaymentID")) and kind in (None, "AROVERPAYMENTPAYMENT")
+            )
         if entity is Entity.PAYMENT:
             invoice = data.get("Invoice") or {}
             kind = data.get("PaymentType")
@@ -386,8 +412,18 @@ class XeroProvider(XeroAttachments):
         payloads: list[dict[str, Any]] = []
         positions: list[int] = []
         batched: list[int] = []
+        notes: dict[str, dict[str, Any]] = {}
+        if entity is Entity.CREDIT_NOTE:
+            # Allocations the app took off go first: a credit note with allocations can't be edited in Xero.
+            notes = self._unallocate(writes, results)
         for index, write in enumerate(writes):
-            if entity in (Entity.PAYMENT, Entity.BILL_PAYMENT) and write.remote_id:
+            if index in results:
+                continue
+            if entity is Entity.CREDIT_NOTE and _locked_and_same(write, notes.get(write.remote_id or "")):
+                # Only its allocations differ: the document itself is not sent (Xero would refuse the edit).
+                results[index] = WriteResult(write.key, remote=from_xero(entity, notes[str(write.remote_id)]))
+                continue
+            if entity in (Entity.PAYMENT, Entity.BILL_PAYMENT, Entity.REFUND) and write.remote_id:
                 results[index] = self._update_payment(entity, write)
                 continue
             refusal = self._currency_refusal(entity, write.record)
@@ -438,7 +474,93 @@ class XeroProvider(XeroAttachments):
                     results[index] = WriteResult(write.key, remote=from_xero(entity, element))
         if batched:
             results.update(self._push_batches(writes, batched))
+        if entity is Entity.CREDIT_NOTE:
+            self._allocate(writes, results)
         return [results[i] for i in range(len(writes))]
+
+    # ------------------------------------------------------------ credit note allocations
+
+    def _notes(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(list(dict.fromkeys(ids)), FETCH_CHUNK):
+            params = {"IDs": ",".join(chunk), "page": "1", "pageSize": str(FETCH_CHUNK)}
+            for item in (self.client.get("CreditNotes", params=params) or {}).get("CreditNotes") or []:
+                out[str(item.get("CreditNoteID"))] = item
+        return out
+
+    def _unallocate(self, writes: Sequence[Write], results: dict[int, WriteResult]) -> dict[str, dict[str, Any]]:
+        """Delete the allocations the app no longer has (DELETE /CreditNotes/{id}/Allocations/{AllocationID});
+        the credit notes as they stand afterwards, by id."""
+        notes = self._notes([w.remote_id for w in writes if w.remote_id])
+        touched: list[str] = []
+        for index, write in enumerate(writes):
+            current = notes.get(write.remote_id or "")
+            if current is None or not isinstance(write.record, CreditNote):
+                continue
+            _, extra = _allocation_diff(write.record.allocations, allocation_ids(current))
+            for allocation_id in extra:
+                try:
+                    self.client.request(
+                        "DELETE", f"CreditNotes/{write.remote_id}/Allocations/{allocation_id}", allow_not_found=True
+                    )
+                except ProviderError as exc:
+                    if exc.error.code in TRANSIENT or exc.error.code in AUTH:
+                        raise
+                    results[index] = WriteResult(
+                        write.key, remote=from_xero(Entity.CREDIT_NOTE, current), error=exc.error
+                    )
+                    break
+            if extra:
+                touched.append(str(write.remote_id))
+        if touched:
+            notes.update(self._notes(touched))
+        return notes
+
+    def _allocate(self, writes: Sequence[Write], results: dict[int, WriteResult]) -> None:
+        """Add the allocations the platform's copy lacks to each credit note that landed, then read the changed
+        ones back (remaining credit, PAID). A refused allocation fails the write but keeps the credit note's link
+        (it exists in Xero), so the retry after a fix sends only what is still missing."""
+        changed: dict[int, str] = {}
+        for index, write in enumerate(writes):
+            result = results.get(index)
+            if result is None or not result.ok or not isinstance(write.record, CreditNote):
+                continue
+            assert result.remote is not None
+            note = result.remote.record
+            assert isinstance(note, CreditNote)
+            missing, _ = _allocation_diff(write.record.allocations, [("", a) for a in note.allocations])
+            if not missing:
+                continue
+            remote_id = result.remote.remote_id
+            try:
+                data = self.client.request(
+                    "PUT",
+                    f"CreditNotes/{remote_id}/Allocations",
+                    params={"summarizeErrors": "false"},
+                    body=allocations_to_xero(write.record, missing),
+                    idempotency_key=idempotency_key_for([f"{write.idempotency_key}:allocate"]),
+                )
+            except ProviderError as exc:
+                if exc.error.code in TRANSIENT or exc.error.code in AUTH:
+                    raise
+                results[index] = WriteResult(write.key, remote=result.remote, error=exc.error)
+                continue
+            changed[index] = remote_id
+            for element in (data or {}).get("Allocations") or []:
+                error = element_error(element)
+                if error is not None:
+                    results[index] = WriteResult(write.key, remote=result.remote, error=error)
+                    break
+        if not changed:
+            return
+        fresh = self._notes(list(changed.values()))
+        for index, remote_id in changed.items():
+            if remote_id in fresh:
+                results[index] = WriteResult(
+                    writes[index].key,
+                    remote=from_xero(Entity.CREDIT_NOTE, fresh[remote_id]),
+                    error=results[index].error,
+                )
 
     def _push_batches(self, writes: Sequence[Write], positions: list[int]) -> dict[int, WriteResult]:
         """Payments over several invoices, as Xero BatchPayments (one call for all of them)."""
@@ -557,7 +679,7 @@ class XeroProvider(XeroAttachments):
                 if error
                 else WriteResult(write.key, remote=batch_from_xero(elements[0]))
             )
-        if entity in (Entity.PAYMENT, Entity.BILL_PAYMENT):
+        if entity in (Entity.PAYMENT, Entity.BILL_PAYMENT, Entity.REFUND):
             return self._single("POST", path, {"Status": "DELETED"}, write, entity, collection)
         if entity in _CONTACT_LIKE:
             body = {collection: [{id_field: write.remote_id, "ContactStatus": "ARCHIVED"}]}
@@ -586,6 +708,19 @@ class XeroProvider(XeroAttachments):
                 ),
             )
         document = documents[0]
+        if entity is Entity.CREDIT_NOTE and document.get("Allocations") and not _live_payments(document):
+            # Voiding a credit note that was only allocated: take its allocations off first (the invoices owe
+            # again), as a person does in Xero before voiding it.
+            for allocation_id, _ in allocation_ids(document):
+                try:
+                    self.client.request(
+                        "DELETE", f"CreditNotes/{write.remote_id}/Allocations/{allocation_id}", allow_not_found=True
+                    )
+                except ProviderError as exc:
+                    if exc.error.code in TRANSIENT or exc.error.code in AUTH:
+                        raise
+                    return WriteResult(write.key, error=exc.error)
+            document = (self._notes([write.remote_id]) or {}).get(write.remote_id, document)
         status = str(document.get("Status") or "")
         if status in ("DELETED", "VOIDED"):
             return WriteResult(write.key, remote=from_xero(entity, document))
@@ -600,8 +735,16 @@ class XeroProvider(XeroAttachments):
                 write.key,
                 error=SyncError(
                     code=ErrorCode.DOCUMENT_LOCKED,
-                    message="This invoice is paid in Xero, so it can't be voided or deleted.",
-                    hint="Remove the payment in Xero and retry, or skip.",
+                    message=(
+                        "This credit note has been refunded in Xero, so it can't be voided or deleted."
+                        if entity is Entity.CREDIT_NOTE
+                        else "This invoice is paid in Xero, so it can't be voided or deleted."
+                    ),
+                    hint=(
+                        "Delete the refund (here or in Xero) and retry, or skip."
+                        if entity is Entity.CREDIT_NOTE
+                        else "Remove the payment in Xero and retry, or skip."
+                    ),
                     platform_code=status,
                 ),
             )
@@ -636,7 +779,36 @@ class XeroProvider(XeroAttachments):
             return self._find_documents(entity, writes)
         if entity is Entity.CREDIT:
             return self._find_credits(writes)
+        if entity is Entity.REFUND:
+            return self._find_refunds(writes)
         return self._find_payments(writes)
+
+    def _find_refunds(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
+        """A refund whose outcome was unknown: the credit note's payments, by amount, date and reference."""
+        candidates = [(w, w.record) for w in writes if isinstance(w.record, Refund)]
+        notes = self._notes([str(r.credit_note_id) for _, r in candidates if r.credit_note_id])
+        for credit_id in {str(r.credit_id) for _, r in candidates if r.credit_id and not r.credit_note_id}:
+            data = self.client.request("GET", f"Overpayments/{credit_id}", allow_not_found=True)
+            for item in (data or {}).get("Overpayments") or []:
+                notes[credit_id] = item
+        matched: dict[str, str] = {}
+        for write, refund in candidates:
+            source = str(refund.credit_note_id or refund.credit_id or "")
+            for summary in (notes.get(source) or {}).get("Payments") or []:
+                payment_id = str(summary.get("PaymentID"))
+                if payment_id in matched.values():
+                    continue
+                if (
+                    Decimal(str(summary.get("Amount"))) == refund.amount
+                    and parse_date(summary.get("Date")) == refund.date
+                    and (summary.get("Reference") or None) == (refund.reference or None)
+                ):
+                    matched[write.key] = payment_id
+                    break
+        if not matched:
+            return {}
+        by_id = {r.remote_id: r for r in self.fetch(Entity.REFUND, list(matched.values()))}
+        return {key: by_id[pid] for key, pid in matched.items() if pid in by_id and not by_id[pid].deleted}
 
     def _find_credits(self, writes: Sequence[Write]) -> dict[str, RemoteRecord]:
         by_ref: dict[str, list[Write]] = {}
@@ -760,3 +932,49 @@ class XeroProvider(XeroAttachments):
 
     def close(self) -> None:
         self.client.close()
+
+
+def _allocation_diff(
+    wanted: Sequence[Allocation], held: Sequence[tuple[str, Allocation]]
+) -> tuple[list[Allocation], list[str]]:
+    """(allocations to add, ids of the platform's allocations to delete): equal (invoice, amount) pairs match
+    one for one, so an allocation is never deleted and made again."""
+    left = list(held)
+    missing: list[Allocation] = []
+    for alloc in wanted:
+        hit = next((i for i, (_, a) in enumerate(left) if a == alloc), None)
+        if hit is None:
+            missing.append(alloc)
+        else:
+            left.pop(hit)
+    return missing, [allocation_id for allocation_id, _ in left if allocation_id]
+
+
+def _locked_and_same(write: Write, current: Mapping[str, Any] | None) -> bool:
+    """Whether a credit note Xero will not let be edited (it has allocations or refunds, or is PAID) already says
+    what the write would, all but its allocations: each field the app sets (its lines' too) is as Xero has it."""
+    if current is None or not isinstance(write.record, CreditNote):
+        return False
+    # A CreditNote carries no AmountCredited / AmountPaid (its schema has none): what is used is what it lists.
+    if not allocation_ids(current) and not _live_payments(current) and current.get("Status") != "PAID":
+        return False
+    theirs = from_xero(Entity.CREDIT_NOTE, current).record.hash_view()
+    mine = write.record.hash_view()
+    for view in (theirs, mine):
+        view.pop("allocations", None)
+    return _covers(mine, theirs)
+
+
+def _covers(mine: Any, theirs: Any) -> bool:
+    if mine is None:
+        return True
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        return all(_covers(v, theirs.get(k)) for k, v in mine.items())
+    if isinstance(mine, list) and isinstance(theirs, list):
+        return len(mine) == len(theirs) and all(_covers(a, b) for a, b in zip(mine, theirs, strict=True))
+    return bool(mine == theirs)
+
+
+def _live_payments(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The refunds (payments) a credit note lists that are not deleted."""
+    return [p for p in document.get("Payments") or [] if p.get("Status", "AUTHORISED") != "DELETED"]

@@ -206,6 +206,7 @@ def render(sb: QboSandbox, c: Company, entity: str, rec: dict[str, Any]) -> dict
         links = [{"TxnId": pid, "TxnType": "Payment"} for pid in rec.get("_applied", {})]
         out["LinkedTxn"] = links
     elif entity == "CreditMemo":
+        # sandbox guess: a credit memo lists the payments that apply it, as an invoice does (not in Intuit's docs).
         out["LinkedTxn"] = [{"TxnId": pid, "TxnType": "Payment"} for pid in rec.get("_used", {})]
     elif entity == "Account":
         from .ledger import account_balances, current_balance

@@ -130,8 +130,11 @@ def posting(t: Tenant, coll: str, rec: dict[str, Any]) -> dict[str, Any] | None:
     if coll == "Payments":
         if status != "AUTHORISED":
             return None
-        doc = rec.get("Invoice") or rec.get("CreditNote") or {}
+        doc = rec.get("Invoice") or rec.get("CreditNote") or rec.get("Overpayment") or rec.get("Prepayment") or {}
         typ = str(doc.get("Type", "ACCREC"))
+        # A refund of customer (supplier) credit moves money as a customer (supplier) credit note's would.
+        typ = {"RECEIVE-OVERPAYMENT": "ACCRECCREDIT", "RECEIVE-PREPAYMENT": "ACCRECCREDIT"}.get(typ, typ)
+        typ = {"SPEND-OVERPAYMENT": "ACCPAYCREDIT", "SPEND-PREPAYMENT": "ACCPAYCREDIT"}.get(typ, typ)
         # Money comes in for sales invoices and supplier refunds, goes out for bills and customer refunds.
         sign = 1 if typ in ("ACCREC", "ACCPAYCREDIT") else -1
         amount = to_dec(rec.get("Amount"), ZERO)

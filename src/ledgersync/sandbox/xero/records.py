@@ -44,6 +44,7 @@ MSG_ITEM_CODE_LONG = "Item Code must not be more than 30 characters long."
 MSG_PAYMENT_UPDATE = "Payments can only be deleted, not updated."
 MSG_TYPE = "The document type '{t}' is not valid."
 MSG_ALLOC_EXCEEDS = "The amount allocated must be less than or equal to the remaining credit."
+MSG_ALLOC_CURRENCY = "The credit and the invoice must be in the same currency."  # sandbox guess: the text
 MSG_DUP_ACCOUNT_CODE = "Please enter a unique Code."
 MSG_DUP_ACCOUNT_NAME = "Please enter a unique Name."
 
@@ -523,6 +524,12 @@ def settle(rec: dict[str, Any], kind: DocKind) -> None:
     """Recompute AmountPaid/AmountCredited/AmountDue and PAID<->AUTHORISED from payments and allocations."""
     pays = [p for p in rec.get("_payments", {}).values() if p.get("Status") != "DELETED"]
     allocs = list(rec.get("_allocations", {}).values())
+    if kind.coll == "CreditNotes":
+        # A credit note's own allocations (what it applied to invoices) use its credit, beside its refunds.
+        allocs = [
+            {"Amount": a["Amount"], "_date_ms": int(str(a["Date"])[6:-7]), "Source": ""}
+            for a in rec.get("Allocations", [])
+        ]
     paid = money(sum((to_dec(p["Amount"]) for p in pays), ZERO))
     credited = money(sum((to_dec(a["Amount"]) for a in allocs), ZERO))
     total = to_dec(rec.get("Total"), ZERO)
@@ -614,6 +621,8 @@ def upsert_payment(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) 
         kind, doc = INVOICE, resolve_doc(t, INVOICE, el.get("Invoice"))
     elif el.get("CreditNote") is not None:
         kind, doc = CREDIT_NOTE, resolve_doc(t, CREDIT_NOTE, el.get("CreditNote"))
+    elif el.get("Overpayment") is not None or el.get("Prepayment") is not None:
+        return _refund_credit(ctx, el)
     else:
         raise ElementError(MSG_NOT_FOUND)
     acc = _resolve_account_for_payment(t, el.get("Account"))
@@ -667,6 +676,77 @@ def upsert_payment(ctx: Ctx, el: dict[str, Any], mode: str, target: str | None) 
     return pay
 
 
+_CREDIT_PAYMENT_TYPES = {
+    "RECEIVE-OVERPAYMENT": "AROVERPAYMENTPAYMENT",
+    "RECEIVE-PREPAYMENT": "ARPREPAYMENTPAYMENT",
+    "SPEND-OVERPAYMENT": "APOVERPAYMENTPAYMENT",
+    "SPEND-PREPAYMENT": "APPREPAYMENTPAYMENT",
+}
+
+
+def _refund_credit(ctx: Ctx, el: dict[str, Any]) -> dict[str, Any]:
+    """A payment on an overpayment or prepayment: its credit refunded (to a customer) from a bank account. The
+    credit's RemainingCredit drops by it (PAID at nothing) and it lists the payment in Payments."""
+    t = ctx.tenant
+    coll, field = (
+        ("Overpayments", "Overpayment") if el.get("Overpayment") is not None else ("Prepayments", "Prepayment")
+    )
+    ref = el.get(field)
+    src = t.get(coll, str(ref.get(ID_FIELDS[coll]))) if isinstance(ref, dict) and ident(ref, ID_FIELDS[coll]) else None
+    if src is None:
+        raise ElementError(MSG_NOT_FOUND)
+    acc = _resolve_account_for_payment(t, el.get("Account"))
+    if src["Status"] != "AUTHORISED":
+        raise ElementError(MSG_PAY_NOT_AUTH)
+    try:
+        amount = money(el.get("Amount"))
+    except ValueError as exc:
+        raise ElementError("Payment amount must be specified") from exc
+    if amount <= 0:
+        raise ElementError("Payment amount must be greater than zero")
+    if amount > to_dec(src["RemainingCredit"]):
+        raise ElementError(MSG_OVERPAY)
+    pay: dict[str, Any] = {"PaymentID": new_id()}
+    set_date(pay, "Date", el.get("Date") or today())
+    pay.pop("DateString", None)
+    pay.update(
+        Amount=amount,
+        BankAmount=amount,
+        Reference=str(el.get("Reference") or ""),
+        CurrencyRate=Decimal("1.000000"),
+        Status="AUTHORISED",
+        HasAccount=True,
+        HasValidationErrors=False,
+        IsReconciled=bool(el.get("IsReconciled", False)),
+        PaymentType=_CREDIT_PAYMENT_TYPES[str(src["Type"])],
+        Account={"AccountID": acc["AccountID"], "Code": acc["Code"]},
+    )
+    pay[field] = {ID_FIELDS[coll]: src[ID_FIELDS[coll]], "Type": src["Type"], "Contact": src.get("Contact")}
+    pay["_doc"] = [coll, src[ID_FIELDS[coll]]]
+    t.put("Payments", pay)
+    _credit_payments(ctx, coll, src, pay, amount)
+    return pay
+
+
+def _credit_payments(ctx: Ctx, coll: str, src: dict[str, Any], pay: dict[str, Any], change: Decimal) -> None:
+    """An overpayment's or prepayment's refund added (change > 0) or deleted (change < 0)."""
+    upd = dict(src)
+    summary = {
+        "PaymentID": pay["PaymentID"],
+        "Date": pay["Date"],
+        "Amount": pay["Amount"],
+        "Reference": pay["Reference"],
+    }
+    others = [p for p in upd.get("Payments", []) if p.get("PaymentID") != pay["PaymentID"]]
+    upd["Payments"] = [*others, summary] if change > 0 else others
+    upd["RemainingCredit"] = money(to_dec(src["RemainingCredit"]) - change)
+    if upd["RemainingCredit"] == 0 and upd["Status"] == "AUTHORISED":
+        upd["Status"] = "PAID"
+    elif upd["RemainingCredit"] > 0 and upd["Status"] == "PAID":
+        upd["Status"] = "AUTHORISED"
+    ctx.tenant.put(coll, upd)
+
+
 def _attach_payment(ctx: Ctx, kind: DocKind, doc: dict[str, Any], pay: dict[str, Any]) -> None:
     upd = dict(doc)
     pays = dict(upd.get("_payments", {}))
@@ -698,6 +778,11 @@ def _delete_payment(ctx: Ctx, pid: str, el: dict[str, Any]) -> dict[str, Any]:
         return pay
     pay = t.put("Payments", {**pay, "Status": "DELETED"})
     coll, did = pay["_doc"]
+    if coll in ("Overpayments", "Prepayments"):
+        credit = t.get(coll, did)
+        if credit is not None:
+            _credit_payments(ctx, coll, credit, pay, -to_dec(pay["Amount"]))
+        return pay
     kind = INVOICE if coll == "Invoices" else CREDIT_NOTE
     doc = t.get(coll, did)
     if doc is not None:
@@ -997,6 +1082,8 @@ def allocate(ctx: Ctx, source_coll: str, source_id: str, el: dict[str, Any]) -> 
         raise ElementError("Amount must be greater than zero")
     if amount > to_dec(src["RemainingCredit"]):
         raise ElementError(MSG_ALLOC_EXCEEDS)
+    if str(src.get("CurrencyCode") or "") != str(inv.get("CurrencyCode") or ""):
+        raise ElementError(MSG_ALLOC_CURRENCY)
     if amount > to_dec(inv["AmountDue"]):
         raise ElementError(MSG_OVERPAY)
     alloc_id = new_id()
@@ -1034,13 +1121,14 @@ def allocate(ctx: Ctx, source_coll: str, source_id: str, el: dict[str, Any]) -> 
         *src.get("Allocations", []),
         {k: v for k, v in allocation.items() if k != "StatusAttributeString"},
     ]
-    remaining = money(to_dec(src["RemainingCredit"]) - amount)
-    upd_src["RemainingCredit"] = remaining
     if source_coll == "CreditNotes":
-        upd_src["AmountCredited"] = money(to_dec(src.get("AmountCredited"), ZERO) + amount)
-        upd_src["AmountDue"] = remaining
-    if remaining == 0:
-        upd_src["Status"] = "PAID"
+        # RemainingCredit, AmountCredited and PAID follow from its allocations and refunds together.
+        settle(upd_src, CREDIT_NOTE)
+    else:
+        remaining = money(to_dec(src["RemainingCredit"]) - amount)
+        upd_src["RemainingCredit"] = remaining
+        if remaining == 0:
+            upd_src["Status"] = "PAID"
     t.put(source_coll, upd_src)
     if source_coll == "CreditNotes":
         ctx.emit("CREDITNOTE", "UPDATE", source_id)
@@ -1060,13 +1148,12 @@ def delete_allocation(ctx: Ctx, source_coll: str, source_id: str, alloc_id: str)
     amount = to_dec(alloc["Amount"])
     upd_src = dict(src)
     upd_src["Allocations"] = [a for a in src["Allocations"] if a.get("AllocationID") != alloc_id]
-    remaining = money(to_dec(src["RemainingCredit"]) + amount)
-    upd_src["RemainingCredit"] = remaining
     if source_coll == "CreditNotes":
-        upd_src["AmountCredited"] = money(to_dec(src.get("AmountCredited"), ZERO) - amount)
-        upd_src["AmountDue"] = remaining
-    if upd_src["Status"] == "PAID":
-        upd_src["Status"] = "AUTHORISED"
+        settle(upd_src, CREDIT_NOTE)
+    else:
+        upd_src["RemainingCredit"] = money(to_dec(src["RemainingCredit"]) + amount)
+        if upd_src["Status"] == "PAID":
+            upd_src["Status"] = "AUTHORISED"
     t.put(source_coll, upd_src)
     if source_coll in _CATEGORY:
         ctx.emit(_CATEGORY[source_coll], "UPDATE", source_id)
