@@ -34,8 +34,13 @@ def both() -> Iterator[tuple[SandboxHandle, SandboxHandle]]:
 
 
 def business(
-    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle], relay: bool
+    tmp_path: Path,
+    secret_key: str,
+    both: tuple[SandboxHandle, SandboxHandle],
+    relay: bool,
+    org_relay: bool | None = None,
 ) -> tuple[LedgerSync, str, str, str]:
+    """`relay` is the engine's default; `org_relay` the business's own setting over it (None: none)."""
     xero, qbo = both
     ls = LedgerSync(
         f"sqlite:///{tmp_path / 'app.db'}",
@@ -43,6 +48,7 @@ def business(
         settings=EngineSettings(retry_base_seconds=0, relay_between_platforms=relay),
     )
     org = ls.create_organisation("Two-platform Workshop")
+    ls.set_relay_between_platforms(org, org_relay)
     cx = connect_sandbox(ls, org, xero, {**FAST_CLIENT, "account_codes": '{"BANK": "090", "SALES": "200"}'})
     cq = connect_sandbox(ls, org, qbo, {**QBO_CLIENT, "account_codes": '{"BANK": "3", "SALES": "6"}'})
     return ls, org, cx, cq
@@ -76,11 +82,17 @@ def xero_payment(xero: SandboxHandle, invoice_id: str) -> None:
     xero.as_user("Payments", body, method="PUT")
 
 
-@pytest.mark.parametrize("relay", [False, True], ids=["kept-apart", "relayed"])
+@pytest.mark.parametrize(
+    ("default", "own"),
+    [(False, None), (True, None), (False, True), (True, False)],
+    ids=["kept-apart", "relayed", "business-relays-over-the-default", "business-keeps-apart-over-the-default"],
+)
 def test_a_payment_recorded_in_xero_goes_to_quickbooks_only_when_asked_with_quickbooks_codes(
-    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle], relay: bool
+    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle], default: bool, own: bool | None
 ) -> None:
-    ls, org, cx, cq = business(tmp_path, secret_key, both, relay)
+    ls, org, cx, cq = business(tmp_path, secret_key, both, default, own)
+    relay = default if own is None else own
+    assert ls.relay_between_platforms(org) is relay
     ls.upsert_contact(org, Contact(id="c1", name="Shared Customer"))
     ls.upsert_invoice(org, invoice())
     ls.sync(cx)

@@ -302,6 +302,17 @@ class Store:
         with self.session() as s:
             return s.get(Organisation, org_id)
 
+    def set_org_setting(self, org_id: str, name: str, value: object | None) -> None:
+        """Set one of an organisation's own settings (None removes it: the engine's default applies again)."""
+        with self.session() as s:
+            org = s.get(Organisation, org_id, with_for_update=True)
+            if org is None:
+                raise KeyError(f"no organisation {org_id}")
+            settings = {k: v for k, v in (org.settings or {}).items() if k != name}
+            if value is not None:
+                settings[name] = value
+            org.settings = settings
+
     def list_orgs(self) -> list[Organisation]:
         with self.session() as s:
             return list(s.scalars(select(Organisation).order_by(Organisation.created_at)))

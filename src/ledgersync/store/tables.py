@@ -79,7 +79,7 @@ class Connection(Base):
     # The connection's secret settings and submitted credentials (client secret, webhook key, API key, the
     # Web Connector password's hash) as encrypted JSON; `config` holds only what may be shown.
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # connected | needs_reconnect | parked | disconnected | pending_consent
+    # connected | needs_reconnect | parked | disconnected | pending_consent | choose_organisation
     status: Mapped[str] = mapped_column(String(32), default="pending_consent")
     status_reason: Mapped[str | None] = mapped_column(Text)
     parked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -91,6 +91,9 @@ class Connection(Base):
     # and when a cycle is next due (None: as soon as the scheduler looks).
     sync_every_seconds: Mapped[int | None] = mapped_column(Integer)
     next_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The organisations one consent reached, [{"id", "name"}], while the person chooses the one this connection
+    # is for (status `choose_organisation`, migration 0011); None otherwise.
+    pending_tenants: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
 
 
 class SyncLease(Base):
