@@ -104,15 +104,29 @@ def test_a_payment_recorded_in_xero_goes_to_quickbooks_only_when_asked_with_quic
     report = ls.sync(cq)
     assert report.failed == {}
     qbo_payments = both[1].records("Payment")
+    (qbo_invoice,) = both[1].records("Invoice")
+    with ls.store.session() as s:
+        quickbooks_says = ls.store.platform_fields(s, cq, Entity.INVOICE)["i1"]
     if relay:
         (sent,) = qbo_payments
         assert sent["DepositToAccountRef"]["value"] == "3"  # QuickBooks' code for the app's BANK
         assert ls.get(org, Entity.PAYMENT, pay.app_id, cq).state == "synced"  # type: ignore[union-attr]
-        report_q = ls.check(cq)
-        assert report_q.agree, [str(d) for d in report_q.differences]
+        # QuickBooks' balance after the payment is derived from QuickBooks' own last figure (100 - 30), not read
+        # back, although the app record held Xero's (70, which already counted this payment).
+        assert Decimal(qbo_invoice["Balance"]) == Decimal("70")
+        assert Decimal(quickbooks_says["amount_due"]) == Decimal("70")
+        calls = [e.message for e in ls.store.events(connection_id=cq, kind="call", limit=1000)]  # newest first
+        assert calls[0] == "POST payment -> 200"  # nothing read back after it
     else:
         assert qbo_payments == []
         assert ls.get(org, Entity.PAYMENT, pay.app_id, cq).state == "not_synced"  # type: ignore[union-attr]
+        # The app's one invoice holds Xero's balance (a payment QuickBooks never heard of); QuickBooks' own is
+        # kept beside it, so QuickBooks' connection does not read as a difference.
+        assert ls.get(org, Entity.INVOICE, "i1").record.amount_due == Decimal("70")  # type: ignore[union-attr]
+        assert Decimal(qbo_invoice["Balance"]) == Decimal("100")
+        assert Decimal(quickbooks_says["amount_due"]) == Decimal("100")
+    report_q = ls.check(cq)
+    assert report_q.agree, [str(d) for d in report_q.differences]
     report_x = ls.check(cx)
     assert report_x.agree, [str(d) for d in report_x.differences]
 

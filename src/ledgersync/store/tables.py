@@ -222,6 +222,21 @@ class RecordOrigin(Base):
     connection_id: Mapped[str] = mapped_column(String(64))
 
 
+class PlatformFields(Base):
+    """What one connection's platform computed for a record (its `remote_owned` fields and status: an invoice's
+    total, tax, amount due and paid, PAID), as that platform last said, for the platform record and version the
+    link names (migration 0011). The app record holds whichever platform was read last; this row is this
+    connection's own, valid only while the link still names `remote_id` at `remote_version`."""
+
+    __tablename__ = "platform_fields"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(128))
+    remote_version: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
 class Cursor(Base):
     __tablename__ = "cursors"
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
