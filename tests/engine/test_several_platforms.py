@@ -68,14 +68,14 @@ def invoice() -> Invoice:
     )
 
 
-def xero_payment(xero: SandboxHandle, invoice_id: str) -> None:
+def xero_payment(xero: SandboxHandle, invoice_id: str, amount: str = "30.00") -> None:
     body = {
         "Payments": [
             {
                 "Invoice": {"InvoiceID": invoice_id},
                 "Account": {"Code": "090"},
                 "Date": dt.date.today().isoformat(),
-                "Amount": "30.00",
+                "Amount": amount,
             }
         ]
     }
@@ -154,3 +154,28 @@ def test_a_merge_on_one_connection_is_refused_when_it_would_change_the_other(
     assert {d.app_id for d in ls.check(cq).differences} <= {"c9"}
     assert ls.get(org, Entity.CONTACT, "c9", cq).state == "failed"  # type: ignore[union-attr]
     assert len([c for c in xero.records("Contacts") if c["Name"] == "Customer 005"]) == 1
+
+
+def test_an_invoice_paid_in_full_in_xero_is_paid_in_full_in_quickbooks_not_split_into_credit(
+    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle]
+) -> None:
+    # The app's invoice holds Xero's balance (0, the payment counted); QuickBooks still has 100 owing, which is
+    # what the relayed payment is checked against, so none of it is taken for an overpayment.
+    ls, org, cx, cq = business(tmp_path, secret_key, both, relay=False, org_relay=True)
+    ls.upsert_contact(org, Contact(id="c1", name="Shared Customer"))
+    ls.upsert_invoice(org, invoice())
+    ls.sync(cx)
+    ls.sync(cq)
+    xero_payment(both[0], ls.get(org, Entity.INVOICE, "i1", cx).remote_id, "100.00")  # type: ignore[union-attr]
+    ls.sync(cx)
+    assert ls.get(org, Entity.INVOICE, "i1").record.amount_due == Decimal("0")  # type: ignore[union-attr]
+    report = ls.sync(cq)
+    assert report.failed == {}
+    (sent,) = both[1].records("Payment")
+    assert Decimal(str(sent["TotalAmt"])) == Decimal("100") and not Decimal(str(sent.get("UnappliedAmt") or 0))
+    assert ls.records(org, Entity.CREDIT) == []
+    (qbo_invoice,) = both[1].records("Invoice")
+    assert Decimal(str(qbo_invoice["Balance"])) == Decimal("0")
+    for conn in (cx, cq):
+        report_c = ls.check(conn)
+        assert report_c.agree, [str(d) for d in report_c.differences]

@@ -1084,14 +1084,17 @@ class Store:
 
     def pin_referenced(self, s: Session, org_id: str, records: Sequence[Record]) -> None:
         """Load the records these refer to (an invoice's contact, a payment's invoices) into the session and pin
-        them for the transaction (see preload), so `get_record` on them finds them without a query each."""
+        them for the transaction (see preload), so `get_record` on them finds them without a query each. Their
+        ids stay in `s.info["referenced"]` (kind -> ids) for what else a caller reads about them at once."""
         wanted: dict[str, set[str]] = {}
         for record in records:
             for ref in _refs(record):
                 kind, _, ref_id = ref.partition(":")
                 wanted.setdefault(kind, set()).add(ref_id)
         pinned: list[object] = s.info.setdefault("pinned", [])
+        referenced: dict[str, set[str]] = s.info.setdefault("referenced", {})
         for kind, ids in wanted.items():
+            referenced.setdefault(kind, set()).update(ids)
             for chunk in chunks(sorted(ids), 500):
                 pinned.extend(
                     s.scalars(
