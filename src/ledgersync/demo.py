@@ -7,7 +7,7 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -301,15 +301,18 @@ class _FormParser(HTMLParser):
             self.in_form = False
 
 
-def consent_callback(authorization_url: str, *, approve: bool = True, choose: dict[str, str] | None = None) -> str:
+def consent_callback(
+    authorization_url: str, *, approve: bool = True, choose: Mapping[str, str | list[str]] | None = None
+) -> str:
     """Complete a platform's consent page the way a person's browser would; returns the redirect's query string
-    (what the app's callback receives and hands to LedgerSync.complete_callback)."""
+    (what the app's callback receives and hands to LedgerSync.complete_callback). A list in `choose` ticks
+    several boxes of one name (Xero's consent adding several organisations)."""
     with httpx.Client(follow_redirects=False, timeout=30) as client:
         page = client.get(authorization_url)
         page.raise_for_status()
         form = _FormParser()
         form.feed(page.text)
-        data = {**form.fields, **(choose or {}), "action": "allow" if approve else "deny"}
+        data: dict[str, str | list[str]] = {**form.fields, **(choose or {}), "action": "allow" if approve else "deny"}
         resp = client.post(urljoin(str(page.url), form.action or str(page.url)), data=data)
         if resp.status_code not in (302, 303):
             raise RuntimeError(f"consent page answered {resp.status_code}: {resp.text[:200]}")
@@ -319,7 +322,9 @@ def consent_callback(authorization_url: str, *, approve: bool = True, choose: di
         return query
 
 
-def consent(authorization_url: str, *, approve: bool = True, choose: dict[str, str] | None = None) -> tuple[str, str]:
+def consent(
+    authorization_url: str, *, approve: bool = True, choose: Mapping[str, str | list[str]] | None = None
+) -> tuple[str, str]:
     """Like consent_callback, as (code, state)."""
     query = parse_qs(consent_callback(authorization_url, approve=approve, choose=choose))
     return query["code"][0], query["state"][0]

@@ -34,8 +34,13 @@ def both() -> Iterator[tuple[SandboxHandle, SandboxHandle]]:
 
 
 def business(
-    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle], relay: bool
+    tmp_path: Path,
+    secret_key: str,
+    both: tuple[SandboxHandle, SandboxHandle],
+    relay: bool,
+    org_relay: bool | None = None,
 ) -> tuple[LedgerSync, str, str, str]:
+    """`relay` is the engine's default; `org_relay` the business's own setting over it (None: none)."""
     xero, qbo = both
     ls = LedgerSync(
         f"sqlite:///{tmp_path / 'app.db'}",
@@ -43,6 +48,7 @@ def business(
         settings=EngineSettings(retry_base_seconds=0, relay_between_platforms=relay),
     )
     org = ls.create_organisation("Two-platform Workshop")
+    ls.set_relay_between_platforms(org, org_relay)
     cx = connect_sandbox(ls, org, xero, {**FAST_CLIENT, "account_codes": '{"BANK": "090", "SALES": "200"}'})
     cq = connect_sandbox(ls, org, qbo, {**QBO_CLIENT, "account_codes": '{"BANK": "3", "SALES": "6"}'})
     return ls, org, cx, cq
@@ -62,25 +68,31 @@ def invoice() -> Invoice:
     )
 
 
-def xero_payment(xero: SandboxHandle, invoice_id: str) -> None:
+def xero_payment(xero: SandboxHandle, invoice_id: str, amount: str = "30.00") -> None:
     body = {
         "Payments": [
             {
                 "Invoice": {"InvoiceID": invoice_id},
                 "Account": {"Code": "090"},
                 "Date": dt.date.today().isoformat(),
-                "Amount": "30.00",
+                "Amount": amount,
             }
         ]
     }
     xero.as_user("Payments", body, method="PUT")
 
 
-@pytest.mark.parametrize("relay", [False, True], ids=["kept-apart", "relayed"])
+@pytest.mark.parametrize(
+    ("default", "own"),
+    [(False, None), (True, None), (False, True), (True, False)],
+    ids=["kept-apart", "relayed", "business-relays-over-the-default", "business-keeps-apart-over-the-default"],
+)
 def test_a_payment_recorded_in_xero_goes_to_quickbooks_only_when_asked_with_quickbooks_codes(
-    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle], relay: bool
+    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle], default: bool, own: bool | None
 ) -> None:
-    ls, org, cx, cq = business(tmp_path, secret_key, both, relay)
+    ls, org, cx, cq = business(tmp_path, secret_key, both, default, own)
+    relay = default if own is None else own
+    assert ls.relay_between_platforms(org) is relay
     ls.upsert_contact(org, Contact(id="c1", name="Shared Customer"))
     ls.upsert_invoice(org, invoice())
     ls.sync(cx)
@@ -92,15 +104,29 @@ def test_a_payment_recorded_in_xero_goes_to_quickbooks_only_when_asked_with_quic
     report = ls.sync(cq)
     assert report.failed == {}
     qbo_payments = both[1].records("Payment")
+    (qbo_invoice,) = both[1].records("Invoice")
+    with ls.store.session() as s:
+        quickbooks_says = ls.store.platform_fields(s, cq, Entity.INVOICE)["i1"]
     if relay:
         (sent,) = qbo_payments
         assert sent["DepositToAccountRef"]["value"] == "3"  # QuickBooks' code for the app's BANK
         assert ls.get(org, Entity.PAYMENT, pay.app_id, cq).state == "synced"  # type: ignore[union-attr]
-        report_q = ls.check(cq)
-        assert report_q.agree, [str(d) for d in report_q.differences]
+        # QuickBooks' balance after the payment is derived from QuickBooks' own last figure (100 - 30), not read
+        # back, although the app record held Xero's (70, which already counted this payment).
+        assert Decimal(qbo_invoice["Balance"]) == Decimal("70")
+        assert Decimal(quickbooks_says["amount_due"]) == Decimal("70")
+        calls = [e.message for e in ls.store.events(connection_id=cq, kind="call", limit=1000)]  # newest first
+        assert calls[0] == "POST payment -> 200"  # nothing read back after it
     else:
         assert qbo_payments == []
         assert ls.get(org, Entity.PAYMENT, pay.app_id, cq).state == "not_synced"  # type: ignore[union-attr]
+        # The app's one invoice holds Xero's balance (a payment QuickBooks never heard of); QuickBooks' own is
+        # kept beside it, so QuickBooks' connection does not read as a difference.
+        assert ls.get(org, Entity.INVOICE, "i1").record.amount_due == Decimal("70")  # type: ignore[union-attr]
+        assert Decimal(qbo_invoice["Balance"]) == Decimal("100")
+        assert Decimal(quickbooks_says["amount_due"]) == Decimal("100")
+    report_q = ls.check(cq)
+    assert report_q.agree, [str(d) for d in report_q.differences]
     report_x = ls.check(cx)
     assert report_x.agree, [str(d) for d in report_x.differences]
 
@@ -128,3 +154,28 @@ def test_a_merge_on_one_connection_is_refused_when_it_would_change_the_other(
     assert {d.app_id for d in ls.check(cq).differences} <= {"c9"}
     assert ls.get(org, Entity.CONTACT, "c9", cq).state == "failed"  # type: ignore[union-attr]
     assert len([c for c in xero.records("Contacts") if c["Name"] == "Customer 005"]) == 1
+
+
+def test_an_invoice_paid_in_full_in_xero_is_paid_in_full_in_quickbooks_not_split_into_credit(
+    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle]
+) -> None:
+    # The app's invoice holds Xero's balance (0, the payment counted); QuickBooks still has 100 owing, which is
+    # what the relayed payment is checked against, so none of it is taken for an overpayment.
+    ls, org, cx, cq = business(tmp_path, secret_key, both, relay=False, org_relay=True)
+    ls.upsert_contact(org, Contact(id="c1", name="Shared Customer"))
+    ls.upsert_invoice(org, invoice())
+    ls.sync(cx)
+    ls.sync(cq)
+    xero_payment(both[0], ls.get(org, Entity.INVOICE, "i1", cx).remote_id, "100.00")  # type: ignore[union-attr]
+    ls.sync(cx)
+    assert ls.get(org, Entity.INVOICE, "i1").record.amount_due == Decimal("0")  # type: ignore[union-attr]
+    report = ls.sync(cq)
+    assert report.failed == {}
+    (sent,) = both[1].records("Payment")
+    assert Decimal(str(sent["TotalAmt"])) == Decimal("100") and not Decimal(str(sent.get("UnappliedAmt") or 0))
+    assert ls.records(org, Entity.CREDIT) == []
+    (qbo_invoice,) = both[1].records("Invoice")
+    assert Decimal(str(qbo_invoice["Balance"])) == Decimal("0")
+    for conn in (cx, cq):
+        report_c = ls.check(conn)
+        assert report_c.agree, [str(d) for d in report_c.differences]

@@ -130,3 +130,37 @@ def test_save_records_versions_as_upsert_record(store: Store) -> None:
         found = store.find_records(org, Entity.CONTACT, email="ANN@example.com", s=s)
     assert [f.app_id for f in found] == ["c1"] and found[0].version == 2
     assert store.upsert_record(org, Contact(id="c1", name="Ann", email="ann@example.com")) == (2, False)
+
+
+def test_platform_fields_count_only_while_the_link_names_that_record_at_that_version(store: Store) -> None:
+    org = store.create_org("Acme")
+    conn, other = store.create_connection(org, "xero", {}), store.create_connection(org, "qbo", {})
+    inv = Entity.INVOICE
+    with store.session() as s:
+        for app_id in ("i1", "i2", "i3", "i4", "i5"):
+            store.save_link(s, conn, inv, app_id, f"r-{app_id}", remote_version="v1", app_hash="h", remote_hash="h")
+        store.save_link(s, other, inv, "i1", "q-i1", remote_version="v1", app_hash="h", remote_hash="h")
+        store.save_platform_fields(
+            s,
+            conn,
+            inv,
+            [
+                ("i1", "r-i1", "v0", {"amount_due": "1.00"}),
+                ("i1", "r-i1", "v1", {"amount_due": "70.00"}),  # the last row of an id wins
+                ("i2", "r-i2", "v1", {"amount_due": "2.00"}),
+                ("i3", "r-i3", "v0", {"amount_due": "3.00"}),  # read at a version the link no longer has
+                ("i4", "r-other", "v1", {"amount_due": "4.00"}),  # another platform record
+                ("i5", "r-i5", None, {"amount_due": "5.00"}),  # no version: never provably current
+                ("i9", "r-i9", "v1", {"amount_due": "9.00"}),  # no link
+            ],
+        )
+        store.save_platform_fields(s, other, inv, [("i1", "q-i1", "v1", {"amount_due": "100.00"})])
+    with store.session() as s:
+        assert store.platform_fields(s, conn, inv) == {"i1": {"amount_due": "70.00"}, "i2": {"amount_due": "2.00"}}
+        assert store.platform_fields(s, conn, inv, ["i2", "i3"]) == {"i2": {"amount_due": "2.00"}}
+        assert store.platform_fields(s, other, inv) == {"i1": {"amount_due": "100.00"}}
+        # A newer version linked by a path that kept no figures, or a removal: the row stops counting.
+        store.save_link(s, conn, inv, "i2", "r-i2", remote_version="v2", app_hash="h", remote_hash="h")
+        store.save_link(s, conn, inv, "i1", "r-i1", remote_version="v1", app_hash="h", remote_hash="h", removed=True)
+    with store.session() as s:
+        assert store.platform_fields(s, conn, inv) == {}

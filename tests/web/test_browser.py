@@ -218,3 +218,40 @@ def test_screenshots_of_the_main_pages(browser: Any, sandbox: SandboxHandle, tmp
         context.close()
         server.stop()
     print(f"\nscreenshots in {out}")
+
+
+def test_a_consent_adding_two_organisations_asks_which_one_then_syncs_it(site: Site) -> None:
+    """The whole flow in the browser: Xero's consent page with both organisations ticked, back to the dashboard's
+    callback, the picker, the choice, then Sync now with the chosen organisation."""
+    web, sb = site.web, site.web.sandbox
+    second = sb.control.post("/_sandbox/tenants", json={"name": "Harbour Motors Fleet"}).json()["tenantId"]
+    # An OAuth app whose redirect URI is this dashboard's own callback, so the browser comes back to it.
+    callback = site.url("/integrations/xero/callback")
+    app = {"client_id": "PICKERAPP", "client_secret": "picker-secret", "redirect_uris": [callback]}
+    sb.control.post("/_sandbox/apps", json=app).raise_for_status()
+    config = {**sb.config, "client_id": "PICKERAPP", "client_secret": "picker-secret", "redirect_uri": callback}
+    start = web.ls.connect(web.org, "xero", {**config, "per_minute": "100000", "per_day": "1000000"})
+    assert start.authorization_url is not None
+    site.login()
+    site.page.goto(start.authorization_url)
+    site.page.check(f"input[name=tenantId][value='{second}']")  # the first is ticked already: both now
+    site.page.click("button[value=allow]")
+    site.page.wait_for_url(f"**/integrations/{start.connection_id}/organisation")
+    assert site.page.inner_text("h1") == "Choose the organisation to connect"
+    assert site.page.is_disabled(f"input[value='{sb.tenant_id}']")  # the business's first connection has it
+    if os.environ.get(SCREENSHOT_ENV):
+        site.page.screenshot(path=str(Path(os.environ[SCREENSHOT_ENV]) / "choose-organisation.png"))
+    site.page.check(f"input[value='{second}']")
+    site.page.click("button:has-text('Connect')")
+    site.page.wait_for_url("**/integrations")
+    assert "Connected to Harbour Motors Fleet" in site.page.inner_text("body")
+    row = web.ls.connection(start.connection_id)
+    assert (row.status, row.tenant_id) == ("connected", second)
+    card = site.page.locator(f"#conn-{start.connection_id}")
+    card.locator("button:has-text('Sync now')").click()
+    site.page.wait_for_function(
+        f"document.querySelector('#conn-{start.connection_id} .phrase').innerText.includes('less than a minute')",
+        timeout=30_000,
+    )
+    assert web.ls.connection(start.connection_id).last_success_at is not None
+    assert web.ls.sync(start.connection_id).status == "ok"

@@ -57,6 +57,7 @@ from ledgersync.api.schemas import (
     OrganisationCreate,
     OrganisationCreated,
     OrganisationOut,
+    OrganisationUpdate,
     Problem,
     RecordOut,
     RecordPage,
@@ -65,6 +66,8 @@ from ledgersync.api.schemas import (
     StateOut,
     StatePage,
     SyncRequest,
+    TenantChoiceOut,
+    TenantChoose,
     VerifyOut,
     VerifyRequest,
 )
@@ -120,6 +123,10 @@ def _start_out(start: ConnectStart) -> ConnectStartOut:
     )
 
 
+# A consent that reached several organisations (Xero) waits in this status for one to be chosen.
+CHOOSE = "choose_organisation"
+
+
 def ls_of(request: Request) -> LedgerSync:
     return cast(LedgerSync, request.app.state.ledgersync)
 
@@ -159,6 +166,10 @@ def check_webhook_url(settings: ApiSettings, url: str) -> None:
 
 
 def _usable(conn: Connection) -> None:
+    if conn.status == CHOOSE:
+        raise HTTPException(
+            409, f"choose the organisation to connect first: GET and POST /v1/connections/{conn.id}/tenants"
+        )
     if conn.status in ("pending_consent", "disconnected"):
         raise HTTPException(409, f"the connection is {conn.status.replace('_', ' ')}; connect it first")
 
@@ -221,18 +232,40 @@ def create_organisation(
     assert org is not None
     issued = issue_key(ls, org_id, Role.OWNER, "owner")
     return OrganisationCreated(
-        organisation=OrganisationOut(id=org.id, name=org.name, created_at=org.created_at),
+        organisation=_org_out(ls, org.id),
         owner_key=ApiKeyCreated(**_key_out(issued.key).model_dump(), token=issued.token),
+    )
+
+
+def _org_out(ls: LedgerSync, org_id: str) -> OrganisationOut:
+    org = ls.store.get_org(org_id)
+    if org is None:
+        raise HTTPException(404, "organisation not found")
+    return OrganisationOut(
+        id=org.id,
+        name=org.name,
+        created_at=org.created_at,
+        relay_between_platforms=ls.relay_between_platforms(org.id),
+        relay_between_platforms_own=ls.org_relay_setting(org.id),
     )
 
 
 @router.get("/organisation", tags=["organisations"], response_model=OrganisationOut)
 def get_organisation(request: Request, who: Caller) -> OrganisationOut:
-    """The organisation the API key belongs to."""
-    org = ls_of(request).store.get_org(who.org_id)
-    if org is None:
-        raise HTTPException(404, "organisation not found")
-    return OrganisationOut(id=org.id, name=org.name, created_at=org.created_at)
+    """The organisation the API key belongs to, with its settings (each in effect, and its own)."""
+    return _org_out(ls_of(request), who.org_id)
+
+
+@router.patch("/organisation", tags=["organisations"], response_model=OrganisationOut)
+def update_organisation(request: Request, who: Caller, body: OrganisationUpdate) -> OrganisationOut:
+    """Change the business's settings (owners and admins). `relay_between_platforms`: whether documents that
+    came in from one of its platforms (an invoice entered in Xero) are sent to its other connected platforms
+    (QuickBooks), each through that connection's code maps; null returns to the deployment's default."""
+    ls = ls_of(request)
+    who.require(Role.ADMIN, "change the organisation's settings")
+    if "relay_between_platforms" in body.model_fields_set:
+        ls.set_relay_between_platforms(who.org_id, body.relay_between_platforms)
+    return _org_out(ls, who.org_id)
 
 
 @router.get("/api-keys", tags=["organisations"], response_model=list[ApiKeyOut])
@@ -357,6 +390,40 @@ def submit_credentials(
     return _connection_out(ls, ls.connection(connection_id))
 
 
+@router.get("/connections/{connection_id}/tenants", tags=["connections"], response_model=list[TenantChoiceOut])
+def list_tenants(request: Request, who: Caller, connection_id: Id) -> list[TenantChoiceOut]:
+    """The organisations a consent reached, while the connection is `choose_organisation` (one Xero consent
+    may add several; the callback then connects none of them). Empty for any other connection: QuickBooks
+    Online's consent is for one company (its `realmId`), MYOB's for one business, so they never wait here."""
+    ls = ls_of(request)
+    own_connection(ls, who, connection_id)
+    return [
+        TenantChoiceOut(tenant_id=t.id, name=t.name, connected_by=t.connected_by)
+        for t in ls.pending_tenants(connection_id)
+    ]
+
+
+@router.post("/connections/{connection_id}/tenants", tags=["connections"], response_model=ConnectionOut)
+def choose_tenant(
+    request: Request, who: Caller, connection_id: Id, body: Annotated[TenantChoose | None, Body()] = None
+) -> ConnectionOut:
+    """Connect a `choose_organisation` connection to one of the organisations its consent reached (owners and
+    admins). 409 when it is not waiting for a choice; 422 when that organisation was not in the consent or
+    another of the business's connections already syncs with it."""
+    ls = ls_of(request)
+    conn = own_connection(ls, who, connection_id)
+    who.require(Role.ADMIN, "connect a platform")
+    if conn.status != CHOOSE:
+        raise HTTPException(409, "this connection is not waiting for an organisation to be chosen")
+    if body is None or not body.tenant_id:
+        raise HTTPException(422, "tenant_id is required: one of GET /v1/connections/{id}/tenants")
+    try:
+        ls.choose_tenant(connection_id, body.tenant_id)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return _connection_out(ls, ls.connection(connection_id))
+
+
 @router.post("/connections/{connection_id}/disconnect", tags=["connections"], response_model=ConnectionOut)
 def disconnect(request: Request, who: Caller, connection_id: Id) -> ConnectionOut:
     """Stop syncing; tokens are dropped, synced records and links are kept."""
@@ -395,6 +462,10 @@ def oauth_callback(
         conn_id = ls.complete_callback(request.url.query)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
+    if ls.connection(conn_id).status == CHOOSE:
+        # Several organisations in the consent: the dashboard (or the app, with GET and POST
+        # /v1/connections/{id}/tenants) asks the person which one this connection is for.
+        return RedirectResponse(f"{target}{sep}choose={conn_id}", status_code=303)
     return RedirectResponse(f"{target}{sep}connected={conn_id}", status_code=303)
 
 

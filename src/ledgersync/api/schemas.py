@@ -64,6 +64,20 @@ class OrganisationOut(BaseModel):
     id: str
     name: str
     created_at: dt.datetime
+    relay_between_platforms: bool = Field(
+        False,
+        description="In effect: documents that came in from one of the business's platforms are sent to its "
+        "other connected platforms (contacts and items always are)",
+    )
+    relay_between_platforms_own: bool | None = Field(
+        None, description="The organisation's own setting; null: the deployment's default applies"
+    )
+
+
+class OrganisationUpdate(Strict):
+    relay_between_platforms: bool | None = Field(
+        None, description="Send documents between the business's platforms; null: back to the deployment's default"
+    )
 
 
 class ApiKeyCreate(Strict):
@@ -143,6 +157,19 @@ class CredentialsSubmit(Strict):
         max_length=MAX_CONFIG_KEYS,
         description="The values the connect answer asked for (e.g. account_id, application_key)",
     )
+
+
+class TenantChoiceOut(BaseModel):
+    tenant_id: str
+    name: str
+    connected_by: str | None = Field(
+        None, description="The business's connection already syncing with this organisation (choosing it is refused)"
+    )
+
+
+class TenantChoose(Strict):
+    # Optional in the schema so that a connection of another organisation is a 404 before the body is judged.
+    tenant_id: Annotated[str | None, Field(max_length=128, description="One of GET .../tenants' tenant_id")] = None
 
 
 class ConnectionOut(BaseModel):

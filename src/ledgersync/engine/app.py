@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 from ledgersync.engine import connections, schedule
 from ledgersync.engine.attach import AttachmentsAPI
 from ledgersync.engine.check import CheckReport, check
-from ledgersync.engine.connections import ChooseTenant, ConnectStart
+from ledgersync.engine.connections import ChooseTenant, ConnectStart, TenantChoice
 from ledgersync.engine.lease import ConnectionBusy, hold
-from ledgersync.engine.settings import EngineSettings
+from ledgersync.engine.settings import RELAY, EngineSettings, org_relay
 from ledgersync.engine.sync import Cycle, CycleReport, run_cycle
 from ledgersync.engine.verify import VerifyReport, last_verified
 from ledgersync.engine.verify import verify as run_verify
@@ -258,6 +258,36 @@ class LedgerSync(AttachmentsAPI):
             raise ValueError("the callback is missing its code or state: start connecting again")
         return self.complete_connect(params["state"], query, choose_tenant)
 
+    # -- the business's own settings ---------------------------------------------------------------------
+    def org_relay_setting(self, org_id: str) -> bool | None:
+        """The organisation's own `relay_between_platforms` (None: it has none, the engine's default applies)."""
+        return org_relay(self.store, org_id)
+
+    def relay_between_platforms(self, org_id: str) -> bool:
+        """Whether documents that came in from one of the organisation's platforms go to its others: its own
+        setting, else `EngineSettings.relay_between_platforms`."""
+        own = self.org_relay_setting(org_id)
+        return self.settings.relay_between_platforms if own is None else own
+
+    def set_relay_between_platforms(self, org_id: str, value: bool | None) -> None:
+        """The organisation's own relay setting (None: back to the engine's default). Takes effect at the next
+        plan of each of its connections; what was already sent stays."""
+        self.store.set_org_setting(org_id, RELAY, value)
+        state = "the engine's default" if value is None else ("on" if value else "off")
+        self.store.log("action", org_id=org_id, message=f"relay between platforms: {state}")
+
+    def pending_tenants(self, conn_id: str) -> list[TenantChoice]:
+        """The organisations a consent reached when it reached several (Xero: one consent may add many) and the
+        connection waits, `choose_organisation`, for the person to pick one; [] otherwise. Each says whether
+        another of the business's connections already syncs with it."""
+        return connections.pending_tenants(self.store, conn_id)
+
+    def choose_tenant(self, conn_id: str, tenant_id: str) -> str:
+        """Connect a `choose_organisation` connection to the organisation the person chose among its consent's
+        (ValueError if it is not one of them, or is already connected). The token of that consent is used."""
+        spec = self.spec(self.store.get_connection(conn_id).provider)
+        return connections.choose_tenant(self.store, conn_id, tenant_id, spec)
+
     def cancel_connect(self, state: str) -> str | None:
         """A consent the person did not finish: forget its `state`; the connection it was for, if known."""
         return self.store.pop_oauth_state(state)
@@ -453,6 +483,14 @@ class LedgerSync(AttachmentsAPI):
                     code=ErrorCode.AUTH_REVOKED,
                     message="the connection is disconnected",
                     hint="Connect again to resume syncing.",
+                )
+            )
+        if conn.status == connections.CHOOSE:
+            raise ProviderError(
+                SyncError(
+                    code=ErrorCode.AUTH_REVOKED,
+                    message="no organisation is chosen yet: the consent reached several",
+                    hint="Choose the organisation to connect, then sync.",
                 )
             )
         return run_cycle(

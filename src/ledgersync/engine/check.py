@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledgersync.engine.computed import with_computed
 from ledgersync.engine.translate import CodeMap, Unresolved, translate
 from ledgersync.model import Entity, Invoice, InvoiceStatus, Payment, PaymentStatus, Record
 from ledgersync.providers.base import Capabilities, Provider, RemoteRecord
@@ -105,13 +106,15 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
         # the business asks): this connection does not carry them, so they are not missing from it.
         with store.session() as s:
             foreign = {a for a, c in divergence.origins(s, org_id, entity).items() if c != conn_id}
+            # What this platform computed, as it last said (the app record may hold another platform's).
+            own = store.platform_fields(s, conn_id, entity)
         foreign -= set(all_links[entity])
         app_records = {
             r.app_id: r for r in store.records(org_id, entity) if r.app_id not in held and r.app_id not in foreign
         }
         n = 0
         for app_id, rec in app_records.items():
-            record = rec.record
+            record = with_computed(rec.record, own[app_id]) if app_id in own else rec.record
             gone = _gone(record)
             link = all_links[entity].get(app_id)
             remote = remote_all.get(link.remote_id) if link is not None else None

@@ -210,19 +210,29 @@ def web_connector_file(store: Store, spec: ProviderSpec, conn_id: str) -> Downlo
 
 
 # -- finishing it ------------------------------------------------------------------------------------------------
-def _tenant(conn: Connection, tenants: list[Tenant], choose: ChooseTenant | None) -> Tenant:
+CHOOSE = "choose_organisation"
+
+
+def _reconnected(conn: Connection, tenants: list[Tenant]) -> Tenant:
+    # Reconnecting: the same organisation must come back, or links would point into another.
+    match = [t for t in tenants if t.id == conn.tenant_id]
+    if not match:
+        raise ValueError(
+            f"this consent does not include {conn.tenant_name or conn.tenant_id}; choose that "
+            "organisation when reconnecting"
+        )
+    return match[0]
+
+
+def _tenant(conn: Connection, tenants: list[Tenant], choose: ChooseTenant | None) -> Tenant | None:
+    """The tenant the consent connects, or None when the person is to choose among several."""
     if not tenants:
         raise ValueError("the consent gave access to no organisation")
     if conn.tenant_id:
-        # Reconnecting: the same organisation must come back, or links would point into another.
-        match = [t for t in tenants if t.id == conn.tenant_id]
-        if not match:
-            raise ValueError(
-                f"this consent does not include {conn.tenant_name or conn.tenant_id}; choose that "
-                "organisation when reconnecting"
-            )
-        return match[0]
-    return choose(tenants) if choose else tenants[0]
+        return _reconnected(conn, tenants)
+    if choose is not None:
+        return choose(tenants)
+    return tenants[0] if len(tenants) == 1 else None
 
 
 def _connected(store: Store, conn: Connection, tenant: Tenant, how: str) -> None:
@@ -233,8 +243,25 @@ def _connected(store: Store, conn: Connection, tenant: Tenant, how: str) -> None
         status="connected",
         status_reason=None,
         parked_until=None,
+        pending_tenants=None,
     )
     store.log("connection", connection_id=conn.id, org_id=conn.org_id, message=f"connected to {tenant.name} ({how})")
+
+
+def _to_choose(store: Store, conn: Connection, tenants: list[Tenant]) -> None:
+    """Several organisations in one consent: keep them (the token is saved) until the person picks one."""
+    store.update_connection(
+        conn.id,
+        status=CHOOSE,
+        status_reason=f"Choose the organisation to connect ({len(tenants)} in this consent)",
+        pending_tenants=[{"id": t.id, "name": t.name} for t in tenants],
+    )
+    store.log(
+        "connection",
+        connection_id=conn.id,
+        org_id=conn.org_id,
+        message=f"consent reached {len(tenants)} organisations: " + ", ".join(t.name for t in tenants),
+    )
 
 
 def complete_redirect(
@@ -245,7 +272,9 @@ def complete_redirect(
     choose: ChooseTenant | None = None,
 ) -> str:
     """Finish an OAuth2 consent: the single-use `state` names the connection; its platform's client reads the
-    rest of the callback (the code, and e.g. QuickBooks' realmId). Tokens are saved encrypted."""
+    rest of the callback (the code, and e.g. QuickBooks' realmId). Tokens are saved encrypted. A new
+    connection whose consent reached several organisations (Xero) and no `choose` is left
+    `choose_organisation`, the tenants kept, for `choose_tenant`."""
     conn_id = store.pop_oauth_state(state)
     if conn_id is None:
         raise ValueError("unknown or expired OAuth state: start connecting again")
@@ -258,8 +287,52 @@ def complete_redirect(
     tenant = _tenant(conn, grant.tenants, choose)
     if grant.token is not None:
         store.save_token(conn_id, grant.token)
-    _connected(store, conn, tenant, "consent")
-    read_org_settings(store, spec, conn_id)
+    if tenant is None:
+        _to_choose(store, conn, grant.tenants)
+    else:
+        _connected(store, conn, tenant, "consent")
+        read_org_settings(store, spec, conn_id)
+    return conn_id
+
+
+@dataclass(frozen=True)
+class TenantChoice:
+    """One organisation a pending consent reached, and the business's connection already syncing with it (the
+    same platform), if any: choosing that one again is refused."""
+
+    id: str
+    name: str
+    connected_by: str | None = None
+
+
+def pending_tenants(store: Store, conn_id: str) -> list[TenantChoice]:
+    """The organisations to choose from while the connection is `choose_organisation` (else [])."""
+    conn = store.get_connection(conn_id)
+    if conn.status != CHOOSE or not conn.pending_tenants:
+        return []
+    taken = {
+        c.tenant_id: c.id
+        for c in store.connections(conn.org_id)
+        if c.id != conn.id and c.provider == conn.provider and c.tenant_id and c.status != "disconnected"
+    }
+    return [TenantChoice(t["id"], t["name"], taken.get(t["id"])) for t in conn.pending_tenants]
+
+
+def choose_tenant(store: Store, conn_id: str, tenant_id: str, spec: ProviderSpec | None = None) -> str:
+    """Complete a consent that reached several organisations with the one the person chose. ValueError when the
+    connection is not waiting for a choice, the organisation was not in its consent, or another of the
+    business's connections already syncs with it."""
+    conn = store.get_connection(conn_id)
+    if conn.status != CHOOSE:
+        raise ValueError("this connection is not waiting for an organisation to be chosen")
+    choice = next((t for t in pending_tenants(store, conn_id) if t.id == tenant_id), None)
+    if choice is None:
+        raise ValueError("that organisation was not in this consent; choose one of those listed")
+    if choice.connected_by is not None:
+        raise ValueError(f"{choice.name} is already connected (connection {choice.connected_by}); choose another")
+    _connected(store, conn, Tenant(choice.id, choice.name), "organisation chosen")
+    if spec is not None:
+        read_org_settings(store, spec, conn_id)
     return conn_id
 
 
@@ -274,7 +347,7 @@ def submit_credentials(store: Store, spec: ProviderSpec, conn_id: str, submitted
     hidden = store.credentials(conn_id)
     config = spec.config_model.parse({**conn.config, **hidden, **values})
     grant = flow.complete(config, values)
-    tenant = _tenant(conn, grant.tenants, None)
+    tenant = _tenant(conn, grant.tenants, None) or grant.tenants[0]
     store.save_credentials(conn_id, {**hidden, **grant.secrets}, config={**conn.config, **grant.settings})
     _connected(store, conn, tenant, "credentials checked")
     read_org_settings(store, spec, conn_id)
@@ -320,7 +393,9 @@ def disconnect(store: Store, spec: ProviderSpec, conn_id: str) -> None:
     """Drop what the connect flow granted (tokens, submitted keys, the Web Connector password); the app's own
     settings, every synced record and link are kept."""
     kept = {k: v for k, v in store.credentials(conn_id).items() if k not in spec.connect_flow.grant_keys}
-    store.save_credentials(conn_id, kept, status="disconnected", token=None, status_reason="disconnected")
+    store.save_credentials(
+        conn_id, kept, status="disconnected", token=None, status_reason="disconnected", pending_tenants=None
+    )
     store.log("connection", connection_id=conn_id, message="disconnected; synced data kept")
 
 
@@ -357,8 +432,11 @@ def webhook_providers(providers: Mapping[str, ProviderSpec]) -> dict[str, Receiv
 
 
 __all__ = [
+    "CHOOSE",
     "ConnectStart",
+    "TenantChoice",
     "authenticate_web_connector",
+    "choose_tenant",
     "complete_redirect",
     "create_connection",
     "disconnect",
@@ -366,6 +444,7 @@ __all__ = [
     "load_config",
     "open_provider",
     "org_settings",
+    "pending_tenants",
     "read_org_settings",
     "receive_webhook",
     "setting_names",

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgersync.engine.connections import open_provider
-from ledgersync.engine.settings import EngineSettings
+from ledgersync.engine.settings import EngineSettings, org_relay
 from ledgersync.engine.translate import CodeMap, Resolver, Unresolved, translate
 from ledgersync.model import Entity, ErrorCode, Record, SyncError
 from ledgersync.providers.base import CallInfo, Provider, ProviderSpec, RemoteRecord
@@ -100,6 +100,9 @@ class CycleContext:
         self.provider.on_call = self._on_call
         self.caps = self.provider.capabilities
         self.codes = CodeMap.from_config(self.conn.config)
+        # One business on several platforms: its own relay setting, else the engine's.
+        own_relay = org_relay(store, self.org_id)
+        self.relay_between_platforms = settings.relay_between_platforms if own_relay is None else own_relay
         self.report = CycleReport(connection_id=conn_id, started_at=utcnow())
         self.progress = progress
         self.only: dict[Entity, set[str]] | None = None

@@ -60,8 +60,9 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
             new = [rec.record for rec, link in candidates if link is None or link.removed]
             ctx.store.pin_referenced(s, ctx.org_id, new)
         # Documents that came in from another of the organisation's platforms go out here only when it asks
-        # (contacts and items always do: the app's own documents need them on every platform).
-        relay = ctx.settings.relay_between_platforms or rules.shared_everywhere
+        # (its own setting, else the engine's; contacts and items always do: the app's own documents need them
+        # on every platform).
+        relay = ctx.relay_between_platforms or rules.shared_everywhere
         foreign = {} if relay else divergence.origins(s, ctx.org_id, entity)
         for rec, link in candidates:
             if link is None and foreign.get(rec.app_id, ctx.conn_id) != ctx.conn_id:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from ledgersync.engine import computed
 from ledgersync.engine.context import DOC_OF_PARENT, doc_of
 from ledgersync.engine.entities import rules_for
 from ledgersync.engine.entities.base import EntityRules, changed_fields
@@ -350,6 +351,7 @@ def stale_version(
                 )
         link.remote_hash = incoming.content_hash()
     link.remote_version = remote.version
+    computed.keep(ctx.store, s, ctx.conn_id, entity, [(row.app_id, remote.remote_id, remote.version, incoming)])
     ctx.remember(entity, row.app_id, remote.remote_id)
     if record.content_hash() == incoming.content_hash():
         # The platform's version stands (the policy chose it, or it already said what the app wanted).
@@ -441,6 +443,8 @@ def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequ
         )
     ctx.store.save_links(s, ctx.conn_id, entity, links)
     ctx.store.set_states(s, ctx.conn_id, entity, states)
+    said = [(w.app_id, w.remote.remote_id, w.remote.version, incoming[w.app_id]) for w in landed]
+    computed.keep(ctx.store, s, ctx.conn_id, entity, [(a, r, v, rec) for a, r, v, rec in said if rec is not None])
 
 
 def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> None:
@@ -458,6 +462,14 @@ def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> Non
         link_updates: list[dict[str, Any]] = []
         app_events: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
+        # This connection's own figures now are the derived ones, at the platform version the link knows.
+        computed.keep(
+            ctx.store,
+            s,
+            ctx.conn_id,
+            entity,
+            [(r.id, links[r.id].remote_id, links[r.id].remote_version, r) for r, _ in pairs if r.id in links],
+        )
         for record, cur in pairs:
             link = links.get(record.id)
             if link is not None and link.app_hash == cur.hash:
@@ -625,6 +637,7 @@ def _apply_linked_many(
     current = ctx.store.record_map(s, ctx.org_id, entity, [link.app_id for _, link in pairs])
     saves: list[tuple[Record, StoredRecord]] = []
     link_updates: list[dict[str, Any]] = []
+    said: list[tuple[str, str, str | None, Record]] = []  # what the platform computed, for this connection
     told: list[tuple[str, RemoteRecord, Record, str, bool]] = []  # app id, remote, record, message, always
     for remote, link in pairs:
         cur = current.get(link.app_id)
@@ -645,6 +658,8 @@ def _apply_linked_many(
                 message = f"deleted in {ctx.caps.display_name}; marked deleted in the app"
                 told.append((link.app_id, remote, record, message, True))
             continue
+        if not remote.deleted:
+            said.append((link.app_id, remote.remote_id, remote.version, incoming))
         app_changed = link.app_hash is not None and cur.hash != link.app_hash
         platform_changed = link.remote_hash is None or incoming.content_hash() != link.remote_hash
         # The conflict policy (issue 15): may settle the edit, or record a conflict and keep the app's copy.
@@ -667,6 +682,7 @@ def _apply_linked_many(
         ctx.remember(entity, link.app_id, remote.remote_id)
     saved = ctx.store.save_records(s, ctx.org_id, saves)
     ctx.store.update_links(s, link_updates)
+    computed.keep(ctx.store, s, ctx.conn_id, entity, said)
     app_events: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     for app_id, remote, record, message, always in told:
@@ -738,6 +754,7 @@ def _link_matched(ctx: CycleContext, s: Session, entity: Entity, app_id: str, re
         remote_hash=incoming.content_hash(),
         removed=remote.deleted,
     )
+    computed.keep(ctx.store, s, ctx.conn_id, entity, [(app_id, remote.remote_id, remote.version, incoming)])
     ctx.remember(entity, app_id, remote.remote_id)
     if same:
         ctx.store.set_state(s, ctx.conn_id, entity, app_id, "synced", doc_number=doc_of(merged))
@@ -766,6 +783,7 @@ def _create_in_app(ctx: CycleContext, s: Session, entity: Entity, remote: Remote
     ctx.store.save_link(
         s, ctx.conn_id, entity, app_id, remote.remote_id, remote_version=remote.version, app_hash=h, remote_hash=h
     )
+    computed.keep(ctx.store, s, ctx.conn_id, entity, [(app_id, remote.remote_id, remote.version, incoming)])
     ctx.remember(entity, app_id, remote.remote_id)
     doc = remote.doc_number or doc_of(incoming)
     ctx.store.set_state(s, ctx.conn_id, entity, app_id, "synced", doc_number=doc)

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from ledgersync.store import Store
+
+# The organisation's own setting (organisations.settings) that overrides EngineSettings.relay_between_platforms.
+RELAY = "relay_between_platforms"
+
+
+def org_relay(store: Store, org_id: str) -> bool | None:
+    """An organisation's own relay setting; None when it has none (or no such organisation)."""
+    org = store.get_org(org_id)
+    value = (org.settings or {}).get(RELAY) if org is not None else None
+    return value if isinstance(value, bool) else None
 
 
 class EngineSettings(BaseModel):

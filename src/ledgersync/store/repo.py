@@ -36,6 +36,7 @@ from ledgersync.store.tables import (
     Link,
     OAuthState,
     Organisation,
+    PlatformFields,
     SignInThrottle,
     SyncLease,
     SyncState,
@@ -301,6 +302,17 @@ class Store:
     def get_org(self, org_id: str) -> Organisation | None:
         with self.session() as s:
             return s.get(Organisation, org_id)
+
+    def set_org_setting(self, org_id: str, name: str, value: object | None) -> None:
+        """Set one of an organisation's own settings (None removes it: the engine's default applies again)."""
+        with self.session() as s:
+            org = s.get(Organisation, org_id, with_for_update=True)
+            if org is None:
+                raise KeyError(f"no organisation {org_id}")
+            settings = {k: v for k, v in (org.settings or {}).items() if k != name}
+            if value is not None:
+                settings[name] = value
+            org.settings = settings
 
     def list_orgs(self) -> list[Organisation]:
         with self.session() as s:
@@ -802,6 +814,58 @@ class Store:
         for chunk in chunks(rows, 500):
             s.execute(stmt, list(chunk))
 
+    def save_platform_fields(
+        self, s: Session, conn_id: str, entity: Entity, rows: Sequence[tuple[str, str, str | None, dict[str, Any]]]
+    ) -> None:
+        """What this connection's platform computed, per (app id, platform id, platform version, fields): one
+        upsert per 500. The last row of an app id wins."""
+        by_app = {a: (r, v, f) for a, r, v, f in rows}
+        self._upsert(
+            s,
+            _t(PlatformFields),
+            [
+                {
+                    "connection_id": conn_id,
+                    "entity": entity.value,
+                    "app_id": a,
+                    "remote_id": r,
+                    "remote_version": v,
+                    "fields": f,
+                }
+                for a, (r, v, f) in by_app.items()
+            ],
+            ("connection_id", "entity", "app_id"),
+        )
+
+    def platform_fields(
+        self, s: Session, conn_id: str, entity: Entity, app_ids: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """This connection's platform-computed fields by app id, only where they are still its own: the link
+        names the same platform record at the same (known) version. One read per 500 ids."""
+        pf, link = _t(PlatformFields), _t(Link)
+        q = (
+            select(pf.c.app_id, pf.c.fields)
+            .join(
+                link,
+                (link.c.connection_id == pf.c.connection_id)
+                & (link.c.entity == pf.c.entity)
+                & (link.c.app_id == pf.c.app_id),
+            )
+            .where(
+                pf.c.connection_id == conn_id,
+                pf.c.entity == entity.value,
+                link.c.remote_id == pf.c.remote_id,
+                link.c.remote_version == pf.c.remote_version,
+                link.c.removed.is_(False),
+            )
+        )
+        if app_ids is None:
+            return {a: dict(f) for a, f in s.execute(q)}
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
+            out.update({a: dict(f) for a, f in s.execute(q.where(pf.c.app_id.in_(chunk)))})
+        return out
+
     def set_states(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[StateChange]) -> None:
         """`set_state` for a batch: one read of the rows, one upsert (changes to one record apply in order)."""
         if not changes:
@@ -1027,14 +1091,17 @@ class Store:
 
     def pin_referenced(self, s: Session, org_id: str, records: Sequence[Record]) -> None:
         """Load the records these refer to (an invoice's contact, a payment's invoices) into the session and pin
-        them for the transaction (see preload), so `get_record` on them finds them without a query each."""
+        them for the transaction (see preload), so `get_record` on them finds them without a query each. Their
+        ids stay in `s.info["referenced"]` (kind -> ids) for what else a caller reads about them at once."""
         wanted: dict[str, set[str]] = {}
         for record in records:
             for ref in _refs(record):
                 kind, _, ref_id = ref.partition(":")
                 wanted.setdefault(kind, set()).add(ref_id)
         pinned: list[object] = s.info.setdefault("pinned", [])
+        referenced: dict[str, set[str]] = s.info.setdefault("referenced", {})
         for kind, ids in wanted.items():
+            referenced.setdefault(kind, set()).update(ids)
             for chunk in chunks(sorted(ids), 500):
                 pinned.extend(
                     s.scalars(

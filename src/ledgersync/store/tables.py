@@ -80,7 +80,7 @@ class Connection(Base):
     # The connection's secret settings and submitted credentials (client secret, webhook key, API key, the
     # Web Connector password's hash) as encrypted JSON; `config` holds only what may be shown.
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # connected | needs_reconnect | parked | disconnected | pending_consent
+    # connected | needs_reconnect | parked | disconnected | pending_consent | choose_organisation
     status: Mapped[str] = mapped_column(String(32), default="pending_consent")
     status_reason: Mapped[str | None] = mapped_column(Text)
     parked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -95,6 +95,9 @@ class Connection(Base):
     # The organisation's settings as the platform last told them (providers/org.OrgSettings as JSON: home
     # currency, multicurrency, the currencies it takes; migration 0011). None: not read yet.
     platform_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The organisations one consent reached, [{"id", "name"}], while the person chooses the one this connection
+    # is for (status `choose_organisation`, migration 0013); None otherwise.
+    pending_tenants: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
 
 
 class SyncLease(Base):
@@ -221,6 +224,21 @@ class RecordOrigin(Base):
     entity: Mapped[str] = mapped_column(String(32), primary_key=True)
     app_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     connection_id: Mapped[str] = mapped_column(String(64))
+
+
+class PlatformFields(Base):
+    """What one connection's platform computed for a record (its `remote_owned` fields and status: an invoice's
+    total, tax, amount due and paid, PAID), as that platform last said, for the platform record and version the
+    link names (migration 0013). The app record holds whichever platform was read last; this row is this
+    connection's own, valid only while the link still names `remote_id` at `remote_version`."""
+
+    __tablename__ = "platform_fields"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(128))
+    remote_version: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
 
 
 class Cursor(Base):

@@ -71,8 +71,11 @@ CONN_STATUS = {
     "parked": "Paused",
     "disconnected": "Disconnected",
     "pending_consent": "Waiting for consent",
+    "choose_organisation": "Choose the organisation",
 }
 TEMPLATES.env.globals["conn_status"] = CONN_STATUS
+# A consent that reached several organisations (Xero) waits in this status for the person to choose one.
+CHOOSE = "choose_organisation"
 
 
 class LoginRequired(Exception):
@@ -134,7 +137,7 @@ class Ctx:
         raise Forbidden("that connection is not in your organisation")
 
     def active(self) -> list[Connection]:
-        return [c for c in self.connections if c.status != "disconnected"]
+        return [c for c in self.connections if c.status not in ("disconnected", CHOOSE)]
 
 
 def flash(request: Request, level: str, text: str) -> None:
@@ -398,16 +401,40 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
 
     TEMPLATES.env.globals["entity_order"] = [e.value for e in Entity.push_order()]
 
-    @router.get("/integrations", response_class=HTMLResponse)
+    @router.get("/integrations", response_model=None)
     def integrations(
-        ctx: Ctx = Depends(context), connected: str = "", connection: str = "", error: str = ""
-    ) -> HTMLResponse:
+        ctx: Ctx = Depends(context), connected: str = "", connection: str = "", error: str = "", choose: str = ""
+    ) -> Response:
         by_id = {c.id: c for c in ctx.connections}
+        if choose in by_id and by_id[choose].status == CHOOSE:
+            # The REST API's callback, for a consent that reached several organisations.
+            return see_other(f"/integrations/{choose}/organisation")
         if connected in by_id:
             ctx.flashes.append(("ok", f"Connected to {by_id[connected].tenant_name}; syncing resumes."))
         elif connection in by_id and error:
             ctx.flashes.append(("error", f"The consent was not completed ({error}); nothing was changed."))
-        return render(ctx, "integrations.html", cards=card_data(ctx))
+        return render(ctx, "integrations.html", cards=card_data(ctx), relay=relay_view(ctx))
+
+    def relay_view(ctx: Ctx) -> dict[str, Any]:
+        own = ls.org_relay_setting(ctx.org_id)
+        return {
+            "own": own,
+            "default": ls.settings.relay_between_platforms,
+            "on": ls.relay_between_platforms(ctx.org_id),
+        }
+
+    @router.post("/integrations/relay")
+    def set_relay(request: Request, relay: str = Form(...), ctx: Ctx = Depends(context)) -> RedirectResponse:
+        if not ctx.can_manage:
+            raise Forbidden(f"Only an owner or admin can change this; you are a {ctx.role.value}.")
+        choice = {"default": None, "on": True, "off": False}
+        if relay not in choice:
+            flash(request, "error", "Choose the default, on or off.")
+            return see_other("/integrations#relay")
+        ls.set_relay_between_platforms(ctx.org_id, choice[relay])
+        now = "sent to the other platforms" if ls.relay_between_platforms(ctx.org_id) else "kept on their platform"
+        flash(request, "ok", f"Saved: documents entered on one platform are {now} from the next sync on.")
+        return see_other("/integrations#relay")
 
     @router.post("/integrations/{conn_id}/refresh", response_model=None)
     def refresh_link(request: Request, conn_id: str, ctx: Ctx = Depends(context)) -> Response:
@@ -482,7 +509,36 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
             flash(request, "error", f"Could not connect: {exc}. Nothing was changed.")
             return see_other("/integrations")
         conn = ls.connection(conn_id)
+        if conn.status == CHOOSE:  # the consent reached several organisations (Xero): the person picks one
+            return see_other(f"/integrations/{conn_id}/organisation")
         flash(request, "ok", f"Connected to {conn.tenant_name}; syncing resumes.")
+        return see_other("/integrations")
+
+    # -- one consent, several organisations: the person picks the one this connection syncs with ------------
+    @router.get("/integrations/{conn_id}/organisation", response_model=None)
+    def organisation_form(request: Request, conn_id: str, ctx: Ctx = Depends(context)) -> Response:
+        conn = ctx.connection(conn_id)
+        tenants = ls.pending_tenants(conn.id)
+        if not tenants:
+            flash(request, "info", f"{ctx.display_name(conn)} is not waiting for an organisation to be chosen.")
+            return see_other("/integrations")
+        first_free = next((t.id for t in tenants if t.connected_by is None), None)
+        name = ctx.display_name(conn)
+        return render(ctx, "choose_organisation.html", conn=conn, name=name, tenants=tenants, first_free=first_free)
+
+    @router.post("/integrations/{conn_id}/organisation", response_model=None)
+    def organisation_choose(
+        request: Request, conn_id: str, tenant_id: str = Form(""), ctx: Ctx = Depends(context)
+    ) -> Response:
+        conn = ctx.connection(conn_id)
+        if not ctx.can_manage:
+            raise Forbidden(f"Only an owner or admin can choose the organisation; you are a {ctx.role.value}.")
+        try:
+            ls.choose_tenant(conn.id, tenant_id[:128])
+        except ValueError as exc:
+            flash(request, "error", f"Could not connect: {exc}.")
+            return see_other(f"/integrations/{conn.id}/organisation")
+        flash(request, "ok", f"Connected to {ls.connection(conn.id).tenant_name}; syncing resumes.")
         return see_other("/integrations")
 
     @router.get("/integrations/callback", response_model=None)

@@ -3,13 +3,11 @@
 Xero: AmountDue = Total - AmountPaid - AmountCredited, and an invoice whose AmountDue reaches 0 is PAID
 (api-facts: Invoice read-only AmountDue/AmountPaid; Payment Amount is in the invoice's currency and at most its
 amount due). QuickBooks Online: Balance = TotalAmt less the payment lines linked to it; the mapping shows a
-zero Balance as PAID. So an invoice whose amount due the app holds from the platform's last answer, paid by
-payments that all landed, owes that less what they applied. Anything less certain is read back: an invoice
-without a known amount due, one whose amount proved stale, one paid beyond what it owed, one that is not
-open, one in another currency than the payment, and every invoice a removed payment touched. And every invoice
-of a business synced with several platforms: its one app record holds whichever platform was read last, so
-"the platform's last answer" may be another platform's (it already counts a payment this one is only now told
-of), and only a read of this platform tells its balance."""
+zero Balance as PAID. So an invoice whose amount due this connection's platform last told us (its own figures,
+engine/computed.py: not the shared app record's, which may be another platform's), paid by payments that all
+landed, owes that less what they applied. Anything less certain is read back: an invoice without this
+platform's figures at the version its link knows, one whose amount proved stale, one paid beyond what it owed,
+one that is not open, one in another currency than the payment, and every invoice a removed payment touched."""
 
 from __future__ import annotations
 
@@ -47,41 +45,43 @@ def derive_paid(
             applied[alloc.invoice_id] = applied.get(alloc.invoice_id, Decimal(0)) + alloc.amount
             currency.setdefault(alloc.invoice_id, set()).add(w.record.currency)
     read_back |= ctx.stale_invoices
-    if _several_platforms(ctx):
-        return [], read_back | set(applied)
     app_ids = {rid: ctx.to_app_id(Entity.INVOICE, rid) for rid in applied if rid not in read_back}
+    wanted = [a for a in app_ids.values() if a]
     with ctx.store.session() as s:
-        current = ctx.store.record_map(s, ctx.org_id, Entity.INVOICE, [a for a in app_ids.values() if a])
+        current = ctx.store.record_map(s, ctx.org_id, Entity.INVOICE, wanted)
+        own = ctx.store.platform_fields(s, ctx.conn_id, Entity.INVOICE, wanted)
     derived: list[Invoice] = []
     for rid, amount in applied.items():
         app_id = app_ids.get(rid)
         stored = current.get(app_id) if app_id else None
         inv = stored.record if stored is not None else None
+        said = own.get(app_id) if app_id else None
+        if not isinstance(inv, Invoice) or said is None:
+            read_back.add(rid)
+            continue
+        due, paid, status = _amount(said.get("amount_due")), _amount(said.get("amount_paid")), said.get("status")
         if (
-            not isinstance(inv, Invoice)
-            or inv.amount_due is None
-            or inv.status is not InvoiceStatus.AUTHORISED
-            or amount > inv.amount_due
+            due is None
+            or status != InvoiceStatus.AUTHORISED.value
+            or amount > due
             or currency.get(rid) != {inv.currency}
         ):
             read_back.add(rid)
             continue
-        due = inv.amount_due - amount
+        left = due - amount
         derived.append(
             inv.model_copy(
                 update={
-                    "amount_due": due,
-                    "amount_paid": (inv.amount_paid or Decimal(0)) + amount,
-                    "status": InvoiceStatus.PAID if due == 0 else inv.status,
+                    "total": _amount(said.get("total")),
+                    "total_tax": _amount(said.get("total_tax")),
+                    "amount_due": left,
+                    "amount_paid": (paid or Decimal(0)) + amount,
+                    "status": InvoiceStatus.PAID if left == 0 else InvoiceStatus.AUTHORISED,
                 }
             )
         )
     return derived, read_back
 
 
-def _several_platforms(ctx: CycleContext) -> bool:
-    """Whether the business has another live connection besides this one (whose reads share the app record)."""
-    others = [
-        c for c in ctx.store.connections(ctx.org_id) if c.id != ctx.conn_id and c.status != "disconnected"
-    ]
-    return bool(others)
+def _amount(value: object) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

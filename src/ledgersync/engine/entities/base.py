@@ -27,6 +27,9 @@ class EntityRules:
     # Whether a record that came in from one of the organisation's platforms is sent to its other platforms
     # even when `relay_between_platforms` is off (master data the app's own documents need everywhere).
     shared_everywhere: ClassVar[bool] = False
+    # Whether what the platform computes for these records (totals, tax, amount due, PAID) is kept per connection
+    # (engine/computed.py), so two platforms computing them differently each compare with their own.
+    keeps_platform_fields: ClassVar[bool] = False
 
     # -- plan ----------------------------------------------------------------------------------------
     def wanted(self, ctx: CycleContext, rec: StoredRecord) -> bool:

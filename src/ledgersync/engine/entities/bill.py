@@ -23,6 +23,7 @@ COMPUTED = ("total", "total_tax", "amount_due", "amount_paid")
 
 class BillRules(EntityRules):
     entity = Entity.BILL
+    keeps_platform_fields = True
 
     def prepare(self, ctx: CycleContext, s: Session, rec: StoredRecord) -> StoredRecord | None:
         """A bill made from a purchase order goes once the order is on the platform (where the platform takes

@@ -20,6 +20,7 @@ COMPUTED = ("total", "total_tax", "amount_due", "amount_paid")
 
 class InvoiceRules(EntityRules):
     entity = Entity.INVOICE
+    keeps_platform_fields = True
 
     def match(self, ctx: CycleContext, s: Session, remote: RemoteRecord) -> str | None:
         rec = remote.record

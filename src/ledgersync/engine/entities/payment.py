@@ -34,13 +34,16 @@ class PaymentRules(EntityRules):
         if pay.status is PaymentStatus.DELETED or not pay.allocations:
             return rec
         invoices: dict[str, Invoice] = {}
+        own = _own_dues(ctx, s, [a.invoice_id for a in pay.allocations])
         for alloc in pay.allocations:
             inv = ctx.store.get_record(ctx.org_id, Entity.INVOICE, alloc.invoice_id, s)
             if inv is None or not isinstance(inv.record, Invoice):
                 continue
             invoices[alloc.invoice_id] = inv.record
-            if alloc.invoice_id not in ctx.dues and inv.record.amount_due is not None:
-                ctx.dues[alloc.invoice_id] = inv.record.amount_due
+            # What this platform says is owed; the app's copy may hold another platform's balance.
+            due = own.get(alloc.invoice_id, inv.record.amount_due)
+            if alloc.invoice_id not in ctx.dues and due is not None:
+                ctx.dues[alloc.invoice_id] = due
         excess = excess_of(pay, ctx.dues, invoices)
         if excess is None and pay.unapplied <= 0:
             _consume_dues(ctx, pay.allocations)
@@ -167,3 +170,17 @@ def _consume_dues(ctx: CycleContext, allocations: list[Allocation]) -> None:
     for alloc in allocations:
         if alloc.invoice_id in ctx.dues:
             ctx.dues[alloc.invoice_id] -= alloc.amount
+
+
+def _own_dues(ctx: CycleContext, s: Session, invoice_ids: list[str]) -> dict[str, Decimal]:
+    """This connection's platform's amount due per app invoice id, where it has one (engine/computed.py). Read
+    once per plan for every invoice the plan's new records refer to (`Store.pin_referenced`), else for these."""
+    key = f"own_dues:{ctx.conn_id}"
+    cached: dict[str, Decimal] | None = s.info.get(key)
+    if cached is not None and all(i in s.info.get("referenced", {}).get(Entity.INVOICE.value, ()) for i in invoice_ids):
+        return cached
+    ids = sorted(s.info.get("referenced", {}).get(Entity.INVOICE.value, set()) | set(invoice_ids))
+    rows = ctx.store.platform_fields(s, ctx.conn_id, Entity.INVOICE, ids)
+    own = {a: Decimal(str(f["amount_due"])) for a, f in rows.items() if f.get("amount_due") is not None}
+    s.info[key] = own
+    return own

@@ -77,6 +77,7 @@ def make_bills(ctx: CycleContext) -> int:
 
 class PurchaseOrderRules(EntityRules):
     entity = Entity.PURCHASE_ORDER
+    keeps_platform_fields = True
 
     def after_push(self, ctx: CycleContext, written: list[PlannedWrite], removed: list[PlannedWrite]) -> None:
         make_bills(ctx)

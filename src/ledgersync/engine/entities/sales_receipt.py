@@ -20,6 +20,7 @@ COMPUTED = ("total", "total_tax")
 
 class SalesReceiptRules(EntityRules):
     entity = Entity.SALES_RECEIPT
+    keeps_platform_fields = True
 
     def nothing_to_send(self, outgoing: Record) -> bool:
         return isinstance(outgoing, SalesReceipt) and outgoing.status is PaymentStatus.DELETED
