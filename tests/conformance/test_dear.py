@@ -54,10 +54,8 @@ class TestDear(ProviderConformance):
     provider_name = "dear"
     currency = "AUD"
     # API keys, no tokens; DEAR's ModifiedSince / UpdatedSince carry milliseconds.
-    # Issue 15's unknown-code and multi-invoice payment checks are not yet carried to DEAR's connector.
-    traits = PlatformTraits(
-        tokens=False, settle_seconds=0.05, refuses_unknown_accounts=False, multi_invoice_payments=False
-    )
+    # A DEAR payment pays one invoice (its TaskID): the multi-invoice payment check is not carried to DEAR.
+    traits = PlatformTraits(tokens=False, settle_seconds=0.05, multi_invoice_payments=False)
     h: DearHarness
 
     @contextmanager

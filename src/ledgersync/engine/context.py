@@ -62,7 +62,8 @@ DOC_OF_PARENT = frozenset({Entity.PAYMENT, Entity.CREDIT, Entity.REFUND})
 # A connector's naming of a code the platform lacks: "<Platform> has no <what> <code>; map it in the connection's
 # account codes" (or tax codes). The code may hold spaces (some platforms name accounts).
 _NAMED_CODE = re.compile(
-    r"^(?P<platform>.+?) has no (?P<what>account|tax code|tax rule) (?P<code>.+?); map it in the connection's "
+    r"^(?P<platform>.+?) has no (?P<what>account|tax code|tax rule) (?P<code>.+?)(?P<rest> that takes payments)?; "
+    r"map it in the connection's "
     r"(?P<field>account codes|tax codes)\.$"
 )
 
@@ -173,18 +174,19 @@ class CycleContext:
         named = _NAMED_CODE.search(error.message)
         if named is not None:
             what, code, field = named.group("what"), named.group("code"), named.group("field")
+            rest = named.group("rest") or ""
         else:
             codes = [c for c in dict.fromkeys(account_codes(sent)) if c]
             if len(codes) != 1:
                 return error
-            what, code, field = "account", codes[0], "account codes"
+            what, code, field, rest = "account", codes[0], "account codes", ""
         table = self.codes.taxes if field == "tax codes" else self.codes.accounts
         back = {v: k for k, v in reversed(list(table.items()))}
         kind = "tax code" if field == "tax codes" else "account"
         app = f" (the app's {kind} {back[code]} is sent as {code})" if back.get(code, code) != code else ""
         platform = named.group("platform") if named is not None else self.caps.display_name
         return error.model_copy(
-            update={"message": f"{platform} has no {what} {code}{app}; map it in the connection's {field}."}
+            update={"message": f"{platform} has no {what} {code}{rest}{app}; map it in the connection's {field}."}
         )
 
     def parent_doc(self, entity: Entity, app_id: str, s: Any = None) -> str | None:
