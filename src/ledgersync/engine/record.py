@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from ledgersync.engine.context import DOC_OF_PARENT, doc_of
 from ledgersync.engine.entities import rules_for
 from ledgersync.engine.entities.base import EntityRules, changed_fields
 from ledgersync.engine.translate import Unresolved
-from ledgersync.model import AUTH, Entity, ErrorCode, ProviderError, Record, SyncError
+from ledgersync.model import AUTH, Entity, ErrorCode, Payment, PaymentStatus, ProviderError, Record, SyncError
 from ledgersync.providers.base import PullPage, RemoteRecord, WriteResult
 from ledgersync.store import LinkChange, LinkRow, StateChange, StoredRecord, divergence
 from ledgersync.store.outbox import PlannedWrite
@@ -580,9 +581,51 @@ def page_pulled(ctx: CycleContext, entity: Entity, page: PullPage) -> None:
                 _apply_unlinked(ctx, s, entity, remote)
             elif link.remote_version != remote.version or (remote.deleted and not link.removed):
                 changed[remote.remote_id] = (remote, link)  # a later copy of one record in the page wins
+        if page.listed_whole:
+            for remote, link in _gone_from_parents(ctx, s, entity, page):
+                changed.setdefault(remote.remote_id, (remote, link))
         _apply_linked_many(ctx, s, entity, list(changed.values()))
         ctx.store.set_cursor(s, ctx.conn_id, entity, page.cursor, page.resume)
     ctx.report.bump(ctx.report.pulled, entity, len(page.records))
+
+
+# The version of a record found gone by listing (not read): its app copy is marked deleted untranslated.
+GONE = "gone"
+
+
+def _gone_from_parents(
+    ctx: CycleContext, s: Session, entity: Entity, page: PullPage
+) -> list[tuple[RemoteRecord, LinkRow]]:
+    """Linked payments of the invoices a page lists whole that the page does not list: deleted on the platform
+    (one that deletes payments outright and lists no deletions). Only payments are listed this way."""
+    if entity is not Entity.PAYMENT:
+        return []
+    invoices = [a for rid in page.listed_whole if (a := ctx.to_app_id(Entity.INVOICE, rid))]
+    if not invoices:
+        return []
+    listed = {r.remote_id for r in page.records}
+    app_ids = ctx.store.referring_ids(s, ctx.org_id, entity, [f"invoice:{a}" for a in invoices])
+    gone_apps = {a: rid for a in sorted(app_ids) if (rid := ctx.to_remote_id(entity, a)) and rid not in listed}
+    gone = list(gone_apps.values())
+    links = ctx.store.link_rows(s, ctx.conn_id, entity, gone)
+    # What the invoices owe changed with them: read back after the push stage (a changed sale was read already,
+    # one the platform did not mark as changed was not).
+    for stored in ctx.store.record_map(s, ctx.org_id, entity, list(gone_apps)).values():
+        for alloc in getattr(stored.record, "allocations", None) or []:
+            if (rid := ctx.to_remote_id(Entity.INVOICE, alloc.invoice_id)) in page.listed_whole:
+                ctx.stale_invoices.add(rid)
+    today = dt.date.today()
+    return [
+        (
+            RemoteRecord(
+                entity, rid, GONE, Payment(id=rid, date=today, amount=Decimal(0), status=PaymentStatus.DELETED),
+                deleted=True,
+            ),
+            links[rid],
+        )
+        for rid in gone
+        if rid in links and not links[rid].removed
+    ]
 
 
 def refreshed(ctx: CycleContext, entity: Entity, records: Sequence[RemoteRecord]) -> None:
@@ -625,7 +668,7 @@ def _apply_linked_many(
         cur = current.get(link.app_id)
         if cur is None:
             continue
-        incoming = ctx.app_view(remote, link.app_id)
+        incoming = None if remote.version == GONE else ctx.app_view(remote, link.app_id)
         if incoming is None:
             if remote.deleted:
                 # A platform reports a deletion with no content (QuickBooks CDC gives just the id): mark the

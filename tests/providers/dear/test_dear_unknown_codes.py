@@ -5,18 +5,30 @@ validation does (its wording is a sandbox guess)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ledgersync import Contact, Invoice, InvoiceLine, Payment
-from ledgersync.demo import SandboxHandle, connect_dear
+from ledgersync.demo import SandboxHandle, connect_dear, dear_sandbox
 from ledgersync.engine.actions import ActionCentre
 from ledgersync.model import Allocation, Entity, ErrorCode
 from ledgersync.providers.dear.errors import classify
 
-from .test_dear_provider import FAST, open_ls, sandbox  # noqa: F401  (the fixture)
+from .test_dear_provider import open_ls
+
+# The minute limit is raised on both sides: these tests are about codes, not pacing.
+FAST = {"rate_limit_wait_seconds": "0.2", "default_tax_rule": "GST Free Income", "per_minute": "1000000"}
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxHandle]:
+    with dear_sandbox(config={"rate_limits": {"per_minute": 1_000_000}}) as sb:
+        yield sb
+
 
 TODAY = dt.date.today()
 
@@ -26,7 +38,7 @@ def _invoice(account: str | None = None, tax: str | None = None) -> Invoice:
     return Invoice(id="i1", contact_id="c1", number="A-1", date=TODAY, lines=[line])
 
 
-def test_the_sandbox_refuses_a_payment_to_an_account_it_lacks(sandbox: SandboxHandle) -> None:  # noqa: F811
+def test_the_sandbox_refuses_a_payment_to_an_account_it_lacks(sandbox: SandboxHandle) -> None:
     base = {"api-auth-accountid": sandbox.client_id, "api-auth-applicationkey": sandbox.client_secret}
     with httpx.Client(base_url=f"{sandbox.url}/ExternalApi/v2/", headers=base) as http:
         tax = http.post("product", json={"SKU": "X1", "Name": "X", "SaleTaxRule": "No Such Rule"})
@@ -37,7 +49,7 @@ def test_the_sandbox_refuses_a_payment_to_an_account_it_lacks(sandbox: SandboxHa
 
 def test_a_payment_to_an_account_dear_lacks_names_it_with_the_apps_code(
     tmp_path: Path,
-    sandbox: SandboxHandle,  # noqa: F811
+    sandbox: SandboxHandle,
 ) -> None:
     ls, org = open_ls(tmp_path)
     conn = connect_dear(ls, org, sandbox, {**FAST, "account_codes": '{"090": "8989"}'})
@@ -65,7 +77,7 @@ def test_a_payment_to_an_account_dear_lacks_names_it_with_the_apps_code(
     assert "Chart of Accounts" in (err.hint or "")
 
 
-def test_an_invoice_with_a_tax_rule_dear_lacks_names_it(tmp_path: Path, sandbox: SandboxHandle) -> None:  # noqa: F811
+def test_an_invoice_with_a_tax_rule_dear_lacks_names_it(tmp_path: Path, sandbox: SandboxHandle) -> None:
     ls, org = open_ls(tmp_path)
     conn = connect_dear(ls, org, sandbox, {**FAST, "tax_codes": '{"OUTPUT": "GST Mystery"}'})
     ls.upsert_contact(org, Contact(id="c1", name="Ann"))

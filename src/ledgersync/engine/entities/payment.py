@@ -91,7 +91,7 @@ class PaymentRules(EntityRules):
         leave the app showing them unpaid until the next pull."""
         from ledgersync.engine import pull
 
-        if not (written or removed):
+        if not (written or removed or ctx.stale_invoices):
             return
         # What the payments' answers and the platform's rules tell is taken as it is; the rest is read back.
         derived, touched = derive_paid(ctx, written, removed)
