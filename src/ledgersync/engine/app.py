@@ -69,6 +69,9 @@ class Health:
     sync_every_seconds: int | None = None
     own_cadence: bool = False
     next_sync_at: dt.datetime | None = None
+    # How deletions on the platform are found, where it has no delete feed (the capability's "deletes" note):
+    # shown beside the schedule, since such deletions show only as often as that.
+    deletions: str | None = None
 
     def schedule_phrase(self) -> str:
         """"Syncs every 5 minutes (Xero's default); next at 14:05 UTC" and the like."""
@@ -499,6 +502,7 @@ class LedgerSync:
             sync_every_seconds=every.seconds,
             own_cadence=every.own,
             next_sync_at=schedule.due_at(conn, every),
+            deletions=spec.capabilities.notes.get("deletes"),
         )
 
     def _cadence(self, spec: ProviderSpec, conn: Connection) -> str | None:

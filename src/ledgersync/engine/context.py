@@ -36,6 +36,8 @@ class CycleReport:
     calls: int = 0
     status: str = "ok"
     message: str | None = None
+    # What to do about a cycle that stopped (the connection-wide error's hint).
+    hint: str | None = None
 
     def bump(self, bucket: dict[str, int], entity: Entity, n: int = 1) -> None:
         if n:

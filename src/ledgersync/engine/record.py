@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -16,7 +15,7 @@ from ledgersync.engine.context import DOC_OF_PARENT, doc_of
 from ledgersync.engine.entities import rules_for
 from ledgersync.engine.entities.base import EntityRules, changed_fields
 from ledgersync.engine.translate import Unresolved
-from ledgersync.model import AUTH, Entity, ErrorCode, Payment, PaymentStatus, ProviderError, Record, SyncError
+from ledgersync.model import AUTH, Entity, ErrorCode, ProviderError, Record, SyncError
 from ledgersync.providers.base import PullPage, RemoteRecord, WriteResult
 from ledgersync.store import LinkChange, LinkRow, StateChange, StoredRecord, divergence
 from ledgersync.store.outbox import PlannedWrite
@@ -596,36 +595,20 @@ GONE = "gone"
 def _gone_from_parents(
     ctx: CycleContext, s: Session, entity: Entity, page: PullPage
 ) -> list[tuple[RemoteRecord, LinkRow]]:
-    """Linked payments of the invoices a page lists whole that the page does not list: deleted on the platform
-    (one that deletes payments outright and lists no deletions). Only payments are listed this way."""
-    if entity is not Entity.PAYMENT:
-        return []
-    invoices = [a for rid in page.listed_whole if (a := ctx.to_app_id(Entity.INVOICE, rid))]
-    if not invoices:
-        return []
-    listed = {r.remote_id for r in page.records}
-    app_ids = ctx.store.referring_ids(s, ctx.org_id, entity, [f"invoice:{a}" for a in invoices])
-    gone_apps = {a: rid for a in sorted(app_ids) if (rid := ctx.to_remote_id(entity, a)) and rid not in listed}
-    gone = list(gone_apps.values())
+    """Linked records of the parents a page lists whole that the page does not list (a platform that deletes
+    them outright and lists no deletions): marked deleted in the app, untranslated (version GONE)."""
+    rules = rules_for(entity)
+    gone = rules.gone_from(ctx, s, page.listed_whole, {r.remote_id for r in page.records})
     links = ctx.store.link_rows(s, ctx.conn_id, entity, gone)
-    # What the invoices owe changed with them: read back after the push stage (a changed sale was read already,
-    # one the platform did not mark as changed was not).
-    for stored in ctx.store.record_map(s, ctx.org_id, entity, list(gone_apps)).values():
-        for alloc in getattr(stored.record, "allocations", None) or []:
-            if (rid := ctx.to_remote_id(Entity.INVOICE, alloc.invoice_id)) in page.listed_whole:
-                ctx.stale_invoices.add(rid)
-    today = dt.date.today()
-    return [
-        (
-            RemoteRecord(
-                entity, rid, GONE, Payment(id=rid, date=today, amount=Decimal(0), status=PaymentStatus.DELETED),
-                deleted=True,
-            ),
-            links[rid],
-        )
-        for rid in gone
-        if rid in links and not links[rid].removed
-    ]
+    current = ctx.store.record_map(s, ctx.org_id, entity, [links[rid].app_id for rid in gone if rid in links])
+    out: list[tuple[RemoteRecord, LinkRow]] = []
+    for rid in gone:
+        link = links.get(rid)
+        stored = current.get(link.app_id) if link is not None else None
+        if link is None or link.removed or stored is None:
+            continue
+        out.append((RemoteRecord(entity, rid, GONE, stored.record, deleted=True), link))
+    return out
 
 
 def refreshed(ctx: CycleContext, entity: Entity, records: Sequence[RemoteRecord]) -> None:
@@ -856,7 +839,7 @@ def cycle_finished(ctx: CycleContext, connection_status: str) -> None:
 
 def stopped(ctx: CycleContext, error: SyncError) -> None:
     """The cycle stopped on a connection-wide error: the connection's status says why."""
-    ctx.report.message = error.message
+    ctx.report.message, ctx.report.hint = error.message, error.hint
     if error.code in AUTH:
         ctx.report.status = "needs_reconnect"
         ctx.store.update_connection(ctx.conn_id, status="needs_reconnect", status_reason=error.message)
