@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import secrets
@@ -102,7 +103,8 @@ def mount(app: FastAPI, ls: LedgerSync, *, session_secret: str | None = None) ->
     async def invalid_request(request: Request, exc: Exception) -> Response:
         # The REST API answers its callers in JSON; a person using the dashboard gets a page.
         if _is_api(request) and api_invalid is not None:
-            return await api_invalid(request, exc)  # type: ignore[no-any-return]
+            answer = api_invalid(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
         fields = []
         if isinstance(exc, RequestValidationError):
             fields = sorted({str(e.get("loc", ["?"])[-1]) for e in exc.errors()})
