@@ -40,7 +40,7 @@ EXIT_FAILED, EXIT_SETUP, EXIT_BUSY = 1, 2, 3
 
 def expected_failure(exc: BaseException) -> tuple[str, int] | None:
     """One line and an exit code for each failure a person can meet; None for a bug (its traceback stays)."""
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
     if isinstance(exc, ConnectionBusy):
         return "that connection is being synced by another process right now; try again shortly", EXIT_BUSY
@@ -54,6 +54,13 @@ def expected_failure(exc: BaseException) -> tuple[str, int] | None:
         return str(exc), EXIT_FAILED
     if isinstance(exc, IntegrityError):
         return "that conflicts with a record already in the store (nothing was changed)", EXIT_FAILED
+    if isinstance(exc, ArgumentError):
+        # A URL no installed driver opens ("foo://", "postgres://" without a driver): say what one looks like.
+        return (
+            f"the database URL cannot be used ({exc}); give one like postgresql+psycopg://user@host:5432/name "
+            "or sqlite:///path/to/file.db (--db or LEDGERSYNC_DATABASE_URL)",
+            EXIT_SETUP,
+        )
     if isinstance(exc, OperationalError):
         return f"the database cannot be used: {str(exc.orig).strip() or type(exc.orig).__name__}", EXIT_SETUP
     if isinstance(exc, KeyError | LookupError):
@@ -482,8 +489,10 @@ def sync_now(
 def verify(
     db: DbOption = None,
     connection: EveryConnOption = None,
-    sample: Annotated[int | None, typer.Option(help="Compare this many records, picked at random")] = None,
-    call_budget: Annotated[int | None, typer.Option(help="Platform calls it may use (with --sample)")] = None,
+    sample: Annotated[int | None, typer.Option(min=1, help="Compare this many records, picked at random")] = None,
+    call_budget: Annotated[
+        int | None, typer.Option(min=1, help="Platform calls it may use (with --sample)")
+    ] = None,
 ) -> None:
     """Check against the platform, field by field: records that differ become Drifted, with both versions and
     the fixes (resolve --keep-app / --keep-platform / --skip). Exit 1 when anything differs."""
@@ -612,7 +621,7 @@ def export_all(
                 codes.append(code)
                 continue
         console.print(f"{conn.id}: {summary.line()}", soft_wrap=True)
-        if summary.failed or summary.status != "ok":
+        if summary.failed or summary.waiting or summary.status != "ok":
             codes.append(EXIT_FAILED)
     raise typer.Exit(0 if not codes else EXIT_BUSY if set(codes) == {EXIT_BUSY} else min(codes))
 
@@ -749,7 +758,9 @@ def beat(
 def schedule(
     db: DbOption = None,
     connection: ConnOption = None,
-    every: Annotated[int | None, typer.Option(help="Sync this connection every this many seconds (0: off)")] = None,
+    every: Annotated[
+        int | None, typer.Option(min=0, help="Sync this connection every this many seconds (0: off)")
+    ] = None,
     default: Annotated[bool, typer.Option("--default", help="Back to the platform's default cadence")] = False,
 ) -> None:
     """Show or set a connection's cadence (the scheduler's; webhooks and Sync now come on top)."""

@@ -914,6 +914,8 @@ DEAR_DEMO_SANDBOX = {"rate_limits": {"per_minute": 6000}}
 DEAR_DEMO_CONFIG = {
     "per_minute": "6000",
     "tax_codes": json.dumps({"OUTPUT": "GST on Income", "NONE": "GST Free Income"}),
+    # The business's purchases account (Xero's 300) is DEAR's 400 Purchases; DEAR refuses a code its chart lacks.
+    "account_codes": json.dumps({"300": "400"}),
 }
 
 

@@ -10,7 +10,9 @@ from typing import Any
 
 from ledgersync.demo import SandboxHandle, connect_dear, dear_sandbox
 from ledgersync.engine import LedgerSync
+from ledgersync.providers.dear.provider import cursor_stamp
 from ledgersync.testing import Faults, PlatformTraits, ProviderConformance
+from ledgersync.testing.protocol import cursor_position
 
 # The sandbox's minute limit is raised (and the client's with it) so the kit runs at full speed; the 60-a-minute
 # limit and its 503 are exercised in tests/sandbox/dear and tests/providers/dear. After a 503 (an injected
@@ -54,10 +56,8 @@ class TestDear(ProviderConformance):
     provider_name = "dear"
     currency = "AUD"
     # API keys, no tokens; DEAR's ModifiedSince / UpdatedSince carry milliseconds.
-    # Issue 15's unknown-code and multi-invoice payment checks are not yet carried to DEAR's connector.
-    traits = PlatformTraits(
-        tokens=False, settle_seconds=0.05, refuses_unknown_accounts=False, multi_invoice_payments=False
-    )
+    # A DEAR payment pays one invoice (its TaskID): the multi-invoice payment check is not carried to DEAR.
+    traits = PlatformTraits(tokens=False, settle_seconds=0.05, multi_invoice_payments=False)
     h: DearHarness
 
     @contextmanager
@@ -74,6 +74,13 @@ class TestDear(ProviderConformance):
 
     def rename_contact(self, remote_id: str, name: str) -> None:
         self.h.user("customer", {"ID": remote_id, "Name": name}, method="PUT")
+
+    def delete_payment(self, payment_remote_id: str) -> None:
+        # A person deletes the payment in DEAR: it is gone, and nothing lists it as deleted.
+        self.h.user("sale/payment", method="DELETE", params={"ID": payment_remote_id})
+
+    def cursor_key(self, cursor: str) -> Any:
+        return cursor_position(cursor_stamp(cursor) or "")
 
     def pay_invoice(self, invoice_remote_id: str, amount: Decimal) -> str:
         task = self.h.invoice(self.h.sale(invoice_remote_id))["TaskID"]

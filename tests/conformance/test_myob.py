@@ -155,7 +155,7 @@ class TestMyob(SandboxConformance):
     harness = Myob
     # MYOB keeps card IDs unique, not names: two cards may share a name.
     # Issue 15's unknown-code check is not yet carried to MYOB's connector.
-    traits = PlatformTraits(refuses_duplicate_names=False, settle_seconds=0.0, refuses_unknown_accounts=False)
+    traits = PlatformTraits(refuses_duplicate_names=False, settle_seconds=0.0)
 
     @contextmanager
     def start_platform(self) -> Iterator[None]:

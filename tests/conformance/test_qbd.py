@@ -119,9 +119,8 @@ class TestQuickBooksDesktop(ProviderConformance):
     provider_name = "qbd"
     currency = "USD"
     # No OAuth tokens; a sync killed in a child process would need its own bridge to the company file.
-    # Issue 15's unknown-code naming is not yet carried to the QuickBooks Desktop connector.
     traits: ClassVar[PlatformTraits] = PlatformTraits(
-        tokens=False, reachable_from_child_process=False, settle_seconds=1.05, refuses_unknown_accounts=False
+        tokens=False, reachable_from_child_process=False, settle_seconds=1.05
     )
     handle: Any
     direct: Direct

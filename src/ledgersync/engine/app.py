@@ -73,6 +73,9 @@ class Health:
     # The organisation's currency settings as its platform last told them (issue 16): "Home currency AUD ·
     # multicurrency on: USD, NZD"; None until read (at connect, on Refresh link, or when a cycle needs them).
     currencies: str | None = None
+    # How deletions on the platform are found, where it has no delete feed (the capability's "deletes" note):
+    # shown beside the schedule, since such deletions show only as often as that.
+    deletions: str | None = None
 
     def schedule_phrase(self) -> str:
         """"Syncs every 5 minutes (Xero's default); next at 14:05 UTC" and the like."""
@@ -542,6 +545,7 @@ class LedgerSync(AttachmentsAPI):
             own_cadence=every.own,
             next_sync_at=schedule.due_at(conn, every),
             currencies=settings.summary() if (settings := connections.org_settings(conn)) else None,
+            deletions=spec.capabilities.notes.get("deletes"),
         )
 
     def refresh_org_settings(self, conn_id: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class CycleReport:
     calls: int = 0
     status: str = "ok"
     message: str | None = None
+    # What to do about a cycle that stopped (the connection-wide error's hint).
+    hint: str | None = None
 
     def bump(self, bucket: dict[str, int], entity: Entity, n: int = 1) -> None:
         if n:
@@ -56,6 +59,15 @@ def idempotency_key(conn_id: str, entity: Entity, app_id: str, version: int, att
 
 # Records a person finds by the document they belong to (an invoice's number), not by a number of their own.
 DOC_OF_PARENT = frozenset({Entity.PAYMENT, Entity.CREDIT, Entity.REFUND})
+
+
+# A connector's naming of a code the platform lacks: "<Platform> has no <what> <code>; map it in the connection's
+# account codes" (or tax codes). The code may hold spaces (some platforms name accounts).
+_NAMED_CODE = re.compile(
+    r"^(?P<platform>.+?) has no (?P<what>account|tax code|tax rule) (?P<code>.+?)(?P<rest> that takes payments)?; "
+    r"map it in the connection's "
+    r"(?P<field>account codes|tax codes)\.$"
+)
 
 
 def account_codes(record: Record) -> list[str]:
@@ -157,22 +169,29 @@ class CycleContext:
         return self.store.event_row(kind, connection_id=self.conn_id, org_id=self.org_id, **fields)
 
     def real_cause(self, error: SyncError, sent: Record) -> SyncError:
-        """A code the platform does not know, named: the platform's words rarely say which code (QuickBooks'
-        "made inactive", Xero's "Account must be valid"), so the one account code the record sent is put in,
-        with the app's own code where this connection's map turned it into another."""
+        """A code the platform does not know, named. Where the connector's message names it ("<Platform> has no tax
+        rule GST; map it in the connection's tax codes") it stays, with the app's own code put in where this
+        connection's map turned the app's code into that one. The platform's words rarely say which code
+        ("made inactive", "Account must be valid", a UID): then the one account code the record sent is put in
+        the same way."""
         if error.code is not ErrorCode.UNKNOWN_CODE:
             return error
-        codes = [c for c in dict.fromkeys(account_codes(sent)) if c]
-        if len(codes) != 1 or f" {codes[0]};" in error.message:
-            return error
-        code = codes[0]
-        back = {v: k for k, v in self.codes.accounts.items()}
-        app = f" (the app's account {back[code]} is sent as {code})" if back.get(code, code) != code else ""
+        named = _NAMED_CODE.search(error.message)
+        if named is not None:
+            what, code, field = named.group("what"), named.group("code"), named.group("field")
+            rest = named.group("rest") or ""
+        else:
+            codes = [c for c in dict.fromkeys(account_codes(sent)) if c]
+            if len(codes) != 1:
+                return error
+            what, code, field, rest = "account", codes[0], "account codes", ""
+        table = self.codes.taxes if field == "tax codes" else self.codes.accounts
+        back = {v: k for k, v in reversed(list(table.items()))}
+        kind = "tax code" if field == "tax codes" else "account"
+        app = f" (the app's {kind} {back[code]} is sent as {code})" if back.get(code, code) != code else ""
+        platform = named.group("platform") if named is not None else self.caps.display_name
         return error.model_copy(
-            update={
-                "message": f"{self.caps.display_name} has no account {code}{app}; map it in the connection's "
-                "account codes."
-            }
+            update={"message": f"{platform} has no {what} {code}{rest}{app}; map it in the connection's {field}."}
         )
 
     def parent_doc(self, entity: Entity, app_id: str, s: Any = None) -> str | None:

@@ -32,6 +32,12 @@ class ExportSummary:
     seconds: float = 0.0
     status: str = "ok"
     message: str | None = None
+    # Why records are still waiting (not synced, not failed): the first reason met, e.g. the platform is down.
+    waiting_reason: str | None = None
+
+    @property
+    def waiting(self) -> int:
+        return self.states.get("pending", 0) + self.states.get("not_synced", 0) + self.states.get("syncing", 0)
 
     @property
     def synced(self) -> int:
@@ -47,6 +53,9 @@ class ExportSummary:
             f"Exported {self.what}: {self.synced} of {self.total} synced ({self.pushed} sent now), "
             f"{self.failed} failed, {held} skipped or excluded, in {self.seconds:.1f}s"
         )
+        if self.waiting:
+            why = f" ({self.waiting_reason})" if self.waiting_reason else ""
+            out += f"; {self.waiting} still waiting{why}: they go with the next sync, or export again"
         return out + (f" — {self.message}" if self.message else "")
 
 
@@ -98,5 +107,7 @@ def export(
         st = states.get(app_id)
         key = st.state if st is not None else "not_synced"
         summary.states[key] = summary.states.get(key, 0) + 1
+        if key in ("pending", "syncing") and st is not None and st.error_message and not summary.waiting_reason:
+            summary.waiting_reason = st.error_message
     summary.seconds = time.monotonic() - started
     return summary

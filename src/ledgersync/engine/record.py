@@ -597,9 +597,35 @@ def page_pulled(ctx: CycleContext, entity: Entity, page: PullPage) -> None:
                 _apply_unlinked(ctx, s, entity, remote)
             elif link.remote_version != remote.version or (remote.deleted and not link.removed):
                 changed[remote.remote_id] = (remote, link)  # a later copy of one record in the page wins
+        if page.listed_whole:
+            for remote, link in _gone_from_parents(ctx, s, entity, page):
+                changed.setdefault(remote.remote_id, (remote, link))
         _apply_linked_many(ctx, s, entity, list(changed.values()))
         ctx.store.set_cursor(s, ctx.conn_id, entity, page.cursor, page.resume)
     ctx.report.bump(ctx.report.pulled, entity, len(page.records))
+
+
+# The version of a record found gone by listing (not read): its app copy is marked deleted untranslated.
+GONE = "gone"
+
+
+def _gone_from_parents(
+    ctx: CycleContext, s: Session, entity: Entity, page: PullPage
+) -> list[tuple[RemoteRecord, LinkRow]]:
+    """Linked records of the parents a page lists whole that the page does not list (a platform that deletes
+    them outright and lists no deletions): marked deleted in the app, untranslated (version GONE)."""
+    rules = rules_for(entity)
+    gone = rules.gone_from(ctx, s, page.listed_whole, {r.remote_id for r in page.records})
+    links = ctx.store.link_rows(s, ctx.conn_id, entity, gone)
+    current = ctx.store.record_map(s, ctx.org_id, entity, [links[rid].app_id for rid in gone if rid in links])
+    out: list[tuple[RemoteRecord, LinkRow]] = []
+    for rid in gone:
+        link = links.get(rid)
+        stored = current.get(link.app_id) if link is not None else None
+        if link is None or link.removed or stored is None:
+            continue
+        out.append((RemoteRecord(entity, rid, GONE, stored.record, deleted=True), link))
+    return out
 
 
 def refreshed(ctx: CycleContext, entity: Entity, records: Sequence[RemoteRecord]) -> None:
@@ -643,7 +669,7 @@ def _apply_linked_many(
         cur = current.get(link.app_id)
         if cur is None:
             continue
-        incoming = ctx.app_view(remote, link.app_id)
+        incoming = None if remote.version == GONE else ctx.app_view(remote, link.app_id)
         if incoming is None:
             if remote.deleted:
                 # A platform reports a deletion with no content (QuickBooks CDC gives just the id): mark the
@@ -836,7 +862,7 @@ def cycle_finished(ctx: CycleContext, connection_status: str) -> None:
 
 def stopped(ctx: CycleContext, error: SyncError) -> None:
     """The cycle stopped on a connection-wide error: the connection's status says why."""
-    ctx.report.message = error.message
+    ctx.report.message, ctx.report.hint = error.message, error.hint
     if error.code in AUTH:
         ctx.report.status = "needs_reconnect"
         ctx.store.update_connection(ctx.conn_id, status="needs_reconnect", status_reason=error.message)

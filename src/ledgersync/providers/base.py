@@ -70,6 +70,10 @@ class PullPage:
     records: list[RemoteRecord]
     cursor: str | None
     resume: str | None = None
+    # Invoices (platform ids) whose payments this page of payments lists whole, for a platform that deletes a
+    # payment outright and lists no deletions: a linked payment of one of them missing from the page was
+    # deleted on the platform.
+    listed_whole: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -614,6 +614,21 @@ class Store:
                 out[row.app_id] = _stored(row)
         return list(out.values())
 
+    def referring_ids(self, s: Session, org_id: str, entity: Entity, refs: Sequence[str]) -> set[str]:
+        """App ids of live records of `entity` that refer to any of `refs`, in one read per 200 refs (the
+        payments on a page of invoices)."""
+        out: set[str] = set()
+        for start in range(0, len(refs), 200):
+            likes = [cast(AppRecord.refs, String).like(f'%"{ref}"%') for ref in refs[start : start + 200]]
+            q = select(AppRecord.app_id).where(
+                AppRecord.org_id == org_id,
+                AppRecord.entity == entity.value,
+                AppRecord.deleted.is_(False),
+                or_(*likes),
+            )
+            out.update(s.scalars(q))
+        return out
+
     def referenced(self, org_id: str, prefix: str) -> set[str]:
         """Every id referred to with `prefix` (e.g. 'contact:') by any live record of the organisation."""
         with self.session() as s:

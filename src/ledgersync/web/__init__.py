@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import secrets
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledgersync import LedgerSync
 from ledgersync.web.auth import WebSettings, create_user, set_role, unlock_sign_in
-from ledgersync.web.views import CsrfFailed, Forbidden, LoginRequired, build_router, forbidden_page
+from ledgersync.web.views import CsrfFailed, Forbidden, LoginRequired, build_router, forbidden_page, problem_page
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +98,47 @@ def mount(app: FastAPI, ls: LedgerSync, *, session_secret: str | None = None) ->
     async def forbidden(request: Request, exc: Exception) -> Response:
         return forbidden_page(request, exc.message if isinstance(exc, Forbidden) else "Not allowed.")
 
+    api_invalid = app.exception_handlers.get(RequestValidationError)
+
+    async def invalid_request(request: Request, exc: Exception) -> Response:
+        # The REST API answers its callers in JSON; a person using the dashboard gets a page.
+        if _is_api(request) and api_invalid is not None:
+            answer = api_invalid(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        fields = []
+        if isinstance(exc, RequestValidationError):
+            fields = sorted({str(e.get("loc", ["?"])[-1]) for e in exc.errors()})
+        named = f" ({', '.join(fields)})" if fields else ""
+        return problem_page(
+            request,
+            400,
+            "Incomplete request",
+            f"The page sent this with a field missing or not readable{named}, so nothing was changed. Go back, "
+            "reload the page and try again.",
+        )
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette logs the traceback for the server's log; the person gets a plain page, never the traceback.
+        if _is_api(request):
+            return JSONResponse({"detail": "internal error: the server log has the details"}, status_code=500)
+        return problem_page(
+            request,
+            500,
+            "Something went wrong",
+            "ledgersync hit an unexpected error and could not finish this. Try again; if it keeps happening, "
+            "tell your administrator (the server log has the details).",
+        )
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(CsrfFailed, csrf_failed)
     app.add_exception_handler(Forbidden, forbidden)
     app.state.ledgersync_web = True
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(("/v1/", "/v1", "/qbwc"))
 
 
 def _quote(path: str) -> str:

@@ -3,11 +3,16 @@ background thread so the page can show its progress; one run per connection and 
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from ledgersync import LedgerSync, ProviderError
+from ledgersync.engine.sync import ConnectionBusy
+from ledgersync.store import LeaseLost
+
+log = logging.getLogger(__name__)
 
 KINDS = ("products", "customers")
 
@@ -64,13 +69,28 @@ class ExportRuns:
                 line = summary.line()
                 with self._lock:
                     run.line, run.done, run.total = line, summary.total, summary.total
-            except (ProviderError, ValueError) as exc:
-                message = exc.error.message if isinstance(exc, ProviderError) else str(exc)
+            except ProviderError as exc:
                 with self._lock:
-                    run.error = message
-            except Exception as exc:  # a busy connection, a lost lease: shown, never a dead thread
+                    run.error = " ".join(p for p in (exc.error.message, exc.error.hint) if p)
+            except ValueError as exc:
                 with self._lock:
-                    run.error = str(exc) or type(exc).__name__
+                    run.error = str(exc)
+            except ConnectionBusy:
+                with self._lock:
+                    run.error = (
+                        "a sync of this connection was running, so nothing was exported. Export again when it has "
+                        "finished."
+                    )
+            except LeaseLost:
+                with self._lock:
+                    run.error = "another worker took this connection over while it ran. Export again to finish it."
+            except Exception:  # never a dead thread, and never a traceback on the page
+                log.exception("export of %s on %s failed", what, conn_id)
+                with self._lock:
+                    run.error = (
+                        "it failed on an unexpected error (the server log has the details). Export again; what "
+                        "was sent already is not sent twice."
+                    )
             finally:
                 with self._lock:
                     run.running = False

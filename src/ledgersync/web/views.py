@@ -332,7 +332,8 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
                 continue
             failed = sum(report.failed.values())
             if report.status not in ("ok",):
-                flash(request, "error", f"Sync with {name}: {report.message or report.status}")
+                why = " ".join(p for p in (report.message or report.status, report.hint) if p)
+                flash(request, "error", f"Sync with {name} stopped: {why}")
             elif failed:
                 flash(request, "warn", f"Synced with {name}; {failed} record{'s' if failed != 1 else ''} failed.")
             else:
@@ -396,7 +397,7 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
         conn = ctx.connection(conn_id)
         run = export_runs.get(conn.id, what)
         if run is None:
-            return render(ctx, "missing.html", status_code=404, what=f"an export of {what}")
+            return render(ctx, "missing.html", status_code=404, what=f"export of {what} running or finished")
         return render(ctx, "_export.html", run=export_runs.view(run))
 
     TEMPLATES.env.globals["entity_order"] = [e.value for e in Entity.push_order()]
@@ -481,7 +482,8 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
             ls.submit_credentials(conn.id, submitted)
         except (ValueError, ProviderError) as exc:
             message = exc.error.message if isinstance(exc, ProviderError) else str(exc)
-            flash(request, "error", f"Could not connect {ctx.display_name(conn)}: {message} Nothing was saved.")
+            hint = f" {exc.error.hint}" if isinstance(exc, ProviderError) and exc.error.hint else ""
+            flash(request, "error", f"Could not connect {ctx.display_name(conn)}: {message} Nothing was saved.{hint}")
             return see_other(f"/integrations/{conn.id}/credentials")
         flash(request, "ok", f"Connected to {ls.connection(conn.id).tenant_name}; syncing resumes.")
         return see_other("/integrations")
@@ -697,7 +699,10 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
             raise Forbidden(str(exc).capitalize() + ".") from None
         except ConnectionBusy:
             flash(request, "info", f"A sync with {name} is running right now; try again in a minute.")
-        except (ActionError, ProviderError, LookupError) as exc:
+        except ProviderError as exc:
+            why = " ".join(p for p in (exc.error.message, exc.error.hint) if p)
+            flash(request, "error", f"{present.ACTION_LABEL.get(action, action)} did not work: {why}")
+        except (ActionError, LookupError) as exc:
             flash(request, "error", f"{present.ACTION_LABEL.get(action, action)} did not work: {exc}")
         return see_other(back)
 
@@ -748,7 +753,9 @@ def build_router(ls: LedgerSync, ws: WebSettings | None = None) -> APIRouter:
                 out["candidates"] = ac.link_candidates(ctx.actor, ctx.conn.id, ent, q[:100], limit=100)
                 out["loaded"] = True
             except ProviderError as exc:
-                out["error"] = f"{ctx.platform} could not be read: {exc.error.message}"
+                out["error"] = f"{ctx.platform} could not be read: {exc.error.message} {exc.error.hint or ''}".strip()
+            except ConnectionBusy:
+                out["error"] = f"A sync with {ctx.platform} is running right now; search again in a minute."
         return out
 
     @router.get("/records/{entity}/{app_id}", response_class=HTMLResponse)
@@ -839,7 +846,23 @@ def _services() -> Any:
 
 
 def forbidden_page(request: Request, message: str) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(request, "forbidden.html", {"message": message}, status_code=403)
+    return problem_page(request, 403, "Not allowed", message)
 
 
-__all__ = ["TEMPLATES", "CsrfFailed", "Ctx", "Forbidden", "LoginRequired", "build_router", "forbidden_page"]
+def problem_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    """A plain page for a request the dashboard could not carry out: what happened and what to do."""
+    return TEMPLATES.TemplateResponse(
+        request, "forbidden.html", {"message": message, "title": title}, status_code=status
+    )
+
+
+__all__ = [
+    "TEMPLATES",
+    "CsrfFailed",
+    "Ctx",
+    "Forbidden",
+    "LoginRequired",
+    "build_router",
+    "forbidden_page",
+    "problem_page",
+]

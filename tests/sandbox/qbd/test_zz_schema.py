@@ -33,13 +33,15 @@ WALK = [
     "</FullName></AccountRef></SalesOrPurchase></ItemServiceAdd></ItemServiceAddRq>",
     "<ItemNonInventoryAddRq><ItemNonInventoryAdd><Name>Cable</Name><SalesAndPurchase><SalesDesc>Cable</SalesDesc>"
     "<SalesPrice>5.00</SalesPrice><IncomeAccountRef><FullName>Sales</FullName></IncomeAccountRef><PurchaseCost>2.00"
-    "</PurchaseCost><ExpenseAccountRef><FullName>COGS</FullName></ExpenseAccountRef></SalesAndPurchase>"
+    "</PurchaseCost><ExpenseAccountRef><FullName>Cost of Goods Sold</FullName></ExpenseAccountRef></SalesAndPurchase>"
     "</ItemNonInventoryAdd></ItemNonInventoryAddRq>",
     "<ItemInventoryAddRq><ItemInventoryAdd><Name>Router</Name><SalesPrice>120.00</SalesPrice><IncomeAccountRef>"
-    "<FullName>Sales</FullName></IncomeAccountRef><PurchaseCost>80.00</PurchaseCost><COGSAccountRef><FullName>COGS"
-    "</FullName></COGSAccountRef><AssetAccountRef><FullName>Inventory Asset</FullName></AssetAccountRef>"
+    "<FullName>Sales</FullName></IncomeAccountRef><PurchaseCost>80.00</PurchaseCost><COGSAccountRef>"
+    "<FullName>Cost of Goods Sold</FullName></COGSAccountRef>"
+    "<AssetAccountRef><FullName>Inventory Asset</FullName></AssetAccountRef>"
     "<QuantityOnHand>10</QuantityOnHand><TotalValue>800.00</TotalValue></ItemInventoryAdd></ItemInventoryAddRq>",
     "<ItemQueryRq/>",
+    "<AccountQueryRq/>",
     "<InvoiceAddRq requestID='inv'><InvoiceAdd><CustomerRef><FullName>Walk:Job</FullName></CustomerRef>"
     "<ClassRef><FullName>North</FullName></ClassRef><TxnDate>2026-11-30</TxnDate><RefNumber>INV-1</RefNumber>"
     "<InvoiceLineAdd><ItemRef><FullName>Labour</FullName></ItemRef><Quantity>2</Quantity></InvoiceLineAdd>"
@@ -52,7 +54,7 @@ WALK = [
     "<PurchaseOrderLineAdd><ItemRef><FullName>Router</FullName></ItemRef><Quantity>3</Quantity>"
     "</PurchaseOrderLineAdd></PurchaseOrderAdd></PurchaseOrderAddRq>",
     "<BillAddRq><BillAdd><VendorRef><FullName>Supplier</FullName></VendorRef><RefNumber>B-77</RefNumber>"
-    "<ExpenseLineAdd><AccountRef><FullName>Rent</FullName></AccountRef><Amount>300.00</Amount></ExpenseLineAdd>"
+    "<ExpenseLineAdd><AccountRef><FullName>Rent Expense</FullName></AccountRef><Amount>300.00</Amount></ExpenseLineAdd>"
     "<ItemLineAdd><ItemRef><FullName>Cable</FullName></ItemRef><Quantity>10</Quantity></ItemLineAdd></BillAdd>"
     "</BillAddRq>",
     "<InvoiceQueryRq><IncludeLineItems>true</IncludeLineItems><IncludeLinkedTxns>true</IncludeLinkedTxns>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from sqlalchemy.orm import Session
@@ -100,6 +101,12 @@ class EntityRules:
     def deleted_copy(self, record: Record) -> Record | None:
         """The app's copy marked deleted, for a deletion the platform reports without content (None: n/a)."""
         return None
+
+    def gone_from(self, ctx: CycleContext, s: Session, parents: Sequence[str], listed: set[str]) -> list[str]:
+        """Platform ids of linked records of this entity that belong to `parents` (platform ids of the records a
+        page lists this entity's records of whole: PullPage.listed_whole) and are not in `listed`: deleted on
+        the platform. Only entities that hang off a parent have any (payments off invoices)."""
+        return []
 
 
 def rate_taken(record: Record, incoming: Record) -> dict[str, Any]:

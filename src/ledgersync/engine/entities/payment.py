@@ -3,6 +3,7 @@ invoices read back after paying, and matching a platform payment to the app's on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,21 @@ class PaymentRules(EntityRules):
     def nothing_to_send(self, outgoing: Record) -> bool:
         return isinstance(outgoing, Payment) and outgoing.status is PaymentStatus.DELETED
 
+    def gone_from(self, ctx: CycleContext, s: Session, parents: Sequence[str], listed: set[str]) -> list[str]:
+        """Linked payments of these invoices (platform ids) the page does not list: deleted on the platform.
+        What those invoices owe changed with them, so they are read back after the push stage (one the platform
+        did not mark as changed would not be read again otherwise)."""
+        invoices = {a: rid for rid in parents if (a := ctx.to_app_id(Entity.INVOICE, rid))}
+        if not invoices:
+            return []
+        app_ids = ctx.store.referring_ids(s, ctx.org_id, Entity.PAYMENT, [f"invoice:{a}" for a in invoices])
+        gone = {a: rid for a in sorted(app_ids) if (rid := ctx.to_remote_id(Entity.PAYMENT, a)) and rid not in listed}
+        for stored in ctx.store.record_map(s, ctx.org_id, Entity.PAYMENT, list(gone)).values():
+            for alloc in getattr(stored.record, "allocations", None) or []:
+                if alloc.invoice_id in invoices:
+                    ctx.stale_invoices.add(invoices[alloc.invoice_id])
+        return list(gone.values())
+
     def replaces(self, ctx: CycleContext, link: Link) -> bool:
         # The platform can't edit a payment: delete the old one, then enter the new version.
         return not link.removed and not ctx.caps.payments_editable
@@ -94,7 +110,7 @@ class PaymentRules(EntityRules):
         leave the app showing them unpaid until the next pull."""
         from ledgersync.engine import pull
 
-        if not (written or removed):
+        if not (written or removed or ctx.stale_invoices):
             return
         # What the payments' answers and the platform's rules tell is taken as it is; the rest is read back.
         derived, touched = derive_paid(ctx, written, removed)

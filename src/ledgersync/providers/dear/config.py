@@ -38,6 +38,16 @@ class DearConfig(ProviderConfig):
     bank_account_code: str = Field("090", min_length=1, description="Account payments go to")
     default_tax_rule: str = Field("GST on Income", min_length=1, description="Tax rule of lines with no tax code")
     purchase_tax_rule: str = Field("GST on Expenses", min_length=1, description="Tax rule of purchase lines")
+    # DEAR deletes a payment outright and lists no deletions: a pull compares each changed sale's payments with
+    # the ones it saw on that sale before (the ids are kept in the payments' cursor), and every
+    # `payment_check_seconds` it also reads again up to `payment_check_sales` sales with payments it has seen (in
+    # turn), in case deleting a payment does not mark its sale as changed (DEAR does not say).
+    payment_check_seconds: float = Field(
+        3600, ge=0, description="How often sales with payments are read again to find payments deleted in DEAR"
+    )
+    payment_check_sales: int = Field(
+        50, ge=0, le=1000, description="Sales read again per pull for that check (one call each)"
+    )
     service_sku: str = Field(
         "LEDGERSYNC-SERVICE",
         min_length=1,

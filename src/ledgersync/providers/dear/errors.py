@@ -7,6 +7,7 @@ sent again by the loop: it fails as UNKNOWN_OUTCOME and the engine looks it up (
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,14 @@ def message_of(body: Any) -> str | None:
     if isinstance(body, str) and body.strip():
         return body.strip()[:500]
     return None
+
+
+NAME = "DEAR / Cin7 Core"
+# DEAR's words for a code its chart of accounts or tax rules lacks are not published (the sandbox's are a guess):
+# "Account '8989' not found", "Tax rule 'GST' not found", "Account '200' is not enabled for payments".
+_ACCOUNT = re.compile(r"\baccount '(?P<code>[^']+)' (?:was )?not found", re.I)
+_NOT_FOR_PAYMENTS = re.compile(r"\baccount '(?P<code>[^']+)' is not enabled for payments", re.I)
+_TAX_RULE = re.compile(r"\btax rule '(?P<code>[^']+)' (?:was )?not found", re.I)
 
 
 def classify(message: str, status: int = 400) -> SyncError:
@@ -73,6 +82,30 @@ def classify(message: str, status: int = 400) -> SyncError:
             ErrorCode.ARCHIVED_CONTACT,
             "The customer on this document is deprecated (inactive) in DEAR.",
             "Make the customer active in DEAR and retry, or link the record to another customer.",
+        )
+    if match := _ACCOUNT.search(text):
+        code = match.group("code")
+        return err(
+            ErrorCode.UNKNOWN_CODE,
+            f"{NAME} has no account {code}; map it in the connection's account codes.",
+            f"Map the app's account to one of this DEAR company's chart of accounts (Settings > Chart of Accounts), "
+            f"or add {code} there, then retry.",
+        )
+    if match := _NOT_FOR_PAYMENTS.search(text):
+        code = match.group("code")
+        return err(
+            ErrorCode.UNKNOWN_CODE,
+            f"{NAME} has no account {code} that takes payments; map it in the connection's account codes.",
+            f"Map the app's bank account to one of DEAR's bank accounts, or allow payments to {code} in DEAR's chart "
+            "of accounts, then retry.",
+        )
+    if match := _TAX_RULE.search(text):
+        code = match.group("code")
+        return err(
+            ErrorCode.UNKNOWN_CODE,
+            f"{NAME} has no tax rule {code}; map it in the connection's tax codes.",
+            f"Map the app's tax type to one of DEAR's tax rules (Settings > Taxation Rules), or add {code} there, "
+            "then retry.",
         )
     if "not found" in lower:
         return err(

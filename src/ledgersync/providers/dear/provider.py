@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -102,6 +104,9 @@ DEAR_CAPABILITIES = Capabilities(
         "cadence": "Synced hourly by default (default_sync_seconds; a connection's own schedule changes it); "
         "webhooks make it live where the account has DEAR's Automation module.",
         "rate_limit": "60 calls a minute per API application, answered with 503.",
+        "deletes": "DEAR deletes a payment outright and lists no deletions: a payment missing from a sale read again "
+        "(when the sale changed, and hourly for up to 50 sales with payments, in turn: payment_check_seconds, "
+        "payment_check_sales) is removed in the app.",
         "invoices": "An invoice is a DEAR sale: header, order lines and an authorised invoice.",
         "vendor": "Suppliers, purchase orders and bills sync both ways: a purchase order and its bill are the "
         "order and the invoice of one DEAR purchase. DEAR numbers orders itself; the app's number is in the memo.",
@@ -109,6 +114,51 @@ DEAR_CAPABILITIES = Capabilities(
 )
 
 _SALE_ENTITIES = (Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE)
+
+
+@dataclass
+class PaidSeen:
+    """The payments' cursor: the change stamp, the sales seen with payments (DEAR lists no deleted payments, so
+    the periodic check reads them again), where that check got to and when it last went round. A plain stamp (a
+    cursor from before) reads as one with no sales seen yet."""
+
+    at: str | None
+    sales: set[str] = field(default_factory=set)
+    checked: float | None = None
+    after: str | None = None
+
+    @classmethod
+    def decode(cls, cursor: str | None) -> PaidSeen:
+        if not cursor or not cursor.startswith("{"):
+            return cls(cursor)
+        data = json.loads(cursor)
+        return cls(data.get("at"), set(data.get("sales") or ()), data.get("checked"), data.get("after"))
+
+    def encode(self, at: str | None) -> str | None:
+        if not self.sales and self.checked is None:
+            return at
+        body = {"at": at, "sales": sorted(self.sales), "checked": self.checked, "after": self.after}
+        return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+    def note(self, sale_id: str, has_payments: bool) -> None:
+        if has_payments:
+            self.sales.add(sale_id)
+        else:
+            self.sales.discard(sale_id)
+
+    def next_batch(self, size: int, exclude: set[str]) -> tuple[list[str], bool]:
+        """Up to `size` sales with payments after the last one checked (those read this pull left out), and
+        whether that reaches the end of the round."""
+        order = [s for s in sorted(self.sales) if s not in exclude and (self.after is None or s > self.after)]
+        batch = order[:size]
+        if batch:
+            self.after = batch[-1]
+        return batch, len(order) <= size
+
+
+def cursor_stamp(cursor: str) -> str | None:
+    """The change stamp of a cursor of this provider (the payments' cursor carries more)."""
+    return PaidSeen.decode(cursor).at
 
 
 def _err(code: ErrorCode, message: str, hint: str) -> SyncError:
@@ -140,6 +190,9 @@ class DearProvider:
         self._sales: dict[str, tuple[str, dict[str, Any]]] = {}
         self._service_product: str | None = None
         self.webhooks_checked: list[str] = []
+        # The sales the last page of a sale list named, and every sale a pull has read (payments' delete check).
+        self._page_sales: list[str] = []
+        self._read_this_pull: list[str] = []
 
     def _relay(self, info: CallInfo) -> None:
         if self.on_call is not None:
@@ -157,12 +210,21 @@ class DearProvider:
             # The service product lines without an item use is made before the first read, so it comes back
             # with the products instead of appearing on DEAR's side only.
             self._ensure_service_product()
+        self._page_sales, self._read_this_pull = [], []
+        paid = PaidSeen.decode(cursor) if entity is Entity.PAYMENT else None
+        cursor = paid.at if paid is not None else cursor
         state: dict[str, Any] = (
             json.loads(resume) if resume else {"since": self._since(cursor), "page": 1, "floor": cursor}
         )
         limit = self.config.page_size
         while True:
             records, stamps, total = self._page(entity, state["since"], state["page"], limit)
+            whole: tuple[str, ...] = ()
+            if paid is not None:
+                whole = tuple(self._page_sales)
+                with_payments = {a.invoice_id for r in records for a in getattr(r.record, "allocations", None) or []}
+                for sid in whole:
+                    paid.note(sid, sid in with_payments)
             more = state["page"] * limit < total
             newest = max(stamps) if stamps else None
             if more:
@@ -173,11 +235,34 @@ class DearProvider:
                     "floor": floor,
                     "newest": max(filter(None, [state.get("newest"), newest]), default=None),
                 }
-                yield PullPage(records, floor, json.dumps(state))
+                at = paid.encode(floor) if paid is not None else floor
+                yield PullPage(records, at, json.dumps(state), listed_whole=whole)
                 continue
             last = max(filter(None, [state.get("newest"), newest, cursor]), default=None)
-            yield PullPage(records, last, None)
+            if paid is not None:
+                checked, found = self._payment_check(paid)
+                records, whole = records + found, whole + checked
+            yield PullPage(records, paid.encode(last) if paid is not None else last, None, listed_whole=whole)
             return
+
+    def _payment_check(self, paid: PaidSeen) -> tuple[tuple[str, ...], list[RemoteRecord]]:
+        """The bounded periodic check: up to `payment_check_sales` sales seen with payments, read again in turn
+        (their payments, listed whole). DEAR does not say whether deleting a payment marks its sale as changed."""
+        now = time.time()
+        due = paid.checked is None or now - paid.checked >= self.config.payment_check_seconds
+        if not due or self.config.payment_check_sales == 0:
+            return (), []
+        batch, wrapped = paid.next_batch(self.config.payment_check_sales, exclude=set(self._read_this_pull))
+        found: list[RemoteRecord] = []
+        for sid in batch:
+            self._sales.pop(sid, None)
+            sale = self._sale_or_none(sid)
+            current = M.payments_from_sale(sale) if sale is not None else []
+            paid.note(sid, bool(current))
+            found += current
+        if wrapped:
+            paid.checked, paid.after = now, None
+        return tuple(batch), found
 
     def _since(self, cursor: str | None) -> str | None:
         if not cursor:
@@ -214,6 +299,8 @@ class DearProvider:
             body = self.client.get("saleList", params)
             rows = body.get("SaleList") or []
             records: list[RemoteRecord] = []
+            self._page_sales = [str(row["SaleID"]) for row in rows]
+            self._read_this_pull.extend(self._page_sales)
             for row in rows:
                 sale = self._sale(str(row["SaleID"]), str(row.get("Updated") or ""))
                 records.extend(self._from_sale(entity, sale))

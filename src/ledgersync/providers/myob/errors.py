@@ -8,6 +8,7 @@ sent again blind: it fails as an unknown outcome and the engine looks it up (fin
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,17 @@ def _words(body: Any) -> tuple[str, str]:
     if not message and isinstance(body, str):
         message = body.strip()[:500]
     return name, message
+
+
+# NotFound (150) names the field and the UID it was sent: "The Account specified could not be found" with
+# AdditionalDetails "Account.UID = <uid>" (3rd-party error table; the sandbox's wording is a guess).
+_REFERENCE = re.compile(r"(?P<field>[A-Za-z]*(?:Account|TaxCode))\.UID = (?P<uid>[0-9A-Fa-f-]{36})")
+
+
+def unknown_reference(message: str) -> tuple[str, str] | None:
+    """(field, UID) of an account or tax code MYOB did not find, from its refusal's words; None otherwise."""
+    match = _REFERENCE.search(message or "")
+    return (match.group("field"), match.group("uid").lower()) if match else None
 
 
 def classify(name: str, message: str) -> SyncError:
@@ -79,6 +91,16 @@ def classify(name: str, message: str) -> SyncError:
             ErrorCode.DOCUMENT_LOCKED,
             "MYOB will not remove this: payments or credits are applied to it.",
             "Delete the payments in MYOB (or here) first and retry, or skip.",
+        )
+    if (ref := unknown_reference(message)) is not None and (name == "NotFound" or "could not be found" in lower):
+        field = ref[0]
+        what = "tax code" if field.endswith("TaxCode") else "account"
+        return err(
+            ErrorCode.UNKNOWN_CODE,
+            f"MYOB has no {what} with the UID this record's {field} was sent with (it was deleted or changed in "
+            "MYOB since the company file's lists were read).",
+            f"Check the {what} still exists in MYOB; map the app's code to one it has in the connection's "
+            f"{'tax' if what == 'tax code' else 'account'} codes, then retry.",
         )
     if name == "NotFound" or "could not be found" in lower:
         return err(
@@ -201,4 +223,4 @@ class MyobErrors:
         return Resolution(Action.FAIL, error)
 
 
-__all__ = ["MyobErrors", "classify", "first_error", "response_error"]
+__all__ = ["MyobErrors", "classify", "first_error", "response_error", "unknown_reference"]

@@ -84,6 +84,26 @@ def _refuse(message: str, hint: str, code: ErrorCode = ErrorCode.VALIDATION) -> 
     return MappingError(SyncError(code=code, message=message, hint=hint))
 
 
+def unknown_account(code: str) -> SyncError:
+    """An account number (DisplayID, "4-2000") the company file's Accounts List does not have."""
+    return SyncError(
+        code=ErrorCode.UNKNOWN_CODE,
+        message=f"MYOB has no account {code}; map it in the connection's account codes.",
+        hint=f"Map the app's account to an account number of this MYOB company file (its Accounts List), or add "
+        f"{code} there (MYOB: Accounts > Accounts List), then retry.",
+    )
+
+
+def unknown_tax_code(code: str) -> SyncError:
+    """A tax code ("GST", "N-T") the company file's Tax Codes list does not have."""
+    return SyncError(
+        code=ErrorCode.UNKNOWN_CODE,
+        message=f"MYOB has no tax code {code}; map it in the connection's tax codes.",
+        hint=f"Map the app's tax type to a tax code of this MYOB company file, or add {code} there "
+        "(MYOB: Accounts > Tax Codes), then retry.",
+    )
+
+
 def tag(key: str, length: int = 8) -> str:
     """A short, stable tag from an idempotency key or app id, in characters every MYOB number field takes."""
     digest = base64.b32encode(hashlib.sha256(key.encode()).digest()).decode().rstrip("=")
@@ -139,22 +159,22 @@ class Refs:
     def account(self, code: str) -> dict[str, Any]:
         rec = self.accounts.get(code)
         if rec is None:
-            raise _refuse(
-                f"MYOB has no account {code} in this company file.",
-                "Map the app's account code to a MYOB account number (account_codes) and retry.",
-                ErrorCode.NOT_FOUND,
-            )
+            raise MappingError(unknown_account(code))
         return {"UID": rec["UID"]}
 
     def tax(self, code: str) -> dict[str, Any]:
         rec = self.taxes.get(code)
         if rec is None:
-            raise _refuse(
-                f"MYOB has no tax code {code} in this company file.",
-                "Map the app's tax type to a MYOB tax code (tax_codes) and retry.",
-                ErrorCode.NOT_FOUND,
-            )
+            raise MappingError(unknown_tax_code(code))
         return {"UID": rec["UID"]}
+
+    def code_of_uid(self, uid: str) -> tuple[str, str] | None:
+        """('account' | 'tax code', its code) of a UID this company file's lists hold, None if neither does."""
+        if (code := self._by_uid(self.accounts, uid)) is not None:
+            return "account", code
+        if (code := self._by_uid(self.taxes, uid)) is not None:
+            return "tax code", code
+        return None
 
     def category(self, code: str) -> dict[str, Any]:
         rec = self.categories.get(code)

@@ -60,6 +60,7 @@ from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ProviderConfig
 from ledgersync.providers.myob.client import MyobClient, myob_policies
 from ledgersync.providers.myob.config import DEFAULT_CADENCE_SECONDS, MyobConfig
+from ledgersync.providers.myob.errors import unknown_reference
 from ledgersync.providers.myob.mapping import (
     ITEM_INVOICE,
     RESOURCE,
@@ -79,6 +80,8 @@ from ledgersync.providers.myob.mapping import (
     payment_to_myob,
     tag,
     to_stamp,
+    unknown_account,
+    unknown_tax_code,
 )
 from ledgersync.providers.myob.oauth import MyobOAuth
 from ledgersync.providers.myob.vendor_mapping import (
@@ -466,7 +469,22 @@ class MyobProvider:
         except ProviderError as exc:
             if exc.error.code in TRANSIENT or exc.error.code in AUTH:
                 raise
-            return WriteResult(write.key, error=exc.error)
+            return WriteResult(write.key, error=self._named_code(exc.error))
+
+    def _named_code(self, error: SyncError) -> SyncError:
+        """MYOB's refusal of an account or tax code UID, named by the code the company file's lists knew it by
+        (the lists are read again on the next use: the one they hold is out of date)."""
+        if error.code is not ErrorCode.UNKNOWN_CODE or self._refs is None:
+            return error
+        ref = unknown_reference(error.platform_message or "")
+        known = self._refs.code_of_uid(ref[1]) if ref is not None else None
+        self._refs = None
+        if known is None:
+            return error
+        what, code = known
+        named = unknown_account(code) if what == "account" else unknown_tax_code(code)
+        words = {"platform_code": error.platform_code, "platform_message": error.platform_message}
+        return named.model_copy(update=words)
 
     def _created(self, entity: Entity, data: Any, write: Write) -> WriteResult:
         if not isinstance(data, Mapping) or not data.get("UID"):

@@ -5,6 +5,8 @@ statusCode inside a successful SOAP exchange, so a response is read per request,
 
 from __future__ import annotations
 
+import re
+
 from ledgersync.model import ErrorCode, SyncError
 from ledgersync.providers.qbd.qbxml import Response
 from ledgersync.providers.retry import Action, Resolution
@@ -18,7 +20,11 @@ NAME_IN_USE = 3100
 CANNOT_PAY_MORE = 3210
 ITERATOR_INVALID = 3391
 NO_MATCH = 1
-NOT_FOUND_CODES = frozenset({500, 3120, 3140})
+INVALID_REFERENCE = 3140
+NOT_FOUND_CODES = frozenset({500, 3120, INVALID_REFERENCE})
+# 3140's words name the list and the value (api-facts-wave2.md A.7, flowlink's capture): 'There is an invalid
+# reference to QuickBooks Customer "Joe Smith" in the SalesOrder.  QuickBooks error message: ...'.
+_INVALID_REFERENCE = re.compile(r'invalid reference to QuickBooks (?P<kind>[A-Za-z ]+?) "(?P<value>[^"]*)"')
 
 
 def _err(code: ErrorCode, message: str, hint: str, rs: Response) -> SyncError:
@@ -61,6 +67,24 @@ def sync_error(rs: Response) -> SyncError:
             "It is retried on the next Web Connector run, once they have finished.",
             rs,
         )
+    if c == INVALID_REFERENCE and (match := _INVALID_REFERENCE.search(rs.message or "")):
+        kind, value = match.group("kind"), match.group("value")
+        if kind == "Account":
+            return _err(
+                ErrorCode.UNKNOWN_CODE,
+                f"{PLATFORM} has no account {value}; map it in the connection's account codes.",
+                f"Map the app's account to one of this company file's accounts (Lists > Chart of Accounts; the "
+                f"name, with 'Parent:Child' for a subaccount), or add {value} there, then retry.",
+                rs,
+            )
+        if kind == "Sales Tax Code":
+            return _err(
+                ErrorCode.UNKNOWN_CODE,
+                f"{PLATFORM} has no tax code {value}; map it in the connection's tax codes.",
+                f"Map the app's tax type to one of this company file's sales tax codes (Lists > Sales Tax Code "
+                f"List), or add {value} there, then retry.",
+                rs,
+            )
     if c in NOT_FOUND_CODES:
         return _err(
             ErrorCode.NOT_FOUND,

@@ -100,7 +100,9 @@ def _route(
         ("GET", "sale/payment"): lambda: (200, R.list_payments(acct, query), []),
         ("POST", "sale/payment"): lambda: R.add_payment(acct, body, now),
         ("PUT", "sale/payment"): lambda: R.update_payment(acct, body, now),
-        ("DELETE", "sale/payment"): lambda: R.delete_payment(acct, query, now),
+        ("DELETE", "sale/payment"): lambda: R.delete_payment(
+            acct, query, now, touch=bool(rt.sb.config.get("payment_delete_touches_sale", True))
+        ),
         ("GET", "sale/creditnote"): lambda: (200, R.get_credit_notes(acct, query), []),
         ("POST", "sale/creditnote"): lambda: R.sale_credit_note(acct, body, now),
         ("DELETE", "sale/creditnote"): lambda: R.void_credit_note(acct, query, now),

@@ -238,6 +238,12 @@ def _product(acct: Account, body: Mapping[str, Any], now: float, existing: dict[
     kind = _str(body, "Type", str(record.get("Type") or "Stock"))
     if kind not in ("Stock", "Service", "Gift Card", "Fixed Asset", "Non-Inventory"):
         raise _bad("Type is not valid")
+    for field in ("RevenueAccount", "COGSAccount", "InventoryAccount", "ExpenseAccount"):
+        if body.get(field):
+            _account(acct, str(body[field]))
+    for field in ("SaleTaxRule", "PurchaseTaxRule"):
+        if body.get(field):
+            _tax_rate(acct, str(body[field]))
     record.update(
         {
             "SKU": sku,
@@ -344,6 +350,17 @@ def _tax_rate(acct: Account, rule: str) -> Decimal:
     raise _bad(f"Tax rule '{rule}' not found")
 
 
+def _account(acct: Account, code: str, for_payments: bool = False) -> str:
+    """An account code of the company's chart (ref/account). sandbox guess: DEAR's wording for a code it does not
+    have (or one a payment can't go to) is not published; these are the sandbox's own, in its validation style."""
+    for account in acct.ref["account"]:
+        if account["Code"].lower() == code.lower() and account["Status"] == "ACTIVE":
+            if for_payments and not account["ForPayments"]:
+                raise _bad(f"Account '{account['Code']}' is not enabled for payments")
+            return str(account["Code"])
+    raise _bad(f"Account '{code}' not found")
+
+
 def _lines(acct: Account, body: Mapping[str, Any], default_tax: str, with_account: bool) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     lines = body.get("Lines")
@@ -401,7 +418,7 @@ def _lines(acct: Account, body: Mapping[str, Any], default_tax: str, with_accoun
             "AverageCost": to_dec(product.get("AverageCost"), Decimal(0)),
         }
         if with_account:
-            line["Account"] = _str(raw, "Account", str(product.get("RevenueAccount") or "200"))
+            line["Account"] = _account(acct, _str(raw, "Account", str(product.get("RevenueAccount") or "200")))
         out.append(line)
     return out
 
@@ -440,7 +457,7 @@ def _sale(acct: Account, sale_id: str) -> dict[str, Any]:
     return sale
 
 
-def _touch(sale: dict[str, Any], now: float) -> None:
+def _touch(sale: dict[str, Any], now: float, stamp_it: bool = True) -> None:
     invoices = [i for i in sale["Invoices"] if i["Status"] != "VOIDED"]
     paid = sum((Decimal(str(p["Amount"])) for i in invoices for p in i["Payments"]), Decimal("0.00"))
     owed = sum((Decimal(str(i["Total"])) for i in invoices), Decimal("0.00"))
@@ -461,8 +478,9 @@ def _touch(sale: dict[str, Any], now: float) -> None:
         )
     sale["PaidAmount"] = money(paid)
     sale["InvoiceAmount"] = money(owed)
-    sale["LastModifiedOn"] = stamp(now)
-    sale["Updated"] = sale["LastModifiedOn"]
+    if stamp_it:
+        sale["LastModifiedOn"] = stamp(now)
+        sale["Updated"] = sale["LastModifiedOn"]
 
 
 def create_sale(acct: Account, body: Mapping[str, Any], now: float) -> Result:
@@ -732,7 +750,9 @@ def _payment_view(sale: dict[str, Any], inv: dict[str, Any], p: dict[str, Any]) 
     }
 
 
-def _payment_fields(body: Mapping[str, Any], current: dict[str, Any] | None, now: float) -> dict[str, Any]:
+def _payment_fields(
+    acct: Account, body: Mapping[str, Any], current: dict[str, Any] | None, now: float
+) -> dict[str, Any]:
     kind = _str(body, "Type", (current or {}).get("Type", "Payment"))
     if kind not in ("Payment", "Refund"):
         raise _bad("Type must be Payment or Refund")
@@ -745,7 +765,7 @@ def _payment_fields(body: Mapping[str, Any], current: dict[str, Any] | None, now
     return {
         "ID": (current or {}).get("ID") or new_id(),
         "Type": kind,
-        "Account": _str(body, "Account", (current or {}).get("Account", "090")),
+        "Account": _account(acct, _str(body, "Account", (current or {}).get("Account", "090")), for_payments=True),
         "Amount": amount,
         "DatePaid": _str(body, "DatePaid", (current or {}).get("DatePaid") or stamp(now)[:10] + "T00:00:00"),
         "Reference": _str(body, "Reference", (current or {}).get("Reference", "")),
@@ -769,7 +789,7 @@ def add_payment(acct: Account, body: Mapping[str, Any], now: float) -> Result:
     sale, inv = _find_task(acct, _str(body, "TaskID"))
     if inv["Status"] not in ("AUTHORISED", "PAID"):
         raise _bad("Payments can only be added to an authorised invoice")
-    payment = _payment_fields(body, None, now)
+    payment = _payment_fields(acct, body, None, now)
     if payment["Amount"] > _outstanding(inv):
         # Cin7 Core's wording (seeds: "Payment amount exceeds the amount outstanding on this document").
         raise _bad("Payment amount exceeds the amount outstanding on this document")
@@ -789,7 +809,7 @@ def _find_payment(acct: Account, pid: str) -> tuple[dict[str, Any], dict[str, An
 
 def update_payment(acct: Account, body: Mapping[str, Any], now: float) -> Result:
     sale, inv, current = _find_payment(acct, _str(body, "ID"))
-    payment = _payment_fields(body, current, now)
+    payment = _payment_fields(acct, body, current, now)
     if payment["Amount"] > _outstanding(inv, leaving_out=current["ID"]):
         raise _bad("Payment amount exceeds the amount outstanding on this document")
     current.update(payment)
@@ -797,10 +817,11 @@ def update_payment(acct: Account, body: Mapping[str, Any], now: float) -> Result
     return 200, _payment_view(sale, inv, current), _payment_events(sale, inv)
 
 
-def delete_payment(acct: Account, query: Mapping[str, str], now: float) -> Result:
+def delete_payment(acct: Account, query: Mapping[str, str], now: float, touch: bool = True) -> Result:
     sale, inv, current = _find_payment(acct, query.get("ID") or "")
     inv["Payments"].remove(current)
-    _touch(sale, now)
+    # sandbox guess (config payment_delete_touches_sale): whether the sale reads as changed, DEAR does not say.
+    _touch(sale, now, stamp_it=touch)
     return 200, {"Success": True}, []
 
 

@@ -30,6 +30,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "persist_interval": 2.0,
     # Tag "Webhooks": at most 5 webhooks of the same type.
     "webhooks_per_type": 5,
+    # sandbox guess: whether deleting a payment marks its sale as changed (LastModifiedOn / saleList Updated);
+    # DEAR's documents do not say. Off, a deleted payment is found only by reading its sale again.
+    "payment_delete_touches_sale": True,
 }
 
 DEFAULT_FAULTS: dict[str, Any] = {

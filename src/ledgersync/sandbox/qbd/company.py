@@ -114,9 +114,34 @@ class Company:
         rec["_modified"] = self.now()
 
     def seed(self) -> None:
-        """What a new US company file has: the sales tax codes Tax and Non."""
+        """What a new US company file has: the sales tax codes Tax and Non, and a chart of accounts."""
         for name, taxable, desc in (("Tax", "true", "Taxable Sales"), ("Non", "false", "Non-Taxable Sales")):
             self._create_list("SalesTaxCode", {"Name": name, "IsActive": "true", "IsTaxable": taxable, "Desc": desc})
+        self.seed_accounts()
+
+    def seed_accounts(self) -> None:
+        """GUESS: which accounts a new file has depends on the EasyStep interview's industry; these are the ones
+        QuickBooks makes for itself (Accounts Receivable, Undeposited Funds, Inventory Asset, Accounts Payable,
+        Sales Tax Payable, Opening Balance Equity, Cost of Goods Sold, the special types in qbxml130.xsd) and a
+        service business's common ones."""
+        for name, kind, special in (
+            ("Checking", "Bank", None),
+            ("Accounts Receivable", "AccountsReceivable", "AccountsReceivable"),
+            ("Undeposited Funds", "OtherCurrentAsset", "UndepositedFunds"),
+            ("Inventory Asset", "OtherCurrentAsset", "InventoryAssets"),
+            ("Accounts Payable", "AccountsPayable", "AccountsPayable"),
+            ("Sales Tax Payable", "OtherCurrentLiability", "SalesTaxPayable"),
+            ("Opening Balance Equity", "Equity", "OpeningBalanceEquity"),
+            ("Sales", "Income", None),
+            ("Services", "Income", None),
+            ("Cost of Goods Sold", "CostOfGoodsSold", "CostOfGoodsSold"),
+            ("Job Expenses", "Expense", None),
+            ("Rent Expense", "Expense", None),
+        ):
+            fields: Rec = {"Name": name, "FullName": name, "IsActive": "true", "Sublevel": "0", "AccountType": kind}
+            if special:
+                fields["SpecialAccountType"] = special
+            self._create_list("Account", fields)
 
     # ---- lookups --------------------------------------------------------------------------------------------------
     def find_list(self, types: tuple[str, ...], ref: dict[str, Any] | str | None) -> Rec | None:
@@ -318,8 +343,8 @@ class Company:
                 raise q.too_long(v, fld)
 
     def _resolve_refs(self, rec: Rec, where: str) -> None:
-        """Refs to lists the company keeps must name an element of them (3140); refs to lists it does not keep
-        (accounts, terms, sales reps, currencies...) are kept as given: NOT MODELLED."""
+        """Refs to lists the company keeps (accounts among them) must name an element of them (3140); refs to
+        lists it does not keep (terms, sales reps, currencies...) are kept as given: NOT MODELLED."""
         targets: dict[str, tuple[str, ...]] = {
             "ParentRef": (), "ClassRef": ("Class",), "SalesTaxCodeRef": ("SalesTaxCode",),
             "CustomerSalesTaxCodeRef": ("SalesTaxCode",), "PurchaseTaxCodeRef": ("SalesTaxCode",),
@@ -328,6 +353,13 @@ class Company:
         }
         kinds = {"Class": "Class", "SalesTaxCode": "Sales Tax Code", "ItemSalesTax": "Item", "Customer": "Customer",
                  "Vendor": "Vendor"}
+        for k in ("AccountRef", "DepositToAccountRef", "ARAccountRef", "APAccountRef", "IncomeAccountRef",
+                  "ExpenseAccountRef", "COGSAccountRef", "AssetAccountRef"):
+            targets[k] = ("Account",)
+        kinds["Account"] = "Account"
+        for nested in ("SalesOrPurchase", "SalesAndPurchase"):
+            if isinstance(rec.get(nested), dict):
+                self._resolve_refs(rec[nested], where)
         for k, v in list(rec.items()):
             if k in targets and targets[k] and isinstance(v, dict):
                 found = self.find_list(targets[k], v)
@@ -1153,6 +1185,8 @@ class Company:
         for t, recs in self.lists.items():
             for rec in recs.values():
                 self._index(t, rec)
+        if "Account" not in obj["lists"]:
+            self.seed_accounts()  # a file saved before the sandbox kept a chart of accounts
 
 
 class _Partial(Exception):

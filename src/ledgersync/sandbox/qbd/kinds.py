@@ -37,6 +37,10 @@ VENDOR_ORDER = (
     "CreditLimit", "VendorTaxIdent", "IsVendorEligibleFor1099", "Balance", "BillingRateRef", "ExternalGUID",
     "SalesTaxCodeRef", "SalesTaxCountry", "IsSalesTaxAgency", "TaxRegistrationNumber", "CurrencyRef",
 )
+ACCOUNT_ORDER = (
+    *LIST_CORE, "Name", "FullName", "IsActive", "ParentRef", "Sublevel", "AccountType", "SpecialAccountType",
+    "AccountNumber", "Desc",
+)
 CLASS_ORDER = (*LIST_CORE, "Name", "FullName", "IsActive", "ParentRef", "Sublevel")
 SALES_TAX_CODE_ORDER = (*LIST_CORE, "Name", "IsActive", "IsTaxable", "Desc", "ItemPurchaseTaxRef", "ItemSalesTaxRef")
 ITEM_SALES_TAX_ORDER = (
@@ -66,6 +70,7 @@ LISTS: dict[str, ListKind] = {
         ListKind("Customer", CUSTOMER_ORDER, 41, True, "names"),
         ListKind("Vendor", VENDOR_ORDER, 41, False, "names"),
         ListKind("Class", CLASS_ORDER, 31, True, "Class"),
+        ListKind("Account", ACCOUNT_ORDER, 31, True, "Account"),
         ListKind("SalesTaxCode", SALES_TAX_CODE_ORDER, 3, False, "SalesTaxCode"),
         ListKind("ItemSalesTax", ITEM_SALES_TAX_ORDER, 31, False, "items", item=True),
         ListKind("ItemService", ITEM_SERVICE_ORDER, 31, True, "items", item=True),
