@@ -214,6 +214,7 @@ def claim(ctx: CycleContext, rows: Sequence[PlannedWrite]) -> None:
     """Mark a batch sent, and its records syncing with their keys, before the call: if the process dies
     mid-call, the next run looks the writes up by these keys before sending anything again."""
     with ctx.store.session() as s:
+        ctx.store.log_many(s, ctx.take_call_rows())
         ctx.store.outbox.mark_sent(s, [r.id for r in rows])
         # One read of the batch's states and one upsert (Store.set_states).
         ctx.store.set_states(
@@ -239,6 +240,7 @@ def writes_failed(ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite
     as an attempt unless the cause is the connection's (revoked, daily limit), which stops the cycle."""
     count = error.code not in STOPS
     with ctx.store.session() as s:
+        ctx.store.log_many(s, ctx.take_call_rows())
         for row in rows:
             if count:
                 transient(ctx, s, entity, row.app_id, doc_of(row.record), error)
@@ -281,7 +283,7 @@ def writes_done(
                 )
             )
         link_pushed_many(ctx, s, entity, landed)
-        ctx.store.log_many(s, events)
+        ctx.store.log_many(s, ctx.take_call_rows() + events)
         ctx.store.outbox.done(s, [r.id for r in rows])
 
 
@@ -489,6 +491,7 @@ def removal_done(ctx: CycleContext, row: PlannedWrite, outcome: WriteResult | Pr
     entity, replacing = row.entity, row.op == "replace"
     doc = doc_of(row.record)
     with ctx.store.session() as s:
+        ctx.store.log_many(s, ctx.take_call_rows())
         ctx.store.outbox.done(s, [row.id])
         if isinstance(outcome, ProviderError):
             if outcome.error.code in STOPS:

@@ -7,9 +7,11 @@ service) can run the same stages a batch or a page at a time, and a crash betwee
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 from ledgersync.engine import plan as plan_stage
@@ -18,7 +20,7 @@ from ledgersync.engine import reconcile as reconcile_stage
 from ledgersync.engine import record as record_stage
 from ledgersync.engine.context import CycleContext, CycleReport, Progress, idempotency_key
 from ledgersync.engine.entities import rules_for
-from ledgersync.engine.execute import Executed, execute_next
+from ledgersync.engine.execute import Executed, claim_next, send
 from ledgersync.engine.faults import boundary
 from ledgersync.engine.lease import LEASE_LOST_MESSAGE, ConnectionBusy, hold
 from ledgersync.engine.settings import EngineSettings
@@ -103,15 +105,55 @@ class Cycle(CycleContext):
             boundary("planned")
             written: list[PlannedWrite] = []
             removed: list[PlannedWrite] = []
-            while (executed := execute_next(self, entity)) is not None:
-                boundary("executed")
-                self.record(executed)
-                (removed if executed.removal else written).extend(executed.rows)
-                if self.progress and not executed.removal:
-                    self.progress(f"push {entity.value}", len(executed.rows), planned)
+            with contextlib.closing(self._executed(entity)) as batches:
+                for executed in batches:
+                    self.record(executed)
+                    (removed if executed.removal else written).extend(executed.rows)
+                    if self.progress and not executed.removal:
+                        self.progress(f"push {entity.value}", len(executed.rows), planned)
             rules.after_push(self, written, removed)
             if not rules.another_pass(self):
                 return
+
+    def _executed(self, entity: Entity) -> Generator[Executed, None, None]:
+        """The entity's planned batches, claimed and sent one after another, each yielded to be recorded. While
+        a batch of writes is recorded, the next batch of writes is already claimed and on its way (one call in a
+        thread): the platform's time overlaps the engine's. A removal, a call that failed as a whole, or a
+        recording that raises is never overlapped: the next batch is claimed only once it is recorded. A crash
+        leaves at most the recorded-to-be batch and the one on its way `sent`, which reconcile looks up."""
+        self.hold_call_rows(True)
+        pool: ThreadPoolExecutor | None = None
+        ahead: Future[Executed] | None = None
+        try:
+            while True:
+                if ahead is not None:
+                    executed = ahead.result()
+                    ahead = None
+                else:
+                    rows = claim_next(self, entity)
+                    if not rows:
+                        return
+                    executed = send(self, rows)
+                boundary("executed")
+                if self.settings.overlap_batches and not executed.removal and executed.error is None:
+                    rows = claim_next(self, entity, writes_only=True)
+                    if rows:
+                        pool = pool or ThreadPoolExecutor(1, thread_name_prefix="ledgersync-send")
+                        ahead = pool.submit(send, self, rows)
+                yield executed
+        finally:
+            if ahead is not None:
+                # Stopped while a batch was on its way (an error, a lost lease): let it finish; its rows stay
+                # `sent` and its records `syncing` for the next reconcile, as after a crash.
+                with contextlib.suppress(Exception):
+                    ahead.result()
+            if pool is not None:
+                pool.shutdown(wait=True)
+            rows_left = self.take_call_rows()
+            self.hold_call_rows(False)
+            if rows_left:
+                with contextlib.suppress(LeaseLost), self.store.session() as s:
+                    self.store.log_many(s, rows_left)
 
     def record(self, executed: Executed) -> None:
         """Hand one call's outcome to the record stage; an error that is the connection's stops the cycle."""
