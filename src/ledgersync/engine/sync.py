@@ -62,6 +62,8 @@ class Cycle(CycleContext):
             self.report.status, self.report.message = "lease_lost", LEASE_LOST_MESSAGE
             self.store = self.store.unfenced
         finally:
+            with contextlib.suppress(Exception):
+                self.write_call_rows()  # through the unfenced store after a lost lease: calls were made
             self.report.finished_at = utcnow()
             self.report.calls = self.calls
             record_stage.cycle_finished(self, self.store.get_connection(self.conn_id).status)
@@ -111,6 +113,7 @@ class Cycle(CycleContext):
                     (removed if executed.removal else written).extend(executed.rows)
                     if self.progress and not executed.removal:
                         self.progress(f"push {entity.value}", len(executed.rows), planned)
+            self.write_call_rows()
             rules.after_push(self, written, removed)
             if not rules.another_pass(self):
                 return
@@ -149,11 +152,7 @@ class Cycle(CycleContext):
                     ahead.result()
             if pool is not None:
                 pool.shutdown(wait=True)
-            rows_left = self.take_call_rows()
-            self.hold_call_rows(False)
-            if rows_left:
-                with contextlib.suppress(LeaseLost), self.store.session() as s:
-                    self.store.log_many(s, rows_left)
+            self.hold_call_rows(False)  # what is still held is written after the loop, or at the cycle's end
 
     def record(self, executed: Executed) -> None:
         """Hand one call's outcome to the record stage; an error that is the connection's stops the cycle."""

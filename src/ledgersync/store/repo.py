@@ -377,6 +377,19 @@ class Store:
             blob = s.scalar(select(Connection.token).where(Connection.id == conn_id))
         return token_from_bytes(self.box.decrypt(blob)) if blob else None
 
+    def token_with_status(self, conn_id: str) -> tuple[str, str | None, bytes | None]:
+        """(status, status reason, the encrypted token) of a connection in one read (KeyError: no connection)."""
+        with self._plain.begin() as s:
+            row = s.execute(
+                select(Connection.status, Connection.status_reason, Connection.token).where(Connection.id == conn_id)
+            ).first()
+        if row is None:
+            raise KeyError(f"no connection {conn_id}")
+        return str(row.status), row.status_reason, row.token
+
+    def open_token(self, blob: bytes) -> OAuthToken:
+        return token_from_bytes(self.box.decrypt(blob))
+
     @contextmanager
     def connection_row_lock(self, conn_id: str) -> Iterator[Session]:
         """A transaction holding the connection's row lock (PostgreSQL FOR UPDATE; SQLite takes the write
