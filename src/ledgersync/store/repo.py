@@ -150,6 +150,17 @@ class LinkRow:
         }
 
 
+@dataclass(frozen=True)
+class StateRow:
+    """What the plan reads of a sync state, as a plain row (no ORM object), by `Store.state_rows`."""
+
+    app_id: str
+    state: str
+    attempts: int | None
+    failed_hash: str | None
+    next_attempt_at: dt.datetime | None
+
+
 _STATE_FIELDS = (
     "state",
     "doc_number",
@@ -504,6 +515,7 @@ class Store:
         entity = record.entity.value
         data = record.to_json()
         h = record.content_hash()
+        s.info.get("parsed", {}).pop((entity, record.id), None)
         row = s.get(AppRecord, (org_id, entity, record.id))
         name = getattr(record, "name", None)
         email = getattr(record, "email", None)
@@ -552,6 +564,9 @@ class Store:
         if s is None:
             with self.session() as s2:
                 return self.get_record(org_id, entity, app_id, s2)
+        parsed = s.info.get("parsed")
+        if parsed is not None and (entity.value, app_id) in parsed:
+            return parsed[(entity.value, app_id)]  # type: ignore[no-any-return]
         row = s.get(AppRecord, (org_id, entity.value, app_id))
         return _stored(row) if row else None
 
@@ -614,31 +629,62 @@ class Store:
             rows = s.scalars(select(AppRecord.refs).where(AppRecord.org_id == org_id, AppRecord.deleted.is_(False)))
             return {r[len(prefix) :] for refs in rows for r in (refs or []) if r.startswith(prefix)}
 
-    def push_candidates(self, org_id: str, conn_id: str, entity: Entity) -> list[tuple[StoredRecord, Link | None]]:
-        """App records whose content differs from what was last synced (or never synced), in one query."""
-        with self.session() as s:
-            q = (
-                select(AppRecord, Link)
-                .outerjoin(
-                    Link,
-                    and_(
-                        Link.connection_id == conn_id,
-                        Link.entity == AppRecord.entity,
-                        Link.app_id == AppRecord.app_id,
-                    ),
-                )
-                .where(AppRecord.org_id == org_id, AppRecord.entity == entity.value)
-                .where(
-                    or_(
-                        Link.id.is_(None) & AppRecord.deleted.is_(False),
-                        (Link.app_hash != AppRecord.hash) & AppRecord.deleted.is_(False),
-                        Link.app_hash.is_(None) & AppRecord.deleted.is_(False),
-                        AppRecord.deleted.is_(True) & Link.id.is_not(None) & Link.removed.is_(False),
-                    )
-                )
-                .order_by(AppRecord.updated_at, AppRecord.app_id)
+    def push_candidates(
+        self, org_id: str, conn_id: str, entity: Entity
+    ) -> list[tuple[StoredRecord, LinkRow | None]]:
+        """App records whose content differs from what was last synced (or never synced), in one query of plain
+        rows (no ORM objects)."""
+        rec, link = _t(AppRecord).c, _t(Link).c
+        q = (
+            select(
+                rec.app_id,
+                rec.data,
+                rec.hash,
+                rec.version,
+                rec.deleted,
+                rec.updated_at,
+                link.id.label("link_id"),
+                link.remote_id,
+                link.remote_version,
+                link.app_hash,
+                link.remote_hash,
+                link.removed,
             )
-            return [(_stored(rec), link) for rec, link in s.execute(q).all()]
+            .select_from(_t(AppRecord))
+            .outerjoin(
+                _t(Link),
+                and_(link.connection_id == conn_id, link.entity == rec.entity, link.app_id == rec.app_id),
+            )
+            .where(rec.org_id == org_id, rec.entity == entity.value)
+            .where(
+                or_(
+                    link.id.is_(None) & rec.deleted.is_(False),
+                    (link.app_hash != rec.hash) & rec.deleted.is_(False),
+                    link.app_hash.is_(None) & rec.deleted.is_(False),
+                    rec.deleted.is_(True) & link.id.is_not(None) & link.removed.is_(False),
+                )
+            )
+            .order_by(rec.updated_at, rec.app_id)
+        )
+        out: list[tuple[StoredRecord, LinkRow | None]] = []
+        with self.session() as s:
+            for r in s.execute(q):
+                stored = StoredRecord(
+                    entity=entity,
+                    app_id=r.app_id,
+                    record=record_from_json(entity, dict(r.data)),
+                    hash=r.hash,
+                    version=r.version,
+                    deleted=bool(r.deleted),
+                    updated_at=r.updated_at,
+                )
+                found = None
+                if r.link_id is not None:
+                    found = LinkRow(
+                        r.link_id, r.app_id, r.remote_id, r.remote_version, r.app_hash, r.remote_hash, bool(r.removed)
+                    )
+                out.append((stored, found))
+        return out
 
     # -- links ---------------------------------------------------------------------------------------
     def link_by_app(self, conn_id: str, entity: Entity, app_id: str, s: Session) -> Link | None:
@@ -788,6 +834,23 @@ class Store:
         out: dict[str, SyncState] = {}
         for chunk in chunks(list(app_ids), 500):
             out.update((row.app_id, row) for row in s.scalars(q.where(SyncState.app_id.in_(chunk))))
+        return out
+
+    def state_rows(
+        self, conn_id: str, entity: Entity, app_ids: Sequence[str], s: Session | None = None
+    ) -> dict[str, StateRow]:
+        """`state_map` as plain rows of what a plan reads (per 500 ids; no ORM objects)."""
+        if s is None:
+            with self.session() as s2:
+                return self.state_rows(conn_id, entity, app_ids, s2)
+        c = _t(SyncState).c
+        out: dict[str, StateRow] = {}
+        for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
+            q = select(c.app_id, c.state, c.attempts, c.failed_hash, c.next_attempt_at).where(
+                c.connection_id == conn_id, c.entity == entity.value, c.app_id.in_(chunk)
+            )
+            for r in s.execute(q):
+                out[r.app_id] = StateRow(r.app_id, r.state, r.attempts, r.failed_hash, r.next_attempt_at)
         return out
 
     # -- set-wise paths for the record stage: one read of what a batch needs, then executemany / upserts ---------
@@ -1002,7 +1065,9 @@ class Store:
         now = utcnow()
         out: dict[str, tuple[int, bool]] = {}
         rows: list[dict[str, Any]] = []
+        parsed = s.info.get("parsed", {})
         for record, current in updates:
+            parsed.pop((record.entity.value, record.id), None)
             fields = _record_fields(record)
             changed = current.hash != fields["hash"] or current.deleted
             version = current.version + 1 if changed else current.version
@@ -1033,22 +1098,26 @@ class Store:
 
     def pin_referenced(self, s: Session, org_id: str, records: Sequence[Record]) -> None:
         """Load the records these refer to (an invoice's contact, a payment's invoices) into the session and pin
-        them for the transaction (see preload), so `get_record` on them finds them without a query each."""
+        them for the transaction (see preload), so `get_record` on them finds them without a query each; each is
+        parsed once for the transaction (`s.info["parsed"]`, dropped when the record is saved in it)."""
         wanted: dict[str, set[str]] = {}
         for record in records:
             for ref in _refs(record):
                 kind, _, ref_id = ref.partition(":")
                 wanted.setdefault(kind, set()).add(ref_id)
         pinned: list[object] = s.info.setdefault("pinned", [])
+        parsed: dict[tuple[str, str], StoredRecord] = s.info.setdefault("parsed", {})
         for kind, ids in wanted.items():
             for chunk in chunks(sorted(ids), 500):
-                pinned.extend(
+                rows = list(
                     s.scalars(
                         select(AppRecord).where(
                             AppRecord.org_id == org_id, AppRecord.entity == kind, AppRecord.app_id.in_(chunk)
                         )
                     )
                 )
+                pinned.extend(rows)
+                parsed.update(((row.entity, row.app_id), _stored(row)) for row in rows)
 
     @staticmethod
     def event_row(kind: str, **fields: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from ledgersync.engine.entities.balances import derive_paid
 from ledgersync.engine.entities.base import EntityRules, settle
 from ledgersync.model import Allocation, Entity, ErrorCode, Invoice, Payment, PaymentStatus, Record, SyncError
 from ledgersync.providers.base import RemoteRecord
-from ledgersync.store import StoredRecord
+from ledgersync.store import LinkRow, StoredRecord
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import Link
 
@@ -82,7 +82,7 @@ class PaymentRules(EntityRules):
     def nothing_to_send(self, outgoing: Record) -> bool:
         return isinstance(outgoing, Payment) and outgoing.status is PaymentStatus.DELETED
 
-    def replaces(self, ctx: CycleContext, link: Link) -> bool:
+    def replaces(self, ctx: CycleContext, link: Link | LinkRow) -> bool:
         # The platform can't edit a payment: delete the old one, then enter the new version.
         return not link.removed and not ctx.caps.payments_editable
 
