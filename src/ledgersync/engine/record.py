@@ -407,7 +407,8 @@ def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequ
             record = rules.settle_pushed(cur.record, view)
             if record is not None:
                 settled[w.app_id] = record
-    saved = ctx.store.save_records(s, ctx.org_id, [(r, current[a]) for a, r in settled.items()])
+    hashes: dict[str, str] = {}
+    saved = ctx.store.save_records(s, ctx.org_id, [(r, current[a]) for a, r in settled.items()], hashes)
     links: list[LinkChange] = []
     states: list[StateChange] = []
     for w in landed:
@@ -416,7 +417,7 @@ def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequ
         if w.app_id in settled and cur is not None:
             _, changed = saved[w.app_id]
             if changed and app_hash is not None and (w.version is None or w.version == cur.version):
-                app_hash = settled[w.app_id].content_hash()
+                app_hash = hashes[w.app_id]
         view = incoming[w.app_id]
         links.append(
             LinkChange(
@@ -448,17 +449,19 @@ def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> Non
     if not records:
         return
     with ctx.store.session() as s:
-        current = ctx.store.record_map(s, ctx.org_id, entity, [r.id for r in records])
+        # The records are the caller's (derived from what it read): only the stored hash and version are needed.
+        current = ctx.store.record_meta(s, ctx.org_id, entity, [r.id for r in records])
         pairs = [(r, current[r.id]) for r in records if r.id in current]
         links = ctx.store.links_by_app(s, ctx.conn_id, entity, [r.id for r, _ in pairs])
-        saved = ctx.store.save_records(s, ctx.org_id, pairs)
+        hashes: dict[str, str] = {}
+        saved = ctx.store.save_records(s, ctx.org_id, pairs, hashes)
         link_updates: list[dict[str, Any]] = []
         app_events: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         for record, cur in pairs:
             link = links.get(record.id)
             if link is not None and link.app_hash == cur.hash:
-                link_updates.append(link.update(app_hash=record.content_hash()))
+                link_updates.append(link.update(app_hash=hashes[record.id]))
             if not saved[record.id][1]:
                 continue  # what the app owns is the same: nothing to tell (as when a read-back finds this)
             app_events.append(

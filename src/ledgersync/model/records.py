@@ -84,13 +84,16 @@ class Record(BaseModel):
 
     id: str
 
-    def hash_view(self) -> dict[str, Any]:
-        """What the app owns in this record: the fields a content hash covers."""
-        return self.model_dump(mode="json", exclude={"id", *self.remote_owned})
+    def hash_view(self, dumped: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What the app owns in this record: the fields a content hash covers. `dumped`: this record's `to_json()`
+        when the caller has it already (the same view, without dumping the record again)."""
+        if dumped is None:
+            return self.model_dump(mode="json", exclude={"id", *self.remote_owned})
+        return {k: v for k, v in dumped.items() if k != "id" and k not in self.remote_owned}
 
-    def content_hash(self) -> str:
+    def content_hash(self, dumped: dict[str, Any] | None = None) -> str:
         """A stable hash of what the app owns in this record, used to see whether either side changed it."""
-        data = self.hash_view()
+        data = self.hash_view(dumped)
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
@@ -225,8 +228,8 @@ class Invoice(Record):
     def subtotal(self) -> Decimal:
         return money(sum((line.line_amount for line in self.lines), Decimal(0)))
 
-    def hash_view(self) -> dict[str, Any]:
-        view = super().hash_view()
+    def hash_view(self, dumped: dict[str, Any] | None = None) -> dict[str, Any]:
+        view = super().hash_view(dumped)
         # PAID is reached by payments, not by editing the invoice; it must not read as an edit.
         if view["status"] == InvoiceStatus.PAID.value:
             view["status"] = InvoiceStatus.AUTHORISED.value
@@ -418,8 +421,8 @@ class Bill(Record):
     amount_due: Amount | None = None
     amount_paid: Amount | None = None
 
-    def hash_view(self) -> dict[str, Any]:
-        view = super().hash_view()
+    def hash_view(self, dumped: dict[str, Any] | None = None) -> dict[str, Any]:
+        view = super().hash_view(dumped)
         if view["status"] == InvoiceStatus.PAID.value:
             view["status"] = InvoiceStatus.AUTHORISED.value
         return view

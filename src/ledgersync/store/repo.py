@@ -151,6 +151,17 @@ class LinkRow:
 
 
 @dataclass(frozen=True)
+class RecordMeta:
+    """What `save_records` needs of a stored record, without its data (`Store.record_meta`)."""
+
+    app_id: str
+    hash: str
+    version: int
+    deleted: bool
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class StateRow:
     """What the plan reads of a sync state, as a plain row (no ORM object), by `Store.state_rows`."""
 
@@ -226,9 +237,10 @@ def _record_fields(record: Record) -> dict[str, Any]:
     """The columns of `records` that follow from the record's content (all but version, deleted, updated_at)."""
     name = getattr(record, "name", None)
     email = getattr(record, "email", None)
+    data = record.to_json()
     return {
-        "data": record.to_json(),
-        "hash": record.content_hash(),
+        "data": data,
+        "hash": record.content_hash(data),
         "name": name.lower() if name else None,
         "email": email.lower() if email else None,
         "number": getattr(record, "number", None) or getattr(record, "code", None),
@@ -514,7 +526,7 @@ class Store:
                 return self.upsert_record(org_id, record, s=s2)
         entity = record.entity.value
         data = record.to_json()
-        h = record.content_hash()
+        h = record.content_hash(data)
         s.info.get("parsed", {}).pop((entity, record.id), None)
         row = s.get(AppRecord, (org_id, entity, record.id))
         name = getattr(record, "name", None)
@@ -1054,11 +1066,28 @@ class Store:
                 )
         return out
 
+    def record_meta(self, s: Session, org_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, RecordMeta]:
+        """`record_map` without the records' data (nothing parsed): for saving records the caller already holds."""
+        table = _t(AppRecord)
+        out: dict[str, RecordMeta] = {}
+        for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
+            q = select(table.c.app_id, table.c.hash, table.c.version, table.c.deleted, table.c.updated_at).where(
+                table.c.org_id == org_id, table.c.entity == entity.value, table.c.app_id.in_(chunk)
+            )
+            for r in s.execute(q):
+                out[r.app_id] = RecordMeta(r.app_id, r.hash, r.version, bool(r.deleted), r.updated_at)
+        return out
+
     def save_records(
-        self, s: Session, org_id: str, updates: Sequence[tuple[Record, StoredRecord]]
+        self,
+        s: Session,
+        org_id: str,
+        updates: Sequence[tuple[Record, StoredRecord | RecordMeta]],
+        hashes: dict[str, str] | None = None,
     ) -> dict[str, tuple[int, bool]]:
         """`upsert_record` for records that exist (with the stored copy each was read as): one executemany
-        UPDATE. Returns (version, changed) by app id; the version grows only when the content hash changed."""
+        UPDATE. Returns (version, changed) by app id; the version grows only when the content hash changed.
+        `hashes`, when given, receives each saved record's content hash by app id."""
         if not updates:
             return {}
         table = _t(AppRecord)
@@ -1069,6 +1098,8 @@ class Store:
         for record, current in updates:
             parsed.pop((record.entity.value, record.id), None)
             fields = _record_fields(record)
+            if hashes is not None:
+                hashes[record.id] = fields["hash"]
             changed = current.hash != fields["hash"] or current.deleted
             version = current.version + 1 if changed else current.version
             out[record.id] = (version, changed)
