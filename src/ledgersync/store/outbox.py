@@ -52,6 +52,12 @@ def _planned(row: OutboxRow | Row[Any]) -> PlannedWrite:
     )
 
 
+def _table() -> Table:
+    table = OutboxRow.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def _columns(c: Any) -> tuple[Any, ...]:
     return (
         c.id,
@@ -172,12 +178,16 @@ class Outbox:
         with self.store.session() as s:
             return [_planned(r) for r in s.execute(q)]
 
+    # Core statements on the table (not the mapped class): the ORM's bulk UPDATE / DELETE would first match the
+    # criteria against every object in the session. The fence counts them as writes all the same.
     def mark_sent(self, s: Session, ids: Sequence[int]) -> None:
-        s.execute(update(OutboxRow).where(OutboxRow.id.in_(list(ids))).values(status="sent"))
+        table = _table()
+        s.execute(update(table).where(table.c.id.in_(list(ids))).values(status="sent"))
 
     def done(self, s: Session, ids: Sequence[int]) -> None:
         if ids:
-            s.execute(delete(OutboxRow).where(OutboxRow.id.in_(list(ids))))
+            table = _table()
+            s.execute(delete(table).where(table.c.id.in_(list(ids))))
 
     def drop_record(self, s: Session, conn_id: str, entity: Entity, app_id: str) -> None:
         """Forget what is still planned for one record (its earlier step was refused)."""
