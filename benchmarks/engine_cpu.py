@@ -10,6 +10,7 @@ Prints figures; asserts nothing about time.
     python benchmarks/engine_cpu.py                     # 5,000 records
     python benchmarks/engine_cpu.py --scale 0.02        # CI
     python benchmarks/engine_cpu.py --profile out.pstats
+    python benchmarks/engine_cpu.py --against ../old-checkout --rounds 4   # A/B: that checkout's src/ vs this one
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ import argparse
 import cProfile
 import datetime as dt
 import functools
+import json
 import os
 import pstats
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -151,14 +155,49 @@ def run(scale: float, batch: int, profile: str | None, db: str | None) -> dict[s
         return out
 
 
+def against(other: str, rounds: int, scale: float, batch: int) -> int:
+    """A/B in one run: this script in a fresh process on `other`'s src/ (A) and on this checkout's (B), alternating
+    (A B, B A, ...), so the machine's drift hits both; prints each run and the medians."""
+    here = str(Path(__file__).resolve().parent.parent / "src")
+    sides = {"A": str(Path(other).resolve() / "src"), "B": here}
+    runs: dict[str, list[dict[str, Any]]] = {"A": [], "B": []}
+    for r in range(rounds):
+        for side in ("A", "B") if r % 2 == 0 else ("B", "A"):
+            env = {**os.environ, "PYTHONPATH": sides[side]}
+            cmd = [sys.executable, __file__, "--scale", str(scale), "--batch", str(batch), "--json-line"]
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            if done.returncode != 0:
+                print(done.stderr[-3000:], file=sys.stderr)
+                return 1
+            out = json.loads(done.stdout.strip().splitlines()[-1])
+            runs[side].append(out)
+            print(
+                f"{side}  engine CPU {out['engine_cpu_ms_per_record']:.3f} ms/record  "
+                f"statements {sum(out['statements'].values())}  flushes {out['flushes']}  wall {out['wall_s']:.2f} s",
+                flush=True,
+            )
+    med = {k: statistics.median(o["engine_cpu_ms_per_record"] for o in v) for k, v in runs.items()}
+    ratio = med["B"] / med["A"]
+    print(f"median engine CPU per pushed record: A {med['A']:.3f} ms, B {med['B']:.3f} ms (B/A {ratio:.2f})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--batch", type=int, default=50, help="writes per push (Xero's 50)")
     ap.add_argument("--profile", help="cProfile the sync into this file and print the top functions")
     ap.add_argument("--db", help="store URL (default: a temporary SQLite file)")
+    ap.add_argument("--against", help="A/B: another checkout (its src/ is side A, this one's side B)")
+    ap.add_argument("--rounds", type=int, default=4, help="A/B rounds with --against")
+    ap.add_argument("--json-line", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.against:
+        return against(args.against, args.rounds, args.scale, args.batch)
     out = run(args.scale, args.batch, args.profile, args.db)
+    if args.json_line:
+        print(json.dumps(out, default=str))
+        return 0 if out["status"] == "ok" else 1
     print(f"records {out['records']}  pushed {out['pushed']}  status {out['status']}  calls {out['calls']}")
     print(
         f"wall {out['wall_s']:.2f} s  process CPU {out['process_cpu_s']:.2f} s  "

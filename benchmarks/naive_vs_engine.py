@@ -17,6 +17,7 @@ ratios of one run (the variants alternate, so drift hits both).
     python benchmarks/naive_vs_engine.py --scale 0.2
     python benchmarks/naive_vs_engine.py --scale 0.004 --rounds 1     # CI
     python benchmarks/naive_vs_engine.py --only xero --json out.json
+    python benchmarks/naive_vs_engine.py --against ../old-checkout     # also ledgersync from that checkout's src/
 """
 
 from __future__ import annotations
@@ -315,9 +316,17 @@ def one(variant: str, platform: str, scale: float) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------- the driver
-def child(variant: str, platform: str, scale: float) -> dict[str, Any]:
-    """One run in a fresh process, so each variant's peak RSS and imports are its own."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+AGAINST = "ledgersync (A)"
+
+
+def child(variant: str, platform: str, scale: float, against: str | None = None) -> dict[str, Any]:
+    """One run in a fresh process, so each variant's peak RSS and imports are its own. The A side of an A/B
+    (`--against`) is ledgersync imported from the other checkout's src/ (its sandbox too)."""
+    path = os.pathsep.join(p for p in sys.path if p)
+    if variant == AGAINST:
+        assert against is not None
+        path, variant = str(Path(against).resolve() / "src"), "ledgersync"
+    env = {**os.environ, "PYTHONPATH": path}
     out = subprocess.run(
         [sys.executable, __file__, "--one", f"{variant}:{platform}", "--scale", str(scale)],
         capture_output=True, text=True, env=env, check=False,
@@ -333,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="A/B rounds per platform (the order flips each round)")
     ap.add_argument("--only", choices=("xero", "qbo"))
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--against", help="A/B: also run ledgersync from another checkout (its src/), alternating")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
@@ -346,15 +356,16 @@ def main(argv: list[str] | None = None) -> int:
     for platform in ("xero", "qbo"):
         if args.only and platform != args.only:
             continue
-        runs: dict[str, list[dict[str, Any]]] = {"ledgersync": [], "naive": []}
+        variants = ("ledgersync", "naive", AGAINST) if args.against else ("ledgersync", "naive")
+        runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
         for r in range(args.rounds):
-            order = ("ledgersync", "naive") if r % 2 == 0 else ("naive", "ledgersync")
+            order = variants if r % 2 == 0 else variants[::-1]
             for variant in order:
-                runs[variant].append(child(variant, platform, args.scale))
+                runs[variant].append(child(variant, platform, args.scale, args.against))
         results[platform] = runs
         print(f"\n{platform} ({'xero-python' if platform == 'xero' else 'python-quickbooks'}), "
               f"median of {args.rounds}:")
-        print(f"  {'':<12}{'calls':>8}{'wall s':>9}{'rec/s':>9}{'client CPU s':>14}{'sandbox CPU s':>15}"
+        print(f"  {'':<15}{'calls':>8}{'wall s':>9}{'rec/s':>9}{'client CPU s':>14}{'sandbox CPU s':>15}"
               f"{'client RSS MB':>15}{'sandbox RSS MB':>16}")
         med: dict[str, dict[str, float]] = {}
         for variant, items in runs.items():
@@ -362,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                 k: statistics.median(float(i[k]) for i in items) for k in items[0] if k != "by_endpoint"
             }
             m = med[variant]
-            print(f"  {variant:<12}{m['calls']:>8.0f}{m['wall_s']:>9.2f}{m['records_per_s']:>9.0f}"
+            print(f"  {variant:<15}{m['calls']:>8.0f}{m['wall_s']:>9.2f}{m['records_per_s']:>9.0f}"
                   f"{m['client_cpu_s']:>14.2f}{m['sandbox_cpu_s']:>15.2f}{m['client_peak_rss_kb'] / 1024:>15.0f}"
                   f"{m['sandbox_peak_rss_kb'] / 1024:>16.0f}")
         print(f"  ledgersync's calls by endpoint: {runs['ledgersync'][0]['by_endpoint']}")
@@ -370,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ledgersync / naive: calls {e['calls'] / n['calls']:.3f}, wall {e['wall_s'] / n['wall_s']:.2f}, "
               f"client CPU {e['client_cpu_s'] / n['client_cpu_s']:.2f}, "
               f"sandbox CPU {e['sandbox_cpu_s'] / max(n['sandbox_cpu_s'], 1e-9):.2f}")
+        if args.against:
+            a = med[AGAINST]
+            print(f"  ledgersync (A) / naive: wall {a['wall_s'] / n['wall_s']:.2f}, client CPU "
+                  f"{a['client_cpu_s'] / n['client_cpu_s']:.2f}; ledgersync / ledgersync (A): wall "
+                  f"{e['wall_s'] / a['wall_s']:.2f}, client CPU {e['client_cpu_s'] / a['client_cpu_s']:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

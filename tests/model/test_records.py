@@ -64,3 +64,34 @@ def test_contact_archived_on_the_platform_is_not_an_app_edit() -> None:
     c = Contact(id="c", name="Ann")
     assert c.content_hash() == c.model_copy(update={"status": ContactStatus.ARCHIVED}).content_hash()
     assert c.content_hash() != c.model_copy(update={"name": "Anne"}).content_hash()
+
+
+def test_a_hash_from_the_records_own_dump_is_the_hash_it_computes_itself() -> None:
+    """The store hashes a record from the to_json() it saves (one dump for both); that must never differ from
+    content_hash() alone, for any record type, remote-owned fields and PAID status included."""
+    day = dt.date(2026, 11, 2)
+    samples = [
+        Contact(id="c1", name="Anne", email="a@example.com", status=ContactStatus.ARCHIVED),
+        Invoice(
+            id="i1",
+            contact_id="c1",
+            number="INV-1",
+            date=day,
+            status=InvoiceStatus.PAID,
+            amount_due=Decimal("0"),
+            total=Decimal("12.50"),
+            lines=[InvoiceLine(description="Work", unit_amount=Decimal("12.5"))],
+        ),
+        Payment(
+            id="p1",
+            contact_id="c1",
+            date=day,
+            amount=Decimal("5"),
+            allocations=[Allocation(invoice_id="i1", amount=Decimal("5"))],
+        ),
+    ]
+    for record in samples:
+        dumped = record.to_json()
+        assert record.content_hash(dumped) == record.content_hash()
+        assert record.hash_view(dumped) == record.hash_view()
+        assert dumped == record.to_json()  # the view is a copy: the dump is left as it was

@@ -120,6 +120,10 @@ class CycleContext:
         self.only: dict[Entity, set[str]] | None = None
         self._calls = 0
         self._calls_lock = threading.Lock()
+        # While the push loop runs (_holding), each call's event-log row waits here and is written with the next
+        # claim or batch result (one transaction per batch instead of one more per call); else written at once.
+        self._holding = False
+        self._call_rows: list[dict[str, Any]] = []
         self._to_remote: dict[Entity, dict[str, str]] = {}
         self._to_app: dict[Entity, dict[str, str]] = {}
         # Per-run knowledge the entity rules share between plan passes.
@@ -134,20 +138,41 @@ class CycleContext:
         return self._calls
 
     def _on_call(self, info: CallInfo) -> None:
+        fields: dict[str, Any] = {
+            "outcome": "ok" if info.status and info.status < 400 else "error",
+            "message": f"{info.method} {info.path} -> {info.status or info.error}",
+            "details": {
+                "status": info.status,
+                "ms": round(info.duration_ms, 1),
+                "request_id": info.request_id,
+                "error": info.error,
+            },
+        }
         with self._calls_lock:
             self._calls += 1
+            if self.settings.log_calls and self._holding:
+                self._call_rows.append(self.event("call", **fields))
+                return
         if self.settings.log_calls:
-            self.log(
-                "call",
-                outcome="ok" if info.status and info.status < 400 else "error",
-                message=f"{info.method} {info.path} -> {info.status or info.error}",
-                details={
-                    "status": info.status,
-                    "ms": round(info.duration_ms, 1),
-                    "request_id": info.request_id,
-                    "error": info.error,
-                },
-            )
+            self.log("call", **fields)
+
+    def hold_call_rows(self, on: bool) -> None:
+        """Start (True) or stop (False) holding call rows for the push loop's transactions (`take_call_rows`)."""
+        with self._calls_lock:
+            self._holding = on
+
+    def take_call_rows(self) -> list[dict[str, Any]]:
+        """The call rows held since the last take, for `Store.log_many` in the caller's transaction."""
+        with self._calls_lock:
+            rows, self._call_rows = self._call_rows, []
+            return rows
+
+    def write_call_rows(self) -> None:
+        """Write the call rows still held, in a transaction of their own."""
+        rows = self.take_call_rows()
+        if rows:
+            with self.store.session() as s:
+                self.store.log_many(s, rows)
 
     def log(self, kind: str, **fields: Any) -> None:
         """An event-log row of this connection (see Store.log for the fields). A row about a payment, a customer

@@ -40,13 +40,20 @@ def as_write(row: PlannedWrite) -> Write:
     )
 
 
-def execute_next(ctx: CycleContext, entity: Entity | None = None) -> Executed | None:
-    """Claim and send the next planned batch (of `entity`, or of any entity); None when nothing is planned."""
+def claim_next(ctx: CycleContext, entity: Entity | None = None, *, writes_only: bool = False) -> list[PlannedWrite]:
+    """Claim the next planned batch (of `entity`, or of any entity); [] when nothing is planned, or, with
+    `writes_only`, when the next batch is a removal (left planned: what follows it depends on its outcome)."""
     rows = ctx.store.outbox.next_batch(ctx.conn_id, entity)
-    if not rows:
-        return None
+    if not rows or (writes_only and rows[0].op in ("remove", "replace")):
+        return []
     record_stage.claim(ctx, rows)
     boundary("claimed")
+    return rows
+
+
+def send(ctx: CycleContext, rows: list[PlannedWrite]) -> Executed:
+    """Call the provider with one claimed batch. Touches no store table (the call rows wait in the context), so
+    the in-process driver may run it in a thread while it records the previous batch."""
     entity = rows[0].entity
     try:
         if rows[0].op in ("remove", "replace"):
@@ -54,3 +61,9 @@ def execute_next(ctx: CycleContext, entity: Entity | None = None) -> Executed | 
         return Executed(entity, rows, results=ctx.provider.push(entity, [as_write(r) for r in rows]))
     except ProviderError as exc:
         return Executed(entity, rows, error=exc)
+
+
+def execute_next(ctx: CycleContext, entity: Entity | None = None) -> Executed | None:
+    """Claim and send the next planned batch (of `entity`, or of any entity); None when nothing is planned."""
+    rows = claim_next(ctx, entity)
+    return send(ctx, rows) if rows else None

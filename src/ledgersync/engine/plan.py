@@ -16,7 +16,7 @@ from ledgersync.engine.entities import rules_for
 from ledgersync.engine.entities.base import EntityRules
 from ledgersync.engine.translate import Unmapped, Unresolved, translate
 from ledgersync.model import Entity, ErrorCode, Record, SyncError
-from ledgersync.store import StoredRecord, divergence
+from ledgersync.store import LinkRow, StateRow, StoredRecord, divergence
 from ledgersync.store.tables import Link, SyncState, utcnow
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class _Op:
     remote_version: str | None = None
 
 
-def due(st: SyncState | None, rec: StoredRecord, now: dt.datetime) -> bool:
+def due(st: SyncState | StateRow | None, rec: StoredRecord, now: dt.datetime) -> bool:
     if st is None:
         return True
     if st.state in record_stage.HELD:
@@ -49,7 +49,7 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
     candidates = ctx.store.push_candidates(ctx.org_id, ctx.conn_id, entity)
     if ctx.only is not None:
         candidates = [(r, link) for r, link in candidates if r.app_id in ctx.only.get(entity, set())]
-    states = ctx.store.state_map(ctx.conn_id, entity, [rec.app_id for rec, _ in candidates]) if candidates else {}
+    states = ctx.store.state_rows(ctx.conn_id, entity, [rec.app_id for rec, _ in candidates]) if candidates else {}
     now = utcnow()
     removes: list[_Op] = []
     writes: list[_Op] = []
@@ -121,7 +121,7 @@ def plan(ctx: CycleContext, entity: Entity) -> int:
     return len(removes) + len(writes)
 
 
-def _removal(ctx: CycleContext, entity: Entity, rec: StoredRecord, link: Link, op: str) -> _Op:
+def _removal(ctx: CycleContext, entity: Entity, rec: StoredRecord, link: Link | LinkRow, op: str) -> _Op:
     resolve = lambda e, i: ctx.to_remote_id(e, i) or i  # noqa: E731
     try:
         payload = ctx.outgoing(rec.record, link.remote_id, resolve)
@@ -153,7 +153,7 @@ def _row(entity: Entity, op: _Op, batch: int) -> dict[str, object]:
     }
 
 
-def _attempt(states: dict[str, SyncState], rec: StoredRecord) -> int:
+def _attempt(states: dict[str, StateRow], rec: StoredRecord) -> int:
     st = states.get(rec.app_id)
     return st.attempts or 0 if st is not None else 0
 

@@ -215,6 +215,7 @@ def claim(ctx: CycleContext, rows: Sequence[PlannedWrite]) -> None:
     """Mark a batch sent, and its records syncing with their keys, before the call: if the process dies
     mid-call, the next run looks the writes up by these keys before sending anything again."""
     with ctx.store.session() as s:
+        ctx.store.log_many(s, ctx.take_call_rows())
         ctx.store.outbox.mark_sent(s, [r.id for r in rows])
         # One read of the batch's states and one upsert (Store.set_states).
         ctx.store.set_states(
@@ -240,6 +241,7 @@ def writes_failed(ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite
     as an attempt unless the cause is the connection's (revoked, daily limit), which stops the cycle."""
     count = error.code not in STOPS
     with ctx.store.session() as s:
+        ctx.store.log_many(s, ctx.take_call_rows())
         for row in rows:
             if count:
                 transient(ctx, s, entity, row.app_id, doc_of(row.record), error)
@@ -282,7 +284,7 @@ def writes_done(
                 )
             )
         link_pushed_many(ctx, s, entity, landed)
-        ctx.store.log_many(s, events)
+        ctx.store.log_many(s, ctx.take_call_rows() + events)
         ctx.store.outbox.done(s, [r.id for r in rows])
 
 
@@ -412,7 +414,8 @@ def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequ
             record = rules.settle_pushed(cur.record, view)
             if record is not None:
                 settled[w.app_id] = record
-    saved = ctx.store.save_records(s, ctx.org_id, [(r, current[a]) for a, r in settled.items()])
+    hashes: dict[str, str] = {}
+    saved = ctx.store.save_records(s, ctx.org_id, [(r, current[a]) for a, r in settled.items()], hashes)
     links: list[LinkChange] = []
     states: list[StateChange] = []
     for w in landed:
@@ -421,7 +424,7 @@ def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequ
         if w.app_id in settled and cur is not None:
             _, changed = saved[w.app_id]
             if changed and app_hash is not None and (w.version is None or w.version == cur.version):
-                app_hash = settled[w.app_id].content_hash()
+                app_hash = hashes[w.app_id]
         view = incoming[w.app_id]
         links.append(
             LinkChange(
@@ -455,10 +458,12 @@ def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> Non
     if not records:
         return
     with ctx.store.session() as s:
-        current = ctx.store.record_map(s, ctx.org_id, entity, [r.id for r in records])
+        # The records are the caller's (derived from what it read): only the stored hash and version are needed.
+        current = ctx.store.record_meta(s, ctx.org_id, entity, [r.id for r in records])
         pairs = [(r, current[r.id]) for r in records if r.id in current]
         links = ctx.store.links_by_app(s, ctx.conn_id, entity, [r.id for r, _ in pairs])
-        saved = ctx.store.save_records(s, ctx.org_id, pairs)
+        hashes: dict[str, str] = {}
+        saved = ctx.store.save_records(s, ctx.org_id, pairs, hashes)
         link_updates: list[dict[str, Any]] = []
         app_events: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -473,7 +478,7 @@ def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> Non
         for record, cur in pairs:
             link = links.get(record.id)
             if link is not None and link.app_hash == cur.hash:
-                link_updates.append(link.update(app_hash=record.content_hash()))
+                link_updates.append(link.update(app_hash=hashes[record.id]))
             if not saved[record.id][1]:
                 continue  # what the app owns is the same: nothing to tell (as when a read-back finds this)
             app_events.append(
@@ -506,6 +511,7 @@ def removal_done(ctx: CycleContext, row: PlannedWrite, outcome: WriteResult | Pr
     entity, replacing = row.entity, row.op == "replace"
     doc = doc_of(row.record)
     with ctx.store.session() as s:
+        ctx.store.log_many(s, ctx.take_call_rows())
         ctx.store.outbox.done(s, [row.id])
         if isinstance(outcome, ProviderError):
             if outcome.error.code in STOPS:

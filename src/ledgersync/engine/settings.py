@@ -44,6 +44,9 @@ class EngineSettings(BaseModel):
     stale_after_hours: float = 24.0
     event_retention_days: int = 90
     log_calls: bool = True
+    # The in-process driver sends the next batch of writes while it records the previous one (one call in flight
+    # beside the recording; see engine/sync.Cycle._executed). False: strictly one batch after another.
+    overlap_batches: bool = True
     # A payment larger than what its invoices owe: record the excess as customer credit automatically, or
     # fail it with "Record the excess as credit" offered as the fix.
     overpayments: Literal["record_credit", "ask"] = "record_credit"

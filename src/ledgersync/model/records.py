@@ -87,17 +87,21 @@ class Record(BaseModel):
 
     id: str
 
-    def hash_view(self) -> dict[str, Any]:
-        """What the app owns in this record: the fields a content hash covers."""
-        view = self.model_dump(mode="json", exclude={"id", *self.remote_owned})
+    def hash_view(self, dumped: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What the app owns in this record: the fields a content hash covers. `dumped`: this record's `to_json()`
+        when the caller has it already (the same view, without dumping the record again)."""
+        if dumped is None:
+            view = self.model_dump(mode="json", exclude={"id", *self.remote_owned})
+        else:
+            view = {k: v for k, v in dumped.items() if k != "id" and k not in self.remote_owned}
         for name in self.hash_if_set:
             if view.get(name) is None:
                 view.pop(name, None)
         return view
 
-    def content_hash(self) -> str:
+    def content_hash(self, dumped: dict[str, Any] | None = None) -> str:
         """A stable hash of what the app owns in this record, used to see whether either side changed it."""
-        data = self.hash_view()
+        data = self.hash_view(dumped)
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
@@ -241,8 +245,8 @@ class PayableDocument(Document):
     amount_due: Amount | None = None
     amount_paid: Amount | None = None
 
-    def hash_view(self) -> dict[str, Any]:
-        view = super().hash_view()
+    def hash_view(self, dumped: dict[str, Any] | None = None) -> dict[str, Any]:
+        view = super().hash_view(dumped)
         # PAID is reached by payments, not by editing the document; it must not read as an edit.
         if view["status"] == InvoiceStatus.PAID.value:
             view["status"] = InvoiceStatus.AUTHORISED.value
@@ -339,8 +343,8 @@ class CreditNote(Document):
     allocations: list[Allocation] = Field(default_factory=list)
     remaining_credit: Amount | None = None
 
-    def hash_view(self) -> dict[str, Any]:
-        view = super().hash_view()
+    def hash_view(self, dumped: dict[str, Any] | None = None) -> dict[str, Any]:
+        view = super().hash_view(dumped)
         # PAID is reached by allocating or refunding the credit, not by editing the note.
         if view["status"] == InvoiceStatus.PAID.value:
             view["status"] = InvoiceStatus.AUTHORISED.value

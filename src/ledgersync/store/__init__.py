@@ -10,7 +10,7 @@ from ledgersync.store.crypto import (
 )
 from ledgersync.store.database import SchemaBehind, default_url, make_engine, migrate
 from ledgersync.store.lease import Lease, LeaseLost
-from ledgersync.store.repo import LinkChange, LinkRow, StateChange, Store, StoredRecord, new_id
+from ledgersync.store.repo import LinkChange, LinkRow, StateChange, StateRow, Store, StoredRecord, new_id
 from ledgersync.store.tokens import StoreTokenStore
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "SecretBox",
     "SecretKeyError",
     "StateChange",
+    "StateRow",
     "Store",
     "StoreTokenStore",
     "StoredRecord",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Row, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledgersync.model import Entity, Record, record_from_json
@@ -34,7 +34,7 @@ class PlannedWrite:
     status: str
 
 
-def _planned(row: OutboxRow) -> PlannedWrite:
+def _planned(row: OutboxRow | Row[Any]) -> PlannedWrite:
     entity = Entity(row.entity)
     return PlannedWrite(
         id=row.id,
@@ -49,6 +49,29 @@ def _planned(row: OutboxRow) -> PlannedWrite:
         remote_version=row.remote_version,
         record=record_from_json(entity, dict(row.payload)),
         status=row.status,
+    )
+
+
+def _table() -> Table:
+    table = OutboxRow.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _columns(c: Any) -> tuple[Any, ...]:
+    return (
+        c.id,
+        c.entity,
+        c.app_id,
+        c.op,
+        c.batch,
+        c.idempotency_key,
+        c.version,
+        c.app_hash,
+        c.remote_id,
+        c.remote_version,
+        c.payload,
+        c.status,
     )
 
 
@@ -139,29 +162,32 @@ class Outbox:
         return s.execute(q).rowcount or 0  # type: ignore[attr-defined]
 
     def next_batch(self, conn_id: str, entity: Entity | None = None) -> list[PlannedWrite]:
-        """The planned rows of the lowest batch number (one provider call), in planned order."""
+        """The planned rows of the lowest batch number (one provider call), in planned order: one read of plain
+        rows (no ORM objects)."""
+        table = OutboxRow.__table__
+        assert isinstance(table, Table)
+        c = table.c
+        first = select(func.min(c.batch)).where(c.connection_id == conn_id, c.status == "planned")
+        if entity is not None:
+            first = first.where(c.entity == entity.value)
+        q = (
+            select(*_columns(c))
+            .where(c.connection_id == conn_id, c.status == "planned", c.batch == first.scalar_subquery())
+            .order_by(c.id)
+        )
         with self.store.session() as s:
-            q = select(func.min(OutboxRow.batch)).where(
-                OutboxRow.connection_id == conn_id, OutboxRow.status == "planned"
-            )
-            if entity is not None:
-                q = q.where(OutboxRow.entity == entity.value)
-            batch = s.scalar(q)
-            if batch is None:
-                return []
-            rows = s.scalars(
-                select(OutboxRow)
-                .where(OutboxRow.connection_id == conn_id, OutboxRow.status == "planned", OutboxRow.batch == batch)
-                .order_by(OutboxRow.id)
-            )
-            return [_planned(r) for r in rows]
+            return [_planned(r) for r in s.execute(q)]
 
+    # Core statements on the table (not the mapped class): the ORM's bulk UPDATE / DELETE would first match the
+    # criteria against every object in the session. The fence counts them as writes all the same.
     def mark_sent(self, s: Session, ids: Sequence[int]) -> None:
-        s.execute(update(OutboxRow).where(OutboxRow.id.in_(list(ids))).values(status="sent"))
+        table = _table()
+        s.execute(update(table).where(table.c.id.in_(list(ids))).values(status="sent"))
 
     def done(self, s: Session, ids: Sequence[int]) -> None:
         if ids:
-            s.execute(delete(OutboxRow).where(OutboxRow.id.in_(list(ids))))
+            table = _table()
+            s.execute(delete(table).where(table.c.id.in_(list(ids))))
 
     def drop_record(self, s: Session, conn_id: str, entity: Entity, app_id: str) -> None:
         """Forget what is still planned for one record (its earlier step was refused)."""

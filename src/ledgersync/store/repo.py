@@ -151,6 +151,28 @@ class LinkRow:
         }
 
 
+@dataclass(frozen=True)
+class RecordMeta:
+    """What `save_records` needs of a stored record, without its data (`Store.record_meta`)."""
+
+    app_id: str
+    hash: str
+    version: int
+    deleted: bool
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StateRow:
+    """What the plan reads of a sync state, as a plain row (no ORM object), by `Store.state_rows`."""
+
+    app_id: str
+    state: str
+    attempts: int | None
+    failed_hash: str | None
+    next_attempt_at: dt.datetime | None
+
+
 _STATE_FIELDS = (
     "state",
     "doc_number",
@@ -216,9 +238,10 @@ def _record_fields(record: Record) -> dict[str, Any]:
     """The columns of `records` that follow from the record's content (all but version, deleted, updated_at)."""
     name = getattr(record, "name", None)
     email = getattr(record, "email", None)
+    data = record.to_json()
     return {
-        "data": record.to_json(),
-        "hash": record.content_hash(),
+        "data": data,
+        "hash": record.content_hash(data),
         "name": name.lower() if name else None,
         "email": email.lower() if email else None,
         "number": getattr(record, "number", None) or getattr(record, "code", None),
@@ -396,6 +419,19 @@ class Store:
             blob = s.scalar(select(Connection.token).where(Connection.id == conn_id))
         return token_from_bytes(self.box.decrypt(blob)) if blob else None
 
+    def token_with_status(self, conn_id: str) -> tuple[str, str | None, bytes | None]:
+        """(status, status reason, the encrypted token) of a connection in one read (KeyError: no connection)."""
+        with self._plain.begin() as s:
+            row = s.execute(
+                select(Connection.status, Connection.status_reason, Connection.token).where(Connection.id == conn_id)
+            ).first()
+        if row is None:
+            raise KeyError(f"no connection {conn_id}")
+        return str(row.status), row.status_reason, row.token
+
+    def open_token(self, blob: bytes) -> OAuthToken:
+        return token_from_bytes(self.box.decrypt(blob))
+
     @contextmanager
     def connection_row_lock(self, conn_id: str) -> Iterator[Session]:
         """A transaction holding the connection's row lock (PostgreSQL FOR UPDATE; SQLite takes the write
@@ -509,7 +545,8 @@ class Store:
                 return self.upsert_record(org_id, record, s=s2)
         entity = record.entity.value
         data = record.to_json()
-        h = record.content_hash()
+        h = record.content_hash(data)
+        s.info.get("parsed", {}).pop((entity, record.id), None)
         row = s.get(AppRecord, (org_id, entity, record.id))
         name = getattr(record, "name", None)
         email = getattr(record, "email", None)
@@ -558,6 +595,9 @@ class Store:
         if s is None:
             with self.session() as s2:
                 return self.get_record(org_id, entity, app_id, s2)
+        parsed = s.info.get("parsed")
+        if parsed is not None and (entity.value, app_id) in parsed:
+            return parsed[(entity.value, app_id)]  # type: ignore[no-any-return]
         row = s.get(AppRecord, (org_id, entity.value, app_id))
         return _stored(row) if row else None
 
@@ -635,31 +675,62 @@ class Store:
             rows = s.scalars(select(AppRecord.refs).where(AppRecord.org_id == org_id, AppRecord.deleted.is_(False)))
             return {r[len(prefix) :] for refs in rows for r in (refs or []) if r.startswith(prefix)}
 
-    def push_candidates(self, org_id: str, conn_id: str, entity: Entity) -> list[tuple[StoredRecord, Link | None]]:
-        """App records whose content differs from what was last synced (or never synced), in one query."""
-        with self.session() as s:
-            q = (
-                select(AppRecord, Link)
-                .outerjoin(
-                    Link,
-                    and_(
-                        Link.connection_id == conn_id,
-                        Link.entity == AppRecord.entity,
-                        Link.app_id == AppRecord.app_id,
-                    ),
-                )
-                .where(AppRecord.org_id == org_id, AppRecord.entity == entity.value)
-                .where(
-                    or_(
-                        Link.id.is_(None) & AppRecord.deleted.is_(False),
-                        (Link.app_hash != AppRecord.hash) & AppRecord.deleted.is_(False),
-                        Link.app_hash.is_(None) & AppRecord.deleted.is_(False),
-                        AppRecord.deleted.is_(True) & Link.id.is_not(None) & Link.removed.is_(False),
-                    )
-                )
-                .order_by(AppRecord.updated_at, AppRecord.app_id)
+    def push_candidates(
+        self, org_id: str, conn_id: str, entity: Entity
+    ) -> list[tuple[StoredRecord, LinkRow | None]]:
+        """App records whose content differs from what was last synced (or never synced), in one query of plain
+        rows (no ORM objects)."""
+        rec, link = _t(AppRecord).c, _t(Link).c
+        q = (
+            select(
+                rec.app_id,
+                rec.data,
+                rec.hash,
+                rec.version,
+                rec.deleted,
+                rec.updated_at,
+                link.id.label("link_id"),
+                link.remote_id,
+                link.remote_version,
+                link.app_hash,
+                link.remote_hash,
+                link.removed,
             )
-            return [(_stored(rec), link) for rec, link in s.execute(q).all()]
+            .select_from(_t(AppRecord))
+            .outerjoin(
+                _t(Link),
+                and_(link.connection_id == conn_id, link.entity == rec.entity, link.app_id == rec.app_id),
+            )
+            .where(rec.org_id == org_id, rec.entity == entity.value)
+            .where(
+                or_(
+                    link.id.is_(None) & rec.deleted.is_(False),
+                    (link.app_hash != rec.hash) & rec.deleted.is_(False),
+                    link.app_hash.is_(None) & rec.deleted.is_(False),
+                    rec.deleted.is_(True) & link.id.is_not(None) & link.removed.is_(False),
+                )
+            )
+            .order_by(rec.updated_at, rec.app_id)
+        )
+        out: list[tuple[StoredRecord, LinkRow | None]] = []
+        with self.session() as s:
+            for r in s.execute(q):
+                stored = StoredRecord(
+                    entity=entity,
+                    app_id=r.app_id,
+                    record=record_from_json(entity, dict(r.data)),
+                    hash=r.hash,
+                    version=r.version,
+                    deleted=bool(r.deleted),
+                    updated_at=r.updated_at,
+                )
+                found = None
+                if r.link_id is not None:
+                    found = LinkRow(
+                        r.link_id, r.app_id, r.remote_id, r.remote_version, r.app_hash, r.remote_hash, bool(r.removed)
+                    )
+                out.append((stored, found))
+        return out
 
     # -- links ---------------------------------------------------------------------------------------
     def link_by_app(self, conn_id: str, entity: Entity, app_id: str, s: Session) -> Link | None:
@@ -809,6 +880,23 @@ class Store:
         out: dict[str, SyncState] = {}
         for chunk in chunks(list(app_ids), 500):
             out.update((row.app_id, row) for row in s.scalars(q.where(SyncState.app_id.in_(chunk))))
+        return out
+
+    def state_rows(
+        self, conn_id: str, entity: Entity, app_ids: Sequence[str], s: Session | None = None
+    ) -> dict[str, StateRow]:
+        """`state_map` as plain rows of what a plan reads (per 500 ids; no ORM objects)."""
+        if s is None:
+            with self.session() as s2:
+                return self.state_rows(conn_id, entity, app_ids, s2)
+        c = _t(SyncState).c
+        out: dict[str, StateRow] = {}
+        for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
+            q = select(c.app_id, c.state, c.attempts, c.failed_hash, c.next_attempt_at).where(
+                c.connection_id == conn_id, c.entity == entity.value, c.app_id.in_(chunk)
+            )
+            for r in s.execute(q):
+                out[r.app_id] = StateRow(r.app_id, r.state, r.attempts, r.failed_hash, r.next_attempt_at)
         return out
 
     # -- set-wise paths for the record stage: one read of what a batch needs, then executemany / upserts ---------
@@ -1064,19 +1152,40 @@ class Store:
                 )
         return out
 
+    def record_meta(self, s: Session, org_id: str, entity: Entity, app_ids: Sequence[str]) -> dict[str, RecordMeta]:
+        """`record_map` without the records' data (nothing parsed): for saving records the caller already holds."""
+        table = _t(AppRecord)
+        out: dict[str, RecordMeta] = {}
+        for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
+            q = select(table.c.app_id, table.c.hash, table.c.version, table.c.deleted, table.c.updated_at).where(
+                table.c.org_id == org_id, table.c.entity == entity.value, table.c.app_id.in_(chunk)
+            )
+            for r in s.execute(q):
+                out[r.app_id] = RecordMeta(r.app_id, r.hash, r.version, bool(r.deleted), r.updated_at)
+        return out
+
     def save_records(
-        self, s: Session, org_id: str, updates: Sequence[tuple[Record, StoredRecord]]
+        self,
+        s: Session,
+        org_id: str,
+        updates: Sequence[tuple[Record, StoredRecord | RecordMeta]],
+        hashes: dict[str, str] | None = None,
     ) -> dict[str, tuple[int, bool]]:
         """`upsert_record` for records that exist (with the stored copy each was read as): one executemany
-        UPDATE. Returns (version, changed) by app id; the version grows only when the content hash changed."""
+        UPDATE. Returns (version, changed) by app id; the version grows only when the content hash changed.
+        `hashes`, when given, receives each saved record's content hash by app id."""
         if not updates:
             return {}
         table = _t(AppRecord)
         now = utcnow()
         out: dict[str, tuple[int, bool]] = {}
         rows: list[dict[str, Any]] = []
+        parsed = s.info.get("parsed", {})
         for record, current in updates:
+            parsed.pop((record.entity.value, record.id), None)
             fields = _record_fields(record)
+            if hashes is not None:
+                hashes[record.id] = fields["hash"]
             changed = current.hash != fields["hash"] or current.deleted
             version = current.version + 1 if changed else current.version
             out[record.id] = (version, changed)
@@ -1106,8 +1215,9 @@ class Store:
 
     def pin_referenced(self, s: Session, org_id: str, records: Sequence[Record]) -> None:
         """Load the records these refer to (an invoice's contact, a payment's invoices) into the session and pin
-        them for the transaction (see preload), so `get_record` on them finds them without a query each. Their
-        ids stay in `s.info["referenced"]` (kind -> ids) for what else a caller reads about them at once."""
+        them for the transaction (see preload), so `get_record` on them finds them without a query each; each is
+        parsed once for the transaction (`s.info["parsed"]`, dropped when the record is saved in it). Their ids
+        stay in `s.info["referenced"]` (kind -> ids) for what else a caller reads about them at once."""
         wanted: dict[str, set[str]] = {}
         for record in records:
             for ref in _refs(record):
@@ -1115,16 +1225,19 @@ class Store:
                 wanted.setdefault(kind, set()).add(ref_id)
         pinned: list[object] = s.info.setdefault("pinned", [])
         referenced: dict[str, set[str]] = s.info.setdefault("referenced", {})
+        parsed: dict[tuple[str, str], StoredRecord] = s.info.setdefault("parsed", {})
         for kind, ids in wanted.items():
             referenced.setdefault(kind, set()).update(ids)
             for chunk in chunks(sorted(ids), 500):
-                pinned.extend(
+                rows = list(
                     s.scalars(
                         select(AppRecord).where(
                             AppRecord.org_id == org_id, AppRecord.entity == kind, AppRecord.app_id.in_(chunk)
                         )
                     )
                 )
+                pinned.extend(rows)
+                parsed.update(((row.entity, row.app_id), _stored(row)) for row in rows)
 
     @staticmethod
     def event_row(kind: str, **fields: Any) -> dict[str, Any]:

@@ -28,14 +28,21 @@ class StoreTokenStore:
         self.store = store.unfenced
         self.conn_id = conn_id
         self.refreshes = 0
+        # The last token decrypted, by its ciphertext: every call re-reads the row (another process may have
+        # refreshed it or marked the connection), and decrypts only when it changed.
+        self._opened: tuple[bytes, OAuthToken] | None = None
 
     def load(self) -> OAuthToken:
-        conn = self.store.get_connection(self.conn_id)
-        if conn.status == "needs_reconnect":
-            raise ProviderError(_reconnect_error(conn.status_reason or "the platform refused the connection"))
-        token = self.store.load_token(self.conn_id)
-        if token is None:
+        status, reason, blob = self.store.token_with_status(self.conn_id)
+        if status == "needs_reconnect":
+            raise ProviderError(_reconnect_error(reason or "the platform refused the connection"))
+        if not blob:
             raise ProviderError(_reconnect_error("the connection has no tokens"))
+        opened = self._opened
+        if opened is not None and opened[0] == blob:
+            return opened[1]
+        token = self.store.open_token(blob)
+        self._opened = (blob, token)
         return token
 
     def refresh(self, stale: OAuthToken, do_refresh: Callable[[OAuthToken], OAuthToken]) -> OAuthToken:

@@ -28,7 +28,7 @@ def derive_paid(
     """(invoices with their new amount due and status, platform ids of the touched invoices to read back)."""
     landed = {
         app_id
-        for app_id, st in ctx.store.state_map(ctx.conn_id, Entity.PAYMENT, [w.app_id for w in written]).items()
+        for app_id, st in ctx.store.state_rows(ctx.conn_id, Entity.PAYMENT, [w.app_id for w in written]).items()
         if st.state == "synced"
     }
     applied: dict[str, Decimal] = {}

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ledgersync.model import Entity, Record
 from ledgersync.providers.base import RemoteRecord
-from ledgersync.store import StoredRecord
+from ledgersync.store import LinkRow, StoredRecord
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import Link
 
@@ -45,7 +45,7 @@ class EntityRules:
         """Whether a record never synced needs no write at all (e.g. a payment already deleted in the app)."""
         return False
 
-    def replaces(self, ctx: CycleContext, link: Link) -> bool:
+    def replaces(self, ctx: CycleContext, link: Link | LinkRow) -> bool:
         """Whether an update must be planned as remove-then-enter (the platform cannot edit it in place)."""
         return False
 

@@ -16,7 +16,7 @@ from ledgersync.engine.entities.balances import derive_paid
 from ledgersync.engine.entities.base import EntityRules, settle
 from ledgersync.model import Allocation, Entity, ErrorCode, Invoice, Payment, PaymentStatus, Record, SyncError
 from ledgersync.providers.base import RemoteRecord
-from ledgersync.store import StoredRecord
+from ledgersync.store import LinkRow, StoredRecord
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import Link
 
@@ -101,7 +101,7 @@ class PaymentRules(EntityRules):
                     ctx.stale_invoices.add(invoices[alloc.invoice_id])
         return list(gone.values())
 
-    def replaces(self, ctx: CycleContext, link: Link) -> bool:
+    def replaces(self, ctx: CycleContext, link: Link | LinkRow) -> bool:
         # The platform can't edit a payment: delete the old one, then enter the new version.
         return not link.removed and not ctx.caps.payments_editable
 

@@ -13,7 +13,7 @@ import ledgersync.engine.record as record_stage
 from ledgersync.engine.entities.base import EntityRules, settle
 from ledgersync.model import Entity, PaymentStatus, Record, Refund
 from ledgersync.providers.base import RemoteRecord
-from ledgersync.store import StoredRecord
+from ledgersync.store import LinkRow, StoredRecord
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import Link
 
@@ -27,7 +27,7 @@ class RefundRules(EntityRules):
     def nothing_to_send(self, outgoing: Record) -> bool:
         return isinstance(outgoing, Refund) and outgoing.status is PaymentStatus.DELETED
 
-    def replaces(self, ctx: CycleContext, link: Link) -> bool:
+    def replaces(self, ctx: CycleContext, link: Link | LinkRow) -> bool:
         # Where payments can't be edited (Xero: a refund is a payment on the credit note), neither can refunds.
         return not link.removed and not ctx.caps.payments_editable
 
