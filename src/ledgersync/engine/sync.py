@@ -48,6 +48,14 @@ class Cycle(CycleContext):
             for entity in Entity.push_order():
                 if (wanted is None or entity in wanted) and entity in self.caps.push_entities:
                     self.push(entity)
+            if only is None and sum(self.report.pushed.values()) >= self.caps.page_size:
+                # A closing read after a large push (an export): what this cycle wrote is read back once now,
+                # skipped unapplied where the link holds the same id and version (our own writes), so a person's
+                # edit made during the push (a newer stamp or version) is applied and the next cycle's read
+                # starts past the export instead of paging through it.
+                for entity in Entity.push_order():
+                    if (wanted is None or entity in wanted) and entity in self.caps.pull_entities:
+                        self.pull(entity)
             self.report.status = "ok"
         except ProviderError as exc:
             record_stage.stopped(self, exc.error)
