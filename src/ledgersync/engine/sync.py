@@ -15,6 +15,7 @@ from ledgersync.engine import reconcile as reconcile_stage
 from ledgersync.engine import record as record_stage
 from ledgersync.engine.context import CycleContext, CycleReport, Progress, idempotency_key
 from ledgersync.engine.entities import rules_for
+from ledgersync.engine.entities.base import EntityRules
 from ledgersync.engine.execute import Executed, execute_next
 from ledgersync.engine.faults import boundary
 from ledgersync.engine.lease import LEASE_LOST_MESSAGE, ConnectionBusy, hold
@@ -102,6 +103,9 @@ class Cycle(CycleContext):
 
     def push(self, entity: Entity) -> None:
         rules = rules_for(entity)
+        # What was written is kept for the entity's after-push reads only where it has some (memory: an export's
+        # whole entity otherwise stays in this list until the entity is done).
+        keep = type(rules).after_push is not EntityRules.after_push
         for _ in range(rules.max_passes):
             self.waiting_for = set()
             planned = plan_stage.plan(self, entity)
@@ -111,7 +115,8 @@ class Cycle(CycleContext):
             while (executed := execute_next(self, entity)) is not None:
                 boundary("executed")
                 self.record(executed)
-                (removed if executed.removal else written).extend(executed.rows)
+                if keep:
+                    (removed if executed.removal else written).extend(executed.rows)
                 if self.progress and not executed.removal:
                     self.progress(f"push {entity.value}", len(executed.rows), planned)
             rules.after_push(self, written, removed)

@@ -601,31 +601,44 @@ class Store:
             rows = s.scalars(select(AppRecord.refs).where(AppRecord.org_id == org_id, AppRecord.deleted.is_(False)))
             return {r[len(prefix) :] for refs in rows for r in (refs or []) if r.startswith(prefix)}
 
-    def push_candidates(self, org_id: str, conn_id: str, entity: Entity) -> list[tuple[StoredRecord, Link | None]]:
-        """App records whose content differs from what was last synced (or never synced), in one query."""
-        with self.session() as s:
-            q = (
-                select(AppRecord, Link)
-                .outerjoin(
-                    Link,
-                    and_(
-                        Link.connection_id == conn_id,
-                        Link.entity == AppRecord.entity,
-                        Link.app_id == AppRecord.app_id,
-                    ),
-                )
-                .where(AppRecord.org_id == org_id, AppRecord.entity == entity.value)
-                .where(
-                    or_(
-                        Link.id.is_(None) & AppRecord.deleted.is_(False),
-                        (Link.app_hash != AppRecord.hash) & AppRecord.deleted.is_(False),
-                        Link.app_hash.is_(None) & AppRecord.deleted.is_(False),
-                        AppRecord.deleted.is_(True) & Link.id.is_not(None) & Link.removed.is_(False),
-                    )
-                )
-                .order_by(AppRecord.updated_at, AppRecord.app_id)
+    def _push_candidates_query(self, org_id: str, conn_id: str, entity: Entity, *columns: Any) -> Any:
+        return (
+            select(*columns)
+            .outerjoin(
+                Link,
+                and_(
+                    Link.connection_id == conn_id,
+                    Link.entity == AppRecord.entity,
+                    Link.app_id == AppRecord.app_id,
+                ),
             )
+            .where(AppRecord.org_id == org_id, AppRecord.entity == entity.value)
+            .where(
+                or_(
+                    Link.id.is_(None) & AppRecord.deleted.is_(False),
+                    (Link.app_hash != AppRecord.hash) & AppRecord.deleted.is_(False),
+                    Link.app_hash.is_(None) & AppRecord.deleted.is_(False),
+                    AppRecord.deleted.is_(True) & Link.id.is_not(None) & Link.removed.is_(False),
+                )
+            )
+            .order_by(AppRecord.updated_at, AppRecord.app_id)
+        )
+
+    def push_candidates(
+        self, org_id: str, conn_id: str, entity: Entity, app_ids: Sequence[str] | None = None
+    ) -> list[tuple[StoredRecord, Link | None]]:
+        """App records whose content differs from what was last synced (or never synced), in one query; with
+        `app_ids` (at most a few hundred), only those of them that still are."""
+        with self.session() as s:
+            q = self._push_candidates_query(org_id, conn_id, entity, AppRecord, Link)
+            if app_ids is not None:
+                q = q.where(AppRecord.app_id.in_(list(app_ids)))
             return [(_stored(rec), link) for rec, link in s.execute(q).all()]
+
+    def push_candidate_ids(self, org_id: str, conn_id: str, entity: Entity) -> list[str]:
+        """The ids of `push_candidates`, in the same order: a plan loads the records a chunk at a time."""
+        with self.session() as s:
+            return list(s.scalars(self._push_candidates_query(org_id, conn_id, entity, AppRecord.app_id)))
 
     # -- links ---------------------------------------------------------------------------------------
     def link_by_app(self, conn_id: str, entity: Entity, app_id: str, s: Session) -> Link | None:
