@@ -265,6 +265,11 @@ class XeroProvider:
             page_count = (data.get("pagination") or {}).get("pageCount")
             last = not paged or not items or (page_count is not None and page >= int(page_count))
             more = None if last else json.dumps({**state, "page": page + 1})
+            if since is not None and since == position.newest:
+                # A read from the newest stamp gets that whole second again (If-Modified-Since is cut to the
+                # second): what is stamped at or before the stamp was read already, or was not visible then and
+                # is read by the look-back window it left, so it is not mapped again here.
+                items = [i for i in items if (s := parse_datetime(i.get("UpdatedDateUTC"))) is None or s > since]
             records = self._records(entity, items)
             if last and entity is Entity.PAYMENT:
                 # Receivable batch payments (not paged), read after the single ones, since the same time.
