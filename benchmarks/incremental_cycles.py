@@ -65,10 +65,11 @@ def run_size(records: int, args: argparse.Namespace, workdir: Path) -> dict[str,
             time.sleep(1.1)  # Xero's If-Modified-Since has one-second precision
             changes.apply(ls, org)
             platform_changes(ls, org, conn, sb, contact_ids, r)
-            fig = run_sync(ls, conn, sb, f"cycle {r + 1}")
+            prof = Path(f"{args.profile}.{out['records']}.cycle{r + 1}.pstats") if args.profile else None
+            fig = run_sync(ls, conn, sb, f"cycle {r + 1}", prof)
             out["cycles"].append({"calls": fig.calls, "wall_s": fig.wall, "pulled": sum(fig.pulled.values()),
                                   "pushed": sum(fig.pushed.values()), "status": fig.status,
-                                  "by_kind": fig.by_kind})
+                                  "by_kind": fig.by_kind, "pulled_by_entity": fig.pulled})
         ls.store.engine.dispose()
     return out
 
@@ -79,11 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help="store URL (default: a temporary SQLite file per size)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--profile", help="cProfile each cycle to PROFILE.<records>.cycle<n>.pstats")
+    ap.add_argument("--sizes", type=int, nargs="+", help="record counts instead of 1k, 10k and 50k (x --scale)")
     args = ap.parse_args(argv)
     print(f"{os.cpu_count()} cores shared with other work: compare the ratios of one run")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for size in SIZES:
+        for size in args.sizes or SIZES:
             results.append(run_size(max(100, round(size * args.scale)), args, Path(tmp)))
             r = results[-1]
             print(f"{r['records']:>7} records: export {r['export']['calls']} calls {r['export']['wall_s']:.1f} s; "
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             f"cycle {i + 1}: {c['calls'] / max(1, b['calls']):.2f}x calls, {c['wall_s'] / b['wall_s']:.2f}x wall"
             for i, (c, b) in enumerate(zip(r["cycles"], base["cycles"], strict=True))))
         for i, c in enumerate(r["cycles"]):
-            print(f"      cycle {i + 1} calls by kind: {c['by_kind']}")
+            print(f"      cycle {i + 1} calls by kind: {c['by_kind']}; pulled: {c['pulled_by_entity']}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -124,8 +124,12 @@ class CycleContext:
         # claim or batch result (one transaction per batch instead of one more per call); else written at once.
         self._holding = False
         self._call_rows: list[dict[str, Any]] = []
-        self._to_remote: dict[Entity, dict[str, str]] = {}
-        self._to_app: dict[Entity, dict[str, str]] = {}
+        # Id maps, filled as ids are looked up (None: no live link), or whole once an entity needs many.
+        self._to_remote: dict[Entity, dict[str, str | None]] = {}
+        self._to_app: dict[Entity, dict[str, str | None]] = {}
+        self._whole: set[Entity] = set()
+        self._forgotten: set[tuple[Entity, str]] = set()
+        self._lookups: dict[Entity, int] = {}
         # Per-run knowledge the entity rules share between plan passes.
         self.referenced_contacts: set[str] | None = None
         self.dues: dict[str, Decimal] = {}
@@ -248,29 +252,68 @@ class CycleContext:
         return found
 
     # -- links ---------------------------------------------------------------------------------------
+    # An incremental cycle translates a handful of references: each is one indexed lookup, kept for the cycle.
+    # A cycle that looks up more than this many ids of one entity (an export) loads the entity's whole map once.
+    LINK_LOOKUPS = 200
+
     def load_links(self, entity: Entity) -> None:
-        if entity in self._to_remote:
+        """The entity's whole id map, once; what this cycle remembered or forgot stays as it said."""
+        if entity in self._whole:
             return
         pairs = self.store.link_pairs(self.conn_id, entity)
-        self._to_remote[entity] = {a: r for a, r, removed in pairs if not removed}
-        self._to_app[entity] = {r: a for a, r, _ in pairs}
+        known_remote = {a: r for a, r in self._to_remote.get(entity, {}).items() if r is not None}
+        cached = self._to_remote.get(entity, {})
+        forgotten = {a for a, r in cached.items() if r is None and (entity, a) in self._forgotten}
+        known_app = {r: a for r, a in self._to_app.get(entity, {}).items() if a is not None}
+        to_remote: dict[str, str | None] = {a: r for a, r, removed in pairs if not removed}
+        to_app: dict[str, str | None] = {r: a for a, r, _ in pairs}
+        to_remote.update(known_remote)
+        to_remote.update(dict.fromkeys(forgotten))
+        to_app.update(known_app)
+        self._to_remote[entity], self._to_app[entity] = to_remote, to_app
+        self._whole.add(entity)
+
+    def _lookup(self, entity: Entity, *, app_id: str | None = None, remote_id: str | None = None) -> None:
+        """Fill the maps for one id from the store (or load the entity's whole map past LINK_LOOKUPS)."""
+        count = self._lookups.get(entity, 0) + 1
+        self._lookups[entity] = count
+        if count > self.LINK_LOOKUPS:
+            self.load_links(entity)
+            return
+        to_remote = self._to_remote.setdefault(entity, {})
+        to_app = self._to_app.setdefault(entity, {})
+        with self.store.session() as s:
+            if app_id is not None:
+                link = self.store.link_by_app(self.conn_id, entity, app_id, s)
+                to_remote[app_id] = None if link is None or link.removed else link.remote_id
+            else:
+                assert remote_id is not None
+                link = self.store.link_by_remote(self.conn_id, entity, remote_id, s)
+                to_app[remote_id] = link.app_id if link is not None else None
+            if link is not None:
+                to_app.setdefault(link.remote_id, link.app_id)
+                to_remote.setdefault(link.app_id, None if link.removed else link.remote_id)
 
     def remember(self, entity: Entity, app_id: str, remote_id: str) -> None:
-        self.load_links(entity)
-        self._to_remote[entity][app_id] = remote_id
-        self._to_app[entity][remote_id] = app_id
+        self._to_remote.setdefault(entity, {})[app_id] = remote_id
+        self._to_app.setdefault(entity, {})[remote_id] = app_id
+        self._forgotten.discard((entity, app_id))
 
     def forget_remote(self, entity: Entity, app_id: str) -> None:
         """The record's platform copy is gone (removed before re-entering): it has no live remote id now."""
-        self.load_links(entity)
-        self._to_remote[entity].pop(app_id, None)
+        self._to_remote.setdefault(entity, {})[app_id] = None
+        self._forgotten.add((entity, app_id))
 
     def to_remote_id(self, entity: Entity, app_id: str) -> str | None:
-        self.load_links(entity)
+        known = self._to_remote.get(entity)
+        if known is None or (app_id not in known and entity not in self._whole):
+            self._lookup(entity, app_id=app_id)
         return self._to_remote[entity].get(app_id)
 
     def to_app_id(self, entity: Entity, remote_id: str) -> str | None:
-        self.load_links(entity)
+        known = self._to_app.get(entity)
+        if known is None or (remote_id not in known and entity not in self._whole):
+            self._lookup(entity, remote_id=remote_id)
         return self._to_app[entity].get(remote_id)
 
     # -- translation ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from ledgersync.engine import record as record_stage
 from ledgersync.engine.connections import keep_org_settings
 from ledgersync.engine.context import CycleContext, CycleReport, Progress, idempotency_key
 from ledgersync.engine.entities import rules_for
+from ledgersync.engine.entities.base import EntityRules
 from ledgersync.engine.execute import Executed, claim_next, send
 from ledgersync.engine.faults import boundary
 from ledgersync.engine.lease import LEASE_LOST_MESSAGE, ConnectionBusy, hold
@@ -56,6 +57,14 @@ class Cycle(CycleContext):
                 if (wanted is None or entity in wanted) and entity in self.caps.push_entities:
                     self.push(entity)
                     attachments_stage.push(self, entity)
+            if only is None and sum(self.report.pushed.values()) >= self.caps.page_size:
+                # A closing read after a large push (an export): what this cycle wrote is read back once now,
+                # skipped unapplied where the link holds the same id and version (our own writes), so a person's
+                # edit made during the push (a newer stamp or version) is applied and the next cycle's read
+                # starts past the export instead of paging through it.
+                for entity in Entity.push_order():
+                    if (wanted is None or entity in wanted) and entity in self.caps.pull_entities:
+                        self.pull(entity)
             self.report.status = "ok"
         except ProviderError as exc:
             record_stage.stopped(self, exc.error)
@@ -105,6 +114,9 @@ class Cycle(CycleContext):
 
     def push(self, entity: Entity) -> None:
         rules = rules_for(entity)
+        # What was written is kept for the entity's after-push reads only where it has some (memory: an export's
+        # whole entity otherwise stays in this list until the entity is done).
+        keep = type(rules).after_push is not EntityRules.after_push
         for _ in range(rules.max_passes):
             self.waiting_for = set()
             planned = plan_stage.plan(self, entity)
@@ -114,7 +126,8 @@ class Cycle(CycleContext):
             with contextlib.closing(self._executed(entity)) as batches:
                 for executed in batches:
                     self.record(executed)
-                    (removed if executed.removal else written).extend(executed.rows)
+                    if keep:
+                        (removed if executed.removal else written).extend(executed.rows)
                     if self.progress and not executed.removal:
                         self.progress(f"push {entity.value}", len(executed.rows), planned)
             self.write_call_rows()

@@ -154,6 +154,21 @@ class Outbox:
         assert isinstance(table, Table)
         s.execute(insert(table), rows)
 
+    def shift_batches(self, s: Session, conn_id: str, entity: Entity, from_batch: int, by: int) -> None:
+        """Move this entity's planned batches numbered `from_batch` or more `by` places on (to put removals
+        planned after them ahead of them)."""
+        if by:
+            s.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.connection_id == conn_id,
+                    OutboxRow.entity == entity.value,
+                    OutboxRow.status == "planned",
+                    OutboxRow.batch >= from_batch,
+                )
+                .values(batch=OutboxRow.batch + by)
+            )
+
     def drop_planned(self, s: Session, conn_id: str, entity: Entity | None = None) -> int:
         """Forget a plan nothing of which was sent (a new plan supersedes it)."""
         q = delete(OutboxRow).where(OutboxRow.connection_id == conn_id, OutboxRow.status == "planned")

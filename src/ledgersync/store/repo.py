@@ -675,27 +675,12 @@ class Store:
             rows = s.scalars(select(AppRecord.refs).where(AppRecord.org_id == org_id, AppRecord.deleted.is_(False)))
             return {r[len(prefix) :] for refs in rows for r in (refs or []) if r.startswith(prefix)}
 
-    def push_candidates(
-        self, org_id: str, conn_id: str, entity: Entity
-    ) -> list[tuple[StoredRecord, LinkRow | None]]:
-        """App records whose content differs from what was last synced (or never synced), in one query of plain
-        rows (no ORM objects)."""
+    def _push_candidates_query(self, org_id: str, conn_id: str, entity: Entity, *columns: Any) -> Any:
+        """App records whose content differs from what was last synced (or never synced), as plain columns of
+        the records and their links on this connection."""
         rec, link = _t(AppRecord).c, _t(Link).c
-        q = (
-            select(
-                rec.app_id,
-                rec.data,
-                rec.hash,
-                rec.version,
-                rec.deleted,
-                rec.updated_at,
-                link.id.label("link_id"),
-                link.remote_id,
-                link.remote_version,
-                link.app_hash,
-                link.remote_hash,
-                link.removed,
-            )
+        return (
+            select(*columns)
             .select_from(_t(AppRecord))
             .outerjoin(
                 _t(Link),
@@ -712,6 +697,32 @@ class Store:
             )
             .order_by(rec.updated_at, rec.app_id)
         )
+
+    def push_candidates(
+        self, org_id: str, conn_id: str, entity: Entity, app_ids: Sequence[str] | None = None
+    ) -> list[tuple[StoredRecord, LinkRow | None]]:
+        """App records whose content differs from what was last synced (or never synced), in one query of plain
+        rows (no ORM objects); with `app_ids` (at most a few hundred), only those of them that still are."""
+        rec, link = _t(AppRecord).c, _t(Link).c
+        q = self._push_candidates_query(
+            org_id,
+            conn_id,
+            entity,
+            rec.app_id,
+            rec.data,
+            rec.hash,
+            rec.version,
+            rec.deleted,
+            rec.updated_at,
+            link.id.label("link_id"),
+            link.remote_id,
+            link.remote_version,
+            link.app_hash,
+            link.remote_hash,
+            link.removed,
+        )
+        if app_ids is not None:
+            q = q.where(rec.app_id.in_(list(app_ids)))
         out: list[tuple[StoredRecord, LinkRow | None]] = []
         with self.session() as s:
             for r in s.execute(q):
@@ -731,6 +742,11 @@ class Store:
                     )
                 out.append((stored, found))
         return out
+
+    def push_candidate_ids(self, org_id: str, conn_id: str, entity: Entity) -> list[str]:
+        """The ids of `push_candidates`, in the same order: a plan loads the records a chunk at a time."""
+        with self.session() as s:
+            return list(s.scalars(self._push_candidates_query(org_id, conn_id, entity, _t(AppRecord).c.app_id)))
 
     # -- links ---------------------------------------------------------------------------------------
     def link_by_app(self, conn_id: str, entity: Entity, app_id: str, s: Session) -> Link | None:

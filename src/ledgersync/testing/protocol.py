@@ -8,6 +8,7 @@ the provider), so a replayed write that created a second record cannot hide."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,11 +20,15 @@ from ledgersync.providers.base import Provider, PullPage, RemoteRecord, Write, W
 
 
 def cursor_position(cursor: str) -> Any:
-    """An order for cursors that are change numbers or ISO timestamps (override for any other kind)."""
+    """An order for cursors that are change numbers, ISO timestamps or `PullWindow` JSON (ordered by its newest
+    stamp); override for any other kind."""
     try:
         return int(cursor)
     except ValueError:
         pass
+    if cursor.startswith("{"):
+        newest = json.loads(cursor).get("newest")
+        return cursor_position(newest) if newest else dt.datetime.min.replace(tzinfo=dt.UTC)
     try:
         stamp = dt.datetime.fromisoformat(cursor)
     except ValueError:

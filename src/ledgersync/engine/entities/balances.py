@@ -11,7 +11,7 @@ one that is not open, one in another currency than the payment, and every invoic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -22,10 +22,19 @@ if TYPE_CHECKING:
     from ledgersync.engine.context import CycleContext
 
 
+# Invoices are derived and settled this many at a time, so an export's after-push holds a chunk of invoices
+# at once, not all of them (issue 14).
+SETTLE_CHUNK = 500
+
+
 def derive_paid(
-    ctx: CycleContext, written: Sequence[PlannedWrite], removed: Sequence[PlannedWrite]
-) -> tuple[list[Invoice], set[str]]:
-    """(invoices with their new amount due and status, platform ids of the touched invoices to read back)."""
+    ctx: CycleContext,
+    written: Sequence[PlannedWrite],
+    removed: Sequence[PlannedWrite],
+    settle: Callable[[list[Invoice]], None],
+) -> set[str]:
+    """Invoices with their new amount due and status handed to `settle` a chunk at a time; returns the platform
+    ids of the touched invoices to read back."""
     landed = {
         app_id
         for app_id, st in ctx.store.state_rows(ctx.conn_id, Entity.PAYMENT, [w.app_id for w in written]).items()
@@ -45,13 +54,29 @@ def derive_paid(
             applied[alloc.invoice_id] = applied.get(alloc.invoice_id, Decimal(0)) + alloc.amount
             currency.setdefault(alloc.invoice_id, set()).add(w.record.currency)
     read_back |= ctx.stale_invoices
-    app_ids = {rid: ctx.to_app_id(Entity.INVOICE, rid) for rid in applied if rid not in read_back}
+    rids = [rid for rid in applied if rid not in read_back]
+    for start in range(0, len(rids), SETTLE_CHUNK):
+        settle(_derive(ctx, rids[start : start + SETTLE_CHUNK], applied, currency, read_back))
+    return read_back
+
+
+def _derive(
+    ctx: CycleContext,
+    rids: Sequence[str],
+    applied: dict[str, Decimal],
+    currency: dict[str, set[str]],
+    read_back: set[str],
+) -> list[Invoice]:
+    """One chunk of invoices (platform ids) paid by landed payments: their derived copies; the uncertain ones
+    added to `read_back` instead."""
+    app_ids = {rid: ctx.to_app_id(Entity.INVOICE, rid) for rid in rids}
     wanted = [a for a in app_ids.values() if a]
     with ctx.store.session() as s:
         current = ctx.store.record_map(s, ctx.org_id, Entity.INVOICE, wanted)
         own = ctx.store.platform_fields(s, ctx.conn_id, Entity.INVOICE, wanted)
     derived: list[Invoice] = []
-    for rid, amount in applied.items():
+    for rid in rids:
+        amount = applied[rid]
         app_id = app_ids.get(rid)
         stored = current.get(app_id) if app_id else None
         inv = stored.record if stored is not None else None
@@ -80,7 +105,7 @@ def derive_paid(
                 }
             )
         )
-    return derived, read_back
+    return derived
 
 
 def _amount(value: object) -> Decimal | None:

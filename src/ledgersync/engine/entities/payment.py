@@ -113,8 +113,7 @@ class PaymentRules(EntityRules):
         if not (written or removed or ctx.stale_invoices):
             return
         # What the payments' answers and the platform's rules tell is taken as it is; the rest is read back.
-        derived, touched = derive_paid(ctx, written, removed)
-        record_stage.settled(ctx, Entity.INVOICE, derived)
+        touched = derive_paid(ctx, written, removed, lambda derived: record_stage.settled(ctx, Entity.INVOICE, derived))
         if len(touched) <= ctx.settings.readback_by_id_limit:
             pull.refresh(ctx, Entity.INVOICE, sorted(touched))
         else:

@@ -61,7 +61,7 @@ from ledgersync.providers.qbo.mapping import (
 )
 from ledgersync.providers.qbo.oauth import QboOAuth
 from ledgersync.providers.qbo.vendor import VENDOR_SIDE, VendorSide
-from ledgersync.providers.util import chunks, parse_cursor
+from ledgersync.providers.util import PullWindow, chunks, parse_cursor
 
 ALL_ENTITIES = (
     Entity.CONTACT,
@@ -232,8 +232,10 @@ class QboProvider(QboAttachments):
         self.oauth = QboOAuth(cfg, transport=transport)
         self.page_size = cfg.page_size
         self.lookback = dt.timedelta(seconds=cfg.lookback_seconds)
-        if cfg.batch_size != QBO_CAPABILITIES.batch_size:
-            self.capabilities = dataclasses.replace(QBO_CAPABILITIES, batch_size=cfg.batch_size)
+        if cfg.batch_size != QBO_CAPABILITIES.batch_size or cfg.page_size != QBO_CAPABILITIES.page_size:
+            self.capabilities = dataclasses.replace(
+                QBO_CAPABILITIES, batch_size=cfg.batch_size, page_size=cfg.page_size
+            )
         policies = qbo_policies(
             concurrent=cfg.max_in_flight,
             per_minute=cfg.per_minute,
@@ -569,17 +571,22 @@ class QboProvider(QboAttachments):
         read or a large change set must use queries; queries never show deleted transactions, so CDC is
         asked for those (when the cursor is within its 30 days). `resume` carries the keyset position."""
         name = ENTITY_NAME[entity]
+        # The cursor is a PullWindow: the newest LastUpdatedTime seen and the look-back windows still to re-read
+        # once (providers.util.PullWindow), so a read right after an export does not read the export again.
+        position = PullWindow.load(cursor, self.lookback)
+        now = dt.datetime.now(dt.UTC)
         if resume:
             state = json.loads(resume)
             since = parse_cursor(state["since"]) if state["since"] is not None else None
             lower = parse_cursor(state["lower"]) if state["lower"] is not None else None
             start = int(state["start"])
             seen = {(str(i), str(t)) for i, t in state["seen"]}
+            started = parse_cursor(state["started"]) if state.get("started") else now
         else:
-            since = parse_cursor(cursor) if cursor is not None else None
-            lower = since - self.lookback if since is not None else None
-            start, seen = 1, set()
-        newest = parse_cursor(cursor) if cursor is not None else None
+            since = position.since(now)
+            lower = since
+            start, seen, started = 1, set(), now
+        newest = position.newest
         if newest is None and since is None and not resume:
             # A first, full read: what it returns is everything as of now, so the next read's CDC asks for
             # deletions from here even when nothing was there to read (a payment sent after this read and deleted
@@ -605,7 +612,7 @@ class QboProvider(QboAttachments):
             records = self._records(entity, fresh)
             last = len(rows) < self.page_size
             if last and since is not None and entity in _DELETABLE:
-                records.extend(self._deletions(entity, since - self.lookback))
+                records.extend(self._deletions(entity, since))
             if not last:
                 # Keyset paging: records edited while we read move to the end, which would shift positions and
                 # skip one; restarting from the newest stamp seen cannot skip (repeats are filtered by SyncToken).
@@ -624,10 +631,15 @@ class QboProvider(QboAttachments):
                         "lower": lower.isoformat() if lower is not None else None,
                         "start": start,
                         "seen": sorted(seen),
+                        "started": started.isoformat(),
                     }
                 )
             )
-            yield PullPage(records, newest.isoformat() if newest else cursor, more)
+            if last:
+                saved = position.after_read(newest, since, started, dt.datetime.now(dt.UTC), self.lookback)
+            else:
+                saved = position.seen(newest)
+            yield PullPage(records, saved.dump() if saved.newest else cursor, more)
             if last:
                 return
 

@@ -36,7 +36,7 @@ from ledgersync.providers.base import (
 from ledgersync.providers.budget import BudgetBackend
 from ledgersync.providers.config import ProviderConfig
 from ledgersync.providers.org import CurrencyTexts, OrgSettings, OrgSettingsCache
-from ledgersync.providers.util import chunks, parse_cursor
+from ledgersync.providers.util import PullWindow, chunks, parse_cursor
 from ledgersync.providers.xero.attachments import XERO_ATTACHMENTS, XeroAttachments
 from ledgersync.providers.xero.client import XeroClient, idempotency_key_for, xero_policies
 from ledgersync.providers.xero.config import XeroConfig
@@ -220,8 +220,10 @@ class XeroProvider(XeroAttachments):
         self.oauth = XeroOAuth(cfg, transport=transport)
         self.page_size = cfg.page_size
         self.lookback = dt.timedelta(seconds=cfg.lookback_seconds)
-        if cfg.batch_size != XERO_CAPABILITIES.batch_size:
-            self.capabilities = dataclasses.replace(XERO_CAPABILITIES, batch_size=cfg.batch_size)
+        if cfg.batch_size != XERO_CAPABILITIES.batch_size or cfg.page_size != XERO_CAPABILITIES.page_size:
+            self.capabilities = dataclasses.replace(
+                XERO_CAPABILITIES, batch_size=cfg.batch_size, page_size=cfg.page_size
+            )
         self.bank_account = cfg.bank_account_code
         policies = xero_policies(
             concurrent=cfg.max_in_flight,
@@ -315,16 +317,23 @@ class XeroProvider(XeroAttachments):
         return [from_xero(entity, item) for item in items if self._wanted(entity, item)]
 
     def pull(self, entity: Entity, cursor: str | None, resume: str | None = None) -> Iterator[PullPage]:
-        # A resumed pull keeps the If-Modified-Since it started with and goes on at the next page.
-        state: dict[str, Any] = json.loads(resume) if resume else {"since": cursor, "page": 1}
+        # The cursor is a PullWindow: the newest UpdatedDateUTC seen and the look-back windows still to re-read
+        # once (see providers.util.PullWindow). A resumed pull keeps the If-Modified-Since and start it began with.
+        position = PullWindow.load(cursor, self.lookback)
+        now = dt.datetime.now(dt.UTC)
+        if resume:
+            state: dict[str, Any] = json.loads(resume)
+            started = parse_cursor(state["started"]) if state.get("started") else now
+        else:
+            since0 = position.since(now)
+            state = {"since": since0.isoformat() if since0 else None, "page": 1, "started": now.isoformat()}
+            started = now
         since = parse_cursor(state["since"]) if state["since"] is not None else None
         headers: dict[str, str] = {}
         if since is not None:
-            # Xero compares at second precision and some writes become visible late: read a little behind.
-            start = (since - self.lookback).astimezone(dt.UTC)
-            headers["If-Modified-Since"] = start.strftime("%Y-%m-%dT%H:%M:%S")
+            headers["If-Modified-Since"] = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
         collection = COLLECTION[entity]
-        newest = parse_cursor(cursor) if cursor is not None else None
+        newest = position.newest
         params: dict[str, str] = {"order": "UpdatedDateUTC ASC"}
         if entity in _CONTACT_LIKE:
             params["includeArchived"] = "true"
@@ -341,7 +350,12 @@ class XeroProvider(XeroAttachments):
                     newest = stamp
             page_count = (data.get("pagination") or {}).get("pageCount")
             last = not paged or not items or (page_count is not None and page >= int(page_count))
-            more = None if last else json.dumps({"since": state["since"], "page": page + 1})
+            more = None if last else json.dumps({**state, "page": page + 1})
+            if since is not None and since == position.newest:
+                # A read from the newest stamp gets that whole second again (If-Modified-Since is cut to the
+                # second): what is stamped at or before the stamp was read already, or was not visible then and
+                # is read by the look-back window it left, so it is not mapped again here.
+                items = [i for i in items if (s := parse_datetime(i.get("UpdatedDateUTC"))) is None or s > since]
             records = self._records(entity, items)
             if last and entity is Entity.PAYMENT:
                 # Receivable batch payments (not paged), read after the single ones, since the same time.
@@ -353,7 +367,11 @@ class XeroProvider(XeroAttachments):
                     if stamp is not None and (newest is None or stamp > newest):
                         newest = stamp
                     records.append(batch_from_xero(b))
-            yield PullPage(records, newest.isoformat() if newest else cursor, more)
+            if last:
+                saved = position.after_read(newest, since, started, dt.datetime.now(dt.UTC), self.lookback)
+            else:
+                saved = position.seen(newest)
+            yield PullPage(records, saved.dump() if saved.newest else cursor, more)
             if last:
                 return
             page += 1
