@@ -265,3 +265,40 @@ def test_an_invoice_voided_on_the_platform_leaves_both_sides_agreeing(make: Make
     app.ls.sync(app.conn)
     report = app.ls.check(app.conn)
     assert report.agree, [str(d) for d in report.differences]
+
+
+def test_a_deletion_after_a_refused_edit_still_voids_the_platform_copy(make: Make) -> None:
+    app = make()
+    app.ls.upsert_contact(app.org, Contact(id="c1", name="Ann Lee"))
+    app.ls.upsert_invoice(app.org, invoice(1))
+    app.ls.upsert_invoice(app.org, invoice(2))
+    assert app.ls.sync(app.conn).failed == {}
+    remote = app.remote(Entity.INVOICE, "i2")
+    # An edit the platform refuses (the number is taken): Failed, held on the record's hash.
+    app.ls.upsert_invoice(app.org, invoice(2).model_copy(update={"number": "M-0001"}))
+    assert app.ls.sync(app.conn).failed == {"invoice": 1}
+    assert app.state(Entity.INVOICE, "i2") == "failed"
+    assert app.ls.delete(app.org, Entity.INVOICE, "i2")
+    report = app.ls.sync(app.conn)
+    assert report.failed == {}
+    row = app.platform.get(Entity.INVOICE, remote)
+    assert row is not None and row.deleted
+    assert app.state(Entity.INVOICE, "i2") == "synced"
+    assert app.ls.sync(app.conn).pushed == {}
+
+
+def test_a_record_refused_before_it_reached_the_platform_then_deleted_is_not_synced_and_gone(make: Make) -> None:
+    app = make()
+    app.ls.upsert_contact(app.org, Contact(id="c1", name="Ann Lee"))
+    app.ls.upsert_invoice(app.org, invoice(1))
+    assert app.ls.sync(app.conn).failed == {}
+    app.ls.upsert_invoice(app.org, invoice(2).model_copy(update={"number": "M-0001"}))
+    report = app.ls.sync(app.conn)
+    assert report.failed == {"invoice": 1} and app.state(Entity.INVOICE, "i2") == "failed"
+    assert app.ls.delete(app.org, Entity.INVOICE, "i2")
+    report = app.ls.sync(app.conn)
+    assert report.failed == {} and report.pushed == {}
+    view = app.ls.get(app.org, Entity.INVOICE, "i2", app.conn)
+    assert view is not None and view.deleted and view.state == "not_synced" and view.remote_id is None
+    assert [s.app_id for s in app.ls.store.states(app.conn, state="failed")] == []
+    assert len(app.live(Entity.INVOICE)) == 1

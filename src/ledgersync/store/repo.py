@@ -589,7 +589,39 @@ class Store:
             row.deleted = True
             row.version += 1
             row.updated_at = utcnow()
+            self._forget_unsent(s, org_id, entity, app_id)
             return True
+
+    def _forget_unsent(self, s: Session, org_id: str, entity: Entity, app_id: str) -> None:
+        """After a deletion in the app. Where the record is on a platform (a live link), an earlier failure
+        (an edit the platform refused: deleting does not change the hash it was held on) no longer holds it:
+        the removal is planned on the next sync, and held again only if the removal itself is refused. Where it
+        never reached the platform there is nothing to remove: the connection's failure (or wait) goes and it
+        is shown not synced and deleted. A write whose outcome is unknown (`syncing`) stays: it may have
+        landed, and then reconciling links it and the removal follows."""
+        conns = select(Connection.id).where(Connection.org_id == org_id)
+        linked = select(Link.connection_id).where(
+            Link.connection_id.in_(conns), Link.entity == entity.value, Link.app_id == app_id, Link.removed.is_(False)
+        )
+        s.execute(
+            update(SyncState)
+            .where(
+                SyncState.connection_id.in_(linked),
+                SyncState.entity == entity.value,
+                SyncState.app_id == app_id,
+                SyncState.state == "failed",
+            )
+            .values(failed_hash=None, next_attempt_at=None)
+        )
+        s.execute(
+            delete(SyncState).where(
+                SyncState.connection_id.in_(conns),
+                SyncState.connection_id.not_in(linked),
+                SyncState.entity == entity.value,
+                SyncState.app_id == app_id,
+                SyncState.state.in_(("failed", "pending", "needs_review", "not_synced")),
+            )
+        )
 
     def get_record(self, org_id: str, entity: Entity, app_id: str, s: Session | None = None) -> StoredRecord | None:
         if s is None:
