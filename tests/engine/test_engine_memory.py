@@ -163,6 +163,10 @@ def test_an_overpayment_is_split_into_the_payment_and_customer_credit(make: Make
     assert isinstance(credit, CustomerCredit) and credit.amount == Decimal("50.00")
     assert credit.contact_id == app.remote(Entity.CONTACT, "c1")
     assert app.state(Entity.CREDIT, "p1-credit") == "synced"
+    # The split is the connection's: the app's payment stays as the app recorded it, and nothing goes again.
+    assert app.ls.get(app.org, Entity.PAYMENT, "p1").record == payment(1, "i1", "150.00")  # type: ignore[union-attr]
+    assert app.ls.sync(app.conn).pushed == {}
+    assert app.ls.check(app.conn).agree
     inv = app.ls.get(app.org, Entity.INVOICE, "i1")
     assert inv is not None and inv.record.amount_due == Decimal("0.00")  # type: ignore[attr-defined]
 

@@ -36,6 +36,7 @@ from ledgersync.store.tables import (
     Link,
     OAuthState,
     Organisation,
+    PaymentSplit,
     PlatformFields,
     SignInThrottle,
     SyncLease,
@@ -999,6 +1000,37 @@ class Store:
         out: dict[str, dict[str, Any]] = {}
         for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
             out.update({a: dict(f) for a, f in s.execute(q.where(pf.c.app_id.in_(chunk)))})
+        return out
+
+    # -- each connection's split of an overpaid payment (engine/credit.py) ----------------------------
+    def save_split(
+        self, s: Session, conn_id: str, payment_id: str, credit_id: str | None, split: dict[str, Any]
+    ) -> None:
+        self._upsert(
+            s,
+            _t(PaymentSplit),
+            [{"connection_id": conn_id, "payment_id": payment_id, "credit_id": credit_id, "split": split}],
+            ("connection_id", "payment_id"),
+        )
+
+    def splits(self, s: Session, conn_id: str, payment_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        """This connection's splits by app payment id (all, or these; one read per 500 ids)."""
+        ps = _t(PaymentSplit).c
+        q = select(ps.payment_id, ps.split).where(ps.connection_id == conn_id)
+        if payment_ids is None:
+            return {p: dict(v) for p, v in s.execute(q)}
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(list(dict.fromkeys(payment_ids)), 500):
+            out.update({p: dict(v) for p, v in s.execute(q.where(ps.payment_id.in_(chunk)))})
+        return out
+
+    def credit_splits(self, s: Session, credit_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The connections whose split made each of these credit records (an app credit no split made: absent)."""
+        ps = _t(PaymentSplit).c
+        out: dict[str, set[str]] = {}
+        for chunk in chunks(list(dict.fromkeys(credit_ids)), 500):
+            for conn, credit in s.execute(select(ps.connection_id, ps.credit_id).where(ps.credit_id.in_(chunk))):
+                out.setdefault(credit, set()).add(conn)
         return out
 
     def set_states(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[StateChange]) -> None:
