@@ -582,16 +582,18 @@ class Store:
         row.refs = _refs(record)
         return row.version, changed
 
-    def delete_record(self, org_id: str, entity: Entity, app_id: str) -> bool:
-        with self.session() as s:
-            row = s.get(AppRecord, (org_id, entity.value, app_id))
-            if row is None or row.deleted:
-                return False
-            row.deleted = True
-            row.version += 1
-            row.updated_at = utcnow()
-            self._forget_unsent(s, org_id, entity, app_id)
-            return True
+    def delete_record(self, org_id: str, entity: Entity, app_id: str, s: Session | None = None) -> bool:
+        if s is None:
+            with self.session() as s2:
+                return self.delete_record(org_id, entity, app_id, s2)
+        row = s.get(AppRecord, (org_id, entity.value, app_id))
+        if row is None or row.deleted:
+            return False
+        row.deleted = True
+        row.version += 1
+        row.updated_at = utcnow()
+        self._forget_unsent(s, org_id, entity, app_id)
+        return True
 
     def _forget_unsent(self, s: Session, org_id: str, entity: Entity, app_id: str) -> None:
         """After a deletion in the app. Where the record is on a platform (a live link), an earlier failure
@@ -1012,6 +1014,13 @@ class Store:
             [{"connection_id": conn_id, "payment_id": payment_id, "credit_id": credit_id, "split": split}],
             ("connection_id", "payment_id"),
         )
+
+    def drop_split(self, s: Session, conn_id: str, payment_id: str) -> None:
+        """Stop applying this connection's split (its platform refused it: the next plan splits afresh). The
+        credit record it made stays this connection's until the new split keeps, changes or deletes it."""
+        row = s.get(PaymentSplit, (conn_id, payment_id))
+        if row is not None:
+            row.split = {**row.split, "source": None}
 
     def splits(self, s: Session, conn_id: str, payment_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """This connection's splits by app payment id (all, or these; one read per 500 ids)."""

@@ -30,7 +30,13 @@ class CreditRules(EntityRules):
         connection splits a payment its own way, engine/credit.py); any other credit goes everywhere."""
         with ctx.store.session() as s:
             made_by = ctx.store.credit_splits(s, [rec.app_id]).get(rec.app_id)
-        return made_by is None or ctx.conn_id in made_by
+        if made_by is None:
+            return True
+        # Sent once its payment is there: a payment the platform refused is split afresh (another credit).
+        payment_id = getattr(rec.record, "payment_id", None)
+        if payment_id is None:
+            return ctx.conn_id in made_by
+        return ctx.conn_id in made_by and ctx.to_remote_id(Entity.PAYMENT, payment_id) is not None
 
 
 RULES: dict[Entity, EntityRules] = {

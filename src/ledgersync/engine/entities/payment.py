@@ -53,6 +53,10 @@ class PaymentRules(EntityRules):
                 ctx.dues[alloc.invoice_id] = due
         excess = excess_of(pay, ctx.dues, invoices)
         if excess is None and pay.unapplied <= 0:
+            stale = _own_splits(ctx, s).get(pay.id)
+            if stale and stale.get("credit_id"):
+                # An earlier split of this connection, refused: the payment now fits, so its credit goes.
+                ctx.store.delete_record(ctx.org_id, Entity.CREDIT, str(stale["credit_id"]), s)
             _consume_dues(ctx, pay.allocations)
             return rec
         if excess is None:
