@@ -163,6 +163,10 @@ def test_an_overpayment_is_split_into_the_payment_and_customer_credit(make: Make
     assert isinstance(credit, CustomerCredit) and credit.amount == Decimal("50.00")
     assert credit.contact_id == app.remote(Entity.CONTACT, "c1")
     assert app.state(Entity.CREDIT, "p1-credit") == "synced"
+    # The split is the connection's: the app's payment stays as the app recorded it, and nothing goes again.
+    assert app.ls.get(app.org, Entity.PAYMENT, "p1").record == payment(1, "i1", "150.00")  # type: ignore[union-attr]
+    assert app.ls.sync(app.conn).pushed == {}
+    assert app.ls.check(app.conn).agree
     inv = app.ls.get(app.org, Entity.INVOICE, "i1")
     assert inv is not None and inv.record.amount_due == Decimal("0.00")  # type: ignore[attr-defined]
 
@@ -265,3 +269,63 @@ def test_an_invoice_voided_on_the_platform_leaves_both_sides_agreeing(make: Make
     app.ls.sync(app.conn)
     report = app.ls.check(app.conn)
     assert report.agree, [str(d) for d in report.differences]
+
+
+def test_a_deletion_after_a_refused_edit_still_voids_the_platform_copy(make: Make) -> None:
+    app = make()
+    app.ls.upsert_contact(app.org, Contact(id="c1", name="Ann Lee"))
+    app.ls.upsert_invoice(app.org, invoice(1))
+    app.ls.upsert_invoice(app.org, invoice(2))
+    assert app.ls.sync(app.conn).failed == {}
+    remote = app.remote(Entity.INVOICE, "i2")
+    # An edit the platform refuses (the number is taken): Failed, held on the record's hash.
+    app.ls.upsert_invoice(app.org, invoice(2).model_copy(update={"number": "M-0001"}))
+    assert app.ls.sync(app.conn).failed == {"invoice": 1}
+    assert app.state(Entity.INVOICE, "i2") == "failed"
+    assert app.ls.delete(app.org, Entity.INVOICE, "i2")
+    report = app.ls.sync(app.conn)
+    assert report.failed == {}
+    row = app.platform.get(Entity.INVOICE, remote)
+    assert row is not None and row.deleted
+    assert app.state(Entity.INVOICE, "i2") == "synced"
+    assert app.ls.sync(app.conn).pushed == {}
+
+
+def test_a_record_refused_before_it_reached_the_platform_then_deleted_is_not_synced_and_gone(make: Make) -> None:
+    app = make()
+    app.ls.upsert_contact(app.org, Contact(id="c1", name="Ann Lee"))
+    app.ls.upsert_invoice(app.org, invoice(1))
+    assert app.ls.sync(app.conn).failed == {}
+    app.ls.upsert_invoice(app.org, invoice(2).model_copy(update={"number": "M-0001"}))
+    report = app.ls.sync(app.conn)
+    assert report.failed == {"invoice": 1} and app.state(Entity.INVOICE, "i2") == "failed"
+    assert app.ls.delete(app.org, Entity.INVOICE, "i2")
+    report = app.ls.sync(app.conn)
+    assert report.failed == {} and report.pushed == {}
+    view = app.ls.get(app.org, Entity.INVOICE, "i2", app.conn)
+    assert view is not None and view.deleted and view.state == "not_synced" and view.remote_id is None
+    assert [s.app_id for s in app.ls.store.states(app.conn, state="failed")] == []
+    assert len(app.live(Entity.INVOICE)) == 1
+
+
+def test_a_split_refused_on_a_stale_amount_due_is_split_again_from_the_apps_payment(make: Make) -> None:
+    app = make()
+    app.ls.upsert_contact(app.org, Contact(id="c1", name="Ann Lee"))
+    app.ls.upsert_invoice(app.org, invoice(1))
+    app.ls.sync(app.conn)
+    app.platform.pay(app.remote(Entity.INVOICE, "i1"), "40.00")  # the invoice now owes 60 there
+    app.ls.upsert_payment(app.org, payment(1, "i1", "150.00"))
+    # A payments-only sync splits on the invoice's last known 100 owing: the platform refuses 100, and the
+    # credit waits for its payment.
+    report = app.ls.sync(app.conn, entities=[Entity.PAYMENT, Entity.CREDIT])
+    assert report.pushed == {} and app.state(Entity.PAYMENT, "p1") == "pending"
+    assert app.live(Entity.CREDIT) == []
+    # Split again from the app's 150 on the 60 now owed: 60 paid, 90 credit (not 40 off an already cut payment).
+    report = app.ls.sync(app.conn)
+    assert report.failed == {} and report.pushed == {"payment": 1, "credit": 1}
+    assert sorted(p.amount for p in app.live(Entity.PAYMENT)) == [Decimal("40.00"), Decimal("60.00")]
+    (credit,) = app.live(Entity.CREDIT)
+    assert credit.amount == Decimal("90.00")
+    assert app.ls.get(app.org, Entity.PAYMENT, "p1").record == payment(1, "i1", "150.00")  # type: ignore[union-attr]
+    assert app.ls.sync(app.conn).pushed == {}
+    assert app.ls.check(app.conn).agree

@@ -10,7 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from ledgersync import ActionCentre, Actor, Contact, EngineSettings, Entity, Invoice, InvoiceLine, LedgerSync, Role
+from ledgersync import (
+    ActionCentre,
+    Actor,
+    Allocation,
+    Contact,
+    EngineSettings,
+    Entity,
+    Invoice,
+    InvoiceLine,
+    LedgerSync,
+    Payment,
+    Role,
+)
 from ledgersync.demo import SandboxHandle, connect_sandbox, qbo_sandbox, xero_sandbox
 from ledgersync.engine.actions import ActionError
 from ledgersync.model import LineAmountTypes
@@ -179,3 +191,58 @@ def test_an_invoice_paid_in_full_in_xero_is_paid_in_full_in_quickbooks_not_split
     for conn in (cx, cq):
         report_c = ls.check(conn)
         assert report_c.agree, [str(d) for d in report_c.differences]
+
+
+@pytest.mark.parametrize("first", ["xero", "quickbooks"])
+def test_an_overpaid_payment_is_split_per_platform_and_neither_connection_pushes_the_others_split(
+    tmp_path: Path, secret_key: str, both: tuple[SandboxHandle, SandboxHandle], first: str
+) -> None:
+    # Xero takes the excess as its own overpayment record; QuickBooks holds it in the payment, unapplied. Each
+    # connection splits the one app payment its own way and the app's payment stays as the app recorded it.
+    ls, org, cx, cq = business(tmp_path, secret_key, both, relay=True)
+    xero, qbo = both
+    ls.upsert_contact(org, Contact(id="c1", name="Shared Customer"))
+    ls.upsert_invoice(org, invoice())
+    ls.sync(cx)
+    ls.sync(cq)
+    recorded = Payment(
+        id="p1",
+        contact_id="c1",
+        date=dt.date.today(),
+        amount=Decimal("150.00"),
+        currency="AUD",
+        account_code="BANK",
+        allocations=[Allocation(invoice_id="i1", amount=Decimal("150.00"))],
+    )
+    ls.upsert_payment(org, recorded)
+    order = (cx, cq) if first == "xero" else (cq, cx)
+    for conn in order:
+        report = ls.sync(conn)
+        assert report.failed == {}, conn
+    # The app's payment is the app's: neither split rewrote it.
+    assert ls.get(org, Entity.PAYMENT, "p1").record == recorded  # type: ignore[union-attr]
+    # Xero: a payment of what was due, and the excess as an overpayment (the credit record, Xero's only).
+    (xpay,) = [p for p in xero.records("Payments") if p.get("Status") != "DELETED"]
+    assert Decimal(str(xpay["Amount"])) == Decimal("100")
+    (xover,) = xero.records("Overpayments")
+    assert Decimal(str(xover["Total"])) == Decimal("50")
+    (credit,) = ls.records(org, Entity.CREDIT)
+    assert credit.app_id == "p1-credit" and credit.record.amount == Decimal("50")  # type: ignore[attr-defined]
+    assert ls.get(org, Entity.CREDIT, "p1-credit", cx).state == "synced"  # type: ignore[union-attr]
+    # QuickBooks: the whole payment, 50 of it unapplied; the credit record is not sent there.
+    (qpay,) = qbo.records("Payment")
+    assert Decimal(str(qpay["TotalAmt"])) == Decimal("150") and Decimal(str(qpay["UnappliedAmt"])) == Decimal("50")
+    assert ls.get(org, Entity.CREDIT, "p1-credit", cq).state == "not_synced"  # type: ignore[union-attr]
+    for conn in (cx, cq):
+        assert ls.get(org, Entity.PAYMENT, "p1", conn).state == "synced"  # type: ignore[union-attr]
+    tokens = {p["Id"]: p["SyncToken"] for p in qbo.records("Payment")}
+    # Another pass each: nothing goes again, on either side.
+    for conn in order + order:
+        report = ls.sync(conn)
+        assert report.pushed == {} and report.failed == {}, (conn, report.pushed)
+    assert {p["Id"]: p["SyncToken"] for p in qbo.records("Payment")} == tokens
+    assert len(xero.records("Overpayments")) == 1
+    assert len([p for p in xero.records("Payments") if p.get("Status") != "DELETED"]) == 1
+    for conn in (cx, cq):
+        report_c = ls.check(conn)
+        assert report_c.agree, (conn, [str(d) for d in report_c.differences])

@@ -188,3 +188,20 @@ def test_a_second_sync_with_no_changes_writes_nothing(env: Env) -> None:
     env.ls.sync(env.conn)
     report = env.ls.sync(env.conn)
     assert report.pushed == {} and report.created_in_app == {}
+
+
+def test_an_invoice_deleted_after_xero_refused_its_edit_is_voided_in_xero(env: Env) -> None:
+    env.ls.upsert_contact(env.org, Contact(id="c1", name="Ann Lee"))
+    env.ls.upsert_invoice(env.org, invoice(1))
+    assert env.ls.sync(env.conn).failed == {}
+    rid = remote(env, Entity.INVOICE, "i1")
+    bad = invoice(1)
+    bad = bad.model_copy(update={"lines": [bad.lines[0].model_copy(update={"account_code": "999"})]})
+    env.ls.upsert_invoice(env.org, bad)  # an account Xero does not have: refused, Failed on this version
+    assert env.ls.sync(env.conn).failed == {"invoice": 1}
+    assert env.ls.get(env.org, Entity.INVOICE, "i1", env.conn).state == "failed"  # type: ignore[union-attr]
+    env.ls.delete(env.org, Entity.INVOICE, "i1")
+    assert env.ls.sync(env.conn).failed == {}
+    inv = {i["InvoiceID"]: i for i in env.sandbox.dump()["Invoices"]}
+    assert inv[rid]["Status"] == "VOIDED"
+    assert env.ls.get(env.org, Entity.INVOICE, "i1", env.conn).state == "synced"  # type: ignore[union-attr]

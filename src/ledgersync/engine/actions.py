@@ -448,7 +448,7 @@ class ActionCentre:
                     raise ActionError(
                         "this payment is not larger than what its invoices owe; nothing to record as credit"
                     )
-                _, credit = split(store, s, org, excess, keep_in_payment=cycle.caps.payment_holds_credit)
+                _, credit = split(store, s, org, conn_id, excess, keep_in_payment=cycle.caps.payment_holds_credit)
                 store.set_state(s, conn_id, Entity.PAYMENT, payment_id, "pending")
                 store.log(
                     "action",

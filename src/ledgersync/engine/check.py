@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledgersync.engine.computed import with_computed
+from ledgersync.engine.credit import split_view
 from ledgersync.engine.translate import CodeMap, Unresolved, translate
 from ledgersync.model import Entity, Invoice, InvoiceStatus, Payment, PaymentStatus, Record
 from ledgersync.providers.base import Capabilities, Provider, RemoteRecord
@@ -108,6 +109,12 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
             foreign = {a for a, c in divergence.origins(s, org_id, entity).items() if c != conn_id}
             # What this platform computed, as it last said (the app record may hold another platform's).
             own = store.platform_fields(s, conn_id, entity)
+            # A payment this connection split is compared as it sent it; a credit another connection's split
+            # made is that connection's, not this one's (engine/credit.py).
+            splits = store.splits(s, conn_id) if entity is Entity.PAYMENT else {}
+            if entity is Entity.CREDIT:
+                ids = [r.app_id for r in store.records(org_id, entity)]
+                foreign |= {c for c, conns in store.credit_splits(s, ids).items() if conn_id not in conns}
         foreign -= set(all_links[entity])
         app_records = {
             r.app_id: r for r in store.records(org_id, entity) if r.app_id not in held and r.app_id not in foreign
@@ -115,6 +122,8 @@ def check(store: Store, provider: Provider, conn_id: str, entities: tuple[Entity
         n = 0
         for app_id, rec in app_records.items():
             record = with_computed(rec.record, own[app_id]) if app_id in own else rec.record
+            if isinstance(record, Payment) and app_id in splits:
+                record = split_view(record, splits[app_id])
             gone = _gone(record)
             link = all_links[entity].get(app_id)
             remote = remote_all.get(link.remote_id) if link is not None else None

@@ -128,7 +128,7 @@ def _plan_chunk(
         if link is not None and rules.replaces(ctx, link):
             # Remove, then enter the new version (its write follows the removal, dropped if that fails).
             try:
-                fresh = ctx.outgoing(rec.record, rec.app_id)
+                fresh = ctx.outgoing(rules.as_sent(ctx, s, rec).record, rec.app_id)
             except (Unresolved, Unmapped):
                 continue
             removes.append(_removal(ctx, entity, rec, link, "replace"))
@@ -136,7 +136,9 @@ def _plan_chunk(
                 writes.append(_Op(rec, "write", fresh, key))
             continue
         remote_id = link.remote_id if link is not None and not link.removed else None
-        if remote_id is None:
+        if remote_id is not None:
+            rec = rules.as_sent(ctx, s, rec)
+        else:
             prepared = rules.prepare(ctx, s, rec)
             if prepared is None:
                 continue

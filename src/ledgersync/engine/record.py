@@ -294,8 +294,10 @@ def _write_refused(ctx: CycleContext, s: Session, entity: Entity, row: PlannedWr
     if error.code is ErrorCode.OVERPAYMENT and ctx.settings.overpayments == "record_credit":
         st = s.get(SyncState, (ctx.conn_id, entity.value, row.app_id))
         if st is None or (st.attempts or 0) < 2:
-            # Our copy of the amount due was stale: re-read the invoices and split on the next pass.
+            # Our copy of the amount due was stale: re-read the invoices and split on the next pass (from the
+            # app's payment again, not from the split this connection kept).
             ctx.stale_invoices.update(a.invoice_id for a in getattr(row.record, "allocations", []) or [])
+            ctx.store.drop_split(s, ctx.conn_id, row.app_id)
             ctx.store.set_state(
                 s, ctx.conn_id, entity, row.app_id, "pending", error=error, doc_number=doc, count_attempt=True
             )

@@ -36,6 +36,7 @@ from ledgersync.store.tables import (
     Link,
     OAuthState,
     Organisation,
+    PaymentSplit,
     PlatformFields,
     SignInThrottle,
     SyncLease,
@@ -581,15 +582,49 @@ class Store:
         row.refs = _refs(record)
         return row.version, changed
 
-    def delete_record(self, org_id: str, entity: Entity, app_id: str) -> bool:
-        with self.session() as s:
-            row = s.get(AppRecord, (org_id, entity.value, app_id))
-            if row is None or row.deleted:
-                return False
-            row.deleted = True
-            row.version += 1
-            row.updated_at = utcnow()
-            return True
+    def delete_record(self, org_id: str, entity: Entity, app_id: str, s: Session | None = None) -> bool:
+        if s is None:
+            with self.session() as s2:
+                return self.delete_record(org_id, entity, app_id, s2)
+        row = s.get(AppRecord, (org_id, entity.value, app_id))
+        if row is None or row.deleted:
+            return False
+        row.deleted = True
+        row.version += 1
+        row.updated_at = utcnow()
+        self._forget_unsent(s, org_id, entity, app_id)
+        return True
+
+    def _forget_unsent(self, s: Session, org_id: str, entity: Entity, app_id: str) -> None:
+        """After a deletion in the app. Where the record is on a platform (a live link), an earlier failure
+        (an edit the platform refused: deleting does not change the hash it was held on) no longer holds it:
+        the removal is planned on the next sync, and held again only if the removal itself is refused. Where it
+        never reached the platform there is nothing to remove: the connection's failure (or wait) goes and it
+        is shown not synced and deleted. A write whose outcome is unknown (`syncing`) stays: it may have
+        landed, and then reconciling links it and the removal follows."""
+        conns = select(Connection.id).where(Connection.org_id == org_id)
+        linked = select(Link.connection_id).where(
+            Link.connection_id.in_(conns), Link.entity == entity.value, Link.app_id == app_id, Link.removed.is_(False)
+        )
+        s.execute(
+            update(SyncState)
+            .where(
+                SyncState.connection_id.in_(linked),
+                SyncState.entity == entity.value,
+                SyncState.app_id == app_id,
+                SyncState.state == "failed",
+            )
+            .values(failed_hash=None, next_attempt_at=None)
+        )
+        s.execute(
+            delete(SyncState).where(
+                SyncState.connection_id.in_(conns),
+                SyncState.connection_id.not_in(linked),
+                SyncState.entity == entity.value,
+                SyncState.app_id == app_id,
+                SyncState.state.in_(("failed", "pending", "needs_review", "not_synced")),
+            )
+        )
 
     def get_record(self, org_id: str, entity: Entity, app_id: str, s: Session | None = None) -> StoredRecord | None:
         if s is None:
@@ -983,6 +1018,44 @@ class Store:
         out: dict[str, dict[str, Any]] = {}
         for chunk in chunks(list(dict.fromkeys(app_ids)), 500):
             out.update({a: dict(f) for a, f in s.execute(q.where(pf.c.app_id.in_(chunk)))})
+        return out
+
+    # -- each connection's split of an overpaid payment (engine/credit.py) ----------------------------
+    def save_split(
+        self, s: Session, conn_id: str, payment_id: str, credit_id: str | None, split: dict[str, Any]
+    ) -> None:
+        self._upsert(
+            s,
+            _t(PaymentSplit),
+            [{"connection_id": conn_id, "payment_id": payment_id, "credit_id": credit_id, "split": split}],
+            ("connection_id", "payment_id"),
+        )
+
+    def drop_split(self, s: Session, conn_id: str, payment_id: str) -> None:
+        """Stop applying this connection's split (its platform refused it: the next plan splits afresh). The
+        credit record it made stays this connection's until the new split keeps, changes or deletes it."""
+        row = s.get(PaymentSplit, (conn_id, payment_id))
+        if row is not None:
+            row.split = {**row.split, "source": None}
+
+    def splits(self, s: Session, conn_id: str, payment_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        """This connection's splits by app payment id (all, or these; one read per 500 ids)."""
+        ps = _t(PaymentSplit).c
+        q = select(ps.payment_id, ps.split).where(ps.connection_id == conn_id)
+        if payment_ids is None:
+            return {p: dict(v) for p, v in s.execute(q)}
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(list(dict.fromkeys(payment_ids)), 500):
+            out.update({p: dict(v) for p, v in s.execute(q.where(ps.payment_id.in_(chunk)))})
+        return out
+
+    def credit_splits(self, s: Session, credit_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The connections whose split made each of these credit records (an app credit no split made: absent)."""
+        ps = _t(PaymentSplit).c
+        out: dict[str, set[str]] = {}
+        for chunk in chunks(list(dict.fromkeys(credit_ids)), 500):
+            for conn, credit in s.execute(select(ps.connection_id, ps.credit_id).where(ps.credit_id.in_(chunk))):
+                out.setdefault(credit, set()).add(conn)
         return out
 
     def set_states(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[StateChange]) -> None:

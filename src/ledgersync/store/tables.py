@@ -241,6 +241,19 @@ class PlatformFields(Base):
     fields: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
 
 
+class PaymentSplit(Base):
+    """How one connection sent an app payment larger than what its invoices owed on that platform (migration
+    0014): the allocations and amount it sent, the credit beyond them (its own credit record, or held in the
+    payment), and the payment's money as the app had it then (`source`: the split holds only while that is
+    unchanged). The app's payment stays as the app recorded it; another connection decides its own split."""
+
+    __tablename__ = "payment_splits"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    credit_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    split: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
 class Cursor(Base):
     __tablename__ = "cursors"
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)

@@ -41,6 +41,10 @@ class EntityRules:
         """Last changes to a record before its first write is planned; None: it was failed with a reason."""
         return rec
 
+    def as_sent(self, ctx: CycleContext, s: Session, rec: StoredRecord) -> StoredRecord:
+        """The app record as this connection sends an edit of it (one it already holds a platform copy of)."""
+        return rec
+
     def nothing_to_send(self, outgoing: Record) -> bool:
         """Whether a record never synced needs no write at all (e.g. a payment already deleted in the app)."""
         return False

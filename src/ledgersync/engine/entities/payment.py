@@ -4,14 +4,15 @@ invoices read back after paying, and matching a platform payment to the app's on
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 import ledgersync.engine.record as record_stage
 from ledgersync.engine.context import doc_of
-from ledgersync.engine.credit import Excess, excess_of, split
+from ledgersync.engine.credit import Excess, excess_of, split, split_view
 from ledgersync.engine.entities.balances import derive_paid
 from ledgersync.engine.entities.base import EntityRules, settle
 from ledgersync.model import Allocation, Entity, ErrorCode, Invoice, Payment, PaymentStatus, Record, SyncError
@@ -34,6 +35,11 @@ class PaymentRules(EntityRules):
         assert isinstance(pay, Payment)
         if pay.status is PaymentStatus.DELETED or not pay.allocations:
             return rec
+        kept = split_view(pay, _own_splits(ctx, s).get(pay.id))
+        if kept is not pay:
+            # Split for this connection already (an earlier plan, or a person's "record the excess as credit").
+            _consume_dues(ctx, kept.allocations)
+            return replace(rec, record=kept)
         invoices: dict[str, Invoice] = {}
         own = _own_dues(ctx, s, [a.invoice_id for a in pay.allocations])
         for alloc in pay.allocations:
@@ -47,6 +53,10 @@ class PaymentRules(EntityRules):
                 ctx.dues[alloc.invoice_id] = due
         excess = excess_of(pay, ctx.dues, invoices)
         if excess is None and pay.unapplied <= 0:
+            stale = _own_splits(ctx, s).get(pay.id)
+            if stale and stale.get("credit_id"):
+                # An earlier split of this connection, refused: the payment now fits, so its credit goes.
+                ctx.store.delete_record(ctx.org_id, Entity.CREDIT, str(stale["credit_id"]), s)
             _consume_dues(ctx, pay.allocations)
             return rec
         if excess is None:
@@ -69,7 +79,10 @@ class PaymentRules(EntityRules):
             )
             record_stage.data_error(ctx, s, Entity.PAYMENT, rec, error, kind="check", doc=doc)
             return None
-        new_pay, credit = split(ctx.store, s, ctx.org_id, excess, keep_in_payment=ctx.caps.payment_holds_credit)
+        new_pay, credit = split(
+            ctx.store, s, ctx.org_id, ctx.conn_id, excess, keep_in_payment=ctx.caps.payment_holds_credit
+        )
+        _own_splits(ctx, s)[pay.id] = ctx.store.splits(s, ctx.conn_id, [pay.id])[pay.id]
         ctx.log(
             "overpayment",
             entity=Entity.PAYMENT,
@@ -81,7 +94,16 @@ class PaymentRules(EntityRules):
         )
         _consume_dues(ctx, new_pay.allocations)
         s.flush()
-        return ctx.store.get_record(ctx.org_id, Entity.PAYMENT, rec.app_id, s)
+        # What this platform gets; the app's payment (its hash, what the link keeps) is unchanged.
+        return replace(rec, record=new_pay)
+
+    def as_sent(self, ctx: CycleContext, s: Session, rec: StoredRecord) -> StoredRecord:
+        """A payment this connection split is sent split again when edited (its money unchanged)."""
+        pay = rec.record
+        if not isinstance(pay, Payment):
+            return rec
+        kept = split_view(pay, _own_splits(ctx, s).get(pay.id))
+        return rec if kept is pay else replace(rec, record=kept)
 
     def nothing_to_send(self, outgoing: Record) -> bool:
         return isinstance(outgoing, Payment) and outgoing.status is PaymentStatus.DELETED
@@ -179,6 +201,15 @@ class PaymentRules(EntityRules):
         if isinstance(record, Payment):
             return record.model_copy(update={"status": PaymentStatus.DELETED})
         return None
+
+
+def _own_splits(ctx: CycleContext, s: Session) -> dict[str, dict[str, Any]]:
+    """This connection's payment splits (engine/credit.py), read once per plan session."""
+    key = f"splits:{ctx.conn_id}"
+    cached: dict[str, dict[str, Any]] | None = s.info.get(key)
+    if cached is None:
+        cached = s.info[key] = ctx.store.splits(s, ctx.conn_id)
+    return cached
 
 
 def _consume_dues(ctx: CycleContext, allocations: list[Allocation]) -> None:
