@@ -465,7 +465,8 @@ def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> Non
         pairs = [(r, current[r.id]) for r in records if r.id in current]
         links = ctx.store.links_by_app(s, ctx.conn_id, entity, [r.id for r, _ in pairs])
         hashes: dict[str, str] = {}
-        saved = ctx.store.save_records(s, ctx.org_id, pairs, hashes)
+        dumped: dict[str, dict[str, Any]] = {}
+        saved = ctx.store.save_records(s, ctx.org_id, pairs, hashes, dumped)
         link_updates: list[dict[str, Any]] = []
         app_events: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -489,7 +490,7 @@ def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> Non
                     "type": f"{entity.value}.updated",
                     "entity": entity.value,
                     "app_id": record.id,
-                    "payload": record.to_json(),
+                    "payload": dumped[record.id],
                 }
             )
             events.append(

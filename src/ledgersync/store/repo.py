@@ -67,26 +67,28 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
+_REF_FIELDS = (
+    ("contact_id", "contact"),
+    ("parent_id", "contact"),
+    ("supplier_id", "supplier"),
+    ("credit_note_id", "credit_note"),
+    ("credit_id", "credit"),
+    ("purchase_order_id", "purchase_order"),
+)
+
+
 def _refs(record: Record) -> list[str]:
-    data = record.to_json()
+    """The records this one names (`entity:app id`), read off its fields (no dump of the record)."""
     refs: list[str] = []
-    if data.get("contact_id"):
-        refs.append(f"contact:{data['contact_id']}")
-    if data.get("parent_id"):
-        refs.append(f"contact:{data['parent_id']}")
-    if data.get("supplier_id"):
-        refs.append(f"supplier:{data['supplier_id']}")
-    if data.get("credit_note_id"):
-        refs.append(f"credit_note:{data['credit_note_id']}")
-    if data.get("credit_id"):
-        refs.append(f"credit:{data['credit_id']}")
-    if data.get("purchase_order_id"):
-        refs.append(f"purchase_order:{data['purchase_order_id']}")
-    for alloc in data.get("allocations") or []:
-        if "invoice_id" in alloc:
-            refs.append(f"invoice:{alloc['invoice_id']}")
-        if "bill_id" in alloc:
-            refs.append(f"bill:{alloc['bill_id']}")
+    for field, kind in _REF_FIELDS:
+        value = getattr(record, field, None)
+        if value:
+            refs.append(f"{kind}:{value}")
+    for alloc in getattr(record, "allocations", None) or []:
+        if hasattr(alloc, "invoice_id"):
+            refs.append(f"invoice:{alloc.invoice_id}")
+        if hasattr(alloc, "bill_id"):
+            refs.append(f"bill:{alloc.bill_id}")
     return refs
 
 
@@ -1259,10 +1261,12 @@ class Store:
         org_id: str,
         updates: Sequence[tuple[Record, StoredRecord | RecordMeta]],
         hashes: dict[str, str] | None = None,
+        dumped: dict[str, dict[str, Any]] | None = None,
     ) -> dict[str, tuple[int, bool]]:
         """`upsert_record` for records that exist (with the stored copy each was read as): one executemany
         UPDATE. Returns (version, changed) by app id; the version grows only when the content hash changed.
-        `hashes`, when given, receives each saved record's content hash by app id."""
+        `hashes`, when given, receives each saved record's content hash by app id; `dumped`, its `to_json()`
+        (the saved data: not to be changed)."""
         if not updates:
             return {}
         table = _t(AppRecord)
@@ -1275,6 +1279,8 @@ class Store:
             fields = _record_fields(record)
             if hashes is not None:
                 hashes[record.id] = fields["hash"]
+            if dumped is not None:
+                dumped[record.id] = fields["data"]
             changed = current.hash != fields["hash"] or current.deleted
             version = current.version + 1 if changed else current.version
             out[record.id] = (version, changed)
