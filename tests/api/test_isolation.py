@@ -44,6 +44,11 @@ def seed_victim(api: Api) -> dict[str, str]:
     api.client.put(
         "/v1/payments/victim-payment-1", headers=h, json={"date": "2026-11-02", "amount": "5.00"}
     ).raise_for_status()
+    api.client.put(
+        "/v1/invoices/victim-invoice-1/attachments/victim-invoice.pdf",
+        headers={**h, "content-type": "application/pdf"},
+        content=b"%PDF-1.4 victim",
+    ).raise_for_status()
     api.ls.upsert(
         api.a.id,
         CustomerCredit(
@@ -68,7 +73,13 @@ def seed_victim(api: Api) -> dict[str, str]:
     services.deliver_webhooks(api.ls, api.settings.model_copy(update={"webhook_timeout": 0.5}))
     delivery = api.client.get("/v1/webhook-deliveries", headers=h).json()["items"][0]["id"]
     key = next(k["id"] for k in api.client.get("/v1/api-keys", headers=h).json() if k["role"] == "member")
-    return {"connection_id": conn, "endpoint_id": ep["id"], "delivery_id": str(delivery), "key_id": key}
+    return {
+        "connection_id": conn,
+        "endpoint_id": ep["id"],
+        "delivery_id": str(delivery),
+        "key_id": key,
+        "filename": "victim-invoice.pdf",
+    }
 
 
 def snapshot(api: Api) -> str:
@@ -92,6 +103,7 @@ def snapshot(api: Api) -> str:
     conn = parts["/v1/connections"][0]["id"]
     parts["config"] = api.ls.store.get_connection(conn).config
     parts["states"] = api.client.get(f"/v1/connections/{conn}/states", headers=h).json()
+    parts["attachments"] = api.client.get("/v1/invoices/victim-invoice-1/attachments", headers=h).json()
     return json.dumps(parts, sort_keys=True, default=str)
 
 
@@ -109,58 +121,62 @@ def test_every_endpoint_refuses_another_organisations_key_and_changes_nothing(ap
     intruder = api.b.h(Role.OWNER)
     doc = api.app.openapi()
     walked = 0
-    for path, item in doc["paths"].items():
-        if not path.startswith("/v1/"):
-            continue
-        # PUT last: it creates the intruder's own record under the same id, which it may then read and delete.
-        for method, op in sorted(item.items(), key=lambda kv: kv[0] == "put"):
-            walked += 1
-            names = re.findall(r"{(\w+)}", path)
-            entity_path = path.split("/")[2]
-            url = path
-            for name in names:
-                value = {
-                    "app_id": VICTIM_IDS.get(entity_path, "victim-contact-1"),
-                    "entity": "contact",
-                    **ids,
-                }[name]
-                url = url.replace("{" + name + "}", value)
-            body: Any = None
-            if "requestBody" in op:
-                body = {
-                    "/v1/organisations": {"name": "Evil"},
-                    "/v1/api-keys": {"role": "member"},
-                    "/v1/connections": {"provider": "xero", "config": {"client_id": "x", "redirect_uri": "http://e"}},
-                    "/v1/webhook-endpoints": {"url": "http://127.0.0.1:9/evil"},
-                }.get(path)
-                if body is None:
-                    body = BODIES.get(entity_path) if method == "put" else {}
-                    if path.endswith("/link"):
-                        body = {"remote_id": "evil"}
-                    elif path.startswith("/v1/connections/{connection_id}") and method == "patch":
-                        body = {"config": {"webhook_key": "evil"}}
-                    elif path.startswith("/v1/webhook-endpoints/") and method == "patch":
-                        body = {"url": "http://127.0.0.1:9/evil", "active": False}
-            params = {"state": "forged", "code": "x"} if path == "/v1/oauth/callback" else None
-            if path.startswith("/v1/webhooks/"):
-                r = api.client.post(url, content=b'{"events": []}', headers={**intruder, "x-xero-signature": "AAAA"})
-            else:
-                r = api.client.request(method.upper(), url, headers=intruder, json=body, params=params)
-            label = f"{method.upper()} {path} -> {r.status_code} {r.text[:200]}"
-            assert r.status_code < 500, label
-            touches_victim = any(n in ("connection_id", "endpoint_id", "delivery_id", "key_id") for n in names) or (
-                "app_id" in names and method in ("get", "delete")
-            )
-            if path.startswith("/v1/webhooks/"):
-                assert r.status_code == 401, label  # no key takes the place of the platform's signature
-            elif path == "/v1/oauth/callback":
-                assert r.status_code == 400, label
-            elif path == "/v1/organisations":
-                assert r.status_code in (401, 403), label
-            elif touches_victim:
-                assert r.status_code in (403, 404), label
-            for s in secrets:
-                # Echoing what the intruder itself sent reveals nothing.
-                assert s not in r.text or s in url or s in json.dumps(body), f"{label} leaks {s}"
-            assert snapshot(api) == before, f"{label} changed org A"
+    operations = [
+        (path, method, op)
+        for path, item in doc["paths"].items()
+        if path.startswith("/v1/")
+        for method, op in item.items()
+    ]
+    # Every PUT last, across all paths: it creates the intruder's own record under the same id, which it may then
+    # read and delete (and attach files to) on this and other paths.
+    for path, method, op in sorted(operations, key=lambda o: o[1] == "put"):
+        walked += 1
+        names = re.findall(r"{(\w+)}", path)
+        entity_path = path.split("/")[2]
+        url = path
+        for name in names:
+            value = {
+                "app_id": VICTIM_IDS.get(entity_path, "victim-contact-1"),
+                "entity": "contact",
+                **ids,
+            }[name]
+            url = url.replace("{" + name + "}", value)
+        body: Any = None
+        if "requestBody" in op:
+            body = {
+                "/v1/organisations": {"name": "Evil"},
+                "/v1/api-keys": {"role": "member"},
+                "/v1/connections": {"provider": "xero", "config": {"client_id": "x", "redirect_uri": "http://e"}},
+                "/v1/webhook-endpoints": {"url": "http://127.0.0.1:9/evil"},
+            }.get(path)
+            if body is None:
+                body = BODIES.get(entity_path) if method == "put" else {}
+                if path.endswith("/link"):
+                    body = {"remote_id": "evil"}
+                elif path.startswith("/v1/connections/{connection_id}") and method == "patch":
+                    body = {"config": {"webhook_key": "evil"}}
+                elif path.startswith("/v1/webhook-endpoints/") and method == "patch":
+                    body = {"url": "http://127.0.0.1:9/evil", "active": False}
+        params = {"state": "forged", "code": "x"} if path == "/v1/oauth/callback" else None
+        if path.startswith("/v1/webhooks/"):
+            r = api.client.post(url, content=b'{"events": []}', headers={**intruder, "x-xero-signature": "AAAA"})
+        else:
+            r = api.client.request(method.upper(), url, headers=intruder, json=body, params=params)
+        label = f"{method.upper()} {path} -> {r.status_code} {r.text[:200]}"
+        assert r.status_code < 500, label
+        touches_victim = any(n in ("connection_id", "endpoint_id", "delivery_id", "key_id") for n in names) or (
+            "app_id" in names and method in ("get", "delete")
+        )
+        if path.startswith("/v1/webhooks/"):
+            assert r.status_code == 401, label  # no key takes the place of the platform's signature
+        elif path == "/v1/oauth/callback":
+            assert r.status_code == 400, label
+        elif path == "/v1/organisations":
+            assert r.status_code in (401, 403), label
+        elif touches_victim:
+            assert r.status_code in (403, 404), label
+        for s in secrets:
+            # Echoing what the intruder itself sent reveals nothing.
+            assert s not in r.text or s in url or s in json.dumps(body), f"{label} leaks {s}"
+        assert snapshot(api) == before, f"{label} changed org A"
     assert walked >= 50
