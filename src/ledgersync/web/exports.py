@@ -8,8 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ledgersync import LedgerSync, ProviderError
-from ledgersync.engine.sync import ConnectionBusy
+from ledgersync import ConnectionBusy, LedgerSync, ProviderError
 from ledgersync.store import LeaseLost
 
 log = logging.getLogger(__name__)
