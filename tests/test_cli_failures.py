@@ -4,6 +4,9 @@ that is down, a database URL nothing can open, or a connection another process h
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,8 +76,15 @@ def test_a_database_url_nothing_can_open_says_what_one_looks_like(tmp_path: Path
 
 
 def test_the_worker_refuses_a_database_it_cannot_use(tmp_path: Path) -> None:
-    code, out = run("worker", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/x", "--broker", "memory://")
-    assert code == EXIT_SETUP and "the database cannot be used" in out
+    # A worker is a process of its own, whose settings are read when it starts (another test of this session
+    # may have imported the worker's settings already): run it as one.
+    cmd = [sys.executable, "-c", "from ledgersync.cli import app; app()", "worker"]
+    cmd += ["--db", "postgresql+psycopg://nobody@127.0.0.1:1/x", "--broker", "memory://"]
+    env = {k: v for k, v in os.environ.items() if k != "LEDGERSYNC_DATABASE_URL"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    out = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == EXIT_SETUP and "the database cannot be used" in out, out
+    assert "Traceback" not in out
 
 
 def test_a_platform_that_is_down_and_a_disconnected_connection(connected: tuple[LedgerSync, str, str, object]) -> None:

@@ -3,6 +3,7 @@ set_states = set_state in order, save_links = save_link in order, save_records =
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -164,3 +165,20 @@ def test_platform_fields_count_only_while_the_link_names_that_record_at_that_ver
         store.save_link(s, conn, inv, "i1", "r-i1", remote_version="v1", app_hash="h", remote_hash="h", removed=True)
     with store.session() as s:
         assert store.platform_fields(s, conn, inv) == {}
+
+
+def test_a_pull_position_of_several_look_back_windows_is_kept_whole(store: Store) -> None:
+    # A PullWindow cursor (issue 14) is JSON of the newest stamp and up to four windows: ~330 characters, which
+    # PostgreSQL refused in a column of 128 (migration 0015).
+    from ledgersync.providers.util import PullWindow
+
+    org = store.create_org("Cursors")
+    conn = store.create_connection(org, "xero", {})
+    t = dt.datetime(2026, 12, 1, 18, 59, 22, 684000, tzinfo=dt.UTC)
+    windows = tuple((t - dt.timedelta(minutes=5 * i), t + dt.timedelta(minutes=10 + i)) for i in range(4))
+    value = PullWindow(t, windows).dump()
+    assert len(value) > 128
+    with store.session() as s:
+        store.set_cursor(s, conn, Entity.CONTACT, value)
+    assert store.get_cursor(conn, Entity.CONTACT) == value
+    assert PullWindow.load(store.get_cursor(conn, Entity.CONTACT), dt.timedelta(seconds=300)) == PullWindow(t, windows)

@@ -258,7 +258,8 @@ class Cursor(Base):
     __tablename__ = "cursors"
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
     entity: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[str | None] = mapped_column(String(128))
+    # The provider's pull position: a stamp, or a JSON window set (migration 0015 made it Text).
+    value: Mapped[str | None] = mapped_column(Text)
     # Where an unfinished pull continues (the provider's opaque page/iterator state); None when the last pull
     # finished. Saved with the page it follows, so a driver can do one page per call and resume after a restart.
     resume: Mapped[str | None] = mapped_column(Text)
