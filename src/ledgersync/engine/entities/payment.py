@@ -15,7 +15,17 @@ from ledgersync.engine.context import doc_of
 from ledgersync.engine.credit import Excess, excess_of, split, split_view
 from ledgersync.engine.entities.balances import derive_paid
 from ledgersync.engine.entities.base import EntityRules, settle
-from ledgersync.model import Allocation, Entity, ErrorCode, Invoice, Payment, PaymentStatus, Record, SyncError
+from ledgersync.model import (
+    Allocation,
+    Entity,
+    ErrorCode,
+    Invoice,
+    Payment,
+    PaymentStatus,
+    Record,
+    Refund,
+    SyncError,
+)
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import LinkRow, StoredRecord
 from ledgersync.store.outbox import PlannedWrite
@@ -181,21 +191,7 @@ class PaymentRules(EntityRules):
     ) -> Record | None:
         """A payment moved to another invoice, re-allocated, partly deleted or re-dated on the platform (where
         payments can be edited) is followed; an edit on both sides goes by the conflict policy."""
-        if remote.deleted or not platform_changed:
-            return self.merge(ctx, current, incoming, remote, app_changed)
-        assert isinstance(current.record, Payment) and isinstance(incoming, Payment)
-        theirs = self.platform_copy(ctx, current.record, incoming)
-        assert isinstance(theirs, Payment)
-        # The customer is the app's (platforms take it from the invoices); the status follows the platform.
-        theirs = theirs.model_copy(update={"contact_id": incoming.contact_id or current.record.contact_id})
-        if not app_changed:
-            return theirs
-        winner = settle(ctx, current, remote)
-        if winner == "platform":
-            return theirs
-        if winner is None:
-            record_stage.conflict(ctx, s, Entity.PAYMENT, current, theirs, remote)
-        return None
+        return follow_money_edit(self, ctx, s, current, incoming, remote, app_changed, platform_changed)
 
     def deleted_copy(self, record: Record) -> Record | None:
         if isinstance(record, Payment):
@@ -230,3 +226,32 @@ def _own_dues(ctx: CycleContext, s: Session, invoice_ids: list[str]) -> dict[str
     own = {a: Decimal(str(f["amount_due"])) for a, f in rows.items() if f.get("amount_due") is not None}
     s.info[key] = own
     return own
+
+
+def follow_money_edit(
+    rules: EntityRules,
+    ctx: CycleContext,
+    s: Session,
+    current: StoredRecord,
+    incoming: Record,
+    remote: RemoteRecord,
+    app_changed: bool,
+    platform_changed: bool,
+) -> Record | None:
+    """A money movement (payment, refund) edited on the platform: the platform's copy is taken, with the app's
+    customer where the platform names none (platforms take it from the documents); an edit on both sides goes by
+    the conflict policy, or becomes a `conflict`."""
+    if remote.deleted or not platform_changed:
+        return rules.merge(ctx, current, incoming, remote, app_changed)
+    assert isinstance(current.record, (Payment, Refund)) and isinstance(incoming, (Payment, Refund))
+    theirs = rules.platform_copy(ctx, current.record, incoming)
+    assert isinstance(theirs, (Payment, Refund))
+    theirs = theirs.model_copy(update={"contact_id": incoming.contact_id or current.record.contact_id})
+    if not app_changed:
+        return theirs
+    winner = settle(ctx, current, remote)
+    if winner == "platform":
+        return theirs
+    if winner is None:
+        record_stage.conflict(ctx, s, rules.entity, current, theirs, remote)
+    return None

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-import ledgersync.engine.record as record_stage
-from ledgersync.engine.entities.base import EntityRules, settle
+from ledgersync.engine.entities.base import EntityRules
+from ledgersync.engine.entities.payment import follow_money_edit
 from ledgersync.model import Entity, PaymentStatus, Record, Refund
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.store import LinkRow, StoredRecord
@@ -96,20 +96,7 @@ class RefundRules(EntityRules):
     ) -> Record | None:
         """A refund edited on the platform (where it can be: QuickBooks' RefundReceipt) is followed; an edit on
         both sides goes by the conflict policy."""
-        if remote.deleted or not platform_changed:
-            return self.merge(ctx, current, incoming, remote, app_changed)
-        assert isinstance(current.record, Refund) and isinstance(incoming, Refund)
-        theirs = self.platform_copy(ctx, current.record, incoming)
-        assert isinstance(theirs, Refund)
-        theirs = theirs.model_copy(update={"contact_id": incoming.contact_id or current.record.contact_id})
-        if not app_changed:
-            return theirs
-        winner = settle(ctx, current, remote)
-        if winner == "platform":
-            return theirs
-        if winner is None:
-            record_stage.conflict(ctx, s, Entity.REFUND, current, theirs, remote)
-        return None
+        return follow_money_edit(self, ctx, s, current, incoming, remote, app_changed, platform_changed)
 
     def deleted_copy(self, record: Record) -> Record | None:
         if isinstance(record, Refund):
