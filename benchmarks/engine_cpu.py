@@ -10,6 +10,7 @@ Prints figures; asserts nothing about time.
     python benchmarks/engine_cpu.py                     # 5,000 records
     python benchmarks/engine_cpu.py --scale 0.02        # CI
     python benchmarks/engine_cpu.py --profile out.pstats
+    python benchmarks/engine_cpu.py --no-overlap        # batches recorded before the next is sent (no thread)
     python benchmarks/engine_cpu.py --against ../old-checkout --rounds 4   # A/B: that checkout's src/ vs this one
 """
 
@@ -105,7 +106,7 @@ def timed_platform(platform: MemoryPlatform) -> Callable[[], float]:
     return lambda: spent[0]
 
 
-def run(scale: float, batch: int, profile: str | None, db: str | None) -> dict[str, Any]:
+def run(scale: float, batch: int, profile: str | None, db: str | None, overlap: bool = True) -> dict[str, Any]:
     contacts, invoices, payments = (max(1, round(n * scale)) for n in (1000, 2000, 2000))
     records = corpus(contacts, invoices, payments)
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,7 +116,7 @@ def run(scale: float, batch: int, profile: str | None, db: str | None) -> dict[s
         ls = LedgerSync(
             url,
             secret_keys=[Fernet.generate_key().decode()],
-            settings=EngineSettings(retry_base_seconds=0),
+            settings=EngineSettings(retry_base_seconds=0, overlap_batches=overlap),
             providers={"memory": MemorySpec(platform)},
         )
         org = ls.create_organisation("Bench")
@@ -155,7 +156,7 @@ def run(scale: float, batch: int, profile: str | None, db: str | None) -> dict[s
         return out
 
 
-def against(other: str, rounds: int, scale: float, batch: int) -> int:
+def against(other: str, rounds: int, scale: float, batch: int, overlap: bool = True) -> int:
     """A/B in one run: this script in a fresh process on `other`'s src/ (A) and on this checkout's (B), alternating
     (A B, B A, ...), so the machine's drift hits both; prints each run and the medians."""
     here = str(Path(__file__).resolve().parent.parent / "src")
@@ -165,6 +166,7 @@ def against(other: str, rounds: int, scale: float, batch: int) -> int:
         for side in ("A", "B") if r % 2 == 0 else ("B", "A"):
             env = {**os.environ, "PYTHONPATH": sides[side]}
             cmd = [sys.executable, __file__, "--scale", str(scale), "--batch", str(batch), "--json-line"]
+            cmd += [] if overlap else ["--no-overlap"]
             done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
             if done.returncode != 0:
                 print(done.stderr[-3000:], file=sys.stderr)
@@ -190,11 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help="store URL (default: a temporary SQLite file)")
     ap.add_argument("--against", help="A/B: another checkout (its src/ is side A, this one's side B)")
     ap.add_argument("--rounds", type=int, default=4, help="A/B rounds with --against")
+    ap.add_argument(
+        "--no-overlap",
+        dest="overlap",
+        action="store_false",
+        help="EngineSettings.overlap_batches=False: record each batch before the next is sent (CPU without threads)",
+    )
     ap.add_argument("--json-line", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.against:
-        return against(args.against, args.rounds, args.scale, args.batch)
-    out = run(args.scale, args.batch, args.profile, args.db)
+        return against(args.against, args.rounds, args.scale, args.batch, args.overlap)
+    out = run(args.scale, args.batch, args.profile, args.db, args.overlap)
     if args.json_line:
         print(json.dumps(out, default=str))
         return 0 if out["status"] == "ok" else 1
