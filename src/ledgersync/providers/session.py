@@ -5,13 +5,14 @@ interpreter says it is done."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import json
 import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +35,55 @@ def tls_context() -> ssl.SSLContext:
 def loads_exact(content: bytes | str) -> Any:
     """Parse a platform's JSON without ever passing money through float."""
     return json.loads(content, parse_float=Decimal)
+
+
+def dumps_exact(value: Any) -> str:
+    """JSON with Decimals written as exact numbers (json.dumps would refuse them or go through float), dates as
+    ISO text. Byte for byte what json.dumps writes for everything else (ASCII-escaped strings, compact
+    separators), but without a json.dumps call per value: a 50-invoice request body has thousands of them."""
+    parts: list[str] = []
+    _encode(value, parts.append)
+    return "".join(parts)
+
+
+def _encode(value: Any, put: Callable[[str], Any]) -> None:
+    if isinstance(value, str):
+        put(_quote(value))
+    elif value is None:
+        put("null")
+    elif value is True:
+        put("true")
+    elif value is False:
+        put("false")
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"not a finite amount: {value}")
+        put(format(value, "f"))
+    elif isinstance(value, Mapping):
+        put("{")
+        first = True
+        for k, v in value.items():
+            if not first:
+                put(",")
+            first = False
+            put(_quote(str(k)))
+            put(":")
+            _encode(v, put)
+        put("}")
+    elif isinstance(value, list | tuple):
+        put("[")
+        for i, v in enumerate(value):
+            if i:
+                put(",")
+            _encode(v, put)
+        put("]")
+    elif isinstance(value, dt.date):  # a datetime too
+        put(_quote(value.isoformat()))
+    else:  # int, float: json's own text for them (a bool was taken above)
+        put(json.dumps(value))
+
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def parse_body(response: httpx.Response) -> Any:

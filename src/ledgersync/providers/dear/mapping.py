@@ -4,7 +4,6 @@ payments, credit notes and purchases (order, invoice). Money stays Decimal end t
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -29,6 +28,7 @@ from ledgersync.model import (
 )
 from ledgersync.model.records import Party, PurchaseOrderStatus
 from ledgersync.providers.base import RemoteRecord
+from ledgersync.providers.session import dumps_exact
 
 
 class MappingError(ValueError):
@@ -37,19 +37,7 @@ class MappingError(ValueError):
 
 def dumps(obj: Any) -> bytes:
     """JSON with Decimals as exact numbers, never through a float's rounding."""
-    return _encode(obj).encode()
-
-
-def _encode(obj: Any) -> str:
-    if isinstance(obj, Decimal):
-        return format(obj, "f")
-    if isinstance(obj, Mapping):
-        return "{" + ",".join(json.dumps(str(k)) + ":" + _encode(v) for k, v in obj.items()) + "}"
-    if isinstance(obj, (list, tuple)):
-        return "[" + ",".join(_encode(v) for v in obj) + "]"
-    if isinstance(obj, (dt.date, dt.datetime)):
-        return json.dumps(obj.isoformat())
-    return json.dumps(obj)
+    return dumps_exact(obj).encode()
 
 
 def parse_date(value: Any) -> dt.date | None:

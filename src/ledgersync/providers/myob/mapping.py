@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -36,6 +35,7 @@ from ledgersync.model import (
     Tracking,
 )
 from ledgersync.providers.base import RemoteRecord
+from ledgersync.providers.session import dumps_exact
 
 CENT = Decimal("0.01")
 # Resource paths under /accountright/{businessId}/ (pymyob endpoints.py).
@@ -57,19 +57,7 @@ TAG_PREFIX = "LS"
 
 def dumps(value: Any) -> bytes:
     """JSON with Decimals written as exact numbers (never through float)."""
-    return _dumps(value).encode()
-
-
-def _dumps(value: Any) -> str:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"not a finite amount: {value}")
-        return format(value, "f")
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{_dumps(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_dumps(v) for v in value) + "]"
-    return json.dumps(value)
+    return dumps_exact(value).encode()
 
 
 class MappingError(ValueError):

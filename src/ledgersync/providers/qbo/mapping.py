@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,7 +31,7 @@ from ledgersync.model import (
 from ledgersync.model.records import Party
 from ledgersync.providers.base import RemoteRecord
 from ledgersync.providers.qbo.errors import name_problem
-from ledgersync.providers.session import loads_exact
+from ledgersync.providers.session import dumps_exact, loads_exact
 
 # From 1 Aug 2025 Intuit ignores minor versions 1-74; asking for 75 explicitly keeps responses stable.
 MINOR_VERSION = "75"
@@ -186,17 +185,7 @@ def format_query_time(value: dt.datetime) -> str:
 loads = loads_exact
 
 
-def dumps(value: Any) -> str:
-    """JSON with Decimals written as exact numbers (json.dumps would refuse them or go through float)."""
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"not a finite amount: {value}")
-        return format(value, "f")
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{dumps(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(dumps(v) for v in value) + "]"
-    return json.dumps(value)
+dumps = dumps_exact
 
 
 def quote(value: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -32,7 +31,7 @@ from ledgersync.model import (
 )
 from ledgersync.model.records import Party, PayableDocument
 from ledgersync.providers.base import RemoteRecord
-from ledgersync.providers.session import loads_exact
+from ledgersync.providers.session import dumps_exact, loads_exact
 
 DEFAULT_BANK_ACCOUNT = "090"
 
@@ -133,18 +132,7 @@ def format_date(value: dt.date) -> str:
 loads = loads_exact
 
 
-def dumps(value: Any) -> str:
-    """JSON with Decimals written as exact numbers (json.dumps would refuse them or go through float)."""
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"not a finite amount: {value}")
-        text = format(value, "f")
-        return text
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{dumps(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(dumps(v) for v in value) + "]"
-    return json.dumps(value)
+dumps = dumps_exact
 
 
 def _dec(value: Any) -> Decimal | None:
