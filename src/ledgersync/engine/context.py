@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -136,6 +137,10 @@ class CycleContext:
         self.waiting_for: set[str] = set()
         self.stale_invoices: set[str] = set()
         self._parent_docs: dict[tuple[Entity, str], str | None] = {}
+        # What the record stage settled and saved for pushed records, (entity, app id) -> (stored version, stored
+        # hash, record), for an after-push deriving from them in this cycle (entities/balances.py) instead of
+        # reading them back. Bounded (record.SETTLED_KEPT); used only while the store holds that version and hash.
+        self.settled_copies: OrderedDict[tuple[Entity, str], tuple[int, str, Record]] = OrderedDict()
 
     @property
     def calls(self) -> int:

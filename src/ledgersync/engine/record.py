@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -270,7 +270,9 @@ def writes_done(
                 _write_refused(ctx, s, entity, row, result)
                 continue
             assert result.remote is not None
-            landed.append(Landed(row.app_id, result.remote, app_hash=row.app_hash, version=row.version))
+            landed.append(
+                Landed(row.app_id, result.remote, app_hash=row.app_hash, version=row.version, doc=doc_of(row.record))
+            )
             ctx.report.bump(ctx.report.pushed, entity)
             events.append(
                 ctx.event(
@@ -329,6 +331,10 @@ class Landed:
     remote: RemoteRecord
     app_hash: str | None
     version: int | None = None
+    # The document number of the record as planned (its state's, when the platform's answer has none).
+    doc: str | None = None
+
+
 def stale_version(
     ctx: CycleContext, s: Session, entity: Entity, row: PlannedWrite, remote: RemoteRecord, link: Link, error: SyncError
 ) -> None:
@@ -395,6 +401,21 @@ def link_pushed(
     link_pushed_many(ctx, s, entity, [Landed(app_id, remote, app_hash, version)])
 
 
+# How many settled records the cycle keeps for an after-push (CycleContext.settled_copies): a chunk of the
+# derived balances' worth, many times over, and a bounded share of an export's memory (a miss is read instead).
+SETTLED_KEPT = 5_000
+
+
+def keep_settled(ctx: CycleContext, entity: Entity, copies: Sequence[tuple[str, int, str, Record]]) -> None:
+    """Keep what was just saved, (app id, stored version, stored hash, record), for this cycle's after-push."""
+    kept = ctx.settled_copies
+    for app_id, version, content_hash, record in copies:
+        kept.pop((entity, app_id), None)
+        kept[(entity, app_id)] = (version, content_hash, record)
+    while len(kept) > SETTLED_KEPT:
+        kept.popitem(last=False)
+
+
 def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequence[Landed]) -> None:
     """Writes that landed: link the records, take back what the platform computed, and mark them synced (or
     pending, when the app's copy changed while the write was in flight and must go again). One read of the
@@ -403,21 +424,26 @@ def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequ
         return
     rules = rules_for(entity)
     # The app's copies are read only where something needs them: rules that take platform-computed fields
-    # back, or a platform answer without the document number the state shows.
+    # back, or a platform answer and a planned record that both lack the document number the state shows.
     settles = type(rules).settle_pushed is not EntityRules.settle_pushed
-    needed = [w.app_id for w in landed if settles or not w.remote.doc_number]
+    needed = [w.app_id for w in landed if settles or not (w.remote.doc_number or w.doc)]
     current = ctx.store.record_map(s, ctx.org_id, entity, needed) if needed else {}
     incoming: dict[str, Record | None] = {}
     settled: dict[str, Record] = {}
+    unchanged: list[tuple[str, int, str, Record]] = []
     for w in landed:
         incoming[w.app_id] = view = ctx.app_view(w.remote, w.app_id)
         cur = current.get(w.app_id)
         if view is not None and cur is not None:
             record = rules.settle_pushed(cur.record, view)
-            if record is not None:
+            if record is cur.record and not cur.deleted:
+                unchanged.append((w.app_id, cur.version, cur.hash, record))  # nothing to take back: not saved
+            elif record is not None:
                 settled[w.app_id] = record
     hashes: dict[str, str] = {}
     saved = ctx.store.save_records(s, ctx.org_id, [(r, current[a]) for a, r in settled.items()], hashes)
+    if settled or unchanged:
+        keep_settled(ctx, entity, [(a, saved[a][0], hashes[a], r) for a, r in settled.items()] + unchanged)
     links: list[LinkChange] = []
     states: list[StateChange] = []
     for w in landed:
@@ -443,7 +469,7 @@ def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequ
             StateChange(
                 w.app_id,
                 "synced" if app_hash is not None else "pending",
-                doc_number=w.remote.doc_number or (doc_of(record) if record else None),
+                doc_number=w.remote.doc_number or (doc_of(record) if record else None) or w.doc,
             )
         )
     ctx.store.save_links(s, ctx.conn_id, entity, links)
@@ -452,21 +478,37 @@ def link_pushed_many(ctx: CycleContext, s: Session, entity: Entity, landed: Sequ
     computed.keep(ctx.store, s, ctx.conn_id, entity, [(a, r, v, rec) for a, r, v, rec in said if rec is not None])
 
 
-def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> None:
+def settled(
+    ctx: CycleContext,
+    entity: Entity,
+    records: Sequence[Record],
+    based_on: Mapping[str, tuple[int, str]] | None = None,
+) -> set[str]:
     """Platform-computed fields the engine derived from a write's answer and the platform's rules (an invoice's
     amount due after a payment): saved as a read-back would save them, in one transaction. The link keeps its
     platform version (the next pull may read the record once more and finds nothing new) and vouches for the
-    new content when the app had not changed the record meanwhile; a changed record is told to the app."""
+    new content when the app had not changed the record meanwhile; a changed record is told to the app.
+    `based_on`: the stored (version, hash) each record was derived from; one the store no longer holds (the app
+    changed or deleted it meanwhile) is not saved, and its id is returned, to be read back instead."""
     if not records:
-        return
+        return set()
     with ctx.store.session() as s:
         # The records are the caller's (derived from what it read): only the stored hash and version are needed.
         current = ctx.store.record_meta(s, ctx.org_id, entity, [r.id for r in records])
-        pairs = [(r, current[r.id]) for r in records if r.id in current]
+        stale = {
+            r.id
+            for r in records
+            if based_on is not None
+            and r.id in current
+            and r.id in based_on
+            and (current[r.id].version, current[r.id].hash) != based_on[r.id]
+        }
+        pairs = [(r, current[r.id]) for r in records if r.id in current and r.id not in stale]
         links = ctx.store.links_by_app(s, ctx.conn_id, entity, [r.id for r, _ in pairs])
         hashes: dict[str, str] = {}
         dumped: dict[str, dict[str, Any]] = {}
         saved = ctx.store.save_records(s, ctx.org_id, pairs, hashes, dumped)
+        keep_settled(ctx, entity, [(r.id, saved[r.id][0], hashes[r.id], r) for r, _ in pairs])
         link_updates: list[dict[str, Any]] = []
         app_events: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -480,7 +522,7 @@ def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> Non
         )
         for record, cur in pairs:
             link = links.get(record.id)
-            if link is not None and link.app_hash == cur.hash:
+            if link is not None and link.app_hash == cur.hash and hashes[record.id] != cur.hash:
                 link_updates.append(link.update(app_hash=hashes[record.id]))
             if not saved[record.id][1]:
                 continue  # what the app owns is the same: nothing to tell (as when a read-back finds this)
@@ -506,6 +548,7 @@ def settled(ctx: CycleContext, entity: Entity, records: Sequence[Record]) -> Non
         ctx.store.update_links(s, link_updates)
         ctx.store.emit_many(s, app_events)
         ctx.store.log_many(s, events)
+    return stale
 
 
 def removal_done(ctx: CycleContext, row: PlannedWrite, outcome: WriteResult | ProviderError, link: Link) -> bool:

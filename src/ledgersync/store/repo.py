@@ -13,7 +13,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, String, Table, and_, bindparam, cast, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -250,6 +265,33 @@ def _record_fields(record: Record) -> dict[str, Any]:
         "number": getattr(record, "number", None) or getattr(record, "code", None),
         "refs": _refs(record),
     }
+
+
+def _literal(value: object) -> Any:
+    """NULL, an empty JSON list or 0 as SQL text (no bound parameter)."""
+    if value is None:
+        return null()
+    return literal_column("'[]'" if value == [] else str(value))
+
+
+_RECORD_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _record_update(columns: tuple[str, ...]) -> Any:
+    """The executemany UPDATE of these `records` columns by (org, entity, app id), built once per column set."""
+    stmt = _RECORD_UPDATES.get(columns)
+    if stmt is None:
+        table = _t(AppRecord)
+        stmt = _RECORD_UPDATES[columns] = (
+            update(table)
+            .where(
+                table.c.org_id == bindparam("b_org"),
+                table.c.entity == bindparam("b_entity"),
+                table.c.app_id == bindparam("b_app_id"),
+            )
+            .values({c: bindparam(c) for c in columns})
+        )
+    return stmt
 
 
 def _stored(row: AppRecord) -> StoredRecord:
@@ -1100,17 +1142,32 @@ class Store:
             return False
         now = utcnow()
         resets = state in ("synced", "skipped", "excluded")
+        keys = ("connection_id", "entity", "app_id")
         rows = []
         for change in changes:
             row = _next_state(dict(_NEW_STATE, actions=[]), change, now)
             rows.append({"connection_id": conn_id, "entity": entity.value, "app_id": change.app_id, **row})
-        key = (self.dialect, "sync_states:unread", (state if resets else "", *sorted(rows[0])))
+        # What every row of the batch sets to the same NULL, [] or 0 (the error columns cleared, no retry due) is
+        # written as a literal of the statement rather than bound and converted once per row.
+        same = tuple(
+            c
+            for c, v in rows[0].items()
+            if c not in keys and (v is None or v == [] or (type(v) is int and v == 0)) and all(r[c] == v for r in rows)
+        )
+        literals = {c: rows[0][c] for c in same}
+        if same:
+            rows = [{c: v for c, v in r.items() if c not in literals} for r in rows]
+        key = (
+            self.dialect,
+            "sync_states:unread",
+            (state if resets else "", *sorted(rows[0]), "|", *(f"{c}={literals[c]!r}" for c in same)),
+        )
         stmt = _UPSERTS.get(key)
         if stmt is None:
             table = _t(SyncState)
             ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
-            keys = ("connection_id", "entity", "app_id")
-            set_: dict[str, Any] = {c: ins.excluded[c] for c in rows[0] if c not in keys}
+            ins = ins.values({c: bindparam(c) for c in rows[0]} | {c: _literal(literals[c]) for c in same})
+            set_: dict[str, Any] = {c: ins.excluded[c] for c in (*rows[0], *same) if c not in keys}
             set_["doc_number"] = func.coalesce(ins.excluded.doc_number, table.c.doc_number)
             if not resets:
                 del set_["attempts"]  # kept as stored (a new row gets 0)
@@ -1269,10 +1326,12 @@ class Store:
         (the saved data: not to be changed)."""
         if not updates:
             return {}
-        table = _t(AppRecord)
         now = utcnow()
         out: dict[str, tuple[int, bool]] = {}
         rows: list[dict[str, Any]] = []
+        # Same hash, not deleted: what the app owns is the same (name, email and number with it), so only the
+        # data (platform-computed fields) and the references (a platform-owned customer) can differ.
+        same: list[dict[str, Any]] = []
         parsed = s.info.get("parsed", {})
         for record, current in updates:
             parsed.pop((record.entity.value, record.id), None)
@@ -1284,28 +1343,17 @@ class Store:
             changed = current.hash != fields["hash"] or current.deleted
             version = current.version + 1 if changed else current.version
             out[record.id] = (version, changed)
-            rows.append(
-                {
-                    "b_org": org_id,
-                    "b_entity": record.entity.value,
-                    "b_app_id": record.id,
-                    **fields,
-                    "version": version,
-                    "deleted": False,
-                    "updated_at": now if changed else current.updated_at,
-                }
-            )
-        stmt = (
-            update(table)
-            .where(
-                table.c.org_id == bindparam("b_org"),
-                table.c.entity == bindparam("b_entity"),
-                table.c.app_id == bindparam("b_app_id"),
-            )
-            .values({c: bindparam(c) for c in rows[0] if not c.startswith("b_")})
-        )
-        for chunk in chunks(rows, 500):
-            s.execute(stmt, list(chunk))
+            key = {"b_org": org_id, "b_entity": record.entity.value, "b_app_id": record.id}
+            if not changed:
+                same.append({**key, "data": fields["data"], "refs": fields["refs"]})
+                continue
+            rows.append({**key, **fields, "version": version, "deleted": False, "updated_at": now})
+        for batch in (rows, same):
+            if not batch:
+                continue
+            stmt = _record_update(tuple(c for c in batch[0] if not c.startswith("b_")))
+            for chunk in chunks(batch, 500):
+                s.execute(stmt, list(chunk))
         return out
 
     def pin_referenced(self, s: Session, org_id: str, records: Sequence[Record]) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ledgersync.model import Entity, Invoice, InvoiceStatus, Payment
+from ledgersync.model import Entity, Invoice, InvoiceStatus, Payment, Record
 from ledgersync.store.outbox import PlannedWrite
 
 if TYPE_CHECKING:
@@ -31,10 +31,11 @@ def derive_paid(
     ctx: CycleContext,
     written: Sequence[PlannedWrite],
     removed: Sequence[PlannedWrite],
-    settle: Callable[[list[Invoice]], None],
+    settle: Callable[[list[Invoice], dict[str, tuple[int, str]]], set[str]],
 ) -> set[str]:
-    """Invoices with their new amount due and status handed to `settle` a chunk at a time; returns the platform
-    ids of the touched invoices to read back."""
+    """Invoices with their new amount due and status handed to `settle` a chunk at a time, with the stored
+    (version, hash) each was derived from; `settle` returns the app ids it could not save (changed meanwhile).
+    Returns the platform ids of the touched invoices to read back."""
     landed = {
         app_id
         for app_id, st in ctx.store.state_rows(ctx.conn_id, Entity.PAYMENT, [w.app_id for w in written]).items()
@@ -56,7 +57,10 @@ def derive_paid(
     read_back |= ctx.stale_invoices
     rids = [rid for rid in applied if rid not in read_back]
     for start in range(0, len(rids), SETTLE_CHUNK):
-        settle(_derive(ctx, rids[start : start + SETTLE_CHUNK], applied, currency, read_back))
+        chunk = rids[start : start + SETTLE_CHUNK]
+        derived, based_on = _derive(ctx, chunk, applied, currency, read_back)
+        stale = settle(derived, based_on)
+        read_back.update(rid for rid in chunk if ctx.to_app_id(Entity.INVOICE, rid) in stale)
     return read_back
 
 
@@ -66,20 +70,27 @@ def _derive(
     applied: dict[str, Decimal],
     currency: dict[str, set[str]],
     read_back: set[str],
-) -> list[Invoice]:
-    """One chunk of invoices (platform ids) paid by landed payments: their derived copies; the uncertain ones
-    added to `read_back` instead."""
+) -> tuple[list[Invoice], dict[str, tuple[int, str]]]:
+    """One chunk of invoices (platform ids) paid by landed payments: their derived copies, and the stored
+    (version, hash) each was derived from; the uncertain ones added to `read_back` instead. An invoice the record
+    stage settled and saved in this cycle is taken from it (CycleContext.settled_copies), not read and parsed
+    again: what a derived copy takes from it is what its hash covers (the rest is overwritten here), and the copy
+    is saved only while the store still holds that version and hash (record.settled)."""
     app_ids = {rid: ctx.to_app_id(Entity.INVOICE, rid) for rid in rids}
     wanted = [a for a in app_ids.values() if a]
+    kept = ctx.settled_copies
+    bases: dict[str, tuple[int, str, Record]] = {a: b for a in wanted if (b := kept.get((Entity.INVOICE, a)))}
     with ctx.store.session() as s:
-        current = ctx.store.record_map(s, ctx.org_id, Entity.INVOICE, wanted)
+        current = ctx.store.record_map(s, ctx.org_id, Entity.INVOICE, [a for a in wanted if a not in bases])
         own = ctx.store.platform_fields(s, ctx.conn_id, Entity.INVOICE, wanted)
+    bases.update((a, (c.version, c.hash, c.record)) for a, c in current.items())
     derived: list[Invoice] = []
+    based_on: dict[str, tuple[int, str]] = {}
     for rid in rids:
         amount = applied[rid]
         app_id = app_ids.get(rid)
-        stored = current.get(app_id) if app_id else None
-        inv = stored.record if stored is not None else None
+        base = bases.get(app_id) if app_id else None
+        inv = base[2] if base is not None else None
         said = own.get(app_id) if app_id else None
         if not isinstance(inv, Invoice) or said is None:
             read_back.add(rid)
@@ -94,6 +105,8 @@ def _derive(
             read_back.add(rid)
             continue
         left = due - amount
+        assert base is not None and app_id is not None
+        based_on[app_id] = (base[0], base[1])
         derived.append(
             inv.model_copy(
                 update={
@@ -105,7 +118,7 @@ def _derive(
                 }
             )
         )
-    return derived
+    return derived, based_on
 
 
 def _amount(value: object) -> Decimal | None:

@@ -81,6 +81,8 @@ class InvoiceRules(EntityRules):
             update["number"] = incoming.number
         if incoming.status is InvoiceStatus.PAID:
             update["status"] = InvoiceStatus.PAID
+        if all(getattr(record, f) == v for f, v in update.items()):
+            return record  # nothing new: the record stage saves nothing
         return record.model_copy(update=update)
 
     def deleted_copy(self, record: Record) -> Record | None:

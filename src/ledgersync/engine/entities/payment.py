@@ -145,7 +145,10 @@ class PaymentRules(EntityRules):
         if not (written or removed or ctx.stale_invoices):
             return
         # What the payments' answers and the platform's rules tell is taken as it is; the rest is read back.
-        touched = derive_paid(ctx, written, removed, lambda derived: record_stage.settled(ctx, Entity.INVOICE, derived))
+        def settle(derived: list[Invoice], based_on: dict[str, tuple[int, str]]) -> set[str]:
+            return record_stage.settled(ctx, Entity.INVOICE, derived, based_on)
+
+        touched = derive_paid(ctx, written, removed, settle)
         if len(touched) <= ctx.settings.readback_by_id_limit:
             pull.refresh(ctx, Entity.INVOICE, sorted(touched))
         else:
