@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, String, Table, and_, bindparam, cast, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, String, Table, Text, and_, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledgersync.model import Entity, Record, SyncError, record_from_json
+from ledgersync.model import RECORD_TYPES, Entity, Record, SyncError, record_from_json
 from ledgersync.providers.base import OAuthToken
 from ledgersync.store.crypto import SecretBox
 from ledgersync.store.database import check_schema, make_engine, migrate, session_factory
@@ -250,6 +250,13 @@ def _record_fields(record: Record) -> dict[str, Any]:
         "number": getattr(record, "number", None) or getattr(record, "code", None),
         "refs": _refs(record),
     }
+
+
+def _parse(entity: Entity, data: str | bytes | dict[str, Any]) -> Record:
+    """A record from its stored data: JSON text (a column read as text) is parsed by pydantic in one pass."""
+    if isinstance(data, str | bytes):
+        return RECORD_TYPES[entity].model_validate_json(data)
+    return record_from_json(entity, dict(data))
 
 
 def _stored(row: AppRecord) -> StoredRecord:
@@ -746,7 +753,7 @@ class Store:
             conn_id,
             entity,
             rec.app_id,
-            rec.data,
+            cast(rec.data, Text).label("data"),
             rec.hash,
             rec.version,
             rec.deleted,
@@ -766,7 +773,7 @@ class Store:
                 stored = StoredRecord(
                     entity=entity,
                     app_id=r.app_id,
-                    record=record_from_json(entity, dict(r.data)),
+                    record=_parse(entity, r.data),
                     hash=r.hash,
                     version=r.version,
                     deleted=bool(r.deleted),
@@ -1309,30 +1316,37 @@ class Store:
         return out
 
     def pin_referenced(self, s: Session, org_id: str, records: Sequence[Record]) -> None:
-        """Load the records these refer to (an invoice's contact, a payment's invoices) into the session and pin
-        them for the transaction (see preload), so `get_record` on them finds them without a query each; each is
-        parsed once for the transaction (`s.info["parsed"]`, dropped when the record is saved in it). Their ids
+        """Read the records these refer to (an invoice's contact, a payment's invoices) once for the transaction,
+        parsed (`s.info["parsed"]`, dropped when the record is saved in it; plain rows, no ORM objects), so
+        `get_record` on them finds them without a query each. Their ids
         stay in `s.info["referenced"]` (kind -> ids) for what else a caller reads about them at once."""
         wanted: dict[str, set[str]] = {}
         for record in records:
             for ref in _refs(record):
                 kind, _, ref_id = ref.partition(":")
                 wanted.setdefault(kind, set()).add(ref_id)
-        pinned: list[object] = s.info.setdefault("pinned", [])
         referenced: dict[str, set[str]] = s.info.setdefault("referenced", {})
         parsed: dict[tuple[str, str], StoredRecord] = s.info.setdefault("parsed", {})
+        table = _t(AppRecord)
+        c = table.c
         for kind, ids in wanted.items():
             referenced.setdefault(kind, set()).update(ids)
+            entity = Entity(kind)
             for chunk in chunks(sorted(ids), 500):
-                rows = list(
-                    s.scalars(
-                        select(AppRecord).where(
-                            AppRecord.org_id == org_id, AppRecord.entity == kind, AppRecord.app_id.in_(chunk)
-                        )
+                # Plain rows, the data as JSON text parsed by pydantic at once (no ORM objects, no dict).
+                q = select(
+                    c.app_id, cast(c.data, Text).label("data"), c.hash, c.version, c.deleted, c.updated_at
+                ).where(c.org_id == org_id, c.entity == kind, c.app_id.in_(chunk))
+                for r in s.execute(q):
+                    parsed[(kind, r.app_id)] = StoredRecord(
+                        entity=entity,
+                        app_id=r.app_id,
+                        record=_parse(entity, r.data),
+                        hash=r.hash,
+                        version=r.version,
+                        deleted=bool(r.deleted),
+                        updated_at=r.updated_at,
                     )
-                )
-                pinned.extend(rows)
-                parsed.update(((row.entity, row.app_id), _stored(row)) for row in rows)
 
     @staticmethod
     def event_row(kind: str, **fields: Any) -> dict[str, Any]:
