@@ -42,12 +42,14 @@ def as_write(row: PlannedWrite) -> Write:
 
 def claim_next(ctx: CycleContext, entity: Entity | None = None, *, writes_only: bool = False) -> list[PlannedWrite]:
     """Claim the next planned batch (of `entity`, or of any entity); [] when nothing is planned, or, with
-    `writes_only`, when the next batch is a removal (left planned: what follows it depends on its outcome)."""
-    rows = ctx.store.outbox.next_batch(ctx.conn_id, entity)
-    if not rows or (writes_only and rows[0].op in ("remove", "replace")):
-        return []
-    record_stage.claim(ctx, rows)
-    boundary("claimed")
+    `writes_only`, when the next batch is a removal (left planned: what follows it depends on its outcome).
+    One transaction: the rows marked sent and read back in one statement, the records' states syncing."""
+    with ctx.store.session() as s:
+        rows = ctx.store.outbox.claim(s, ctx.conn_id, entity, writes_only=writes_only)
+        if rows:
+            record_stage.claim(ctx, s, rows)
+    if rows:
+        boundary("claimed")
     return rows
 
 

@@ -118,7 +118,6 @@ def _plan_chunk(
         if not due(states.get(rec.app_id), rec, now):
             continue
         attempt = _attempt(states, rec)
-        key = idempotency_key(ctx.conn_id, entity, rec.app_id, rec.version, attempt)
         if rec.deleted:
             if link is not None:
                 removes.append(_removal(ctx, entity, rec, link, "remove"))
@@ -133,7 +132,9 @@ def _plan_chunk(
                 continue
             removes.append(_removal(ctx, entity, rec, link, "replace"))
             if not rules.nothing_to_send(fresh):
-                writes.append(_Op(rec, "write", fresh, key))
+                writes.append(
+                    _Op(rec, "write", fresh, idempotency_key(ctx.conn_id, entity, rec.app_id, rec.version, attempt))
+                )
             continue
         remote_id = link.remote_id if link is not None and not link.removed else None
         if remote_id is not None:
@@ -143,7 +144,7 @@ def _plan_chunk(
             if prepared is None:
                 continue
             rec = prepared
-            key = idempotency_key(ctx.conn_id, entity, rec.app_id, rec.version, attempt)
+        key = idempotency_key(ctx.conn_id, entity, rec.app_id, rec.version, attempt)  # after prepare
         try:
             outgoing = ctx.outgoing(rec.record, remote_id or rec.app_id)
         except Unresolved as exc:

@@ -211,29 +211,28 @@ def transient(ctx: CycleContext, s: Session, entity: Entity, app_id: str, doc: s
 
 
 # -- the execute stage's claim and its results -------------------------------------------------------
-def claim(ctx: CycleContext, rows: Sequence[PlannedWrite]) -> None:
-    """Mark a batch sent, and its records syncing with their keys, before the call: if the process dies
-    mid-call, the next run looks the writes up by these keys before sending anything again."""
-    with ctx.store.session() as s:
-        ctx.store.log_many(s, ctx.take_call_rows())
-        ctx.store.outbox.mark_sent(s, [r.id for r in rows])
-        # One read of the batch's states and one upsert (Store.set_states).
-        ctx.store.set_states(
-            s,
-            ctx.conn_id,
-            rows[0].entity,
-            [
-                StateChange(
-                    row.app_id,
-                    "syncing",
-                    doc_number=doc_of(row.record),
-                    write_key=row.idempotency_key,
-                    write_version=row.version,
-                )
-                for row in rows
-                if row.op == "write"
-            ],
-        )
+def claim(ctx: CycleContext, s: Session, rows: Sequence[PlannedWrite]) -> None:
+    """A batch's records syncing with their keys, in the transaction that marked its rows sent
+    (`Outbox.claim`), committed before the call: if the process dies mid-call, the next run looks the writes up
+    by these keys before sending anything again."""
+    ctx.store.log_many(s, ctx.take_call_rows())
+    # One upsert, without reading the rows first (Store.set_states).
+    ctx.store.set_states(
+        s,
+        ctx.conn_id,
+        rows[0].entity,
+        [
+            StateChange(
+                row.app_id,
+                "syncing",
+                doc_number=doc_of(row.record),
+                write_key=row.idempotency_key,
+                write_version=row.version,
+            )
+            for row in rows
+            if row.op == "write"
+        ],
+    )
 
 
 def writes_failed(ctx: CycleContext, entity: Entity, rows: Sequence[PlannedWrite], error: SyncError) -> None:

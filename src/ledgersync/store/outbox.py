@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, Table, delete, func, insert, select, update
+from sqlalchemy import JSON, Row, Table, Text, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledgersync.model import Entity, Record, record_from_json
+from ledgersync.model import RECORD_TYPES, Entity, Record, record_from_json
 from ledgersync.store.tables import OutboxRow, utcnow
 
 if TYPE_CHECKING:
@@ -36,6 +36,13 @@ class PlannedWrite:
 
 def _planned(row: OutboxRow | Row[Any]) -> PlannedWrite:
     entity = Entity(row.entity)
+    payload = row.payload
+    # The claim reads the payload as its JSON text (`_columns`), parsed by pydantic at once (no dict in between).
+    record = (
+        RECORD_TYPES[entity].model_validate_json(payload)
+        if isinstance(payload, str | bytes)
+        else record_from_json(entity, dict(payload))
+    )
     return PlannedWrite(
         id=row.id,
         entity=entity,
@@ -47,7 +54,7 @@ def _planned(row: OutboxRow | Row[Any]) -> PlannedWrite:
         app_hash=row.app_hash,
         remote_id=row.remote_id,
         remote_version=row.remote_version,
-        record=record_from_json(entity, dict(row.payload)),
+        record=record,
         status=row.status,
     )
 
@@ -59,6 +66,7 @@ def _table() -> Table:
 
 
 def _columns(c: Any) -> tuple[Any, ...]:
+    """The columns a PlannedWrite is made of; the payload as its JSON text (see _planned)."""
     return (
         c.id,
         c.entity,
@@ -70,9 +78,44 @@ def _columns(c: Any) -> tuple[Any, ...]:
         c.app_hash,
         c.remote_id,
         c.remote_version,
-        c.payload,
+        cast(c.payload, Text).label("payload"),
         c.status,
     )
+
+
+# Built once: the outbox's two hot statements (a plan's insert, a claim), so each call skips building them.
+_STATEMENTS: dict[tuple[object, ...], Any] = {}
+
+
+def _insert_statement(dialect: str) -> Any:
+    """The executemany INSERT of planned rows, the payload bound as JSON text (`payload_text`): SQLite keeps
+    the text as given; PostgreSQL casts it to its json type."""
+    key = ("insert", dialect)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        text = bindparam("payload_text", type_=Text())
+        stmt = insert(_table()).values(payload=cast(text, JSON()) if dialect == "postgresql" else text)
+        _STATEMENTS[key] = stmt
+    return stmt
+
+
+def _claim_statement(by_entity: bool, writes_only: bool) -> Any:
+    """UPDATE outbox SET status 'sent' for the lowest planned batch (of one entity) RETURNING its rows."""
+    key = ("claim", by_entity, writes_only)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        c = _table().c
+        first = select(func.min(c.batch)).where(c.connection_id == bindparam("b_conn"), c.status == "planned")
+        if by_entity:
+            first = first.where(c.entity == bindparam("b_entity"))
+        stmt = update(_table()).where(
+            c.connection_id == bindparam("b_conn"), c.status == "planned", c.batch == first.scalar_subquery()
+        )
+        if writes_only:
+            stmt = stmt.where(c.op == "write")  # a removal is a batch of its own: then nothing matches
+        stmt = stmt.values(status="sent").returning(*_columns(c))
+        _STATEMENTS[key] = stmt
+    return stmt
 
 
 class Outbox:
@@ -125,10 +168,12 @@ class Outbox:
         )
 
     def add_many(self, s: Session, conn_id: str, writes: Sequence[dict[str, object]]) -> None:
-        """`add` for many rows in one executemany INSERT; each dict holds add's keyword arguments."""
+        """`add` for many rows in one executemany INSERT; each dict holds add's keyword arguments. The payload
+        goes in as pydantic's own JSON text (`model_dump_json`: one pass, no dict dumped again by json)."""
         if not writes:
             return
         rows = []
+        now = utcnow()
         for w in writes:
             record = w["record"]
             entity = w["entity"]
@@ -145,14 +190,12 @@ class Outbox:
                     "app_hash": w["app_hash"],
                     "remote_id": w.get("remote_id"),
                     "remote_version": w.get("remote_version"),
-                    "payload": record.to_json(),
+                    "payload_text": record.model_dump_json(),
                     "status": "planned",
-                    "created_at": utcnow(),
+                    "created_at": now,
                 }
             )
-        table = OutboxRow.__table__
-        assert isinstance(table, Table)
-        s.execute(insert(table), rows)
+        s.execute(_insert_statement(self.store.dialect), rows)
 
     def shift_batches(self, s: Session, conn_id: str, entity: Entity, from_batch: int, by: int) -> None:
         """Move this entity's planned batches numbered `from_batch` or more `by` places on (to put removals
@@ -192,6 +235,20 @@ class Outbox:
         )
         with self.store.session() as s:
             return [_planned(r) for r in s.execute(q)]
+
+    def claim(
+        self, s: Session, conn_id: str, entity: Entity | None = None, *, writes_only: bool = False
+    ) -> list[PlannedWrite]:
+        """`next_batch` marked `sent` in the caller's transaction, in one statement (UPDATE ... RETURNING): the
+        claim's states go in the same transaction, committed before the call. [] when nothing is planned, or,
+        with `writes_only`, when the next batch is a removal (left planned)."""
+        stmt = _claim_statement(entity is not None, writes_only)
+        params: dict[str, Any] = {"b_conn": conn_id}
+        if entity is not None:
+            params["b_entity"] = entity.value
+        rows = [_planned(r) for r in s.execute(stmt, params)]
+        rows.sort(key=lambda r: r.id)  # RETURNING's order is the database's
+        return rows
 
     # Core statements on the table (not the mapped class): the ORM's bulk UPDATE / DELETE would first match the
     # criteria against every object in the session. The fence counts them as writes all the same.

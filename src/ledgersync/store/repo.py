@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Engine,
     String,
     Table,
+    Text,
     and_,
     bindparam,
     cast,
@@ -34,7 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledgersync.model import Entity, Record, SyncError, record_from_json
+from ledgersync.model import RECORD_TYPES, Entity, Record, SyncError, record_from_json
 from ledgersync.providers.base import OAuthToken
 from ledgersync.store.crypto import SecretBox
 from ledgersync.store.database import check_schema, make_engine, migrate, session_factory
@@ -241,6 +243,17 @@ def _next_state(row: dict[str, Any], change: StateChange, now: dt.datetime) -> d
     return row
 
 
+def _plain_syncing(change: StateChange) -> bool:
+    """A claim's change: `syncing` with a key and nothing else but a document number (Store._set_syncing)."""
+    return (
+        change.state == "syncing"
+        and change.error is None
+        and change.failed_hash is None
+        and change.next_attempt_at is None
+        and not change.count_attempt
+    )
+
+
 # Built once per (dialect, table, columns): building `excluded` makes a proxy of every column each time.
 _UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
 
@@ -292,6 +305,13 @@ def _record_update(columns: tuple[str, ...]) -> Any:
             .values({c: bindparam(c) for c in columns})
         )
     return stmt
+
+
+def _parse(entity: Entity, data: str | bytes | dict[str, Any]) -> Record:
+    """A record from its stored data: JSON text (a column read as text) is parsed by pydantic in one pass."""
+    if isinstance(data, str | bytes):
+        return RECORD_TYPES[entity].model_validate_json(data)
+    return record_from_json(entity, dict(data))
 
 
 def _stored(row: AppRecord) -> StoredRecord:
@@ -788,7 +808,7 @@ class Store:
             conn_id,
             entity,
             rec.app_id,
-            rec.data,
+            cast(rec.data, Text).label("data"),
             rec.hash,
             rec.version,
             rec.deleted,
@@ -808,7 +828,7 @@ class Store:
                 stored = StoredRecord(
                     entity=entity,
                     app_id=r.app_id,
-                    record=record_from_json(entity, dict(r.data)),
+                    record=_parse(entity, r.data),
                     hash=r.hash,
                     version=r.version,
                     deleted=bool(r.deleted),
@@ -1108,6 +1128,9 @@ class Store:
             return
         table = _t(SyncState)
         ids = list(dict.fromkeys(c.app_id for c in changes))
+        if len(ids) == len(changes) and all(_plain_syncing(c) for c in changes):
+            self._set_syncing(s, conn_id, entity, changes)
+            return
         if self._set_states_unread(s, conn_id, entity, changes, ids):
             return
         current: dict[str, dict[str, Any]] = {}
@@ -1176,6 +1199,59 @@ class Store:
         for chunk in chunks(rows, 500):
             s.execute(stmt, list(chunk))
         return True
+
+    def _set_syncing(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[StateChange]) -> None:
+        """set_states of a claim (`_plain_syncing` changes, one per record) in one upsert whose rows carry only
+        what differs per record (app id, document number, key, version); what `_next_state` makes the same for
+        every record of a claim (the state, no error, no retry time) is written by the statement itself."""
+        key = (self.dialect, "sync_states:syncing", ())
+        stmt = _UPSERTS.get(key)
+        table = _t(SyncState)
+        if stmt is None:
+            c = table.c
+            ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+            empty: Any = literal_column("'[]'")
+            per_row = {
+                "connection_id": bindparam("s_conn"),
+                "entity": bindparam("s_entity"),
+                "app_id": bindparam("s_app"),
+                "doc_number": bindparam("s_doc", type_=c.doc_number.type),
+                "write_key": bindparam("s_key", type_=c.write_key.type),
+                "write_version": bindparam("s_version", type_=c.write_version.type),
+                "updated_at": bindparam("s_now", type_=c.updated_at.type),
+            }
+            same: dict[str, Any] = {
+                "state": literal_column("'syncing'"),
+                "next_attempt_at": null(),
+                "error_code": null(),
+                "error_message": null(),
+                "hint": null(),
+                "platform_code": null(),
+                "platform_message": null(),
+                "actions": cast(empty, JSON()) if self.dialect == "postgresql" else empty,
+                "failed_hash": null(),
+            }
+            ins = ins.values(**per_row, **same, attempts=literal_column("0"))
+            replaced = (*same, "write_key", "write_version", "updated_at")
+            set_: dict[str, Any] = {col: ins.excluded[col] for col in replaced}
+            set_["doc_number"] = func.coalesce(ins.excluded.doc_number, table.c.doc_number)  # attempts: kept
+            stmt = ins.on_conflict_do_update(index_elements=["connection_id", "entity", "app_id"], set_=set_)
+            _UPSERTS[key] = stmt
+        now = utcnow()
+        rows = [
+            {
+                "s_conn": conn_id,
+                "s_entity": entity.value,
+                "s_app": ch.app_id,
+                "s_doc": ch.doc_number,
+                "s_key": ch.write_key,
+                "s_version": ch.write_version,
+                "s_now": now,
+            }
+            for ch in changes
+        ]
+        for chunk in chunks(rows, 500):
+            s.execute(stmt, list(chunk))
 
     def save_links(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[LinkChange]) -> None:
         """`save_link` for a batch: a platform id linked to another app record is moved (its old link deleted),
@@ -1357,30 +1433,37 @@ class Store:
         return out
 
     def pin_referenced(self, s: Session, org_id: str, records: Sequence[Record]) -> None:
-        """Load the records these refer to (an invoice's contact, a payment's invoices) into the session and pin
-        them for the transaction (see preload), so `get_record` on them finds them without a query each; each is
-        parsed once for the transaction (`s.info["parsed"]`, dropped when the record is saved in it). Their ids
+        """Read the records these refer to (an invoice's contact, a payment's invoices) once for the transaction,
+        parsed (`s.info["parsed"]`, dropped when the record is saved in it; plain rows, no ORM objects), so
+        `get_record` on them finds them without a query each. Their ids
         stay in `s.info["referenced"]` (kind -> ids) for what else a caller reads about them at once."""
         wanted: dict[str, set[str]] = {}
         for record in records:
             for ref in _refs(record):
                 kind, _, ref_id = ref.partition(":")
                 wanted.setdefault(kind, set()).add(ref_id)
-        pinned: list[object] = s.info.setdefault("pinned", [])
         referenced: dict[str, set[str]] = s.info.setdefault("referenced", {})
         parsed: dict[tuple[str, str], StoredRecord] = s.info.setdefault("parsed", {})
+        table = _t(AppRecord)
+        c = table.c
         for kind, ids in wanted.items():
             referenced.setdefault(kind, set()).update(ids)
+            entity = Entity(kind)
             for chunk in chunks(sorted(ids), 500):
-                rows = list(
-                    s.scalars(
-                        select(AppRecord).where(
-                            AppRecord.org_id == org_id, AppRecord.entity == kind, AppRecord.app_id.in_(chunk)
-                        )
+                # Plain rows, the data as JSON text parsed by pydantic at once (no ORM objects, no dict).
+                q = select(
+                    c.app_id, cast(c.data, Text).label("data"), c.hash, c.version, c.deleted, c.updated_at
+                ).where(c.org_id == org_id, c.entity == kind, c.app_id.in_(chunk))
+                for r in s.execute(q):
+                    parsed[(kind, r.app_id)] = StoredRecord(
+                        entity=entity,
+                        app_id=r.app_id,
+                        record=_parse(entity, r.data),
+                        hash=r.hash,
+                        version=r.version,
+                        deleted=bool(r.deleted),
+                        updated_at=r.updated_at,
                     )
-                )
-                pinned.extend(rows)
-                parsed.update(((row.entity, row.app_id), _stored(row)) for row in rows)
 
     @staticmethod
     def event_row(kind: str, **fields: Any) -> dict[str, Any]:
