@@ -24,7 +24,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_records_push", "records", ["org_id", "entity", "updated_at", "app_id", "hash", "deleted"], unique=False
     )
-    op.create_index("ix_links_push", "links", ["connection_id", "entity", "app_id", "app_hash", "removed"], unique=False)
+    op.create_index(
+        "ix_links_push", "links", ["connection_id", "entity", "app_id", "app_hash", "removed"], unique=False
+    )
 
 
 def downgrade() -> None:
