@@ -17,7 +17,7 @@ from ledgersync.engine.entities import rules_for
 from ledgersync.engine.entities.base import EntityRules, changed_fields
 from ledgersync.engine.translate import Unresolved
 from ledgersync.model import AUTH, Entity, ErrorCode, ProviderError, Record, SyncError
-from ledgersync.providers.base import PullPage, RemoteRecord, WriteResult
+from ledgersync.providers.base import Head, MappedOnRead, PullPage, RemoteRecord, WriteResult
 from ledgersync.store import LinkChange, LinkRow, StateChange, StoredRecord, divergence
 from ledgersync.store.outbox import PlannedWrite
 from ledgersync.store.tables import Link, SyncState, utcnow
@@ -639,17 +639,22 @@ def page_pulled(ctx: CycleContext, entity: Entity, page: PullPage) -> None:
     """One pulled page applied, and the checkpoint moved in the same transaction: never ahead of the data.
     The page's links are read in one statement; our own writes coming back are skipped unread, and what changed
     on linked records is applied set-wise (_apply_linked_many). Records with no link are matched one by one."""
+    records = page.records
+    # A provider that maps on read (MappedOnRead) tells each record's id, version and deletion unmapped: what is
+    # skipped below is never mapped.
+    heads: Sequence[Head | RemoteRecord] = records.heads() if isinstance(records, MappedOnRead) else records
     with ctx.store.session() as s, s.no_autoflush:
-        links = ctx.store.link_rows(s, ctx.conn_id, entity, [r.remote_id for r in page.records])
+        ids = [h.remote_id for h in heads]
+        links = ctx.store.link_rows(s, ctx.conn_id, entity, ids)
         changed: dict[str, tuple[RemoteRecord, LinkRow]] = {}
-        for remote in page.records:
-            link = links.get(remote.remote_id)
+        for i, head in enumerate(heads):
+            link = links.get(head.remote_id)
             if link is None:
-                _apply_unlinked(ctx, s, entity, remote)
-            elif link.remote_version != remote.version or (remote.deleted and not link.removed):
-                changed[remote.remote_id] = (remote, link)  # a later copy of one record in the page wins
+                _apply_unlinked(ctx, s, entity, records[i])
+            elif link.remote_version != head.version or (head.deleted and not link.removed):
+                changed[head.remote_id] = (records[i], link)  # a later copy of one record in the page wins
         if page.listed_whole:
-            for remote, link in _gone_from_parents(ctx, s, entity, page):
+            for remote, link in _gone_from_parents(ctx, s, entity, page, ids):
                 changed.setdefault(remote.remote_id, (remote, link))
         _apply_linked_many(ctx, s, entity, list(changed.values()))
         ctx.store.set_cursor(s, ctx.conn_id, entity, page.cursor, page.resume)
@@ -661,12 +666,12 @@ GONE = "gone"
 
 
 def _gone_from_parents(
-    ctx: CycleContext, s: Session, entity: Entity, page: PullPage
+    ctx: CycleContext, s: Session, entity: Entity, page: PullPage, listed: Sequence[str]
 ) -> list[tuple[RemoteRecord, LinkRow]]:
     """Linked records of the parents a page lists whole that the page does not list (a platform that deletes
     them outright and lists no deletions): marked deleted in the app, untranslated (version GONE)."""
     rules = rules_for(entity)
-    gone = rules.gone_from(ctx, s, page.listed_whole, {r.remote_id for r in page.records})
+    gone = rules.gone_from(ctx, s, page.listed_whole, set(listed))
     links = ctx.store.link_rows(s, ctx.conn_id, entity, gone)
     current = ctx.store.record_map(s, ctx.org_id, entity, [links[rid].app_id for rid in gone if rid in links])
     out: list[tuple[RemoteRecord, LinkRow]] = []
@@ -716,6 +721,7 @@ def _apply_linked_many(
     link_updates: list[dict[str, Any]] = []
     said: list[tuple[str, str, str | None, Record]] = []  # what the platform computed, for this connection
     told: list[tuple[str, RemoteRecord, Record, str, bool]] = []  # app id, remote, record, message, always
+    vouched: list[tuple[dict[str, Any], str]] = []  # link updates whose app_hash is the saved record's
     for remote, link in pairs:
         cur = current.get(link.app_id)
         if cur is None:
@@ -738,7 +744,8 @@ def _apply_linked_many(
         if not remote.deleted:
             said.append((link.app_id, remote.remote_id, remote.version, incoming))
         app_changed = link.app_hash is not None and cur.hash != link.app_hash
-        platform_changed = link.remote_hash is None or incoming.content_hash() != link.remote_hash
+        incoming_hash = incoming.content_hash()  # hashed once: compared here, kept as the link's remote_hash
+        platform_changed = link.remote_hash is None or incoming_hash != link.remote_hash
         # The conflict policy (issue 15): may settle the edit, or record a conflict and keep the app's copy.
         merged = rules.merge_edit(
             ctx, s, cur, incoming, remote, app_changed=app_changed, platform_changed=platform_changed
@@ -746,18 +753,31 @@ def _apply_linked_many(
         if merged is None:
             link_updates.append(link.update(remote_version=remote.version))
             continue
-        saves.append((merged, cur))
-        link_updates.append(
-            link.update(
-                removed=True if remote.deleted else link.removed,
-                remote_version=remote.version,
-                remote_hash=incoming.content_hash(),
-                app_hash=link.app_hash if app_changed else merged.content_hash(),
+        removed = True if remote.deleted else link.removed
+        if not cur.deleted and (merged is cur.record or merged == cur.record):
+            # Nothing the app holds changes (a payment landed on an invoice whose figures were settled from it
+            # already): no record write and nothing to tell; the link moves to the version read.
+            link_updates.append(
+                link.update(
+                    removed=removed,
+                    remote_version=remote.version,
+                    remote_hash=incoming_hash,
+                    app_hash=link.app_hash if app_changed else cur.hash,
+                )
             )
-        )
+            ctx.remember(entity, link.app_id, remote.remote_id)
+            continue
+        saves.append((merged, cur))
+        update = link.update(removed=removed, remote_version=remote.version, remote_hash=incoming_hash)
+        if not app_changed:
+            vouched.append((update, link.app_id))  # the saved record's hash, once save_records has it
+        link_updates.append(update)
         told.append((link.app_id, remote, merged, f"updated in the app from {ctx.caps.display_name}", False))
         ctx.remember(entity, link.app_id, remote.remote_id)
-    saved = ctx.store.save_records(s, ctx.org_id, saves)
+    hashes: dict[str, str] = {}
+    saved = ctx.store.save_records(s, ctx.org_id, saves, hashes)
+    for update, app_id in vouched:
+        update["app_hash"] = hashes[app_id]
     ctx.store.update_links(s, link_updates)
     computed.keep(ctx.store, s, ctx.conn_id, entity, said)
     app_events: list[dict[str, Any]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, overload, runtime_checkable
 
 from ledgersync.model import Entity, Record, SyncError
 
@@ -60,6 +60,53 @@ class WriteResult:
 
 
 @dataclass(frozen=True)
+class Head:
+    """What a pulled record's payload says of it before it is mapped: its platform id, version and whether the
+    platform deleted it, exactly as the mapped RemoteRecord will say."""
+
+    remote_id: str
+    version: str
+    deleted: bool
+
+
+class MappedOnRead(Sequence[RemoteRecord]):
+    """A page's records, each mapped from its payload only when read (once). `heads()` gives every record's id,
+    version and deleted flag without mapping any, so a reader that skips by id and version (the engine skips our
+    own writes coming back, and what it applied already) maps only what it applies; any other reader sees a
+    plain sequence. An item is a RemoteRecord mapped already, or a Head and how to map it."""
+
+    def __init__(self, items: Sequence[RemoteRecord | tuple[Head, Callable[[], RemoteRecord]]]) -> None:
+        self._items = list(items)
+
+    def heads(self) -> list[Head]:
+        return [
+            Head(i.remote_id, i.version, i.deleted) if isinstance(i, RemoteRecord) else i[0] for i in self._items
+        ]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> RemoteRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RemoteRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> RemoteRecord | list[RemoteRecord]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self._items))[index]]
+        item = self._items[index]
+        if isinstance(item, RemoteRecord):
+            return item
+        head, build = item
+        remote = build()
+        if (remote.remote_id, remote.version, remote.deleted) != (head.remote_id, head.version, head.deleted):
+            raise AssertionError(f"the head {head} of a pulled record does not say what its mapping says")
+        self._items[index] = remote
+        return remote
+
+
+@dataclass(frozen=True)
 class PullPage:
     """One page of changed records and the cursor to save once the page has been stored.
 
@@ -67,7 +114,7 @@ class PullPage:
     None on the last page. The engine saves it with the page, so a driver may stop after any page (one page per
     SOAP call or task) and go on later, after a restart too, with `pull(entity, cursor, resume=...)`."""
 
-    records: list[RemoteRecord]
+    records: Sequence[RemoteRecord]  # a list, or MappedOnRead where the provider maps only what is read
     cursor: str | None
     resume: str | None = None
     # Invoices (platform ids) whose payments this page of payments lists whole, for a platform that deletes a

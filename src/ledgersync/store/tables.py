@@ -144,6 +144,8 @@ class AppRecord(Base):
         Index("ix_records_name", "org_id", "entity", "name"),
         Index("ix_records_number", "org_id", "entity", "number"),
         Index("ix_records_email", "org_id", "entity", "email"),
+        # Covers the push candidates query (migration 0016): read in its order, without the records' data.
+        Index("ix_records_push", "org_id", "entity", "updated_at", "app_id", "hash", "deleted"),
     )
 
 
@@ -165,6 +167,8 @@ class Link(Base):
     __table_args__ = (
         UniqueConstraint("connection_id", "entity", "app_id", name="uq_links_app"),
         UniqueConstraint("connection_id", "entity", "remote_id", name="uq_links_remote"),
+        # Covers the push candidates query's side of the links (migration 0016).
+        Index("ix_links_push", "connection_id", "entity", "app_id", "app_hash", "removed"),
     )
 
 

@@ -43,6 +43,8 @@ class InvoiceRules(EntityRules):
             update["status"] = incoming.status
         elif current.record.status is InvoiceStatus.PAID and incoming.status is InvoiceStatus.AUTHORISED:
             update["status"] = InvoiceStatus.AUTHORISED  # a payment was removed on the platform
+        if all(getattr(current.record, f) == v for f, v in update.items()):
+            return current.record  # the app holds these figures already (settled from the payments): no copy
         return current.record.model_copy(update=update)
 
     def merge_edit(

@@ -30,7 +30,7 @@ from ledgersync.model import (
     Tracking,
 )
 from ledgersync.model.records import Party, PayableDocument
-from ledgersync.providers.base import RemoteRecord
+from ledgersync.providers.base import Head, RemoteRecord
 from ledgersync.providers.session import dumps_exact, loads_exact
 
 DEFAULT_BANK_ACCOUNT = "090"
@@ -662,6 +662,29 @@ def to_xero(
             hint="This is a bug in the integration; skip the record and report it.",
         )
     )
+
+
+# Statuses that make a pulled record deleted, per entity (from_xero and head_of agree through this).
+_DELETED_STATUSES: dict[Entity, tuple[str, ...]] = {
+    Entity.CONTACT: (),
+    Entity.ITEM: (),
+    Entity.INVOICE: ("DELETED", "VOIDED"),
+    Entity.CREDIT: ("DELETED", "VOIDED"),
+    Entity.CREDIT_NOTE: ("DELETED", "VOIDED"),
+    Entity.REFUND: ("DELETED",),
+    Entity.PAYMENT: ("DELETED",),
+}
+
+
+def head_of(entity: Entity, data: Mapping[str, Any]) -> Head | None:
+    """What from_xero will say of this object's id, version and deletion, read without mapping it (None: an
+    entity whose mapping decides its id itself, the vendor side)."""
+    deleted = _DELETED_STATUSES.get(entity)
+    if deleted is None:
+        return None
+    updated = parse_datetime(data.get("UpdatedDateUTC"))
+    status = str(data.get("Status") or "")
+    return Head(str(data[ID_FIELD[entity]]), updated.isoformat() if updated else "", status in deleted)
 
 
 def from_xero(entity: Entity, data: Mapping[str, Any]) -> RemoteRecord:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -26,6 +27,8 @@ from ledgersync.model.errors import AUTH, TRANSIENT
 from ledgersync.providers.base import (
     CallInfo,
     Capabilities,
+    Head,
+    MappedOnRead,
     NameRule,
     PullPage,
     RemoteRecord,
@@ -51,6 +54,7 @@ from ledgersync.providers.xero.mapping import (
     batch_from_xero,
     batch_to_xero,
     from_xero,
+    head_of,
     is_batch,
     parse_date,
     parse_datetime,
@@ -316,6 +320,20 @@ class XeroProvider(XeroAttachments):
     def _records(self, entity: Entity, items: Sequence[Mapping[str, Any]]) -> list[RemoteRecord]:
         return [from_xero(entity, item) for item in items if self._wanted(entity, item)]
 
+    def _pulled(
+        self, entity: Entity, items: Sequence[Mapping[str, Any]], mapped: Sequence[RemoteRecord] = ()
+    ) -> MappedOnRead:
+        """A pulled page's records (then `mapped`), each mapped only when read: the engine skips our own writes
+        coming back by id and version (`head_of`) without mapping them."""
+        out: list[RemoteRecord | tuple[Head, Callable[[], RemoteRecord]]] = []
+        for item in items:
+            if not self._wanted(entity, item):
+                continue
+            head = head_of(entity, item)
+            out.append(from_xero(entity, item) if head is None else (head, functools.partial(from_xero, entity, item)))
+        out.extend(mapped)
+        return MappedOnRead(out)
+
     def pull(self, entity: Entity, cursor: str | None, resume: str | None = None) -> Iterator[PullPage]:
         # The cursor is a PullWindow: the newest UpdatedDateUTC seen and the look-back windows still to re-read
         # once (see providers.util.PullWindow). A resumed pull keeps the If-Modified-Since and start it began with.
@@ -356,7 +374,7 @@ class XeroProvider(XeroAttachments):
                 # second): what is stamped at or before the stamp was read already, or was not visible then and
                 # is read by the look-back window it left, so it is not mapped again here.
                 items = [i for i in items if (s := parse_datetime(i.get("UpdatedDateUTC"))) is None or s > since]
-            records = self._records(entity, items)
+            in_batches: list[RemoteRecord] = []
             if last and entity is Entity.PAYMENT:
                 # Receivable batch payments (not paged), read after the single ones, since the same time.
                 batches = (self.client.get("BatchPayments", headers=headers) or {}).get("BatchPayments") or []
@@ -366,7 +384,8 @@ class XeroProvider(XeroAttachments):
                     stamp = parse_datetime(b.get("UpdatedDateUTC"))
                     if stamp is not None and (newest is None or stamp > newest):
                         newest = stamp
-                    records.append(batch_from_xero(b))
+                    in_batches.append(batch_from_xero(b))
+            records = self._pulled(entity, items, in_batches)
             if last:
                 saved = position.after_read(newest, since, started, dt.datetime.now(dt.UTC), self.lookback)
             else:

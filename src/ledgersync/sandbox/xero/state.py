@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -128,6 +129,10 @@ class Tenant:
         self.idx: dict[str, dict[str, dict[str, set[str]]]] = {
             c: {f: {} for f in INDEXED.get(c, ())} for c in ID_FIELDS
         }
+        # Per collection, (_updated_ms, id) in stamp order: what a GET with If-Modified-Since answers is found by
+        # bisection, not by filtering the whole collection. An entry whose record has since been stamped again
+        # or deleted is stale and skipped (and dropped when stale entries outnumber live records).
+        self.stamps: dict[str, list[tuple[int, str]]] = {c: [] for c in ID_FIELDS}
         self.seq: dict[str, int] = {"INV": 0, "CN": 0, "PO": 0, "QU": 0, "JOURNAL": 0}
         self.last_ms = 0
         self.created = 0
@@ -184,6 +189,8 @@ class Tenant:
         elif "_updated_ms" not in rec:
             rec["_updated_ms"] = self.stamp()
         old = self.data[coll].get(rid)
+        # A stamp this record has no entry for yet: new, touched, or loaded with another stamp.
+        restamped = touch or old is None or old.get("_updated_ms") != rec["_updated_ms"]
         if "_n" not in rec:
             self.created += 1
             rec["_n"] = self.created
@@ -202,9 +209,32 @@ class Tenant:
             if isinstance(nv, str) and nv:
                 index.setdefault(nv.casefold(), set()).add(rid)
         self.data[coll][rid] = rec
+        if restamped:
+            self._stamped(coll, rid, int(rec["_updated_ms"]))
         if self.posting and coll in ledger.SOURCES:
             ledger.sync(self, coll, rec, rid)
         return rec
+
+    def _stamped(self, coll: str, rid: str, ms: int) -> None:
+        entries = self.stamps[coll]
+        if not entries or ms >= entries[-1][0]:
+            entries.append((ms, rid))  # the usual case: stamps only grow
+        else:
+            bisect.insort(entries, (ms, rid))
+        if len(entries) > 2 * len(self.data[coll]) + 1024:
+            self.stamps[coll] = sorted((int(r.get("_updated_ms", 0)), i) for i, r in self.data[coll].items())
+
+    def modified_since(self, coll: str, since_ms: int) -> list[dict[str, Any]]:
+        """The records of `coll` stamped after `since_ms`, in creation order (as a scan of the collection)."""
+        entries = self.stamps[coll]
+        start = bisect.bisect_right(entries, since_ms, key=lambda e: e[0])
+        recs = self.data[coll]
+        found: dict[str, dict[str, Any]] = {}
+        for ms, rid in entries[start:]:
+            rec = recs.get(rid)
+            if rec is not None and rec.get("_updated_ms") == ms:
+                found[rid] = rec
+        return sorted(found.values(), key=lambda r: int(r.get("_n", 0)))
 
     def delete(self, coll: str, rid: str) -> None:
         old = self.data[coll].pop(rid, None)
