@@ -196,6 +196,8 @@ class LedgerSync(AttachmentsAPI):
             for record in records:
                 self.store.upsert_record(org_id, record, s=s)
                 n += 1
+        if n >= self.store.ANALYZE_AFTER:
+            self.store.analyze("records")
         return n
 
     def delete(self, org_id: str, entity: Entity, app_id: str) -> bool:

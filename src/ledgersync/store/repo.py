@@ -46,6 +46,7 @@ from ledgersync.store.tables import (
     ApiKey,
     AppEvent,
     AppRecord,
+    Base,
     Connection,
     Cursor,
     Event,
@@ -374,6 +375,24 @@ class Store:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    # Rows written in one go after which PostgreSQL's planner statistics are refreshed (see `analyze`).
+    ANALYZE_AFTER = 1000
+
+    def analyze(self, *tables: str) -> None:
+        """Refresh PostgreSQL's planner statistics of these tables (`ANALYZE`, a sampled read, ~0.1 s at 50k
+        rows). Called after bulk writes: on a store filled faster than autovacuum looks at it, a table without
+        statistics is planned as if it held one row, and the push-candidates join became a nested loop over
+        every link for each record (17 s for one entity of 10k contacts, against 0.03 s once analysed).
+        SQLite plans from its indexes alone here; nothing to do there."""
+        if self.dialect != "postgresql" or not tables:
+            return
+        known = {t.name for t in Base.metadata.sorted_tables}
+        unknown = [t for t in tables if t not in known]
+        if unknown:
+            raise ValueError(f"not a ledgersync table: {', '.join(unknown)}")
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE " + ", ".join(tables))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
