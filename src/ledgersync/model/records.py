@@ -477,5 +477,8 @@ RECORD_TYPES: dict[Entity, type[Record]] = {
 }
 
 
-def record_from_json(entity: Entity, data: dict[str, Any]) -> Record:
+def record_from_json(entity: Entity, data: dict[str, Any] | str | bytes) -> Record:
+    """A record from its JSON form: a dict, or JSON text (a column read as text), parsed by pydantic in one pass."""
+    if isinstance(data, str | bytes):
+        return RECORD_TYPES[entity].model_validate_json(data)
     return RECORD_TYPES[entity].model_validate(data)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Row, Table, Text, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledgersync.model import RECORD_TYPES, Entity, Record, record_from_json
+from ledgersync.model import Entity, Record, record_from_json
 from ledgersync.store.tables import OutboxRow, utcnow
 
 if TYPE_CHECKING:
@@ -36,13 +36,9 @@ class PlannedWrite:
 
 def _planned(row: OutboxRow | Row[Any]) -> PlannedWrite:
     entity = Entity(row.entity)
-    payload = row.payload
     # The claim reads the payload as its JSON text (`_columns`), parsed by pydantic at once (no dict in between).
-    record = (
-        RECORD_TYPES[entity].model_validate_json(payload)
-        if isinstance(payload, str | bytes)
-        else record_from_json(entity, dict(payload))
-    )
+    payload = row.payload
+    record = record_from_json(entity, payload if isinstance(payload, str | bytes) else dict(payload))
     return PlannedWrite(
         id=row.id,
         entity=entity,
@@ -252,10 +248,6 @@ class Outbox:
 
     # Core statements on the table (not the mapped class): the ORM's bulk UPDATE / DELETE would first match the
     # criteria against every object in the session. The fence counts them as writes all the same.
-    def mark_sent(self, s: Session, ids: Sequence[int]) -> None:
-        table = _table()
-        s.execute(update(table).where(table.c.id.in_(list(ids))).values(status="sent"))
-
     def done(self, s: Session, ids: Sequence[int]) -> None:
         if ids:
             table = _table()

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Engine,
     String,
     Table,
@@ -36,7 +35,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledgersync.model import RECORD_TYPES, Entity, Record, SyncError, record_from_json
+from ledgersync.model import Entity, Record, SyncError, record_from_json
 from ledgersync.providers.base import OAuthToken
 from ledgersync.store.crypto import SecretBox
 from ledgersync.store.database import check_schema, make_engine, migrate, session_factory
@@ -244,17 +243,6 @@ def _next_state(row: dict[str, Any], change: StateChange, now: dt.datetime) -> d
     return row
 
 
-def _plain_syncing(change: StateChange) -> bool:
-    """A claim's change: `syncing` with a key and nothing else but a document number (Store._set_syncing)."""
-    return (
-        change.state == "syncing"
-        and change.error is None
-        and change.failed_hash is None
-        and change.next_attempt_at is None
-        and not change.count_attempt
-    )
-
-
 # Built once per (dialect, table, columns): building `excluded` makes a proxy of every column each time.
 _UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
 
@@ -306,13 +294,6 @@ def _record_update(columns: tuple[str, ...]) -> Any:
             .values({c: bindparam(c) for c in columns})
         )
     return stmt
-
-
-def _parse(entity: Entity, data: str | bytes | dict[str, Any]) -> Record:
-    """A record from its stored data: JSON text (a column read as text) is parsed by pydantic in one pass."""
-    if isinstance(data, str | bytes):
-        return RECORD_TYPES[entity].model_validate_json(data)
-    return record_from_json(entity, dict(data))
 
 
 def _stored(row: AppRecord) -> StoredRecord:
@@ -847,7 +828,7 @@ class Store:
                 stored = StoredRecord(
                     entity=entity,
                     app_id=r.app_id,
-                    record=_parse(entity, r.data),
+                    record=record_from_json(entity, r.data),
                     hash=r.hash,
                     version=r.version,
                     deleted=bool(r.deleted),
@@ -1147,9 +1128,6 @@ class Store:
             return
         table = _t(SyncState)
         ids = list(dict.fromkeys(c.app_id for c in changes))
-        if len(ids) == len(changes) and all(_plain_syncing(c) for c in changes):
-            self._set_syncing(s, conn_id, entity, changes)
-            return
         if self._set_states_unread(s, conn_id, entity, changes, ids):
             return
         current: dict[str, dict[str, Any]] = {}
@@ -1218,59 +1196,6 @@ class Store:
         for chunk in chunks(rows, 500):
             s.execute(stmt, list(chunk))
         return True
-
-    def _set_syncing(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[StateChange]) -> None:
-        """set_states of a claim (`_plain_syncing` changes, one per record) in one upsert whose rows carry only
-        what differs per record (app id, document number, key, version); what `_next_state` makes the same for
-        every record of a claim (the state, no error, no retry time) is written by the statement itself."""
-        key = (self.dialect, "sync_states:syncing", ())
-        stmt = _UPSERTS.get(key)
-        table = _t(SyncState)
-        if stmt is None:
-            c = table.c
-            ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
-            empty: Any = literal_column("'[]'")
-            per_row = {
-                "connection_id": bindparam("s_conn"),
-                "entity": bindparam("s_entity"),
-                "app_id": bindparam("s_app"),
-                "doc_number": bindparam("s_doc", type_=c.doc_number.type),
-                "write_key": bindparam("s_key", type_=c.write_key.type),
-                "write_version": bindparam("s_version", type_=c.write_version.type),
-                "updated_at": bindparam("s_now", type_=c.updated_at.type),
-            }
-            same: dict[str, Any] = {
-                "state": literal_column("'syncing'"),
-                "next_attempt_at": null(),
-                "error_code": null(),
-                "error_message": null(),
-                "hint": null(),
-                "platform_code": null(),
-                "platform_message": null(),
-                "actions": cast(empty, JSON()) if self.dialect == "postgresql" else empty,
-                "failed_hash": null(),
-            }
-            ins = ins.values(**per_row, **same, attempts=literal_column("0"))
-            replaced = (*same, "write_key", "write_version", "updated_at")
-            set_: dict[str, Any] = {col: ins.excluded[col] for col in replaced}
-            set_["doc_number"] = func.coalesce(ins.excluded.doc_number, table.c.doc_number)  # attempts: kept
-            stmt = ins.on_conflict_do_update(index_elements=["connection_id", "entity", "app_id"], set_=set_)
-            _UPSERTS[key] = stmt
-        now = utcnow()
-        rows = [
-            {
-                "s_conn": conn_id,
-                "s_entity": entity.value,
-                "s_app": ch.app_id,
-                "s_doc": ch.doc_number,
-                "s_key": ch.write_key,
-                "s_version": ch.write_version,
-                "s_now": now,
-            }
-            for ch in changes
-        ]
-        for chunk in chunks(rows, 500):
-            s.execute(stmt, list(chunk))
 
     def save_links(self, s: Session, conn_id: str, entity: Entity, changes: Sequence[LinkChange]) -> None:
         """`save_link` for a batch: a platform id linked to another app record is moved (its old link deleted),
@@ -1477,7 +1402,7 @@ class Store:
                     parsed[(kind, r.app_id)] = StoredRecord(
                         entity=entity,
                         app_id=r.app_id,
-                        record=_parse(entity, r.data),
+                        record=record_from_json(entity, r.data),
                         hash=r.hash,
                         version=r.version,
                         deleted=bool(r.deleted),

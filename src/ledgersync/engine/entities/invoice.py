@@ -43,9 +43,8 @@ class InvoiceRules(EntityRules):
             update["status"] = incoming.status
         elif current.record.status is InvoiceStatus.PAID and incoming.status is InvoiceStatus.AUTHORISED:
             update["status"] = InvoiceStatus.AUTHORISED  # a payment was removed on the platform
-        if all(getattr(current.record, f) == v for f, v in update.items()):
-            return current.record  # the app holds these figures already (settled from the payments): no copy
-        return current.record.model_copy(update=update)
+        # The app may hold these figures already (settled from the payments): then the record itself, no copy.
+        return _with(current.record, update)
 
     def merge_edit(
         self,
@@ -83,11 +82,16 @@ class InvoiceRules(EntityRules):
             update["number"] = incoming.number
         if incoming.status is InvoiceStatus.PAID:
             update["status"] = InvoiceStatus.PAID
-        if all(getattr(record, f) == v for f, v in update.items()):
-            return record  # nothing new: the record stage saves nothing
-        return record.model_copy(update=update)
+        return _with(record, update)  # nothing new: the record itself, which the record stage does not save
 
     def deleted_copy(self, record: Record) -> Record | None:
         if isinstance(record, Invoice):
             return record.model_copy(update={"status": InvoiceStatus.DELETED})
         return None
+
+
+def _with(record: Invoice, update: dict[str, Any]) -> Invoice:
+    """`record` with `update`, or `record` itself when it holds those values already (callers test identity)."""
+    if all(getattr(record, f) == v for f, v in update.items()):
+        return record
+    return record.model_copy(update=update)
