@@ -83,8 +83,7 @@ class Cycle(CycleContext):
             if moved >= self.store.ANALYZE_AFTER:
                 # An export or a first import wrote thousands of links and states: the next cycle's queries
                 # are planned on fresh statistics, not on "one row" (PostgreSQL; see Store.analyze).
-                with contextlib.suppress(Exception):
-                    self.store.unfenced.analyze("links", "sync_states", "records", "platform_fields")
+                self.store.unfenced.analyze("links", "sync_states", "records", "platform_fields")
             keep_org_settings(self.store.unfenced, self.conn_id, self.provider)
             self.provider.close()
         return self.report

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledgersync.model import Entity, Record, SyncError, record_from_json
@@ -372,8 +372,13 @@ class Store:
         unknown = [t for t in tables if t not in known]
         if unknown:
             raise ValueError(f"not a ledgersync table: {', '.join(unknown)}")
-        with self.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE " + ", ".join(tables))
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE " + ", ".join(tables))
+        except DBAPIError:
+            # Statistics are advice to the planner: a role that may not analyse (not the tables' owner), or a
+            # busy server, leaves them to autovacuum; the writes before this call stand either way.
+            return
 
     @contextmanager
     def session(self) -> Iterator[Session]:
